@@ -1,0 +1,5 @@
+"""``python -m gittrack`` runs the CLI."""
+
+from gittrack.cli import main
+
+main()

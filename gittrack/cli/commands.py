@@ -1,0 +1,74 @@
+"""Top-level commands: ``init`` and ``run``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from gittrack.cli import main
+from gittrack.cli.options import key_values
+from gittrack.entities import Run
+
+
+@main.command()
+@click.option("--path", type=click.Path(file_okay=False, path_type=Path), default=".", help="Folder to set up.")
+def init(path: Path) -> None:
+    """Check (or create) the git repository and show how gittrack is set up there."""
+    from gittrack.initialize import init_repository
+
+    report = init_repository(path)
+    click.echo(f"{'created' if report.created else 'using'} git repository {report.root}")
+    click.echo(f"runs: {report.runs} in {report.experiments} experiment(s), under refs/runs/")
+    hint = "" if report.identity_configured else " (from the OS; set git user.name and user.email)"
+    click.echo(f"identity: {report.user} <{report.email}>{hint}")
+    click.echo(
+        f"checkpoint interval: {report.checkpoint_interval:g}s; snapshot file cap: {report.max_file_bytes} bytes"
+    )
+    click.echo("next: gittrack run -- python train.py   (or 'with gittrack.start_run(): ...' in Python)")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("-e", "--experiment", help="Experiment name (default: $GITTRACK_EXPERIMENT or 'default').")
+@click.option("-n", "--name", "run_name", help="Run name (default: a generated one such as brave-owl-42).")
+@click.option(
+    "-p", "--param", "params", multiple=True, callback=key_values, metavar="KEY=VALUE", help="A param (repeatable)."
+)
+@click.option(
+    "-t", "--tag", "tags", multiple=True, callback=key_values, metavar="KEY=VALUE", help="A tag (repeatable)."
+)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+def run(experiment: str | None, run_name: str | None, params: dict, tags: dict, command: tuple[str, ...]) -> None:
+    """Run COMMAND as a run: its output passes through and is kept, its exit code is the status.
+
+    A script that uses gittrack logs into this same run. Example:
+
+        gittrack run -e taxi -p lr=0.1 -- python train.py --epochs 5
+    """
+    from gittrack.cli.render import fmt_duration
+    from gittrack.launcher import run_command
+
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+
+    def write(stream):
+        def sink(chunk: bytes) -> None:
+            stream.write(chunk)
+            stream.flush()
+
+        return sink
+
+    def started(r: Run) -> None:
+        click.echo(f"gittrack: run {r.info.run_name} {r.info.run_id} in experiment '{r.info.experiment}'", err=True)
+
+    finished, code = run_command(
+        list(command), experiment, run_name, params, tags,
+        on_stdout=write(out), on_stderr=write(err), on_start=started,
+    )  # fmt: skip
+    info = finished.info
+    took = fmt_duration(info.start_time, info.end_time, info.end_time or info.start_time)
+    click.echo(
+        f"gittrack: run {info.run_id[:8]} {info.status} after {took}; see 'gittrack runs show {info.run_id[:8]}'",
+        err=True,
+    )
+    sys.exit(code)

@@ -1,0 +1,16 @@
+"""Shared click option parsing."""
+
+from __future__ import annotations
+
+import click
+
+
+def key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    """Turn repeated ``KEY=VALUE`` options into a dict (values stay strings, as given)."""
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{item}' is not KEY=VALUE", ctx=ctx, param=param)
+        out[key] = value
+    return out

@@ -1,0 +1,85 @@
+"""Presentation for the CLI: tables sized to the terminal, JSON and CSV for machines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import shutil
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+
+def fmt_time(ms: int | None) -> str:
+    """Epoch ms as local-free UTC text, or '' when missing."""
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_duration(start: int, end: int | None, now: int) -> str:
+    """A compact duration such as ``4.2s``, ``3m05s`` or ``2h10m``."""
+    seconds = ((end if end is not None else now) - start) / 1000
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def fmt_value(value: Any) -> str:
+    """Numbers with 6 significant digits, everything else as text."""
+    if isinstance(value, float):
+        return f"{value:.6g}" if math.isfinite(value) else str(value)
+    return "" if value is None else str(value)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int | None = None) -> str:
+    """A plain-text table whose widest columns are shortened to fit the terminal."""
+    cells = [[fmt_value(c) for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    budget = (width or shutil.get_terminal_size((120, 24)).columns) - 2 * (len(headers) - 1)
+    while sum(widths) > budget and max(widths) > 8:
+        widest = widths.index(max(widths))
+        widths[widest] -= 1
+
+    def line(values: Sequence[str]) -> str:
+        out = []
+        for value, w in zip(values, widths, strict=True):
+            out.append(value if len(value) <= w else value[: max(w - 1, 0)] + "…")
+        return "  ".join(v.ljust(w) for v, w in zip(out, widths, strict=True)).rstrip()
+
+    return "\n".join([line(list(headers)), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def to_json(data: Any) -> str:
+    """Stable JSON: sorted keys, NaN/inf as strings so that any JSON parser accepts it."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        if isinstance(value, dict):
+            return {str(k): clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    return json.dumps(clean(data), indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def to_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """CSV with a header row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(headers)
+    writer.writerows([["" if c is None else c for c in row] for row in rows])
+    return buffer.getvalue()
+
+
+def warn(message: str) -> None:
+    """A warning line on stderr."""
+    click.echo(f"warning: {message}", err=True)

@@ -1,0 +1,224 @@
+"""The explicit client: every operation takes its run id. The fluent API delegates here."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import threading
+import weakref
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from gittrack.entities import Metric, Run
+from gittrack.errors import ImmutableRunError, InvalidValueError
+from gittrack.store import runfiles, settings
+from gittrack.store.naming import DEFAULT_EXPERIMENT
+from gittrack.store.record import ENDED, FINISHED, STATUSES
+from gittrack.store.repo import open_repo
+from gittrack.store.runstore import RunStore, StoredRun
+from gittrack.store.writer import RunWriter
+
+if TYPE_CHECKING:
+    import pygit2
+
+_live_writers: weakref.WeakSet[RunWriter] = weakref.WeakSet()
+_live_lock = threading.Lock()
+
+
+def _flush_live_writers() -> None:
+    """At interpreter exit, commit whatever is still buffered so no logged point is lost."""
+    with _live_lock:
+        writers = list(_live_writers)
+    for writer in writers:
+        writer.stop_heartbeat()
+        with contextlib.suppress(Exception):  # nothing is left to report to at exit
+            writer.checkpoint()
+
+
+atexit.register(_flush_live_writers)
+
+
+class Client:
+    """Access to the runs of one repository (``repo``: a path inside it, default: the current folder)."""
+
+    def __init__(self, repo: str | os.PathLike | None = None) -> None:
+        self._repo: pygit2.Repository = open_repo(repo)
+        self._store = RunStore(self._repo)
+        self._writers: dict[str, RunWriter] = {}
+
+    @property
+    def repo_path(self) -> str:
+        """The root of the repository's work tree."""
+        return self._repo.workdir
+
+    # -- writing --------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment: str | None = None,
+        run_name: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        parent_run_id: str | None = None,
+        command: list[str] | None = None,
+        launcher: str = "python",
+    ) -> Run:
+        """Start a run: snapshot the workspace, write its first checkpoint, start its heartbeat."""
+        from gittrack.store.environment import process_argv
+
+        writer = RunWriter.create(
+            self._repo,
+            experiment or os.environ.get("GITTRACK_EXPERIMENT") or DEFAULT_EXPERIMENT,
+            run_name=run_name,
+            parent_run=parent_run_id,
+            argv=command if command is not None else process_argv(),
+            launcher=launcher,
+            interval=settings.checkpoint_interval(self._repo),
+            max_file_bytes=settings.max_file_bytes(self._repo),
+        )
+        for key, value in (params or {}).items():
+            writer.log_param(key, value)
+        for key, value in (tags or {}).items():
+            writer.set_tag(key, value)
+        writer.checkpoint()
+        self._adopt(writer)
+        return self._run_of(writer)
+
+    def attach_run(self, run_id: str) -> Run:
+        """Log into an existing RUNNING run from this process (as a script under ``gittrack run`` does)."""
+        writer = self._writer(run_id)
+        return self._run_of(writer)
+
+    def _adopt(self, writer: RunWriter) -> None:
+        self._writers[writer.run_id] = writer
+        with _live_lock:
+            _live_writers.add(writer)
+        writer.start_heartbeat()
+
+    def _writer(self, run_id: str) -> RunWriter:
+        writer = self._writers.get(run_id)
+        if writer is None:
+            ref = self._store.resolve(run_id)
+            writer = self._writers.get(ref.run_id)
+            if writer is None:
+                writer = RunWriter.attach(self._repo, ref.name, settings.checkpoint_interval(self._repo))
+                self._adopt(writer)
+        if writer.background_error is not None:
+            raise writer.background_error
+        return writer
+
+    def _run_of(self, writer: RunWriter) -> Run:
+        return Run.from_record(writer.record, writer.ref, writer.commit, status=writer.record.status)
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        """Record a param (stored as a string, with its original type); params never change."""
+        self._writer(run_id).log_param(key, value)
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """Record several params."""
+        writer = self._writer(run_id)
+        for key, value in _mapping(params, "params").items():
+            writer.log_param(key, value)
+
+    def log_metric(
+        self, run_id: str, key: str, value: float, step: int | None = None, timestamp: int | None = None
+    ) -> None:
+        """Buffer one metric point (written at the next checkpoint)."""
+        self._writer(run_id).log_metric(key, value, step, timestamp)
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Buffer several metric points at the same step and time."""
+        from gittrack.store.timefmt import now_ms
+
+        writer = self._writer(run_id)
+        timestamp = now_ms()
+        for key, value in _mapping(metrics, "metrics").items():
+            writer.log_metric(key, value, step, timestamp)
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        """Set a tag (stored as a string)."""
+        self._writer(run_id).set_tag(key, value)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        """Set several tags."""
+        writer = self._writer(run_id)
+        for key, value in _mapping(tags, "tags").items():
+            writer.set_tag(key, value)
+
+    def set_log(self, run_id: str, name: str, data: bytes, total_bytes: int) -> None:
+        """Keep captured output of the run's command under ``.gittrack/run/logs/<name>.txt``."""
+        self._writer(run_id).set_log(name, data, total_bytes)
+
+    def flush(self, run_id: str) -> None:
+        """Write a checkpoint now."""
+        self._writer(run_id).checkpoint()
+
+    def detach(self, run_id: str) -> None:
+        """Write what this process logged and stop writing the run, leaving its status as it is."""
+        writer = self._writers.pop(run_id, None)
+        if writer is not None:
+            writer.stop_heartbeat()
+            writer.checkpoint()
+
+    def set_terminated(self, run_id: str, status: str = FINISHED, error: dict[str, str] | None = None) -> None:
+        """End a run with ``status`` (FINISHED, FAILED or KILLED) and write its final checkpoint."""
+        if status not in STATUSES or status not in ENDED:
+            raise InvalidValueError(f"status {status!r} is not one of {', '.join(sorted(ENDED))}")
+        writer = self._writer(run_id)
+        if writer.record.status in ENDED:
+            raise ImmutableRunError(f"run {writer.run_id[:8]} has already ended ({writer.record.status})")
+        writer.finish(status, error)
+        self._writers.pop(writer.run_id, None)
+        with _live_lock:
+            _live_writers.discard(writer)
+
+    # -- reading --------------------------------------------------------------------------
+    def get_run(self, run_id: str) -> Run:
+        """A run by id, unique id prefix, unique name or ref."""
+        return _to_run(self._store.get(run_id))
+
+    def list_runs(self, experiment: str | None = None) -> list[Run]:
+        """Every readable run (of one experiment if given), newest first; malformed runs are skipped."""
+        import logging
+
+        runs, problems = self._store.runs(experiment)
+        for problem in problems:
+            logging.getLogger("gittrack").warning("gittrack: skipped %s", problem)
+        return [_to_run(stored) for stored in runs]
+
+    def list_problems(self, experiment: str | None = None) -> list[str]:
+        """One line for each run ref that could not be read."""
+        return self._store.runs(experiment)[1]
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric of a run, in logged order."""
+        ref = self._store.resolve(run_id)
+        return [Metric(key, v, s, t) for s, t, v in runfiles.read_history(self._repo, ref.commit, key)]
+
+    def get_log(self, run_id: str, name: str) -> str | None:
+        """Captured ``stdout``/``stderr`` of a ``gittrack run`` command, or None."""
+        data = runfiles.read_log(self._repo, self._store.resolve(run_id).commit, name)
+        return None if data is None else data.decode("utf-8", "replace")
+
+    def get_requirements(self, run_id: str) -> str:
+        """The run's installed packages, ``pip freeze`` form."""
+        return runfiles.read_requirements(self._repo, self._store.resolve(run_id).commit)
+
+    def delete_runs(self, run_ids: Iterable[str]) -> list[tuple[Run, str]]:
+        """Delete runs (their refs move to ``refs/runs-deleted/``); returns each run and its new ref."""
+        resolved = [self._store.get(spec) for spec in run_ids]
+        return [(_to_run(stored), self._store.delete(stored.ref)) for stored in resolved]
+
+    def restore_run(self, run_id: str) -> Run:
+        """Undo :meth:`delete_runs` for one run."""
+        return _to_run(self._store.read(self._store.restore(run_id)))
+
+
+def _to_run(stored: StoredRun) -> Run:
+    return Run.from_record(stored.record, stored.ref.name, stored.ref.commit)
+
+
+def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidValueError(f"{what} must be a mapping of names to values, got {type(value).__name__}")
+    return value

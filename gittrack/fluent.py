@@ -1,0 +1,252 @@
+"""The fluent API (``with gittrack.start_run(): gittrack.log_metric(...)``), MLflow style.
+
+A process-wide stack of active runs; each call goes to the run on top of the stack. Under
+``gittrack run`` (``$GITTRACK_RUN_ID`` set), the first run started attaches to the run that
+command created, so the script's params and metrics land in it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+from gittrack.client import Client
+from gittrack.entities import Metric, Run
+from gittrack.errors import GittrackError, UsageError
+from gittrack.store.naming import validate_experiment
+from gittrack.store.record import FAILED, FINISHED, KILLED
+
+_stack: list[ActiveRun] = []
+_stack_lock = threading.RLock()
+_experiment: str | None = None
+_clients: dict[str, Client] = {}
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread on SIGTERM so that active runs end as KILLED, then the process exits."""
+
+
+class ActiveRun:
+    """A run this process is writing; a context manager that ends the run on exit."""
+
+    def __init__(self, client: Client, run_id: str, owned: bool) -> None:
+        self._client = client
+        self.run_id = run_id
+        self.owned = owned
+
+    @property
+    def info(self):
+        """``RunInfo`` as of the last checkpoint."""
+        return self.to_run().info
+
+    @property
+    def data(self):
+        """``RunData`` as of the last checkpoint."""
+        return self.to_run().data
+
+    def to_run(self) -> Run:
+        """This run as a ``Run`` object (as of the last checkpoint)."""
+        return self._client.attach_run(self.run_id)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        status, error = _outcome(exc)
+        with _stack_lock:
+            if self in _stack:
+                _end(self, status, error)
+        return False
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.run_id}>"
+
+
+def _outcome(exc: BaseException | None) -> tuple[str, dict[str, str] | None]:
+    """The status a run ends with given the exception that left its block (if any)."""
+    if exc is None:
+        return FINISHED, None
+    if isinstance(exc, KeyboardInterrupt | Terminated):
+        return KILLED, {"type": type(exc).__name__, "message": "interrupted by a signal"}
+    if isinstance(exc, SystemExit) and exc.code in (0, None):
+        return FINISHED, None
+    text = "".join(traceback.format_exception(exc))[-16_000:]
+    return FAILED, {"type": type(exc).__name__, "message": str(exc)[:2000], "traceback": text}
+
+
+def _client(repo: str | os.PathLike | None) -> Client:
+    if repo is None and _stack:
+        return _stack[-1]._client
+    from gittrack.store.repo import open_repo
+
+    key = open_repo(repo).workdir
+    if key not in _clients:
+        _clients[key] = Client(key)
+    return _clients[key]
+
+
+def set_experiment(name: str) -> str:
+    """Make ``name`` the experiment of runs started without one (like ``mlflow.set_experiment``)."""
+    global _experiment
+    _experiment = validate_experiment(name)
+    return _experiment
+
+
+def start_run(
+    experiment: str | None = None,
+    run_name: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    nested: bool = False,
+    repo: str | os.PathLike | None = None,
+) -> ActiveRun:
+    """Start (or, under ``gittrack run``, attach to) a run; use it with ``with`` or call ``end_run``."""
+    with _stack_lock:
+        if _stack and not nested:
+            raise UsageError(f"run {_stack[-1].run_id[:8]} is already active; end it first or pass nested=True")
+        attach_id = os.environ.get("GITTRACK_RUN_ID")
+        if attach_id and not _stack:
+            client = _client(repo or os.environ.get("GITTRACK_REPO"))
+            active = ActiveRun(client, client.attach_run(attach_id).info.run_id, owned=False)
+            _push(active)
+            if run_name is not None:
+                client.set_tag(active.run_id, "gittrack.script_run_name", run_name)
+            if params:
+                client.log_params(active.run_id, params)
+            if tags:
+                client.set_tags(active.run_id, tags)
+            return active
+        client = _client(repo)
+        parent = _stack[-1].run_id if _stack else None
+        run = client.create_run(
+            experiment=experiment or _experiment or (_stack[-1].info.experiment if _stack else None),
+            run_name=run_name,
+            params=params,
+            tags=tags,
+            parent_run_id=parent,
+        )
+        active = ActiveRun(client, run.info.run_id, owned=True)
+        _push(active)
+        return active
+
+
+def _push(active: ActiveRun) -> None:
+    _stack.append(active)
+    _install_sigterm_handler()
+
+
+def _end(active: ActiveRun, status: str, error: dict[str, str] | None) -> None:
+    """End ``active`` and every run nested inside it."""
+    while _stack:
+        top = _stack.pop()
+        if top.owned:
+            top._client.set_terminated(top.run_id, status if top is active else KILLED, error)
+        else:
+            top._client.detach(top.run_id)
+        if top is active:
+            return
+
+
+def end_run(status: str = FINISHED) -> None:
+    """End the active run with ``status``; does nothing when no run is active."""
+    with _stack_lock:
+        if _stack:
+            _end(_stack[-1], status, None)
+
+
+def active_run() -> ActiveRun | None:
+    """The run calls go to, or None."""
+    return _stack[-1] if _stack else None
+
+
+def _current() -> ActiveRun:
+    """The active run, starting one (as MLflow does) when none is."""
+    if _stack:
+        return _stack[-1]
+    return start_run()
+
+
+def log_param(key: str, value: Any) -> None:
+    """Record a param of the active run; a param cannot change once logged."""
+    run = _current()
+    run._client.log_param(run.run_id, key, value)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Record several params of the active run."""
+    run = _current()
+    run._client.log_params(run.run_id, params)
+
+
+def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
+    """Record one metric point; ``step`` defaults to one past the key's last step."""
+    run = _stack[-1] if _stack else _current()
+    run._client.log_metric(run.run_id, key, value, step, timestamp)
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    """Record several metrics at one step."""
+    run = _current()
+    run._client.log_metrics(run.run_id, metrics, step)
+
+
+def set_tag(key: str, value: Any) -> None:
+    """Set a tag of the active run."""
+    run = _current()
+    run._client.set_tag(run.run_id, key, value)
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    """Set several tags of the active run."""
+    run = _current()
+    run._client.set_tags(run.run_id, tags)
+
+
+def get_run(run_id: str, repo: str | os.PathLike | None = None) -> Run:
+    """A run by id, unique id prefix, unique name or ref."""
+    return _client(repo).get_run(run_id)
+
+
+def list_runs(experiment: str | None = None, repo: str | os.PathLike | None = None) -> list[Run]:
+    """Every run (of one experiment if given), newest first."""
+    return _client(repo).list_runs(experiment)
+
+
+def get_metric_history(run_id: str, key: str, repo: str | os.PathLike | None = None) -> list[Metric]:
+    """Every point of one metric of a run."""
+    return _client(repo).get_metric_history(run_id, key)
+
+
+def _end_all_at_exit() -> None:
+    """End runs still active at exit: FINISHED, or FAILED/KILLED after an uncaught exception."""
+    last = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
+    status, error = _outcome(last)
+    with _stack_lock:
+        while _stack:
+            try:
+                _end(_stack[0], status, error)
+            except GittrackError:
+                _stack.clear()
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated(128 + signum)
+
+
+def _install_sigterm_handler() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):
+        return
+
+
+atexit.register(_end_all_at_exit)

@@ -1,0 +1,68 @@
+"""Run identities: time-sortable random ids (ULID layout, lowercase) and friendly generated names."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+
+from gittrack.errors import InvalidNameError
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
+RUN_ID_LENGTH = 26
+_RUN_ID = re.compile(rf"^[{_ALPHABET}]{{{RUN_ID_LENGTH}}}$")
+_PREFIX = re.compile(rf"^[{_ALPHABET}]{{1,{RUN_ID_LENGTH}}}$")
+
+_ADJECTIVES = tuple(
+    """
+    able amber bold brave bright brisk calm clever cosmic crisp curious daring eager fancy
+    fierce gentle glad golden grand happy hardy jolly keen kind lively lucky merry mighty nimble
+    noble patient plucky proud quick quiet rapid rare ready royal rustic shy silent silver sleek
+    smart snowy solar spry steady stellar still sunny swift tidy upbeat valiant vivid warm wise
+    witty young zesty
+    """.split()
+)
+_ANIMALS = tuple(
+    """
+    ant bat bear bee bison boar carp cat crane crow deer dingo dove duck eagle eel elk falcon
+    ferret finch fox frog gecko goat goose hare hawk heron horse ibis jay koala lark lemur lion
+    lynx mole moose newt otter owl panda puma quail raven robin seal shark sloth snail swan
+    tiger toad trout viper whale wolf wren yak zebra
+    """.split()
+)
+
+
+def new_run_id(now_ms: int | None = None) -> str:
+    """A 26-character id: 48 bits of milliseconds then 80 random bits, so ids sort by creation."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    value = (ms << 80) | secrets.randbits(80)
+    chars = []
+    for _ in range(RUN_ID_LENGTH):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def run_id_time_ms(run_id: str) -> int:
+    """The creation time (epoch ms) encoded in a run id."""
+    value = 0
+    for char in validate_run_id(run_id):
+        value = value * 32 + _ALPHABET.index(char)
+    return value >> 80
+
+
+def validate_run_id(run_id: str) -> str:
+    """Return ``run_id`` if it is a well-formed full run id, else raise ``InvalidNameError``."""
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        raise InvalidNameError(f"'{run_id}' is not a run id ({RUN_ID_LENGTH} characters of [0-9a-z])")
+    return run_id
+
+
+def looks_like_prefix(text: str) -> bool:
+    """True if ``text`` could be the start of a run id."""
+    return bool(_PREFIX.match(text))
+
+
+def new_run_name() -> str:
+    """A readable name such as ``brave-owl-42``: metadata only, never an identity."""
+    return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_ANIMALS)}-{secrets.randbelow(100)}"

@@ -1,0 +1,109 @@
+"""Names that become parts of refs and tree paths: validation and a reversible, ref-safe encoding.
+
+Experiment names may be any unicode text; they are percent-encoded into one ref component that
+satisfies ``git check-ref-format`` and never collides on case-insensitive file systems.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from gittrack.errors import InvalidNameError
+
+RUNS_NAMESPACE = "refs/runs/"
+DEFAULT_EXPERIMENT = "default"
+MAX_KEY_LENGTH = 250
+MAX_COMPONENT_BYTES = 200
+
+_SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_-.")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_KEY = re.compile(r"^[\w\-./: ]+$")
+
+
+def encode_component(text: str) -> str:
+    """Encode ``text`` into a canonical ref-safe component (``%XX`` escapes, lowercase ASCII kept)."""
+    raw = text.encode("utf-8")
+    out: list[str] = []
+    last = len(raw) - 1
+    for i, byte in enumerate(raw):
+        escape = byte not in _SAFE
+        if byte == 0x2E:  # '.': never leading, trailing, doubled, nor starting a '.lock' suffix
+            escape = i == 0 or i == last or raw[i - 1] == 0x2E or raw[i:] == b".lock"
+        out.append(f"%{byte:02X}" if escape else chr(byte))
+    return "".join(out)
+
+
+def decode_component(component: str) -> str:
+    """Invert :func:`encode_component`; raise ``InvalidNameError`` unless the input is canonical."""
+    data = bytearray()
+    i = 0
+    try:
+        while i < len(component):
+            if component[i] == "%":
+                data.append(int(component[i + 1 : i + 3], 16))
+                i += 3
+            else:
+                data.extend(component[i].encode("ascii"))
+                i += 1
+        text = data.decode("utf-8")
+    except (ValueError, UnicodeError, IndexError):
+        raise InvalidNameError(f"'{component}' is not an encoded gittrack name") from None
+    if not component or encode_component(text) != component:
+        raise InvalidNameError(f"'{component}' is not a canonically encoded gittrack name")
+    return text
+
+
+def validate_experiment(name: str) -> str:
+    """Check an experiment name and return it; any unicode is fine but control characters."""
+    if not isinstance(name, str) or not name:
+        raise InvalidNameError("experiment name must be a non-empty string")
+    if _CONTROL.search(name):
+        raise InvalidNameError(f"experiment name {name!r} contains control characters; remove them")
+    if len(encode_component(name)) > MAX_COMPONENT_BYTES:
+        raise InvalidNameError(f"experiment name {name[:40]!r}... is too long; use a shorter name")
+    return name
+
+
+def validate_key(key: str, what: str = "key") -> str:
+    """Check a param, metric or tag key as MLflow does: word characters, ``_ - . / :`` and space."""
+    if not isinstance(key, str) or not key:
+        raise InvalidNameError(f"{what} must be a non-empty string, got {key!r}")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidNameError(f"{what} {key[:40]!r}... is longer than {MAX_KEY_LENGTH} characters")
+    if not _KEY.match(key):
+        raise InvalidNameError(f"{what} {key!r} has characters other than letters, digits, '_ - . / :' and space")
+    if key.startswith("/") or any(part in (".", "..") for part in key.split("/")):
+        raise InvalidNameError(f"{what} {key!r} must not start with '/' or contain '.' or '..' segments")
+    return key
+
+
+def experiment_prefix(experiment: str) -> str:
+    """The ref prefix holding every run of ``experiment`` (ends with '/')."""
+    return f"{RUNS_NAMESPACE}{encode_component(validate_experiment(experiment))}/"
+
+
+def run_ref(experiment: str, run_id: str) -> str:
+    """The ref name of one run."""
+    return experiment_prefix(experiment) + run_id
+
+
+def parse_run_ref(ref: str) -> tuple[str, str]:
+    """Split a run ref into (experiment, run_id); ``InvalidNameError`` if it is not one."""
+    from gittrack.store.ids import validate_run_id
+
+    if not ref.startswith(RUNS_NAMESPACE):
+        raise InvalidNameError(f"'{ref}' is not under {RUNS_NAMESPACE}")
+    parts = ref[len(RUNS_NAMESPACE) :].split("/")
+    if len(parts) != 2:
+        raise InvalidNameError(f"'{ref}' is not of the form {RUNS_NAMESPACE}<experiment>/<run-id>")
+    return decode_component(parts[0]), validate_run_id(parts[1])
+
+
+def metric_filename(key: str) -> str:
+    """The file name (without folder) of a metric's history; long keys get a hashed tail."""
+    encoded = encode_component(key)
+    if len(encoded) > MAX_COMPONENT_BYTES:
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+        encoded = f"{encoded[:150]}~{digest}"
+    return encoded + ".tsv"

@@ -1,0 +1,206 @@
+"""The run record: what ``.gittrack/run/run.yaml`` holds, and its strict reader for untrusted input."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from gittrack.errors import InvalidNameError, MalformedRunError
+from gittrack.store import naming
+from gittrack.store.ids import validate_run_id
+from gittrack.store.timefmt import iso_to_ms, ms_to_iso
+from gittrack.store.yamlio import dump_yaml, load_yaml
+
+SCHEMA_VERSION = 1
+RUNNING, FINISHED, FAILED, KILLED = "RUNNING", "FINISHED", "FAILED", "KILLED"
+STATUSES = (RUNNING, FINISHED, FAILED, KILLED)
+ENDED = frozenset((FINISHED, FAILED, KILLED))
+
+
+@dataclass
+class MetricSummary:
+    """The latest point of one metric (max by step, timestamp, value) and how many points it has."""
+
+    value: float
+    step: int
+    timestamp: int
+    count: int
+
+    def sort_key(self) -> tuple[int, int, float]:
+        """MLflow's order for 'latest': step, then timestamp, then value (NaN lowest)."""
+        return (self.step, self.timestamp, -math.inf if math.isnan(self.value) else self.value)
+
+
+@dataclass
+class RunRecord:
+    """Everything a run records besides its metric histories; mirrors ``run.yaml`` field by field."""
+
+    id: str
+    name: str
+    experiment: str
+    status: str = RUNNING
+    start_time: int = 0
+    end_time: int | None = None
+    heartbeat: int = 0
+    checkpoint_interval: float = 10.0
+    user: dict[str, str] = field(default_factory=dict)
+    host: str = ""
+    pid: int = 0
+    parent_run: str | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+    command: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    snapshot: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    param_types: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, MetricSummary] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    error: dict[str, str] | None = None
+    logs: dict[str, Any] = field(default_factory=dict)
+
+
+def dump_record(record: RunRecord) -> bytes:
+    """Serialise a record to the bytes of ``run.yaml`` (schema 1, see docs/format.md)."""
+    data: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "id": record.id,
+        "name": record.name,
+        "experiment": record.experiment,
+        "status": record.status,
+        "start_time": ms_to_iso(record.start_time),
+        "end_time": None if record.end_time is None else ms_to_iso(record.end_time),
+        "heartbeat": ms_to_iso(record.heartbeat),
+        "checkpoint_interval": record.checkpoint_interval,
+        "user": record.user,
+        "host": record.host,
+        "pid": record.pid,
+        "parent_run": record.parent_run,
+        "source": record.source,
+        "command": record.command,
+        "environment": record.environment,
+        "snapshot": record.snapshot,
+        "params": record.params,
+        "param_types": record.param_types,
+        "tags": record.tags,
+        "metrics": {
+            key: {"value": m.value, "step": m.step, "timestamp": m.timestamp, "count": m.count}
+            for key, m in record.metrics.items()
+        },
+        "inputs": record.inputs,
+        "artifacts": record.artifacts,
+    }
+    if record.error is not None:
+        data["error"] = record.error
+    if record.logs:
+        data["logs"] = record.logs
+    return dump_yaml(data)
+
+
+def _require(data: dict, key: str, kind: type | tuple[type, ...], what: str, optional: bool = False):
+    value = data.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
+        raise MalformedRunError(f"{what}: field '{key}' is missing or not a {_kind_name(kind)}")
+    return value
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    return "/".join(k.__name__ for k in _as_tuple(kind))
+
+
+def _str_map(data: dict, key: str, what: str, check_keys: bool) -> dict[str, str]:
+    value = _require(data, key, dict, what, optional=True) or {}
+    out = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise MalformedRunError(f"{what}: '{key}' must map strings to strings")
+        if check_keys:
+            try:
+                naming.validate_key(k, key)
+            except InvalidNameError as exc:
+                raise MalformedRunError(f"{what}: {exc}") from None
+        out[k] = v
+    return out
+
+
+def _time(data: dict, key: str, what: str, optional: bool = False) -> int | None:
+    value = _require(data, key, str, what, optional=optional)
+    if value is None:
+        return None
+    try:
+        return iso_to_ms(value)
+    except ValueError:
+        raise MalformedRunError(f"{what}: '{key}' is not an ISO 8601 time: {value[:40]!r}") from None
+
+
+def _metrics(data: dict, what: str) -> dict[str, MetricSummary]:
+    raw = _require(data, "metrics", dict, what, optional=True) or {}
+    out = {}
+    for key, m in raw.items():
+        if not isinstance(key, str) or not isinstance(m, dict):
+            raise MalformedRunError(f"{what}: 'metrics' entries must be mappings")
+        try:
+            naming.validate_key(key, "metric")
+            value = m["value"]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError
+            out[key] = MetricSummary(float(value), int(m["step"]), int(m["timestamp"]), int(m["count"]))
+        except (InvalidNameError, KeyError, TypeError, ValueError):
+            raise MalformedRunError(f"{what}: metric {key!r} has a malformed summary") from None
+    return out
+
+
+def parse_record(data: bytes, what: str = "run.yaml") -> RunRecord:
+    """Read ``run.yaml`` bytes into a record, validating every field (the input is untrusted)."""
+    doc = load_yaml(data, what)
+    if not isinstance(doc, dict):
+        raise MalformedRunError(f"{what} is not a mapping")
+    schema = doc.get("schema")
+    if schema != SCHEMA_VERSION:
+        raise MalformedRunError(
+            f"{what} has schema {schema!r}; this gittrack reads schema {SCHEMA_VERSION}: upgrade gittrack"
+        )
+    try:
+        run_id = validate_run_id(doc.get("id"))
+        experiment = naming.validate_experiment(doc.get("experiment"))
+    except InvalidNameError as exc:
+        raise MalformedRunError(f"{what}: {exc}") from None
+    status = doc.get("status")
+    if status not in STATUSES:
+        raise MalformedRunError(f"{what}: status {status!r} is not one of {', '.join(STATUSES)}")
+    parent = _require(doc, "parent_run", str, what, optional=True)
+    interval = _require(doc, "checkpoint_interval", (int, float), what)
+    return RunRecord(
+        id=run_id,
+        name=_require(doc, "name", str, what),
+        experiment=experiment,
+        status=status,
+        start_time=_time(doc, "start_time", what),
+        end_time=_time(doc, "end_time", what, optional=True),
+        heartbeat=_time(doc, "heartbeat", what),
+        checkpoint_interval=float(interval),
+        user=_str_map(doc, "user", what, check_keys=False),
+        host=_require(doc, "host", str, what),
+        pid=_require(doc, "pid", int, what),
+        parent_run=parent,
+        source=_require(doc, "source", dict, what, optional=True) or {},
+        command=_require(doc, "command", dict, what, optional=True) or {},
+        environment=_require(doc, "environment", dict, what, optional=True) or {},
+        snapshot=_require(doc, "snapshot", dict, what, optional=True) or {},
+        params=_str_map(doc, "params", what, check_keys=True),
+        param_types=_str_map(doc, "param_types", what, check_keys=True),
+        tags=_str_map(doc, "tags", what, check_keys=True),
+        metrics=_metrics(doc, what),
+        inputs=_require(doc, "inputs", list, what, optional=True) or [],
+        artifacts=_require(doc, "artifacts", list, what, optional=True) or [],
+        error=_require(doc, "error", dict, what, optional=True),
+        logs=_require(doc, "logs", dict, what, optional=True) or {},
+    )

@@ -1,0 +1,102 @@
+"""Where things live inside a run commit's tree, and reading them back with size limits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gittrack.errors import MalformedRunError
+from gittrack.store import metricfile
+from gittrack.store.naming import metric_filename
+from gittrack.store.record import RunRecord, parse_record
+from gittrack.store.snapshot import RUN_DIR
+
+if TYPE_CHECKING:
+    import pygit2
+
+RUN_YAML = "run.yaml"
+METRICS = "metrics"
+REQUIREMENTS = "env/requirements.txt"
+LOGS = "logs"
+MAX_RUN_YAML_BYTES = 16 * 1024 * 1024
+MAX_LOG_BYTES = 1024 * 1024
+
+
+def run_tree_of(repo: pygit2.Repository, commit_id: pygit2.Oid) -> pygit2.Tree:
+    """The ``.gittrack/run`` tree of a run commit; ``MalformedRunError`` if there is none."""
+    import pygit2
+
+    try:
+        commit = repo[commit_id]
+    except (KeyError, ValueError):
+        raise MalformedRunError(f"commit {commit_id} is missing from the repository") from None
+    if not isinstance(commit, pygit2.Commit):
+        raise MalformedRunError(f"{commit_id} is not a commit")
+    try:
+        entry = commit.tree[RUN_DIR]
+    except KeyError:
+        raise MalformedRunError(f"commit {str(commit_id)[:12]} has no {RUN_DIR}/ folder") from None
+    tree = repo[entry.id]
+    if not isinstance(tree, pygit2.Tree):
+        raise MalformedRunError(f"{RUN_DIR} in commit {str(commit_id)[:12]} is not a folder")
+    return tree
+
+
+def read_blob(repo: pygit2.Repository, tree: pygit2.Tree, path: str, limit: int, what: str) -> bytes | None:
+    """The bytes of ``path`` in ``tree`` (None if absent), refusing blobs over ``limit`` bytes."""
+    import pygit2
+
+    try:
+        entry = tree[path]
+    except KeyError:
+        return None
+    if entry.type_str != "blob":
+        raise MalformedRunError(f"{what}: '{path}' is not a file")
+    size = repo.odb.read_header(entry.id)[1]
+    if size > limit:
+        raise MalformedRunError(f"{what}: '{path}' is {size} bytes, over the {limit} byte limit")
+    blob = repo[entry.id]
+    assert isinstance(blob, pygit2.Blob)
+    return blob.data
+
+
+def read_record(repo: pygit2.Repository, commit_id: pygit2.Oid) -> RunRecord:
+    """Parse ``run.yaml`` of a run commit (strictly: the commit may come from a remote)."""
+    what = f"run commit {str(commit_id)[:12]}"
+    tree = run_tree_of(repo, commit_id)
+    data = read_blob(repo, tree, RUN_YAML, MAX_RUN_YAML_BYTES, what)
+    if data is None:
+        raise MalformedRunError(f"{what} has no {RUN_DIR}/{RUN_YAML}")
+    return parse_record(data, f"{what}: {RUN_DIR}/{RUN_YAML}")
+
+
+def read_history(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> list[metricfile.Point]:
+    """The full history of metric ``key``: sealed segments in order, then the tail."""
+    what = f"run commit {str(commit_id)[:12]}"
+    tree = run_tree_of(repo, commit_id)
+    filename = metric_filename(key)
+    points: list[metricfile.Point] = []
+    try:
+        segments = repo[tree[f"{METRICS}/{metricfile.segment_dir(filename)}"].id]
+    except KeyError:
+        segments = None
+    if segments is not None:
+        for entry in sorted(segments, key=lambda e: e.name):
+            data = read_blob(repo, segments, entry.name, metricfile.MAX_SEGMENT_BYTES, what)
+            points.extend(metricfile.decode_points(data or b"", f"{what}: metric {key!r}"))
+    tail = read_blob(repo, tree, f"{METRICS}/{filename}", metricfile.MAX_SEGMENT_BYTES, what)
+    if tail is not None:
+        points.extend(metricfile.decode_points(tail, f"{what}: metric {key!r}"))
+    return points
+
+
+def read_log(repo: pygit2.Repository, commit_id: pygit2.Oid, name: str) -> bytes | None:
+    """A captured output stream (``stdout`` or ``stderr``) of a ``gittrack run`` command."""
+    tree = run_tree_of(repo, commit_id)
+    return read_blob(repo, tree, f"{LOGS}/{name}.txt", 2 * MAX_LOG_BYTES, f"run commit {str(commit_id)[:12]}")
+
+
+def read_requirements(repo: pygit2.Repository, commit_id: pygit2.Oid) -> str:
+    """The installed packages the run recorded (``pip freeze`` form), or '' if absent."""
+    tree = run_tree_of(repo, commit_id)
+    data = read_blob(repo, tree, REQUIREMENTS, MAX_RUN_YAML_BYTES, f"run commit {str(commit_id)[:12]}")
+    return (data or b"").decode("utf-8", "replace")

@@ -1,0 +1,149 @@
+"""Finding, reading and deleting recorded runs: the read side of the store.
+
+Runs are found through their refs (``refs/runs/<experiment>/<run-id>``); a ref that is not a
+well-formed run ref, or whose commit cannot be read, is reported as a problem and skipped, so a
+bad run fetched from a remote never hides the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gittrack.errors import (
+    AmbiguousRunError,
+    ConflictError,
+    GittrackError,
+    InvalidNameError,
+    MalformedRunError,
+    NotFoundError,
+)
+from gittrack.store import naming, runfiles
+from gittrack.store.ids import RUN_ID_LENGTH, looks_like_prefix
+from gittrack.store.record import RunRecord
+
+if TYPE_CHECKING:
+    import pygit2
+
+DELETED_NAMESPACE = "refs/runs-deleted/"
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A run's ref: its name, the experiment and id it encodes, and the commit it points at."""
+
+    name: str
+    experiment: str
+    run_id: str
+    commit: pygit2.Oid
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run as read from its commit."""
+
+    ref: RunRef
+    record: RunRecord
+
+
+class RunStore:
+    """Read access to the runs of one repository."""
+
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self.repo = repo
+
+    def refs(
+        self, experiment: str | None = None, namespace: str = naming.RUNS_NAMESPACE
+    ) -> tuple[list[RunRef], list[str]]:
+        """Every run ref (of one experiment if given), newest id first, and the malformed ref names."""
+        prefix = namespace
+        if experiment is not None:
+            prefix += naming.experiment_prefix(experiment)[len(naming.RUNS_NAMESPACE) :]
+        found, problems = [], []
+        for ref in self.repo.references.iterator():
+            name = ref.name
+            if not name.startswith(prefix):
+                continue
+            try:
+                exp, run_id = naming.parse_run_ref(naming.RUNS_NAMESPACE + name[len(namespace) :])
+                target = ref.target
+                if isinstance(target, str):
+                    raise InvalidNameError("is a symbolic ref")
+            except InvalidNameError as exc:
+                problems.append(f"{name}: not a valid run ref ({exc})")
+                continue
+            found.append(RunRef(name, exp, run_id, target))
+        found.sort(key=lambda r: r.run_id, reverse=True)
+        return found, problems
+
+    def read(self, ref: RunRef) -> StoredRun:
+        """Read one run's record; raises ``MalformedRunError`` if its commit is not a valid run."""
+        record = runfiles.read_record(self.repo, ref.commit)
+        if record.id != ref.run_id or record.experiment != ref.experiment:
+            raise MalformedRunError(
+                f"{ref.name} points at a commit recording run {record.id} of experiment "
+                f"{record.experiment!r}, not the run its name says"
+            )
+        return StoredRun(ref, record)
+
+    def runs(self, experiment: str | None = None) -> tuple[list[StoredRun], list[str]]:
+        """Every readable run, newest first, and a problem line for each run that is not."""
+        refs, problems = self.refs(experiment)
+        runs = []
+        for ref in refs:
+            try:
+                runs.append(self.read(ref))
+            except GittrackError as exc:
+                problems.append(f"{ref.name}: {exc}")
+        return runs, problems
+
+    def resolve(self, spec: str, namespace: str = naming.RUNS_NAMESPACE) -> RunRef:
+        """Find one run by ref name, full id, unique id prefix, or unique run name."""
+        if not isinstance(spec, str) or not spec.strip():
+            raise InvalidNameError("a run must be given by id, id prefix, name or ref")
+        refs, _ = self.refs(namespace=namespace)
+        if spec.startswith(namespace):
+            matches = [r for r in refs if r.name == spec]
+        elif looks_like_prefix(spec):
+            matches = [r for r in refs if r.run_id.startswith(spec)]
+        else:
+            matches = []
+        if not matches and len(spec) < RUN_ID_LENGTH:
+            matches = [r for r in refs if self._name_of(r) == spec]
+        if not matches:
+            raise NotFoundError(f"no run matches '{spec}'; see 'gittrack runs list' for ids and names")
+        if len(matches) > 1:
+            shown = ", ".join(r.run_id[:12] + "..." for r in matches[:5])
+            more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
+            raise AmbiguousRunError(
+                f"run '{spec}' is ambiguous: matches {len(matches)} runs ({shown}{more}); "
+                "give more characters of the id"
+            )
+        return matches[0]
+
+    def _name_of(self, ref: RunRef) -> str | None:
+        try:
+            return runfiles.read_record(self.repo, ref.commit).name
+        except GittrackError:
+            return None
+
+    def get(self, spec: str) -> StoredRun:
+        """Resolve and read one run."""
+        return self.read(self.resolve(spec))
+
+    def delete(self, ref: RunRef) -> str:
+        """Move a run's ref to ``refs/runs-deleted/`` (restorable); returns the new ref name."""
+        target = DELETED_NAMESPACE + ref.name[len(naming.RUNS_NAMESPACE) :]
+        self.repo.references.create(target, ref.commit, force=True)
+        self.repo.references.delete(ref.name)
+        return target
+
+    def restore(self, spec: str) -> RunRef:
+        """Bring a deleted run back to ``refs/runs/``."""
+        deleted = self.resolve(spec, namespace=DELETED_NAMESPACE)
+        name = naming.RUNS_NAMESPACE + deleted.name[len(DELETED_NAMESPACE) :]
+        if self.repo.references.get(name) is not None:
+            raise ConflictError(f"{name} exists already; delete it first or keep both")
+        self.repo.references.create(name, deleted.commit)
+        self.repo.references.delete(deleted.name)
+        return RunRef(name, deleted.experiment, deleted.run_id, deleted.commit)

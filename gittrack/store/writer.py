@@ -1,0 +1,467 @@
+"""Recording one run: buffered params, metrics and tags written as checkpoint commits on its ref.
+
+Every checkpoint is a new commit with the same parent (the source commit), and the ref moves by
+compare-and-swap. When the ref moved under us, the writer re-reads the tip and applies its own
+pending changes on top (several processes may log into one run, e.g. ``gittrack run`` and the
+script it starts); a ref that was deleted, replaced by another run, or ended is never overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from gittrack.errors import ConflictError, ImmutableRunError, InvalidValueError, MalformedRunError
+from gittrack.store import metricfile, naming, runfiles
+from gittrack.store.environment import command_summary, environment_summary, requirements_blob
+from gittrack.store.ids import new_run_id, new_run_name
+from gittrack.store.record import ENDED, MetricSummary, RunRecord, dump_record
+from gittrack.store.repo import identity, signature, workdir
+from gittrack.store.snapshot import DEFAULT_MAX_FILE_BYTES, RUN_DIR, take_snapshot
+from gittrack.store.timefmt import now_ms
+from gittrack.store.trees import Changes, apply_changes
+
+if TYPE_CHECKING:
+    import pygit2
+
+log = logging.getLogger("gittrack")
+
+DEFAULT_CHECKPOINT_INTERVAL = 10.0
+MAX_PARAM_LENGTH = 6000
+MAX_TAG_LENGTH = 8000
+FLUSH_POINTS = 100_000
+_CAS_ATTEMPTS = 50
+
+
+def _yaml_type(value: Any) -> str:
+    """The YAML type a param value had before it was turned into a string."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, numbers.Integral):
+        return "int"
+    if isinstance(value, numbers.Real):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    if isinstance(value, list | tuple):
+        return "list"
+    if isinstance(value, dict):
+        return "map"
+    return "str"
+
+
+def _metric_value(key: str, value: Any) -> float:
+    if isinstance(value, numbers.Number) and not isinstance(value, str):
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            pass
+    raise InvalidValueError(f"metric {key!r} got {value!r}; metric values must be real numbers (NaN and inf allowed)")
+
+
+def _integer(what: str, value: Any) -> int:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    raise InvalidValueError(f"{what} must be an integer, got {value!r}")
+
+
+@dataclass
+class _State:
+    """What the run's ref points at: the commit, its trees and record, and metric tails read so far."""
+
+    commit: pygit2.Oid | None
+    snapshot_tree: pygit2.Oid
+    run_tree: pygit2.Oid
+    parents: list[pygit2.Oid]
+    author: pygit2.Signature
+    record: RunRecord
+    tails: dict[str, list[bytes]] = field(default_factory=dict)
+    segments: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, repo: pygit2.Repository, commit_id: pygit2.Oid) -> _State:
+        record = runfiles.read_record(repo, commit_id)
+        commit = repo[commit_id]
+        run_tree = runfiles.run_tree_of(repo, commit_id).id
+        snapshot = apply_changes(repo, commit.tree_id, {RUN_DIR: None})
+        return cls(commit_id, snapshot, run_tree, list(commit.parent_ids), commit.author, record)
+
+    def tail(self, repo: pygit2.Repository, filename: str) -> list[bytes]:
+        if filename not in self.tails:
+            tree = repo[self.run_tree]
+            data = runfiles.read_blob(
+                repo, tree, f"{runfiles.METRICS}/{filename}", metricfile.MAX_SEGMENT_BYTES, "metric tail"
+            )
+            self.tails[filename] = metricfile.split_lines(data) if data else []
+        return self.tails[filename]
+
+    def segment_count(self, repo: pygit2.Repository, filename: str) -> int:
+        if filename not in self.segments:
+            try:
+                entry = repo[self.run_tree][f"{runfiles.METRICS}/{metricfile.segment_dir(filename)}"]
+                self.segments[filename] = len(repo[entry.id])
+            except KeyError:
+                self.segments[filename] = 0
+        return self.segments[filename]
+
+
+@dataclass
+class _Pending:
+    """Changes logged since the last checkpoint."""
+
+    params: dict[str, tuple[str, str]] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    points: list[tuple[str, int, int, float]] = field(default_factory=list)
+    logs: dict[str, tuple[bytes, int]] = field(default_factory=dict)
+    end: dict[str, Any] | None = None
+
+    def merge_back(self, newer: _Pending) -> None:
+        """Put changes that failed to commit back in front of those logged meanwhile."""
+        self.params = {**self.params, **newer.params}
+        self.tags = {**self.tags, **newer.tags}
+        self.points.extend(newer.points)
+        self.logs = {**self.logs, **newer.logs}
+        self.end = newer.end or self.end
+
+
+class RunWriter:
+    """Writes one run. Thread-safe; logging calls are cheap and never touch git themselves."""
+
+    def __init__(self, repo: pygit2.Repository, ref: str, state: _State, interval: float) -> None:
+        self.repo = repo
+        self.ref = ref
+        self.run_id = state.record.id
+        self.experiment = state.record.experiment
+        self.interval = interval
+        self._state = state
+        self._pending = _Pending()
+        self._lock = threading.Lock()
+        self._commit_lock = threading.RLock()
+        self._next_step: dict[str, int] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.background_error: Exception | None = None
+
+    # -- creation -------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        repo: pygit2.Repository,
+        experiment: str,
+        run_name: str | None = None,
+        parent_run: str | None = None,
+        argv: list[str] | None = None,
+        launcher: str = "python",
+        interval: float = DEFAULT_CHECKPOINT_INTERVAL,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    ) -> RunWriter:
+        """Snapshot the workspace and prepare a new run; its ref appears at the first checkpoint."""
+        naming.validate_experiment(experiment)
+        if run_name is not None and (not isinstance(run_name, str) or not run_name.strip() or "\n" in run_name):
+            raise InvalidValueError(f"run name must be a non-empty single line, got {run_name!r}")
+        snap = take_snapshot(repo, max_file_bytes)
+        start = now_ms()
+        run_id = new_run_id(start)
+        name, email = identity(repo)
+        record = RunRecord(
+            id=run_id,
+            name=run_name or new_run_name(),
+            experiment=experiment,
+            start_time=start,
+            heartbeat=start,
+            checkpoint_interval=interval,
+            user={"name": name, "email": email},
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            parent_run=parent_run,
+            source={
+                "commit": str(snap.head) if snap.head is not None else None,
+                "branch": snap.branch,
+                "dirty": snap.dirty,
+                "diffstat": snap.diffstat,
+            },
+            command=command_summary(argv or [], workdir(repo), launcher),
+            environment=environment_summary(),
+            snapshot={"excluded": snap.excluded},
+        )
+        run_tree = apply_changes(repo, None, {runfiles.REQUIREMENTS: (requirements_blob(repo), _blob_mode())})
+        state = _State(
+            commit=None,
+            snapshot_tree=snap.tree,
+            run_tree=run_tree,
+            parents=[snap.head] if snap.head is not None else [],
+            author=signature(name, email, start),
+            record=record,
+        )
+        return cls(repo, naming.run_ref(experiment, run_id), state, interval)
+
+    @classmethod
+    def attach(cls, repo: pygit2.Repository, ref: str, interval: float = DEFAULT_CHECKPOINT_INTERVAL) -> RunWriter:
+        """Write into an existing RUNNING run (another process may be writing it too)."""
+        try:
+            target = repo.references[ref].target
+        except KeyError:
+            raise ConflictError(f"run ref {ref} does not exist; it may have been deleted") from None
+        state = _State.load(repo, target)
+        if state.record.status in ENDED:
+            raise ImmutableRunError(
+                f"run {state.record.id} is {state.record.status}; ended runs cannot change, start a new run"
+            )
+        return cls(repo, ref, state, interval)
+
+    @property
+    def commit(self) -> pygit2.Oid | None:
+        """The run's commit as of the last checkpoint (None before the first)."""
+        return self._state.commit
+
+    @property
+    def record(self) -> RunRecord:
+        """The record as of the last checkpoint (pending changes not included)."""
+        return self._state.record
+
+    # -- logging (cheap, in memory) -------------------------------------------------------
+    def log_param(self, key: str, value: Any) -> None:
+        """Record a param; logging it again with another value is an error (params never change)."""
+        naming.validate_key(key, "param key")
+        text = value if isinstance(value, str) else str(value)
+        if len(text) > MAX_PARAM_LENGTH:
+            raise InvalidValueError(f"param {key!r} is {len(text)} characters, over the {MAX_PARAM_LENGTH} limit")
+        with self._lock:
+            pending = self._pending.params.get(key)
+            known = pending[0] if pending else self._state.record.params.get(key)
+            if known is not None and known != text:
+                raise InvalidValueError(
+                    f"param {key!r} is already '{known[:60]}' in run {self.run_id[:8]}; params cannot change: "
+                    "start a new run, or log it as a tag or metric"
+                )
+            self._pending.params[key] = (text, _yaml_type(value))
+
+    def set_tag(self, key: str, value: Any) -> None:
+        """Set a tag (tags, unlike params, may be overwritten)."""
+        naming.validate_key(key, "tag key")
+        text = value if isinstance(value, str) else str(value)
+        if len(text) > MAX_TAG_LENGTH:
+            raise InvalidValueError(f"tag {key!r} is {len(text)} characters, over the {MAX_TAG_LENGTH} limit")
+        with self._lock:
+            self._pending.tags[key] = text
+
+    def log_metric(self, key: str, value: Any, step: int | None = None, timestamp: int | None = None) -> None:
+        """Buffer one metric point; ``step`` defaults to one past the key's highest step."""
+        next_step = self._next_step.get(key)
+        if next_step is None:
+            naming.validate_key(key, "metric key")
+            known = self._state.record.metrics.get(key)
+            next_step = self._next_step[key] = known.step + 1 if known else 0
+        if value.__class__ is not float:
+            value = _metric_value(key, value)
+        if step is None:
+            step = next_step
+        elif step.__class__ is not int:
+            step = _integer("step", step)
+        if step >= next_step:
+            self._next_step[key] = step + 1
+        if timestamp is None:
+            timestamp = time.time_ns() // 1_000_000
+        elif timestamp.__class__ is not int:
+            timestamp = _integer("timestamp", timestamp)
+        with self._lock:
+            points = self._pending.points
+            points.append((key, step, timestamp, value))
+            if len(points) >= FLUSH_POINTS:
+                self._wake.set()
+
+    def set_log(self, name: str, data: bytes, total_bytes: int) -> None:
+        """Attach captured output (already size-capped) as ``logs/<name>.txt``."""
+        with self._lock:
+            self._pending.logs[name] = (data, total_bytes)
+
+    # -- writing ----------------------------------------------------------------------------
+    def checkpoint(self) -> pygit2.Oid:
+        """Commit everything pending (and refresh the heartbeat); returns the new commit id."""
+        with self._commit_lock:
+            with self._lock:
+                pending, self._pending = self._pending, _Pending()
+            try:
+                return self._commit(pending)
+            except BaseException:
+                with self._lock:
+                    pending.merge_back(self._pending)
+                    self._pending = pending
+                raise
+
+    def finish(self, status: str, error: dict[str, str] | None = None) -> pygit2.Oid:
+        """End the run with ``status`` (FINISHED, FAILED or KILLED) and write the final checkpoint."""
+        self.stop_heartbeat()
+        with self._lock:
+            self._pending.end = {"status": status, "end_time": now_ms(), "error": error}
+        return self.checkpoint()
+
+    def _commit(self, pending: _Pending) -> pygit2.Oid:
+        import pygit2
+
+        state = self._state
+        for _attempt in range(_CAS_ATTEMPTS):
+            current = self._current_target()
+            if current != state.commit:
+                state = self._reload(current)
+            new_state = self._apply(state, pending)
+            try:
+                if state.commit is None:
+                    self.repo.references.create(self.ref, new_state.commit, force=False)
+                else:
+                    ref = self.repo.references[self.ref]
+                    if ref.target != state.commit:
+                        continue
+                    ref.set_target(new_state.commit)
+            except (pygit2.GitError, pygit2.AlreadyExistsError, KeyError):
+                continue  # the ref moved between our read and our write: re-read and retry
+            self._state = new_state
+            return new_state.commit
+        raise ConflictError(f"run {self.run_id[:8]}: the ref {self.ref} keeps changing under us; try again")
+
+    def _current_target(self) -> pygit2.Oid | None:
+        ref = self.repo.references.get(self.ref)
+        if ref is None and self._state.commit is not None:
+            raise ConflictError(f"run {self.run_id[:8]} was deleted by someone else ({self.ref}); not recreating it")
+        return ref.target if ref is not None else None
+
+    def _reload(self, target: pygit2.Oid | None) -> _State:
+        if target is None:
+            raise ConflictError(f"run {self.run_id[:8]}: {self.ref} disappeared; not recreating it")
+        try:
+            state = _State.load(self.repo, target)
+        except MalformedRunError as exc:
+            raise ConflictError(f"{self.ref} was replaced by a commit that is not this run ({exc})") from None
+        if state.record.id != self.run_id:
+            raise ConflictError(f"{self.ref} now holds run {state.record.id}, not {self.run_id}; nothing written")
+        if state.record.status in ENDED:
+            raise ImmutableRunError(
+                f"run {self.run_id[:8]} was ended ({state.record.status}) by another process; ended runs cannot change"
+            )
+        log.debug("run %s moved to %s by another writer; merging", self.run_id, target)
+        return state
+
+    def _apply(self, state: _State, pending: _Pending) -> _State:
+        """A new state: ``state`` plus ``pending``, written as objects and a commit (no ref move)."""
+        import pygit2
+
+        repo = self.repo
+        record = replace(
+            state.record,
+            params=dict(state.record.params),
+            param_types=dict(state.record.param_types),
+            tags={**state.record.tags, **pending.tags},
+            metrics=dict(state.record.metrics),
+            logs=dict(state.record.logs),
+        )
+        for key, (text, kind) in pending.params.items():
+            known = record.params.get(key)
+            if known is not None and known != text:
+                log.warning(
+                    "gittrack: param %r of run %s is already %r; kept it, dropped %r", key, self.run_id, known, text
+                )
+                continue
+            record.params[key] = text
+            record.param_types[key] = kind
+        changes: Changes = {}
+        tails = dict(state.tails)
+        segments = dict(state.segments)
+        for key, points in _group_points(pending.points).items():
+            filename = naming.metric_filename(key)
+            tail = state.tail(repo, filename) + [metricfile.format_point(s, t, v) for s, t, v in points]
+            sealed = state.segment_count(repo, filename)
+            while len(tail) > metricfile.SEGMENT_POINTS:
+                sealed += 1
+                blob = repo.create_blob(metricfile.encode_points(tail[: metricfile.SEGMENT_POINTS]))
+                seg_path = f"{runfiles.METRICS}/{metricfile.segment_dir(filename)}/{metricfile.segment_name(sealed)}"
+                changes[seg_path] = (blob, _blob_mode())
+                tail = tail[metricfile.SEGMENT_POINTS :]
+            tails[filename], segments[filename] = tail, sealed
+            changes[f"{runfiles.METRICS}/{filename}"] = (repo.create_blob(metricfile.encode_points(tail)), _blob_mode())
+            record.metrics[key] = _summarise(record.metrics.get(key), points)
+        for name, (data, total) in pending.logs.items():
+            changes[f"{runfiles.LOGS}/{name}.txt"] = (repo.create_blob(data), _blob_mode())
+            record.logs[name] = {"bytes": total, "kept_bytes": len(data), "truncated": total > len(data)}
+        now = now_ms()
+        record.heartbeat = now
+        if pending.end is not None:
+            record.status = pending.end["status"]
+            record.end_time = pending.end["end_time"]
+            record.error = pending.end["error"]
+        changes[runfiles.RUN_YAML] = (repo.create_blob(dump_record(record)), _blob_mode())
+        run_tree = apply_changes(repo, state.run_tree, changes)
+        root = apply_changes(repo, state.snapshot_tree, {RUN_DIR: (run_tree, pygit2.GIT_FILEMODE_TREE)})
+        author = state.author
+        committer = signature(author.name, author.email, now)
+        commit = repo.create_commit(None, author, committer, commit_message(record), root, state.parents)
+        return _State(commit, state.snapshot_tree, run_tree, state.parents, author, record, tails, segments)
+
+    # -- heartbeat --------------------------------------------------------------------------
+    def start_heartbeat(self) -> None:
+        """Checkpoint in a background thread every ``interval`` seconds, idle or not."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._beat, name=f"gittrack-{self.run_id[:8]}", daemon=True)
+            self._thread.start()
+
+    def stop_heartbeat(self) -> None:
+        """Stop the background thread (waiting for a checkpoint in progress)."""
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            self._stop.set()
+            self._wake.set()
+            thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.checkpoint()
+            except Exception as exc:  # noqa: BLE001 - reported, then raised again on the next write
+                self.background_error = exc
+                log.warning("gittrack: checkpoint of run %s failed: %s", self.run_id[:8], exc)
+                return
+
+
+def _blob_mode() -> int:
+    import pygit2
+
+    return pygit2.GIT_FILEMODE_BLOB
+
+
+def _group_points(points: list[tuple[str, int, int, float]]) -> dict[str, list[tuple[int, int, float]]]:
+    grouped: dict[str, list[tuple[int, int, float]]] = {}
+    for key, step, timestamp, value in points:
+        grouped.setdefault(key, []).append((step, timestamp, value))
+    return grouped
+
+
+def _summarise(old: MetricSummary | None, points: list[tuple[int, int, float]]) -> MetricSummary:
+    """Fold new points into a metric's summary: latest = max by (step, timestamp, value)."""
+    best = old
+    for step, timestamp, value in points:
+        candidate = MetricSummary(value, step, timestamp, 0)
+        if best is None or candidate.sort_key() >= best.sort_key():
+            best = candidate
+    assert best is not None
+    return MetricSummary(best.value, best.step, best.timestamp, (old.count if old else 0) + len(points))
+
+
+def commit_message(record: RunRecord) -> str:
+    """``run <name> <id8> [<status>] <first metric>=<value>`` plus the gittrack trailers."""
+    headline = f"run {record.name} {record.id[:8]} [{record.status}]"
+    if record.metrics:
+        key, summary = next(iter(record.metrics.items()))
+        headline += f" {key}={summary.value:.6g}"
+    return f"{headline}\n\nGittrack-Run: {record.id}\nGittrack-Experiment: {record.experiment}\n"
