@@ -87,9 +87,14 @@ def _relative(path: str, root: Path) -> str | None:
 
 
 def command_summary(argv: list[str], root: Path, launcher: str) -> dict[str, object]:
-    """The command line, the script it ran (the first argument naming a file, relative to the
-    repo when inside it), the working folder and what launched it (``gittrack run`` or ``python``)."""
-    entry = next((_relative(arg, root) or arg for arg in argv if arg and os.path.isfile(arg)), None)
+    """The command line, the script it ran, the working folder and what launched it.
+
+    The entry point is the first argument after the program that names a file (``train.py`` in
+    ``python train.py``), else the program itself when it is a file inside the repository.
+    """
+    entry = next((_relative(arg, root) or arg for arg in argv[1:] if arg and os.path.isfile(arg)), None)
+    if entry is None and argv and os.path.isfile(argv[0]):
+        entry = _relative(argv[0], root)
     return {
         "argv": list(argv),
         "entry_point": entry,

@@ -1,0 +1,65 @@
+"""Fixtures: a throwaway HOME with a git identity, fresh repositories, clean fluent state."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Isolate git from the machine's config before pygit2 reads it (libgit2 caches the search path).
+_HOME = Path(tempfile.mkdtemp(prefix="gittrack-home-"))
+(_HOME / ".gitconfig").write_text(
+    "[user]\n\tname = Ada Tester\n\temail = ada@example.com\n[init]\n\tdefaultBranch = main\n"
+)
+os.environ["HOME"] = str(_HOME)
+os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+for _var in ("GITTRACK_RUN_ID", "GITTRACK_EXPERIMENT", "GITTRACK_REPO", "GITTRACK_CHECKPOINT_INTERVAL"):
+    os.environ.pop(_var, None)
+
+BIN = Path(sys.executable).parent
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> str:
+    """Run real git in ``cwd`` and return its stdout."""
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {result.stderr}")
+    return result.stdout
+
+
+@pytest.fixture(autouse=True)
+def _clean_fluent_state():
+    """Every test starts with no active run and no cached clients."""
+    import gittrack.fluent as fluent
+
+    yield
+    while fluent._stack:
+        top = fluent._stack.pop()
+        top._client._writers.clear()
+    fluent._clients.clear()
+    fluent._experiment = None
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A git repository with one commit (train.py, README.md, .gitignore), as the current folder."""
+    root = tmp_path / "project"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / "train.py").write_text("print('training')\n")
+    (root / "README.md").write_text("# project\n")
+    (root / ".gitignore").write_text("*.log\n")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "initial")
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture
+def gittrack_cmd() -> list[str]:
+    """The installed ``gittrack`` console script, to run as a real subprocess."""
+    return [str(BIN / "gittrack")]

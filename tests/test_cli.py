@@ -1,0 +1,145 @@
+"""The CLI through click's CliRunner: output, JSON/CSV, exit codes and error lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import gittrack
+from gittrack.cli import main
+from tests.conftest import git
+
+
+@pytest.fixture
+def cli():
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def three_runs(repo: Path) -> list[str]:
+    ids = []
+    for i, lr in enumerate((0.1, 0.2, 0.3)):
+        with gittrack.start_run(experiment="taxi" if i < 2 else "other", run_name=f"run-{i}") as active:
+            gittrack.log_param("lr", lr)
+            gittrack.log_metric("rmse", 1 - lr)
+            gittrack.set_tag("team", "ml")
+        ids.append(active.run_id)
+    return ids
+
+
+def test_init_creates_a_repository_and_reports(tmp_path: Path, cli) -> None:
+    target = tmp_path / "new"
+    result = cli("init", "--path", str(target))
+    assert result.exit_code == 0
+    assert f"created git repository {target}" in result.output
+    assert "runs: 0 in 0 experiment(s)" in result.output
+    assert (target / ".git").is_dir()
+    assert sorted(p.name for p in target.iterdir()) == [".git"]
+    again = cli("init", "--path", str(target))
+    assert "using git repository" in again.output
+
+
+def test_runs_list_table_json_and_csv(three_runs: list[str], cli) -> None:
+    table = cli("runs", "list")
+    assert table.exit_code == 0
+    lines = table.output.splitlines()
+    assert lines[0].split()[:4] == ["run_id", "name", "experiment", "status"]
+    assert "rmse" in lines[0]
+    assert [line.split()[1] for line in lines[2:]] == ["run-2", "run-1", "run-0"]  # newest first
+    data = json.loads(cli("runs", "list", "--json").output)
+    assert [r["run_id"] for r in data] == three_runs[::-1]
+    assert data[0]["params"] == {"lr": "0.3"}
+    assert data[0]["metrics"]["rmse"] == pytest.approx(0.7)
+    assert data[0]["status"] == "FINISHED"
+    rows = list(csv.DictReader(io.StringIO(cli("runs", "list", "--csv", "-e", "taxi").output)))
+    assert [r["run_id"] for r in rows] == three_runs[1::-1]
+    assert [r["experiment"] for r in rows] == ["taxi", "taxi"]
+
+
+def test_runs_list_empty_and_limited(repo: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "no runs yet" in cli("runs", "list").output
+    import gittrack.cli.runs as runs_cli
+
+    monkeypatch.setattr(runs_cli, "DEFAULT_LIMIT", 1)
+    client = gittrack.Client()
+    for _ in range(2):
+        client.set_terminated(client.create_run().info.run_id)
+    limited = cli("runs", "list")
+    assert "(1 of 2 runs shown; --all for every run)" in limited.output
+    assert len(cli("runs", "list", "--all").output.splitlines()) == 4
+
+
+def test_runs_show_text_and_json(three_runs: list[str], cli) -> None:
+    result = cli("runs", "show", "run-0")
+    assert result.exit_code == 0
+    assert f"run         run-0 ({three_runs[0]})" in result.output
+    assert "experiment  taxi" in result.output
+    assert "lr" in result.output
+    assert "rmse" in result.output
+    assert "git checkout refs/runs/taxi/" in result.output
+    data = json.loads(cli("runs", "show", three_runs[0][:10], "--json").output)
+    assert data["run_id"] == three_runs[0]
+    assert data["param_types"] == {"lr": "float"}
+    assert data["metric_histories"]["rmse"]["count"] == 1
+    assert data["environment"]["gittrack"] == gittrack.__version__
+
+
+def test_runs_delete_asks_then_restore(three_runs: list[str], cli) -> None:
+    refused = cli("runs", "delete", "run-0", input="n\n")
+    assert refused.exit_code == 1
+    assert len(json.loads(cli("runs", "list", "--json").output)) == 3
+    done = cli("runs", "delete", "run-0", "run-1", "--yes")
+    assert done.exit_code == 0
+    assert "deleted run-0" in done.output
+    assert [r["run_name"] for r in json.loads(cli("runs", "list", "--json").output)] == ["run-2"]
+    restored = cli("runs", "restore", three_runs[0])
+    assert "restored run-0" in restored.output
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["runs", "show", "nope"], 1, "error: no run matches 'nope'"),
+        (["runs", "show", "0"], 1, "ambiguous"),
+        (["run", "-p", "novalue", "--", "true"], 2, "is not KEY=VALUE"),
+        (["run", "--", "definitely-not-a-program-xyz"], 2, "command not found"),
+        (["run", "-e", "bad\nname", "--", "true"], 2, "control characters"),
+        (["runs", "list", "-e", "bad\nname"], 2, "control characters"),
+    ],
+)
+def test_errors_are_one_line_with_exit_codes(three_runs, cli, args, code, message) -> None:
+    result = cli(*args)
+    assert result.exit_code == code
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_outside_a_repository(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    result = cli("runs", "list")
+    assert result.exit_code == 1
+    assert "not inside a git repository; run 'git init' or 'gittrack init'" in result.output
+
+
+def test_run_command_through_the_runner(repo: Path, cli) -> None:
+    result = cli("run", "-e", "cli", "-n", "echoer", "-p", "lr=0.5", "-t", "k=v", "--", "sh", "-c", "echo hi; exit 3")
+    assert result.exit_code == 3
+    run = gittrack.get_run("echoer")
+    assert run.info.status == "FAILED"
+    assert run.record.error == {"type": "ExitCode", "message": "command exited with status 3"}
+    assert run.data.params == {"lr": "0.5"}
+    assert run.data.tags == {"k": "v"}
+    assert run.record.command["argv"] == ["sh", "-c", "echo hi; exit 3"]
+    assert gittrack.Client().get_log(run.info.run_id, "stdout") == "hi\n"
+    assert git(repo, "status", "--porcelain") == ""

@@ -1,0 +1,104 @@
+"""Round trips of the on-disk formats: run.yaml and metric TSV segments, and refusal of bad input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gittrack.errors import MalformedRunError
+from gittrack.store import metricfile
+from gittrack.store.ids import new_run_id
+from gittrack.store.record import MetricSummary, RunRecord, dump_record, parse_record
+
+keys = st.from_regex(r"[a-z][a-z0-9_./: -]{0,20}[a-z0-9]", fullmatch=True).filter(
+    lambda k: not any(p in (".", "..") for p in k.split("/"))
+)
+texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=50)
+floats = st.floats(allow_nan=True, allow_infinity=True)
+
+
+def _same_float(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+@given(
+    params=st.dictionaries(keys, texts, max_size=5),
+    tags=st.dictionaries(keys, texts, max_size=5),
+    metrics=st.dictionaries(keys, floats, max_size=5),
+    experiment=st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=20),
+)
+def test_run_yaml_round_trips(params, tags, metrics, experiment) -> None:
+    record = RunRecord(
+        id=new_run_id(),
+        name="brave-owl-1",
+        experiment=experiment,
+        start_time=1_700_000_000_123,
+        end_time=1_700_000_005_456,
+        heartbeat=1_700_000_005_456,
+        user={"name": "Ada", "email": "ada@example.com"},
+        host="h",
+        pid=42,
+        params=params,
+        param_types=dict.fromkeys(params, "str"),
+        tags=tags,
+        metrics={k: MetricSummary(v, 3, 1_700_000_000_000, 4) for k, v in metrics.items()},
+    )
+    back = parse_record(dump_record(record))
+    assert back.params == params
+    assert back.tags == tags
+    assert back.experiment == experiment
+    assert back.start_time == record.start_time
+    assert back.end_time == record.end_time
+    assert set(back.metrics) == set(metrics)
+    for key, value in metrics.items():
+        assert _same_float(back.metrics[key].value, value)
+
+
+@given(st.lists(st.tuples(st.integers(-(2**63), 2**63), st.integers(0, 2**53), floats), max_size=50))
+def test_metric_segments_round_trip(points) -> None:
+    data = metricfile.encode_points([metricfile.format_point(*p) for p in points])
+    back = metricfile.decode_points(data, "test")
+    assert len(back) == len(points)
+    for (s1, t1, v1), (s2, t2, v2) in zip(points, back, strict=True):
+        assert (s1, t1) == (s2, t2)
+        assert _same_float(v1, v2)
+
+
+def _valid_yaml() -> str:
+    return dump_record(
+        RunRecord(id=new_run_id(), name="n", experiment="e", start_time=1, heartbeat=1, host="h", pid=1)
+    ).decode()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda y: "- just\n- a list\n", "not a mapping"),
+        (lambda y: y.replace("schema: 1", "schema: 99"), "upgrade gittrack"),
+        (lambda y: y.replace("status: RUNNING", "status: WEIRD"), "status"),
+        (lambda y: y.replace("pid: 1", "pid: lots"), "pid"),
+        (lambda y: y + "\nparams: {'bad*key': x}\n", "param"),
+        (lambda y: "!!python/object/apply:os.system ['echo pwned']\n", "not valid YAML"),
+        (lambda y: y + "\n  : [unclosed\n", "not valid YAML"),
+        (lambda y: y.replace("start_time: '", "start_time: 'garbage"), "ISO 8601"),
+    ],
+)
+def test_malformed_run_yaml_is_refused(mutate, message) -> None:
+    with pytest.raises(MalformedRunError, match=message):
+        parse_record(mutate(_valid_yaml()).encode())
+
+
+def test_oversize_yaml_is_refused() -> None:
+    with pytest.raises(MalformedRunError, match="limit"):
+        parse_record(b"a: " + b"x" * (17 * 1024 * 1024))
+
+
+@pytest.mark.parametrize(
+    "bad", [b"no header\n1\t2\t3\n", b"step\ttimestamp_ms\tvalue\n1\t2\n", b"step\ttimestamp_ms\tvalue\nx\t2\t3\n"]
+)
+def test_malformed_metric_files_are_refused(bad: bytes) -> None:
+    with pytest.raises(MalformedRunError):
+        metricfile.decode_points(bad, "metric")

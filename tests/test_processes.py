@@ -1,0 +1,191 @@
+"""Real processes: ``gittrack run``, signals, SIGKILL mid-run, concurrent writers, import cost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import gittrack
+from tests.conftest import git
+
+pytestmark = pytest.mark.slow
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**os.environ, **extra}
+
+
+def _wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def test_gittrack_run_passes_output_through_and_logs_the_script(repo: Path, gittrack_cmd: list[str]) -> None:
+    (repo / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import sys
+            import gittrack
+            with gittrack.start_run(params={"depth": 3}):
+                for step in range(5):
+                    gittrack.log_metric("loss", 1.0 / (step + 1))
+                print("epoch done")
+                print("a warning", file=sys.stderr)
+            """
+        )
+    )
+    proc = subprocess.run(
+        [*gittrack_cmd, "run", "-e", "cli", "-p", "lr=0.1", "--", sys.executable, "train.py"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "epoch done\n"
+    assert "a warning" in proc.stderr
+    assert "FINISHED" in proc.stderr
+    [run] = gittrack.list_runs("cli")
+    assert run.info.status == "FINISHED"
+    assert run.data.params == {"lr": "0.1", "depth": "3"}
+    assert run.data.metrics == {"loss": pytest.approx(0.2)}
+    assert run.record.command["entry_point"] == "train.py"
+    assert run.record.command["launcher"] == "gittrack run"
+    assert run.record.logs["stdout"]["bytes"] == len("epoch done\n")
+    assert git(repo, "show", f"{run.info.ref}:train.py").startswith("\nimport sys")
+
+
+def test_gittrack_run_exit_code_becomes_the_status(repo: Path, gittrack_cmd: list[str]) -> None:
+    proc = subprocess.run(
+        [*gittrack_cmd, "run", "--", sys.executable, "-c", "import sys; sys.exit(4)"],
+        capture_output=True,
+        env=_env(),
+        check=False,
+    )
+    assert proc.returncode == 4
+    [run] = gittrack.list_runs()
+    assert run.info.status == "FAILED"
+
+
+def test_sigkill_mid_run_keeps_checkpointed_metrics_and_shows_killed(repo: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import time
+        import gittrack
+        gittrack.start_run(experiment="crash")
+        step = 0
+        while True:
+            gittrack.log_metric("loss", 1.0 / (step + 1), step=step)
+            step += 1
+            time.sleep(0.001)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], env=_env(GITTRACK_CHECKPOINT_INTERVAL="0.2"))
+    try:
+
+        def checkpointed() -> bool:
+            runs = gittrack.list_runs("crash")
+            return bool(runs) and runs[0].record.metrics.get("loss") is not None
+
+        _wait_for(checkpointed)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    [run] = gittrack.list_runs("crash")
+    assert run.record.status == "RUNNING"  # as written: the process never got to say otherwise
+    assert run.info.status == "KILLED"  # as shown: its process is gone
+    history = gittrack.get_metric_history(run.info.run_id, "loss")
+    assert len(history) == run.record.metrics["loss"].count > 0
+    assert [p.step for p in history] == list(range(len(history)))
+    assert git(repo, "fsck", "--no-dangling") == ""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signals_end_an_api_run_as_killed_with_a_final_checkpoint(repo: Path, signum: int) -> None:
+    script = textwrap.dedent(
+        """
+        import time
+        import gittrack
+        with gittrack.start_run(experiment="sig"):
+            gittrack.log_metric("m", 1.0)
+            print("ready", flush=True)
+            time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    assert proc.stdout.readline() == b"ready\n"
+    proc.send_signal(signum)
+    proc.wait(timeout=20)
+    [run] = gittrack.list_runs("sig")
+    assert run.record.status == "KILLED"
+    assert run.data.metrics == {"m": 1.0}
+
+
+def test_sigint_to_gittrack_run_kills_the_command_and_the_run(repo: Path, gittrack_cmd: list[str]) -> None:
+    proc = subprocess.Popen(
+        [
+            *gittrack_cmd,
+            "run",
+            "-e",
+            "int",
+            "--",
+            sys.executable,
+            "-c",
+            "import time; print('up', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+    )
+    assert proc.stdout.readline() == b"up\n"
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 130
+    [run] = gittrack.list_runs("int")
+    assert run.record.status == "KILLED"
+
+
+def test_eight_processes_recording_concurrently(repo: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        import gittrack
+        for i in range(25):
+            with gittrack.start_run(experiment="load", params={"worker": sys.argv[1], "i": i}):
+                gittrack.log_metric("score", i)
+        """
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(w)], env=_env()) for w in range(8)]
+    assert [p.wait(timeout=300) for p in procs] == [0] * 8
+    runs = gittrack.list_runs("load")
+    assert len(runs) == 200
+    assert len({r.info.run_id for r in runs}) == 200
+    assert {(r.data.params["worker"], r.data.params["i"]) for r in runs} == {
+        (str(w), str(i)) for w in range(8) for i in range(25)
+    }
+    assert all(r.info.status == "FINISHED" for r in runs)
+    fsck = subprocess.run(["git", "fsck", "--strict"], cwd=repo, capture_output=True, text=True, check=False)
+    assert fsck.returncode == 0, fsck.stderr
+    assert "error" not in fsck.stderr.lower()
+
+
+def test_import_stays_light() -> None:
+    heavy = "('pygit2', 'pandas', 'dvc', 'yaml', 'numpy', 'click')"
+    code = f"import sys, gittrack; print(','.join(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ""
+
+
+def test_python_dash_m_runs_the_cli(repo: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "gittrack", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"gittrack, version {gittrack.__version__}"
