@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from gittrack.entities import Metric, Run
 from gittrack.errors import ImmutableRunError, InvalidValueError
 from gittrack.store import runfiles, settings
+from gittrack.store.ids import short_id
 from gittrack.store.naming import DEFAULT_EXPERIMENT
 from gittrack.store.record import ENDED, FINISHED, STATUSES
 from gittrack.store.repo import open_repo
@@ -166,7 +167,7 @@ class Client:
             raise InvalidValueError(f"status {status!r} is not one of {', '.join(sorted(ENDED))}")
         writer = self._writer(run_id)
         if writer.record.status in ENDED:
-            raise ImmutableRunError(f"run {writer.run_id[:8]} has already ended ({writer.record.status})")
+            raise ImmutableRunError(f"run {short_id(writer.run_id)} has already ended ({writer.record.status})")
         writer.finish(status, error)
         self._writers.pop(writer.run_id, None)
         with _live_lock:

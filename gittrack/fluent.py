@@ -19,6 +19,7 @@ from typing import Any
 from gittrack.client import Client
 from gittrack.entities import Metric, Run
 from gittrack.errors import GittrackError, UsageError
+from gittrack.store.ids import short_id
 from gittrack.store.naming import validate_experiment
 from gittrack.store.record import FAILED, FINISHED, KILLED
 
@@ -109,7 +110,7 @@ def start_run(
     """Start (or, under ``gittrack run``, attach to) a run; use it with ``with`` or call ``end_run``."""
     with _stack_lock:
         if _stack and not nested:
-            raise UsageError(f"run {_stack[-1].run_id[:8]} is already active; end it first or pass nested=True")
+            raise UsageError(f"run {short_id(_stack[-1].run_id)} is already active; end it first or pass nested=True")
         attach_id = os.environ.get("GITTRACK_RUN_ID")
         if attach_id and not _stack:
             client = _client(repo or os.environ.get("GITTRACK_REPO"))

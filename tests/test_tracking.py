@@ -66,7 +66,7 @@ def test_commit_shape_follows_the_format(repo: Path) -> None:
     assert run.info.ref == f"refs/runs/%54axi%20%44uration/{active.run_id}"
     commit = _run_commit(run, repo)
     assert [str(p) for p in commit.parent_ids] == [head]
-    assert commit.message.splitlines()[0] == f"run brave-owl-1 {active.run_id[:8]} [FINISHED] rmse=5.4123"
+    assert commit.message.splitlines()[0] == f"run brave-owl-1 {active.run_id[:12]} [FINISHED] rmse=5.4123"
     assert f"Gittrack-Run: {active.run_id}" in commit.message
     assert "Gittrack-Experiment: Taxi Duration" in commit.message
     assert commit.author.time == run.info.start_time // 1000

@@ -10,6 +10,7 @@ import click
 from gittrack.cli import main
 from gittrack.cli.options import key_values
 from gittrack.entities import Run
+from gittrack.store.ids import short_id
 
 
 @main.command()
@@ -68,7 +69,8 @@ def run(experiment: str | None, run_name: str | None, params: dict, tags: dict, 
     info = finished.info
     took = fmt_duration(info.start_time, info.end_time, info.end_time or info.start_time)
     click.echo(
-        f"gittrack: run {info.run_id[:8]} {info.status} after {took}; see 'gittrack runs show {info.run_id[:8]}'",
+        f"gittrack: run {short_id(info.run_id)} {info.status} after {took}; "
+        f"see 'gittrack runs show {short_id(info.run_id)}'",
         err=True,
     )
     sys.exit(code)

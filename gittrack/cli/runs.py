@@ -10,6 +10,7 @@ import click
 from gittrack.cli import main
 from gittrack.cli.render import fmt_duration, fmt_time, table, to_csv, to_json, warn
 from gittrack.entities import Run
+from gittrack.store.ids import short_id
 
 DEFAULT_LIMIT = 50
 METRIC_COLUMNS = 3
@@ -53,7 +54,7 @@ def list_runs(experiment: str | None, show_all: bool, as_json: bool, as_csv: boo
     now = _now()
     rows = [
         [
-            r.info.run_id[:12] if not as_csv else r.info.run_id,
+            short_id(r.info.run_id) if not as_csv else r.info.run_id,
             r.info.run_name,
             r.info.experiment,
             r.info.status,
@@ -162,10 +163,10 @@ def delete(run_specs: tuple[str, ...], yes: bool) -> None:
     client = _client()
     targets = [client.get_run(spec) for spec in run_specs]
     if not yes:
-        names = ", ".join(f"{r.info.run_name} ({r.info.run_id[:8]})" for r in targets)
+        names = ", ".join(f"{r.info.run_name} ({short_id(r.info.run_id)})" for r in targets)
         click.confirm(f"delete {len(targets)} run(s): {names}?", abort=True)
     for run, moved in client.delete_runs([r.info.run_id for r in targets]):
-        click.echo(f"deleted {run.info.run_name} ({run.info.run_id[:8]}); kept as {moved}")
+        click.echo(f"deleted {run.info.run_name} ({short_id(run.info.run_id)}); kept as {moved}")
 
 
 @runs.command("restore")
@@ -173,4 +174,4 @@ def delete(run_specs: tuple[str, ...], yes: bool) -> None:
 def restore(run: str) -> None:
     """Bring back a deleted run."""
     restored = _client().restore_run(run)
-    click.echo(f"restored {restored.info.run_name} ({restored.info.run_id[:8]}) at {restored.info.ref}")
+    click.echo(f"restored {restored.info.run_name} ({short_id(restored.info.run_id)}) at {restored.info.ref}")

@@ -66,3 +66,15 @@ def looks_like_prefix(text: str) -> bool:
 def new_run_name() -> str:
     """A readable name such as ``brave-owl-42``: metadata only, never an identity."""
     return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_ANIMALS)}-{secrets.randbelow(100)}"
+
+
+SHORT_ID_LENGTH = 12
+
+
+def short_id(run_id: str) -> str:
+    """The abbreviation shown to people: the 10 time characters plus 2 random ones.
+
+    Runs started in the same second share their first 8 characters, so 8 (git's habit) is not
+    enough; 12 is unique unless two runs start in the same millisecond.
+    """
+    return run_id[:SHORT_ID_LENGTH]

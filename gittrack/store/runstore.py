@@ -113,7 +113,7 @@ class RunStore:
         if not matches:
             raise NotFoundError(f"no run matches '{spec}'; see 'gittrack runs list' for ids and names")
         if len(matches) > 1:
-            shown = ", ".join(r.run_id[:12] + "..." for r in matches[:5])
+            shown = ", ".join(r.run_id[:16] + "..." for r in matches[:5])
             more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
             raise AmbiguousRunError(
                 f"run '{spec}' is ambiguous: matches {len(matches)} runs ({shown}{more}); "

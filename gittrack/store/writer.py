@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from gittrack.errors import ConflictError, ImmutableRunError, InvalidValueError, MalformedRunError
 from gittrack.store import metricfile, naming, runfiles
 from gittrack.store.environment import command_summary, environment_summary, requirements_blob
-from gittrack.store.ids import new_run_id, new_run_name
+from gittrack.store.ids import new_run_id, new_run_name, short_id
 from gittrack.store.record import ENDED, MetricSummary, RunRecord, dump_record
 from gittrack.store.repo import identity, signature, workdir
 from gittrack.store.snapshot import DEFAULT_MAX_FILE_BYTES, RUN_DIR, take_snapshot
@@ -240,7 +240,7 @@ class RunWriter:
             known = pending[0] if pending else self._state.record.params.get(key)
             if known is not None and known != text:
                 raise InvalidValueError(
-                    f"param {key!r} is already '{known[:60]}' in run {self.run_id[:8]}; params cannot change: "
+                    f"param {key!r} is already '{known[:60]}' in run {short_id(self.run_id)}; params cannot change: "
                     "start a new run, or log it as a tag or metric"
                 )
             self._pending.params[key] = (text, _yaml_type(value))
@@ -326,17 +326,19 @@ class RunWriter:
                 continue  # the ref moved between our read and our write: re-read and retry
             self._state = new_state
             return new_state.commit
-        raise ConflictError(f"run {self.run_id[:8]}: the ref {self.ref} keeps changing under us; try again")
+        raise ConflictError(f"run {short_id(self.run_id)}: the ref {self.ref} keeps changing under us; try again")
 
     def _current_target(self) -> pygit2.Oid | None:
         ref = self.repo.references.get(self.ref)
         if ref is None and self._state.commit is not None:
-            raise ConflictError(f"run {self.run_id[:8]} was deleted by someone else ({self.ref}); not recreating it")
+            raise ConflictError(
+                f"run {short_id(self.run_id)} was deleted by someone else ({self.ref}); not recreating it"
+            )
         return ref.target if ref is not None else None
 
     def _reload(self, target: pygit2.Oid | None) -> _State:
         if target is None:
-            raise ConflictError(f"run {self.run_id[:8]}: {self.ref} disappeared; not recreating it")
+            raise ConflictError(f"run {short_id(self.run_id)}: {self.ref} disappeared; not recreating it")
         try:
             state = _State.load(self.repo, target)
         except MalformedRunError as exc:
@@ -345,7 +347,8 @@ class RunWriter:
             raise ConflictError(f"{self.ref} now holds run {state.record.id}, not {self.run_id}; nothing written")
         if state.record.status in ENDED:
             raise ImmutableRunError(
-                f"run {self.run_id[:8]} was ended ({state.record.status}) by another process; ended runs cannot change"
+                f"run {short_id(self.run_id)} was ended ({state.record.status}) by another process; "
+                "ended runs cannot change"
             )
         log.debug("run %s moved to %s by another writer; merging", self.run_id, target)
         return state
@@ -409,7 +412,7 @@ class RunWriter:
     def start_heartbeat(self) -> None:
         """Checkpoint in a background thread every ``interval`` seconds, idle or not."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._beat, name=f"gittrack-{self.run_id[:8]}", daemon=True)
+            self._thread = threading.Thread(target=self._beat, name=f"gittrack-{short_id(self.run_id)}", daemon=True)
             self._thread.start()
 
     def stop_heartbeat(self) -> None:
@@ -430,7 +433,7 @@ class RunWriter:
                 self.checkpoint()
             except Exception as exc:  # noqa: BLE001 - reported, then raised again on the next write
                 self.background_error = exc
-                log.warning("gittrack: checkpoint of run %s failed: %s", self.run_id[:8], exc)
+                log.warning("gittrack: checkpoint of run %s failed: %s", short_id(self.run_id), exc)
                 return
 
 
@@ -460,7 +463,7 @@ def _summarise(old: MetricSummary | None, points: list[tuple[int, int, float]]) 
 
 def commit_message(record: RunRecord) -> str:
     """``run <name> <id8> [<status>] <first metric>=<value>`` plus the gittrack trailers."""
-    headline = f"run {record.name} {record.id[:8]} [{record.status}]"
+    headline = f"run {record.name} {short_id(record.id)} [{record.status}]"
     if record.metrics:
         key, summary = next(iter(record.metrics.items()))
         headline += f" {key}={summary.value:.6g}"
