@@ -83,7 +83,7 @@ def _valid_yaml() -> str:
         (lambda y: y + "\nparams: {'bad*key': x}\n", "param"),
         (lambda y: "!!python/object/apply:os.system ['echo pwned']\n", "not valid YAML"),
         (lambda y: y + "\n  : [unclosed\n", "not valid YAML"),
-        (lambda y: y.replace("start_time: '", "start_time: 'garbage"), "ISO 8601"),
+        (lambda y: y.replace('start_time: "', 'start_time: "garbage'), "ISO 8601"),
     ],
 )
 def test_malformed_run_yaml_is_refused(mutate, message) -> None:

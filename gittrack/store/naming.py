@@ -60,6 +60,8 @@ def validate_experiment(name: str) -> str:
         raise InvalidNameError("experiment name must be a non-empty string")
     if _CONTROL.search(name):
         raise InvalidNameError(f"experiment name {name!r} contains control characters; remove them")
+    if not name.isprintable() and any(0xD800 <= ord(c) <= 0xDFFF for c in name):
+        raise InvalidNameError(f"experiment name {name!r} is not valid unicode (lone surrogates)")
     if len(encode_component(name)) > MAX_COMPONENT_BYTES:
         raise InvalidNameError(f"experiment name {name[:40]!r}... is too long; use a shorter name")
     return name

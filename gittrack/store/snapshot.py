@@ -77,6 +77,15 @@ def _workdir_blob(repo: pygit2.Repository, root: str, path: str, max_bytes: int)
     return repo.create_blob_fromdisk(full), mode
 
 
+def without_run_dir(repo: pygit2.Repository, tree: pygit2.Oid) -> pygit2.Oid:
+    """``tree`` without its ``.gittrack/run`` folder (the same tree when it has none)."""
+    try:
+        repo[tree][RUN_DIR]
+    except KeyError:
+        return tree
+    return apply_changes(repo, tree, {RUN_DIR: None})
+
+
 def take_snapshot(repo: pygit2.Repository, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Snapshot:
     """Snapshot the work tree as it is now, without ``.gittrack/run`` (each run writes its own)."""
     head, branch = _head(repo)
@@ -92,12 +101,12 @@ def take_snapshot(repo: pygit2.Repository, max_file_bytes: int = DEFAULT_MAX_FIL
             log.warning("gittrack: left '%s' out of the run snapshot: %s", path, result)
             continue
         changes[path.rstrip("/")] = result
-    base = apply_changes(repo, head.tree_id, {RUN_DIR: None}) if head is not None else None
-    tree = apply_changes(repo, head.tree_id if head is not None else None, changes)
-    dirty = tree != (base if base is not None else repo.TreeBuilder().write())
+    empty = repo.TreeBuilder().write()
+    base = empty if head is None else without_run_dir(repo, head.tree_id)
+    tree = base if len(changes) == 1 else apply_changes(repo, base, changes)
+    dirty = tree != base
     diffstat = {"files": 0, "insertions": 0, "deletions": 0}
     if dirty:
-        old = repo[base] if base is not None else repo[repo.TreeBuilder().write()]
-        stats = old.diff_to_tree(repo[tree]).stats
+        stats = repo[base].diff_to_tree(repo[tree]).stats
         diffstat = {"files": stats.files_changed, "insertions": stats.insertions, "deletions": stats.deletions}
     return Snapshot(tree, head.id if head is not None else None, branch, dirty, diffstat, excluded)

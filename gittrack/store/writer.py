@@ -23,7 +23,7 @@ from gittrack.store.environment import command_summary, environment_summary, req
 from gittrack.store.ids import new_run_id, new_run_name, short_id
 from gittrack.store.record import ENDED, MetricSummary, RunRecord, dump_record
 from gittrack.store.repo import identity, signature, workdir
-from gittrack.store.snapshot import DEFAULT_MAX_FILE_BYTES, RUN_DIR, take_snapshot
+from gittrack.store.snapshot import DEFAULT_MAX_FILE_BYTES, RUN_DIR, take_snapshot, without_run_dir
 from gittrack.store.timefmt import now_ms
 from gittrack.store.trees import Changes, apply_changes
 
@@ -67,6 +67,18 @@ def _metric_value(key: str, value: Any) -> float:
     raise InvalidValueError(f"metric {key!r} got {value!r}; metric values must be real numbers (NaN and inf allowed)")
 
 
+def _text(what: str, value: Any, limit: int) -> str:
+    """``str(value)``, checked for length and for being encodable as UTF-8."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        raise InvalidValueError(f"{what} is {len(text)} characters, over the {limit} limit")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValueError(f"{what} is not valid unicode (lone surrogates)") from None
+    return text
+
+
 def _integer(what: str, value: Any) -> int:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
@@ -91,7 +103,7 @@ class _State:
         record = runfiles.read_record(repo, commit_id)
         commit = repo[commit_id]
         run_tree = runfiles.run_tree_of(repo, commit_id).id
-        snapshot = apply_changes(repo, commit.tree_id, {RUN_DIR: None})
+        snapshot = without_run_dir(repo, commit.tree_id)
         return cls(commit_id, snapshot, run_tree, list(commit.parent_ids), commit.author, record)
 
     def tail(self, repo: pygit2.Repository, filename: str) -> list[bytes]:
@@ -166,8 +178,10 @@ class RunWriter:
     ) -> RunWriter:
         """Snapshot the workspace and prepare a new run; its ref appears at the first checkpoint."""
         naming.validate_experiment(experiment)
-        if run_name is not None and (not isinstance(run_name, str) or not run_name.strip() or "\n" in run_name):
-            raise InvalidValueError(f"run name must be a non-empty single line, got {run_name!r}")
+        if run_name is not None and (
+            not isinstance(run_name, str) or not run_name.strip() or not run_name.isprintable()
+        ):
+            raise InvalidValueError(f"run name must be a non-empty line of printable text, got {run_name!r}")
         snap = take_snapshot(repo, max_file_bytes)
         start = now_ms()
         run_id = new_run_id(start)
@@ -232,9 +246,7 @@ class RunWriter:
     def log_param(self, key: str, value: Any) -> None:
         """Record a param; logging it again with another value is an error (params never change)."""
         naming.validate_key(key, "param key")
-        text = value if isinstance(value, str) else str(value)
-        if len(text) > MAX_PARAM_LENGTH:
-            raise InvalidValueError(f"param {key!r} is {len(text)} characters, over the {MAX_PARAM_LENGTH} limit")
+        text = _text(f"param {key!r}", value, MAX_PARAM_LENGTH)
         with self._lock:
             pending = self._pending.params.get(key)
             known = pending[0] if pending else self._state.record.params.get(key)
@@ -248,9 +260,7 @@ class RunWriter:
     def set_tag(self, key: str, value: Any) -> None:
         """Set a tag (tags, unlike params, may be overwritten)."""
         naming.validate_key(key, "tag key")
-        text = value if isinstance(value, str) else str(value)
-        if len(text) > MAX_TAG_LENGTH:
-            raise InvalidValueError(f"tag {key!r} is {len(text)} characters, over the {MAX_TAG_LENGTH} limit")
+        text = _text(f"tag {key!r}", value, MAX_TAG_LENGTH)
         with self._lock:
             self._pending.tags[key] = text
 

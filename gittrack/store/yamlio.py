@@ -1,36 +1,99 @@
-"""YAML in and out: safe loading only, with a size cap, because run data may come from a remote."""
+"""YAML in and out. Reading: safe loading only, with a size cap (run data may come from a remote).
+
+Writing uses a small block-style emitter for the plain data of run records (mappings, lists,
+strings, numbers, booleans, null): PyYAML's pure-Python representer costs milliseconds per
+checkpoint, more than the rest of a run. Output is standard YAML that any YAML 1.1/1.2 reader
+loads back to the same values (tested against PyYAML's safe loader).
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from typing import Any
 
 from gittrack.errors import MalformedRunError
 
 MAX_YAML_BYTES = 16 * 1024 * 1024
 
+_PLAIN = re.compile(r"[A-Za-z_](?:[A-Za-z0-9_./ -]*[A-Za-z0-9_./-])?")
+_RESERVED = frozenset("y n yes no true false on off null".split())
+# YAML forbids these raw, or reads them as line breaks; JSON leaves them unescaped.
+_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 
-def _yaml():
-    import yaml
 
-    return yaml
+def _quote(text: str) -> str:
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
 
 
-def dump_yaml(data: Any) -> bytes:
-    """Serialise ``data`` as block-style UTF-8 YAML with keys in insertion order."""
-    yaml = _yaml()
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    text = yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True, width=10_000)
-    return text.encode("utf-8")
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        text = repr(value)
+        return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
+    if isinstance(value, str):
+        if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED:
+            return value
+        return _quote(value)
+    if isinstance(value, dict | list | tuple) and not value:
+        return "{}" if isinstance(value, dict) else "[]"
+    raise TypeError(f"cannot write {type(value).__name__} to YAML")
+
+
+def _block(value: Any) -> bool:
+    return isinstance(value, dict | list | tuple) and len(value) > 0
+
+
+def _lines(value: dict | list | tuple, indent: int) -> list[str]:
+    pad = " " * indent
+    out: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"YAML keys written by gittrack are strings, got {type(key).__name__}")
+            if _block(item):
+                out.append(f"{pad}{_scalar(key)}:")
+                out.extend(_lines(item, indent + 2 if isinstance(item, dict) else indent))
+            else:
+                out.append(f"{pad}{_scalar(key)}: {_scalar(item)}")
+        return out
+    for item in value:
+        if _block(item):
+            nested = _lines(item, indent + 2)
+            out.append(f"{pad}- {nested[0][indent + 2 :]}")
+            out.extend(nested[1:])
+        else:
+            out.append(f"{pad}- {_scalar(item)}")
+    return out
+
+
+def dump_yaml(data: dict[str, Any]) -> bytes:
+    """Serialise a mapping as block-style UTF-8 YAML, keys in insertion order."""
+    if not data:
+        return b"{}\n"
+    return ("\n".join(_lines(data, 0)) + "\n").encode("utf-8")
 
 
 def load_yaml(data: bytes, what: str) -> Any:
     """Parse untrusted YAML bytes; oversize or unparsable input raises ``MalformedRunError``."""
     if len(data) > MAX_YAML_BYTES:
         raise MalformedRunError(f"{what} is {len(data)} bytes, over the {MAX_YAML_BYTES} byte limit")
-    yaml = _yaml()
+    import yaml
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(data, Loader=loader)
+        return yaml.load(data, Loader=loader)  # noqa: S506 - loader is a safe loader
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MalformedRunError(f"{what} is not valid YAML ({first})") from None
