@@ -1,12 +1,17 @@
 """gittrack: ML experiment tracking and model management where git is the store.
 
 Every run is a commit on ``refs/runs/<experiment>/<run-id>``; see docs/tracking.md.
-Heavy libraries (pygit2, pandas, dvc) are imported only by the calls that need them.
+
+``import gittrack`` loads only the error classes: the API below is imported on first use
+(PEP 562), and heavy libraries (pygit2, pandas, dvc) only by the calls that need them.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from gittrack._version import __version__
-from gittrack.client import Client
-from gittrack.entities import Metric, Run, RunData, RunInfo
 from gittrack.errors import (
     AmbiguousRunError,
     ConflictError,
@@ -19,22 +24,62 @@ from gittrack.errors import (
     NotFoundError,
     UsageError,
 )
-from gittrack.fluent import (
-    ActiveRun,
-    active_run,
-    end_run,
-    get_metric_history,
-    get_run,
-    list_runs,
-    log_metric,
-    log_metrics,
-    log_param,
-    log_params,
-    set_experiment,
-    set_tag,
-    set_tags,
-    start_run,
-)
+
+_LAZY = {
+    "gittrack.client": ["Client"],
+    "gittrack.entities": ["Metric", "Run", "RunData", "RunInfo"],
+    "gittrack.fluent": [
+        "ActiveRun",
+        "active_run",
+        "end_run",
+        "get_metric_history",
+        "get_run",
+        "list_runs",
+        "log_metric",
+        "log_metrics",
+        "log_param",
+        "log_params",
+        "set_experiment",
+        "set_tag",
+        "set_tags",
+        "start_run",
+    ],
+}
+_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+
+if TYPE_CHECKING:
+    from gittrack.client import Client
+    from gittrack.entities import Metric, Run, RunData, RunInfo
+    from gittrack.fluent import (
+        ActiveRun,
+        active_run,
+        end_run,
+        get_metric_history,
+        get_run,
+        list_runs,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        set_experiment,
+        set_tag,
+        set_tags,
+        start_run,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gittrack' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups are plain module attributes
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "ActiveRun",
