@@ -189,3 +189,15 @@ def test_import_stays_light() -> None:
 def test_python_dash_m_runs_the_cli(repo: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "gittrack", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"gittrack, version {gittrack.__version__}"
+
+
+def test_uncaught_exception_without_with_ends_the_run_as_failed(repo: Path) -> None:
+    script = (
+        "import gittrack\ngittrack.start_run(experiment='exc')\ngittrack.log_metric('a', 1)\nraise RuntimeError('boom')"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=_env(), check=False)
+    assert proc.returncode == 1
+    [run] = gittrack.list_runs("exc")
+    assert run.info.status == "FAILED"
+    assert run.record.error["message"] == "boom"
+    assert run.data.metrics == {"a": 1.0}
