@@ -187,6 +187,25 @@ class Client:
             logging.getLogger("gittrack").warning("gittrack: skipped %s", problem)
         return [_to_run(stored) for stored in runs]
 
+    def search_runs(
+        self,
+        experiment_names: list[str] | str | None = None,
+        filter_string: str = "",
+        order_by: list[str] | str | None = None,
+        max_results: int | None = None,
+        run_view: str = "active",
+        output_format: str = "pandas",
+    ):
+        """Find runs with MLflow's filter grammar (plus OR, NOT, parentheses), newest first by default.
+
+        Returns a pandas DataFrame (``run_id``, ``status``, ``start_time``, ``params.x``,
+        ``metrics.y``, ``tags.z``...) or, with ``output_format="list"``, ``Run`` objects.
+        ``run_view``: ``active``, ``deleted`` or ``all``.
+        """
+        from gittrack.search import search_runs
+
+        return search_runs(self._repo, experiment_names, filter_string, order_by, max_results, run_view, output_format)
+
     def list_problems(self, experiment: str | None = None) -> list[str]:
         """One line for each run ref that could not be read."""
         return self._store.runs(experiment)[1]

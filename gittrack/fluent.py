@@ -219,6 +219,19 @@ def list_runs(experiment: str | None = None, repo: str | os.PathLike | None = No
     return _client(repo).list_runs(experiment)
 
 
+def search_runs(
+    experiment_names: list[str] | str | None = None,
+    filter_string: str = "",
+    order_by: list[str] | str | None = None,
+    max_results: int | None = None,
+    run_view: str = "active",
+    output_format: str = "pandas",
+    repo: str | os.PathLike | None = None,
+):
+    """Find runs (MLflow's ``search_runs``): a DataFrame, or ``Run`` objects with ``output_format="list"``."""
+    return _client(repo).search_runs(experiment_names, filter_string, order_by, max_results, run_view, output_format)
+
+
 def get_metric_history(run_id: str, key: str, repo: str | os.PathLike | None = None) -> list[Metric]:
     """Every point of one metric of a run."""
     return _client(repo).get_metric_history(run_id, key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,7 @@ from gittrack.errors import InvalidNameError, MalformedRunError
 from gittrack.store import naming
 from gittrack.store.ids import validate_run_id
 from gittrack.store.timefmt import iso_to_ms, ms_to_iso
-from gittrack.store.yamlio import dump_yaml, load_yaml
+from gittrack.store.yamlio import MAX_YAML_BYTES, dump_yaml, load_yaml
 
 SCHEMA_VERSION = 1
 RUNNING, FINISHED, FAILED, KILLED = "RUNNING", "FINISHED", "FAILED", "KILLED"
@@ -62,8 +63,7 @@ class RunRecord:
     logs: dict[str, Any] = field(default_factory=dict)
 
 
-def dump_record(record: RunRecord) -> bytes:
-    """Serialise a record to the bytes of ``run.yaml`` (schema 1, see docs/format.md)."""
+def _to_doc(record: RunRecord, metric_value) -> dict[str, Any]:
     data: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "id": record.id,
@@ -86,7 +86,7 @@ def dump_record(record: RunRecord) -> bytes:
         "param_types": record.param_types,
         "tags": record.tags,
         "metrics": {
-            key: {"value": m.value, "step": m.step, "timestamp": m.timestamp, "count": m.count}
+            key: {"value": metric_value(m.value), "step": m.step, "timestamp": m.timestamp, "count": m.count}
             for key, m in record.metrics.items()
         },
         "inputs": record.inputs,
@@ -96,7 +96,26 @@ def dump_record(record: RunRecord) -> bytes:
         data["error"] = record.error
     if record.logs:
         data["logs"] = record.logs
-    return dump_yaml(data)
+    return data
+
+
+def dump_record(record: RunRecord) -> bytes:
+    """Serialise a record to the bytes of ``run.yaml`` (schema 1, see docs/format.md)."""
+    return dump_yaml(_to_doc(record, float))
+
+
+def _json_float(value: float) -> float | str:
+    return value if math.isfinite(value) else repr(value)
+
+
+def dump_summary(record: RunRecord) -> bytes:
+    """The same record as compact JSON (``summary.json``): fast to read in bulk for listings.
+
+    Non-finite metric values are the strings ``"nan"``, ``"inf"`` and ``"-inf"``, so the file
+    is standard JSON.
+    """
+    doc = _to_doc(record, _json_float)
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 def _require(data: dict, key: str, kind: type | tuple[type, ...], what: str, optional: bool = False):
@@ -150,6 +169,8 @@ def _metrics(data: dict, what: str) -> dict[str, MetricSummary]:
         try:
             naming.validate_key(key, "metric")
             value = m["value"]
+            if value in ("nan", "inf", "-inf"):
+                value = float(value)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise TypeError
             out[key] = MetricSummary(float(value), int(m["step"]), int(m["timestamp"]), int(m["count"]))
@@ -160,7 +181,21 @@ def _metrics(data: dict, what: str) -> dict[str, MetricSummary]:
 
 def parse_record(data: bytes, what: str = "run.yaml") -> RunRecord:
     """Read ``run.yaml`` bytes into a record, validating every field (the input is untrusted)."""
-    doc = load_yaml(data, what)
+    return _from_doc(load_yaml(data, what), what)
+
+
+def parse_summary(data: bytes, what: str = "summary.json") -> RunRecord:
+    """Read ``summary.json`` bytes into a record, with the same validation as ``run.yaml``."""
+    if len(data) > MAX_YAML_BYTES:
+        raise MalformedRunError(f"{what} is {len(data)} bytes, over the {MAX_YAML_BYTES} byte limit")
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):
+        raise MalformedRunError(f"{what} is not valid JSON") from None
+    return _from_doc(doc, what)
+
+
+def _from_doc(doc: Any, what: str) -> RunRecord:
     if not isinstance(doc, dict):
         raise MalformedRunError(f"{what} is not a mapping")
     schema = doc.get("schema")

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 from gittrack.errors import MalformedRunError
 from gittrack.store import metricfile
 from gittrack.store.naming import metric_filename
-from gittrack.store.record import RunRecord, parse_record
+from gittrack.store.record import RunRecord, parse_record, parse_summary
 from gittrack.store.snapshot import RUN_DIR
 
 if TYPE_CHECKING:
     import pygit2
 
 RUN_YAML = "run.yaml"
+SUMMARY = "summary.json"
 METRICS = "metrics"
 REQUIREMENTS = "env/requirements.txt"
 LOGS = "logs"
@@ -67,6 +68,16 @@ def read_record(repo: pygit2.Repository, commit_id: pygit2.Oid) -> RunRecord:
     if data is None:
         raise MalformedRunError(f"{what} has no {RUN_DIR}/{RUN_YAML}")
     return parse_record(data, f"{what}: {RUN_DIR}/{RUN_YAML}")
+
+
+def read_summary(repo: pygit2.Repository, commit_id: pygit2.Oid) -> RunRecord:
+    """The run's record from ``summary.json`` (fast), or from ``run.yaml`` when there is none."""
+    what = f"run commit {str(commit_id)[:12]}"
+    tree = run_tree_of(repo, commit_id)
+    data = read_blob(repo, tree, SUMMARY, MAX_RUN_YAML_BYTES, what)
+    if data is None:
+        return read_record(repo, commit_id)
+    return parse_summary(data, f"{what}: {RUN_DIR}/{SUMMARY}")
 
 
 def read_history(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> list[metricfile.Point]:

@@ -21,7 +21,7 @@ from gittrack.errors import ConflictError, ImmutableRunError, InvalidValueError,
 from gittrack.store import metricfile, naming, runfiles
 from gittrack.store.environment import command_summary, environment_summary, requirements_blob
 from gittrack.store.ids import new_run_id, new_run_name, short_id
-from gittrack.store.record import ENDED, MetricSummary, RunRecord, dump_record
+from gittrack.store.record import ENDED, MetricSummary, RunRecord, dump_record, dump_summary
 from gittrack.store.repo import identity, signature, workdir
 from gittrack.store.snapshot import DEFAULT_MAX_FILE_BYTES, RUN_DIR, take_snapshot, without_run_dir
 from gittrack.store.timefmt import now_ms
@@ -411,6 +411,7 @@ class RunWriter:
             record.end_time = pending.end["end_time"]
             record.error = pending.end["error"]
         changes[runfiles.RUN_YAML] = (repo.create_blob(dump_record(record)), _blob_mode())
+        changes[runfiles.SUMMARY] = (repo.create_blob(dump_summary(record)), _blob_mode())
         run_tree = apply_changes(repo, state.run_tree, changes)
         root = apply_changes(repo, state.snapshot_tree, {RUN_DIR: (run_tree, pygit2.GIT_FILEMODE_TREE)})
         author = state.author

@@ -1,0 +1,1 @@
+"""Finding runs: the filter grammar, ordering, evaluation in Python and in SQL, and DataFrames."""

@@ -1,0 +1,86 @@
+"""Search results as flat rows and pandas DataFrames with MLflow's column names, in a stable order.
+
+Columns: the info columns below, then ``params.*``, ``metrics.*`` and ``tags.*``, each sorted
+by key (MLflow leaves them in arbitrary order).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import TYPE_CHECKING, Any
+
+from gittrack.store.rows import RunRow
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+INFO_COLUMNS = (
+    "run_id", "run_name", "experiment", "status", "start_time", "end_time", "duration",
+    "user", "source_commit", "dirty", "parent_run_id", "ref",
+)  # fmt: skip
+_GROUPS = ("params", "metrics", "tags")
+
+
+def columns_of(rows: list[RunRow]) -> list[str]:
+    """Every column the rows have, in the stable order."""
+    keys: dict[str, set[str]] = {group: set() for group in _GROUPS}
+    for row in rows:
+        keys["params"].update(row.params)
+        keys["metrics"].update(row.metrics)
+        keys["tags"].update(row.tags)
+    return list(INFO_COLUMNS) + [f"{group}.{key}" for group in _GROUPS for key in sorted(keys[group])]
+
+
+def select_columns(columns: list[str], patterns: list[str] | None) -> list[str]:
+    """Columns matching any glob pattern (``params.*``, ``metrics.val_*``), in the stable order."""
+    if not patterns:
+        return columns
+    return [c for c in columns if any(fnmatch.fnmatchcase(c, p) for p in patterns)]
+
+
+def _info(row: RunRow) -> dict[str, Any]:
+    return {
+        "run_id": row.run_id, "run_name": row.run_name, "experiment": row.experiment, "status": row.status,
+        "start_time": row.start_time, "end_time": row.end_time,
+        "duration": None if row.end_time is None else row.end_time - row.start_time,
+        "user": row.user, "source_commit": row.source_commit, "dirty": row.dirty,
+        "parent_run_id": row.parent_run_id, "ref": row.ref,
+    }  # fmt: skip
+
+
+def flat_row(row: RunRow) -> dict[str, Any]:
+    """One run as ``{column: value}``; times in epoch ms, duration in ms."""
+    flat = _info(row)
+    for group in _GROUPS:
+        for key, value in getattr(row, group).items():
+            flat[f"{group}.{key}"] = value
+    return flat
+
+
+def to_frame(rows: list[RunRow]) -> pd.DataFrame:
+    """A DataFrame, one row per run: times as UTC datetimes, duration as timedelta, metrics as floats."""
+    import pandas as pd
+
+    n = len(rows)
+    columns = columns_of(rows)
+    data: dict[str, list[Any]] = {c: [None] * n for c in columns}
+    for i, row in enumerate(rows):
+        for name, value in _info(row).items():
+            data[name][i] = value
+        for group in _GROUPS:
+            for key, value in getattr(row, group).items():
+                data[f"{group}.{key}"][i] = value
+    frame: dict[str, Any] = {}
+    for name in columns:
+        values = data[name]
+        if name in ("start_time", "end_time"):
+            frame[name] = pd.to_datetime(pd.Series(values, dtype="float64"), unit="ms", utc=True)
+        elif name == "duration":
+            frame[name] = pd.to_timedelta(pd.Series(values, dtype="float64"), unit="ms")
+        elif name == "dirty":
+            frame[name] = pd.Series(values, dtype="bool")
+        elif name.startswith("metrics."):
+            frame[name] = pd.Series(values, dtype="float64")
+        else:
+            frame[name] = pd.Series(values, dtype="object")
+    return pd.DataFrame(frame, columns=columns)

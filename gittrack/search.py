@@ -1,0 +1,161 @@
+"""``search_runs``: MLflow-style filtering and ordering of runs, through the local index.
+
+The index path compiles the filter to SQL over ``.git/gittrack/index.sqlite``; the path
+without it reads every run commit and evaluates the filter in Python. Both give the same rows
+in the same order (tested); the second is used when the index cannot be (``use_index=False``,
+a read-only ``.git``...).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gittrack.entities import Run
+from gittrack.errors import GittrackError, UsageError
+from gittrack.query.evaluate import compile_predicate, sort_rows
+from gittrack.query.filter import parse_filter
+from gittrack.query.order import parse_order_by
+from gittrack.query.sql import order_sql, to_sql
+from gittrack.store import runfiles
+from gittrack.store.index import IndexUnavailable, RunIndex, row_from_record
+from gittrack.store.naming import validate_experiment
+from gittrack.store.record import RunRecord
+from gittrack.store.rows import RunRow
+from gittrack.store.runstore import DELETED_NAMESPACE, RunStore
+
+if TYPE_CHECKING:
+    import pygit2
+
+log = logging.getLogger("gittrack")
+VIEWS = ("active", "deleted", "all")
+FORMATS = ("pandas", "list", "rows")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Matching rows in order, and one line per run that could not be read."""
+
+    rows: list[RunRow]
+    problems: list[str]
+
+
+def _check(experiment_names, max_results, run_view, output_format) -> list[str] | None:
+    if run_view not in VIEWS:
+        raise UsageError(f"run_view must be one of {', '.join(VIEWS)}, got {run_view!r}")
+    if output_format not in FORMATS:
+        raise UsageError(f"output_format must be 'pandas' or 'list', got {output_format!r}")
+    if max_results is not None and (
+        isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1
+    ):
+        raise UsageError(f"max_results must be a positive integer, got {max_results!r}")
+    if experiment_names is None:
+        return None
+    if isinstance(experiment_names, str):
+        experiment_names = [experiment_names]
+    return [validate_experiment(name) for name in experiment_names]
+
+
+def find_rows(
+    repo: pygit2.Repository,
+    experiment_names: list[str] | None = None,
+    filter_string: str | None = "",
+    order_by: list[str] | None = None,
+    max_results: int | None = None,
+    run_view: str = "active",
+    use_index: bool = True,
+) -> SearchResult:
+    """The runs matching a filter, ordered (default: newest first) and limited."""
+    experiments = _check(experiment_names, max_results, run_view, "rows")
+    node = parse_filter(filter_string)
+    order = parse_order_by(order_by)
+    if use_index:
+        try:
+            index = RunIndex(repo)
+            try:
+                problems = index.sync()
+                where, params = to_sql(node)
+                order_clause, order_params = order_sql(order)
+                rows = index.select(where, params, order_clause, order_params, experiments, run_view, max_results)
+            finally:
+                index.close()
+            return SearchResult(rows, problems)
+        except IndexUnavailable as exc:
+            log.warning("gittrack: %s; reading every run instead", exc)
+    return _scan(repo, experiments, compile_predicate(node), order, max_results, run_view)
+
+
+def _scan(repo, experiments, predicate, order, max_results, run_view) -> SearchResult:
+    """The path without the index: read every run commit, filter and sort in Python."""
+    store = RunStore(repo)
+    refs, problems = [], []
+    for namespace, view in ((None, "active"), (DELETED_NAMESPACE, "deleted")):
+        if run_view in (view, "all"):
+            found, bad = store.refs(namespace=namespace) if namespace else store.refs()
+            refs.extend(found)
+            problems.extend(bad)
+    rows = []
+    for ref in refs:
+        if experiments is not None and ref.experiment not in experiments:
+            continue
+        try:
+            record = runfiles.read_summary(repo, ref.commit)
+            if record.id != ref.run_id or record.experiment != ref.experiment:
+                raise GittrackError(f"points at a commit recording run {record.id}/{record.experiment}")
+        except GittrackError as exc:
+            problems.append(f"{ref.name}: {exc}")
+            continue
+        row = row_from_record(record, ref.name, str(ref.commit))
+        if predicate(row):
+            rows.append(row)
+    rows = sort_rows(rows, order)
+    return SearchResult(rows[:max_results] if max_results else rows, problems)
+
+
+def search_runs(
+    repo: pygit2.Repository,
+    experiment_names: list[str] | str | None = None,
+    filter_string: str | None = "",
+    order_by: list[str] | str | None = None,
+    max_results: int | None = None,
+    run_view: str = "active",
+    output_format: str = "pandas",
+    use_index: bool = True,
+) -> Any:
+    """Runs as a pandas DataFrame (MLflow's column names) or, with ``output_format="list"``, ``Run`` objects."""
+    _check(experiment_names, max_results, run_view, output_format)
+    result = find_rows(repo, experiment_names, filter_string, order_by, max_results, run_view, use_index)
+    for problem in result.problems:
+        log.warning("gittrack: skipped %s", problem)
+    if output_format == "rows":
+        return result.rows
+    if output_format == "list":
+        return runs_of(repo, result.rows, use_index)
+    from gittrack.query.frame import to_frame
+
+    return to_frame(result.rows)
+
+
+def runs_of(repo: pygit2.Repository, rows: list[RunRow], use_index: bool = True) -> list[Run]:
+    """``Run`` objects for search rows (records from the index, else from the commits)."""
+    records: dict[str, RunRecord] = {}
+    if use_index:
+        index = RunIndex(repo)
+        try:
+            records = index.records(row.commit for row in rows)
+        except IndexUnavailable:
+            records = {}
+        finally:
+            index.close()
+    runs = []
+    for row in rows:
+        record = records.get(row.commit) or runfiles.read_summary(repo, _oid(row.commit))
+        runs.append(Run.from_record(record, row.ref, row.commit, status=row.status))
+    return runs
+
+
+def _oid(hex_id: str) -> pygit2.Oid:
+    import pygit2
+
+    return pygit2.Oid(hex=hex_id)

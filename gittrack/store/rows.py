@@ -1,0 +1,66 @@
+"""The flat view of a run that searches filter and order: info fields plus params, metrics, tags."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+METRIC, PARAM, TAG, ATTRIBUTE = "metric", "param", "tag", "attribute"
+
+
+@dataclass(slots=True)
+class RunRow:
+    """One run as searched; ``status`` is the effective status (a vanished RUNNING run is KILLED)."""
+
+    commit: str
+    ref: str
+    run_id: str
+    run_name: str
+    experiment: str
+    status: str
+    user: str
+    source_commit: str | None
+    source_branch: str | None
+    parent_run_id: str | None
+    host: str
+    start_time: int
+    end_time: int | None
+    dirty: bool
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+
+def as_number(text: str) -> float | None:
+    """A param or tag value read as a number, or None if it is not one (NaN counts as none)."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def value_of(row: RunRow, kind: str, key: str) -> Any:
+    """The value a filter or an ordering sees for ``<kind>.<key>`` (None when absent)."""
+    if kind == METRIC:
+        return row.metrics.get(key)
+    if kind == PARAM:
+        return row.params.get(key)
+    if kind == ATTRIBUTE:
+        return getattr(row, key)
+    return row.tags.get(key)
+
+
+def has_key(row: RunRow, kind: str, key: str) -> bool:
+    """Whether the run has the key at all (IS NULL / IS NOT NULL)."""
+    if kind == ATTRIBUTE:
+        return getattr(row, key) is not None
+    return key in (row.metrics if kind == METRIC else row.params if kind == PARAM else row.tags)
+
+
+def like_regex(pattern: str, case_insensitive: bool) -> re.Pattern:
+    """SQL LIKE as a regex: ``%`` any run of characters, ``_`` one character, the rest literal."""
+    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.compile(regex, re.DOTALL | (re.IGNORECASE if case_insensitive else 0))
