@@ -31,6 +31,7 @@ _LAZY = {
     "gittrack.fluent": [
         "ActiveRun",
         "active_run",
+        "compare_runs",
         "end_run",
         "get_metric_history",
         "get_run",
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from gittrack.fluent import (
         ActiveRun,
         active_run,
+        compare_runs,
         end_run,
         get_metric_history,
         get_run,
@@ -102,6 +104,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "active_run",
+    "compare_runs",
     "end_run",
     "get_metric_history",
     "get_run",

@@ -206,6 +206,25 @@ class Client:
 
         return search_runs(self._repo, experiment_names, filter_string, order_by, max_results, run_view, output_format)
 
+    def find_rows(
+        self,
+        experiment_names: list[str] | None = None,
+        filter_string: str = "",
+        order_by: list[str] | None = None,
+        max_results: int | None = None,
+        run_view: str = "active",
+    ):
+        """Search without pandas: flat rows plus the runs that could not be read (for the CLI)."""
+        from gittrack.search import find_rows
+
+        return find_rows(self._repo, experiment_names, filter_string, order_by, max_results, run_view)
+
+    def runs_of(self, rows) -> list[Run]:
+        """``Run`` objects for rows returned by :meth:`find_rows`."""
+        from gittrack.search import runs_of
+
+        return runs_of(self._repo, rows)
+
     def list_problems(self, experiment: str | None = None) -> list[str]:
         """One line for each run ref that could not be read."""
         return self._store.runs(experiment)[1]
@@ -214,6 +233,18 @@ class Client:
         """Every point of one metric of a run, in logged order."""
         ref = self._store.resolve(run_id)
         return [Metric(key, v, s, t) for s, t, v in runfiles.read_history(self._repo, ref.commit, key)]
+
+    def compare_runs(self, run_ids: list[str]):
+        """Runs side by side: params, metrics (best marked), data input hashes, source commits."""
+        from gittrack.compare import compare
+
+        return compare([self.get_run(spec) for spec in run_ids])
+
+    def diff_runs(self, run_a: str, run_b: str):
+        """What differs between two runs: params, metrics, inputs, packages and the code."""
+        from gittrack.compare import diff
+
+        return diff(self._repo, self.get_run(run_a), self.get_run(run_b))
 
     def get_log(self, run_id: str, name: str) -> str | None:
         """Captured ``stdout``/``stderr`` of a ``gittrack run`` command, or None."""

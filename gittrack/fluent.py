@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gittrack.client import Client
-from gittrack.entities import Metric, Run
+from gittrack.entities import Run
 from gittrack.errors import GittrackError, UsageError
 from gittrack.store.ids import short_id
 from gittrack.store.naming import validate_experiment
@@ -232,9 +232,24 @@ def search_runs(
     return _client(repo).search_runs(experiment_names, filter_string, order_by, max_results, run_view, output_format)
 
 
-def get_metric_history(run_id: str, key: str, repo: str | os.PathLike | None = None) -> list[Metric]:
-    """Every point of one metric of a run."""
-    return _client(repo).get_metric_history(run_id, key)
+def get_metric_history(run_id: str, key: str, repo: str | os.PathLike | None = None):
+    """One metric's history as a DataFrame: ``step``, ``timestamp`` (UTC datetime), ``value``."""
+    import pandas as pd
+
+    points = _client(repo).get_metric_history(run_id, key)
+    return pd.DataFrame(
+        {
+            "step": pd.Series([p.step for p in points], dtype="int64"),
+            "timestamp": pd.to_datetime(pd.Series([p.timestamp for p in points], dtype="int64"), unit="ms", utc=True),
+            "value": pd.Series([p.value for p in points], dtype="float64"),
+        }
+    )
+
+
+def compare_runs(run_ids: list[str], repo: str | os.PathLike | None = None):
+    """Runs side by side as a DataFrame: a row per param, metric, input and source commit, a column per run,
+    plus ``differs`` and ``best`` (the run with the best value of each metric)."""
+    return _client(repo).compare_runs(run_ids).to_frame()
 
 
 def _end_all_at_exit() -> None:

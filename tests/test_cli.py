@@ -75,7 +75,7 @@ def test_runs_list_empty_and_limited(repo: Path, cli, monkeypatch: pytest.Monkey
     for _ in range(2):
         client.set_terminated(client.create_run().info.run_id)
     limited = cli("runs", "list")
-    assert "(1 of 2 runs shown; --all for every run)" in limited.output
+    assert "(first 1 runs shown; --limit N or --all for more)" in limited.output
     assert len(cli("runs", "list", "--all").output.splitlines()) == 4
 
 

@@ -107,7 +107,7 @@ def test_sigkill_mid_run_keeps_checkpointed_metrics_and_shows_killed(repo: Path)
     assert run.info.status == "KILLED"  # as shown: its process is gone
     history = gittrack.get_metric_history(run.info.run_id, "loss")
     assert len(history) == run.record.metrics["loss"].count > 0
-    assert [p.step for p in history] == list(range(len(history)))
+    assert list(history["step"]) == list(range(len(history)))
     assert git(repo, "fsck", "--no-dangling") == ""
 
 

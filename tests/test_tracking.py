@@ -53,7 +53,11 @@ def test_every_recorded_field_round_trips(repo: Path) -> None:
     assert record.environment["python"] == platform.python_version()
     assert record.environment["gittrack"] == gittrack.__version__
     assert record.command["launcher"] == "python"
-    assert [m.value for m in gittrack.get_metric_history(info.run_id, "rmse")] == pytest.approx([1, 0.5, 1 / 3])
+    history = gittrack.get_metric_history(info.run_id, "rmse")
+    assert list(history.columns) == ["step", "timestamp", "value"]
+    assert list(history["value"]) == pytest.approx([1, 0.5, 1 / 3])
+    assert list(history["step"]) == [0, 1, 2]
+    assert str(history["timestamp"].dt.tz) == "UTC"
     requirements = gittrack.Client().get_requirements(info.run_id)
     assert "pygit2==" in requirements.lower()
 
@@ -201,7 +205,7 @@ def test_nan_and_infinities_are_kept(repo: Path) -> None:
     assert run.data.metrics["pinf"] == math.inf
     assert run.data.metrics["ninf"] == -math.inf
     assert run.data.metrics["big"] == 1e308
-    assert math.isnan(gittrack.get_metric_history(active.run_id, "nan")[0].value)
+    assert math.isnan(gittrack.get_metric_history(active.run_id, "nan")["value"][0])
 
 
 def test_long_history_is_written_in_segments(repo: Path) -> None:
@@ -230,7 +234,7 @@ def test_steps_auto_increment_per_key(repo: Path) -> None:
         gittrack.log_metric("b", 1, step=10)
         gittrack.log_metric("b", 2)
         gittrack.log_metric("a", 3)
-    history = {k: [p.step for p in gittrack.get_metric_history(active.run_id, k)] for k in ("a", "b")}
+    history = {k: list(gittrack.get_metric_history(active.run_id, k)["step"]) for k in ("a", "b")}
     assert history == {"a": [0, 1, 2], "b": [10, 11]}
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
 
 import click
 
 from gittrack.cli import main
-from gittrack.cli.render import fmt_duration, fmt_time, table, to_csv, to_json, warn
+from gittrack.cli.render import fmt_duration, fmt_time, fmt_value, table, to_csv, to_json, warn
 from gittrack.entities import Run
 from gittrack.store.ids import short_id
 
@@ -34,45 +35,94 @@ def _now() -> int:
 
 
 @runs.command("list")
-@click.option("-e", "--experiment", help="Only runs of this experiment.")
-@click.option("--all", "show_all", is_flag=True, help=f"Every run (default: the newest {DEFAULT_LIMIT}).")
-@click.option("--json", "as_json", is_flag=True, help="JSON array of runs (stable keys).")
-@click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per run.")
-def list_runs(experiment: str | None, show_all: bool, as_json: bool, as_csv: bool) -> None:
-    """List runs, newest first."""
-    client = _client()
-    found = client.list_runs(experiment)
-    for problem in client.list_problems(experiment):
+@click.option("-e", "--experiment", "experiments", multiple=True, help="Only runs of this experiment (repeatable).")
+@click.option(
+    "-f",
+    "--filter",
+    "filter_string",
+    default="",
+    help="MLflow filter, e.g. \"metrics.rmse < 0.8 and params.model = 'rf'\".",
+)
+@click.option(
+    "-s", "--sort", "order_by", multiple=True, help="Order, e.g. 'metrics.rmse ASC' (repeatable; default newest first)."
+)
+@click.option(
+    "-c",
+    "--columns",
+    "patterns",
+    multiple=True,
+    help="Columns to show: names or globs such as 'params.*' (repeatable).",
+)
+@click.option(
+    "-n", "--limit", type=click.IntRange(min=1), help=f"At most this many runs (table default: {DEFAULT_LIMIT})."
+)
+@click.option("--all", "show_all", is_flag=True, help="No limit.")
+@click.option("--deleted", is_flag=True, help="Deleted runs instead.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="JSON array of runs (stable keys; the chosen columns with --columns)."
+)
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with every column (or the chosen ones).")
+def list_runs(experiments, filter_string, order_by, patterns, limit, show_all, deleted, as_json, as_csv) -> None:
+    """List runs, newest first, optionally filtered and sorted (see docs/search.md)."""
+    from gittrack.query.frame import columns_of, flat_row, select_columns
+
+    machine = as_json or as_csv
+    wanted = None if show_all else limit or (None if machine else DEFAULT_LIMIT)
+    result = _client().find_rows(
+        list(experiments) or None, filter_string, list(order_by), wanted + 1 if wanted else None,
+        "deleted" if deleted else "active",
+    )  # fmt: skip
+    for problem in result.problems:
         warn(f"skipped {problem}")
-    shown = found if show_all or as_json or as_csv else found[:DEFAULT_LIMIT]
-    if as_json:
-        click.echo(to_json([r.to_dict() for r in shown]))
+    rows = result.rows[:wanted] if wanted else result.rows
+    more = wanted is not None and len(result.rows) > wanted
+    if as_json and not patterns:
+        click.echo(to_json([r.to_dict() for r in _client().runs_of(rows)]))
         return
-    counts = Counter(key for r in shown for key in r.data.metrics)
+    if machine or patterns:
+        columns = select_columns(columns_of(rows), list(patterns) or None)
+        flat = [_readable(flat_row(r)) for r in rows]
+        if as_json:
+            click.echo(to_json([{c: f.get(c) for c in columns} for f in flat]))
+        elif as_csv:
+            click.echo(to_csv(columns, [[f.get(c) for c in columns] for f in flat]), nl=False)
+        else:
+            click.echo(table(columns, [[f.get(c) for c in columns] for f in flat]))
+        return
+    if not rows:
+        if filter_string or experiments or deleted:
+            click.echo("no runs match")
+        else:
+            click.echo("no runs yet: start one with 'gittrack run -- CMD' or gittrack.start_run() in Python")
+        return
+    counts = Counter(key for r in rows for key in r.metrics)
     metrics = [key for key, _ in counts.most_common(METRIC_COLUMNS)]
+    for spec in order_by:  # a metric the runs are sorted by is always shown
+        key = spec.split()[0].partition(".")[2].strip('`"')
+        if spec.startswith("metrics.") and key not in metrics:
+            metrics.insert(0, key)
     headers = ["run_id", "name", "experiment", "status", "start (UTC)", "duration", *metrics]
     now = _now()
-    rows = [
-        [
-            short_id(r.info.run_id) if not as_csv else r.info.run_id,
-            r.info.run_name,
-            r.info.experiment,
-            r.info.status,
-            fmt_time(r.info.start_time),
-            fmt_duration(r.info.start_time, r.info.end_time, now),
-            *[r.data.metrics.get(key) for key in metrics],
-        ]
-        for r in shown
-    ]
-    if as_csv:
-        click.echo(to_csv(headers, rows), nl=False)
-        return
-    if not shown:
-        click.echo("no runs yet: start one with 'gittrack run -- CMD' or gittrack.start_run() in Python")
-        return
-    click.echo(table(headers, rows))
-    if len(shown) < len(found):
-        click.echo(f"({len(shown)} of {len(found)} runs shown; --all for every run)")
+    body = [
+        [short_id(r.run_id), r.run_name, r.experiment, r.status, fmt_time(r.start_time),
+         fmt_duration(r.start_time, r.end_time, now), *[r.metrics.get(key) for key in metrics]]
+        for r in rows
+    ]  # fmt: skip
+    click.echo(table(headers, body))
+    if more:
+        click.echo(f"(first {len(rows)} runs shown; --limit N or --all for more)")
+
+
+def _readable(flat: dict) -> dict:
+    """Machine output: times as ISO 8601, duration in seconds."""
+    from gittrack.store.timefmt import ms_to_iso
+
+    for name in ("start_time", "end_time"):
+        if flat.get(name) is not None:
+            flat[name] = ms_to_iso(flat[name])
+    if flat.get("duration") is not None:
+        flat["duration"] = flat["duration"] / 1000
+    return flat
 
 
 @runs.command("show")
@@ -175,3 +225,86 @@ def restore(run: str) -> None:
     """Bring back a deleted run."""
     restored = _client().restore_run(run)
     click.echo(f"restored {restored.info.run_name} ({short_id(restored.info.run_id)}) at {restored.info.ref}")
+
+
+@runs.command("compare")
+@click.argument("run_specs", metavar="RUN RUN...", nargs=-1, required=True)
+@click.option("--diff-only", is_flag=True, help="Only the params and inputs that differ.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="JSON (keys: runs, params, metrics, best, inputs, source_commits)."
+)
+def compare(run_specs: tuple[str, ...], diff_only: bool, as_json: bool) -> None:
+    """Runs side by side: params, metrics (* marks the best), data inputs, source commits."""
+    result = _client().compare_runs(list(run_specs))
+    if as_json:
+        click.echo(to_json(result.to_dict()))
+        return
+    color = sys.stdout.isatty()
+    headers = ["", *[f"{r.info.run_name} ({short_id(r.info.run_id)})" for r in result.runs]]
+
+    def section(title: str, values: dict, mark_best: bool = False) -> None:
+        body = []
+        for key, row in values.items():
+            differs = result.differs(row)
+            if diff_only and not differs and not mark_best:
+                continue
+            cells = [fmt_value(v) if v is not None else "-" for v in row]
+            if mark_best and result.best.get(key) is not None:
+                cells[result.best[key]] += " *"
+            label = key if not (differs and color) else click.style(key, bold=True, fg="yellow")
+            body.append([label, *cells])
+        if body:
+            click.echo(f"\n{title}")
+            click.echo(table(headers, body))
+
+    section("params", result.params)
+    section("metrics (* best)", result.metrics, mark_best=True)
+    section("data inputs", result.inputs)
+    section("source", {"commit": [(c or "")[:12] for c in result.sources]})
+
+
+@runs.command("diff")
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--stat", "mode", flag_value="stat", default=True, help="Code changes as a diffstat (default).")
+@click.option("-p", "--patch", "mode", flag_value="patch", help="The full code patch.")
+@click.option("--json", "as_json", is_flag=True, help="JSON; with -p it includes the patch.")
+def diff(run_a: str, run_b: str, mode: str, as_json: bool) -> None:
+    """What changed from RUN_A to RUN_B: params, metrics, data, packages and code."""
+    result = _client().diff_runs(run_a, run_b)
+    if as_json:
+        click.echo(to_json(result.to_dict(with_patch=mode == "patch")))
+        return
+    a, b = result.a.info, result.b.info
+    click.echo(f"a: {a.run_name} ({a.run_id})\nb: {b.run_name} ({b.run_id})")
+
+    def section(title: str, changes: dict, numeric: bool = False) -> None:
+        if not changes:
+            return
+        rows = []
+        for key, (old, new) in changes.items():
+            row = [key, "-" if old is None else fmt_value(old), "-" if new is None else fmt_value(new)]
+            if numeric:
+                row.append(fmt_value(new - old) if old is not None and new is not None else "")
+            rows.append(row)
+        click.echo(f"\n{title}")
+        click.echo(table(["", "a", "b", *(["b - a"] if numeric else [])], rows))
+
+    section("params", result.params)
+    section("metrics", result.metrics, numeric=True)
+    section("data inputs", result.inputs)
+    section("packages", result.packages)
+    if result.python[0] != result.python[1]:
+        click.echo(f"\npython: {result.python[0]} -> {result.python[1]}")
+    if not result.files:
+        click.echo("\ncode: identical")
+    elif mode == "patch":
+        click.echo("\n" + result.patch.rstrip("\n"))
+    else:
+        click.echo("\ncode")
+        width = max(len(f.path) for f in result.files)
+        for f in result.files:
+            click.echo(f" {f.path.ljust(width)} | {f.status:8} +{f.additions} -{f.deletions}")
+        total_add = sum(f.additions for f in result.files)
+        total_del = sum(f.deletions for f in result.files)
+        click.echo(f" {len(result.files)} file(s) changed, {total_add} insertion(s), {total_del} deletion(s)")

@@ -117,21 +117,21 @@ def _tokens(text: str) -> list[_Token]:
     return out
 
 
-def parse_identifier(text: str, pos: int = 0) -> tuple[str, str]:
+def parse_identifier(text: str, pos: int = 0, what: str = "filter") -> tuple[str, str]:
     """Split ``metrics.rmse`` (or ``params.`a b```, ``attributes.status``) into (kind, key)."""
     prefix, _, rest = text.partition(".")
     kind = PREFIXES.get(prefix.lower())
     if kind is None:
         valid = "metrics., params., tags., attributes."
-        raise FilterSyntaxError(f"filter: unknown column '{text}' at position {pos}; columns start with {valid}")
+        raise FilterSyntaxError(f"{what}: unknown column '{text}' at position {pos}; columns start with {valid}")
     key = rest[1:-1] if rest[:1] in '`"' and len(rest) >= 2 else rest
     if not key:
-        raise FilterSyntaxError(f"filter: column '{text}' at position {pos} has no key")
+        raise FilterSyntaxError(f"{what}: column '{text}' at position {pos} has no key")
     if kind == ATTRIBUTE:
         key = ATTRIBUTE_ALIASES.get(key, key)
         if key not in ATTRIBUTES:
             names = ", ".join(sorted(ATTRIBUTES))
-            raise FilterSyntaxError(f"filter: unknown attribute '{key}' at position {pos}; attributes are {names}")
+            raise FilterSyntaxError(f"{what}: unknown attribute '{key}' at position {pos}; attributes are {names}")
     return kind, key
 
 

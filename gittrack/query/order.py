@@ -33,6 +33,6 @@ def parse_order_by(clauses: list[str] | str | None) -> list[OrderKey]:
         if "." not in column and column in ATTRIBUTES:
             kind, key = ATTRIBUTE, column
         else:
-            kind, key = parse_identifier(column)
+            kind, key = parse_identifier(column, what=f"order_by {clause!r}")
         keys.append(OrderKey(kind, key, direction.upper() == "DESC"))
     return keys

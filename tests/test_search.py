@@ -1,0 +1,281 @@
+"""search_runs: MLflow's grammar and semantics, the DataFrame shape, the index and its fallback."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pygit2
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gittrack
+from gittrack.query.filter import FilterSyntaxError, parse_filter
+from gittrack.search import find_rows
+
+
+@pytest.fixture
+def runs(repo: Path) -> dict[str, str]:
+    """Four finished runs with overlapping keys; returns name -> run id."""
+    client = gittrack.Client()
+    specs = {
+        "rf-deep": ({"model": "rf", "depth": "10"}, {"rmse": 0.4, "val loss": 1.0}, {"team": "ml"}, "taxi"),
+        "rf-shallow": ({"model": "rf", "depth": "3"}, {"rmse": 0.7}, {"team": "ops"}, "taxi"),
+        "lin": ({"model": "linear"}, {"rmse": 0.9, "r2": 0.5}, {}, "taxi"),
+        "nan-run": ({"model": "RF"}, {"rmse": math.nan}, {"team": "ml"}, "other"),
+    }
+    ids = {}
+    for name, (params, metrics, tags, experiment) in specs.items():
+        run_id = client.create_run(experiment=experiment, run_name=name, params=params, tags=tags).info.run_id
+        for key, value in metrics.items():
+            client.log_metric(run_id, key, value)
+        client.set_terminated(run_id)
+        ids[name] = run_id
+    return ids
+
+
+def names(frame: pd.DataFrame) -> list[str]:
+    return list(frame["run_name"])
+
+
+@pytest.mark.parametrize(
+    ("filter_string", "expected"),
+    [
+        ("", ["nan-run", "lin", "rf-shallow", "rf-deep"]),
+        ("metrics.rmse < 0.8", ["rf-shallow", "rf-deep"]),
+        ("metrics.rmse < 0.8 and params.model = 'rf'", ["rf-shallow", "rf-deep"]),
+        ("params.model != 'rf'", ["nan-run", "lin"]),
+        ("metrics.r2 != 1", ["lin"]),  # a run lacking the key never matches, even with !=
+        ("metrics.rmse != 0", ["lin", "rf-shallow", "rf-deep"]),  # NaN never matches
+        ("params.model LIKE 'r%'", ["rf-shallow", "rf-deep"]),
+        ("params.model ILIKE 'r_'", ["nan-run", "rf-shallow", "rf-deep"]),
+        ("params.model IN ('rf', 'linear')", ["lin", "rf-shallow", "rf-deep"]),
+        ("params.model NOT IN ('rf')", ["nan-run", "lin"]),
+        ("tags.team IS NULL", ["lin"]),
+        ("tags.team IS NOT NULL AND tags.team = 'ml'", ["nan-run", "rf-deep"]),
+        ("metrics.`val loss` <= 1", ["rf-deep"]),
+        ('metrics."val loss" = 1.0', ["rf-deep"]),
+        ("params.depth > 5", ["rf-deep"]),  # numbers compare as numbers...
+        ("params.depth > '2'", ["rf-shallow"]),  # ...strings as strings ('10' < '2')
+        ("metrics.rmse > 0.8 OR tags.team = 'ops'", ["lin", "rf-shallow"]),
+        ("NOT (params.model = 'rf') AND metrics.rmse >= 0", ["lin"]),
+        ("attributes.run_name = 'lin'", ["lin"]),
+        ("attributes.status = 'FINISHED' and attributes.experiment = 'other'", ["nan-run"]),
+        ("attributes.end_time IS NULL", []),
+        ("attributes.start_time > '2000-01-01'", ["nan-run", "lin", "rf-shallow", "rf-deep"]),
+        ("attributes.dirty = false", ["nan-run", "lin", "rf-shallow", "rf-deep"]),
+        ("metrics.rmse IN (0.4, 0.9)", ["lin", "rf-deep"]),
+    ],
+)
+def test_filters_follow_mlflow_semantics(runs, filter_string: str, expected: list[str]) -> None:
+    assert names(gittrack.search_runs(filter_string=filter_string)) == expected
+    scanned = find_rows(pygit2.Repository("."), filter_string=filter_string, use_index=False).rows
+    assert [r.run_name for r in scanned] == expected
+
+
+@pytest.mark.parametrize(
+    ("order_by", "expected"),
+    [
+        (["metrics.rmse ASC"], ["rf-deep", "rf-shallow", "lin", "nan-run"]),  # NaN and missing last
+        (["metrics.rmse DESC"], ["lin", "rf-shallow", "rf-deep", "nan-run"]),
+        (["params.depth"], ["rf-deep", "rf-shallow", "nan-run", "lin"]),  # strings: '10' < '3'
+        (["tags.team DESC", "metrics.rmse"], ["rf-shallow", "rf-deep", "nan-run", "lin"]),
+        (["start_time ASC"], ["rf-deep", "rf-shallow", "lin", "nan-run"]),
+        (["attributes.run_name"], ["lin", "nan-run", "rf-deep", "rf-shallow"]),
+    ],
+)
+def test_order_by(runs, order_by, expected) -> None:
+    assert names(gittrack.search_runs(order_by=order_by)) == expected
+
+
+def test_frame_columns_types_and_limits(runs) -> None:
+    frame = gittrack.search_runs(experiment_names=["taxi"], max_results=2)
+    assert names(frame) == ["lin", "rf-shallow"]
+    assert list(frame.columns) == [
+        "run_id", "run_name", "experiment", "status", "start_time", "end_time", "duration", "user",
+        "source_commit", "dirty", "parent_run_id", "ref",
+        "params.depth", "params.model", "metrics.r2", "metrics.rmse", "tags.team",
+    ]  # fmt: skip
+    assert str(frame["start_time"].dt.tz) == "UTC"
+    assert frame["duration"].dtype.kind == "m"
+    assert frame["metrics.rmse"].dtype == "float64"
+    assert frame.loc[0, "params.depth"] is None
+    assert frame.loc[1, "tags.team"] == "ops"
+    assert frame.loc[0, "ref"] == f"refs/runs/taxi/{runs['lin']}"
+    runs_list = gittrack.search_runs(filter_string="params.model = 'rf'", output_format="list")
+    assert [r.info.run_name for r in runs_list] == ["rf-shallow", "rf-deep"]
+    assert runs_list[0].data.metrics == {"rmse": 0.7}
+    empty = gittrack.search_runs(filter_string="metrics.rmse > 100")
+    assert empty.empty
+    assert list(empty.columns)[:4] == ["run_id", "run_name", "experiment", "status"]
+
+
+def test_deleted_runs_view(runs) -> None:
+    client = gittrack.Client()
+    client.delete_runs([runs["lin"]])
+    assert "lin" not in names(client.search_runs())
+    assert names(client.search_runs(run_view="deleted")) == ["lin"]
+    assert len(client.search_runs(run_view="all")) == 4
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("metrics.rmse <", "expected a number or a quoted string at position 14, found 'end of filter'"),
+        ("foo.bar = 1", "unknown column 'foo.bar' at position 0"),
+        ("metrics.x = 'abc'", "compares with numbers"),
+        ("params.model = 'rf", "unterminated quote at position 15"),
+        ("params.model IN ()", "IN lists are not empty"),
+        ("attributes.colour = 'red'", "unknown attribute 'colour'"),
+        ("metrics.rmse < 1 AND", "expected a column"),
+        ("(metrics.rmse < 1", "expected ')'"),
+        ("metrics.rmse LIKE '1%'", "works on strings"),
+        ("params.a = 1 params.b = 2", "expected AND, OR or the end of the filter at position 13"),
+        ("attributes.start_time > 'yesterday'", "not epoch milliseconds or an ISO 8601 time"),
+    ],
+)
+def test_filter_errors_name_the_position(bad: str, message: str) -> None:
+    with pytest.raises(FilterSyntaxError) as caught:
+        parse_filter(bad)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_bad_arguments(runs) -> None:
+    with pytest.raises(gittrack.UsageError, match="run_view"):
+        gittrack.search_runs(run_view="archived")
+    with pytest.raises(gittrack.UsageError, match="max_results"):
+        gittrack.search_runs(max_results=0)
+    with pytest.raises(gittrack.UsageError, match="order_by"):
+        gittrack.search_runs(order_by=[" DESC"])
+
+
+def test_corrupt_index_is_rebuilt(runs, repo: Path, caplog) -> None:
+    gittrack.search_runs()
+    index = repo / ".git" / "gittrack" / "index.sqlite"
+    assert index.exists()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{index}{suffix}").unlink(missing_ok=True)
+    index.write_bytes(b"this is not a database" * 100)
+    assert names(gittrack.search_runs(filter_string="params.model = 'rf'")) == ["rf-shallow", "rf-deep"]
+    assert "rebuilding" in caplog.text
+    sqlite3.connect(index).execute("SELECT count(*) FROM runs").fetchone()
+
+
+def test_index_notices_new_moved_and_deleted_refs(runs, repo: Path) -> None:
+    assert len(gittrack.search_runs()) == 4
+    client = gittrack.Client()
+    new = client.create_run(run_name="new")
+    assert "new" in names(gittrack.search_runs())  # RUNNING runs are listed too
+    client.log_metric(new.info.run_id, "rmse", 0.1)
+    client.set_terminated(new.info.run_id)
+    assert names(gittrack.search_runs(filter_string="metrics.rmse < 0.2")) == ["new"]
+    client.delete_runs([new.info.run_id])
+    assert "new" not in names(gittrack.search_runs())
+
+
+def test_index_readonly_falls_back_to_scanning(runs, repo: Path, caplog) -> None:
+    folder = repo / ".git" / "gittrack"
+    for path in folder.glob("index.sqlite*"):
+        path.unlink()
+    folder.chmod(0o500)
+    try:
+        if (folder / "probe").parent.stat().st_mode & 0o200 == 0 and not _root():
+            assert names(gittrack.search_runs(filter_string="metrics.rmse < 0.5")) == ["rf-deep"]
+            assert "reading every run instead" in caplog.text
+    finally:
+        folder.chmod(0o700)
+
+
+def _root() -> bool:
+    import os
+
+    return os.geteuid() == 0
+
+
+def test_malformed_runs_are_skipped_by_search(runs, repo: Path, caplog) -> None:
+    raw = pygit2.Repository(str(repo))
+    raw.references.create("refs/runs/taxi/01aaaaaaaaaaaaaaaaaaaaaaaa", raw.head.target)
+    assert len(gittrack.search_runs()) == 4
+    assert "skipped refs/runs/taxi/01aaaaaaaaaaaaaaaaaaaaaaaa" in caplog.text
+
+
+# -- the index path and the scan path agree, for random runs and random filters ---------------
+
+KEYS = ["a", "b", "c"]
+_values = st.sampled_from(["x", "y", "10", "9", "2.5", "rf", "RF"])
+_numbers = st.sampled_from([0.0, 0.5, 1.0, 2.5, 10.0, -1.0, math.nan])
+_run = st.fixed_dictionaries(
+    {
+        "params": st.dictionaries(st.sampled_from(KEYS), _values, max_size=3),
+        "metrics": st.dictionaries(st.sampled_from(KEYS), _numbers, max_size=3),
+        "tags": st.dictionaries(st.sampled_from(KEYS), _values, max_size=2),
+        "experiment": st.sampled_from(["e1", "e2"]),
+        "status": st.sampled_from(["FINISHED", "FAILED"]),
+    }
+)
+
+
+@st.composite
+def _comparison(draw) -> str:
+    kind = draw(st.sampled_from(["metrics", "params", "tags", "attributes"]))
+    if kind == "attributes":
+        return draw(
+            st.sampled_from(
+                ["attributes.status = 'FAILED'", "attributes.experiment != 'e1'", "attributes.run_name LIKE 'r%1'"]
+            )
+        )
+    key = draw(st.sampled_from(KEYS))
+    column = f"{kind}.{key}"
+    if kind == "metrics":
+        op = draw(st.sampled_from(["=", "!=", "<", "<=", ">", ">="]))
+        return f"{column} {op} {draw(st.sampled_from(['0', '0.5', '1', '2.5', '-1']))}"
+    form = draw(st.sampled_from(["cmp", "num", "like", "in", "null"]))
+    if form == "cmp":
+        return f"{column} {draw(st.sampled_from(['=', '!=', '<', '>=']))} '{draw(_values)}'"
+    if form == "num":
+        return f"{column} {draw(st.sampled_from(['=', '<', '>']))} {draw(st.sampled_from(['2.5', '9', '10']))}"
+    if form == "like":
+        return f"{column} {draw(st.sampled_from(['LIKE', 'ILIKE']))} '{draw(st.sampled_from(['r%', '_', '%0', 'R_']))}'"
+    if form == "in":
+        return f"{column} {draw(st.sampled_from(['IN', 'NOT IN']))} ('x', '10')"
+    return f"{column} IS {draw(st.sampled_from(['', 'NOT ']))}NULL"
+
+
+_filters = st.recursive(
+    _comparison(),
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from([" AND ", " OR "]), inner).map(lambda t: f"({t[0]}{t[1]}{t[2]})"),
+        inner.map(lambda f: f"NOT {f}"),
+    ),
+    max_leaves=5,
+)
+_orders = st.lists(
+    st.sampled_from(["metrics.a", "metrics.b DESC", "params.a", "params.c DESC", "tags.b", "run_name DESC"]),
+    max_size=2,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(runs=st.lists(_run, min_size=1, max_size=8), filters=st.lists(_filters, min_size=3, max_size=3), order=_orders)
+def test_index_and_scan_paths_agree(tmp_path_factory, runs, filters, order) -> None:
+    root = tmp_path_factory.mktemp("parity")
+    pygit2.init_repository(str(root))
+    client = gittrack.Client(root)
+    for i, spec in enumerate(runs):
+        run_id = client.create_run(spec["experiment"], f"r{i}", spec["params"], spec["tags"]).info.run_id
+        for key, value in spec["metrics"].items():
+            client.log_metric(run_id, key, value, step=0)
+        client.set_terminated(run_id, spec["status"])
+    repo = pygit2.Repository(str(root))
+    for text in filters:
+        indexed = find_rows(repo, filter_string=text, order_by=order).rows
+        scanned = find_rows(repo, filter_string=text, order_by=order, use_index=False).rows
+        assert [r.run_id for r in indexed] == [r.run_id for r in scanned], text
+        for a, b in zip(indexed, scanned, strict=True):
+            assert a.params == b.params
+            assert a.tags == b.tags
+            assert a.metrics.keys() == b.metrics.keys()
