@@ -26,8 +26,16 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEFAULT_MLFLOW_VENV, ensure_mlflow, print_table
+
 TARGETS = {"import_ms": 100.0, "log_metric_us": 5.0, "run_ms": 10.0, "first_run_ms": None}
+LABELS = {
+    "import_ms": "import (new process), ms",
+    "log_metric_us": "log_metric in a run, us/call",
+    "run_ms": "whole run (10 params, 5 metrics, 3 tags), ms",
+    "first_run_ms": "import + first whole run in a new process, ms",
+}
 
 WORKER = r"""
 import json, os, sys, time
@@ -100,16 +108,6 @@ def worker(python: str, tool: str, cwd: Path, calls: int, runs: int) -> dict[str
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def ensure_mlflow(venv: Path) -> str:
-    """The python of a virtual environment with MLflow, created on first use."""
-    python = venv / "bin" / "python"
-    if not python.exists():
-        print(f"installing MLflow into {venv} (once)...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "mlflow"], check=True)
-    return str(python)
-
-
 def measure(tool: str, python: str, module: str, root: Path, calls: int, runs: int) -> dict[str, float]:
     repo = root / tool
     make_repo(repo)
@@ -121,7 +119,7 @@ def measure(tool: str, python: str, module: str, root: Path, calls: int, runs: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-mlflow", action="store_true", help="measure gittrack alone")
-    parser.add_argument("--mlflow-venv", type=Path, default=HERE / ".mlflow-venv")
+    parser.add_argument("--mlflow-venv", type=Path, default=DEFAULT_MLFLOW_VENV)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="gittrack-bench-") as tmp:
@@ -129,21 +127,11 @@ def main() -> None:
         results = {"gittrack": measure("gittrack", sys.executable, "gittrack", root, 200_000, 50)}
         if not args.skip_mlflow:
             results["mlflow"] = measure("mlflow", ensure_mlflow(args.mlflow_venv), "mlflow", root, 300, 20)
-
-    labels = {
-        "import_ms": "import (new process), ms",
-        "log_metric_us": "log_metric in a run, us/call",
-        "run_ms": "whole run (10 params, 5 metrics, 3 tags), ms",
-        "first_run_ms": "import + first whole run in a new process, ms",
-    }
-    print(f"{'measure':48} {'target':>8} {'gittrack':>10} {'mlflow':>10} {'mlflow/gittrack':>16}")
-    for key, label in labels.items():
-        ours = results["gittrack"][key]
-        theirs = results.get("mlflow", {}).get(key)
-        ratio = f"{theirs / ours:15.1f}x" if theirs else f"{'-':>16}"
-        shown = f"{theirs:10.2f}" if theirs else f"{'-':>10}"
-        target = f"{TARGETS[key]:8.1f}" if TARGETS[key] else f"{'-':>8}"
-        print(f"{label:48} {target} {ours:10.2f} {shown} {ratio}")
+    rows = [
+        (label, TARGETS[key], results["gittrack"][key], results.get("mlflow", {}).get(key))
+        for key, label in LABELS.items()
+    ]
+    print_table(rows)
 
 
 if __name__ == "__main__":

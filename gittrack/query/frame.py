@@ -59,28 +59,38 @@ def flat_row(row: RunRow) -> dict[str, Any]:
 
 def to_frame(rows: list[RunRow]) -> pd.DataFrame:
     """A DataFrame, one row per run: times as UTC datetimes, duration as timedelta, metrics as floats."""
+    import numpy as np
     import pandas as pd
 
     n = len(rows)
-    columns = columns_of(rows)
-    data: dict[str, list[Any]] = {c: [None] * n for c in columns}
-    for i, row in enumerate(rows):
-        for name, value in _info(row).items():
-            data[name][i] = value
-        for group in _GROUPS:
+    start = np.array([r.start_time for r in rows], dtype="float64")
+    end = np.array([np.nan if r.end_time is None else r.end_time for r in rows], dtype="float64")
+    frame: dict[str, Any] = {
+        "run_id": [r.run_id for r in rows],
+        "run_name": [r.run_name for r in rows],
+        "experiment": [r.experiment for r in rows],
+        "status": [r.status for r in rows],
+        "start_time": pd.to_datetime(start, unit="ms", utc=True),
+        "end_time": pd.to_datetime(end, unit="ms", utc=True),
+        "duration": pd.to_timedelta(end - start, unit="ms"),
+        "user": [r.user for r in rows],
+        "source_commit": [r.source_commit for r in rows],
+        "dirty": np.array([r.dirty for r in rows], dtype=bool),
+        "parent_run_id": [r.parent_run_id for r in rows],
+        "ref": [r.ref for r in rows],
+    }
+    for group in _GROUPS:
+        columns: dict[str, list[Any]] = {}
+        for i, row in enumerate(rows):
             for key, value in getattr(row, group).items():
-                data[f"{group}.{key}"][i] = value
-    frame: dict[str, Any] = {}
-    for name in columns:
-        values = data[name]
-        if name in ("start_time", "end_time"):
-            frame[name] = pd.to_datetime(pd.Series(values, dtype="float64"), unit="ms", utc=True)
-        elif name == "duration":
-            frame[name] = pd.to_timedelta(pd.Series(values, dtype="float64"), unit="ms")
-        elif name == "dirty":
-            frame[name] = pd.Series(values, dtype="bool")
-        elif name.startswith("metrics."):
-            frame[name] = pd.Series(values, dtype="float64")
-        else:
-            frame[name] = pd.Series(values, dtype="object")
-    return pd.DataFrame(frame, columns=columns)
+                column = columns.get(key)
+                if column is None:
+                    column = columns[key] = [None] * n
+                column[i] = value
+        for key in sorted(columns):
+            values = columns[key]
+            if group == "metrics":
+                frame[f"metrics.{key}"] = np.array([np.nan if v is None else v for v in values], dtype="float64")
+            else:
+                frame[f"{group}.{key}"] = pd.Series(values, dtype="object")
+    return pd.DataFrame({name: (list(v) if isinstance(v, list) else v) for name, v in frame.items()})

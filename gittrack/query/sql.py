@@ -65,7 +65,7 @@ def _comparison(node: Comparison) -> tuple[str, list[Any]]:
         return f"NOT {exists})", [node.key]
     if node.op == "IS NOT NULL":
         return f"{exists})", [node.key]
-    column = "k.num" if node.numeric and node.kind != METRIC else "k.value"
+    column = "gt_num(k.value)" if node.numeric and node.kind != METRIC else "k.value"
     test, params = _test(column, node)
     return f"{exists} AND {test})", [node.key, *params]
 

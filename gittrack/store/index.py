@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import math
 import sqlite3
@@ -19,36 +20,36 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gittrack.errors import GittrackError, MalformedRunError
-from gittrack.store import runfiles
+from gittrack.store import naming, runfiles
 from gittrack.store.liveness import effective_status
-from gittrack.store.record import RunRecord, dump_summary, parse_summary
+from gittrack.store.record import RunRecord, parse_summary
 from gittrack.store.repo import gittrack_dir
 from gittrack.store.rows import RunRow, as_number, like_regex
-from gittrack.store.runstore import DELETED_NAMESPACE, RunRef, RunStore
+from gittrack.store.runstore import DELETED_NAMESPACE
 
 if TYPE_CHECKING:
     import pygit2
 
 log = logging.getLogger("gittrack")
 
-SCHEMA = 1
+SCHEMA = 3
 _DDL = """
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY, commit_id TEXT UNIQUE NOT NULL, run_id TEXT NOT NULL, experiment TEXT NOT NULL,
     run_name TEXT, status TEXT, start_time INTEGER, end_time INTEGER, heartbeat INTEGER,
     checkpoint_interval REAL, host TEXT, pid INTEGER, user TEXT, source_commit TEXT, source_branch TEXT,
-    dirty INTEGER, parent_run TEXT, record TEXT NOT NULL);
-CREATE TABLE params (run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, num REAL, PRIMARY KEY (run, key));
+    dirty INTEGER, parent_run TEXT, record TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE params (run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (run, key));
 CREATE TABLE metrics (run INTEGER NOT NULL, key TEXT NOT NULL, value REAL, PRIMARY KEY (run, key));
-CREATE TABLE tags (run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, num REAL, PRIMARY KEY (run, key));
+CREATE TABLE tags (run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (run, key));
 CREATE TABLE refs (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, deleted INTEGER NOT NULL);
 CREATE TABLE problems (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, message TEXT NOT NULL);
 CREATE INDEX runs_start ON runs (start_time DESC, run_id DESC);
 CREATE INDEX refs_commit ON refs (commit_id);
 """
 _INFO = (
-    "r.id, r.commit_id, r.run_id, r.run_name, r.experiment, r.status, r.user, r.source_commit, r.source_branch, "
-    "r.parent_run, r.host, r.start_time, r.end_time, r.dirty, r.pid, r.heartbeat, r.checkpoint_interval, f.name"
+    "r.commit_id, r.run_id, r.run_name, r.experiment, r.status, r.user, r.source_commit, r.source_branch, "
+    "r.parent_run, r.host, r.start_time, r.end_time, r.dirty, r.pid, r.heartbeat, r.checkpoint_interval, r.data, f.name"
 )
 
 
@@ -98,6 +99,7 @@ class RunIndex:
             conn.execute("COMMIT")
         conn.create_function("gt_like", 3, _like, deterministic=True)
         conn.create_function("gt_status", 5, _status)
+        conn.create_function("gt_num", 1, as_number, deterministic=True)
         return conn
 
     def _reset(self) -> None:
@@ -130,44 +132,57 @@ class RunIndex:
             self._conn = None
 
     # -- keeping it in step with the refs --------------------------------------------------
+    def _current_refs(self) -> dict[str, tuple[str, int]]:
+        """Every ref under the run namespaces: name -> (target, 1 if deleted else 0)."""
+        out = {}
+        for ref in self.repo.references.iterator():
+            name = ref.name
+            if name.startswith(naming.RUNS_NAMESPACE):
+                deleted = 0
+            elif name.startswith(DELETED_NAMESPACE):
+                deleted = 1
+            else:
+                continue
+            out[name] = (str(ref.target), deleted)
+        return out
+
     def sync(self) -> list[str]:
         """Bring the index up to date with the run refs; returns one line per unreadable run."""
-        store = RunStore(self.repo)
-        active, bad_active = store.refs()
-        deleted, bad_deleted = store.refs(namespace=DELETED_NAMESPACE)
-        current = {r.name: (r, 0) for r in active} | {r.name: (r, 1) for r in deleted}
+        current = self._current_refs()
         with self._db() as conn:
-            stored = dict(conn.execute("SELECT name, commit_id FROM refs").fetchall())
-            if stored.keys() != current.keys() or any(stored[n] != str(r.commit) for n, (r, _) in current.items()):
+            seen = dict(conn.execute("SELECT name, commit_id FROM refs UNION ALL SELECT name, commit_id FROM problems"))
+            if seen.keys() != current.keys() or any(seen[name] != target for name, (target, _) in current.items()):
                 self._apply(conn, current)
-            problems = [f"{name}: {message}" for name, message in conn.execute("SELECT name, message FROM problems")]
-        return bad_active + bad_deleted + problems
+            return [f"{name}: {message}" for name, message in conn.execute("SELECT name, message FROM problems")]
 
-    def _apply(self, conn: sqlite3.Connection, current: dict[str, tuple[RunRef, int]]) -> None:
+    def _apply(self, conn: sqlite3.Connection, current: dict[str, tuple[str, int]]) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            stored = dict(conn.execute("SELECT name, commit_id FROM refs").fetchall())
-            known = dict(conn.execute("SELECT commit_id, run_id || '/' || experiment FROM runs").fetchall())
-            gone = [name for name in stored if name not in current]
-            conn.executemany("DELETE FROM refs WHERE name = ?", [(n,) for n in gone])
-            conn.executemany("DELETE FROM problems WHERE name = ?", [(n,) for n in gone])
-            for name, (ref, deleted) in current.items():
-                commit = str(ref.commit)
-                if stored.get(name) == commit:
-                    continue
-                conn.execute("DELETE FROM problems WHERE name = ?", (name,))
-                conn.execute("DELETE FROM refs WHERE name = ?", (name,))
+            seen = dict(conn.execute("SELECT name, commit_id FROM refs UNION ALL SELECT name, commit_id FROM problems"))
+            changed = [name for name, (target, _) in current.items() if seen.get(name) != target]
+            stale = [(name,) for name in seen if name not in current or name in changed]
+            conn.executemany("DELETE FROM refs WHERE name = ?", stale)
+            conn.executemany("DELETE FROM problems WHERE name = ?", stale)
+            known = dict(conn.execute("SELECT commit_id, run_id || '/' || experiment FROM runs"))
+            batch = _Batch(conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0])
+            refs, problems = [], []
+            for name in changed:
+                target, deleted = current[name]
                 try:
-                    identity = known.get(commit) or self._ingest(conn, ref)
-                    known[commit] = identity
-                    if identity != f"{ref.run_id}/{ref.experiment}":
+                    experiment, run_id = naming.parse_run_ref(_active_name(name))
+                    identity = known.get(target) or self._read(target, batch)
+                    known[target] = identity
+                    if identity != f"{run_id}/{experiment}":
                         raise MalformedRunError(
-                            f"{ref.name} points at a commit recording run {identity}, not the run its name says"
+                            f"points at a commit recording run {identity}, not the run its name says"
                         )
                 except GittrackError as exc:
-                    conn.execute("INSERT INTO problems VALUES (?, ?, ?)", (name, commit, str(exc)))
+                    problems.append((name, target, str(exc)))
                     continue
-                conn.execute("INSERT INTO refs VALUES (?, ?, ?)", (name, commit, deleted))
+                refs.append((name, target, deleted))
+            batch.write(conn)
+            conn.executemany("INSERT INTO refs VALUES (?, ?, ?)", refs)
+            conn.executemany("INSERT INTO problems VALUES (?, ?, ?)", problems)
             orphans = "SELECT id FROM runs WHERE commit_id NOT IN (SELECT commit_id FROM refs)"
             for table in ("params", "metrics", "tags"):
                 conn.execute(f"DELETE FROM {table} WHERE run IN ({orphans})")  # noqa: S608 - fixed names
@@ -177,26 +192,16 @@ class RunIndex:
             conn.execute("ROLLBACK")
             raise
 
-    def _ingest(self, conn: sqlite3.Connection, ref: RunRef) -> str:
-        """Read one run commit into the index; returns ``<run-id>/<experiment>`` it records."""
-        record = runfiles.read_summary(self.repo, ref.commit)
-        source = record.source
-        cursor = conn.execute(
-            "INSERT INTO runs VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                str(ref.commit), record.id, record.experiment, record.name, record.status, record.start_time,
-                record.end_time, record.heartbeat, record.checkpoint_interval, record.host, record.pid,
-                record.user.get("name", ""), _text(source.get("commit")), _text(source.get("branch")),
-                int(bool(source.get("dirty"))), record.parent_run, dump_summary(record).decode("utf-8"),
-            ),
-        )  # fmt: skip
-        run = cursor.lastrowid
-        conn.executemany("INSERT INTO params VALUES (?, ?, ?, ?)", _kv(run, record.params))
-        conn.executemany("INSERT INTO tags VALUES (?, ?, ?, ?)", _kv(run, record.tags))
-        conn.executemany(
-            "INSERT INTO metrics VALUES (?, ?, ?)",
-            [(run, key, None if math.isnan(m.value) else m.value) for key, m in record.metrics.items()],
-        )
+    def _read(self, target: str, batch: _Batch) -> str:
+        """Read one run commit into ``batch``; returns the ``<run-id>/<experiment>`` it records."""
+        import pygit2
+
+        try:
+            oid = pygit2.Oid(hex=target)
+        except ValueError:
+            raise MalformedRunError("is not a direct reference to a commit") from None
+        record, raw = runfiles.read_summary_json(self.repo, oid)
+        batch.add(target, record, raw)
         return f"{record.id}/{record.experiment}"
 
     # -- reading --------------------------------------------------------------------------
@@ -229,29 +234,15 @@ class RunIndex:
             args.append(limit)
         with self._db() as conn:
             info = conn.execute(sql, args).fetchall()
-            return self._rows(conn, info)
-
-    def _rows(self, conn: sqlite3.Connection, info: list[tuple]) -> list[RunRow]:
-        rows: dict[int, RunRow] = {}
-        ordered = []
-        for (rid, commit, run_id, name, exp, status, user, src, branch, parent, host, start, end, dirty, pid,
-             heartbeat, interval, ref) in info:  # fmt: skip
+        rows = []
+        data = json.loads("[" + ",".join(row[16] for row in info) + "]")  # one parse, not one per run
+        for (commit, run_id, name, exp, status, user, src, branch, parent, host, start, end, dirty, pid,
+             heartbeat, interval, _, ref), (params_, metrics_, tags_) in zip(info, data, strict=True):  # fmt: skip
             if status == "RUNNING":
                 status = _status(status, host, pid, heartbeat, interval)
-            row = RunRow(commit, ref, run_id, name, exp, status, user, src, branch, parent, host, start, end,
-                         bool(dirty), {}, {}, {})  # fmt: skip
-            rows.setdefault(rid, row)
-            ordered.append(row)
-        if not rows:
-            return []
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS picked (id INTEGER PRIMARY KEY)")
-        conn.execute("DELETE FROM temp.picked")
-        conn.executemany("INSERT OR IGNORE INTO temp.picked VALUES (?)", [(rid,) for rid in rows])
-        for table, attr in (("params", "params"), ("metrics", "metrics"), ("tags", "tags")):
-            query = f"SELECT run, key, value FROM {table} WHERE run IN (SELECT id FROM temp.picked)"  # noqa: S608
-            for rid, key, value in conn.execute(query):
-                getattr(rows[rid], attr)[key] = math.nan if value is None and table == "metrics" else value
-        return ordered
+            rows.append(RunRow(commit, ref, run_id, name, exp, status, user, src, branch, parent, host, start, end,
+                               bool(dirty), params_, metrics_, tags_))  # fmt: skip
+        return rows
 
     def records(self, commits: Iterable[str]) -> dict[str, RunRecord]:
         """The full records of indexed commits (from the stored ``summary.json``)."""
@@ -266,12 +257,47 @@ class RunIndex:
         return out
 
 
+class _Batch:
+    """Rows of newly read runs, written with one ``executemany`` per table."""
+
+    def __init__(self, last_id: int) -> None:
+        self.next_id = last_id + 1
+        self.runs: list[tuple] = []
+        self.params: list[tuple] = []
+        self.metrics: list[tuple] = []
+        self.tags: list[tuple] = []
+
+    def add(self, commit: str, record: RunRecord, raw: bytes) -> None:
+        run, self.next_id = self.next_id, self.next_id + 1
+        source = record.source
+        metrics = {key: m.value for key, m in record.metrics.items()}
+        self.runs.append((
+            run, commit, record.id, record.experiment, record.name, record.status, record.start_time,
+            record.end_time, record.heartbeat, record.checkpoint_interval, record.host, record.pid,
+            record.user.get("name", ""), _text(source.get("commit")), _text(source.get("branch")),
+            int(bool(source.get("dirty"))), record.parent_run, raw.decode("utf-8"),
+            json.dumps([record.params, metrics, record.tags], ensure_ascii=False),
+        ))  # fmt: skip
+        self.params.extend((run, key, value) for key, value in record.params.items())
+        self.tags.extend((run, key, value) for key, value in record.tags.items())
+        self.metrics.extend((run, key, None if math.isnan(v) else v) for key, v in metrics.items())
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        conn.executemany(f"INSERT INTO runs VALUES ({','.join('?' * 19)})", self.runs)  # noqa: S608
+        conn.executemany("INSERT INTO params VALUES (?, ?, ?)", self.params)
+        conn.executemany("INSERT INTO tags VALUES (?, ?, ?)", self.tags)
+        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?)", self.metrics)
+
+
+def _active_name(name: str) -> str:
+    """A ref name under ``refs/runs/`` whatever its namespace, for parsing."""
+    if name.startswith(DELETED_NAMESPACE):
+        return naming.RUNS_NAMESPACE + name[len(DELETED_NAMESPACE) :]
+    return name
+
+
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _kv(run: int, values: dict[str, str]) -> list[tuple[int, str, str, float | None]]:
-    return [(run, key, value, as_number(value)) for key, value in values.items()]
 
 
 def row_from_record(record: RunRecord, ref: str, commit: str) -> RunRow:

@@ -6,6 +6,7 @@ satisfies ``git check-ref-format`` and never collides on case-insensitive file s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -34,6 +35,7 @@ def encode_component(text: str) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=4096)
 def decode_component(component: str) -> str:
     """Invert :func:`encode_component`; raise ``InvalidNameError`` unless the input is canonical."""
     data = bytearray()
@@ -71,6 +73,12 @@ def validate_key(key: str, what: str = "key") -> str:
     """Check a param, metric or tag key as MLflow does: word characters, ``_ - . / :`` and space."""
     if not isinstance(key, str) or not key:
         raise InvalidNameError(f"{what} must be a non-empty string, got {key!r}")
+    return _checked_key(key, what)
+
+
+@functools.lru_cache(maxsize=16384)
+def _checked_key(key: str, what: str) -> str:
+    """The checks of :func:`validate_key` past the type; cached because keys repeat across runs."""
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidNameError(f"{what} {key[:40]!r}... is longer than {MAX_KEY_LENGTH} characters")
     if not _KEY.match(key):

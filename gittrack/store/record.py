@@ -137,17 +137,15 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 
 def _str_map(data: dict, key: str, what: str, check_keys: bool) -> dict[str, str]:
     value = _require(data, key, dict, what, optional=True) or {}
-    out = {}
-    for k, v in value.items():
-        if not isinstance(k, str) or not isinstance(v, str):
-            raise MalformedRunError(f"{what}: '{key}' must map strings to strings")
-        if check_keys:
-            try:
+    if not all(type(k) is str and type(v) is str for k, v in value.items()):
+        raise MalformedRunError(f"{what}: '{key}' must map strings to strings")
+    if check_keys:
+        try:
+            for k in value:
                 naming.validate_key(k, key)
-            except InvalidNameError as exc:
-                raise MalformedRunError(f"{what}: {exc}") from None
-        out[k] = v
-    return out
+        except InvalidNameError as exc:
+            raise MalformedRunError(f"{what}: {exc}") from None
+    return value
 
 
 def _time(data: dict, key: str, what: str, optional: bool = False) -> int | None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from gittrack.errors import MalformedRunError
 from gittrack.store import metricfile
 from gittrack.store.naming import metric_filename
-from gittrack.store.record import RunRecord, parse_record, parse_summary
+from gittrack.store.record import RunRecord, dump_summary, parse_record, parse_summary
 from gittrack.store.snapshot import RUN_DIR
 
 if TYPE_CHECKING:
@@ -72,12 +72,18 @@ def read_record(repo: pygit2.Repository, commit_id: pygit2.Oid) -> RunRecord:
 
 def read_summary(repo: pygit2.Repository, commit_id: pygit2.Oid) -> RunRecord:
     """The run's record from ``summary.json`` (fast), or from ``run.yaml`` when there is none."""
+    return read_summary_json(repo, commit_id)[0]
+
+
+def read_summary_json(repo: pygit2.Repository, commit_id: pygit2.Oid) -> tuple[RunRecord, bytes]:
+    """The record and the bytes of ``summary.json`` (made from ``run.yaml`` when it is missing)."""
     what = f"run commit {str(commit_id)[:12]}"
     tree = run_tree_of(repo, commit_id)
     data = read_blob(repo, tree, SUMMARY, MAX_RUN_YAML_BYTES, what)
     if data is None:
-        return read_record(repo, commit_id)
-    return parse_summary(data, f"{what}: {RUN_DIR}/{SUMMARY}")
+        record = read_record(repo, commit_id)
+        return record, dump_summary(record)
+    return parse_summary(data, f"{what}: {RUN_DIR}/{SUMMARY}"), data
 
 
 def read_history(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> list[metricfile.Point]:
