@@ -201,3 +201,26 @@ def test_uncaught_exception_without_with_ends_the_run_as_failed(repo: Path) -> N
     assert run.info.status == "FAILED"
     assert run.record.error["message"] == "boom"
     assert run.data.metrics == {"a": 1.0}
+
+
+def test_searches_run_safely_beside_concurrent_writers(repo: Path) -> None:
+    writer = textwrap.dedent(
+        """
+        import gittrack
+        for i in range(15):
+            with gittrack.start_run(experiment="busy"):
+                gittrack.log_metric("m", i)
+        """
+    )
+    reader = textwrap.dedent(
+        """
+        import gittrack
+        for _ in range(15):
+            frame = gittrack.search_runs(filter_string="metrics.m >= 0")
+            assert frame["status"].isin(["RUNNING", "FINISHED"]).all()
+        """
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", writer], env=_env()) for _ in range(2)]
+    procs += [subprocess.Popen([sys.executable, "-c", reader], env=_env()) for _ in range(3)]
+    assert [p.wait(timeout=300) for p in procs] == [0] * 5
+    assert len(gittrack.search_runs(experiment_names="busy", filter_string="metrics.m >= 0")) == 30
