@@ -10,6 +10,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from gittrack.data.dvcstore import has_dvc
 from gittrack.entities import Metric, Run
 from gittrack.errors import ImmutableRunError, InvalidValueError
 from gittrack.store import runfiles, settings
@@ -81,6 +82,10 @@ class Client:
             writer.log_param(key, value)
         for key, value in (tags or {}).items():
             writer.set_tag(key, value)
+        if has_dvc(self._repo.workdir):
+            from gittrack.artifacts import workspace_inputs
+
+            writer.add_inputs(workspace_inputs(self._repo, writer.snapshot_tree))
         writer.checkpoint()
         self._adopt(writer)
         return self._run_of(writer)
@@ -145,6 +150,58 @@ class Client:
         writer = self._writer(run_id)
         for key, value in _mapping(tags, "tags").items():
             writer.set_tag(key, value)
+
+    def log_input(self, run_id: str, path: str | os.PathLike, name: str | None = None, track: bool = False) -> dict:
+        """Record the DVC hash of a data file or folder the run used (``track``: also ``dvc add`` it)."""
+        from gittrack.artifacts import log_input
+
+        return log_input(self._writer(run_id), path, name, track)
+
+    def log_artifact(self, run_id: str, local_path: str | os.PathLike, artifact_path: str | None = None) -> dict:
+        """Store a file or folder in the DVC cache and point to it from the run."""
+        from gittrack.artifacts import log_artifact
+
+        return log_artifact(self._writer(run_id), local_path, artifact_path)
+
+    def log_artifacts(self, run_id: str, local_dir: str | os.PathLike, artifact_path: str | None = None) -> list[dict]:
+        """Store a folder's content (one folder artifact at ``artifact_path``, or each entry at the root)."""
+        from gittrack.artifacts import log_artifacts
+
+        return log_artifacts(self._writer(run_id), local_dir, artifact_path)
+
+    def list_artifacts(self, run_id: str) -> list[dict]:
+        """The artifacts of a run: path, md5, size, nfiles, kind."""
+        from gittrack.artifacts import list_artifacts
+
+        return list_artifacts(self.get_run(run_id))
+
+    def download_artifacts(self, run_id: str, path: str | None = None, dst: str | os.PathLike | None = None) -> str:
+        """Materialise artifacts from the DVC cache (fetching from the DVC remote when missing)."""
+        from gittrack.artifacts import download_artifacts
+
+        return download_artifacts(self._repo, self.get_run(run_id), path, dst)
+
+    def log_model(
+        self,
+        run_id: str,
+        model: Any,
+        name: str = "model",
+        flavor: str | None = None,
+        signature: dict | None = None,
+        input_example: Any = None,
+        pip_requirements: list[str] | None = None,
+    ) -> dict:
+        """Save a model (flavor detected when not given) with its model.yaml, as artifact ``name``."""
+        from gittrack.models import log_model
+
+        return log_model(self._writer(run_id), model, name, flavor, signature, input_example, pip_requirements)
+
+    def load_model(self, uri: str) -> Any:
+        """Load ``runs:/<run>/<name>``: fetched if needed, verified against the run's pointer, then loaded."""
+        from gittrack.models import load, parse_uri
+
+        run, path = parse_uri(uri)
+        return load(self._repo, self.get_run(run), path)
 
     def set_log(self, run_id: str, name: str, data: bytes, total_bytes: int) -> None:
         """Keep captured output of the run's command under ``.gittrack/run/logs/<name>.txt``."""

@@ -209,6 +209,49 @@ def set_tags(tags: Mapping[str, Any]) -> None:
     run._client.set_tags(run.run_id, tags)
 
 
+def log_input(path: str | os.PathLike, name: str | None = None, track: bool = False) -> dict:
+    """Record the DVC hash of a data file or folder the active run used."""
+    run = _current()
+    return run._client.log_input(run.run_id, path, name, track)
+
+
+def log_artifact(local_path: str | os.PathLike, artifact_path: str | None = None) -> dict:
+    """Store a file or folder as an artifact of the active run (content in the DVC cache)."""
+    run = _current()
+    return run._client.log_artifact(run.run_id, local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike, artifact_path: str | None = None) -> list[dict]:
+    """Store a folder's content as artifacts of the active run."""
+    run = _current()
+    return run._client.log_artifacts(run.run_id, local_dir, artifact_path)
+
+
+def download_artifacts(
+    run_id: str, path: str | None = None, dst: str | os.PathLike | None = None, repo: str | os.PathLike | None = None
+) -> str:
+    """Write a run's artifact (or all of them) to ``dst`` and return the local path."""
+    return _client(repo).download_artifacts(run_id, path, dst)
+
+
+def log_model(
+    model: Any,
+    name: str = "model",
+    flavor: str | None = None,
+    signature: dict | None = None,
+    input_example: Any = None,
+    pip_requirements: list[str] | None = None,
+) -> dict:
+    """Save a model of the active run: sklearn, pytorch, python (with predict) or file flavor."""
+    run = _current()
+    return run._client.log_model(run.run_id, model, name, flavor, signature, input_example, pip_requirements)
+
+
+def load_model(uri: str, repo: str | os.PathLike | None = None) -> Any:
+    """Load a logged model back as a live object: ``runs:/<run>/<name>``."""
+    return _client(repo).load_model(uri)
+
+
 def get_run(run_id: str, repo: str | os.PathLike | None = None) -> Run:
     """A run by id, unique id prefix, unique name or ref."""
     return _client(repo).get_run(run_id)

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gittrack.data import dvcstore
 from gittrack.store import settings
 from gittrack.store.repo import identity
 from gittrack.store.runstore import RunStore
@@ -24,10 +25,14 @@ class InitReport:
     identity_configured: bool
     checkpoint_interval: float
     max_file_bytes: int
+    dvc: bool
+    dvc_files: list[str]
+    dvc_remote: str | None
 
 
-def init_repository(path: str | os.PathLike = ".") -> InitReport:
-    """Use the git repository containing ``path``, or create one there; writes nothing else."""
+def init_repository(path: str | os.PathLike = ".", dvc: bool = True, dvc_remote: str | None = None) -> InitReport:
+    """Use the git repository containing ``path`` (or create one), and set up DVC for artifacts
+    when missing (``dvc=False``: leave DVC alone); ``dvc_remote`` becomes DVC's default remote."""
     import pygit2
 
     from gittrack.store.repo import open_repo
@@ -39,6 +44,8 @@ def init_repository(path: str | os.PathLike = ".") -> InitReport:
         target.mkdir(parents=True, exist_ok=True)
         pygit2.init_repository(str(target))
     repo = open_repo(target)
+    root = repo.workdir.rstrip("/")
+    dvc_files = dvcstore.init_dvc(root, dvc_remote) if dvc or dvc_remote else []
     refs, _ = RunStore(repo).refs()
     name, email = identity(repo)
     configured = "user.name" in repo.config or bool(os.environ.get("GIT_AUTHOR_NAME"))
@@ -52,4 +59,30 @@ def init_repository(path: str | os.PathLike = ".") -> InitReport:
         identity_configured=configured,
         checkpoint_interval=settings.checkpoint_interval(repo),
         max_file_bytes=settings.max_file_bytes(repo),
+        dvc=dvcstore.has_dvc(root),
+        dvc_files=dvc_files,
+        dvc_remote=dvcstore.default_remote(root) if dvcstore.has_dvc(root) else None,
     )
+
+
+def commit_files(path: str | os.PathLike, files: list[str], message: str) -> str:
+    """Commit exactly ``files`` (as they are in the work tree) on the current branch; other
+    staged or unstaged changes stay as they were. Returns the new commit id."""
+    import pygit2
+
+    from gittrack.store.repo import identity, open_repo, signature
+    from gittrack.store.timefmt import now_ms
+    from gittrack.store.trees import apply_changes
+
+    repo = open_repo(path)
+    root = Path(repo.workdir)
+    changes = {f: (repo.create_blob_fromdisk(str(root / f)), pygit2.GIT_FILEMODE_BLOB) for f in files}
+    head = None if repo.head_is_unborn else repo.head.peel()
+    tree = apply_changes(repo, head.tree_id if head else None, changes)
+    who = signature(*identity(repo), now_ms())
+    commit = repo.create_commit("HEAD", who, who, message, tree, [head.id] if head else [])
+    index = repo.index
+    for f in files:
+        index.add(f)
+    index.write()
+    return str(commit)

@@ -39,7 +39,7 @@ def three_runs(repo: Path) -> list[str]:
 
 def test_init_creates_a_repository_and_reports(tmp_path: Path, cli) -> None:
     target = tmp_path / "new"
-    result = cli("init", "--path", str(target))
+    result = cli("init", "--path", str(target), "--no-dvc")
     assert result.exit_code == 0
     assert f"created git repository {target}" in result.output
     assert "runs: 0 in 0 experiment(s)" in result.output

@@ -15,12 +15,27 @@ from gittrack.store.ids import short_id
 
 @main.command()
 @click.option("--path", type=click.Path(file_okay=False, path_type=Path), default=".", help="Folder to set up.")
-def init(path: Path) -> None:
-    """Check (or create) the git repository and show how gittrack is set up there."""
-    from gittrack.initialize import init_repository
+@click.option("--dvc/--no-dvc", "with_dvc", default=True, help="Set up DVC for artifacts when missing (default).")
+@click.option("--dvc-remote", metavar="URL", help="Default DVC remote (a path, s3://..., gs://..., ssh://...).")
+@click.option("--commit/--no-commit", default=None, help="Commit the DVC set-up files (default: ask on a terminal).")
+def init(path: Path, with_dvc: bool, dvc_remote: str | None, commit: bool | None) -> None:
+    """Check (or create) the git repository, set up DVC, and show how gittrack is set up there."""
+    from gittrack.initialize import commit_files, init_repository
 
-    report = init_repository(path)
+    report = init_repository(path, with_dvc, dvc_remote)
     click.echo(f"{'created' if report.created else 'using'} git repository {report.root}")
+    if report.dvc_files:
+        click.echo(f"DVC set up: {', '.join(report.dvc_files)}")
+        if commit is None and sys.stdin.isatty():
+            commit = click.confirm("commit these DVC files now?", default=True)
+        if commit:
+            sha = commit_files(report.root, report.dvc_files, "Set up DVC for gittrack artifacts")
+            click.echo(f"committed them as {sha[:12]}")
+        else:
+            click.echo(f"commit them when ready: git add {' '.join(report.dvc_files)} && git commit")
+    click.echo(
+        f"DVC: {'remote ' + report.dvc_remote if report.dvc_remote else 'no remote' if report.dvc else 'not set up'}"
+    )
     click.echo(f"runs: {report.runs} in {report.experiments} experiment(s), under refs/runs/")
     hint = "" if report.identity_configured else " (from the OS; set git user.name and user.email)"
     click.echo(f"identity: {report.user} <{report.email}>{hint}")

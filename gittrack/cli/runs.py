@@ -193,6 +193,16 @@ def _print_run(run: Run, summaries: dict) -> None:
     if run.data.tags:
         click.echo("\ntags")
         click.echo(table(["key", "value"], sorted(run.data.tags.items())))
+    if record.inputs:
+        click.echo("\ndata inputs")
+        rows = [
+            [i.get("path"), i.get("md5"), i.get("source"), "DIRTY" if i.get("dirty") else ""] for i in record.inputs
+        ]
+        click.echo(table(["path", "md5", "from", ""], rows))
+    if record.artifacts:
+        click.echo("\nartifacts (gittrack artifacts get RUN PATH)")
+        rows = [[a.get("path"), a.get("kind"), a.get("md5"), a.get("size")] for a in record.artifacts]
+        click.echo(table(["path", "kind", "md5", "bytes"], rows))
     excluded = record.snapshot.get("excluded") or []
     if excluded:
         click.echo("\nleft out of the snapshot")

@@ -117,3 +117,24 @@ def metric_filename(key: str) -> str:
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
         encoded = f"{encoded[:150]}~{digest}"
     return encoded + ".tsv"
+
+
+def artifact_path(folder: str | None, name: str) -> str:
+    """The path of an artifact inside the run's artifact folder: ``folder/name``, normalised.
+
+    Absolute folders, ``..`` segments and names that would escape the folder are refused.
+    """
+    import posixpath
+
+    parts = []
+    for piece in (folder or "", name):
+        if not isinstance(piece, str) or piece.startswith("/") or "\\" in piece or _CONTROL.search(piece):
+            raise InvalidNameError(f"artifact path {piece!r} must be relative, like 'plots' or 'models/final'")
+        parts.extend(p for p in piece.split("/") if p not in ("", "."))
+    if not parts or any(p == ".." for p in parts):
+        raise InvalidNameError(
+            f"artifact path {posixpath.join(folder or '', name)!r} escapes the run's artifact folder"
+        )
+    if parts[-1].endswith(".dvc") or parts[-1] == ".gitignore":
+        raise InvalidNameError(f"artifact name {parts[-1]!r} is reserved; rename the file")
+    return "/".join(parts)

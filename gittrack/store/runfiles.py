@@ -18,6 +18,7 @@ SUMMARY = "summary.json"
 METRICS = "metrics"
 REQUIREMENTS = "env/requirements.txt"
 LOGS = "logs"
+ARTIFACTS = "artifacts"
 MAX_RUN_YAML_BYTES = 16 * 1024 * 1024
 MAX_LOG_BYTES = 1024 * 1024
 
@@ -104,6 +105,12 @@ def read_history(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> li
     if tail is not None:
         points.extend(metricfile.decode_points(tail, f"{what}: metric {key!r}"))
     return points
+
+
+def read_artifact_pointer(repo: pygit2.Repository, commit_id: pygit2.Oid, path: str) -> bytes | None:
+    """The ``.dvc`` pointer of artifact ``path`` in a run commit, or None."""
+    tree = run_tree_of(repo, commit_id)
+    return read_blob(repo, tree, f"{ARTIFACTS}/{path}.dvc", MAX_LOG_BYTES, f"run commit {str(commit_id)[:12]}")
 
 
 def read_log(repo: pygit2.Repository, commit_id: pygit2.Oid, name: str) -> bytes | None:

@@ -133,6 +133,8 @@ class _Pending:
     tags: dict[str, str] = field(default_factory=dict)
     points: list[tuple[str, int, int, float]] = field(default_factory=list)
     logs: dict[str, tuple[bytes, int]] = field(default_factory=dict)
+    artifacts: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
     end: dict[str, Any] | None = None
 
     def merge_back(self, newer: _Pending) -> None:
@@ -141,6 +143,8 @@ class _Pending:
         self.tags = {**self.tags, **newer.tags}
         self.points.extend(newer.points)
         self.logs = {**self.logs, **newer.logs}
+        self.artifacts = {**self.artifacts, **newer.artifacts}
+        self.inputs.extend(newer.inputs)
         self.end = newer.end or self.end
 
 
@@ -233,6 +237,11 @@ class RunWriter:
         return cls(repo, ref, state, interval)
 
     @property
+    def snapshot_tree(self) -> pygit2.Oid:
+        """The workspace snapshot the run recorded (without ``.gittrack/run``)."""
+        return self._state.snapshot_tree
+
+    @property
     def commit(self) -> pygit2.Oid | None:
         """The run's commit as of the last checkpoint (None before the first)."""
         return self._state.commit
@@ -293,6 +302,17 @@ class RunWriter:
         """Attach captured output (already size-capped) as ``logs/<name>.txt``."""
         with self._lock:
             self._pending.logs[name] = (data, total_bytes)
+
+    def add_artifact(self, path: str, pointer: bytes, info: dict[str, Any]) -> None:
+        """Record an artifact whose content is in the DVC cache: its ``.dvc`` pointer goes to
+        ``artifacts/<path>.dvc`` (with a ``.gitignore`` beside it) and ``info`` to run.yaml."""
+        with self._lock:
+            self._pending.artifacts[path] = (pointer, {**info, "path": path})
+
+    def add_inputs(self, inputs: list[dict[str, Any]]) -> None:
+        """Record data inputs (path, hashes, where they came from)."""
+        with self._lock:
+            self._pending.inputs.extend(inputs)
 
     # -- writing ----------------------------------------------------------------------------
     def checkpoint(self) -> pygit2.Oid:
@@ -401,6 +421,22 @@ class RunWriter:
             tails[filename], segments[filename] = tail, sealed
             changes[f"{runfiles.METRICS}/{filename}"] = (repo.create_blob(metricfile.encode_points(tail)), _blob_mode())
             record.metrics[key] = _summarise(record.metrics.get(key), points)
+        if pending.inputs:
+            record.inputs = _merge_inputs(record.inputs, pending.inputs)
+        if pending.artifacts:
+            record.artifacts = [a for a in record.artifacts if a.get("path") not in pending.artifacts]
+            for path, (pointer, info) in pending.artifacts.items():
+                changes[f"{runfiles.ARTIFACTS}/{path}.dvc"] = (repo.create_blob(pointer), _blob_mode())
+                record.artifacts.append(info)
+            for folder in {path.rpartition("/")[0] for path in pending.artifacts}:
+                names = sorted(
+                    a["path"].rpartition("/")[2] for a in record.artifacts if a["path"].rpartition("/")[0] == folder
+                )
+                ignore = "".join(f"/{name}\n" for name in names).encode()
+                changes[f"{runfiles.ARTIFACTS}/{folder}/.gitignore".replace("//", "/")] = (
+                    repo.create_blob(ignore),
+                    _blob_mode(),
+                )
         for name, (data, total) in pending.logs.items():
             changes[f"{runfiles.LOGS}/{name}.txt"] = (repo.create_blob(data), _blob_mode())
             record.logs[name] = {"bytes": total, "kept_bytes": len(data), "truncated": total > len(data)}
@@ -452,6 +488,13 @@ def _blob_mode() -> int:
     import pygit2
 
     return pygit2.GIT_FILEMODE_BLOB
+
+
+def _merge_inputs(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Inputs by (path, source): a later record of the same input replaces the earlier one."""
+    merged = {(i.get("path"), i.get("source")): i for i in old}
+    merged.update({(i.get("path"), i.get("source")): i for i in new})
+    return list(merged.values())
 
 
 def _group_points(points: list[tuple[str, int, int, float]]) -> dict[str, list[tuple[int, int, float]]]:

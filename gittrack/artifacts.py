@@ -1,0 +1,184 @@
+"""Data inputs and artifacts of runs, stored the DVC way (API layer over ``gittrack.data``).
+
+Inputs are recorded by hash; artifacts go into the DVC cache and the run commit gets a ``.dvc``
+pointer under ``.gittrack/run/artifacts/``, so ``git checkout <run ref> && dvc checkout``
+restores them without gittrack.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gittrack.data import dvcstore
+from gittrack.errors import MalformedRunError, NotFoundError, UsageError
+from gittrack.store import naming, runfiles
+from gittrack.store.writer import RunWriter
+from gittrack.store.yamlio import load_yaml
+
+if TYPE_CHECKING:
+    import pygit2
+
+    from gittrack.entities import Run
+
+log = logging.getLogger("gittrack")
+MAX_POINTER_BYTES = 1024 * 1024
+
+
+def _dvc(repo: pygit2.Repository):
+    root = repo.workdir.rstrip("/")
+    if not dvcstore.has_dvc(root):
+        raise UsageError(f"{root} has no DVC set-up; artifacts live in DVC: run 'gittrack init' there first")
+    return dvcstore.open_dvc(root)
+
+
+def _relative(repo: pygit2.Repository, path: str | os.PathLike) -> str:
+    full = Path(path).resolve()
+    try:
+        return full.relative_to(Path(repo.workdir).resolve()).as_posix()
+    except ValueError:
+        return str(full)
+
+
+# -- inputs ------------------------------------------------------------------------------
+def _walk_pointers(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = ""):
+    """Every ``*.dvc`` file and ``dvc.lock`` in a snapshot tree, but gittrack's own folder."""
+    for entry in tree:
+        path = f"{prefix}{entry.name}"
+        if entry.type_str == "tree":
+            if path != ".gittrack":
+                yield from _walk_pointers(repo, repo[entry.id], path + "/")
+        elif entry.name.endswith(".dvc") or entry.name == "dvc.lock":
+            yield path, repo[entry.id].data
+
+
+def _lock_entries(data: bytes, path: str) -> list[tuple[str, dict, str]]:
+    doc = load_yaml(data, path)
+    folder = path.rpartition("/")[0]
+    found = []
+    stages = doc.get("stages", {}) if isinstance(doc, dict) else {}
+    for stage, body in stages.items() if isinstance(stages, dict) else []:
+        for kind in ("deps", "outs"):
+            for item in (body or {}).get(kind, []) if isinstance(body, dict) else []:
+                if isinstance(item, dict) and isinstance(item.get("path"), str) and item.get("md5"):
+                    found.append((f"{folder}/{item['path']}".lstrip("/"), item, f"{path}:{stage}:{kind}"))
+    return found
+
+
+def workspace_inputs(repo: pygit2.Repository, snapshot_tree: pygit2.Oid) -> list[dict[str, Any]]:
+    """The DVC-tracked data of the snapshot (``*.dvc`` files, ``dvc.lock``), each flagged dirty
+    when the work tree's content no longer matches its recorded hash."""
+    dvc = _dvc(repo)
+    entries = []
+    for path, data in _walk_pointers(repo, repo[snapshot_tree]):
+        try:
+            if path.endswith("dvc.lock"):
+                entries.extend(_lock_entries(data, path))
+            else:
+                entry, out = dvcstore.read_pointer(data, path)
+                folder = path.rpartition("/")[0]
+                entries.append((f"{folder}/{out}".lstrip("/"), entry.out(out), path))
+        except (dvcstore.DataError, MalformedRunError) as exc:
+            log.warning("gittrack: ignored %s: %s", path, exc)
+    inputs = []
+    root = repo.workdir
+    for path, item, source in entries:
+        record = {"path": path, "md5": item.get("md5"), "size": item.get("size"), "nfiles": item.get("nfiles"),
+                  "source": source}  # fmt: skip
+        full = os.path.join(root, path)
+        if not os.path.exists(full):
+            record.update(dirty=True, workspace="missing")
+        else:
+            current = dvcstore.hash_path(dvc, full).md5
+            record["dirty"] = current != item.get("md5")
+            if record["dirty"]:
+                record["workspace_md5"] = current
+        inputs.append(record)
+    dirty = [i["path"] for i in inputs if i["dirty"]]
+    if dirty:
+        log.warning("gittrack: data differs from its recorded DVC hash (dirty data): %s", ", ".join(dirty))
+    return inputs
+
+
+def log_input(writer: RunWriter, path: str | os.PathLike, name: str | None = None, track: bool = False) -> dict:
+    """Record the DVC hash of a file or folder as an input; ``track`` also adds it to DVC."""
+    dvc = _dvc(writer.repo)
+    if not os.path.exists(path):
+        raise NotFoundError(f"input '{path}' does not exist")
+    if track:
+        dvc.add(str(Path(path).resolve()))
+    entry = dvcstore.hash_path(dvc, path)
+    record = {"path": _relative(writer.repo, path), "md5": entry.md5, "size": entry.size, "nfiles": entry.nfiles,
+              "source": "log_input", "dirty": False}  # fmt: skip
+    if name is not None:
+        record["name"] = str(name)
+    writer.add_inputs([record])
+    return record
+
+
+# -- artifacts -----------------------------------------------------------------------------
+def log_artifact(
+    writer: RunWriter, local_path: str | os.PathLike, artifact_path: str | None = None, kind: str = "artifact"
+) -> dict:
+    """Put a file or folder into the DVC cache and its pointer into the run at ``artifact_path/<name>``."""
+    local = Path(local_path)
+    if not local.exists():
+        raise NotFoundError(f"artifact source '{local_path}' does not exist")
+    path = naming.artifact_path(artifact_path, local.resolve().name if local.name in ("", ".") else local.name)
+    return _log_entry(writer, local, path, kind)
+
+
+def _log_entry(writer: RunWriter, local: Path, path: str, kind: str, extra: dict | None = None) -> dict:
+    entry = dvcstore.add_to_cache(_dvc(writer.repo), local)
+    name = path.rpartition("/")[2]
+    info = {"md5": entry.md5, "size": entry.size, "nfiles": entry.nfiles, "kind": kind, **(extra or {})}
+    writer.add_artifact(path, dvcstore.pointer(entry, name), info)
+    return {**info, "path": path}
+
+
+def log_artifacts(writer: RunWriter, local_dir: str | os.PathLike, artifact_path: str | None = None) -> list[dict]:
+    """Log a folder's content: as one folder artifact at ``artifact_path``, or each entry at the root."""
+    folder = Path(local_dir)
+    if not folder.is_dir():
+        raise NotFoundError(f"'{local_dir}' is not a folder")
+    if artifact_path:
+        return [_log_entry(writer, folder, naming.artifact_path(None, artifact_path), "artifact")]
+    return [log_artifact(writer, child) for child in sorted(folder.iterdir()) if not child.is_symlink()]
+
+
+def list_artifacts(run: Run) -> list[dict]:
+    """The artifacts a run recorded (path, md5, size, nfiles, kind)."""
+    return [dict(a) for a in run.record.artifacts]
+
+
+def _artifact_entry(repo: pygit2.Repository, run: Run, path: str) -> dvcstore.DataEntry:
+    """The DVC entry of one artifact, read from the pointer in the run commit (the trusted copy)."""
+    import pygit2
+
+    path = naming.artifact_path(None, path)
+    data = runfiles.read_artifact_pointer(repo, pygit2.Oid(hex=run.info.commit), path)
+    if data is None:
+        known = ", ".join(a.get("path", "?") for a in run.record.artifacts) or "none"
+        raise NotFoundError(f"run {run.info.run_name} has no artifact '{path}'; it has: {known}")
+    entry, _ = dvcstore.read_pointer(data, f"{path}.dvc")
+    return entry
+
+
+def download_artifacts(
+    repo: pygit2.Repository, run: Run, path: str | None = None, dst: str | os.PathLike | None = None
+) -> str:
+    """Write artifact ``path`` (default: all) of ``run`` under ``dst`` (default: a new temp folder),
+    fetching from the DVC remote what the local cache lacks; returns the local path."""
+    dvc = _dvc(repo)
+    paths = [path] if path else [a["path"] for a in run.record.artifacts]
+    if not paths:
+        raise NotFoundError(f"run {run.info.run_name} has no artifacts")
+    entries = {p: _artifact_entry(repo, run, p) for p in paths}
+    dvcstore.fetch(dvc, list(entries.values()))
+    target = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="gittrack-artifacts-"))
+    for p, entry in entries.items():
+        dvcstore.materialise(dvc, entry, target / p)
+    return str(target / paths[0]) if path else str(target)

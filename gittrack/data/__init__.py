@@ -1,0 +1,1 @@
+"""Data and artifacts through DVC: hashing, the cache, remotes and pointers."""
