@@ -198,19 +198,48 @@ def in_cache(dvc: Repo, entry: DataEntry) -> bool:
     return all(odb.exists(hi.value) for _, _, hi in tree)
 
 
+def _expanded(dvc: Repo, entries: list[DataEntry]) -> set:
+    """The hashes of the objects behind ``entries``: each file, each ``.dir`` listing and its files."""
+    from dvc_data.hashfile.tree import Tree
+
+    odb = dvc.cache.local
+    found = set()
+    for entry in entries:
+        found.add(_hash_info(entry))
+        if entry.is_dir and odb.exists(entry.md5):
+            found.update(hi for _, _, hi in Tree.load(odb, _hash_info(entry)))
+    return found
+
+
+def push(dvc: Repo, entries: list[DataEntry], remote: str | None = None) -> int:
+    """Send the objects behind ``entries`` to the DVC remote (only those it lacks); returns how many."""
+    missing = [e.md5 for e in entries if not in_cache(dvc, e)]
+    if missing:
+        raise DataError(f"the local DVC cache lacks {', '.join(missing[:3])}; nothing to push for them")
+    try:
+        result = dvc.cloud.push(_expanded(dvc, entries), remote=remote)
+    except Exception as exc:  # noqa: BLE001 - DVC raises many types; report one line
+        raise DataError(f"could not push to the DVC remote: {exc}") from None
+    if result.failed:
+        raise DataError(f"{len(result.failed)} object(s) could not be pushed to the DVC remote; try again")
+    return len(result.transferred)
+
+
 def fetch(dvc: Repo, entries: list[DataEntry], remote: str | None = None) -> int:
     """Bring missing objects from the DVC remote into the local cache; returns how many came."""
     missing = [e for e in entries if not in_cache(dvc, e)]
     if not missing:
         return 0
+    count = 0
     try:
-        result = dvc.cloud.pull([_hash_info(e) for e in missing], remote=remote)
+        for _ in range(2):  # first the files and .dir listings, then the files the listings name
+            count += len(dvc.cloud.pull(_expanded(dvc, missing), remote=remote).transferred)
     except Exception as exc:  # noqa: BLE001 - DVC raises many types; report one line
         raise DataError(f"could not fetch from the DVC remote: {exc}") from None
     still = [e.md5 for e in missing if not in_cache(dvc, e)]
     if still:
         raise DataError(f"the DVC remote lacks {', '.join(still[:3])}; was it pushed ('gittrack push' or 'dvc push')?")
-    return len(result.transferred)
+    return count
 
 
 def materialise(dvc: Repo, entry: DataEntry, dest: str | os.PathLike) -> None:

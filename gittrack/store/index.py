@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import math
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gittrack")
 
-SCHEMA = 3
+SCHEMA = 4
 _DDL = """
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY, commit_id TEXT UNIQUE NOT NULL, run_id TEXT NOT NULL, experiment TEXT NOT NULL,
@@ -44,6 +46,7 @@ CREATE TABLE metrics (run INTEGER NOT NULL, key TEXT NOT NULL, value REAL, PRIMA
 CREATE TABLE tags (run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (run, key));
 CREATE TABLE refs (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, deleted INTEGER NOT NULL);
 CREATE TABLE problems (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, message TEXT NOT NULL);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE INDEX runs_start ON runs (start_time DESC, run_id DESC);
 CREATE INDEX refs_commit ON refs (commit_id);
 """
@@ -146,13 +149,42 @@ class RunIndex:
             out[name] = (str(ref.target), deleted)
         return out
 
+    def _fingerprint(self) -> str | None:
+        """A cheap summary of the ref storage (packed-refs and loose run refs): when it has not
+        changed since the last sync, neither have the refs, and listing them can be skipped.
+        None when refs are not stored as files (another ref backend): then always compare."""
+        path = Path(self.repo.path)
+        common = path / "commondir"
+        if common.is_file():
+            path = (path / common.read_text().strip()).resolve()
+        if (path / "reftable").exists():
+            return None
+        parts = []
+        packed = path / "packed-refs"
+        if packed.exists():
+            info = packed.stat()
+            parts.append(f"packed {info.st_ino} {info.st_size} {info.st_mtime_ns}")
+        for namespace in (naming.RUNS_NAMESPACE, DELETED_NAMESPACE):
+            for folder, _, files in os.walk(path / namespace):
+                for name in files:
+                    info = os.stat(os.path.join(folder, name))
+                    parts.append(f"{folder}/{name} {info.st_ino} {info.st_size} {info.st_mtime_ns}")
+        return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()
+
     def sync(self) -> list[str]:
         """Bring the index up to date with the run refs; returns one line per unreadable run."""
-        current = self._current_refs()
+        fingerprint = self._fingerprint()
         with self._db() as conn:
-            seen = dict(conn.execute("SELECT name, commit_id FROM refs UNION ALL SELECT name, commit_id FROM problems"))
-            if seen.keys() != current.keys() or any(seen[name] != target for name, (target, _) in current.items()):
-                self._apply(conn, current)
+            stored = conn.execute("SELECT value FROM meta WHERE key = 'refs'").fetchone()
+            if fingerprint is None or stored is None or stored[0] != fingerprint:
+                current = self._current_refs()
+                seen = dict(
+                    conn.execute("SELECT name, commit_id FROM refs UNION ALL SELECT name, commit_id FROM problems")
+                )
+                if seen.keys() != current.keys() or any(seen[n] != target for n, (target, _) in current.items()):
+                    self._apply(conn, current)
+                if fingerprint is not None:
+                    conn.execute("INSERT OR REPLACE INTO meta VALUES ('refs', ?)", (fingerprint,))
             return [f"{name}: {message}" for name, message in conn.execute("SELECT name, message FROM problems")]
 
     def _apply(self, conn: sqlite3.Connection, current: dict[str, tuple[str, int]]) -> None:
@@ -225,7 +257,7 @@ class RunIndex:
             clauses.append(f"r.experiment IN ({','.join('?' * len(experiments))})")
             args.extend(experiments)
         sql = (
-            f"SELECT {_INFO} FROM runs r JOIN refs f ON f.commit_id = r.commit_id "  # noqa: S608 - compiled, bound
+            f"SELECT {_INFO} FROM runs r CROSS JOIN refs f ON f.commit_id = r.commit_id "  # noqa: S608 - compiled, bound
             f"WHERE {' AND '.join(clauses)} ORDER BY {order}"
         )
         args.extend(order_params)
