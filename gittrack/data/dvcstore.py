@@ -253,4 +253,12 @@ def materialise(dvc: Repo, entry: DataEntry, dest: str | os.PathLike) -> None:
     with contextlib.suppress(FileNotFoundError):
         if os.path.isfile(dest) and entry.is_dir:
             raise UsageError(f"'{dest}' is a file; the artifact is a folder")
-    checkout(dest, odb.fs, obj, cache=odb, force=True, relink=True)
+    from dvc_data.hashfile.checkout import CheckoutError
+
+    try:
+        checkout(dest, odb.fs, obj, cache=odb, force=True, relink=True)
+    except CheckoutError:
+        raise DataError(
+            f"cannot restore {entry.md5} from the DVC cache: files are missing or do not match their hash; "
+            "fetch them again ('gittrack artifacts get' fetches from the DVC remote)"
+        ) from None
