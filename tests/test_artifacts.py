@@ -204,7 +204,7 @@ def test_tampered_models_are_not_loaded(dvc_repo: Path) -> None:
             victim = Path(dvc_api.cache.local.oid_to_path(hash_info.value))
             victim.chmod(0o644)
             victim.write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")
-    with pytest.raises(gittrack.GittrackError, match="do not match their hash|does not match its recorded hash"):
+    with pytest.raises(gittrack.GittrackError, match=r"do not match their hash|does not match its recorded hash"):
         gittrack.load_model(f"runs:/{active.run_id}/doubler")
 
 
