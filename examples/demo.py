@@ -34,6 +34,21 @@ def git_identity(root: Path) -> None:
         subprocess.run(["git", "config", "user.email", "demo@example.com"], cwd=root, check=True)
 
 
+def write_trips(path: Path, n: int = 2000) -> None:
+    """Synthetic taxi trips: distance, hour, passengers and the duration to predict."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    distance = rng.uniform(0.5, 20, n)
+    hour = rng.integers(0, 24, n)
+    passengers = rng.integers(1, 5, n)
+    duration = 3.0 + 2.5 * distance + 0.3 * hour + 0.5 * passengers + rng.normal(0, 2.0, n)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["distance_km,hour,passengers,duration_min"]
+    lines += [f"{d:.3f},{h},{p},{t:.2f}" for d, h, p, t in zip(distance, hour, passengers, duration, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+
+
 def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="gittrack-demo-"))
     print(f"demo repository: {root}")
@@ -45,18 +60,36 @@ def main() -> None:
     subprocess.run(["git", "commit", "-q", "-m", "Add training script"], cwd=root, check=True)
     os.environ.setdefault("GITTRACK_EXPERIMENT", "taxi-duration")
 
-    for lr in ("0.01", "0.05", "0.2"):
+    # gittrack init sets up DVC (with a local DVC remote here); the data is tracked by DVC
+    sh(*GITTRACK, "init", "--dvc-remote", str(root.parent / f"{root.name}-dvc-remote"), "--commit", cwd=root)
+    write_trips(root / "data" / "trips.csv")
+    sh(sys.executable, "-m", "dvc", "add", "-q", "data/trips.csv", cwd=root)
+    subprocess.run(["git", "add", "data"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", "Track trip data with DVC"], cwd=root, check=True)
+
+    for lr in ("0.001", "0.01", "0.05"):
         sh(*GITTRACK, "run", "-t", "stage=sweep", "--", sys.executable, "train.py", "--lr", lr, cwd=root)
 
     # an uncommitted edit: the run's snapshot keeps it, the user's files stay as they are
-    (root / "train.py").write_text((root / "train.py").read_text().replace("default=30", "default=60"))
-    sh(*GITTRACK, "run", "-n", "longer-training", "--", sys.executable, "train.py", "--lr", "0.05", cwd=root)
+    (root / "train.py").write_text((root / "train.py").read_text().replace("default=20", "default=40"))
+    sh(*GITTRACK, "run", "-n", "longer-training", "--", sys.executable, "train.py", "--lr", "0.01", cwd=root)
 
     sh(*GITTRACK, "runs", "list", cwd=root)
     runs = json.loads(sh(*GITTRACK, "runs", "list", "--json", cwd=root, capture=True))
     best = min(runs, key=lambda r: r["metrics"]["val_rmse"])
     sh(*GITTRACK, "runs", "show", best["run_id"][:12], cwd=root)
     sh("git", "log", "--oneline", "-3", best["ref"], cwd=root)
+    sh(*GITTRACK, "artifacts", "list", best["run_id"][:12], cwd=root)
+
+    print(f"\n>>> gittrack.load_model('runs:/{best['run_id'][:12]}/model').predict(three trips)", flush=True)
+    code = (
+        "import gittrack, pandas as pd, sys\n"
+        "model = gittrack.load_model(f'runs:/{sys.argv[1]}/model')\n"
+        "trips = pd.DataFrame({'distance_km': [2.0, 8.5, 15.0], 'hour': [8, 13, 18], 'passengers': [1, 2, 1]})\n"
+        "for km, minutes in zip(trips['distance_km'], model.predict(trips)):\n"
+        "    print(f'  {km:5.1f} km -> {minutes:5.1f} min')\n"
+    )
+    subprocess.run([sys.executable, "-c", code, best["run_id"]], cwd=root, check=True)
 
     print(
         f"\nThe demo repository stays at {root}. Look around:\n"

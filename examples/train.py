@@ -1,46 +1,58 @@
-"""A small training script: linear regression by gradient descent on synthetic taxi-trip data.
+"""A small training script: a scikit-learn regressor for taxi-trip durations, trained by epochs.
 
-Run it under gittrack (``gittrack run -- python train.py --lr 0.1``) or on its own: either way
-``gittrack.start_run()`` records its params and metric histories.
+Run it under gittrack (``gittrack run -- python train.py --lr 0.01``) or on its own: either way
+``gittrack.start_run()`` records its params, metric histories, data input, a learning-curve
+artifact and the model.
 """
 
 import argparse
+import csv
+import tempfile
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from sklearn.linear_model import SGDRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 import gittrack
 
-
-def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Trip features (distance km, hour of day, passengers) and durations in minutes."""
-    rng = np.random.default_rng(seed)
-    x = np.column_stack([rng.uniform(0.5, 20, n), rng.integers(0, 24, n), rng.integers(1, 5, n)])
-    y = 3.0 + 2.5 * x[:, 0] + 0.3 * x[:, 1] + 0.5 * x[:, 2] + rng.normal(0, 2.0, n)
-    return x, y
+DATA = Path("data/trips.csv")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--l2", type=float, default=0.0)
+    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--alpha", type=float, default=0.0001)
     args = parser.parse_args()
 
-    x, y = make_data(2000)
-    mean, std = x.mean(axis=0), x.std(axis=0)
-    x = (x - mean) / std
-    x_train, y_train, x_val, y_val = x[:1600], y[:1600], x[1600:], y[1600:]
+    trips = pd.read_csv(DATA)
+    features = trips[["distance_km", "hour", "passengers"]]
+    target = trips["duration_min"]
+    x_train, y_train = features[:1600], target[:1600]
+    x_val, y_val = features[1600:], target[1600:]
 
-    with gittrack.start_run(params={"lr": args.lr, "epochs": args.epochs, "l2": args.l2}):
-        gittrack.set_tag("model", "linear-regression")
-        w, b = np.zeros(x.shape[1]), 0.0
+    with gittrack.start_run(params={"lr": args.lr, "epochs": args.epochs, "alpha": args.alpha}):
+        gittrack.set_tag("model", "sgd-regressor")
+        gittrack.log_input(DATA, name="trips")
+        scaler = StandardScaler().fit(x_train)
+        regressor = SGDRegressor(eta0=args.lr, alpha=args.alpha, learning_rate="constant", random_state=0)
+        curve = []
         for epoch in range(args.epochs):
-            err = x_train @ w + b - y_train
-            w -= args.lr * (x_train.T @ err / len(err) + args.l2 * w)
-            b -= args.lr * err.mean()
-            train_loss = float((err**2).mean())
-            val_rmse = float(np.sqrt(((x_val @ w + b - y_val) ** 2).mean()))
-            gittrack.log_metrics({"train_loss": train_loss, "val_rmse": val_rmse}, step=epoch)
+            regressor.partial_fit(scaler.transform(x_train), y_train)
+            train_rmse = float(np.sqrt(np.mean((regressor.predict(scaler.transform(x_train)) - y_train) ** 2)))
+            val_rmse = float(np.sqrt(np.mean((regressor.predict(scaler.transform(x_val)) - y_val) ** 2)))
+            gittrack.log_metrics({"train_rmse": train_rmse, "val_rmse": val_rmse}, step=epoch)
+            curve.append((epoch, train_rmse, val_rmse))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "learning_curve.csv"
+            with path.open("w", newline="") as out:
+                csv.writer(out).writerows([("epoch", "train_rmse", "val_rmse"), *curve])
+            gittrack.log_artifact(path, "plots")
+        model = make_pipeline(scaler, regressor)
+        gittrack.log_model(model, name="model", input_example=x_val.head(3))
         print(f"lr={args.lr} epochs={args.epochs}: val_rmse={val_rmse:.3f}")
 
 
