@@ -32,6 +32,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_tracking.py
 	$(BIN)/python benchmarks/bench_search.py
+	$(BIN)/python benchmarks/bench_artifacts.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
