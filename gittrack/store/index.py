@@ -34,16 +34,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gittrack")
 
-SCHEMA = 4
+SCHEMA = 5
 _DDL = """
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY, commit_id TEXT UNIQUE NOT NULL, run_id TEXT NOT NULL, experiment TEXT NOT NULL,
     run_name TEXT, status TEXT, start_time INTEGER, end_time INTEGER, heartbeat INTEGER,
     checkpoint_interval REAL, host TEXT, pid INTEGER, user TEXT, source_commit TEXT, source_branch TEXT,
     dirty INTEGER, parent_run TEXT, record TEXT NOT NULL, data TEXT NOT NULL);
-CREATE TABLE params (run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (run, key));
-CREATE TABLE metrics (run INTEGER NOT NULL, key TEXT NOT NULL, value REAL, PRIMARY KEY (run, key));
-CREATE TABLE tags (run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (run, key));
+CREATE TABLE params (run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (run, key)) WITHOUT ROWID;
+CREATE TABLE metrics (run INTEGER NOT NULL, key TEXT NOT NULL, value REAL, PRIMARY KEY (run, key)) WITHOUT ROWID;
+CREATE TABLE tags (run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (run, key)) WITHOUT ROWID;
 CREATE TABLE refs (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, deleted INTEGER NOT NULL);
 CREATE TABLE problems (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, message TEXT NOT NULL);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);

@@ -60,6 +60,12 @@ def validate_experiment(name: str) -> str:
     """Check an experiment name and return it; any unicode is fine but control characters."""
     if not isinstance(name, str) or not name:
         raise InvalidNameError("experiment name must be a non-empty string")
+    return _checked_experiment(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_experiment(name: str) -> str:
+    """The checks of :func:`validate_experiment` past the type; cached because names repeat."""
     if _CONTROL.search(name):
         raise InvalidNameError(f"experiment name {name!r} contains control characters; remove them")
     if not name.isprintable() and any(0xD800 <= ord(c) <= 0xDFFF for c in name):
