@@ -64,6 +64,7 @@ class Client:
         parent_run_id: str | None = None,
         command: list[str] | None = None,
         launcher: str = "python",
+        cwd: str | os.PathLike | None = None,
     ) -> Run:
         """Start a run: snapshot the workspace, write its first checkpoint, start its heartbeat."""
         from gittrack.store.environment import process_argv
@@ -77,6 +78,7 @@ class Client:
             launcher=launcher,
             interval=settings.checkpoint_interval(self._repo),
             max_file_bytes=settings.max_file_bytes(self._repo),
+            cwd=cwd,
         )
         for key, value in (params or {}).items():
             writer.log_param(key, value)

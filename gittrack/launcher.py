@@ -69,7 +69,7 @@ def check_command(command: list[str]) -> None:
     """Refuse an empty command or one whose program cannot be found, before a run is created."""
     if not command:
         raise UsageError("give the command to run after '--', e.g. gittrack run -- python train.py")
-    if shutil.which(command[0]) is None and not os.path.isfile(command[0]):
+    if shutil.which(command[0]) is None and not os.path.isfile(command[0]):  # relative to the caller's folder
         raise UsageError(f"command not found: {command[0]!r}")
 
 
@@ -83,11 +83,12 @@ def run_command(
     on_stdout: Callable[[bytes], None] | None = None,
     on_stderr: Callable[[bytes], None] | None = None,
     on_start: Callable[[Run], None] | None = None,
+    cwd: str | os.PathLike | None = None,
 ) -> tuple[Run, int]:
     """Run ``command`` as a new run; returns the ended run and the exit code to exit with."""
     check_command(command)
     client = Client(repo)
-    run = client.create_run(experiment, run_name, params, tags, command=command, launcher="gittrack run")
+    run = client.create_run(experiment, run_name, params, tags, command=command, launcher="gittrack run", cwd=cwd)
     run_id = run.info.run_id
     if on_start is not None:
         on_start(run)
@@ -99,7 +100,7 @@ def run_command(
         "PYTHONUNBUFFERED": "1",
     }
     try:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
     except OSError as exc:
         client.set_terminated(run_id, FAILED, {"type": type(exc).__name__, "message": str(exc)})
         raise UsageError(f"cannot start {command[0]!r}: {exc.strerror or exc}") from None

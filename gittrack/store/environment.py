@@ -86,19 +86,23 @@ def _relative(path: str, root: Path) -> str | None:
         return None
 
 
-def command_summary(argv: list[str], root: Path, launcher: str) -> dict[str, object]:
+def command_summary(
+    argv: list[str], root: Path, launcher: str, cwd: str | os.PathLike | None = None
+) -> dict[str, object]:
     """The command line, the script it ran, the working folder and what launched it.
 
     The entry point is the first argument after the program that names a file (``train.py`` in
     ``python train.py``), else the program itself when it is a file inside the repository.
     """
-    entry = next((_relative(arg, root) or arg for arg in argv[1:] if arg and os.path.isfile(arg)), None)
-    if entry is None and argv and os.path.isfile(argv[0]):
-        entry = _relative(argv[0], root)
+    where = os.fspath(cwd) if cwd is not None else os.getcwd()
+    files = [(arg, os.path.join(where, arg)) for arg in argv if arg]
+    entry = next((_relative(full, root) or arg for arg, full in files[1:] if os.path.isfile(full)), None)
+    if entry is None and files and os.path.isfile(files[0][1]):
+        entry = _relative(files[0][1], root)
     return {
         "argv": list(argv),
         "entry_point": entry,
-        "cwd": _relative(os.getcwd(), root) or os.getcwd(),
+        "cwd": _relative(where, root) or where,
         "launcher": launcher,
     }
 

@@ -34,13 +34,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gittrack")
 
-SCHEMA = 5
+SCHEMA = 6
 _DDL = """
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY, commit_id TEXT UNIQUE NOT NULL, run_id TEXT NOT NULL, experiment TEXT NOT NULL,
     run_name TEXT, status TEXT, start_time INTEGER, end_time INTEGER, heartbeat INTEGER,
     checkpoint_interval REAL, host TEXT, pid INTEGER, user TEXT, source_commit TEXT, source_branch TEXT,
-    dirty INTEGER, parent_run TEXT, record TEXT NOT NULL, data TEXT NOT NULL);
+    dirty INTEGER, parent_run TEXT, record TEXT NOT NULL, data TEXT NOT NULL, artifacts TEXT);
 CREATE TABLE params (run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (run, key)) WITHOUT ROWID;
 CREATE TABLE metrics (run INTEGER NOT NULL, key TEXT NOT NULL, value REAL, PRIMARY KEY (run, key)) WITHOUT ROWID;
 CREATE TABLE tags (run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (run, key)) WITHOUT ROWID;
@@ -276,6 +276,18 @@ class RunIndex:
                                bool(dirty), params_, metrics_, tags_))  # fmt: skip
         return rows
 
+    def artifact_objects(self, names: Iterable[str] | None = None) -> list[tuple[str, int | None, int | None]]:
+        """(md5, size, nfiles) of every artifact of the runs whose refs are ``names`` (None: all runs)."""
+        with self._db() as conn:
+            query = "SELECT f.name, r.artifacts FROM runs r JOIN refs f ON f.commit_id = r.commit_id"
+            rows = conn.execute(query + " WHERE r.artifacts IS NOT NULL").fetchall()
+        wanted = None if names is None else set(names)
+        found = []
+        for name, text in rows:
+            if wanted is None or name in wanted:
+                found.extend(tuple(item) for item in json.loads(text))
+        return found
+
     def records(self, commits: Iterable[str]) -> dict[str, RunRecord]:
         """The full records of indexed commits (from the stored ``summary.json``)."""
         wanted = list(commits)
@@ -309,16 +321,27 @@ class _Batch:
             record.user.get("name", ""), _text(source.get("commit")), _text(source.get("branch")),
             int(bool(source.get("dirty"))), record.parent_run, raw.decode("utf-8"),
             json.dumps([record.params, metrics, record.tags], ensure_ascii=False),
+            _artifact_json(record),
         ))  # fmt: skip
         self.params.extend((run, key, value) for key, value in record.params.items())
         self.tags.extend((run, key, value) for key, value in record.tags.items())
         self.metrics.extend((run, key, None if math.isnan(v) else v) for key, v in metrics.items())
 
     def write(self, conn: sqlite3.Connection) -> None:
-        conn.executemany(f"INSERT INTO runs VALUES ({','.join('?' * 19)})", self.runs)  # noqa: S608
+        conn.executemany(f"INSERT INTO runs VALUES ({','.join('?' * 20)})", self.runs)  # noqa: S608
         conn.executemany("INSERT INTO params VALUES (?, ?, ?)", self.params)
         conn.executemany("INSERT INTO tags VALUES (?, ?, ?)", self.tags)
         conn.executemany("INSERT INTO metrics VALUES (?, ?, ?)", self.metrics)
+
+
+def _artifact_json(record: RunRecord) -> str | None:
+    """The DVC objects a run's artifacts need: ``[[md5, size, nfiles], ...]`` (None: no artifacts)."""
+    found = [
+        [a.get("md5"), a.get("size"), a.get("nfiles")]
+        for a in record.artifacts
+        if isinstance(a, dict) and isinstance(a.get("md5"), str)
+    ]
+    return json.dumps(found) if found else None
 
 
 def _active_name(name: str) -> str:

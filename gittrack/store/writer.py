@@ -179,6 +179,7 @@ class RunWriter:
         launcher: str = "python",
         interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        cwd: str | os.PathLike | None = None,
     ) -> RunWriter:
         """Snapshot the workspace and prepare a new run; its ref appears at the first checkpoint."""
         naming.validate_experiment(experiment)
@@ -207,7 +208,7 @@ class RunWriter:
                 "dirty": snap.dirty,
                 "diffstat": snap.diffstat,
             },
-            command=command_summary(argv or [], workdir(repo), launcher),
+            command=command_summary(argv or [], workdir(repo), launcher, cwd),
             environment=environment_summary(),
             snapshot={"excluded": snap.excluded},
         )

@@ -1,0 +1,130 @@
+"""``push``, ``pull``, ``remote setup``, ``checkout`` and ``reproduce``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from gittrack.cli import main
+from gittrack.cli.render import table, warn
+
+
+def _repo():
+    from gittrack.store.repo import open_repo
+
+    return open_repo()
+
+
+def _report(verb: str, report) -> None:
+    parts = [f"{len(report.sent)} run(s) {verb}"]
+    if report.updated:
+        parts.append(f"{len(report.updated)} updated")
+    parts.append(f"{report.unchanged} already there")
+    if report.tags:
+        parts.append(f"{report.tags} registry tag(s)")
+    if report.data_objects:
+        parts.append(f"{report.data_objects} DVC object(s)")
+    click.echo(f"{report.remote}: " + ", ".join(parts))
+    for item in report.skipped:
+        warn(f"skipped {item}")
+    for conflict in report.conflicts:
+        sides = f"local {conflict.local[:12]}, remote {conflict.remote[:12]}"
+        warn(f"conflict on {conflict.ref}: {sides} ({conflict.reason}); left as it was")
+    if report.conflicts:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("remote", required=False)
+@click.argument("run_specs", metavar="[RUN]...", nargs=-1)
+@click.option("-e", "--experiment", help="Only this experiment's runs.")
+@click.option("--no-artifacts", is_flag=True, help="Do not push artifact data to the DVC remote.")
+def push(remote: str | None, run_specs: tuple[str, ...], experiment: str | None, no_artifacts: bool) -> None:
+    """Push runs, registry tags and artifact data to REMOTE (default: the upstream, else origin)."""
+    from gittrack.sharing import push as do_push
+
+    _report("sent", do_push(_repo(), remote, experiment, list(run_specs) or None, artifacts=not no_artifacts))
+
+
+@main.command()
+@click.argument("remote", required=False)
+@click.option("-e", "--experiment", help="Fetch only this experiment's runs.")
+@click.option("--artifacts", is_flag=True, help="Also fetch the artifact data from the DVC remote (else lazily).")
+def pull(remote: str | None, experiment: str | None, artifacts: bool) -> None:
+    """Fetch runs and registry tags from REMOTE (default: the upstream, else origin)."""
+    from gittrack.sharing import pull as do_pull
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() and (done == total or done % 500 == 0):
+            click.echo(f"\rchecking runs {done}/{total}", err=True, nl=done == total)
+
+    _report("new", do_pull(_repo(), remote, experiment, artifacts, progress))
+
+
+@main.group()
+def remote() -> None:
+    """Configure git remotes for runs."""
+
+
+@remote.command("setup")
+@click.argument("name", default="origin")
+@click.option("--no-push", is_flag=True, help="Only add the fetch refspec.")
+def setup(name: str, no_push: bool) -> None:
+    """Make plain 'git fetch' / 'git push' of NAME move runs too."""
+    from gittrack.sharing import setup_remote
+
+    added = setup_remote(_repo(), name, push_runs=not no_push)
+    click.echo("\n".join(f"added {line}" for line in added) or f"{name} already moves runs")
+
+
+@main.command()
+@click.argument("run")
+@click.option("-b", "branch", help="Create this branch at the run's code (without .gittrack/run/).")
+@click.option("-f", "--force", is_flag=True, help="Discard uncommitted changes.")
+def checkout(run: str, branch: str | None, force: bool) -> None:
+    """Put RUN's code, inputs and artifacts in the work tree."""
+    from gittrack.workspace import checkout as do_checkout
+
+    found, data = do_checkout(_repo(), run, branch, force)
+    where = f"on new branch {branch}" if branch else f"detached at {found.info.commit[:12]}"
+    click.echo(f"checked out run {found.info.run_name} ({found.info.run_id}) {where}; {data}")
+
+
+@main.command()
+@click.argument("run")
+@click.option("--tolerance", type=float, default=1e-6, show_default=True, help="Relative tolerance for metrics.")
+@click.option("-t", "--metric-tolerance", "overrides", multiple=True, metavar="KEY=REL", help="Per-metric tolerance.")
+@click.option("--keep", is_flag=True, help="Keep the temporary worktree.")
+def reproduce(run: str, tolerance: float, overrides: tuple[str, ...], keep: bool) -> None:
+    """Re-run RUN's command at its snapshot and check that every metric comes out the same."""
+    from gittrack.errors import UsageError
+    from gittrack.workspace import reproduce as do_reproduce
+
+    limits = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        try:
+            limits[key] = float(value)
+        except ValueError:
+            raise UsageError(f"--metric-tolerance {item!r} is not KEY=NUMBER") from None
+
+    def write(stream):
+        def sink(chunk: bytes) -> None:
+            stream.write(chunk)
+            stream.flush()
+
+        return sink
+
+    result = do_reproduce(_repo(), run, tolerance, limits, keep, write(sys.stdout.buffer), write(sys.stderr.buffer))
+    rows = [[c.key, c.original, "-" if c.reproduced is None else c.reproduced, c.tolerance, "ok" if c.ok else "DIFFERS"]
+            for c in result.checks]  # fmt: skip
+    click.echo(f"\noriginal {result.original.info.run_id}, reproduction {result.reproduced.info.run_id}")
+    if rows:
+        click.echo(table(["metric", "original", "reproduced", "tolerance", ""], rows))
+    if result.worktree:
+        click.echo(f"worktree kept at {result.worktree}")
+    if result.exit_code != 0:
+        click.echo(f"the command exited with status {result.exit_code}")
+    click.echo("reproduced" if result.ok else "NOT reproduced")
+    sys.exit(0 if result.ok else 1)

@@ -1,0 +1,233 @@
+"""``push`` and ``pull``: runs, registry tags and artifact data through any git remote.
+
+Finished runs are immutable: a push never forces a finished run on the remote and a pull never
+rewrites a local finished run; a RUNNING run may be moved forward by its own host. Refs fetched
+from a remote land first in a staging namespace (``refs/gittrack/incoming/<remote>/``) and only
+valid runs are copied into ``refs/runs/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from gittrack.data import dvcstore
+from gittrack.errors import GittrackError, MalformedRunError
+from gittrack.store import naming, runfiles, transport
+from gittrack.store.index import RunIndex
+from gittrack.store.record import ENDED, RUNNING, RunRecord
+from gittrack.store.runstore import RunStore
+
+if TYPE_CHECKING:
+    import pygit2
+
+log = logging.getLogger("gittrack")
+Progress = Callable[[int, int], None]
+STAGING = "refs/gittrack/incoming/"
+_REGISTRY_TAG = re.compile(r"^refs/tags/[^@#]+(@v\d|@deprecated|#)")
+
+
+@dataclass
+class Conflict:
+    """The same run ref with different content on both sides, both finished (or not ours)."""
+
+    ref: str
+    local: str
+    remote: str
+    reason: str
+
+
+@dataclass
+class SyncReport:
+    """What a push or pull did."""
+
+    remote: str
+    sent: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    tags: int = 0
+    data_objects: int = 0
+
+
+def _staging(remote: str) -> str:
+    """A ref-safe staging prefix for one remote (names and URLs alike)."""
+    safe = naming.encode_component(remote)
+    if len(safe) > 80:
+        safe = hashlib.sha256(remote.encode()).hexdigest()[:32]
+    return f"{STAGING}{safe}/"
+
+
+def _registry_tags(repo: pygit2.Repository) -> list[str]:
+    return [name for name in repo.references if _REGISTRY_TAG.match(name)]
+
+
+def _ours_to_move(local: RunRecord, remote: RunRecord) -> bool:
+    """Whether our run may overwrite the remote's copy: the same run, still RUNNING there, same host."""
+    return remote.status == RUNNING and remote.id == local.id and remote.host == local.host
+
+
+def _dvc_objects(repo: pygit2.Repository, names: list[str] | None) -> list[dvcstore.DataEntry]:
+    index = RunIndex(repo)
+    try:
+        index.sync()
+        return [dvcstore.DataEntry(*item) for item in set(index.artifact_objects(names))]
+    finally:
+        index.close()
+
+
+def push(
+    repo: pygit2.Repository,
+    remote: str | None = None,
+    experiment: str | None = None,
+    runs: list[str] | None = None,
+    artifacts: bool = True,
+) -> SyncReport:
+    """Push run refs (all, one experiment's, or the runs given), registry tags and artifact data."""
+    root = repo.workdir
+    remote = transport.resolve_remote(repo, remote)
+    store = RunStore(repo)
+    if runs:
+        refs = [store.resolve(spec) for spec in runs]
+        refspecs = [f"{r.name}:{r.name}" for r in refs]
+    else:
+        prefix = naming.experiment_prefix(experiment) if experiment else naming.RUNS_NAMESPACE
+        refs, _ = store.refs(experiment)
+        refspecs = [f"{prefix}*:{prefix}*"] if refs else []
+    tags = _registry_tags(repo)
+    results = transport.push(root, remote, refspecs + [f"{t}:{t}" for t in tags])
+    report = SyncReport(remote)
+    by_name = {r.name: r for r in refs}
+    rejected = []
+    for result in results:
+        if result.ref.startswith("refs/tags/"):
+            report.tags += result.flag in "*+ "
+            if not result.ok:
+                report.skipped.append(f"{result.ref}: {result.summary}")
+        elif result.flag == "=":
+            report.unchanged += 1
+        elif result.ok:
+            report.sent.append(result.ref)
+        elif result.ref in by_name:
+            rejected.append(by_name[result.ref])
+    if rejected:
+        staging = _staging(remote)
+        transport.fetch(root, remote, [f"+{r.name}:{staging}{r.name[5:]}" for r in rejected], prune=False)
+        leases = {}
+        for ref in rejected:
+            theirs = repo.references[f"{staging}{ref.name[5:]}"].target
+            try:
+                mine = runfiles.read_summary(repo, ref.commit)
+                their_record = runfiles.read_summary(repo, theirs)
+            except GittrackError as exc:
+                report.conflicts.append(Conflict(ref.name, str(ref.commit), str(theirs), f"unreadable: {exc}"))
+                continue
+            if _ours_to_move(mine, their_record):
+                leases[ref.name] = str(theirs)
+            else:
+                reason = "finished on the remote" if their_record.status in ENDED else "written by another host"
+                report.conflicts.append(Conflict(ref.name, str(ref.commit), str(theirs), reason))
+        forced = transport.push(root, remote, [f"+{n}:{n}" for n in leases], leases)
+        report.sent.extend(r.ref for r in forced if r.ok)
+        report.conflicts.extend(
+            Conflict(r.ref, str(by_name[r.ref].commit), leases[r.ref], r.summary) for r in forced if not r.ok
+        )
+    if artifacts and dvcstore.has_dvc(root):
+        names = None if not runs and not experiment else [r.name for r in refs]
+        entries = _dvc_objects(repo, names)
+        if entries:
+            report.data_objects = dvcstore.push(dvcstore.open_dvc(root.rstrip("/")), entries)
+    return report
+
+
+def pull(
+    repo: pygit2.Repository,
+    remote: str | None = None,
+    experiment: str | None = None,
+    artifacts: bool = False,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Fetch run refs (all, or one experiment's) and registry tags; take in only valid runs."""
+    root = repo.workdir
+    remote = transport.resolve_remote(repo, remote)
+    staging = _staging(remote)
+    source = naming.experiment_prefix(experiment) if experiment else naming.RUNS_NAMESPACE
+    target = f"{staging}{source[len('refs/') :]}"
+    transport.fetch(root, remote, [f"+{source}*:{target}*"], prune=True)
+    report = SyncReport(remote)
+    try:
+        transport.fetch(root, remote, ["refs/tags/*:refs/tags/*"], prune=False)
+    except transport.RemoteError as exc:
+        report.skipped.append(f"tags: {exc}")
+    incoming = [(ref.name, ref.target) for ref in repo.references.iterator() if ref.name.startswith(target)]
+    for done, (name, commit) in enumerate(incoming, start=1):
+        if progress is not None:
+            progress(done, len(incoming))
+        local_name = "refs/" + name[len(staging) :]
+        local = repo.references.get(local_name)
+        if local is not None and local.target == commit:
+            report.unchanged += 1
+            continue
+        try:
+            experiment_name, run_id = naming.parse_run_ref(local_name)
+            record = runfiles.read_summary(repo, commit)
+            if record.id != run_id or record.experiment != experiment_name:
+                raise MalformedRunError(f"records run {record.id} of {record.experiment!r}, not the run its name says")
+        except GittrackError as exc:
+            report.skipped.append(f"{local_name}: {exc}")
+            continue
+        if local is None:
+            repo.references.create(local_name, commit)
+            report.sent.append(local_name)
+            continue
+        try:
+            mine = runfiles.read_summary(repo, local.target)
+        except GittrackError:
+            mine = None
+        if mine is not None and mine.status == RUNNING and mine.id == record.id and record.heartbeat >= mine.heartbeat:
+            local.set_target(commit)
+            report.updated.append(local_name)
+        else:
+            report.conflicts.append(
+                Conflict(local_name, str(local.target), str(commit), "both sides hold different versions")
+            )
+    for line in report.skipped:
+        log.warning("gittrack: skipped %s", line)
+    if artifacts and dvcstore.has_dvc(root):
+        names = None if not experiment else [n for n in repo.references if n.startswith(source)]
+        entries = _dvc_objects(repo, names)
+        if entries:
+            report.data_objects = dvcstore.fetch(dvcstore.open_dvc(root.rstrip("/")), entries)
+    return report
+
+
+FETCH_REFSPEC = "refs/runs/*:refs/runs/*"
+
+
+def setup_remote(repo: pygit2.Repository, remote: str, push_runs: bool = True) -> list[str]:
+    """Make plain ``git fetch``/``git push`` of ``remote`` move runs too; returns the config lines added.
+
+    Fetch: ``refs/runs/*:refs/runs/*`` without ``+``, so git never overwrites a local run.
+    Push (``push_runs``): ``HEAD`` and ``refs/runs/*:refs/runs/*``, so ``git push`` still pushes
+    the current branch and also the runs.
+    """
+    if remote not in repo.remotes.names():
+        raise GittrackError(f"no remote named {remote!r}; add it first with 'git remote add {remote} URL'")
+    config = repo.config
+    added = []
+    fetches = list(config.get_multivar(f"remote.{remote}.fetch"))
+    if FETCH_REFSPEC not in fetches:
+        config.set_multivar(f"remote.{remote}.fetch", "^$", FETCH_REFSPEC)
+        added.append(f"remote.{remote}.fetch = {FETCH_REFSPEC}")
+    if push_runs:
+        pushes = list(config.get_multivar(f"remote.{remote}.push"))
+        for spec in ("HEAD", FETCH_REFSPEC):
+            if spec not in pushes:
+                config.set_multivar(f"remote.{remote}.push", "^$", spec)
+                added.append(f"remote.{remote}.push = {spec}")
+    return added

@@ -1,0 +1,179 @@
+"""Getting a run back: ``checkout`` into the work tree, ``reproduce`` in a temporary worktree."""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gittrack.data import dvcstore
+from gittrack.entities import Run
+from gittrack.errors import UsageError
+from gittrack.store.ids import short_id
+from gittrack.store.repo import identity, signature
+from gittrack.store.runstore import RunStore
+from gittrack.store.snapshot import without_run_dir
+from gittrack.store.timefmt import now_ms
+
+if TYPE_CHECKING:
+    import pygit2
+
+log = logging.getLogger("gittrack")
+
+
+def _uncommitted(repo: pygit2.Repository) -> list[str]:
+    import pygit2
+
+    ignored = pygit2.enums.FileStatus.IGNORED
+    return [path for path, flags in repo.status(untracked_files="no").items() if not flags & ignored]
+
+
+def restore_data(root: str) -> str:
+    """``dvc checkout`` of the work tree, fetching from the DVC remote what the cache lacks."""
+    if not dvcstore.has_dvc(root):
+        return "no DVC set-up: nothing to restore"
+    from dvc.exceptions import CheckoutError
+
+    dvcstore.open_dvc.cache_clear()
+    dvc = dvcstore.open_dvc(root)
+    try:
+        dvc.checkout(force=True)
+        return "DVC data restored from the local cache"
+    except CheckoutError:
+        try:
+            dvc.fetch()
+            dvc.checkout(force=True)
+        except Exception as exc:  # noqa: BLE001 - DVC raises many types; one line for the user
+            raise dvcstore.DataError(f"could not restore DVC data: {str(exc).splitlines()[0]}") from None
+        return "DVC data restored (fetched from the DVC remote)"
+
+
+def checkout(repo: pygit2.Repository, spec: str, branch: str | None = None, force: bool = False) -> tuple[Run, str]:
+    """Put a run's code (and its DVC inputs and artifacts) in the work tree: detached at the run
+    commit, or on a new ``branch`` whose tip is the run's code without ``.gittrack/run/``."""
+    import pygit2
+
+    from gittrack.client import _to_run
+
+    stored = RunStore(repo).get(spec)
+    dirty = _uncommitted(repo)
+    if dirty and not force:
+        listed = ", ".join(dirty[:3]) + (" ..." if len(dirty) > 3 else "")
+        raise UsageError(f"uncommitted changes ({listed}); commit or stash them, or pass --force to discard them")
+    strategy = pygit2.enums.CheckoutStrategy.FORCE if force else pygit2.enums.CheckoutStrategy.SAFE
+    commit = repo[stored.ref.commit]
+    if branch:
+        if repo.branches.local.get(branch) is not None:
+            raise UsageError(f"branch {branch!r} exists already; choose another name")
+        who = signature(*identity(repo), now_ms())
+        message = (
+            f"Start from run {stored.record.name} {short_id(stored.record.id)}\n\nGittrack-Run: {stored.record.id}\n"
+        )
+        tip = repo.create_commit(None, who, who, message, without_run_dir(repo, commit.tree_id), [commit.id])
+        repo.branches.local.create(branch, repo[tip])
+        repo.checkout(f"refs/heads/{branch}", strategy=strategy)
+    else:
+        repo.checkout_tree(commit, strategy=strategy)
+        repo.set_head(commit.id)
+    return _to_run(stored), restore_data(repo.workdir.rstrip("/"))
+
+
+@dataclass
+class MetricCheck:
+    """One metric of the original run against the reproduction."""
+
+    key: str
+    original: float
+    reproduced: float | None
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        """Within the relative tolerance (NaN matches NaN)."""
+        if self.reproduced is None:
+            return False
+        a, b = self.original, self.reproduced
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return a == b or abs(a - b) <= self.tolerance * max(abs(a), abs(b))
+
+
+@dataclass
+class Reproduction:
+    """The original run, the new one, and the metric comparison."""
+
+    original: Run
+    reproduced: Run
+    checks: list[MetricCheck]
+    exit_code: int
+    worktree: str | None
+
+    @property
+    def ok(self) -> bool:
+        """The command succeeded and every metric matched."""
+        return self.exit_code == 0 and all(c.ok for c in self.checks)
+
+
+def reproduce(
+    repo: pygit2.Repository,
+    spec: str,
+    tolerance: float = 1e-6,
+    overrides: dict[str, float] | None = None,
+    keep: bool = False,
+    on_stdout: Callable[[bytes], None] | None = None,
+    on_stderr: Callable[[bytes], None] | None = None,
+) -> Reproduction:
+    """Re-run a run's recorded command in a temporary worktree at its snapshot and compare metrics."""
+    from gittrack.client import Client
+    from gittrack.launcher import run_command
+
+    client = Client(repo.workdir)
+    original = client.get_run(spec)
+    command = original.record.command
+    argv = list(command.get("argv") or [])
+    if command.get("launcher") != "gittrack run" and not command.get("entry_point"):
+        raise UsageError(
+            f"run {original.info.run_name} was recorded from Python without a script to re-run "
+            f"(command: {' '.join(argv) or 'none'}); check it out with 'gittrack checkout' and re-run it by hand"
+        )
+    if argv and argv[0] == "python":
+        argv[0] = sys.executable
+    name = f"gittrack-reproduce-{short_id(original.info.run_id)}-{now_ms() % 100000}"
+    folder = Path(tempfile.mkdtemp(prefix="gittrack-reproduce-")) / "worktree"
+    branch = repo.branches.local.create(name, repo[original.info.commit])
+    worktree = repo.add_worktree(name, str(folder), branch)
+    try:
+        if dvcstore.has_dvc(folder):
+            _share_dvc_cache(repo.workdir, folder)
+            restore_data(str(folder))
+        cwd = folder / (command.get("cwd") if command.get("cwd") not in (None, ".") else "")
+        new, code = run_command(
+            argv, experiment=original.info.experiment, tags={"reproduced_from": original.info.run_id},
+            repo=folder, cwd=cwd, on_stdout=on_stdout, on_stderr=on_stderr,
+        )  # fmt: skip
+    finally:
+        if not keep:
+            shutil.rmtree(folder.parent, ignore_errors=True)
+            worktree.prune(True)
+            repo.branches.local.delete(name)
+    limits = overrides or {}
+    checks = [
+        MetricCheck(key, value, new.data.metrics.get(key), limits.get(key, tolerance))
+        for key, value in sorted(original.data.metrics.items())
+    ]
+    return Reproduction(original, new, checks, code, str(folder) if keep else None)
+
+
+def _share_dvc_cache(main_root: str, worktree: Path) -> None:
+    """Point the worktree's DVC at the main work tree's cache (a worktree has no cache of its own)."""
+    dvcstore.open_dvc.cache_clear()
+    dvc = dvcstore.open_dvc(str(worktree))
+    with dvc.config.edit("local") as conf:
+        conf["cache"]["dir"] = str(Path(main_root) / ".dvc" / "cache")
+    dvcstore.open_dvc.cache_clear()
