@@ -1,0 +1,159 @@
+"""Sharing benchmarks: gittrack push/pull of many runs, the cost of run refs for plain git pushes,
+and DVC experiments for comparison, all in one run on this machine.
+
+    python benchmarks/bench_sharing.py [--runs N] [--dvc-exps N] [--ref-counts 0,10000,50000]
+
+Prints (a timing table, not a timed test):
+- ``gittrack push`` of N runs to an empty bare remote, and ``gittrack pull`` of them into a
+  fresh clone (whole commands);
+- the incremental push and pull of 10 new runs when N are already there (target <= 2 s each);
+- a plain ``git push`` of one branch commit to a remote holding 0, 10,000 and 50,000 run refs
+  (every push receives the advertisement of all the remote's refs);
+- ``dvc exp push`` / ``dvc exp pull`` of M experiments made with ``dvc exp save``, next to
+  gittrack pushing and pulling the same number of runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synth import build_repo
+
+BIN = Path(sys.executable).parent
+GITTRACK = str(BIN / "gittrack")
+DVC = str(BIN / "dvc")
+ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
+
+
+def timed(args: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(args, cwd=cwd, env=ENV, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed in {cwd}:\n{result.stderr[-2000:]}")
+    return time.perf_counter() - start
+
+
+def sh(args: list[str], cwd: Path) -> None:
+    subprocess.run(args, cwd=cwd, env=ENV, check=True, capture_output=True)
+
+
+def new_runs(root: Path, count: int) -> None:
+    code = (
+        "import gittrack, sys\n"
+        "c = gittrack.Client()\n"
+        "for i in range(int(sys.argv[1])):\n"
+        "    r = c.create_run(experiment='bench', params={'i': i}).info.run_id\n"
+        "    c.log_metric(r, 'rmse', 0.1 * i)\n"
+        "    c.set_terminated(r)\n"
+    )
+    sh([sys.executable, "-c", code, str(count)], root)
+
+
+def gittrack_rounds(root: Path, runs: int) -> dict[str, float]:
+    source = root / f"source-{runs}"
+    build_repo(source, runs)
+    remote = root / f"remote-{runs}.git"
+    sh(["git", "init", "-q", "--bare", "-b", "main", str(remote)], root)
+    sh(["git", "remote", "add", "origin", str(remote)], source)
+    sh(["git", "push", "-q", "origin", "main"], source)
+    figures = {"push": timed([GITTRACK, "push"], source)}
+    clone = root / f"clone-{runs}"
+    sh(["git", "clone", "-q", str(remote), str(clone)], root)
+    figures["pull"] = timed([GITTRACK, "pull"], clone)
+    new_runs(source, 10)
+    figures["push10"] = timed([GITTRACK, "push"], source)
+    figures["pull10"] = timed([GITTRACK, "pull"], clone)
+    return figures
+
+
+def plain_push(root: Path, refs: int) -> float:
+    """Time of ``git push`` of one new commit on main to a remote holding ``refs`` run refs."""
+    remote = root / f"refs-{refs}.git"
+    sh(["git", "init", "-q", "--bare", "-b", "main", str(remote)], root)
+    source = root / f"refs-source-{refs}"
+    if refs:
+        build_repo(source, refs)
+        sh(["git", "push", "-q", str(remote), "refs/runs/*:refs/runs/*", "main"], source)
+    else:
+        build_repo(source, 1)
+        sh(["git", "push", "-q", str(remote), "main"], source)
+    work = root / f"refs-work-{refs}"
+    sh(["git", "clone", "-q", str(remote), str(work)], root)
+    (work / "change.txt").write_text("a change\n")
+    sh(["git", "add", "change.txt"], work)
+    sh(["git", "commit", "-q", "-m", "change"], work)
+    return timed(["git", "push", "-q", "origin", "main"], work)
+
+
+def dvc_rounds(root: Path, count: int) -> dict[str, float]:
+    """dvc exp push/pull of ``count`` experiments made with ``dvc exp save``; gittrack with as many runs."""
+    remote = root / "dvc-exp-remote.git"
+    sh(["git", "init", "-q", "--bare", "-b", "main", str(remote)], root)
+    work = root / "dvc-exp"
+    sh(["git", "init", "-q", "-b", "main", str(work)], root)
+    sh([DVC, "init", "-q"], work)
+    (work / "params.yaml").write_text("lr: 0.1\n")
+    (work / "metrics.json").write_text('{"rmse": 0.5}\n')
+    sh(["git", "add", "-A"], work)
+    sh(["git", "commit", "-q", "-m", "init"], work)
+    sh(["git", "remote", "add", "origin", str(remote)], work)
+    sh(["git", "push", "-q", "origin", "main"], work)
+    for i in range(count):
+        (work / "params.yaml").write_text(f"lr: {i / count}\n")
+        (work / "metrics.json").write_text(f'{{"rmse": {i / count}}}\n')
+        sh([DVC, "exp", "save", "-q", "-f", "-n", f"exp-{i}"], work)
+    figures = {"dvc_push": timed([DVC, "exp", "push", "origin", "--all-commits"], work)}
+    other = root / "dvc-exp-clone"
+    sh(["git", "clone", "-q", str(remote), str(other)], root)
+    figures["dvc_pull"] = timed([DVC, "exp", "pull", "origin", "--all-commits"], other)
+    ours = gittrack_rounds(root, count)
+    figures["gt_push"], figures["gt_pull"] = ours["push"], ours["pull"]
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--dvc-exps", type=int, default=300)
+    parser.add_argument("--ref-counts", default="0,10000,50000")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="gittrack-bench-sharing-") as tmp:
+        root = Path(tmp)
+        ours = gittrack_rounds(root, args.runs)
+        plain = {n: plain_push(root, n) for n in (int(x) for x in args.ref_counts.split(","))}
+        theirs = dvc_rounds(root, args.dvc_exps) if args.dvc_exps else {}
+    print(f"{'measure':62} {'target':>8} {'seconds':>10}")
+    rows = [
+        (f"gittrack push of {args.runs} runs to an empty bare remote", None, ours["push"]),
+        (f"gittrack pull of {args.runs} runs into a fresh clone", None, ours["pull"]),
+        (f"gittrack push of 10 new runs, {args.runs} already there", 2.0, ours["push10"]),
+        (f"gittrack pull of 10 new runs, {args.runs} already there", 2.0, ours["pull10"]),
+        *[(f"plain git push of one commit, remote with {n} run refs", None, t) for n, t in plain.items()],
+    ]
+    if theirs:
+        rows += [
+            (f"dvc exp push of {args.dvc_exps} experiments", None, theirs["dvc_push"]),
+            (f"gittrack push of {args.dvc_exps} runs", None, theirs["gt_push"]),
+            (f"dvc exp pull of {args.dvc_exps} experiments", None, theirs["dvc_pull"]),
+            (f"gittrack pull of {args.dvc_exps} runs", None, theirs["gt_pull"]),
+        ]
+    for label, target, seconds in rows:
+        shown = f"{target:8.1f}" if target else f"{'-':>8}"
+        print(f"{label:62} {shown} {seconds:10.2f}")
+
+
+if __name__ == "__main__":
+    main()
