@@ -18,7 +18,8 @@ from gittrack.store.ids import short_id
 @click.option("--dvc/--no-dvc", "with_dvc", default=True, help="Set up DVC for artifacts when missing (default).")
 @click.option("--dvc-remote", metavar="URL", help="Default DVC remote (a path, s3://..., gs://..., ssh://...).")
 @click.option("--commit/--no-commit", default=None, help="Commit the DVC set-up files (default: ask on a terminal).")
-def init(path: Path, with_dvc: bool, dvc_remote: str | None, commit: bool | None) -> None:
+@click.option("--remote", "git_remote", metavar="NAME", help="Make plain git fetch/push of this remote move runs.")
+def init(path: Path, with_dvc: bool, dvc_remote: str | None, commit: bool | None, git_remote: str | None) -> None:
     """Check (or create) the git repository, set up DVC, and show how gittrack is set up there."""
     from gittrack.initialize import commit_files, init_repository
 
