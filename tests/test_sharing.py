@@ -83,31 +83,57 @@ def test_two_clones_share_runs_through_a_path_remote(bare: Path, tmp_path: Path)
     exchange(str(bare), tmp_path)
 
 
-@pytest.fixture
-def daemon(bare: Path):
-    """git daemon serving the bare remote's folder on 127.0.0.1, with pushes allowed."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def start_daemon(base: Path, port: int) -> subprocess.Popen:
+    """git daemon serving ``base`` on 127.0.0.1:``port``, pushes allowed; returns once it listens."""
     proc = subprocess.Popen(
         ["git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", "--listen=127.0.0.1",
-         f"--port={port}", f"--base-path={bare.parent}", str(bare.parent)],
+         f"--port={port}", f"--base-path={base}", str(base)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.time() + 10
     while time.time() < deadline:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
+                return proc
         time.sleep(0.05)
-    yield f"git://127.0.0.1:{port}/{bare.name}", proc
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=10)
+    raise AssertionError("git daemon did not start")
+
+
+@pytest.fixture
+def daemon(bare: Path):
+    """git daemon serving the bare remote's folder on 127.0.0.1; yields (url, port)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    procs = [start_daemon(bare.parent, port)]
+    yield f"git://127.0.0.1:{port}/{bare.name}", port, procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=10)
 
 
 def test_two_clones_share_runs_over_the_git_protocol(daemon, tmp_path: Path) -> None:
-    url, _ = daemon
+    url, _, _ = daemon
     exchange(url, tmp_path)
+
+
+def test_push_interrupted_by_the_remote_dying_then_retried(daemon, bare: Path, tmp_path: Path) -> None:
+    url, port, procs = daemon
+    a = clone(url, tmp_path / "a")
+    record(a, n=150)
+    pusher = subprocess.Popen([str(BIN / "gittrack"), "push"], cwd=a, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.2)
+    procs[0].send_signal(signal.SIGKILL)
+    procs[0].wait()
+    pusher.wait(timeout=60)
+    procs.append(start_daemon(bare.parent, port))
+    report = push(pygit2.Repository(str(a)))
+    assert len(report.sent) + report.unchanged == 150
+    assert report.conflicts == []
+    b = clone(url, tmp_path / "b")
+    assert len(pull(pygit2.Repository(str(b))).sent) == 150
+    assert frame(a).equals(frame(b))
 
 
 def test_concurrent_pushes_from_two_clones(bare: Path, tmp_path: Path) -> None:
