@@ -18,25 +18,19 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_MLFLOW_VENV, ensure_mlflow, print_table
+from common import DEFAULT_MLFLOW_VENV, TOOL_PRELUDE, ensure_mlflow, print_table
 
-WORKER = r"""
-import json, os, sys, time
-tool, big, small = sys.argv[1], sys.argv[2], sys.argv[3]
-if tool == "gittrack":
-    import gittrack as t
-    start = lambda: t.start_run(experiment="bench")
-else:
-    import mlflow as t
-    t.set_tracking_uri("sqlite:///" + os.path.abspath("mlflow.db"))
-    t.set_experiment("bench")
-    start = lambda: t.start_run()
+WORKER = (
+    TOOL_PRELUDE
+    + r"""
+big, small = sys.argv[2], sys.argv[3]
 with start():
     t0 = time.perf_counter(); t.log_artifact(big); big_s = time.perf_counter() - t0
     t0 = time.perf_counter(); t.log_artifacts(small, "small"); small_s = time.perf_counter() - t0
     t0 = time.perf_counter(); t.log_artifact(big, "again"); again_s = time.perf_counter() - t0
 print(json.dumps({"big": big_s, "small": small_s, "again": again_s}))
 """
+)
 
 
 def make_inputs(root: Path) -> tuple[Path, Path]:

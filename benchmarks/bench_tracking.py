@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_MLFLOW_VENV, ensure_mlflow, print_table
+from common import DEFAULT_MLFLOW_VENV, TOOL_PRELUDE, ensure_mlflow, print_table
 
 TARGETS = {"import_ms": 100.0, "log_metric_us": 5.0, "run_ms": 10.0, "first_run_ms": None}
 LABELS = {
@@ -37,18 +37,10 @@ LABELS = {
     "first_run_ms": "import + first whole run in a new process, ms",
 }
 
-WORKER = r"""
-import json, os, sys, time
-tool, calls, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-began = time.perf_counter()
-if tool == "gittrack":
-    import gittrack as t
-    start = lambda: t.start_run(experiment="bench")
-else:
-    import mlflow as t
-    t.set_tracking_uri("sqlite:///" + os.path.abspath("mlflow.db"))
-    t.set_experiment("bench")
-    start = lambda: t.start_run()
+WORKER = (
+    TOOL_PRELUDE
+    + r"""
+calls, runs = int(sys.argv[2]), int(sys.argv[3])
 
 def whole_run():
     with start():
@@ -71,6 +63,7 @@ with start():
     log_metric_us = (time.perf_counter() - began) / calls * 1e6
 print(json.dumps({"run_ms": run_ms, "log_metric_us": log_metric_us, "first_run_ms": first_run_ms}))
 """
+)
 
 
 def make_repo(root: Path, files: int = 1000) -> None:

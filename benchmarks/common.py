@@ -9,6 +9,22 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DEFAULT_MLFLOW_VENV = HERE / ".mlflow-venv"
 
+# Worker scripts start with this: argv[1] names the tool; ``t`` is its fluent API and ``start()``
+# starts a run in experiment "bench" (MLflow with its SQLite backend in the current folder).
+TOOL_PRELUDE = r"""
+import json, os, sys, time
+tool = sys.argv[1]
+began = time.perf_counter()
+if tool == "gittrack":
+    import gittrack as t
+    start = lambda: t.start_run(experiment="bench")
+else:
+    import mlflow as t
+    t.set_tracking_uri("sqlite:///" + os.path.abspath("mlflow.db"))
+    t.set_experiment("bench")
+    start = lambda: t.start_run()
+"""
+
 
 def ensure_mlflow(venv: Path) -> str:
     """The python of a virtual environment with MLflow, created on first use (never gittrack's)."""
