@@ -199,11 +199,78 @@ class Client:
         return log_model(self._writer(run_id), model, name, flavor, signature, input_example, pip_requirements)
 
     def load_model(self, uri: str) -> Any:
-        """Load ``runs:/<run>/<name>``: fetched if needed, verified against the run's pointer, then loaded."""
+        """Load ``runs:/<run>/<name>`` or ``MODEL@<version|stage|latest>``: fetched if needed,
+        verified against the run's pointer, then loaded."""
         from gittrack.models import load, parse_uri
 
+        if not uri.startswith("runs:/") and "@" in uri:
+            from gittrack.modelregistry import load as load_registered
+
+            return load_registered(self._repo, uri)
         run, path = parse_uri(uri)
         return load(self._repo, self.get_run(run), path)
+
+    # -- registry -------------------------------------------------------------------------
+    def register_model(
+        self, model_uri: str, name: str, version: str | None = None, bump: str = "patch", message: str | None = None
+    ) -> dict:
+        """Register ``runs:/<run>/<artifact>`` as a new version of model ``name`` (a GTO tag)."""
+        from gittrack.modelregistry import register, version_dict
+        from gittrack.models import parse_uri
+
+        run, artifact = parse_uri(model_uri)
+        return version_dict(self._repo, register(self._repo, run, artifact, name, version, bump, message))
+
+    def promote_model(self, name: str, version: str, stage: str, archive_existing: bool = False) -> list[str]:
+        """Put a version in a stage (GTO assign tag); returns the tags written."""
+        from gittrack.modelregistry import promote
+
+        return promote(self._repo, name, version, stage, archive_existing)
+
+    def demote_model(self, name: str, version: str, stage: str) -> str:
+        """Take a version out of a stage (GTO unassign tag)."""
+        from gittrack.modelregistry import demote
+
+        return demote(self._repo, name, version, stage)
+
+    def deprecate_model(self, name: str, version: str | None = None) -> str:
+        """Deprecate a version, or the whole model when no version is given."""
+        from gittrack.modelregistry import deprecate
+
+        return deprecate(self._repo, name, version)
+
+    def get_model_version(self, name: str, version_or_stage: str) -> dict:
+        """A version by number (``v1.2.0``), stage (``production``) or ``latest``."""
+        from gittrack.modelregistry import resolve, version_dict
+
+        return version_dict(self._repo, resolve(self._repo, f"{name}@{version_or_stage}"))
+
+    def search_model_versions(self, name: str | None = None):
+        """Every registered version (of one model if given) as a DataFrame."""
+        import pandas as pd
+
+        from gittrack.modelregistry import list_models, show
+
+        names = [name] if name else [m["model"] for m in list_models(self._repo)[0]]
+        rows = []
+        for model in names:
+            for v in show(self._repo, model)["versions"]:
+                rows.append({"model": model, "version": v["version"], "active": v["active"],
+                             "stages": ",".join(v["stages"]), "run_id": v["run_id"], "artifact": v["artifact"],
+                             "registered_at": pd.Timestamp(v["registered_at"], unit="s", tz="UTC"),
+                             "registered_by": v["registered_by"], "commit": v["commit"]})  # fmt: skip
+        columns = [
+            "model",
+            "version",
+            "active",
+            "stages",
+            "run_id",
+            "artifact",
+            "registered_at",
+            "registered_by",
+            "commit",
+        ]
+        return pd.DataFrame(rows, columns=columns)
 
     def set_log(self, run_id: str, name: str, data: bytes, total_bytes: int) -> None:
         """Keep captured output of the run's command under ``.gittrack/run/logs/<name>.txt``."""

@@ -248,8 +248,24 @@ def log_model(
 
 
 def load_model(uri: str, repo: str | os.PathLike | None = None) -> Any:
-    """Load a logged model back as a live object: ``runs:/<run>/<name>``."""
+    """Load a model back as a live object: ``runs:/<run>/<name>``, ``MODEL@production``,
+    ``MODEL@v1.2.0`` or ``MODEL@latest``."""
     return _client(repo).load_model(uri)
+
+
+def register_model(model_uri: str, name: str, repo: str | os.PathLike | None = None) -> dict:
+    """Register ``runs:/<run>/<artifact>`` as the next version of model ``name`` (MLflow's register_model)."""
+    return _client(repo).register_model(model_uri, name)
+
+
+def get_model_version(name: str, version_or_stage: str, repo: str | os.PathLike | None = None) -> dict:
+    """A registered version by number, stage or ``latest``."""
+    return _client(repo).get_model_version(name, version_or_stage)
+
+
+def search_model_versions(name: str | None = None, repo: str | os.PathLike | None = None):
+    """Registered versions as a DataFrame."""
+    return _client(repo).search_model_versions(name)
 
 
 def get_run(run_id: str, repo: str | os.PathLike | None = None) -> Run:

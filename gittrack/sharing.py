@@ -104,11 +104,12 @@ def push(
     report = SyncReport(remote)
     by_name = {r.name: r for r in refs}
     rejected = []
+    clashing_tags = []
     for result in results:
         if result.ref.startswith("refs/tags/"):
             report.tags += result.flag in "*+ "
             if not result.ok:
-                report.skipped.append(f"{result.ref}: {result.summary}")
+                clashing_tags.append(result.ref[len("refs/tags/") :])
         elif result.flag == "=":
             report.unchanged += 1
         elif result.ok:
@@ -137,12 +138,43 @@ def push(
         report.conflicts.extend(
             Conflict(r.ref, str(by_name[r.ref].commit), leases[r.ref], r.summary) for r in forced if not r.ok
         )
+    if clashing_tags:
+        _push_renumbered(repo, remote, clashing_tags, report)
     if artifacts and dvcstore.has_dvc(root):
         names = None if not runs and not experiment else [r.name for r in refs]
         entries = _dvc_objects(repo, names)
         if entries:
             report.data_objects = dvcstore.push(dvcstore.open_dvc(root.rstrip("/")), entries)
     return report
+
+
+def _push_renumbered(repo: pygit2.Repository, remote: str, clashing: list[str], report: SyncReport) -> None:
+    """Stage tags that someone else pushed first under the same name (two people promoting at
+    once): take the next free counter and a later date, and push again, so both events survive."""
+    from gittrack.modelregistry import renumber
+    from gittrack.registry.state import read_tag
+    from gittrack.registry.tags import parse_tag
+
+    for _attempt in range(5):
+        if not clashing:
+            return
+        staging = _staging(remote) + "tags/"
+        models = {p.model for p in (parse_tag(t) for t in clashing) if p is not None}
+        transport.fetch(repo.workdir, remote, [f"+refs/tags/{m}*:{staging}{m}*" for m in sorted(models)], prune=False)
+        taken: dict[str, int] = {}
+        for ref in repo.references.iterator():
+            if ref.name.startswith(staging):
+                read = read_tag(repo, ref.target)
+                if not isinstance(read, str):
+                    taken[ref.name[len(staging) :]] = read[1]
+        renamed = [renumber(repo, tag, taken) for tag in clashing]
+        for old, new in zip(clashing, renamed, strict=True):
+            if new is None:
+                report.skipped.append(f"refs/tags/{old}: exists on the remote with other content")
+        pushed = transport.push(repo.workdir, remote, [f"refs/tags/{n}:refs/tags/{n}" for n in renamed if n])
+        report.tags += sum(1 for r in pushed if r.ok)
+        clashing = [r.ref[len("refs/tags/") :] for r in pushed if not r.ok]
+    report.skipped.extend(f"refs/tags/{t}: still clashing after renumbering; push again" for t in clashing)
 
 
 def pull(

@@ -33,6 +33,6 @@ def main() -> None:
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
 
 
-from gittrack.cli import artifacts, commands, metrics, runs, sharing  # noqa: E402  (commands register on main)
+from gittrack.cli import artifacts, commands, metrics, models, runs, sharing  # noqa: E402  (register on main)
 
-__all__ = ["artifacts", "commands", "main", "metrics", "runs", "sharing"]
+__all__ = ["artifacts", "commands", "main", "metrics", "models", "runs", "sharing"]

@@ -1,0 +1,184 @@
+"""``gittrack models``: the model registry on git tags (GTO's format)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from gittrack.cli import main
+from gittrack.cli.render import fmt_time, fmt_value, table, to_json, warn
+
+
+def _repo():
+    from gittrack.store.repo import open_repo
+
+    return open_repo()
+
+
+@main.group()
+def models() -> None:
+    """Register model versions and move them through stages (git tags readable by GTO)."""
+
+
+@models.command("register")
+@click.argument("model")
+@click.option("--run", "run_spec", required=True, help="The run that logged the model.")
+@click.option("--artifact", default="model", show_default=True, help="The model's artifact name in the run.")
+@click.option("--version", help="An explicit version, e.g. v1.2.0.")
+@click.option("--bump", type=click.Choice(["major", "minor", "patch"]), default="patch", show_default=True)
+@click.option("-m", "--message", help="Tag message.")
+def register(model: str, run_spec: str, artifact: str, version: str | None, bump: str, message: str | None) -> None:
+    """Register RUN's logged model as a new version of MODEL."""
+    from gittrack.modelregistry import register as do_register
+
+    created = do_register(_repo(), run_spec, artifact, model, version, bump, message)
+    click.echo(f"registered {model} {created.version} (tag {created.registered.tag}) from run {created.run_id}")
+    click.echo("share it with: gittrack push")
+
+
+@models.command("promote")
+@click.argument("model")
+@click.argument("version")
+@click.argument("stage")
+@click.option("--archive-existing", is_flag=True, help="Take every other version out of STAGE.")
+def promote(model: str, version: str, stage: str, archive_existing: bool) -> None:
+    """Put MODEL VERSION in STAGE (promoting an older version again is a rollback)."""
+    from gittrack.modelregistry import promote as do_promote
+
+    for tag in do_promote(_repo(), model, version, stage, archive_existing):
+        click.echo(f"created tag {tag}")
+
+
+@models.command("demote")
+@click.argument("model")
+@click.argument("version")
+@click.argument("stage")
+def demote(model: str, version: str, stage: str) -> None:
+    """Take MODEL VERSION out of STAGE."""
+    from gittrack.modelregistry import demote as do_demote
+
+    click.echo(f"created tag {do_demote(_repo(), model, version, stage)}")
+
+
+@models.command("deprecate")
+@click.argument("model")
+@click.argument("version", required=False)
+def deprecate(model: str, version: str | None) -> None:
+    """Deprecate MODEL VERSION, or the whole MODEL."""
+    from gittrack.modelregistry import deprecate as do_deprecate
+
+    click.echo(f"created tag {do_deprecate(_repo(), model, version)}")
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="JSON: model, latest, deprecated, stages, versions.")
+def list_models(as_json: bool) -> None:
+    """Every model: its latest version and who holds each stage."""
+    from gittrack.modelregistry import list_models as do_list
+
+    found, problems = do_list(_repo())
+    for problem in problems:
+        warn(problem)
+    if as_json:
+        click.echo(to_json(found))
+        return
+    if not found:
+        click.echo("no models yet: gittrack models register MODEL --run RUN")
+        return
+    rows = [[m["model"] + (" (deprecated)" if m["deprecated"] else ""), m["latest"] or "-",
+             ", ".join(f"{s}: {v}" for s, v in m["stages"].items()) or "-", m["versions"]] for m in found]  # fmt: skip
+    click.echo(table(["model", "latest", "stages", "versions"], rows))
+
+
+@models.command("show")
+@click.argument("model")
+@click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
+def show(model: str, as_json: bool) -> None:
+    """MODEL's versions: stages, dates, people, and each version's run with its key metrics."""
+    from gittrack.modelregistry import show as do_show
+
+    data = do_show(_repo(), model)
+    if as_json:
+        click.echo(to_json(data))
+        return
+    click.echo(f"model {model}{' (deprecated)' if data['deprecated'] else ''}, latest {data['latest'] or '-'}")
+    rows = []
+    for v in data["versions"]:
+        run = v["run"]
+        metrics = ", ".join(f"{k}={fmt_value(x)}" for k, x in list((run.get("metrics") or {}).items())[:3])
+        name = (run.get("run_name") or (v["run_id"] or "?")[:12]) + ("" if run.get("available") else " (not here)")
+        label = v["version"] + ("" if v["active"] else " (deprecated)")
+        stages = ", ".join(v["stages"]) or "-"
+        rows.append([label, stages, fmt_time(v["registered_at"] * 1000), v["registered_by"], name, metrics])
+    click.echo(table(["version", "stages", "registered (UTC)", "by", "run", "metrics"], rows))
+
+
+@models.command("history")
+@click.argument("model")
+@click.option("--json", "as_json", is_flag=True)
+def history(model: str, as_json: bool) -> None:
+    """Every event of MODEL, oldest first."""
+    from gittrack.modelregistry import history as do_history
+
+    events = do_history(_repo(), model)
+    if as_json:
+        click.echo(to_json(events))
+        return
+    rows = [
+        [fmt_time(e["time"] * 1000), e["event"], e["version"] or "-", e["stage"] or "", e["author"], e["tag"]]
+        for e in events
+    ]
+    click.echo(table(["time (UTC)", "event", "version", "stage", "by", "tag"], rows))
+
+
+@models.command("get")
+@click.argument("spec", metavar="MODEL@VERSION|STAGE|latest")
+@click.option("-o", "--output", "dest", type=click.Path(), help="Where to write the model folder.")
+def get(spec: str, dest: str | None) -> None:
+    """Write the model files of SPEC to disk (fetching from the DVC remote when needed)."""
+    from gittrack.client import Client
+    from gittrack.modelregistry import resolve
+
+    version = resolve(_repo(), spec)
+    click.echo(Client().download_artifacts(version.run_id or version.commit, version.artifact, dest))
+
+
+@models.command("lineage")
+@click.argument("spec", metavar="MODEL@VERSION|STAGE|latest")
+@click.option("--json", "as_json", is_flag=True)
+def lineage(spec: str, as_json: bool) -> None:
+    """version -> run (params, metrics) -> source commit -> data inputs, and what is available here."""
+    from gittrack.modelregistry import lineage as do_lineage
+
+    data = do_lineage(_repo(), spec)
+    if as_json:
+        click.echo(to_json(data))
+        return
+    version, run, source = data["version"], data["run"], data["source"]
+    here = {True: "available", False: "NOT available here"}
+    click.echo(
+        f"version  {version['model']} {version['version']}  (tag {version['tag']}, commit {version['commit'][:12]})"
+    )
+    click.echo(f"run      {run.get('run_name', '?')} ({run.get('run_id')})  [{here[bool(run.get('available'))]}]")
+    for key, value in sorted((run.get("params") or {}).items()):
+        click.echo(f"           param  {key} = {value}")
+    for key, value in sorted((run.get("metrics") or {}).items()):
+        click.echo(f"           metric {key} = {fmt_value(value)}")
+    dirty = "dirty" if source.get("dirty") else "clean"
+    click.echo(f"source   {source.get('commit') or '(none)'} ({dirty})  [{here[bool(source.get('available'))]}]")
+    for item in data["inputs"]:
+        state = "in the DVC cache" if item["in_cache"] else "not in the local DVC cache"
+        click.echo(f"data     {item.get('path')} md5 {item.get('md5')}  [{state}]")
+
+
+@models.command("verify")
+@click.argument("spec", metavar="MODEL@VERSION|STAGE")
+def verify(spec: str) -> None:
+    """Check the signatures of the tags behind SPEC with git."""
+    from gittrack.modelregistry import verify as do_verify
+
+    results = do_verify(_repo(), spec)
+    for tag, ok, words in results:
+        click.echo(f"{'good' if ok else 'BAD '}  {tag}  {words}")
+    sys.exit(0 if all(ok for _, ok, _ in results) else 1)

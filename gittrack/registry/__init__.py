@@ -1,0 +1,1 @@
+"""The model registry: GTO-format git tags for versions and stages."""

@@ -1,0 +1,249 @@
+"""The model registry on git tags: GTO's format and semantics, checked against GTO itself."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pygit2
+import pytest
+from click.testing import CliRunner
+
+import gittrack
+from gittrack.cli import main
+from gittrack.data import dvcstore
+from gittrack.sharing import pull, push
+from tests.conftest import BIN, git
+
+pytestmark = pytest.mark.slow
+
+
+class Scaler:
+    """A python-flavor model: multiplies its inputs."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+
+    def predict(self, values):
+        return [self.factor * v for v in values]
+
+
+def gto(cwd: Path, *args: str) -> str:
+    result = subprocess.run([str(BIN / "gto"), *args], cwd=cwd, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr + result.stdout
+    return result.stdout
+
+
+def cli(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def train(factor: float, metric: float) -> str:
+    with gittrack.start_run(experiment="churn", params={"factor": factor}) as active:
+        gittrack.log_metric("auc", metric)
+        gittrack.log_model(Scaler(factor), name="model")
+        gittrack.log_artifact(__file__, "code")
+    return active.run_id
+
+
+@pytest.fixture
+def runs(repo: Path) -> list[str]:
+    dvcstore.open_dvc.cache_clear()
+    assert cli("init", "--commit").exit_code == 0
+    return [train(f, 0.7 + f / 100) for f in (1.0, 2.0, 3.0, 4.0)]
+
+
+def test_register_versions_like_gto(runs, repo: Path) -> None:
+    first = gittrack.register_model(f"runs:/{runs[0]}/model", "churn")
+    assert first["version"] == "v0.0.1"  # GTO's first version
+    assert gittrack.register_model(f"runs:/{runs[1]}/model", "churn")["version"] == "v0.0.2"  # GTO bumps patch
+    client = gittrack.Client()
+    assert client.register_model(f"runs:/{runs[2]}/model", "churn", bump="minor")["version"] == "v0.1.0"
+    assert client.register_model(f"runs:/{runs[3]}/model", "churn", version="v1.0.0-rc.1")["version"] == "v1.0.0-rc.1"
+    message = git(repo, "tag", "-l", "--format=%(contents)", "churn@v0.0.1")
+    assert f"Gittrack-Run: {runs[0]}" in message
+    assert "Gittrack-Artifact: model" in message
+    assert git(repo, "rev-parse", "churn@v0.0.1^{commit}").strip() == gittrack.get_run(runs[0]).info.commit
+    with pytest.raises(gittrack.UsageError, match=r"is already churn v0\.0\.1"):
+        client.register_model(f"runs:/{runs[0]}/model", "churn")
+    with pytest.raises(gittrack.NotFoundError, match="no logged model 'code'"):
+        client.register_model(f"runs:/{runs[0]}/code", "other")
+    for bad_name in ("bad name", "-x", "x@y", "a#b"):
+        with pytest.raises(gittrack.InvalidNameError):
+            client.register_model(f"runs:/{runs[0]}/model", bad_name)
+    with pytest.raises(gittrack.InvalidNameError, match="not semver"):
+        client.register_model(f"runs:/{runs[0]}/model", "other", version="1.2")
+
+
+def test_stages_rollback_archive_and_deprecation(runs, repo: Path) -> None:
+    client = gittrack.Client()
+    for run in runs[:3]:
+        client.register_model(f"runs:/{run}/model", "churn")
+    client.promote_model("churn", "v0.0.1", "production")
+    client.promote_model("churn", "v0.0.2", "production")
+    assert client.get_model_version("churn", "production")["version"] == "v0.0.2"
+    client.promote_model("churn", "v0.0.1", "production")  # rollback just works
+    assert client.get_model_version("churn", "production")["version"] == "v0.0.1"
+    written = client.promote_model("churn", "v0.0.3", "production", archive_existing=True)
+    assert written[-1].startswith("churn#production#")
+    assert sum("!#" in t for t in written) == 2  # GTO unassign tags for both earlier holders
+    shown = json.loads(cli("models", "show", "churn", "--json").output)
+    assert shown["stages"] == {"production": ["v0.0.3"]}
+    with pytest.raises(gittrack.UsageError, match="allowed stages: staging, production"):
+        client.promote_model("churn", "v0.0.3", "canary")
+    client.demote_model("churn", "v0.0.3", "production")
+    with pytest.raises(gittrack.NotFoundError, match="no version of churn is in stage 'production'"):
+        client.get_model_version("churn", "production")
+    client.deprecate_model("churn", "v0.0.3")
+    with pytest.raises(gittrack.UsageError, match="deprecated"):
+        client.promote_model("churn", "v0.0.3", "staging")
+    assert client.get_model_version("churn", "latest")["version"] == "v0.0.2"
+    client.deprecate_model("churn")
+    assert json.loads(cli("models", "list", "--json").output)[0]["deprecated"] is True
+    times = [e["time"] for e in json.loads(cli("models", "history", "churn", "--json").output)]
+    assert times == sorted(times)
+    assert len(set(times)) == len(times)  # strictly increasing: GTO orders by date alone
+
+
+def test_gto_reads_our_registry(runs, repo: Path) -> None:
+    client = gittrack.Client()
+    for run in runs[:3]:
+        client.register_model(f"runs:/{run}/model", "churn")
+    client.register_model(f"runs:/{runs[3]}/model", "fraud")
+    client.promote_model("churn", "v0.0.1", "staging")
+    client.promote_model("churn", "v0.0.2", "production")
+    client.promote_model("churn", "v0.0.3", "staging")
+    client.promote_model("churn", "v0.0.1", "production")  # rollback
+    client.deprecate_model("churn", "v0.0.3")
+    client.promote_model("fraud", "v0.0.1", "staging")
+    client.demote_model("fraud", "v0.0.1", "staging")
+    theirs = json.loads(gto(repo, "show", "--json"))
+    ours = {m["model"]: m for m in json.loads(cli("models", "list", "--json").output)}
+    assert set(theirs) == set(ours)
+    for name, state in theirs.items():
+        assert state["version"] == ours[name]["latest"]
+        assert {k: v for k, v in state["stage"].items() if v} == ours[name]["stages"]
+    history = json.loads(gto(repo, "history", "churn", "--json"))
+    ours_history = json.loads(cli("models", "history", "churn", "--json").output)
+    assert sorted(e["ref"] for e in history) == sorted(e["tag"] for e in ours_history)
+
+
+def test_we_read_gto_made_tags(runs, repo: Path) -> None:
+    git(repo, "checkout", "-q", "--detach", gittrack.get_run(runs[0]).info.ref)
+    gto(repo, "register", "churn")
+    git(repo, "checkout", "-q", "--detach", gittrack.get_run(runs[1]).info.ref)
+    gto(repo, "register", "churn", "--bump-minor")
+    time.sleep(1.1)
+    gto(repo, "assign", "churn", "--version", "v0.0.1", "--stage", "production")
+    time.sleep(1.1)
+    gto(repo, "assign", "churn", "--version", "v0.1.0", "--stage", "production")
+    git(repo, "checkout", "-q", "main")
+    ours = json.loads(cli("models", "list", "--json").output)
+    assert ours == [{"model": "churn", "latest": "v0.1.0", "deprecated": False, "stages": {"production": "v0.1.0"},
+                     "versions": 2}]  # fmt: skip
+    # GTO's tags carry no run trailer: the version still resolves to its run through the commit
+    assert gittrack.load_model("churn@production").predict([1]) == [2.0]
+
+
+def test_load_model_by_stage_version_and_latest(runs) -> None:
+    client = gittrack.Client()
+    for run in runs[:2]:
+        client.register_model(f"runs:/{run}/model", "churn")
+    client.promote_model("churn", "v0.0.1", "production")
+    assert gittrack.load_model("churn@production").predict([1]) == [1.0]
+    assert gittrack.load_model("churn@v0.0.2").predict([1]) == [2.0]
+    assert gittrack.load_model("churn@latest").predict([1]) == [2.0]
+    with pytest.raises(gittrack.NotFoundError, match=r"has no version v9\.9\.9"):
+        gittrack.load_model("churn@v9.9.9")
+    frame = gittrack.search_model_versions("churn")
+    assert list(frame["version"]) == ["v0.0.2", "v0.0.1"]
+    assert list(frame["stages"]) == ["", "production"]
+
+
+def test_malformed_registry_tags_are_warnings(runs, repo: Path) -> None:
+    gittrack.register_model(f"runs:/{runs[0]}/model", "churn")
+    git(repo, "tag", "churn@v5.0.0")  # lightweight: GTO ignores it
+    git(repo, "tag", "-a", "-m", "x", "churn@1.0")  # not semver
+    git(repo, "tag", "-a", "-m", "x", "handmade@v1.0.0", "main")  # not a run commit
+    result = cli("models", "list")
+    assert result.exit_code == 0
+    assert "churn@v5.0.0" in result.output
+    assert "not in GTO's format" in result.output
+    assert "churn     v0.0.1" in result.output
+    with pytest.raises(gittrack.NotFoundError, match="not a run here"):
+        gittrack.load_model("handmade@v1.0.0")
+
+
+def test_gto_config_stages_are_honoured(runs, repo: Path) -> None:
+    (repo / ".gto").write_text("stages: [dev, prod]\n")
+    gittrack.register_model(f"runs:/{runs[0]}/model", "churn")
+    result = cli("models", "promote", "churn", "v0.0.1", "production")
+    assert result.exit_code == 2
+    assert "allowed stages: dev, prod" in result.output
+    assert cli("models", "promote", "churn", "v0.0.1", "prod").exit_code == 0
+
+
+def test_cli_register_show_lineage_get(runs, repo: Path, tmp_path: Path) -> None:
+    out = cli("models", "register", "churn", "--run", runs[1], "-m", "first real model")
+    assert "registered churn v0.0.1" in out.output
+    assert cli("models", "promote", "churn", "v0.0.1", "staging").exit_code == 0
+    shown = cli("models", "show", "churn").output
+    assert "v0.0.1" in shown
+    assert "staging" in shown
+    assert "auc=0.72" in shown
+    lineage = cli("models", "lineage", "churn@staging").output
+    assert "param  factor = 2.0" in lineage
+    assert "[available]" in lineage
+    got = cli("models", "get", "churn@staging", "-o", str(tmp_path / "m"))
+    assert got.exit_code == 0
+    assert (Path(got.output.strip()) / "model.yaml").exists()
+    bad = cli("models", "promote", "churn", "v7.0.0", "staging")
+    assert bad.exit_code == 1
+    assert "has no version v7.0.0" in bad.output
+
+
+def test_concurrent_promotions_both_survive_the_push(runs, repo: Path, tmp_path: Path) -> None:
+    client = gittrack.Client()
+    client.register_model(f"runs:/{runs[0]}/model", "churn")
+    client.register_model(f"runs:/{runs[1]}/model", "churn")
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", "main")
+    push(pygit2.Repository(str(repo)), artifacts=False)
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "-q", str(remote), str(other)], check=True)
+    pull(pygit2.Repository(str(other)))
+    gittrack.Client(other).promote_model("churn", "v0.0.1", "production")  # both pick counter 1
+    client.promote_model("churn", "v0.0.2", "production")
+    push(pygit2.Repository(str(other)), artifacts=False)
+    report = push(pygit2.Repository(str(repo)), artifacts=False)
+    assert report.tags == 1
+    tags = git(remote, "tag", "-l", "churn#production#*").split()
+    assert sorted(tags) == ["churn#production#1", "churn#production#2"]
+    pull(pygit2.Repository(str(other)))
+    holder = gittrack.Client(other).get_model_version("churn", "production")
+    assert holder["version"] == "v0.0.2"  # the later push is the newer assignment
+
+
+def test_signed_tags_and_verify(runs, repo: Path, tmp_path: Path) -> None:
+    if shutil.which("ssh-keygen") is None:
+        pytest.skip("ssh-keygen is not installed; signing tags with an SSH key needs it")
+    key = tmp_path / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    signers = tmp_path / "allowed"
+    signers.write_text(f"ada@example.com {(tmp_path / 'key.pub').read_text()}")
+    for key_name, value in (("gpg.format", "ssh"), ("user.signingkey", str(key)), ("tag.gpgSign", "true"),
+                            ("gpg.ssh.allowedSignersFile", str(signers))):  # fmt: skip
+        git(repo, "config", key_name, value)
+    gittrack.register_model(f"runs:/{runs[0]}/model", "churn")
+    gittrack.Client().promote_model("churn", "v0.0.1", "production")
+    assert "SSH SIGNATURE" in git(repo, "cat-file", "-p", "churn#production#1")
+    result = cli("models", "verify", "churn@production")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("good") == 2
+    git(repo, "config", "gpg.ssh.allowedSignersFile", str(tmp_path / "nobody"))
+    assert cli("models", "verify", "churn@production").exit_code == 1
