@@ -81,10 +81,17 @@ def main() -> None:
     sh("git", "log", "--oneline", "-3", best["ref"], cwd=root)
     sh(*GITTRACK, "artifacts", "list", best["run_id"][:12], cwd=root)
 
-    print(f"\n>>> gittrack.load_model('runs:/{best['run_id'][:12]}/model').predict(three trips)", flush=True)
+    # the model registry: git tags in GTO's format on the run commit
+    sh(*GITTRACK, "models", "register", "taxi-duration", "--run", best["run_id"], cwd=root)
+    sh(*GITTRACK, "models", "promote", "taxi-duration", "v0.0.1", "staging", cwd=root)
+    sh(*GITTRACK, "models", "promote", "taxi-duration", "v0.0.1", "production", cwd=root)
+    sh(*GITTRACK, "models", "show", "taxi-duration", cwd=root)
+    sh("git", "tag", "-n1", cwd=root)
+
+    print("\n>>> gittrack.load_model('taxi-duration@production').predict(three trips)", flush=True)
     code = (
         "import gittrack, pandas as pd, sys\n"
-        "model = gittrack.load_model(f'runs:/{sys.argv[1]}/model')\n"
+        "model = gittrack.load_model('taxi-duration@production')\n"
         "trips = pd.DataFrame({'distance_km': [2.0, 8.5, 15.0], 'hour': [8, 13, 18], 'passengers': [1, 2, 1]})\n"
         "for km, minutes in zip(trips['distance_km'], model.predict(trips)):\n"
         "    print(f'  {km:5.1f} km -> {minutes:5.1f} min')\n"
