@@ -94,14 +94,29 @@ def register(
 
 
 def promote(
-    repo: pygit2.Repository, name: str, version: str, stage: str, archive_existing: bool = False, note: str = ""
+    repo: pygit2.Repository,
+    name: str,
+    version: str,
+    stage: str,
+    archive_existing: bool = False,
+    note: str = "",
+    enforce_guard: bool = True,
 ) -> list[str]:
     """Assign ``stage`` to a version (a rollback is just promoting an older version again);
-    ``archive_existing`` unassigns the stage from every other version. Returns the tags written."""
+    ``archive_existing`` unassigns the stage from every other version. Returns the tags written.
+    Stages the policy guards need a reviewed request (``registry apply`` passes ``enforce_guard=False``)."""
     tags.validate_stage(stage)
     stages = allowed_stages(repo)
     if stage not in stages:
         raise UsageError(f"stage {stage!r} is not allowed here; allowed stages: {', '.join(stages)}")
+    if enforce_guard:
+        from gittrack.promotions import policy_of
+
+        if stage in policy_of(repo, name).guard:
+            raise UsageError(
+                f"stage {stage!r} of {name} is guarded: request it with 'gittrack models promote {name} {version} "
+                f"{stage} --request', get the pull request merged, and CI applies it"
+            )
     model = _model(repo, name)
     target = _version(model, version)
     if not target.active:

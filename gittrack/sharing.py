@@ -51,6 +51,7 @@ class SyncReport:
     unchanged: int = 0
     conflicts: list[Conflict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
     tags: int = 0
     data_objects: int = 0
 
@@ -108,14 +109,18 @@ def push(
     for result in results:
         if result.ref.startswith("refs/tags/"):
             report.tags += result.flag in "*+ "
-            if not result.ok:
+            if not result.ok and "already exists" in result.summary:
                 clashing_tags.append(result.ref[len("refs/tags/") :])
+            elif not result.ok:
+                report.refused.append(f"{result.ref}: {result.summary}")
         elif result.flag == "=":
             report.unchanged += 1
         elif result.ok:
             report.sent.append(result.ref)
-        elif result.ref in by_name:
+        elif result.ref in by_name and "remote rejected" not in result.summary:
             rejected.append(by_name[result.ref])
+        else:
+            report.refused.append(f"{result.ref}: {result.summary}")
     if rejected:
         staging = _staging(remote)
         transport.fetch(root, remote, [f"+{r.name}:{staging}{r.name[5:]}" for r in rejected], prune=False)

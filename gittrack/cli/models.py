@@ -42,8 +42,38 @@ def register(model: str, run_spec: str, artifact: str, version: str | None, bump
 @click.argument("version")
 @click.argument("stage")
 @click.option("--archive-existing", is_flag=True, help="Take every other version out of STAGE.")
-def promote(model: str, version: str, stage: str, archive_existing: bool) -> None:
+@click.option("--request", is_flag=True, help="Propose it as a branch changing registry.yaml, with a report.")
+@click.option(
+    "--push",
+    "push_remote",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    help="With --request: push the branch, runs and tags.",
+)
+@click.option("--report", "report_file", type=click.Path(), help="With --request: write the Markdown report here.")
+def promote(model, version, stage, archive_existing, request, push_remote, report_file) -> None:
     """Put MODEL VERSION in STAGE (promoting an older version again is a rollback)."""
+    if request:
+        from pathlib import Path
+
+        from gittrack.promotions import request as do_request
+
+        repo = _repo()
+        branch, report = do_request(repo, model, version, stage)
+        if report_file:
+            Path(report_file).write_text(report)
+        click.echo(report if not report_file else f"report written to {report_file}")
+        click.echo(f"created branch {branch}; open a pull request from it")
+        if push_remote is not None:
+            from gittrack.sharing import push
+            from gittrack.store import transport
+
+            remote = transport.resolve_remote(repo, push_remote or None)
+            push(repo, remote)
+            transport.push(repo.workdir, remote, [f"refs/heads/{branch}:refs/heads/{branch}"])
+            click.echo(f"pushed {branch}, the runs and the registry tags to {remote}")
+        return
     from gittrack.modelregistry import promote as do_promote
 
     for tag in do_promote(_repo(), model, version, stage, archive_existing):

@@ -31,7 +31,9 @@ def _report(verb: str, report) -> None:
     for conflict in report.conflicts:
         sides = f"local {conflict.local[:12]}, remote {conflict.remote[:12]}"
         warn(f"conflict on {conflict.ref}: {sides} ({conflict.reason}); left as it was")
-    if report.conflicts:
+    for item in report.refused:
+        warn(f"the remote refused {item}")
+    if report.conflicts or report.refused:
         sys.exit(1)
 
 

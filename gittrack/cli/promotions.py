@@ -1,0 +1,141 @@
+"""``gittrack registry`` (policy, check, apply, status) and ``gittrack hooks``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from gittrack.cli import main
+from gittrack.cli.render import warn
+
+
+def _repo():
+    from gittrack.store.repo import open_repo
+
+    return open_repo()
+
+
+@main.group()
+def registry() -> None:
+    """Promotion requests reviewed in pull requests: policy, check (CI), apply, status."""
+
+
+@registry.command("policy")
+@click.argument("model", metavar="MODEL|*")
+@click.option(
+    "--no-worse", "no_worse", multiple=True, metavar="METRIC:min|max[:TOL]", help="Not worse than the holder."
+)
+@click.option(
+    "--threshold", "thresholds", multiple=True, metavar="METRIC:OP:VALUE", help="An absolute bar, e.g. auc:>=:0.8."
+)
+@click.option("--guard", multiple=True, metavar="STAGE", help="A stage that needs a reviewed request.")
+@click.option("--clear", is_flag=True, help="Start MODEL's policy from scratch.")
+@click.option("--commit", is_flag=True, help="Commit registry.yaml (it takes effect on the default branch).")
+def policy(model: str, no_worse, thresholds, guard, clear: bool, commit: bool) -> None:
+    """Set (or, without options, show) the promotion policy of MODEL (* for every model)."""
+    from gittrack.promotions import set_policy
+
+    repo = _repo()
+    rules, path = set_policy(repo, model, list(no_worse), list(thresholds), list(guard), clear)
+    click.echo(f"{model}: guard {rules.guard or 'nothing'}; no worse {rules.no_worse or 'none'}")
+    click.echo(f"{model}: thresholds {rules.thresholds or 'none'}")
+    if commit:
+        from gittrack.initialize import commit_files
+
+        sha = commit_files(repo.workdir, ["registry.yaml"], f"Set the promotion policy of {model}")
+        click.echo(f"committed registry.yaml as {sha[:12]}; it takes effect once on the default branch")
+    elif no_worse or thresholds or guard or clear:
+        click.echo(f"wrote {path}; it takes effect once committed on the default branch (or pass --commit)")
+
+
+@registry.command("check")
+@click.option("--base", help="What the request is compared with (default: the default branch).")
+@click.option("--remote", help="Also check that the runs are on this remote.")
+@click.option("--report", "report_file", type=click.Path(), help="Write the Markdown report here too.")
+def check(base: str | None, remote: str | None, report_file: str | None) -> None:
+    """Check the promotion request on HEAD (for CI on pull requests): exit 1 with the reasons if it fails."""
+    from gittrack.promotions import check as do_check
+
+    result = do_check(_repo(), base, remote=remote)
+    click.echo(result.report)
+    if report_file:
+        Path(report_file).write_text(result.report)
+    sys.exit(0 if result.ok else 1)
+
+
+@registry.command("apply")
+@click.option(
+    "--push", "push_remote", is_flag=False, flag_value="", default=None, help="Push the new tags (REMOTE optional)."
+)
+def apply(push_remote: str | None) -> None:
+    """Create the stage tags registry.yaml asks for (for CI on the default branch); idempotent."""
+    from gittrack.promotions import apply as do_apply
+    from gittrack.store import transport
+
+    repo = _repo()
+    created = do_apply(repo)
+    for tag in created:
+        click.echo(f"created tag {tag}")
+    if not created:
+        click.echo("nothing to apply: the tags already match registry.yaml")
+    if push_remote is not None and created:
+        remote = transport.resolve_remote(repo, push_remote or None)
+        results = transport.push(repo.workdir, remote, [f"refs/tags/{t}:refs/tags/{t}" for t in created])
+        for result in results:
+            if not result.ok:
+                warn(f"{result.ref} was refused: {result.summary}")
+        if any(not r.ok for r in results):
+            sys.exit(1)
+
+
+@registry.command("status")
+def status() -> None:
+    """Drift between registry.yaml and the registry's tags, both ways."""
+    from gittrack.promotions import status as do_status
+
+    drift = do_status(_repo())
+    click.echo("\n".join(drift) if drift else "in sync: the tags match registry.yaml")
+    sys.exit(1 if drift else 0)
+
+
+@main.group()
+def hooks() -> None:
+    """Install or run the git hooks gittrack ships."""
+
+
+@hooks.command("install")
+@click.option("--server", is_flag=True, help="Install the pre-receive hook into a bare remote.")
+@click.option("--path", default=".", type=click.Path(exists=True, file_okay=False), help="The repository.")
+def install(server: bool, path: str) -> None:
+    """Install the client hooks (pre-push, post-merge) or the server hook (pre-receive)."""
+    from gittrack.hooks import install as do_install
+
+    for written in do_install(path, server):
+        click.echo(f"installed {written}")
+
+
+@hooks.command("run", hidden=True)
+@click.argument("name")
+@click.argument("args", nargs=-1)
+def run(name: str, args: tuple[str, ...]) -> None:
+    """Run hook NAME (called by the hook scripts)."""
+    from gittrack import hooks as hook_impl
+
+    lines = sys.stdin.read().splitlines() if name in ("pre-push", "pre-receive") else []
+    if name == "pre-receive":
+        refused = hook_impl.pre_receive(lines)
+        for reason in refused:
+            click.echo(f"gittrack: refused {reason}", err=True)
+        sys.exit(1 if refused else 0)
+    repo = _repo()
+    if name == "pre-push":
+        pushed = hook_impl.pre_push(repo, args[0] if args else "origin", lines)
+        if pushed:
+            click.echo(f"gittrack: pushed {len(pushed)} run(s) recorded from these commits", err=True)
+    elif name == "post-merge":
+        for tag in hook_impl.post_merge(repo):
+            click.echo(f"gittrack: applied {tag}", err=True)
+    else:
+        raise click.UsageError(f"unknown hook {name!r}")

@@ -1,0 +1,348 @@
+"""Promotions reviewed in pull requests: a request branch with a report, a CI check, and apply.
+
+The desired registry state and the promotion policy live in ``registry.yaml`` (see
+``gittrack.registry.desired``). Policy is always read from the default branch, never from the
+branch under review, so a request cannot loosen its own policy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gittrack.errors import GittrackError, NotFoundError, UsageError
+from gittrack.registry import desired as desired_file
+from gittrack.registry.desired import Desired, Policy
+from gittrack.registry.state import read_registry
+from gittrack.store.repo import identity, signature
+from gittrack.store.timefmt import now_ms
+from gittrack.store.trees import apply_changes
+
+if TYPE_CHECKING:
+    import pygit2
+
+    from gittrack.entities import Run
+
+
+def default_branch(repo: pygit2.Repository) -> str:
+    """``gittrack.defaultBranch``, else the remote's HEAD, else ``init.defaultBranch``, main or master."""
+    if "gittrack.defaultBranch" in repo.config:
+        return repo.config["gittrack.defaultBranch"]
+    head = repo.references.get("refs/remotes/origin/HEAD")
+    if head is not None and isinstance(head.target, str):
+        return head.target.rpartition("/")[2]
+    candidates = [repo.config["init.defaultBranch"]] if "init.defaultBranch" in repo.config else []
+    for name in [*candidates, "main", "master"]:
+        if repo.references.get(f"refs/heads/{name}") or repo.references.get(f"refs/remotes/origin/{name}"):
+            return name
+    return "main"
+
+
+def default_tip(repo: pygit2.Repository, base: str | None = None) -> pygit2.Oid | None:
+    """The commit policy is read from: ``base`` if given, else the default branch (its remote-tracking
+    copy when there is one: that is what a pull request merges into)."""
+    import pygit2
+
+    if base:
+        try:
+            return repo.revparse_single(base).peel(pygit2.Commit).id
+        except (KeyError, ValueError):
+            raise NotFoundError(f"base {base!r} is not a commit here; fetch it first") from None
+    name = default_branch(repo)
+    for ref in (f"refs/remotes/origin/{name}", f"refs/heads/{name}"):
+        found = repo.references.get(ref)
+        if found is not None:
+            return found.peel(pygit2.Commit).id
+    return None
+
+
+def policy_of(repo: pygit2.Repository, model: str) -> Policy:
+    """The policy in force for ``model``: from the default branch."""
+    return desired_file.read_at(repo, default_tip(repo)).policy(model)
+
+
+# -- editing the policy --------------------------------------------------------------------
+def set_policy(
+    repo: pygit2.Repository,
+    model: str,
+    no_worse: list[str] = (),
+    thresholds: list[str] = (),
+    guard: list[str] = (),
+    clear: bool = False,
+) -> tuple[Policy, Path]:
+    """Change the policy of ``model`` (``*``: every model) in the work tree's registry.yaml."""
+    from gittrack.registry import tags
+
+    if model != desired_file.ALL:
+        tags.validate_model(model)
+    path = Path(repo.workdir) / desired_file.FILE
+    state = (
+        desired_file.parse(path.read_bytes(), str(path))
+        if path.exists()
+        else desired_file.read_at(repo, default_tip(repo))
+    )
+    policy = Policy() if clear else state.policies.get(model, Policy())
+    policy.no_worse += [desired_file.parse_no_worse(r) for r in no_worse]
+    policy.thresholds += [desired_file.parse_threshold(r) for r in thresholds]
+    policy.guard += [tags.validate_stage(s) for s in guard if s not in policy.guard]
+    state.policies[model] = policy
+    path.write_bytes(state.to_bytes())
+    return policy, path
+
+
+# -- evaluating a candidate ------------------------------------------------------------------
+@dataclass
+class Check:
+    """One rule applied to a candidate."""
+
+    rule: str
+    metric: str
+    candidate: float | None
+    reference: float | None
+    ok: bool
+    note: str = ""
+
+
+def evaluate(policy: Policy, candidate: Run, holder: Run | None) -> list[Check]:
+    """Apply the policy's rules: no metric worse than the holder's (beyond its tolerance), thresholds."""
+    checks = []
+    metrics = candidate.data.metrics
+    for rule in policy.no_worse:
+        key, direction, tolerance = rule["metric"], rule["direction"], rule["tolerance"]
+        mine = metrics.get(key)
+        theirs = holder.data.metrics.get(key) if holder else None
+        if holder is None or theirs is None or (isinstance(theirs, float) and math.isnan(theirs)):
+            checks.append(Check(f"no worse ({direction})", key, mine, theirs, True, "no current value to compare"))
+            continue
+        if mine is None or math.isnan(mine):
+            checks.append(Check(f"no worse ({direction})", key, mine, theirs, False, "the candidate lacks it"))
+            continue
+        ok = mine <= theirs + tolerance if direction == "min" else mine >= theirs - tolerance
+        checks.append(Check(f"no worse ({direction}, tolerance {tolerance:g})", key, mine, theirs, ok))
+    for rule in policy.thresholds:
+        key, op, value = rule["metric"], rule["op"], rule["value"]
+        mine = metrics.get(key)
+        ok = mine is not None and not math.isnan(mine) and desired_file.OPS[op](mine, value)
+        checks.append(
+            Check(f"{op} {value:g}", key, mine, value, ok, "" if mine is not None else "the candidate lacks it")
+        )
+    return checks
+
+
+def _run_of_version(repo: pygit2.Repository, model: str, version: str) -> Run:
+    from gittrack.client import _to_run
+    from gittrack.modelregistry import resolve
+    from gittrack.store.runstore import RunStore
+
+    found = resolve(repo, f"{model}@{version}")
+    stored = RunStore(repo).get(found.run_id) if found.run_id else None
+    if stored is None or str(stored.ref.commit) != found.commit:
+        raise NotFoundError(f"the run of {model} {version} ({found.commit[:12]}) is not here; run 'gittrack pull'")
+    return _to_run(stored)
+
+
+def _holder(repo: pygit2.Repository, base: Desired, model: str, stage: str) -> str | None:
+    """The version holding ``stage`` now: the default branch's desired state, else the registry."""
+    named = base.models.get(model, {}).get(stage)
+    if named:
+        return named
+    state = read_registry(repo, only=model).models.get(model)
+    holders = state.holders(stage) if state else []
+    return holders[0].version if holders else None
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def report(repo: pygit2.Repository, model: str, version: str, stage: str, base: Desired) -> tuple[str, list[Check]]:
+    """The Markdown report for promoting ``model`` ``version`` to ``stage``, and the policy checks."""
+    from gittrack.compare import diff
+
+    candidate = _run_of_version(repo, model, version)
+    current = _holder(repo, base, model, stage)
+    holder = _run_of_version(repo, model, current) if current and current != version else None
+    checks = evaluate(base.policy(model), candidate, holder)
+    lines = [f"## Promote `{model}` {version} to `{stage}`", ""]
+    lines += ["| | candidate | current holder |", "| --- | --- | --- |"]
+    lines.append(f"| version | {version} | {current or '(none)'} |")
+    lines.append(f"| run | {candidate.info.run_name} (`{candidate.info.run_id}`) | "
+                 + (f"{holder.info.run_name} (`{holder.info.run_id}`)" if holder else "-") + " |")  # fmt: skip
+    lines.append(f"| ref | `{candidate.info.ref}` | " + (f"`{holder.info.ref}`" if holder else "-") + " |")
+    lines += [
+        "",
+        "### Metrics",
+        "",
+        "| metric | candidate | current | delta | policy |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    ruled = {c.metric: c for c in checks if not c.rule.startswith(tuple(desired_file.OPS))}
+    keys = sorted(set(candidate.data.metrics) | set(holder.data.metrics if holder else {}))
+    for key in keys:
+        mine, theirs = candidate.data.metrics.get(key), holder.data.metrics.get(key) if holder else None
+        delta = mine - theirs if isinstance(mine, float) and isinstance(theirs, float) else None
+        mark = ruled.get(key)
+        verdict = "" if mark is None else ("✅ " if mark.ok else "❌ ") + mark.rule
+        lines.append(f"| {key} | {_fmt(mine)} | {_fmt(theirs)} | {_fmt(delta)} | {verdict} |")
+    thresholds = [c for c in checks if c.rule.startswith(tuple(desired_file.OPS))]
+    if thresholds:
+        lines += ["", "### Thresholds", "", "| metric | rule | candidate | |", "| --- | --- | --- | --- |"]
+        lines += [f"| {c.metric} | {c.rule} | {_fmt(c.candidate)} | {'✅' if c.ok else '❌'} |" for c in thresholds]
+    if holder is not None:
+        changes = diff(repo, holder, candidate)
+        for title, values in (
+            ("Params", changes.params),
+            ("Data inputs", changes.inputs),
+            ("Environment", changes.packages),
+        ):
+            if values:
+                lines += [
+                    "",
+                    f"### {title} (current -> candidate)",
+                    "",
+                    "| | current | candidate |",
+                    "| --- | --- | --- |",
+                ]
+                lines += [f"| {k} | {_fmt(a)} | {_fmt(b)} |" for k, (a, b) in values.items()]
+        lines += ["", "### Code (diffstat between the two runs' snapshots)", ""]
+        lines += [f"- `{f.path}` {f.status} +{f.additions} -{f.deletions}" for f in changes.files] or ["- identical"]
+    failed = [c for c in checks if not c.ok]
+    lines += ["", f"**Policy: {'FAIL' if failed else 'PASS'}**" + (" (no rules)" if not checks else "")]
+    lines += [
+        f"- {c.metric}: {c.rule} failed ({_fmt(c.candidate)} vs {_fmt(c.reference)}) {c.note}".rstrip() for c in failed
+    ]
+    return "\n".join(lines) + "\n", checks
+
+
+# -- the request, the check, apply -----------------------------------------------------------
+def request(repo: pygit2.Repository, model: str, version: str, stage: str) -> tuple[str, str]:
+    """Create branch ``promote/<model>/<stage>/<version>`` from the default branch with one commit
+    changing registry.yaml; returns (branch, Markdown report). The work tree is not touched."""
+    import pygit2
+
+    from gittrack.modelregistry import allowed_stages, resolve
+
+    if stage not in allowed_stages(repo):
+        raise UsageError(f"stage {stage!r} is not allowed here; allowed stages: {', '.join(allowed_stages(repo))}")
+    found = resolve(repo, f"{model}@{version}")
+    if not found.active:
+        raise UsageError(f"{model} {version} is deprecated; it cannot be promoted")
+    base_tip = default_tip(repo)
+    if base_tip is None:
+        raise UsageError(f"there is no default branch ({default_branch(repo)}) to base the request on; commit first")
+    base = desired_file.read_at(repo, base_tip)
+    text, _ = report(repo, model, version, stage, base)
+    wanted = desired_file.read_at(repo, base_tip)
+    wanted.models.setdefault(model, {})[stage] = version
+    blob = repo.create_blob(wanted.to_bytes())
+    tree = apply_changes(repo, repo[base_tip].tree_id, {desired_file.FILE: (blob, pygit2.GIT_FILEMODE_BLOB)})
+    who = signature(*identity(repo), now_ms())
+    message = f"Promote {model} {version} to {stage}\n\nRequested with gittrack; see the report in the pull request.\n"
+    commit = repo.create_commit(None, who, who, message, tree, [base_tip])
+    branch = f"promote/{model}/{stage}/{version}"
+    if repo.branches.local.get(branch) is not None:
+        raise UsageError(f"branch {branch!r} exists already; delete it or push it as it is")
+    repo.branches.local.create(branch, repo[commit])
+    return branch, text
+
+
+@dataclass
+class CheckResult:
+    """What ``registry check`` found."""
+
+    ok: bool
+    report: str
+    reasons: list[str]
+
+
+def check(
+    repo: pygit2.Repository, base: str | None = None, head: str = "HEAD", remote: str | None = None
+) -> CheckResult:
+    """Validate the desired-state change from ``base`` (default branch) to ``head``: versions exist,
+    their runs and model data are reachable, and the default branch's policy holds."""
+    import pygit2
+
+    from gittrack.data import dvcstore
+    from gittrack.store import transport
+
+    base_tip = default_tip(repo, base)
+    head_tip = repo.revparse_single(head).peel(pygit2.Commit).id
+    before, after = desired_file.read_at(repo, base_tip), desired_file.read_at(repo, head_tip)
+    changes = [(m, s, v) for m, stages in sorted(after.models.items()) for s, v in sorted(stages.items())
+               if before.models.get(m, {}).get(s) != v]  # fmt: skip
+    if not changes:
+        return CheckResult(True, "No promotion requested: registry.yaml names the same stage holders.\n", [])
+    remote_runs = transport.remote_refs(repo.workdir, remote, ["refs/runs/*"]) if remote else None
+    parts, reasons = [], []
+    for model, stage, version in changes:
+        try:
+            candidate = _run_of_version(repo, model, version)
+            if remote_runs is not None and candidate.info.ref not in remote_runs:
+                reasons.append(f"{model} {version}: run {candidate.info.run_id} is not on {remote}; push it")
+            artifact = next(a for a in candidate.record.artifacts if a.get("kind") == "model")
+            if dvcstore.has_dvc(repo.workdir):
+                entry = dvcstore.DataEntry(artifact["md5"], artifact.get("size"), artifact.get("nfiles"))
+                dvcstore.fetch(dvcstore.open_dvc(repo.workdir.rstrip("/")), [entry])
+            text, checks = report(repo, model, version, stage, before)
+        except (GittrackError, StopIteration) as exc:
+            reasons.append(f"{model} {version} to {stage}: {exc or 'its run has no model artifact'}")
+            continue
+        parts.append(text)
+        reasons += [f"{model} {version} to {stage}: {c.metric} {c.rule} failed" for c in checks if not c.ok]
+    summary = "\n".join(parts) + (
+        "\n**Check: FAIL**\n" + "".join(f"- {r}\n" for r in reasons) if reasons else "\n**Check: PASS**\n"
+    )
+    return CheckResult(not reasons, summary, reasons)
+
+
+def apply(repo: pygit2.Repository, head: str = "HEAD") -> list[str]:
+    """Create the stage tags the desired state at ``head`` asks for and that are not there yet
+    (idempotent), with tag messages naming ``head``; returns the tags created."""
+    import pygit2
+
+    from gittrack.modelregistry import promote
+
+    tip = repo.revparse_single(head).peel(pygit2.Commit).id
+    wanted = desired_file.read_at(repo, tip)
+    registry = read_registry(repo)
+    created = []
+    for model, stages in sorted(wanted.models.items()):
+        state = registry.models.get(model)
+        for stage, version in sorted(stages.items()):
+            holders = state.holders(stage) if state else []
+            if holders and holders[0].version == version:
+                continue
+            note = f"\n\nGittrack-Merge: {tip}\n"
+            created += promote(repo, model, version, stage, note=note, enforce_guard=False)
+    return created
+
+
+def status(repo: pygit2.Repository, head: str = "HEAD") -> list[str]:
+    """Drift between registry.yaml at ``head`` and the registry's tags, both ways."""
+    import pygit2
+
+    tip = repo.revparse_single(head).peel(pygit2.Commit).id
+    wanted = desired_file.read_at(repo, tip)
+    registry = read_registry(repo)
+    drift = []
+    for model, stages in sorted(wanted.models.items()):
+        state = registry.models.get(model)
+        for stage, version in sorted(stages.items()):
+            holders = state.holders(stage) if state else []
+            actual = holders[0].version if holders else None
+            if actual != version:
+                drift.append(f"{model} {stage}: registry.yaml wants {version}, the tags say {actual or 'nobody'}")
+    for model, state in sorted(registry.models.items()):
+        guarded = wanted.policy(model).guard
+        for stage in state.stages():
+            if stage in guarded and wanted.models.get(model, {}).get(stage) is None:
+                drift.append(
+                    f"{model} {stage}: the tags say {state.holders(stage)[0].version}, registry.yaml names none"
+                )
+    return drift
