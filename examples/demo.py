@@ -34,6 +34,19 @@ def git_identity(root: Path) -> None:
         subprocess.run(["git", "config", "user.email", "demo@example.com"], cwd=root, check=True)
 
 
+def review(root: Path, branch: str) -> None:
+    """What CI does on the pull request: check the request, show the verdict."""
+    subprocess.run(["git", "checkout", "-q", branch], cwd=root, check=True)
+    result = subprocess.run(
+        [*GITTRACK, "registry", "check", "--base", "main"], cwd=root, capture_output=True, text=True
+    )
+    lines = result.stdout.splitlines()
+    verdict = lines[next((i for i, line in enumerate(lines) if line.startswith("**Check")), len(lines)) :]
+    print(f"\n$ gittrack registry check --base main    (CI on {branch}: exit {result.returncode})")
+    print("\n".join(verdict))
+    subprocess.run(["git", "checkout", "-q", "main"], cwd=root, check=True)
+
+
 def write_trips(path: Path, n: int = 2000) -> None:
     """Synthetic taxi trips: distance, hour, passengers and the duration to predict."""
     import numpy as np
@@ -84,9 +97,25 @@ def main() -> None:
     # the model registry: git tags in GTO's format on the run commit
     sh(*GITTRACK, "models", "register", "taxi-duration", "--run", best["run_id"], cwd=root)
     sh(*GITTRACK, "models", "promote", "taxi-duration", "v0.0.1", "staging", cwd=root)
-    sh(*GITTRACK, "models", "promote", "taxi-duration", "v0.0.1", "production", cwd=root)
+
+    # production is guarded: a promotion is a reviewed request (a branch and a report), checked, merged, applied
+    sh(*GITTRACK, "registry", "policy", "taxi-duration", "--no-worse", "val_rmse:min", "--guard", "production",
+       "--commit", cwd=root)  # fmt: skip
+    sh(*GITTRACK, "models", "promote", "taxi-duration", "v0.0.1", "production", "--request", cwd=root)
+    review(root, "promote/taxi-duration/production/v0.0.1")
+    sh("git", "merge", "-q", "--no-ff", "-m", "Merge promote/taxi-duration/production/v0.0.1",
+       "promote/taxi-duration/production/v0.0.1", cwd=root)  # fmt: skip
+    sh(*GITTRACK, "registry", "apply", cwd=root)
+    sh(*GITTRACK, "registry", "status", cwd=root)
     sh(*GITTRACK, "models", "show", "taxi-duration", cwd=root)
     sh("git", "tag", "-n1", cwd=root)
+
+    # a worse candidate: its request fails the check, so it is not merged
+    runner_up = sorted(runs, key=lambda r: r["metrics"]["val_rmse"])[1]
+    sh(*GITTRACK, "models", "register", "taxi-duration", "--run", runner_up["run_id"], cwd=root)
+    subprocess.run([*GITTRACK, "models", "promote", "taxi-duration", "v0.0.2", "production", "--request"], cwd=root,
+                   check=True, capture_output=True)  # fmt: skip
+    review(root, "promote/taxi-duration/production/v0.0.2")
 
     print("\n>>> gittrack.load_model('taxi-duration@production').predict(three trips)", flush=True)
     code = (
