@@ -26,7 +26,7 @@ def _run_commit(run: gittrack.Run, root: Path) -> pygit2.Commit:
 
 def test_every_recorded_field_round_trips(repo: Path) -> None:
     head = git(repo, "rev-parse", "HEAD").strip()
-    before = time.time() * 1000
+    before = time.time_ns() // 1_000_000  # the same clock and rounding as the recorded times
     with gittrack.start_run(experiment="taxi", run_name="first", tags={"team": "ml"}) as active:
         gittrack.log_params({"lr": 0.01, "epochs": 5, "model": "rf", "use_gpu": False, "layers": [1, 2]})
         for step in range(3):

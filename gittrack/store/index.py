@@ -110,8 +110,11 @@ class RunIndex:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
             self._conn = None
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        except OSError as exc:
+            raise IndexUnavailable(f"the run index {self.path} cannot be replaced ({exc.strerror})") from None
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
