@@ -68,19 +68,23 @@ def checkout(repo: pygit2.Repository, spec: str, branch: str | None = None, forc
         raise UsageError(f"uncommitted changes ({listed}); commit or stash them, or pass --force to discard them")
     strategy = pygit2.enums.CheckoutStrategy.FORCE if force else pygit2.enums.CheckoutStrategy.SAFE
     commit = repo[stored.ref.commit]
-    if branch:
-        if repo.branches.local.get(branch) is not None:
-            raise UsageError(f"branch {branch!r} exists already; choose another name")
-        who = signature(*identity(repo), now_ms())
-        message = (
-            f"Start from run {stored.record.name} {short_id(stored.record.id)}\n\nGittrack-Run: {stored.record.id}\n"
-        )
-        tip = repo.create_commit(None, who, who, message, without_run_dir(repo, commit.tree_id), [commit.id])
-        repo.branches.local.create(branch, repo[tip])
-        repo.checkout(f"refs/heads/{branch}", strategy=strategy)
-    else:
-        repo.checkout_tree(commit, strategy=strategy)
-        repo.set_head(commit.id)
+    if branch and repo.branches.local.get(branch) is not None:
+        raise UsageError(f"branch {branch!r} exists already; choose another name")
+    try:
+        if branch:
+            who = signature(*identity(repo), now_ms())
+            title = f"Start from run {stored.record.name} {short_id(stored.record.id)}"
+            message = f"{title}\n\nGittrack-Run: {stored.record.id}\n"
+            tip = repo.create_commit(None, who, who, message, without_run_dir(repo, commit.tree_id), [commit.id])
+            repo.branches.local.create(branch, repo[tip])
+            repo.checkout(f"refs/heads/{branch}", strategy=strategy)
+        else:
+            repo.checkout_tree(commit, strategy=strategy)
+            repo.set_head(commit.id)
+    except pygit2.GitError as exc:
+        raise UsageError(
+            f"cannot check out run {short_id(stored.record.id)}: {exc}; move those files or pass --force"
+        ) from None
     return _to_run(stored), restore_data(repo.workdir.rstrip("/"))
 
 
