@@ -362,3 +362,15 @@ def test_reproduce_refuses_python_runs_without_a_script(repo: Path) -> None:
     result = CliRunner().invoke(main, ["reproduce", "notebook"])
     assert result.exit_code == 2
     assert "without a script to re-run" in result.output
+
+
+def test_checkout_blocked_by_an_untracked_file_is_one_line(repo: Path) -> None:
+    (repo / "notes.txt").write_text("in the run\n")
+    with gittrack.start_run(run_name="with-notes"):
+        pass
+    (repo / "notes.txt").write_text("a different untracked file now\n")
+    result = CliRunner().invoke(main, ["checkout", "with-notes"])
+    assert result.exit_code == 2
+    assert "cannot check out run" in result.output
+    assert "Traceback" not in result.output
+    assert (repo / "notes.txt").read_text() == "a different untracked file now\n"
