@@ -7,13 +7,8 @@ import sys
 import click
 
 from gittrack.cli import main
+from gittrack.cli.options import repo_here
 from gittrack.cli.render import fmt_time, fmt_value, table, to_json, warn
-
-
-def _repo():
-    from gittrack.store.repo import open_repo
-
-    return open_repo()
 
 
 @main.group()
@@ -32,7 +27,7 @@ def register(model: str, run_spec: str, artifact: str, version: str | None, bump
     """Register RUN's logged model as a new version of MODEL."""
     from gittrack.modelregistry import register as do_register
 
-    created = do_register(_repo(), run_spec, artifact, model, version, bump, message)
+    created = do_register(repo_here(), run_spec, artifact, model, version, bump, message)
     click.echo(f"registered {model} {created.version} (tag {created.registered.tag}) from run {created.run_id}")
     click.echo("share it with: gittrack push")
 
@@ -59,7 +54,7 @@ def promote(model, version, stage, archive_existing, request, push_remote, repor
 
         from gittrack.promotions import request as do_request
 
-        repo = _repo()
+        repo = repo_here()
         branch, report = do_request(repo, model, version, stage)
         if report_file:
             Path(report_file).write_text(report)
@@ -76,7 +71,7 @@ def promote(model, version, stage, archive_existing, request, push_remote, repor
         return
     from gittrack.modelregistry import promote as do_promote
 
-    for tag in do_promote(_repo(), model, version, stage, archive_existing):
+    for tag in do_promote(repo_here(), model, version, stage, archive_existing):
         click.echo(f"created tag {tag}")
 
 
@@ -88,7 +83,7 @@ def demote(model: str, version: str, stage: str) -> None:
     """Take MODEL VERSION out of STAGE."""
     from gittrack.modelregistry import demote as do_demote
 
-    click.echo(f"created tag {do_demote(_repo(), model, version, stage)}")
+    click.echo(f"created tag {do_demote(repo_here(), model, version, stage)}")
 
 
 @models.command("deprecate")
@@ -98,7 +93,7 @@ def deprecate(model: str, version: str | None) -> None:
     """Deprecate MODEL VERSION, or the whole MODEL."""
     from gittrack.modelregistry import deprecate as do_deprecate
 
-    click.echo(f"created tag {do_deprecate(_repo(), model, version)}")
+    click.echo(f"created tag {do_deprecate(repo_here(), model, version)}")
 
 
 @models.command("list")
@@ -107,7 +102,7 @@ def list_models(as_json: bool) -> None:
     """Every model: its latest version and who holds each stage."""
     from gittrack.modelregistry import list_models as do_list
 
-    found, problems = do_list(_repo())
+    found, problems = do_list(repo_here())
     for problem in problems:
         warn(problem)
     if as_json:
@@ -128,7 +123,7 @@ def show(model: str, as_json: bool) -> None:
     """MODEL's versions: stages, dates, people, and each version's run with its key metrics."""
     from gittrack.modelregistry import show as do_show
 
-    data = do_show(_repo(), model)
+    data = do_show(repo_here(), model)
     if as_json:
         click.echo(to_json(data))
         return
@@ -151,7 +146,7 @@ def history(model: str, as_json: bool) -> None:
     """Every event of MODEL, oldest first."""
     from gittrack.modelregistry import history as do_history
 
-    events = do_history(_repo(), model)
+    events = do_history(repo_here(), model)
     if as_json:
         click.echo(to_json(events))
         return
@@ -170,7 +165,7 @@ def get(spec: str, dest: str | None) -> None:
     from gittrack.client import Client
     from gittrack.modelregistry import resolve
 
-    version = resolve(_repo(), spec)
+    version = resolve(repo_here(), spec)
     click.echo(Client().download_artifacts(version.run_id or version.commit, version.artifact, dest))
 
 
@@ -181,7 +176,7 @@ def lineage(spec: str, as_json: bool) -> None:
     """version -> run (params, metrics) -> source commit -> data inputs, and what is available here."""
     from gittrack.modelregistry import lineage as do_lineage
 
-    data = do_lineage(_repo(), spec)
+    data = do_lineage(repo_here(), spec)
     if as_json:
         click.echo(to_json(data))
         return
@@ -208,7 +203,7 @@ def verify(spec: str) -> None:
     """Check the signatures of the tags behind SPEC with git."""
     from gittrack.modelregistry import verify as do_verify
 
-    results = do_verify(_repo(), spec)
+    results = do_verify(repo_here(), spec)
     for tag, ok, words in results:
         click.echo(f"{'good' if ok else 'BAD '}  {tag}  {words}")
     sys.exit(0 if all(ok for _, ok, _ in results) else 1)

@@ -14,3 +14,10 @@ def key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
             raise click.BadParameter(f"'{item}' is not KEY=VALUE", ctx=ctx, param=param)
         out[key] = value
     return out
+
+
+def repo_here():
+    """The repository of the current folder (or ``$GITTRACK_REPO``)."""
+    from gittrack.store.repo import open_repo
+
+    return open_repo()

@@ -8,13 +8,8 @@ from pathlib import Path
 import click
 
 from gittrack.cli import main
+from gittrack.cli.options import repo_here
 from gittrack.cli.render import warn
-
-
-def _repo():
-    from gittrack.store.repo import open_repo
-
-    return open_repo()
 
 
 @main.group()
@@ -37,7 +32,7 @@ def policy(model: str, no_worse, thresholds, guard, clear: bool, commit: bool) -
     """Set (or, without options, show) the promotion policy of MODEL (* for every model)."""
     from gittrack.promotions import set_policy
 
-    repo = _repo()
+    repo = repo_here()
     rules, path = set_policy(repo, model, list(no_worse), list(thresholds), list(guard), clear)
     click.echo(f"{model}: guard {rules.guard or 'nothing'}; no worse {rules.no_worse or 'none'}")
     click.echo(f"{model}: thresholds {rules.thresholds or 'none'}")
@@ -58,7 +53,7 @@ def check(base: str | None, remote: str | None, report_file: str | None) -> None
     """Check the promotion request on HEAD (for CI on pull requests): exit 1 with the reasons if it fails."""
     from gittrack.promotions import check as do_check
 
-    result = do_check(_repo(), base, remote=remote)
+    result = do_check(repo_here(), base, remote=remote)
     click.echo(result.report)
     if report_file:
         Path(report_file).write_text(result.report)
@@ -74,7 +69,7 @@ def apply(push_remote: str | None) -> None:
     from gittrack.promotions import apply as do_apply
     from gittrack.store import transport
 
-    repo = _repo()
+    repo = repo_here()
     created = do_apply(repo)
     for tag in created:
         click.echo(f"created tag {tag}")
@@ -95,7 +90,7 @@ def status() -> None:
     """Drift between registry.yaml and the registry's tags, both ways."""
     from gittrack.promotions import status as do_status
 
-    drift = do_status(_repo())
+    drift = do_status(repo_here())
     click.echo("\n".join(drift) if drift else "in sync: the tags match registry.yaml")
     sys.exit(1 if drift else 0)
 
@@ -129,7 +124,7 @@ def run(name: str, args: tuple[str, ...]) -> None:
         for reason in refused:
             click.echo(f"gittrack: refused {reason}", err=True)
         sys.exit(1 if refused else 0)
-    repo = _repo()
+    repo = repo_here()
     if name == "pre-push":
         pushed = hook_impl.pre_push(repo, args[0] if args else "origin", lines)
         if pushed:

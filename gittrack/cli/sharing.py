@@ -7,13 +7,8 @@ import sys
 import click
 
 from gittrack.cli import main
+from gittrack.cli.options import repo_here
 from gittrack.cli.render import table, warn
-
-
-def _repo():
-    from gittrack.store.repo import open_repo
-
-    return open_repo()
 
 
 def _report(verb: str, report) -> None:
@@ -46,7 +41,7 @@ def push(remote: str | None, run_specs: tuple[str, ...], experiment: str | None,
     """Push runs, registry tags and artifact data to REMOTE (default: the upstream, else origin)."""
     from gittrack.sharing import push as do_push
 
-    _report("sent", do_push(_repo(), remote, experiment, list(run_specs) or None, artifacts=not no_artifacts))
+    _report("sent", do_push(repo_here(), remote, experiment, list(run_specs) or None, artifacts=not no_artifacts))
 
 
 @main.command()
@@ -61,7 +56,7 @@ def pull(remote: str | None, experiment: str | None, artifacts: bool) -> None:
         if sys.stderr.isatty() and (done == total or done % 500 == 0):
             click.echo(f"\rchecking runs {done}/{total}", err=True, nl=done == total)
 
-    _report("new", do_pull(_repo(), remote, experiment, artifacts, progress))
+    _report("new", do_pull(repo_here(), remote, experiment, artifacts, progress))
 
 
 @main.group()
@@ -76,7 +71,7 @@ def setup(name: str, no_push: bool) -> None:
     """Make plain 'git fetch' / 'git push' of NAME move runs too."""
     from gittrack.sharing import setup_remote
 
-    added = setup_remote(_repo(), name, push_runs=not no_push)
+    added = setup_remote(repo_here(), name, push_runs=not no_push)
     click.echo("\n".join(f"added {line}" for line in added) or f"{name} already moves runs")
 
 
@@ -88,7 +83,7 @@ def checkout(run: str, branch: str | None, force: bool) -> None:
     """Put RUN's code, inputs and artifacts in the work tree."""
     from gittrack.workspace import checkout as do_checkout
 
-    found, data = do_checkout(_repo(), run, branch, force)
+    found, data = do_checkout(repo_here(), run, branch, force)
     where = f"on new branch {branch}" if branch else f"detached at {found.info.commit[:12]}"
     click.echo(f"checked out run {found.info.run_name} ({found.info.run_id}) {where}; {data}")
 
@@ -118,7 +113,7 @@ def reproduce(run: str, tolerance: float, overrides: tuple[str, ...], keep: bool
 
         return sink
 
-    result = do_reproduce(_repo(), run, tolerance, limits, keep, write(sys.stdout.buffer), write(sys.stderr.buffer))
+    result = do_reproduce(repo_here(), run, tolerance, limits, keep, write(sys.stdout.buffer), write(sys.stderr.buffer))
     rows = [[c.key, c.original, "-" if c.reproduced is None else c.reproduced, c.tolerance, "ok" if c.ok else "DIFFERS"]
             for c in result.checks]  # fmt: skip
     click.echo(f"\noriginal {result.original.info.run_id}, reproduction {result.reproduced.info.run_id}")
