@@ -301,43 +301,40 @@ def check(
     return CheckResult(not reasons, summary, reasons)
 
 
-def apply(repo: pygit2.Repository, head: str = "HEAD") -> list[str]:
-    """Create the stage tags the desired state at ``head`` asks for and that are not there yet
-    (idempotent), with tag messages naming ``head``; returns the tags created."""
-    import pygit2
-
-    from gittrack.modelregistry import promote
-
-    tip = repo.revparse_single(head).peel(pygit2.Commit).id
-    wanted = desired_file.read_at(repo, tip)
-    registry = read_registry(repo)
-    created = []
-    for model, stages in sorted(wanted.models.items()):
-        state = registry.models.get(model)
-        for stage, version in sorted(stages.items()):
-            holders = state.holders(stage) if state else []
-            if holders and holders[0].version == version:
-                continue
-            note = f"\n\nGittrack-Merge: {tip}\n"
-            created += promote(repo, model, version, stage, note=note, enforce_guard=False)
-    return created
-
-
-def status(repo: pygit2.Repository, head: str = "HEAD") -> list[str]:
-    """Drift between registry.yaml at ``head`` and the registry's tags, both ways."""
+def _compare(repo: pygit2.Repository, head: str):
+    """(head commit, desired state there, registry, [(model, stage, wanted, actual holder)] that differ)."""
     import pygit2
 
     tip = repo.revparse_single(head).peel(pygit2.Commit).id
     wanted = desired_file.read_at(repo, tip)
     registry = read_registry(repo)
-    drift = []
+    differ = []
     for model, stages in sorted(wanted.models.items()):
         state = registry.models.get(model)
         for stage, version in sorted(stages.items()):
             holders = state.holders(stage) if state else []
             actual = holders[0].version if holders else None
             if actual != version:
-                drift.append(f"{model} {stage}: registry.yaml wants {version}, the tags say {actual or 'nobody'}")
+                differ.append((model, stage, version, actual))
+    return tip, wanted, registry, differ
+
+
+def apply(repo: pygit2.Repository, head: str = "HEAD") -> list[str]:
+    """Create the stage tags the desired state at ``head`` asks for and that are not there yet
+    (idempotent), with tag messages naming ``head``; returns the tags created."""
+    from gittrack.modelregistry import promote
+
+    tip, _, _, differ = _compare(repo, head)
+    created = []
+    for model, stage, version, _ in differ:
+        created += promote(repo, model, version, stage, note=f"\n\nGittrack-Merge: {tip}\n", enforce_guard=False)
+    return created
+
+
+def status(repo: pygit2.Repository, head: str = "HEAD") -> list[str]:
+    """Drift between registry.yaml at ``head`` and the registry's tags, both ways."""
+    _, wanted, registry, differ = _compare(repo, head)
+    drift = [f"{m} {s}: registry.yaml wants {v}, the tags say {a or 'nobody'}" for m, s, v, a in differ]
     for model, state in sorted(registry.models.items()):
         guarded = wanted.policy(model).guard
         for stage in state.stages():
