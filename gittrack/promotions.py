@@ -252,6 +252,30 @@ def request(repo: pygit2.Repository, model: str, version: str, stage: str) -> tu
     return branch, text
 
 
+def push_request(repo: pygit2.Repository, branch: str, remote: str | None = None) -> str:
+    """Push a request branch with everything a reviewer needs: the runs, their artifact data and
+    the registry tags. Returns the remote used."""
+    from gittrack.sharing import push
+    from gittrack.store import transport
+
+    remote = transport.resolve_remote(repo, remote)
+    push(repo, remote)
+    results = transport.push(repo.workdir, remote, [f"refs/heads/{branch}:refs/heads/{branch}"])
+    refused = [f"{r.ref}: {r.summary}" for r in results if not r.ok]
+    if refused:
+        raise transport.RemoteError(f"the remote refused {refused[0]}")
+    return remote
+
+
+def push_tags(repo: pygit2.Repository, names: list[str], remote: str | None = None) -> list[str]:
+    """Push registry tags (e.g. those ``apply`` created); returns the ones the remote refused."""
+    from gittrack.store import transport
+
+    remote = transport.resolve_remote(repo, remote)
+    results = transport.push(repo.workdir, remote, [f"refs/tags/{t}:refs/tags/{t}" for t in names])
+    return [f"{r.ref}: {r.summary}" for r in results if not r.ok]
+
+
 @dataclass
 class CheckResult:
     """What ``registry check`` found."""

@@ -61,12 +61,9 @@ def promote(model, version, stage, archive_existing, request, push_remote, repor
         click.echo(report if not report_file else f"report written to {report_file}")
         click.echo(f"created branch {branch}; open a pull request from it")
         if push_remote is not None:
-            from gittrack.sharing import push
-            from gittrack.store import transport
+            from gittrack.promotions import push_request
 
-            remote = transport.resolve_remote(repo, push_remote or None)
-            push(repo, remote)
-            transport.push(repo.workdir, remote, [f"refs/heads/{branch}:refs/heads/{branch}"])
+            remote = push_request(repo, branch, push_remote or None)
             click.echo(f"pushed {branch}, the runs and the registry tags to {remote}")
         return
     from gittrack.modelregistry import promote as do_promote

@@ -67,7 +67,7 @@ def check(base: str | None, remote: str | None, report_file: str | None) -> None
 def apply(push_remote: str | None) -> None:
     """Create the stage tags registry.yaml asks for (for CI on the default branch); idempotent."""
     from gittrack.promotions import apply as do_apply
-    from gittrack.store import transport
+    from gittrack.promotions import push_tags
 
     repo = repo_here()
     created = do_apply(repo)
@@ -76,12 +76,10 @@ def apply(push_remote: str | None) -> None:
     if not created:
         click.echo("nothing to apply: the tags already match registry.yaml")
     if push_remote is not None and created:
-        remote = transport.resolve_remote(repo, push_remote or None)
-        results = transport.push(repo.workdir, remote, [f"refs/tags/{t}:refs/tags/{t}" for t in created])
-        for result in results:
-            if not result.ok:
-                warn(f"{result.ref} was refused: {result.summary}")
-        if any(not r.ok for r in results):
+        refused = push_tags(repo, created, push_remote or None)
+        for item in refused:
+            warn(f"the remote refused {item}")
+        if refused:
             sys.exit(1)
 
 
