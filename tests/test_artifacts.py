@@ -269,3 +269,13 @@ def test_runs_diff_reports_changed_inputs(dvc_repo: Path) -> None:
     changes = gittrack.Client().diff_runs(a.run_id, b.run_id)
     assert list(changes.inputs) == ["data/train.csv"]
     assert pygit2.Repository(str(dvc_repo)).head.shorthand == "main"
+
+
+def test_load_model_warns_on_environment_mismatch(dvc_repo: Path, caplog) -> None:
+    with gittrack.start_run() as active:
+        gittrack.log_model(Doubler(), name="pinned", pip_requirements=["scikit-learn==0.0.1", "no-such-package==1.0"])
+    with caplog.at_level("WARNING", logger="gittrack"):
+        model = gittrack.load_model(f"runs:/{active.run_id}/pinned")
+    assert model.predict([3]) == [6]
+    assert "saved with scikit-learn==0.0.1" in caplog.text
+    assert "needs no-such-package==1.0, which is not installed" in caplog.text

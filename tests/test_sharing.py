@@ -374,3 +374,12 @@ def test_checkout_blocked_by_an_untracked_file_is_one_line(repo: Path) -> None:
     assert "cannot check out run" in result.output
     assert "Traceback" not in result.output
     assert (repo / "notes.txt").read_text() == "a different untracked file now\n"
+
+
+def test_init_remote_sets_up_plain_git(bare: Path, tmp_path: Path) -> None:
+    a = clone(str(bare), tmp_path / "a")
+    result = subprocess.run([str(BIN / "gittrack"), "init", "--no-dvc", "--remote", "origin"], cwd=a,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "added remote.origin.fetch = refs/runs/*:refs/runs/*" in result.stdout
+    assert "refs/runs/*:refs/runs/*" in git(a, "config", "--get-all", "remote.origin.push")

@@ -37,6 +37,12 @@ def init(path: Path, with_dvc: bool, dvc_remote: str | None, commit: bool | None
     click.echo(
         f"DVC: {'remote ' + report.dvc_remote if report.dvc_remote else 'no remote' if report.dvc else 'not set up'}"
     )
+    if git_remote:
+        from gittrack.sharing import setup_remote
+        from gittrack.store.repo import open_repo
+
+        added = setup_remote(open_repo(report.root), git_remote)
+        click.echo("\n".join(f"added {line}" for line in added) or f"{git_remote} already moves runs")
     click.echo(f"runs: {report.runs} in {report.experiments} experiment(s), under refs/runs/")
     hint = "" if report.identity_configured else " (from the OS; set git user.name and user.email)"
     click.echo(f"identity: {report.user} <{report.email}>{hint}")
