@@ -203,9 +203,8 @@ def test_malformed_and_colliding_remote_refs(bare: Path, tmp_path: Path, caplog)
     head = git(bare, "rev-parse", "main").strip()
     git(bare, "update-ref", "refs/runs/shared/01zzzzzzzzzzzzzzzzzzzzzzzz", head)  # not a run commit
     git(bare, "update-ref", "refs/runs/Bad/01yyyyyyyyyyyyyyyyyyyyyyyy", head)  # not a canonical name
-    git(
-        bare, "update-ref", f"refs/runs/shared/{good[:-1]}0", git(bare, "rev-parse", f"refs/runs/shared/{good}").strip()
-    )
+    twin = good[:-1] + ("1" if good.endswith("0") else "0")  # another id pointing at the same run commit
+    git(bare, "update-ref", f"refs/runs/shared/{twin}", git(bare, "rev-parse", f"refs/runs/shared/{good}").strip())
     report = pull(pygit2.Repository(str(b)))
     assert report.sent == [f"refs/runs/shared/{good}"]
     assert len(report.skipped) == 3
