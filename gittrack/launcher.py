@@ -99,21 +99,24 @@ def run_command(
         "GITTRACK_REPO": client.repo_path,
         "PYTHONUNBUFFERED": "1",
     }
-    try:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
-    except OSError as exc:
-        client.set_terminated(run_id, FAILED, {"type": type(exc).__name__, "message": str(exc)})
-        raise UsageError(f"cannot start {command[0]!r}: {exc.strerror or exc}") from None
     captures = {"stdout": CappedCapture(), "stderr": CappedCapture()}
-    pumps = [
-        threading.Thread(target=_pump, args=(proc.stdout, on_stdout, captures["stdout"]), daemon=True),
-        threading.Thread(target=_pump, args=(proc.stderr, on_stderr, captures["stderr"]), daemon=True),
-    ]
-    for pump in pumps:
-        pump.start()
-    signalled = _wait_forwarding_signals(proc)
-    for pump in pumps:
-        pump.join()
+    with _Forwarder() as forwarder:  # installed before the command starts, so no signal is missed
+        try:
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
+        except OSError as exc:
+            client.set_terminated(run_id, FAILED, {"type": type(exc).__name__, "message": str(exc)})
+            raise UsageError(f"cannot start {command[0]!r}: {exc.strerror or exc}") from None
+        pumps = [
+            threading.Thread(target=_pump, args=(proc.stdout, on_stdout, captures["stdout"]), daemon=True),
+            threading.Thread(target=_pump, args=(proc.stderr, on_stderr, captures["stderr"]), daemon=True),
+        ]
+        for pump in pumps:
+            pump.start()
+        forwarder.attach(proc)
+        proc.wait()
+        for pump in pumps:
+            pump.join()
+    signalled = forwarder.received[0] if forwarder.received else 0
     code = proc.returncode
     for name, capture in captures.items():
         if capture.total:
@@ -128,28 +131,40 @@ def run_command(
     return client.get_run(run_id), code if code >= 0 else 128 - code
 
 
-def _wait_forwarding_signals(proc: subprocess.Popen) -> int:
-    """Wait for the child; SIGTERM/SIGHUP are forwarded, SIGINT too unless the terminal sent it."""
-    received: list[int] = []
+class _Forwarder:
+    """SIGINT, SIGTERM and SIGHUP sent to ``gittrack run`` go to its command (SIGINT only when the
+    terminal did not already deliver it: a Ctrl-C reaches the whole process group)."""
 
-    def forward(signum: int, frame: Any) -> None:
-        received.append(signum)
-        if signum == signal.SIGINT:
-            # A Ctrl-C reaches the child through the terminal's process group; forward only if not.
-            threading.Timer(SIGINT_GRACE_SECONDS, _send, args=(proc, signum)).start()
-        else:
+    HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.received: list[int] = []
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Forwarder:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.HANDLED}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def attach(self, proc: subprocess.Popen) -> None:
+        """The command started: forward what arrived before it existed."""
+        self.proc = proc
+        for signum in self.received:
             _send(proc, signum)
 
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        previous = {s: signal.signal(s, forward) for s in handled}
-    try:
-        proc.wait()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return received[0] if received else 0
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.received.append(signum)
+        if self.proc is None:
+            return  # forwarded by attach()
+        if signum == signal.SIGINT:
+            threading.Timer(SIGINT_GRACE_SECONDS, _send, args=(self.proc, signum)).start()
+        else:
+            _send(self.proc, signum)
 
 
 def _send(proc: subprocess.Popen, signum: int) -> None:
