@@ -351,10 +351,6 @@ class Client:
 
         return runs_of(self._repo, rows)
 
-    def list_problems(self, experiment: str | None = None) -> list[str]:
-        """One line for each run ref that could not be read."""
-        return self._store.runs(experiment)[1]
-
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric of a run, in logged order."""
         ref = self._store.resolve(run_id)

@@ -43,14 +43,6 @@ def new_run_id(now_ms: int | None = None) -> str:
     return "".join(reversed(chars))
 
 
-def run_id_time_ms(run_id: str) -> int:
-    """The creation time (epoch ms) encoded in a run id."""
-    value = 0
-    for char in validate_run_id(run_id):
-        value = value * 32 + _ALPHABET.index(char)
-    return value >> 80
-
-
 def validate_run_id(run_id: str) -> str:
     """Return ``run_id`` if it is a well-formed full run id, else raise ``InvalidNameError``."""
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):

@@ -43,11 +43,3 @@ def apply_changes(repo: pygit2.Repository, base: pygit2.Oid | None, changes: Cha
         else:
             builder.insert(name, sub_tree, pygit2.GIT_FILEMODE_TREE)
     return builder.write()
-
-
-def tree_entry(repo: pygit2.Repository, tree: pygit2.Oid, path: str) -> pygit2.Object | None:
-    """The object at ``path`` inside ``tree``, or None."""
-    try:
-        return repo[repo[tree][path].id]
-    except KeyError:
-        return None
