@@ -493,3 +493,23 @@ def test_a_foreign_update_is_reported_never_clobbered(repo: Path) -> None:
     with pytest.raises(gittrack.ConflictError, match="deleted"):
         client.flush(victim)
     assert raw.references.get(victim_ref) is None
+
+
+def test_oversized_run_files_are_refused_not_read(repo: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from gittrack.store.trees import apply_changes
+
+    with gittrack.start_run() as good:
+        pass
+    raw = pygit2.Repository(str(repo))
+    sig = pygit2.Signature("x", "x@example.com")
+    huge = raw.create_blob(b"{" + b" " * (17 * 1024 * 1024) + b"}")
+    tree = apply_changes(raw, None, {".gittrack/run/summary.json": (huge, pygit2.GIT_FILEMODE_BLOB),
+                                     ".gittrack/run/run.yaml": (huge, pygit2.GIT_FILEMODE_BLOB)})  # fmt: skip
+    commit = raw.create_commit(None, sig, sig, "hostile", tree, [])
+    raw.references.create("refs/runs/default/01eeeeeeeeeeeeeeeeeeeeeeee", commit)
+    with caplog.at_level(logging.WARNING, logger="gittrack"):
+        found = gittrack.search_runs()
+    assert list(found["run_id"]) == [good.run_id]
+    assert "byte limit" in caplog.text
+    with pytest.raises(gittrack.MalformedRunError, match="byte limit"):
+        gittrack.get_run("01eeeeeeeeeeeeeeeeeeeeeeee")
