@@ -247,3 +247,24 @@ def test_signed_tags_and_verify(runs, repo: Path, tmp_path: Path) -> None:
     assert result.output.count("good") == 2
     git(repo, "config", "gpg.ssh.allowedSignersFile", str(tmp_path / "nobody"))
     assert cli("models", "verify", "churn@production").exit_code == 1
+
+
+def test_cli_demote_and_deprecate(runs) -> None:
+    for run in runs[:2]:
+        assert cli("models", "register", "churn", "--run", run).exit_code == 0
+    assert cli("models", "promote", "churn", "v0.0.1", "staging").exit_code == 0
+    demoted = cli("models", "demote", "churn", "v0.0.1", "staging")
+    assert demoted.exit_code == 0
+    assert "created tag churn#staging!#" in demoted.output
+    not_there = cli("models", "demote", "churn", "v0.0.1", "staging")
+    assert not_there.exit_code == 2
+    assert "is not in stage 'staging'" in not_there.output
+    assert "created tag churn@v0.0.2!" in cli("models", "deprecate", "churn", "v0.0.2").output
+    again = cli("models", "deprecate", "churn", "v0.0.2")
+    assert again.exit_code == 2
+    assert "deprecated already" in again.output
+    assert "created tag churn@deprecated" in cli("models", "deprecate", "churn").output
+    assert json.loads(cli("models", "list", "--json").output)[0]["deprecated"] is True
+    unknown = cli("models", "deprecate", "nope")
+    assert unknown.exit_code == 1
+    assert "no model named 'nope'" in unknown.output
