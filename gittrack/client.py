@@ -386,6 +386,13 @@ class Client:
         """Undo :meth:`delete_runs` for one run."""
         return _to_run(self._store.read(self._store.restore(run_id)))
 
+    def pack_runs(self, experiments: Iterable[str] | None = None, progress=None):
+        """Move ended runs from a ref each into their experiment's index ref (``refs/runs-index/``),
+        so pushes and fetches stay fast with many runs; returns a ``PackReport``."""
+        from gittrack.store.packing import pack_runs
+
+        return pack_runs(self._repo, None if experiments is None else list(experiments), progress)
+
 
 def _to_run(stored: StoredRun) -> Run:
     return Run.from_record(stored.record, stored.ref.name, stored.ref.commit)

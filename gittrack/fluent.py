@@ -278,6 +278,11 @@ def list_runs(experiment: str | None = None, repo: str | os.PathLike | None = No
     return _client(repo).list_runs(experiment)
 
 
+def pack_runs(experiments: list[str] | None = None, repo: str | os.PathLike | None = None):
+    """Pack ended runs into index refs (see :meth:`Client.pack_runs`)."""
+    return _client(repo).pack_runs(experiments)
+
+
 def search_runs(
     experiment_names: list[str] | str | None = None,
     filter_string: str = "",

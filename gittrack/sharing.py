@@ -3,7 +3,9 @@
 Finished runs are immutable: a push never forces a finished run on the remote and a pull never
 rewrites a local finished run; a RUNNING run may be moved forward by its own host. Refs fetched
 from a remote land first in a staging namespace (``refs/gittrack/incoming/<remote>/``) and only
-valid runs are copied into ``refs/runs/``.
+valid runs are copied into ``refs/runs/``. Run indexes (``refs/runs-index/``, packed runs) are
+merged, never overwritten: a fetched index is checked run by run and united with ours, and a
+push that the remote rejects as not a fast-forward fetches, unites and pushes again.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import TYPE_CHECKING
 
 from gittrack.data import dvcstore
 from gittrack.errors import GittrackError, MalformedRunError
-from gittrack.store import naming, runfiles, transport
+from gittrack.store import naming, packs, runfiles, transport
 from gittrack.store.index import RunIndex
+from gittrack.store.packing import take_in
 from gittrack.store.record import ENDED, RUNNING, RunRecord
-from gittrack.store.runstore import RunStore
+from gittrack.store.runstore import RunStore, visible_packed
 
 if TYPE_CHECKING:
     import pygit2
@@ -54,6 +57,8 @@ class SyncReport:
     refused: list[str] = field(default_factory=list)
     tags: int = 0
     data_objects: int = 0
+    indexes: list[str] = field(default_factory=list)
+    packed_runs: int = 0
 
 
 def _staging(remote: str) -> str:
@@ -95,19 +100,28 @@ def push(
     store = RunStore(repo)
     if runs:
         refs = [store.resolve(spec) for spec in runs]
-        refspecs = [f"{r.name}:{r.name}" for r in refs]
+        refspecs = [f"{r.name}:{r.name}" for r in refs if not r.packed]
+        indexes = sorted({packs.index_ref(r.experiment) for r in refs if r.packed})
     else:
         prefix = naming.experiment_prefix(experiment) if experiment else naming.RUNS_NAMESPACE
-        refs, _ = store.refs(experiment)
+        refs, _ = store.refs(experiment, packed=False)
         refspecs = [f"{prefix}*:{prefix}*"] if refs else []
+        indexes = sorted(packs.tips(repo, packs.index_ref(experiment) if experiment else packs.INDEX_NAMESPACE))
+        refs += [ref for ref, _ in visible_packed(store.indexes(experiment), {r.name for r in refs})]
     tags = _registry_tags(repo)
-    results = transport.push(root, remote, refspecs + [f"{t}:{t}" for t in tags])
+    results = transport.push(root, remote, refspecs + [f"{n}:{n}" for n in indexes] + [f"{t}:{t}" for t in tags])
     report = SyncReport(remote)
+    behind = []
     by_name = {r.name: r for r in refs}
     rejected = []
     clashing_tags = []
     for result in results:
-        if result.ref.startswith("refs/tags/"):
+        if result.ref.startswith(packs.INDEX_NAMESPACE):
+            if result.ok and result.flag != "=":
+                report.indexes.append(result.ref)
+            elif not result.ok:
+                behind.append(result.ref)
+        elif result.ref.startswith("refs/tags/"):
             report.tags += result.flag in "*+ "
             if not result.ok and "already exists" in result.summary:
                 clashing_tags.append(result.ref[len("refs/tags/") :])
@@ -143,6 +157,8 @@ def push(
         report.conflicts.extend(
             Conflict(r.ref, str(by_name[r.ref].commit), leases[r.ref], r.summary) for r in forced if not r.ok
         )
+    if behind:
+        _push_merged_indexes(repo, remote, behind, report)
     if clashing_tags:
         _push_renumbered(repo, remote, clashing_tags, report)
     if artifacts and dvcstore.has_dvc(root):
@@ -151,6 +167,56 @@ def push(
         if entries:
             report.data_objects = dvcstore.push(dvcstore.open_dvc(root.rstrip("/")), entries)
     return report
+
+
+def _push_merged_indexes(repo: pygit2.Repository, remote: str, names: list[str], report: SyncReport) -> None:
+    """Push run indexes the remote refused as not fast-forwards: fetch theirs, unite it with ours
+    (checking every run it adds), and push the union, leased on the tip we fetched."""
+    for _attempt in range(5):
+        if not names:
+            return
+        fetched = _fetch_indexes(repo, remote, names, report)
+        leases = {name: str(fetched[name]) for name in names if name in fetched}
+        pushed = transport.push(repo.workdir, remote, [f"{n}:{n}" for n in names], leases)
+        report.indexes.extend(r.ref for r in pushed if r.ok and r.flag != "=")
+        names = [r.ref for r in pushed if not r.ok]
+    report.refused.extend(f"{name}: the remote's index kept changing; push again" for name in names)
+
+
+def _fetch_indexes(
+    repo: pygit2.Repository, remote: str, names: list[str] | str, report: SyncReport
+) -> dict[str, pygit2.Oid]:
+    """Fetch the remote's run indexes (a list of refs, or a ``refs/runs-index/...`` glob prefix)
+    into staging and merge each into ours; returns the fetched tips by local name."""
+    staging = _staging(remote)
+    if isinstance(names, str):
+        spec = [f"+{names}*:{staging}{names[len('refs/') :]}*"]
+    else:
+        spec = [f"+{n}:{staging}{n[len('refs/') :]}" for n in names]
+    transport.fetch(repo.workdir, remote, spec, prune=isinstance(names, str))
+    fetched = {}
+    for name, tip in packs.tips(repo, f"{staging}{packs.INDEX_NAMESPACE[len('refs/') :]}").items():
+        local_name = "refs/" + name[len(staging) :]
+        wanted = local_name in names if isinstance(names, list) else names in (packs.INDEX_NAMESPACE, local_name)
+        if not wanted:
+            continue
+        try:
+            new_tip, intake = take_in(repo, local_name, tip)
+        except GittrackError as exc:
+            report.skipped.append(f"{local_name}: {exc}")
+            continue
+        fetched[local_name] = tip
+        report.skipped.extend(intake.rejected)
+        report.conflicts.extend(Conflict(*sides, "both sides hold different versions") for sides in intake.conflicts)
+        if new_tip is None:
+            continue
+        local = repo.references.get(local_name)
+        old = local.target if local is not None else None
+        if new_tip != old:
+            packs.move(repo, local_name, old, new_tip)
+            report.indexes.append(local_name)
+        report.packed_runs += intake.added
+    return fetched
 
 
 def _push_renumbered(repo: pygit2.Repository, remote: str, clashing: list[str], report: SyncReport) -> None:
@@ -197,18 +263,26 @@ def pull(
     target = f"{staging}{source[len('refs/') :]}"
     transport.fetch(root, remote, [f"+{source}*:{target}*"], prune=True)
     report = SyncReport(remote)
+    _fetch_indexes(repo, remote, packs.index_ref(experiment) if experiment else packs.INDEX_NAMESPACE, report)
     try:
         transport.fetch(root, remote, ["refs/tags/*:refs/tags/*"], prune=False)
     except transport.RemoteError as exc:
         report.skipped.append(f"tags: {exc}")
     incoming = [(ref.name, ref.target) for ref in repo.references.iterator() if ref.name.startswith(target)]
+    store = RunStore(repo)
+    packed = {ref.name: ref.commit for ref, _ in visible_packed(store.indexes(experiment), set())}
     for done, (name, commit) in enumerate(incoming, start=1):
         if progress is not None:
             progress(done, len(incoming))
         local_name = "refs/" + name[len(staging) :]
         local = repo.references.get(local_name)
-        if local is not None and local.target == commit:
+        if (local is not None and local.target == commit) or (local is None and packed.get(local_name) == commit):
             report.unchanged += 1
+            continue
+        if local is None and local_name in packed:
+            report.conflicts.append(
+                Conflict(local_name, str(packed[local_name]), str(commit), "both sides hold different versions")
+            )
             continue
         try:
             experiment_name, run_id = naming.parse_run_ref(local_name)

@@ -86,8 +86,8 @@ def test_runs_show_text_and_json(three_runs: list[str], cli) -> None:
     assert "experiment  taxi" in result.output
     assert "lr" in result.output
     assert "rmse" in result.output
-    assert "git checkout refs/runs/taxi/" in result.output
     data = json.loads(cli("runs", "show", three_runs[0][:10], "--json").output)
+    assert f"gittrack checkout {three_runs[0][:12]} (or git checkout {data['commit']})" in result.output
     assert data["run_id"] == three_runs[0]
     assert data["param_types"] == {"lr": "float"}
     assert data["metric_histories"]["rmse"]["count"] == 1

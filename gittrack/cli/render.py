@@ -83,3 +83,14 @@ def to_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def warn(message: str) -> None:
     """A warning line on stderr."""
     click.echo(f"warning: {message}", err=True)
+
+
+def progress_printer(label: str):
+    """A ``progress(done, total)`` callback that shows ``label done/total`` on a terminal only."""
+    import sys
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty() and (done == total or done % 500 == 0):
+            click.echo(f"\r{label} {done}/{total}", err=True, nl=done == total)
+
+    return progress

@@ -9,7 +9,7 @@ from collections import Counter
 import click
 
 from gittrack.cli import main
-from gittrack.cli.render import fmt_duration, fmt_time, fmt_value, table, to_csv, to_json, warn
+from gittrack.cli.render import fmt_duration, fmt_time, fmt_value, progress_printer, table, to_csv, to_json, warn
 from gittrack.entities import Run
 from gittrack.store.ids import short_id
 
@@ -212,7 +212,9 @@ def _print_run(run: Run, summaries: dict) -> None:
         click.echo(
             f"\n{name}: {log.get('bytes')} bytes{note} (git show {info.commit[:12]}:.gittrack/run/logs/{name}.txt)"
         )
-    click.echo(f"\ncheck out exactly what ran: git checkout {info.ref}")
+    click.echo(
+        f"\ncheck out exactly what ran: gittrack checkout {short_id(info.run_id)} (or git checkout {info.commit})"
+    )
 
 
 @runs.command("delete")
@@ -235,6 +237,21 @@ def restore(run: str) -> None:
     """Bring back a deleted run."""
     restored = _client().restore_run(run)
     click.echo(f"restored {restored.info.run_name} ({short_id(restored.info.run_id)}) at {restored.info.ref}")
+
+
+@runs.command("pack")
+@click.argument("experiments", metavar="[EXPERIMENT]...", nargs=-1)
+def pack(experiments: tuple[str, ...]) -> None:
+    """Move ended runs from a ref each into their experiment's index ref (fast pushes and fetches)."""
+    report = _client().pack_runs(list(experiments) or None, progress=progress_printer("packing runs"))
+    for experiment, count in sorted(report.packed.items()):
+        click.echo(f"{experiment}: packed {count} run(s)")
+    if report.refs_removed:
+        click.echo(f"removed {report.refs_removed} ref(s) of packed runs")
+    if not report.packed:
+        click.echo("nothing new to pack (only ended runs with a ref of their own are packed)")
+    for item in report.skipped:
+        warn(f"skipped {item}")
 
 
 @runs.command("compare")

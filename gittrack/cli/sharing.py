@@ -8,7 +8,7 @@ import click
 
 from gittrack.cli import main
 from gittrack.cli.options import repo_here
-from gittrack.cli.render import table, warn
+from gittrack.cli.render import progress_printer, table, warn
 
 
 def _report(verb: str, report) -> None:
@@ -16,6 +16,10 @@ def _report(verb: str, report) -> None:
     if report.updated:
         parts.append(f"{len(report.updated)} updated")
     parts.append(f"{report.unchanged} already there")
+    if report.packed_runs:
+        parts.append(f"{report.packed_runs} packed run(s) taken in")
+    if report.indexes:
+        parts.append(f"{len(report.indexes)} run index(es) updated")
     if report.tags:
         parts.append(f"{report.tags} registry tag(s)")
     if report.data_objects:
@@ -52,11 +56,7 @@ def pull(remote: str | None, experiment: str | None, artifacts: bool) -> None:
     """Fetch runs and registry tags from REMOTE (default: the upstream, else origin)."""
     from gittrack.sharing import pull as do_pull
 
-    def progress(done: int, total: int) -> None:
-        if sys.stderr.isatty() and (done == total or done % 500 == 0):
-            click.echo(f"\rchecking runs {done}/{total}", err=True, nl=done == total)
-
-    _report("new", do_pull(repo_here(), remote, experiment, artifacts, progress))
+    _report("new", do_pull(repo_here(), remote, experiment, artifacts, progress_printer("checking runs")))
 
 
 @main.group()

@@ -1,8 +1,9 @@
 """A local SQLite index of run summaries, so listing and searching never re-read every run.
 
 Entries are keyed by run commit id: commits never change, so an entry never goes stale. Each
-use compares the refs under ``refs/runs/`` and ``refs/runs-deleted/`` with the refs the index
-last saw and reads only the new commits. The file lives in ``.git/gittrack/index.sqlite`` (WAL
+use compares the refs under ``refs/runs/`` and ``refs/runs-deleted/``, and the runs packed in
+``refs/runs-index/``, with those the index last saw and reads only the new commits (a packed
+run's summary comes from its index, in bulk, not from its commit). The file lives in ``.git/gittrack/index.sqlite`` (WAL
 mode: readers never wait for a writer), is never shared, and is rebuilt whenever it is
 missing, of another schema, or corrupt.
 """
@@ -22,12 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gittrack.errors import GittrackError, MalformedRunError
-from gittrack.store import naming, runfiles
+from gittrack.store import naming, packs, runfiles
 from gittrack.store.liveness import effective_status
 from gittrack.store.record import RunRecord, parse_summary
 from gittrack.store.repo import gittrack_dir
 from gittrack.store.rows import RunRow, as_number, like_regex
-from gittrack.store.runstore import DELETED_NAMESPACE
+from gittrack.store.runstore import DELETED_NAMESPACE, visible_packed
 
 if TYPE_CHECKING:
     import pygit2
@@ -84,6 +85,7 @@ class RunIndex:
         self.repo = repo
         self.path = path or gittrack_dir(repo) / "index.sqlite"
         self._conn: sqlite3.Connection | None = None
+        self._packed: dict[str, bytes] = {}  # commit -> summary.json bytes of packed runs
 
     # -- connection ---------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -138,8 +140,9 @@ class RunIndex:
             self._conn = None
 
     # -- keeping it in step with the refs --------------------------------------------------
-    def _current_refs(self) -> dict[str, tuple[str, int]]:
-        """Every ref under the run namespaces: name -> (target, 1 if deleted else 0)."""
+    def _current_refs(self) -> tuple[dict[str, tuple[str, int]], list[str]]:
+        """Every run: ref name (a packed run's would-be name) -> (commit, 1 if deleted else 0),
+        and the problems of the run indexes."""
         out = {}
         for ref in self.repo.references.iterator():
             name = ref.name
@@ -150,7 +153,12 @@ class RunIndex:
             else:
                 continue
             out[name] = (str(ref.target), deleted)
-        return out
+        hidden = {_active_name(name) for name in out}
+        indexes = packs.read_all(self.repo)
+        for ref, run in visible_packed(indexes, hidden):
+            out[ref.name] = (run.commit, 0)
+            self._packed[run.commit] = run.summary
+        return out, [problem for index in indexes for problem in index.problems]
 
     def _fingerprint(self) -> str | None:
         """A cheap summary of the ref storage (packed-refs and loose run refs): when it has not
@@ -167,7 +175,7 @@ class RunIndex:
         if packed.exists():
             info = packed.stat()
             parts.append(f"packed {info.st_ino} {info.st_size} {info.st_mtime_ns}")
-        for namespace in (naming.RUNS_NAMESPACE, DELETED_NAMESPACE):
+        for namespace in (naming.RUNS_NAMESPACE, DELETED_NAMESPACE, packs.INDEX_NAMESPACE):
             for folder, _, files in os.walk(path / namespace):
                 for name in files:
                     info = os.stat(os.path.join(folder, name))
@@ -180,15 +188,18 @@ class RunIndex:
         with self._db() as conn:
             stored = conn.execute("SELECT value FROM meta WHERE key = 'refs'").fetchone()
             if fingerprint is None or stored is None or stored[0] != fingerprint:
-                current = self._current_refs()
+                current, pack_problems = self._current_refs()
                 seen = dict(
                     conn.execute("SELECT name, commit_id FROM refs UNION ALL SELECT name, commit_id FROM problems")
                 )
                 if seen.keys() != current.keys() or any(seen[n] != target for n, (target, _) in current.items()):
                     self._apply(conn, current)
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('pack_problems', ?)", (json.dumps(pack_problems),))
                 if fingerprint is not None:
                     conn.execute("INSERT OR REPLACE INTO meta VALUES ('refs', ?)", (fingerprint,))
-            return [f"{name}: {message}" for name, message in conn.execute("SELECT name, message FROM problems")]
+            problems = [f"{name}: {message}" for name, message in conn.execute("SELECT name, message FROM problems")]
+            stored = conn.execute("SELECT value FROM meta WHERE key = 'pack_problems'").fetchone()
+            return problems + (json.loads(stored[0]) if stored else [])
 
     def _apply(self, conn: sqlite3.Connection, current: dict[str, tuple[str, int]]) -> None:
         conn.execute("BEGIN IMMEDIATE")
@@ -235,7 +246,11 @@ class RunIndex:
             oid = pygit2.Oid(hex=target)
         except ValueError:
             raise MalformedRunError("is not a direct reference to a commit") from None
-        record, raw = runfiles.read_summary_json(self.repo, oid)
+        raw = self._packed.get(target)
+        if raw is not None:
+            record = parse_summary(raw, f"packed run {target[:12]}")
+        else:
+            record, raw = runfiles.read_summary_json(self.repo, oid)
         batch.add(target, record, raw)
         return f"{record.id}/{record.experiment}"
 

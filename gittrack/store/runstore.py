@@ -18,7 +18,7 @@ from gittrack.errors import (
     MalformedRunError,
     NotFoundError,
 )
-from gittrack.store import naming, runfiles
+from gittrack.store import naming, packs, runfiles
 from gittrack.store.ids import RUN_ID_LENGTH, looks_like_prefix
 from gittrack.store.record import RunRecord
 
@@ -30,12 +30,34 @@ DELETED_NAMESPACE = "refs/runs-deleted/"
 
 @dataclass(frozen=True)
 class RunRef:
-    """A run's ref: its name, the experiment and id it encodes, and the commit it points at."""
+    """A run's ref: its name, the experiment and id it encodes, and the commit it points at.
+
+    A packed run (``packed``) has no ref of its own: ``name`` is the ref it would have, and the
+    commit comes from its experiment's index (``gittrack.store.packs``).
+    """
 
     name: str
     experiment: str
     run_id: str
     commit: pygit2.Oid
+    packed: bool = False
+
+
+def visible_packed(indexes: list[packs.Index], hidden: set[str]) -> list[tuple[RunRef, packs.PackedRun]]:
+    """The packed runs readers see: those without a ref of their own under ``refs/runs/`` or
+    ``refs/runs-deleted/`` (``hidden``, as ``refs/runs/`` names), which take precedence."""
+    import pygit2
+
+    out = []
+    for index in indexes:
+        prefix = naming.experiment_prefix(index.experiment) if index.experiment else None
+        if prefix is None:
+            continue
+        for run in index.runs.values():
+            name = prefix + run.run_id
+            if name not in hidden:
+                out.append((RunRef(name, index.experiment, run.run_id, pygit2.Oid(hex=run.commit), True), run))
+    return out
 
 
 @dataclass(frozen=True)
@@ -53,15 +75,21 @@ class RunStore:
         self.repo = repo
 
     def refs(
-        self, experiment: str | None = None, namespace: str = naming.RUNS_NAMESPACE
+        self, experiment: str | None = None, namespace: str = naming.RUNS_NAMESPACE, packed: bool = True
     ) -> tuple[list[RunRef], list[str]]:
-        """Every run ref (of one experiment if given), newest id first, and the malformed ref names."""
-        prefix = namespace
-        if experiment is not None:
-            prefix += naming.experiment_prefix(experiment)[len(naming.RUNS_NAMESPACE) :]
+        """Every run (of one experiment if given), newest id first, and the malformed ref names.
+
+        Under ``refs/runs/`` packed runs are included (``packed=False``: only runs with a ref).
+        """
+        suffix = naming.experiment_prefix(experiment)[len(naming.RUNS_NAMESPACE) :] if experiment is not None else ""
+        prefix = namespace + suffix
+        with_packs = packed and namespace == naming.RUNS_NAMESPACE
         found, problems = [], []
+        hidden = set()
         for ref in self.repo.references.iterator():
             name = ref.name
+            if with_packs and name.startswith(DELETED_NAMESPACE + suffix):
+                hidden.add(naming.RUNS_NAMESPACE + name[len(DELETED_NAMESPACE) :])
             if not name.startswith(prefix):
                 continue
             try:
@@ -73,8 +101,21 @@ class RunStore:
                 problems.append(f"{name}: not a valid run ref ({exc})")
                 continue
             found.append(RunRef(name, exp, run_id, target))
+        if with_packs:
+            indexes = self.indexes(experiment)
+            hidden.update(r.name for r in found)
+            found.extend(ref for ref, _ in visible_packed(indexes, hidden))
+            problems.extend(p for index in indexes for p in index.problems)
         found.sort(key=lambda r: r.run_id, reverse=True)
         return found, problems
+
+    def indexes(self, experiment: str | None = None) -> list[packs.Index]:
+        """The run indexes (of one experiment if given)."""
+        if experiment is None:
+            return packs.read_all(self.repo)
+        name = packs.index_ref(experiment)
+        ref = self.repo.references.get(name)
+        return [] if ref is None else [packs.read_index(self.repo, name, ref.target)]
 
     def read(self, ref: RunRef) -> StoredRun:
         """Read one run's record; raises ``MalformedRunError`` if its commit is not a valid run."""
@@ -135,7 +176,8 @@ class RunStore:
         """Move a run's ref to ``refs/runs-deleted/`` (restorable); returns the new ref name."""
         target = DELETED_NAMESPACE + ref.name[len(naming.RUNS_NAMESPACE) :]
         self.repo.references.create(target, ref.commit, force=True)
-        self.repo.references.delete(ref.name)
+        if self.repo.references.get(ref.name) is not None:  # a packed run has no ref to remove
+            self.repo.references.delete(ref.name)
         return target
 
     def restore(self, spec: str) -> RunRef:

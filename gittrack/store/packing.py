@@ -1,0 +1,161 @@
+"""Packing ended runs into their experiment's index ref, and taking in indexes from a remote.
+
+Packing writes the index commits first and moves the index ref with compare-and-swap; only then
+are the packed runs' own refs removed, each only if it still points at the packed commit. A
+crash in between leaves runs both packed and with a ref, which readers treat as one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from gittrack.errors import GittrackError, MalformedRunError
+from gittrack.store import naming, packs, runfiles
+from gittrack.store.record import ENDED
+from gittrack.store.runstore import RunRef, RunStore
+
+if TYPE_CHECKING:
+    import pygit2
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class PackReport:
+    """What a pack did: runs packed per experiment, refs removed, runs left out and why."""
+
+    packed: dict[str, int] = field(default_factory=dict)
+    refs_removed: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def pack_runs(
+    repo: pygit2.Repository, experiments: list[str] | None = None, progress: Progress | None = None
+) -> PackReport:
+    """Pack every ended run with a ref of its own (of ``experiments`` if given) into index refs."""
+    store = RunStore(repo)
+    report = PackReport()
+    refs, problems = store.refs(packed=False)
+    report.skipped.extend(problems)
+    wanted = None if experiments is None else {naming.validate_experiment(e) for e in experiments}
+    by_experiment: dict[str, list[RunRef]] = {}
+    for ref in refs:
+        if wanted is None or ref.experiment in wanted:
+            by_experiment.setdefault(ref.experiment, []).append(ref)
+    total = sum(len(v) for v in by_experiment.values())
+    done = 0
+    for experiment, candidates in sorted(by_experiment.items()):
+        name = packs.index_ref(experiment)
+        current = repo.references.get(name)
+        tip = current.target if current is not None else None
+        index = packs.read_index(repo, name, tip) if tip is not None else None
+        if index is not None and index.problems:
+            report.skipped.extend(index.problems)
+        held = index.runs if index is not None else {}
+        new, removable = [], []
+        for ref in sorted(candidates, key=lambda r: r.run_id):
+            done += 1
+            if progress is not None:
+                progress(done, total)
+            packed = held.get(ref.run_id)
+            if packed is not None:
+                if packed.commit == str(ref.commit):
+                    removable.append(ref)
+                else:
+                    report.skipped.append(f"{ref.name}: its index holds another commit ({packed.commit[:12]})")
+                continue
+            try:
+                record, raw = runfiles.read_summary_json(repo, ref.commit)
+                if record.id != ref.run_id or record.experiment != experiment:
+                    raise MalformedRunError("records another run than its name says")
+            except GittrackError as exc:
+                report.skipped.append(f"{ref.name}: {exc}")
+                continue
+            if record.status not in ENDED:
+                continue  # RUNNING runs still move; they are packed once they end
+            new.append(packs.PackedRun(ref.run_id, str(ref.commit), raw))
+            removable.append(ref)
+        if new:
+            packs.move(repo, name, tip, packs.append(repo, experiment, tip, new))
+            report.packed[experiment] = len(new)
+        report.refs_removed += _remove_refs(repo, removable)
+    return report
+
+
+def _remove_refs(repo: pygit2.Repository, refs: list[RunRef]) -> int:
+    """Delete the refs of packed runs, each only if it still points at the packed commit."""
+    removed = 0
+    for ref in refs:
+        current = repo.references.get(ref.name)
+        if current is not None and current.target == ref.commit:
+            current.delete()
+            removed += 1
+    return removed
+
+
+@dataclass
+class Intake:
+    """What taking in a fetched index did."""
+
+    experiment: str
+    added: int = 0
+    rejected: list[str] = field(default_factory=list)
+    conflicts: list[tuple[str, str, str]] = field(default_factory=list)  # (run ref, our commit, theirs)
+
+
+def take_in(repo: pygit2.Repository, ref_name: str, fetched: pygit2.Oid) -> tuple[pygit2.Oid | None, Intake]:
+    """Check a fetched index (untrusted) run by run and merge it with ours; returns the new local
+    tip (not yet stored in the ref) and what was taken in.
+
+    A packed run is accepted only if its commit is a readable run commit of that id and
+    experiment whose ``summary.json`` is exactly the packed summary. A run whose id we hold with
+    another commit is a conflict: ours stays."""
+    experiment = packs.experiment_of(ref_name)
+    intake = Intake(experiment)
+    theirs = packs.read_index(repo, ref_name, fetched)
+    intake.rejected.extend(theirs.problems)
+    if theirs.problems and not theirs.runs:
+        return None, intake
+    local_ref = repo.references.get(ref_name)
+    ours_tip = local_ref.target if local_ref is not None else None
+    ours = packs.read_index(repo, ref_name, ours_tip).runs if ours_tip is not None else {}
+    store = RunStore(repo)
+    explicit = {r.run_id: r for r in store.refs(experiment, packed=False)[0]}
+    accepted = set()
+    for run in theirs.runs.values():
+        mine = ours.get(run.run_id)
+        own = explicit.get(run.run_id)
+        if mine is not None and mine.commit == run.commit:
+            accepted.add((run.run_id, run.commit))
+            continue
+        if mine is not None or (own is not None and str(own.commit) != run.commit):
+            ours_commit = mine.commit if mine is not None else str(own.commit)
+            intake.conflicts.append((naming.run_ref(experiment, run.run_id), ours_commit, run.commit))
+            continue
+        problem = _check_packed(repo, experiment, run)
+        if problem is not None:
+            intake.rejected.append(f"{ref_name}: run {run.run_id}: {problem}")
+            continue
+        accepted.add((run.run_id, run.commit))
+        intake.added += 1
+    as_is = not theirs.problems and len(accepted) == len(theirs.runs)
+    return packs.union(repo, experiment, ours_tip, fetched, None if as_is else accepted), intake
+
+
+def _check_packed(repo: pygit2.Repository, experiment: str, run: packs.PackedRun) -> str | None:
+    """Why a packed run cannot be accepted, or None if it is sound."""
+    import pygit2
+
+    try:
+        record, raw = runfiles.read_summary_json(repo, pygit2.Oid(hex=run.commit))
+    except (GittrackError, ValueError) as exc:
+        return str(exc)
+    if record.id != run.run_id or record.experiment != experiment:
+        return f"its commit records run {record.id} of {record.experiment!r}"
+    if raw != run.summary:
+        return "its packed summary differs from the one in its commit"
+    if record.status not in ENDED:
+        return "it is still RUNNING; only ended runs are packed"
+    return None

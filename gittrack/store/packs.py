@@ -1,0 +1,253 @@
+"""Packed runs: per-experiment index refs that hold many ended runs without a ref each (DESIGN §6).
+
+``refs/runs-index/<encoded experiment>`` points at a chain of index commits. Each one has the
+previous index commit as first parent and the run commits it packed as further parents, so
+those stay reachable and travel with the ref. Its tree holds ``FORMAT`` and ``runs/*.jsonl``
+batches; every batch line is ``<run-id> <commit> <summary.json bytes>``, the summary being the
+run commit's own ``summary.json`` byte for byte (so it can be checked against the commit).
+Packs grow only: two index commits merge by the union of their batches, never conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gittrack.errors import ConflictError, GittrackError, InvalidNameError, MalformedRunError
+from gittrack.store import naming
+from gittrack.store.ids import validate_run_id
+from gittrack.store.repo import identity, signature
+from gittrack.store.timefmt import now_ms
+
+if TYPE_CHECKING:
+    import pygit2
+
+INDEX_NAMESPACE = "refs/runs-index/"
+FORMAT = b"gittrack-run-index 1\n"
+BATCH_DIR = "runs"
+BATCH_RUNS = 1000  # runs per index commit (its parent count) and per batch blob
+MAX_BATCH_BYTES = 256 * 1024 * 1024
+MAX_BATCHES = 100_000
+
+
+@dataclass(frozen=True)
+class PackedRun:
+    """One run held by an index: its id, commit (hex) and the bytes of its ``summary.json``."""
+
+    run_id: str
+    commit: str
+    summary: bytes
+
+
+@dataclass(frozen=True)
+class Index:
+    """One experiment's index as read from its tip: runs by id, and lines that could not be read."""
+
+    experiment: str
+    tip: str
+    runs: dict[str, PackedRun]
+    problems: list[str]
+
+
+def index_ref(experiment: str) -> str:
+    """The index ref of one experiment."""
+    return INDEX_NAMESPACE + naming.encode_component(naming.validate_experiment(experiment))
+
+
+def experiment_of(ref_name: str) -> str:
+    """The experiment an index ref name encodes; ``InvalidNameError`` if it is not one."""
+    component = ref_name[len(INDEX_NAMESPACE) :]
+    if not ref_name.startswith(INDEX_NAMESPACE) or not component or "/" in component:
+        raise InvalidNameError(f"'{ref_name}' is not of the form {INDEX_NAMESPACE}<experiment>")
+    return naming.decode_component(component)
+
+
+def tips(repo: pygit2.Repository, prefix: str = INDEX_NAMESPACE) -> dict[str, pygit2.Oid]:
+    """Every index ref under ``prefix``: name -> tip commit (symbolic refs are ignored)."""
+    out = {}
+    for ref in repo.references.iterator():
+        if ref.name.startswith(prefix) and not isinstance(ref.target, str):
+            out[ref.name] = ref.target
+    return out
+
+
+def _batches(repo: pygit2.Repository, tip: pygit2.Oid, what: str) -> pygit2.Tree | None:
+    """The ``runs/`` tree of an index commit (None if it has none); checks the format marker."""
+    import pygit2
+
+    commit = repo.get(tip)
+    if not isinstance(commit, pygit2.Commit):
+        raise MalformedRunError(f"{what} does not point at a commit")
+    tree = commit.tree
+    try:
+        marker = repo[tree["FORMAT"].id]
+    except KeyError:
+        raise MalformedRunError(f"{what} has no FORMAT file; it is not a gittrack run index") from None
+    if not isinstance(marker, pygit2.Blob) or marker.data != FORMAT:
+        raise MalformedRunError(f"{what} is of another format; upgrade gittrack to read it")
+    try:
+        batches = repo[tree[BATCH_DIR].id]
+    except KeyError:
+        return None
+    if not isinstance(batches, pygit2.Tree) or len(batches) > MAX_BATCHES:
+        raise MalformedRunError(f"{what}: '{BATCH_DIR}' is not a folder of at most {MAX_BATCHES} batches")
+    return batches
+
+
+def _batch_lines(repo: pygit2.Repository, entry: pygit2.Object, what: str) -> list[bytes]:
+    import pygit2
+
+    kind, size = repo.odb.read_header(entry.id)
+    if kind != pygit2.enums.ObjectType.BLOB or size > MAX_BATCH_BYTES:
+        raise MalformedRunError(f"{what}: batch {entry.name} is not a file of at most {MAX_BATCH_BYTES} bytes")
+    return repo.odb.read(entry.id)[1].splitlines()
+
+
+def parse_line(line: bytes) -> PackedRun:
+    """One batch line; ``MalformedRunError`` unless it is ``<run-id> <commit> <json>``."""
+    run_id, _, rest = line.partition(b" ")
+    commit, _, summary = rest.partition(b" ")
+    try:
+        run = PackedRun(validate_run_id(run_id.decode("ascii")), commit.decode("ascii"), summary)
+    except (UnicodeDecodeError, InvalidNameError):
+        raise MalformedRunError("a line does not start with a run id") from None
+    if len(run.commit) not in (40, 64) or run.commit.strip("0123456789abcdef") or not summary.startswith(b"{"):
+        raise MalformedRunError(f"the line of run {run.run_id} is not '<run-id> <commit> <summary json>'")
+    return run
+
+
+def read_index(repo: pygit2.Repository, ref_name: str, tip: pygit2.Oid) -> Index:
+    """Every run an index holds (a run listed twice with two commits keeps the first, sorted by
+    batch name, and is reported); a malformed index yields no runs and one problem."""
+    experiment = experiment_of(ref_name)
+    runs: dict[str, PackedRun] = {}
+    problems: list[str] = []
+    try:
+        batches = _batches(repo, tip, ref_name)
+        for entry in sorted(batches or (), key=lambda e: e.name):
+            for line in _batch_lines(repo, entry, ref_name):
+                try:
+                    run = parse_line(line)
+                except MalformedRunError as exc:
+                    problems.append(f"{ref_name}: batch {entry.name}: {exc}")
+                    continue
+                seen = runs.setdefault(run.run_id, run)
+                if seen.commit != run.commit:
+                    problems.append(f"{ref_name}: run {run.run_id} is packed with two commits; kept {seen.commit}")
+    except MalformedRunError as exc:
+        return Index(experiment, str(tip), {}, [str(exc)])
+    return Index(experiment, str(tip), runs, problems)
+
+
+def read_all(repo: pygit2.Repository) -> list[Index]:
+    """The indexes of every experiment (unreadable ref names are reported as an empty index)."""
+    found = []
+    for name, tip in sorted(tips(repo).items()):
+        try:
+            found.append(read_index(repo, name, tip))
+        except InvalidNameError as exc:
+            found.append(Index("", str(tip), {}, [f"{name}: not a valid index ref ({exc})"]))
+    return found
+
+
+def _blob_for(repo: pygit2.Repository, runs: Iterable[PackedRun]) -> tuple[str, pygit2.Oid]:
+    data = b"".join(b"%s %s %s\n" % (r.run_id.encode(), r.commit.encode(), r.summary) for r in runs)
+    oid = repo.create_blob(data)
+    return f"{oid}.runs", oid
+
+
+def _commit(repo: pygit2.Repository, tree: pygit2.Oid, parents: list[pygit2.Oid], message: str) -> pygit2.Oid:
+    name, email = identity(repo)
+    who = signature(name, email, now_ms())
+    return repo.create_commit(None, who, who, message, tree, parents)
+
+
+def _tree_with(repo: pygit2.Repository, base: pygit2.Oid | None, batches: dict[str, pygit2.Oid]) -> pygit2.Oid:
+    """The index tree ``base`` (None: empty) with ``batches`` (name -> blob) added to ``runs/``."""
+    import pygit2
+
+    from gittrack.store.trees import apply_changes
+
+    changes = {f"{BATCH_DIR}/{name}": (oid, pygit2.GIT_FILEMODE_BLOB) for name, oid in batches.items()}
+    changes["FORMAT"] = (repo.create_blob(FORMAT), pygit2.GIT_FILEMODE_BLOB)
+    return apply_changes(repo, base, changes)
+
+
+def append(
+    repo: pygit2.Repository, experiment: str, tip: pygit2.Oid | None, runs: list[PackedRun]
+) -> pygit2.Oid | None:
+    """Index commits on top of ``tip`` adding ``runs``, one per ``BATCH_RUNS``; returns the new tip
+    (``tip`` itself when there is nothing to add). Refs are not touched."""
+    import pygit2
+
+    for start in range(0, len(runs), BATCH_RUNS):
+        chunk = runs[start : start + BATCH_RUNS]
+        name, blob = _blob_for(repo, chunk)
+        tree = _tree_with(repo, repo[tip].tree_id if tip is not None else None, {name: blob})
+        parents = ([tip] if tip is not None else []) + [pygit2.Oid(hex=r.commit) for r in chunk]
+        tip = _commit(repo, tree, parents, f"gittrack: pack {len(chunk)} runs of {experiment}")
+    return tip
+
+
+def union(
+    repo: pygit2.Repository,
+    experiment: str,
+    ours: pygit2.Oid | None,
+    theirs: pygit2.Oid,
+    accepted: set[tuple[str, str]] | None = None,
+) -> pygit2.Oid:
+    """The union of two index tips: theirs when it holds ours, ours when it holds theirs, else a
+    merge commit whose tree has both sides' batches. With ``accepted`` (the ``(run id, commit)``
+    pairs that passed validation), theirs is never taken as is: its batches keep only those lines."""
+    if ours is not None and (ours == theirs or repo.descendant_of(ours, theirs)):
+        return ours
+    if accepted is None and (ours is None or repo.descendant_of(theirs, ours)):
+        return theirs
+    ref_name = index_ref(experiment)
+    ours_batches = _batches(repo, ours, ref_name) if ours is not None else None
+    have = {entry.name for entry in ours_batches or ()}
+    added: dict[str, pygit2.Oid] = {}
+    for entry in _batches(repo, theirs, ref_name) or ():
+        if entry.name in have:
+            continue
+        lines = _batch_lines(repo, entry, ref_name)
+        kept = [run for run in _parsed(lines) if accepted is None or (run.run_id, run.commit) in accepted]
+        if len(kept) == len(lines):
+            added[entry.name] = entry.id
+        elif kept:
+            name, blob = _blob_for(repo, kept)
+            added[name] = blob
+    tree = _tree_with(repo, repo[ours].tree_id if ours is not None else None, added)
+    parents = [ours, theirs] if ours is not None else [theirs]
+    return _commit(repo, tree, parents, f"gittrack: merge run indexes of {experiment}")
+
+
+def _parsed(lines: list[bytes]) -> list[PackedRun]:
+    """The well-formed lines of a batch."""
+    runs = []
+    for line in lines:
+        try:
+            runs.append(parse_line(line))
+        except MalformedRunError:
+            continue
+    return runs
+
+
+def move(repo: pygit2.Repository, ref_name: str, old: pygit2.Oid | None, new: pygit2.Oid) -> None:
+    """Point ``ref_name`` at ``new`` only if it still points at ``old`` (None: does not exist)."""
+    import pygit2
+
+    if old == new:
+        return
+    try:
+        if old is None:
+            repo.references.create(ref_name, new, force=False)
+            return
+        ref = repo.references[ref_name]
+        if ref.target == old:
+            ref.set_target(new, f"gittrack: index {str(new)[:12]}")
+            return
+    except (pygit2.AlreadyExistsError, KeyError, GittrackError):
+        pass
+    raise ConflictError(f"{ref_name} changed while gittrack was updating it; run the command again")
