@@ -8,7 +8,10 @@ a read-only ``.git``...).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +24,6 @@ from gittrack.query.sql import order_sql, to_sql
 from gittrack.store import runfiles
 from gittrack.store.index import IndexUnavailable, RunIndex, row_from_record
 from gittrack.store.naming import validate_experiment
-from gittrack.store.record import RunRecord
 from gittrack.store.rows import RunRow
 from gittrack.store.runstore import DELETED_NAMESPACE, RunStore
 
@@ -125,34 +127,38 @@ def search_runs(
 ) -> Any:
     """Runs as a pandas DataFrame (MLflow's column names) or, with ``output_format="list"``, ``Run`` objects."""
     _check(experiment_names, max_results, run_view, output_format)
-    result = find_rows(repo, experiment_names, filter_string, order_by, max_results, run_view, use_index)
-    for problem in result.problems:
-        log.warning("gittrack: skipped %s", problem)
-    if output_format == "rows":
-        return result.rows
-    if output_format == "list":
-        return runs_of(repo, result.rows, use_index)
-    from gittrack.query.frame import to_frame
+    with paused_gc():
+        result = find_rows(repo, experiment_names, filter_string, order_by, max_results, run_view, use_index)
+        for problem in result.problems:
+            log.warning("gittrack: skipped %s", problem)
+        if output_format == "rows":
+            return result.rows
+        if output_format == "list":
+            return runs_of(repo, result.rows)
+        from gittrack.query.frame import to_frame
 
-    return to_frame(result.rows)
+        return to_frame(result.rows)
 
 
-def runs_of(repo: pygit2.Repository, rows: list[RunRow], use_index: bool = True) -> list[Run]:
-    """``Run`` objects for search rows (records from the index, else from the commits)."""
-    records: dict[str, RunRecord] = {}
-    if use_index:
-        index = RunIndex(repo)
-        try:
-            records = index.records(row.commit for row in rows)
-        except IndexUnavailable:
-            records = {}
-        finally:
-            index.close()
-    runs = []
-    for row in rows:
-        record = records.get(row.commit) or runfiles.read_summary(repo, _oid(row.commit))
-        runs.append(Run.from_record(record, row.ref, row.commit, status=row.status))
-    return runs
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a search builds its many small objects (no cycles):
+    left running, it rescans them again and again, which costs a third of a large search."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def runs_of(repo: pygit2.Repository, rows: list[RunRow]) -> list[Run]:
+    """``Run`` objects for search rows, their records read from the run commits."""
+    return [
+        Run.from_record(runfiles.read_summary(repo, _oid(row.commit)), row.ref, row.commit, status=row.status)
+        for row in rows
+    ]
 
 
 def _oid(hex_id: str) -> pygit2.Oid:

@@ -196,9 +196,9 @@ def test_malformed_runs_are_skipped_by_search(runs, repo: Path, caplog) -> None:
 
 # -- the index path and the scan path agree, for random runs and random filters ---------------
 
-KEYS = ["a", "b", "c"]
+KEYS = ["a", "b", "val loss"]
 _values = st.sampled_from(["x", "y", "10", "9", "2.5", "rf", "RF"])
-_numbers = st.sampled_from([0.0, 0.5, 1.0, 2.5, 10.0, -1.0, math.nan])
+_numbers = st.sampled_from([0.0, 0.5, 1.0, 2.5, 10.0, -1.0, math.nan, math.inf, -math.inf, 1e300])
 _run = st.fixed_dictionaries(
     {
         "params": st.dictionaries(st.sampled_from(KEYS), _values, max_size=3),
@@ -216,11 +216,16 @@ def _comparison(draw) -> str:
     if kind == "attributes":
         return draw(
             st.sampled_from(
-                ["attributes.status = 'FAILED'", "attributes.experiment != 'e1'", "attributes.run_name LIKE 'r%1'"]
+                [
+                    "attributes.status = 'FAILED'",
+                    "attributes.experiment != 'e1'",
+                    "attributes.run_name LIKE 'r%1'",
+                    "attributes.parent_run_id = 'x'",
+                ]
             )
         )
     key = draw(st.sampled_from(KEYS))
-    column = f"{kind}.{key}"
+    column = f"{kind}.`{key}`"
     if kind == "metrics":
         op = draw(st.sampled_from(["=", "!=", "<", "<=", ">", ">="]))
         return f"{column} {op} {draw(st.sampled_from(['0', '0.5', '1', '2.5', '-1']))}"
@@ -245,14 +250,19 @@ _filters = st.recursive(
     max_leaves=5,
 )
 _orders = st.lists(
-    st.sampled_from(["metrics.a", "metrics.b DESC", "params.a", "params.c DESC", "tags.b", "run_name DESC"]),
+    st.sampled_from(["metrics.a", "metrics.b DESC", "params.a", "params.`val loss` DESC", "tags.b", "run_name DESC"]),
     max_size=2,
 )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(runs=st.lists(_run, min_size=1, max_size=8), filters=st.lists(_filters, min_size=3, max_size=3), order=_orders)
-def test_index_and_scan_paths_agree(tmp_path_factory, runs, filters, order) -> None:
+@given(
+    runs=st.lists(_run, min_size=1, max_size=8),
+    filters=st.lists(_filters, min_size=3, max_size=3),
+    order=_orders,
+    packed=st.sampled_from([None, ["e1"]]),
+)
+def test_index_and_scan_paths_agree(tmp_path_factory, runs, filters, order, packed) -> None:
     root = tmp_path_factory.mktemp("parity")
     pygit2.init_repository(str(root))
     client = gittrack.Client(root)
@@ -261,6 +271,8 @@ def test_index_and_scan_paths_agree(tmp_path_factory, runs, filters, order) -> N
         for key, value in spec["metrics"].items():
             client.log_metric(run_id, key, value, step=0)
         client.set_terminated(run_id, spec["status"])
+    if packed:
+        client.pack_runs(packed)
     repo = pygit2.Repository(str(root))
     for text in filters:
         indexed = find_rows(repo, filter_string=text, order_by=order).rows

@@ -62,7 +62,6 @@ def to_frame(rows: list[RunRow]) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
-    n = len(rows)
     start = np.array([r.start_time for r in rows], dtype="float64")
     end = np.array([np.nan if r.end_time is None else r.end_time for r in rows], dtype="float64")
     frame: dict[str, Any] = {
@@ -80,17 +79,13 @@ def to_frame(rows: list[RunRow]) -> pd.DataFrame:
         "ref": [r.ref for r in rows],
     }
     for group in _GROUPS:
-        columns: dict[str, list[Any]] = {}
-        for i, row in enumerate(rows):
-            for key, value in getattr(row, group).items():
-                column = columns.get(key)
-                if column is None:
-                    column = columns[key] = [None] * n
-                column[i] = value
-        for key in sorted(columns):
-            values = columns[key]
+        maps = [getattr(r, group) for r in rows]
+        keys: set[str] = set()
+        for mapping in maps:
+            keys.update(mapping)
+        for key in sorted(keys):
             if group == "metrics":
-                frame[f"metrics.{key}"] = np.array([np.nan if v is None else v for v in values], dtype="float64")
+                frame[f"metrics.{key}"] = np.array([m.get(key, np.nan) for m in maps], dtype="float64")
             else:
-                frame[f"{group}.{key}"] = pd.Series(values, dtype="object")
+                frame[f"{group}.{key}"] = pd.Series([m.get(key) for m in maps], dtype="object")
     return pd.DataFrame({name: (list(v) if isinstance(v, list) else v) for name, v in frame.items()})

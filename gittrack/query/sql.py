@@ -1,19 +1,23 @@
 """Filters and orderings compiled to SQL over the run index (``gittrack.store.index``).
 
-Same semantics as ``gittrack.query.evaluate``: comparisons on a key are ``EXISTS`` sub-queries,
-so a run lacking the key never matches; NaN metrics are stored as NULL and never match; LIKE and
-ILIKE call the same Python matcher; the status is the effective one (``gt_status``).
+Same semantics as ``gittrack.query.evaluate``: params, metrics and tags are read from each run's
+``data`` JSON (``[params, metrics, tags]``) with ``json_extract``; a comparison on a missing key is
+false (``coalesce(..., 0)``), so a run lacking the key never matches, even under NOT; NaN metrics
+are stored as null and never match; LIKE and ILIKE call the same Python matcher; the status is
+the effective one (``gt_status``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from gittrack.errors import InvalidNameError
 from gittrack.query.filter import And, Comparison, Not, Or
 from gittrack.query.order import OrderKey
-from gittrack.store.rows import ATTRIBUTE, METRIC, PARAM
+from gittrack.store.naming import validate_key
+from gittrack.store.rows import ATTRIBUTE, METRIC, PARAM, TAG
 
-_TABLES = {METRIC: "metrics", PARAM: "params"}
+_SLOTS = {PARAM: 0, METRIC: 1, TAG: 2}
 STATUS_SQL = "gt_status(r.status, r.host, r.pid, r.heartbeat, r.checkpoint_interval)"
 _ATTRIBUTE_SQL = {
     "run_id": "r.run_id", "run_name": "r.run_name", "experiment": "r.experiment", "status": STATUS_SQL,
@@ -23,8 +27,13 @@ _ATTRIBUTE_SQL = {
 }  # fmt: skip
 
 
-def _table(kind: str) -> str:
-    return _TABLES.get(kind, "tags")
+def _json_path(kind: str, key: str) -> str | None:
+    """The JSON path of a key in ``runs.data``; None for a key no run can have (not a valid key)."""
+    try:
+        validate_key(key)
+    except InvalidNameError:
+        return None
+    return f'$[{_SLOTS[kind]}]."{key}"'
 
 
 def to_sql(node: Any) -> tuple[str, list[Any]]:
@@ -41,33 +50,32 @@ def to_sql(node: Any) -> tuple[str, list[Any]]:
     return _comparison(node)
 
 
-def _test(column: str, node: Comparison) -> tuple[str, list[Any]]:
+def _test(column: str, bound: list[Any], node: Comparison) -> tuple[str, list[Any]]:
+    """``column`` (whose own parameters are ``bound``) tested by ``node``; false when it is NULL."""
     op, value = node.op, node.value
     if op in ("IN", "NOT IN"):
         marks = ",".join("?" * len(value))
-        return f"({column} IS NOT NULL AND {column} {op} ({marks}))", list(value)
+        return f"coalesce({column} {op} ({marks}), 0)", [*bound, *value]
     if op in ("LIKE", "ILIKE"):
-        return f"gt_like(?, {column}, {int(op == 'ILIKE')})", [value]
-    return f"{column} {op} ?", [int(value) if isinstance(value, bool) else value]
+        return f"coalesce(gt_like(?, {column}, {int(op == 'ILIKE')}), 0)", [value, *bound]
+    return f"coalesce({column} {op} ?, 0)", [*bound, int(value) if isinstance(value, bool) else value]
 
 
 def _comparison(node: Comparison) -> tuple[str, list[Any]]:
     if node.kind == ATTRIBUTE:
         column = _ATTRIBUTE_SQL[node.key]
-        if node.op == "IS NULL":
-            return f"{column} IS NULL", []
-        if node.op == "IS NOT NULL":
-            return f"{column} IS NOT NULL", []
-        return _test(column, node)
-    table = _table(node.kind)
-    exists = f"EXISTS (SELECT 1 FROM {table} k WHERE k.run = r.id AND k.key = ?"  # noqa: S608 - fixed table name
-    if node.op == "IS NULL":
-        return f"NOT {exists})", [node.key]
-    if node.op == "IS NOT NULL":
-        return f"{exists})", [node.key]
-    column = "gt_num(k.value)" if node.numeric and node.kind != METRIC else "k.value"
-    test, params = _test(column, node)
-    return f"{exists} AND {test})", [node.key, *params]
+        if node.op in ("IS NULL", "IS NOT NULL"):
+            return f"{column} {node.op}", []
+        return _test(column, [], node)
+    path = _json_path(node.kind, node.key)
+    if path is None:
+        return ("1" if node.op == "IS NULL" else "0"), []
+    if node.op in ("IS NULL", "IS NOT NULL"):
+        return f"json_type(r.data, ?) {node.op}", [path]
+    column = "json_extract(r.data, ?)"
+    if node.numeric and node.kind != METRIC:
+        column = f"gt_num({column})"
+    return _test(column, [path], node)
 
 
 def order_sql(order: list[OrderKey]) -> tuple[str, list[Any]]:
@@ -78,9 +86,11 @@ def order_sql(order: list[OrderKey]) -> tuple[str, list[Any]]:
         if spec.kind == ATTRIBUTE:
             column = _ATTRIBUTE_SQL[spec.key]
         else:
-            column = f"(SELECT k.value FROM {_table(spec.kind)} k WHERE k.run = r.id AND k.key = ?)"  # noqa: S608
-            params.append(spec.key)
-            params.append(spec.key)
+            path = _json_path(spec.kind, spec.key)
+            if path is None:
+                continue  # no run has it: every run ties
+            column = "json_extract(r.data, ?)"
+            params.extend([path, path])
         terms.append(f"({column}) IS NULL, ({column}) {'DESC' if spec.descending else 'ASC'}")
     terms.append("r.start_time DESC, r.run_id DESC")
     return ", ".join(terms), params

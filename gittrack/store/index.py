@@ -35,16 +35,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gittrack")
 
-SCHEMA = 6
+SCHEMA = 7
 _DDL = """
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY, commit_id TEXT UNIQUE NOT NULL, run_id TEXT NOT NULL, experiment TEXT NOT NULL,
     run_name TEXT, status TEXT, start_time INTEGER, end_time INTEGER, heartbeat INTEGER,
     checkpoint_interval REAL, host TEXT, pid INTEGER, user TEXT, source_commit TEXT, source_branch TEXT,
-    dirty INTEGER, parent_run TEXT, record TEXT NOT NULL, data TEXT NOT NULL, artifacts TEXT);
-CREATE TABLE params (run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (run, key)) WITHOUT ROWID;
-CREATE TABLE metrics (run INTEGER NOT NULL, key TEXT NOT NULL, value REAL, PRIMARY KEY (run, key)) WITHOUT ROWID;
-CREATE TABLE tags (run INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (run, key)) WITHOUT ROWID;
+    dirty INTEGER, parent_run TEXT, data TEXT NOT NULL, artifacts TEXT);
 CREATE TABLE refs (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, deleted INTEGER NOT NULL);
 CREATE TABLE problems (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, message TEXT NOT NULL);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
@@ -210,7 +207,7 @@ class RunIndex:
             conn.executemany("DELETE FROM refs WHERE name = ?", stale)
             conn.executemany("DELETE FROM problems WHERE name = ?", stale)
             known = dict(conn.execute("SELECT commit_id, run_id || '/' || experiment FROM runs"))
-            batch = _Batch(conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()[0])
+            batch = _Batch()
             refs, problems = [], []
             for name in changed:
                 target, deleted = current[name]
@@ -229,10 +226,7 @@ class RunIndex:
             batch.write(conn)
             conn.executemany("INSERT INTO refs VALUES (?, ?, ?)", refs)
             conn.executemany("INSERT INTO problems VALUES (?, ?, ?)", problems)
-            orphans = "SELECT id FROM runs WHERE commit_id NOT IN (SELECT commit_id FROM refs)"
-            for table in ("params", "metrics", "tags"):
-                conn.execute(f"DELETE FROM {table} WHERE run IN ({orphans})")  # noqa: S608 - fixed names
-            conn.execute(f"DELETE FROM runs WHERE id IN ({orphans})")  # noqa: S608
+            conn.execute("DELETE FROM runs WHERE commit_id NOT IN (SELECT commit_id FROM refs)")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -250,8 +244,8 @@ class RunIndex:
         if raw is not None:
             record = parse_summary(raw, f"packed run {target[:12]}")
         else:
-            record, raw = runfiles.read_summary_json(self.repo, oid)
-        batch.add(target, record, raw)
+            record = runfiles.read_summary(self.repo, oid)
+        batch.add(target, record)
         return f"{record.id}/{record.experiment}"
 
     # -- reading --------------------------------------------------------------------------
@@ -288,6 +282,8 @@ class RunIndex:
         data = json.loads("[" + ",".join(row[16] for row in info) + "]")  # one parse, not one per run
         for (commit, run_id, name, exp, status, user, src, branch, parent, host, start, end, dirty, pid,
              heartbeat, interval, _, ref), (params_, metrics_, tags_) in zip(info, data, strict=True):  # fmt: skip
+            if None in metrics_.values():  # NaN is stored as null
+                metrics_ = {key: math.nan if value is None else value for key, value in metrics_.items()}
             if status == "RUNNING":
                 status = _status(status, host, pid, heartbeat, interval)
             rows.append(RunRow(commit, ref, run_id, name, exp, status, user, src, branch, parent, host, start, end,
@@ -306,50 +302,44 @@ class RunIndex:
                 found.extend(tuple(item) for item in json.loads(text))
         return found
 
-    def records(self, commits: Iterable[str]) -> dict[str, RunRecord]:
-        """The full records of indexed commits (from the stored ``summary.json``)."""
-        wanted = list(commits)
-        out = {}
-        with self._db() as conn:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                query = f"SELECT commit_id, record FROM runs WHERE commit_id IN ({','.join('?' * len(chunk))})"  # noqa: S608
-                for commit, text in conn.execute(query, chunk):
-                    out[commit] = parse_summary(text.encode("utf-8"), f"index entry {commit[:12]}")
-        return out
-
 
 class _Batch:
-    """Rows of newly read runs, written with one ``executemany`` per table."""
+    """Rows of newly read runs, written with one ``executemany``."""
 
-    def __init__(self, last_id: int) -> None:
-        self.next_id = last_id + 1
+    def __init__(self) -> None:
         self.runs: list[tuple] = []
-        self.params: list[tuple] = []
-        self.metrics: list[tuple] = []
-        self.tags: list[tuple] = []
 
-    def add(self, commit: str, record: RunRecord, raw: bytes) -> None:
-        run, self.next_id = self.next_id, self.next_id + 1
+    def add(self, commit: str, record: RunRecord) -> None:
         source = record.source
-        metrics = {key: m.value for key, m in record.metrics.items()}
         self.runs.append((
-            run, commit, record.id, record.experiment, record.name, record.status, record.start_time,
+            commit, record.id, record.experiment, record.name, record.status, record.start_time,
             record.end_time, record.heartbeat, record.checkpoint_interval, record.host, record.pid,
             record.user.get("name", ""), _text(source.get("commit")), _text(source.get("branch")),
-            int(bool(source.get("dirty"))), record.parent_run, raw.decode("utf-8"),
-            json.dumps([record.params, metrics, record.tags], ensure_ascii=False),
-            _artifact_json(record),
+            int(bool(source.get("dirty"))), record.parent_run, data_json(record), _artifact_json(record),
         ))  # fmt: skip
-        self.params.extend((run, key, value) for key, value in record.params.items())
-        self.tags.extend((run, key, value) for key, value in record.tags.items())
-        self.metrics.extend((run, key, None if math.isnan(v) else v) for key, v in metrics.items())
 
     def write(self, conn: sqlite3.Connection) -> None:
-        conn.executemany(f"INSERT INTO runs VALUES ({','.join('?' * 20)})", self.runs)  # noqa: S608
-        conn.executemany("INSERT INTO params VALUES (?, ?, ?)", self.params)
-        conn.executemany("INSERT INTO tags VALUES (?, ?, ?)", self.tags)
-        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?)", self.metrics)
+        columns = (
+            "commit_id, run_id, experiment, run_name, status, start_time, end_time, heartbeat, checkpoint_interval, "
+            "host, pid, user, source_commit, source_branch, dirty, parent_run, data, artifacts"
+        )
+        conn.executemany(f"INSERT INTO runs ({columns}) VALUES ({','.join('?' * 18)})", self.runs)  # noqa: S608
+
+
+def _number(value: float) -> str:
+    """A metric value as a JSON number SQLite and Python both read: NaN is null, infinities overflow."""
+    if value != value:
+        return "null"
+    if value in (math.inf, -math.inf):
+        return "1e999" if value > 0 else "-1e999"
+    return repr(value)
+
+
+def data_json(record: RunRecord) -> str:
+    """``[params, metrics, tags]`` as compact JSON: what searches filter on (``json_extract``) and show."""
+    dump = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+    metrics = ",".join(f"{dump(key)}:{_number(m.value)}" for key, m in record.metrics.items())
+    return f"[{dump(record.params)},{{{metrics}}},{dump(record.tags)}]"
 
 
 def _artifact_json(record: RunRecord) -> str | None:

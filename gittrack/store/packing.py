@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from gittrack.errors import GittrackError, MalformedRunError
 from gittrack.store import naming, packs, runfiles
 from gittrack.store.record import ENDED
+from gittrack.store.refbatch import delete_refs
 from gittrack.store.runstore import RunRef, RunStore
 
 if TYPE_CHECKING:
@@ -80,19 +81,8 @@ def pack_runs(
         if new:
             packs.move(repo, name, tip, packs.append(repo, experiment, tip, new))
             report.packed[experiment] = len(new)
-        report.refs_removed += _remove_refs(repo, removable)
+        report.refs_removed += delete_refs(repo, {r.name: r.commit for r in removable})
     return report
-
-
-def _remove_refs(repo: pygit2.Repository, refs: list[RunRef]) -> int:
-    """Delete the refs of packed runs, each only if it still points at the packed commit."""
-    removed = 0
-    for ref in refs:
-        current = repo.references.get(ref.name)
-        if current is not None and current.target == ref.commit:
-            current.delete()
-            removed += 1
-    return removed
 
 
 @dataclass

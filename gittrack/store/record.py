@@ -135,17 +135,31 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return "/".join(k.__name__ for k in _as_tuple(kind))
 
 
+_VALID_KEYS: set[str] = set()  # keys already checked by naming.validate_key: they repeat across runs
+_MAX_VALID_KEYS = 100_000
+
+
 def _str_map(data: dict, key: str, what: str, check_keys: bool) -> dict[str, str]:
-    value = _require(data, key, dict, what, optional=True) or {}
-    if not all(type(k) is str and type(v) is str for k, v in value.items()):
+    value = data.get(key)
+    if value is None:
+        return {}
+    if type(value) is not dict:
+        raise MalformedRunError(f"{what}: field '{key}' is missing or not a dict")
+    if not _STR_TYPES.issuperset(map(type, value.values())) or not _STR_TYPES.issuperset(map(type, value)):
         raise MalformedRunError(f"{what}: '{key}' must map strings to strings")
-    if check_keys:
+    if check_keys and not _VALID_KEYS.issuperset(value):
         try:
             for k in value:
                 naming.validate_key(k, key)
         except InvalidNameError as exc:
             raise MalformedRunError(f"{what}: {exc}") from None
+        if len(_VALID_KEYS) > _MAX_VALID_KEYS:
+            _VALID_KEYS.clear()
+        _VALID_KEYS.update(value)
     return value
+
+
+_STR_TYPES = frozenset((str,))
 
 
 def _time(data: dict, key: str, what: str, optional: bool = False) -> int | None:
@@ -160,19 +174,19 @@ def _time(data: dict, key: str, what: str, optional: bool = False) -> int | None
 
 def _metrics(data: dict, what: str) -> dict[str, MetricSummary]:
     raw = _require(data, "metrics", dict, what, optional=True) or {}
+    if raw and not _VALID_KEYS.issuperset(raw):
+        _str_map({"metrics": dict.fromkeys(raw, "")}, "metrics", what, check_keys=True)
     out = {}
     for key, m in raw.items():
-        if not isinstance(key, str) or not isinstance(m, dict):
-            raise MalformedRunError(f"{what}: 'metrics' entries must be mappings")
         try:
-            naming.validate_key(key, "metric")
-            value = m["value"]
-            if value in ("nan", "inf", "-inf"):
-                value = float(value)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError
-            out[key] = MetricSummary(float(value), int(m["step"]), int(m["timestamp"]), int(m["count"]))
-        except (InvalidNameError, KeyError, TypeError, ValueError):
+            value, step, timestamp, count = m["value"], m["step"], m["timestamp"], m["count"]
+            if type(value) is not float:
+                if value in ("nan", "inf", "-inf"):
+                    value = float(value)
+                elif type(value) is not int:
+                    raise TypeError
+            out[key] = MetricSummary(float(value), int(step), int(timestamp), int(count))
+        except (KeyError, TypeError, ValueError):
             raise MalformedRunError(f"{what}: metric {key!r} has a malformed summary") from None
     return out
 
@@ -193,8 +207,27 @@ def parse_summary(data: bytes, what: str = "summary.json") -> RunRecord:
     return _from_doc(doc, what)
 
 
+_SCALARS = {"name": str, "host": str, "pid": int}
+_OPTIONAL_DICTS = ("source", "command", "environment", "snapshot", "logs", "error")
+_DICT_OR_NONE = frozenset((dict, type(None)))
+_LIST_OR_NONE = frozenset((list, type(None)))
+
+
+def _well_typed(doc: dict) -> bool:
+    """The common case in one pass: every plain field has its type (else the slow path names it)."""
+    get = doc.get
+    return (
+        all(type(get(k)) is kind for k, kind in _SCALARS.items())
+        and type(get("checkpoint_interval")) in (int, float)
+        and type(get("parent_run")) in (str, type(None))
+        and _DICT_OR_NONE.issuperset([type(get(k)) for k in _OPTIONAL_DICTS])
+        and type(get("inputs")) in _LIST_OR_NONE
+        and type(get("artifacts")) in _LIST_OR_NONE
+    )
+
+
 def _from_doc(doc: Any, what: str) -> RunRecord:
-    if not isinstance(doc, dict):
+    if type(doc) is not dict:
         raise MalformedRunError(f"{what} is not a mapping")
     schema = doc.get("schema")
     if schema != SCHEMA_VERSION:
@@ -209,31 +242,39 @@ def _from_doc(doc: Any, what: str) -> RunRecord:
     status = doc.get("status")
     if status not in STATUSES:
         raise MalformedRunError(f"{what}: status {status!r} is not one of {', '.join(STATUSES)}")
-    parent = _require(doc, "parent_run", str, what, optional=True)
-    interval = _require(doc, "checkpoint_interval", (int, float), what)
+    if not _well_typed(doc):
+        for key, kind in _SCALARS.items():
+            _require(doc, key, kind, what)
+        _require(doc, "checkpoint_interval", (int, float), what)
+        _require(doc, "parent_run", str, what, optional=True)
+        for key in _OPTIONAL_DICTS:
+            _require(doc, key, dict, what, optional=True)
+        _require(doc, "inputs", list, what, optional=True)
+        _require(doc, "artifacts", list, what, optional=True)
+    get = doc.get
     return RunRecord(
         id=run_id,
-        name=_require(doc, "name", str, what),
+        name=doc["name"],
         experiment=experiment,
         status=status,
         start_time=_time(doc, "start_time", what),
         end_time=_time(doc, "end_time", what, optional=True),
         heartbeat=_time(doc, "heartbeat", what),
-        checkpoint_interval=float(interval),
+        checkpoint_interval=float(doc["checkpoint_interval"]),
         user=_str_map(doc, "user", what, check_keys=False),
-        host=_require(doc, "host", str, what),
-        pid=_require(doc, "pid", int, what),
-        parent_run=parent,
-        source=_require(doc, "source", dict, what, optional=True) or {},
-        command=_require(doc, "command", dict, what, optional=True) or {},
-        environment=_require(doc, "environment", dict, what, optional=True) or {},
-        snapshot=_require(doc, "snapshot", dict, what, optional=True) or {},
+        host=doc["host"],
+        pid=doc["pid"],
+        parent_run=get("parent_run"),
+        source=get("source") or {},
+        command=get("command") or {},
+        environment=get("environment") or {},
+        snapshot=get("snapshot") or {},
         params=_str_map(doc, "params", what, check_keys=True),
         param_types=_str_map(doc, "param_types", what, check_keys=True),
         tags=_str_map(doc, "tags", what, check_keys=True),
         metrics=_metrics(doc, what),
-        inputs=_require(doc, "inputs", list, what, optional=True) or [],
-        artifacts=_require(doc, "artifacts", list, what, optional=True) or [],
-        error=_require(doc, "error", dict, what, optional=True),
-        logs=_require(doc, "logs", dict, what, optional=True) or {},
+        inputs=get("inputs") or [],
+        artifacts=get("artifacts") or [],
+        error=get("error"),
+        logs=get("logs") or {},
     )
