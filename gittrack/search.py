@@ -77,6 +77,9 @@ def find_rows(
             index = RunIndex(repo)
             try:
                 problems = index.sync()
+                if index.fresh is not None:  # just built from nothing: every row is in memory
+                    rows = [row for row, deleted in index.fresh if _wanted(row, deleted, experiments, run_view)]
+                    return SearchResult(_evaluate(rows, compile_predicate(node), order, max_results), problems)
                 where, params = to_sql(node)
                 order_clause, order_params = order_sql(order)
                 rows = index.select(where, params, order_clause, order_params, experiments, run_view, max_results)
@@ -108,11 +111,20 @@ def _scan(repo, experiments, predicate, order, max_results, run_view) -> SearchR
         except GittrackError as exc:
             problems.append(f"{ref.name}: {exc}")
             continue
-        row = row_from_record(record, ref.name, str(ref.commit))
-        if predicate(row):
-            rows.append(row)
-    rows = sort_rows(rows, order)
-    return SearchResult(rows[:max_results] if max_results else rows, problems)
+        rows.append(row_from_record(record, ref.name, str(ref.commit)))
+    return SearchResult(_evaluate(rows, predicate, order, max_results), problems)
+
+
+def _wanted(row: RunRow, deleted: int, experiments: list[str] | None, run_view: str) -> bool:
+    return (run_view == "all" or deleted == (run_view == "deleted")) and (
+        experiments is None or row.experiment in experiments
+    )
+
+
+def _evaluate(rows: list[RunRow], predicate, order, max_results: int | None) -> list[RunRow]:
+    """Filter, order and limit rows in Python (same semantics as the SQL path)."""
+    rows = sort_rows([row for row in rows if predicate(row)], order)
+    return rows[:max_results] if max_results else rows
 
 
 def search_runs(

@@ -10,7 +10,8 @@ from gittrack.errors import InvalidNameError
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
 RUN_ID_LENGTH = 26
-_RUN_ID = re.compile(rf"^[{_ALPHABET}]{{{RUN_ID_LENGTH}}}$")
+RUN_ID_PATTERN = rf"[{_ALPHABET}]{{{RUN_ID_LENGTH}}}"  # a full run id, for larger regexes
+_RUN_ID = re.compile(rf"^{RUN_ID_PATTERN}$")
 _PREFIX = re.compile(rf"^[{_ALPHABET}]{{1,{RUN_ID_LENGTH}}}$")
 
 _ADJECTIVES = tuple(

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from gittrack.errors import GittrackError, MalformedRunError
 from gittrack.store import naming, packs, runfiles
 from gittrack.store.liveness import effective_status
@@ -83,6 +85,9 @@ class RunIndex:
         self.path = path or gittrack_dir(repo) / "index.sqlite"
         self._conn: sqlite3.Connection | None = None
         self._packed: dict[str, bytes] = {}  # commit -> summary.json bytes of packed runs
+        self.fresh: list[tuple[RunRow, int]] | None = None
+        """After a sync that built the index from nothing: every run's row and deleted flag, so the
+        first search can answer from memory instead of reading back what was just written."""
 
     # -- connection ---------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -207,14 +212,17 @@ class RunIndex:
             conn.executemany("DELETE FROM refs WHERE name = ?", stale)
             conn.executemany("DELETE FROM problems WHERE name = ?", stale)
             known = dict(conn.execute("SELECT commit_id, run_id || '/' || experiment FROM runs"))
+            read: dict[str, RunRecord] = {}
             batch = _Batch()
             refs, problems = [], []
             for name in changed:
                 target, deleted = current[name]
                 try:
                     experiment, run_id = naming.parse_run_ref(_active_name(name))
-                    identity = known.get(target) or self._read(target, batch)
-                    known[target] = identity
+                    identity = known.get(target)
+                    if identity is None:
+                        record = read[target] = self._read(target, batch)
+                        identity = known[target] = f"{record.id}/{record.experiment}"
                     if identity != f"{run_id}/{experiment}":
                         raise MalformedRunError(
                             f"points at a commit recording run {identity}, not the run its name says"
@@ -223,6 +231,8 @@ class RunIndex:
                     problems.append((name, target, str(exc)))
                     continue
                 refs.append((name, target, deleted))
+            if not seen:
+                self.fresh = [(row_from_record(read[target], name, target), deleted) for name, target, deleted in refs]
             batch.write(conn)
             conn.executemany("INSERT INTO refs VALUES (?, ?, ?)", refs)
             conn.executemany("INSERT INTO problems VALUES (?, ?, ?)", problems)
@@ -232,8 +242,8 @@ class RunIndex:
             conn.execute("ROLLBACK")
             raise
 
-    def _read(self, target: str, batch: _Batch) -> str:
-        """Read one run commit into ``batch``; returns the ``<run-id>/<experiment>`` it records."""
+    def _read(self, target: str, batch: _Batch) -> RunRecord:
+        """Read one run commit (from its index if packed) into ``batch``; returns its record."""
         import pygit2
 
         try:
@@ -246,7 +256,7 @@ class RunIndex:
         else:
             record = runfiles.read_summary(self.repo, oid)
         batch.add(target, record)
-        return f"{record.id}/{record.experiment}"
+        return record
 
     # -- reading --------------------------------------------------------------------------
     def select(
@@ -279,7 +289,7 @@ class RunIndex:
         with self._db() as conn:
             info = conn.execute(sql, args).fetchall()
         rows = []
-        data = json.loads("[" + ",".join(row[16] for row in info) + "]")  # one parse, not one per run
+        data = _load_data("[" + ",".join(row[16] for row in info) + "]")  # one parse, not one per run
         for (commit, run_id, name, exp, status, user, src, branch, parent, host, start, end, dirty, pid,
              heartbeat, interval, _, ref), (params_, metrics_, tags_) in zip(info, data, strict=True):  # fmt: skip
             if None in metrics_.values():  # NaN is stored as null
@@ -335,11 +345,27 @@ def _number(value: float) -> str:
     return repr(value)
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def _load_data(text: str) -> list:
+    """Parse ``data`` JSON: orjson, unless an infinity (``1e999``, which orjson refuses) is in it."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def data_json(record: RunRecord) -> str:
-    """``[params, metrics, tags]`` as compact JSON: what searches filter on (``json_extract``) and show."""
-    dump = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
-    metrics = ",".join(f"{dump(key)}:{_number(m.value)}" for key, m in record.metrics.items())
-    return f"[{dump(record.params)},{{{metrics}}},{dump(record.tags)}]"
+    """``[params, metrics, tags]`` as compact JSON: what searches filter on (``json_extract``) and show.
+
+    NaN is null and infinities are ``±1e999`` (JSON has neither; both SQLite and Python read
+    ``1e999`` as infinity)."""
+    values = {key: m.value for key, m in record.metrics.items()}
+    if all(map(math.isfinite, values.values())):
+        return orjson.dumps([record.params, values, record.tags]).decode()
+    metrics = ",".join(f"{_ENCODE(key)}:{_number(value)}" for key, value in values.items())
+    return f"[{_ENCODE(record.params)},{{{metrics}}},{_ENCODE(record.tags)}]"
 
 
 def _artifact_json(record: RunRecord) -> str | None:

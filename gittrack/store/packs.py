@@ -10,13 +10,14 @@ Packs grow only: two index commits merge by the union of their batches, never co
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gittrack.errors import ConflictError, GittrackError, InvalidNameError, MalformedRunError
 from gittrack.store import naming
-from gittrack.store.ids import validate_run_id
+from gittrack.store.ids import RUN_ID_PATTERN
 from gittrack.store.repo import identity, signature
 from gittrack.store.timefmt import now_ms
 
@@ -104,17 +105,15 @@ def _batch_lines(repo: pygit2.Repository, entry: pygit2.Object, what: str) -> li
     return repo.odb.read(entry.id)[1].splitlines()
 
 
+_LINE = re.compile(rf"({RUN_ID_PATTERN}) ([0-9a-f]{{40}}|[0-9a-f]{{64}}) (\{{.*)".encode(), re.DOTALL)
+
+
 def parse_line(line: bytes) -> PackedRun:
     """One batch line; ``MalformedRunError`` unless it is ``<run-id> <commit> <json>``."""
-    run_id, _, rest = line.partition(b" ")
-    commit, _, summary = rest.partition(b" ")
-    try:
-        run = PackedRun(validate_run_id(run_id.decode("ascii")), commit.decode("ascii"), summary)
-    except (UnicodeDecodeError, InvalidNameError):
-        raise MalformedRunError("a line does not start with a run id") from None
-    if len(run.commit) not in (40, 64) or run.commit.strip("0123456789abcdef") or not summary.startswith(b"{"):
-        raise MalformedRunError(f"the line of run {run.run_id} is not '<run-id> <commit> <summary json>'")
-    return run
+    match = _LINE.fullmatch(line)
+    if match is None:
+        raise MalformedRunError(f"a line is not '<run-id> <commit> <summary json>': {line[:60]!r}")
+    return PackedRun(match[1].decode("ascii"), match[2].decode("ascii"), match[3])
 
 
 def read_index(repo: pygit2.Repository, ref_name: str, tip: pygit2.Oid) -> Index:

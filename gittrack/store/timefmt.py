@@ -18,7 +18,7 @@ def ms_to_iso(ms: int) -> str:
 
 def iso_to_ms(text: str) -> int:
     """Parse an ISO 8601 timestamp (``Z`` or an offset; naive means UTC) into epoch milliseconds."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    value = datetime.fromisoformat(text)  # Python 3.11+ reads the Z suffix
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return round(value.timestamp() * 1000)
