@@ -4,7 +4,8 @@ Client ``pre-push``: when branches are pushed, also push the runs recorded from 
 Client ``post-merge`` (opt-in, ``gittrack.applyOnMerge``): apply merged promotions locally.
 Server ``pre-receive`` (self-hosted bare remotes): refuse stage tags for guarded stages that the
 protected branch's registry.yaml does not ask for, deleting or rewriting finished runs and
-registry tags, and malformed refs under ``refs/runs/``.
+registry tags, malformed refs under ``refs/runs/``, and run index updates that drop runs or
+hold runs their commits do not back.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gittrack.errors import GittrackError
+from gittrack.store.packs import INDEX_NAMESPACE
 
 if TYPE_CHECKING:
     import pygit2
@@ -128,9 +130,12 @@ def pre_receive(lines: Iterable[str], repo: pygit2.Repository | None = None) -> 
     wanted = desired_file.read_at(repo, protected if protected and protected != ZERO else None)
     registry = None
     refused = []
+    index_tips = {ref: new for _, new, ref in updates if ref.startswith(INDEX_NAMESPACE)}
     for old, new, ref in updates:
         if ref.startswith("refs/runs/"):
-            reason = _check_run(repo, old, new, ref)
+            reason = _check_run(repo, old, new, ref, index_tips)
+        elif ref.startswith(INDEX_NAMESPACE):
+            reason = _check_index(repo, old, new, ref)
         elif ref.startswith("refs/tags/") and looks_like_registry_tag(ref[len("refs/tags/") :]):
             if old != ZERO:
                 reason = "registry tags are never moved or deleted; write a new event instead"
@@ -159,8 +164,54 @@ def pre_receive(lines: Iterable[str], repo: pygit2.Repository | None = None) -> 
     return refused
 
 
-def _check_run(repo: pygit2.Repository, old: str, new: str, ref: str) -> str | None:
-    """Why a push to a run ref is refused: a malformed name or commit, a deletion, a rewritten finished run."""
+def _check_index(repo: pygit2.Repository, old: str, new: str, ref: str) -> str | None:
+    """Why a push to a run index is refused: a deletion, a malformed index, a run dropped or
+    changed, or a packed run that its commit does not back."""
+    import pygit2
+
+    from gittrack.store import packs
+    from gittrack.store.packing import check_packed
+
+    if new == ZERO:
+        return "run indexes are never deleted"
+    try:
+        experiment = packs.experiment_of(ref)
+        index = packs.read_index(repo, ref, pygit2.Oid(hex=new))
+    except GittrackError as exc:
+        return f"not a valid run index ({exc})"
+    if index.problems:
+        return f"not a valid run index ({index.problems[0]})"
+    before = packs.read_index(repo, ref, pygit2.Oid(hex=old)).runs if old != ZERO else {}
+    for run_id, run in before.items():
+        kept = index.runs.get(run_id)
+        if kept is None or kept.commit != run.commit:
+            return f"the update drops or changes packed run {run_id}; indexes only grow (pull, then push)"
+    for run_id, run in index.runs.items():
+        if run_id not in before and (problem := check_packed(repo, experiment, run)) is not None:
+            return f"packed run {run_id}: {problem}"
+    return None
+
+
+def _packed_commit(repo: pygit2.Repository, experiment: str, run_id: str, index_tips: dict[str, str]) -> str | None:
+    """The commit the run index holds for a run, after this push's index updates (None: not packed)."""
+    import pygit2
+
+    from gittrack.store import packs
+
+    name = packs.index_ref(experiment)
+    tip = index_tips.get(name)
+    if tip is None:
+        current = repo.references.get(name)
+        tip = str(current.target) if current is not None else ZERO
+    if tip == ZERO:
+        return None
+    run = packs.read_index(repo, name, pygit2.Oid(hex=tip)).runs.get(run_id)
+    return run.commit if run is not None else None
+
+
+def _check_run(repo: pygit2.Repository, old: str, new: str, ref: str, index_tips: dict[str, str]) -> str | None:
+    """Why a push to a run ref is refused: a malformed name or commit, a deletion (unless the run is
+    packed with that commit), a rewritten finished run."""
     import pygit2
 
     from gittrack.store import naming, runfiles
@@ -177,6 +228,8 @@ def _check_run(repo: pygit2.Repository, old: str, new: str, ref: str) -> str | N
         except GittrackError:
             previous = None
     if new == ZERO:
+        if old != ZERO and _packed_commit(repo, experiment, run_id, index_tips) == old:
+            return None  # packed: the index holds it now
         return "deleting runs is refused on this remote" if previous is None or previous.status in ENDED else None
     try:
         record = runfiles.read_summary(repo, pygit2.Oid(hex=new))

@@ -59,6 +59,7 @@ class SyncReport:
     data_objects: int = 0
     indexes: list[str] = field(default_factory=list)
     packed_runs: int = 0
+    pruned: int = 0
 
 
 def _staging(remote: str) -> str:
@@ -106,7 +107,7 @@ def push(
         prefix = naming.experiment_prefix(experiment) if experiment else naming.RUNS_NAMESPACE
         refs, _ = store.refs(experiment, packed=False)
         refspecs = [f"{prefix}*:{prefix}*"] if refs else []
-        indexes = sorted(packs.tips(repo, packs.index_ref(experiment) if experiment else packs.INDEX_NAMESPACE))
+        indexes = sorted(n for n in packs.tips(repo) if experiment is None or n == packs.index_ref(experiment))
         refs += [ref for ref, _ in visible_packed(store.indexes(experiment), {r.name for r in refs})]
     tags = _registry_tags(repo)
     results = transport.push(root, remote, refspecs + [f"{n}:{n}" for n in indexes] + [f"{t}:{t}" for t in tags])
@@ -119,8 +120,10 @@ def push(
         if result.ref.startswith(packs.INDEX_NAMESPACE):
             if result.ok and result.flag != "=":
                 report.indexes.append(result.ref)
+            elif not result.ok and "remote rejected" not in result.summary:
+                behind.append(result.ref)  # not a fast-forward: someone else packed too
             elif not result.ok:
-                behind.append(result.ref)
+                report.refused.append(f"{result.ref}: {result.summary}")
         elif result.ref.startswith("refs/tags/"):
             report.tags += result.flag in "*+ "
             if not result.ok and "already exists" in result.summary:
@@ -159,6 +162,8 @@ def push(
         )
     if behind:
         _push_merged_indexes(repo, remote, behind, report)
+    if indexes and not runs and not any(line.startswith(packs.INDEX_NAMESPACE) for line in report.refused):
+        _prune_remote_refs(repo, remote, experiment, report)
     if clashing_tags:
         _push_renumbered(repo, remote, clashing_tags, report)
     if artifacts and dvcstore.has_dvc(root):
@@ -181,6 +186,31 @@ def _push_merged_indexes(repo: pygit2.Repository, remote: str, names: list[str],
         report.indexes.extend(r.ref for r in pushed if r.ok and r.flag != "=")
         names = [r.ref for r in pushed if not r.ok]
     report.refused.extend(f"{name}: the remote's index kept changing; push again" for name in names)
+
+
+def _prune_remote_refs(repo: pygit2.Repository, remote: str, experiment: str | None, report: SyncReport) -> None:
+    """Remove the remote's own refs of runs that the indexes just pushed hold with the same commit,
+    so its ref advertisement shrinks as runs are packed; each removal is leased on that commit."""
+    prefix = naming.experiment_prefix(experiment) if experiment else naming.RUNS_NAMESPACE
+    theirs = transport.remote_refs(repo.workdir, remote, [f"{prefix}*"])
+    packed = {ref.name: str(ref.commit) for ref, _ in visible_packed(RunStore(repo).indexes(experiment), set())}
+    doomed = sorted(name for name, target in theirs.items() if packed.get(name) == target)
+    for chunk in _chunks(doomed):
+        results = transport.push(repo.workdir, remote, [f":{name}" for name in chunk], {n: theirs[n] for n in chunk})
+        report.pruned += sum(1 for r in results if r.ok)
+
+
+def _chunks(names: list[str], limit: int = 100_000) -> list[list[str]]:
+    """Split ref names into groups whose command line (refspec and lease per ref) stays short."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for name in names:
+        if chunks[-1] and size + 2 * len(name) + 80 > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(name)
+        size += 2 * len(name) + 80
+    return [chunk for chunk in chunks if chunk]
 
 
 def _fetch_indexes(

@@ -20,6 +20,8 @@ def _report(verb: str, report) -> None:
         parts.append(f"{report.packed_runs} packed run(s) taken in")
     if report.indexes:
         parts.append(f"{len(report.indexes)} run index(es) updated")
+    if report.pruned:
+        parts.append(f"{report.pruned} remote ref(s) of packed runs removed")
     if report.tags:
         parts.append(f"{report.tags} registry tag(s)")
     if report.data_objects:

@@ -124,7 +124,7 @@ def take_in(repo: pygit2.Repository, ref_name: str, fetched: pygit2.Oid) -> tupl
             ours_commit = mine.commit if mine is not None else str(own.commit)
             intake.conflicts.append((naming.run_ref(experiment, run.run_id), ours_commit, run.commit))
             continue
-        problem = _check_packed(repo, experiment, run)
+        problem = check_packed(repo, experiment, run)
         if problem is not None:
             intake.rejected.append(f"{ref_name}: run {run.run_id}: {problem}")
             continue
@@ -134,8 +134,9 @@ def take_in(repo: pygit2.Repository, ref_name: str, fetched: pygit2.Oid) -> tupl
     return packs.union(repo, experiment, ours_tip, fetched, None if as_is else accepted), intake
 
 
-def _check_packed(repo: pygit2.Repository, experiment: str, run: packs.PackedRun) -> str | None:
-    """Why a packed run cannot be accepted, or None if it is sound."""
+def check_packed(repo: pygit2.Repository, experiment: str, run: packs.PackedRun) -> str | None:
+    """Why a packed run cannot be accepted (its commit is not that run, or its summary differs from the
+    commit's ``summary.json``), or None if it is sound."""
     import pygit2
 
     try:

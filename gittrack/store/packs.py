@@ -176,15 +176,18 @@ def _tree_with(repo: pygit2.Repository, base: pygit2.Oid | None, batches: dict[s
 def append(
     repo: pygit2.Repository, experiment: str, tip: pygit2.Oid | None, runs: list[PackedRun]
 ) -> pygit2.Oid | None:
-    """Index commits on top of ``tip`` adding ``runs``, one per ``BATCH_RUNS``; returns the new tip
-    (``tip`` itself when there is nothing to add). Refs are not touched."""
+    """Index commits on top of ``tip`` (None: a new root commit) adding ``runs``, one per
+    ``BATCH_RUNS``; returns the new tip (``tip`` itself when there is nothing to add). Refs are
+    not touched."""
     import pygit2
 
+    if tip is None and runs:  # a root commit first, so the first-parent chain holds only index commits
+        tip = _commit(repo, _tree_with(repo, None, {}), [], f"gittrack: start the run index of {experiment}")
     for start in range(0, len(runs), BATCH_RUNS):
         chunk = runs[start : start + BATCH_RUNS]
         name, blob = _blob_for(repo, chunk)
         tree = _tree_with(repo, repo[tip].tree_id if tip is not None else None, {name: blob})
-        parents = ([tip] if tip is not None else []) + [pygit2.Oid(hex=r.commit) for r in chunk]
+        parents = [tip] + [pygit2.Oid(hex=r.commit) for r in chunk]
         tip = _commit(repo, tree, parents, f"gittrack: pack {len(chunk)} runs of {experiment}")
     return tip
 
