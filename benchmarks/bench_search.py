@@ -3,11 +3,13 @@
     python benchmarks/bench_search.py [--small N] [--large N] [--skip-mlflow] [--mlflow-venv DIR]
 
 Builds two repositories of synthetic runs (10 params, 5 metrics with 10 points each, 3 tags),
-packed with git gc as after a clone (see synth.py), and MLflow SQLite databases holding the
-same runs. The MLflow databases are created by MLflow itself and filled with bulk SQL inserts
-in MLflow's schema, since logging 100,000 runs through its API would take hours.
+packed with git gc as after a clone (see synth.py), each in two layouts: "packed", the runs in
+their experiment's index ref (``gittrack runs pack``, as a remote that gittrack pushes to holds
+them), and "refs", one ref per run (runs recorded locally and not packed yet). And MLflow SQLite
+databases holding the same runs, created by MLflow itself and filled with bulk SQL inserts in
+MLflow's schema, since logging 100,000 runs through its API would take hours.
 
-Prints (a timing table, not a timed test):
+Prints (a timing table, not a timed test), for both layouts:
 - search_runs() with no filter over the small set: cold (no index) and warm;
 - the filter "metrics.rmse < 0.5 and params.model = 'rf'" ordered by metrics.rmse over the
   large set, warm (and the cold index build before it);
@@ -21,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -135,17 +138,28 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gittrack-bench-search-") as tmp:
         root = args.workdir or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        repos = {}
-        for size in (args.small, args.large):
-            repo = root / f"runs-{size}"
-            if not (repo / ".git").exists():
-                print(f"building {size} runs with git fast-import...", file=sys.stderr)
-                build_repo(repo, size)
-            repos[size] = repo
-        small = run_json([sys.executable, "-c", GITTRACK_WORKER, "small"], repos[args.small])
-        large = run_json([sys.executable, "-c", GITTRACK_WORKER, "large", FILTER, ORDER[0]], repos[args.large])
-        gittrack_cmd = [str(Path(sys.executable).parent / "gittrack"), "runs", "list", "--limit", "20"]
-        listing = wall(gittrack_cmd, repos[args.large])
+        gittrack_cmd = str(Path(sys.executable).parent / "gittrack")
+        results = {}
+        for layout in ("packed", "refs"):
+            repos = {}
+            for size in (args.small, args.large):
+                repo = root / f"runs-{size}"
+                if not (repo / ".git").exists():
+                    print(f"building {size} runs with git fast-import...", file=sys.stderr)
+                    build_repo(repo, size)
+                if layout == "packed":
+                    packed = root / f"runs-{size}-packed"
+                    if not (packed / ".git").exists():
+                        print(f"packing {size} runs...", file=sys.stderr)
+                        shutil.copytree(repo, packed, ignore=shutil.ignore_patterns("gittrack"))
+                        subprocess.run([gittrack_cmd, "runs", "pack"], cwd=packed, check=True, capture_output=True)
+                        subprocess.run(["git", "gc", "-q", "--prune=now"], cwd=packed, check=True)
+                    repo = packed
+                repos[size] = repo
+            small = run_json([sys.executable, "-c", GITTRACK_WORKER, "small"], repos[args.small])
+            large = run_json([sys.executable, "-c", GITTRACK_WORKER, "large", FILTER, ORDER[0]], repos[args.large])
+            listing = wall([gittrack_cmd, "runs", "list", "--limit", "20"], repos[args.large])
+            results[layout] = (small, large, listing)
         theirs: dict[str, float | None] = {}
         if not args.skip_mlflow:
             python = ensure_mlflow(args.mlflow_venv)
@@ -176,19 +190,23 @@ def main() -> None:
             theirs = {
                 "cold": m_small["cold"], "warm": m_small["warm"], "filter": m_large["filter"], "list": env_list,
             }  # fmt: skip
-            if m_large["n"] != large["n"]:
-                print(f"note: MLflow matched {m_large['n']} runs, gittrack {large['n']}", file=sys.stderr)
+            ours = results["packed"][1]["n"]
+            if m_large["n"] != ours:
+                print(f"note: MLflow matched {m_large['n']} runs, gittrack {ours}", file=sys.stderr)
 
+    large = results["packed"][1]
     print(f"small set: {args.small} runs, large set: {args.large} runs; filter: {FILTER!r}, order by {ORDER[0]}")
-    print(f"matching runs in the large set: {large['n']}; index build (cold) over the large set: {large['build']:.2f}s")
-    print_table(
-        [
-            (f"search_runs(), {args.small} runs, cold (no index), s", 1.0, small["cold"], theirs.get("cold")),
-            (f"search_runs(), {args.small} runs, warm, s", 0.15, small["warm"], theirs.get("warm")),
-            (f"filter + order, {args.large} runs, warm, s", 1.5, large["filter"], theirs.get("filter")),
-            (f"'runs list --limit 20', {args.large} runs, whole process, s", 0.8, listing, theirs.get("list")),
+    print(f"matching runs in the large set: {large['n']}")
+    rows = []
+    for layout, (small, large, listing) in results.items():
+        print(f"{layout}: index build (cold) over the large set: {large['build']:.2f}s", file=sys.stderr)
+        rows += [
+            (f"[{layout}] search_runs(), {args.small} runs, cold, s", 1.0, small["cold"], theirs.get("cold")),
+            (f"[{layout}] search_runs(), {args.small} runs, warm, s", 0.15, small["warm"], theirs.get("warm")),
+            (f"[{layout}] filter + order, {args.large} runs, warm, s", 1.5, large["filter"], theirs.get("filter")),
+            (f"[{layout}] 'runs list --limit 20', {args.large} runs, s", 0.8, listing, theirs.get("list")),
         ]
-    )
+    print_table(rows, unit_width=62)
 
 
 if __name__ == "__main__":

@@ -107,6 +107,9 @@ class Client:
         writer = self._writers.get(run_id)
         if writer is None:
             ref = self._store.resolve(run_id)
+            if ref.packed:  # only ended runs are packed
+                status = self._store.read(ref).record.status
+                raise ImmutableRunError(f"run {short_id(ref.run_id)} has already ended ({status})")
             writer = self._writers.get(ref.run_id)
             if writer is None:
                 writer = RunWriter.attach(self._repo, ref.name, settings.checkpoint_interval(self._repo))

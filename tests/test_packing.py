@@ -61,6 +61,8 @@ def test_packing_keeps_every_run_readable(repo: Path) -> None:
     assert gittrack.get_run(ended[1][:14]).data.params == {"i": "1", "model": "rf"}
     history = gittrack.get_metric_history(ended[2], "loss")
     assert list(history["step"]) == [0, 1, 2]
+    with pytest.raises(gittrack.ImmutableRunError, match="has already ended"):
+        gittrack.Client(repo).log_metric(ended[0], "loss", 0.1)
     git(repo, "gc", "-q", "--prune=now")
     assert "error" not in git(repo, "fsck", "--full", "--no-dangling").lower()
     assert frame(repo).equals(before)

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gittrack")
 
-SCHEMA = 7
+SCHEMA = 8
 _DDL = """
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY, commit_id TEXT UNIQUE NOT NULL, run_id TEXT NOT NULL, experiment TEXT NOT NULL,
@@ -47,6 +47,9 @@ CREATE TABLE runs (
 CREATE TABLE refs (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, deleted INTEGER NOT NULL);
 CREATE TABLE problems (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, message TEXT NOT NULL);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE pack_tips (index_ref TEXT PRIMARY KEY, tip TEXT NOT NULL, problems TEXT NOT NULL);
+CREATE TABLE packed (index_ref TEXT NOT NULL, run_id TEXT NOT NULL, commit_id TEXT NOT NULL,
+    PRIMARY KEY (index_ref, run_id)) WITHOUT ROWID;
 CREATE INDEX runs_start ON runs (start_time DESC, run_id DESC);
 CREATE INDEX refs_commit ON refs (commit_id);
 """
@@ -71,6 +74,18 @@ def _status(status: str, host: str, pid: int, heartbeat: int, interval: float) -
     record = RunRecord(id="", name="", experiment="", status=status, host=host, pid=pid)
     record.heartbeat, record.checkpoint_interval = heartbeat, interval
     return effective_status(record)
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction, rolled back if anything fails inside it."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 class IndexUnavailable(GittrackError):
@@ -142,9 +157,8 @@ class RunIndex:
             self._conn = None
 
     # -- keeping it in step with the refs --------------------------------------------------
-    def _current_refs(self) -> tuple[dict[str, tuple[str, int]], list[str]]:
-        """Every run: ref name (a packed run's would-be name) -> (commit, 1 if deleted else 0),
-        and the problems of the run indexes."""
+    def _current_refs(self, conn: sqlite3.Connection) -> dict[str, tuple[str, int]]:
+        """Every run: ref name (a packed run's would-be name) -> (commit, 1 if deleted else 0)."""
         out = {}
         for ref in self.repo.references.iterator():
             name = ref.name
@@ -156,11 +170,41 @@ class RunIndex:
                 continue
             out[name] = (str(ref.target), deleted)
         hidden = {_active_name(name) for name in out}
-        indexes = packs.read_all(self.repo)
-        for ref, run in visible_packed(indexes, hidden):
+        for ref, run in visible_packed(self._indexes(conn), hidden):
             out[ref.name] = (run.commit, 0)
-            self._packed[run.commit] = run.summary
-        return out, [problem for index in indexes for problem in index.problems]
+            if run.summary:
+                self._packed[run.commit] = run.summary
+        return out
+
+    def _indexes(self, conn: sqlite3.Connection) -> list[packs.Index]:
+        """The run indexes: read from git when their tip moved, else from the table of the last read
+        (whose runs carry no summary: those are in the index already)."""
+        tips = packs.tips(self.repo)
+        cached = {name: (tip, problems) for name, tip, problems in conn.execute("SELECT * FROM pack_tips")}
+        found, read = [], []
+        for name, tip in sorted(tips.items()):
+            seen = cached.get(name)
+            if seen is not None and seen[0] == str(tip):
+                query = "SELECT run_id, commit_id FROM packed WHERE index_ref = ?"
+                runs = {run_id: packs.PackedRun(run_id, commit, b"") for run_id, commit in conn.execute(query, (name,))}
+                experiment = packs.experiment_of(name) if runs else ""
+                found.append(packs.Index(experiment, seen[0], runs, json.loads(seen[1])))
+            else:
+                index = packs.read_named(self.repo, name, tip)
+                found.append(index)
+                read.append((name, index))
+        gone = [(name,) for name in cached if name not in tips] + [(name,) for name, _ in read]
+        if gone:
+            with _transaction(conn):
+                conn.executemany("DELETE FROM packed WHERE index_ref = ?", gone)
+                conn.executemany("DELETE FROM pack_tips WHERE index_ref = ?", gone)
+                for name, index in read:
+                    rows = [(name, run.run_id, run.commit) for run in index.runs.values()]
+                    conn.executemany("INSERT INTO packed VALUES (?, ?, ?)", rows)
+                    conn.execute(
+                        "INSERT INTO pack_tips VALUES (?, ?, ?)", (name, index.tip, json.dumps(index.problems))
+                    )
+        return found
 
     def _fingerprint(self) -> str | None:
         """A cheap summary of the ref storage (packed-refs and loose run refs): when it has not
@@ -190,22 +234,21 @@ class RunIndex:
         with self._db() as conn:
             stored = conn.execute("SELECT value FROM meta WHERE key = 'refs'").fetchone()
             if fingerprint is None or stored is None or stored[0] != fingerprint:
-                current, pack_problems = self._current_refs()
+                current = self._current_refs(conn)
                 seen = dict(
                     conn.execute("SELECT name, commit_id FROM refs UNION ALL SELECT name, commit_id FROM problems")
                 )
                 if seen.keys() != current.keys() or any(seen[n] != target for n, (target, _) in current.items()):
                     self._apply(conn, current)
-                conn.execute("INSERT OR REPLACE INTO meta VALUES ('pack_problems', ?)", (json.dumps(pack_problems),))
                 if fingerprint is not None:
                     conn.execute("INSERT OR REPLACE INTO meta VALUES ('refs', ?)", (fingerprint,))
             problems = [f"{name}: {message}" for name, message in conn.execute("SELECT name, message FROM problems")]
-            stored = conn.execute("SELECT value FROM meta WHERE key = 'pack_problems'").fetchone()
-            return problems + (json.loads(stored[0]) if stored else [])
+            for (stored,) in conn.execute("SELECT problems FROM pack_tips"):
+                problems.extend(json.loads(stored))
+            return problems
 
     def _apply(self, conn: sqlite3.Connection, current: dict[str, tuple[str, int]]) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(conn):
             seen = dict(conn.execute("SELECT name, commit_id FROM refs UNION ALL SELECT name, commit_id FROM problems"))
             changed = [name for name, (target, _) in current.items() if seen.get(name) != target]
             stale = [(name,) for name in seen if name not in current or name in changed]
@@ -237,10 +280,6 @@ class RunIndex:
             conn.executemany("INSERT INTO refs VALUES (?, ?, ?)", refs)
             conn.executemany("INSERT INTO problems VALUES (?, ?, ?)", problems)
             conn.execute("DELETE FROM runs WHERE commit_id NOT IN (SELECT commit_id FROM refs)")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def _read(self, target: str, batch: _Batch) -> RunRecord:
         """Read one run commit (from its index if packed) into ``batch``; returns its record."""

@@ -140,14 +140,16 @@ def read_index(repo: pygit2.Repository, ref_name: str, tip: pygit2.Oid) -> Index
 
 
 def read_all(repo: pygit2.Repository) -> list[Index]:
-    """The indexes of every experiment (unreadable ref names are reported as an empty index)."""
-    found = []
-    for name, tip in sorted(tips(repo).items()):
-        try:
-            found.append(read_index(repo, name, tip))
-        except InvalidNameError as exc:
-            found.append(Index("", str(tip), {}, [f"{name}: not a valid index ref ({exc})"]))
-    return found
+    """The indexes of every experiment."""
+    return [read_named(repo, name, tip) for name, tip in sorted(tips(repo).items())]
+
+
+def read_named(repo: pygit2.Repository, ref_name: str, tip: pygit2.Oid) -> Index:
+    """One index by ref name; a name that is not an index ref gives an empty index and a problem."""
+    try:
+        return read_index(repo, ref_name, tip)
+    except InvalidNameError as exc:
+        return Index("", str(tip), {}, [f"{ref_name}: not a valid index ref ({exc})"])
 
 
 def _blob_for(repo: pygit2.Repository, runs: Iterable[PackedRun]) -> tuple[str, pygit2.Oid]:
