@@ -7,8 +7,10 @@ Prints (a timing table, not a timed test):
 - ``gittrack push`` of N runs to an empty bare remote, and ``gittrack pull`` of them into a
   fresh clone (whole commands);
 - the incremental push and pull of 10 new runs when N are already there (target <= 2 s each);
+- the same with the runs packed (``gittrack runs pack`` before each push);
 - a plain ``git push`` of one branch commit to a remote holding 0, 10,000 and 50,000 run refs
-  (every push receives the advertisement of all the remote's refs);
+  (every push receives the advertisement of all the remote's refs), and holding the same runs
+  packed into an index ref;
 - ``dvc exp push`` / ``dvc exp pull`` of M experiments made with ``dvc exp save``, next to
   gittrack pushing and pulling the same number of runs.
 """
@@ -62,35 +64,46 @@ def new_runs(root: Path, count: int) -> None:
     sh([sys.executable, "-c", code, str(count)], root)
 
 
-def gittrack_rounds(root: Path, runs: int) -> dict[str, float]:
-    source = root / f"source-{runs}"
+def gittrack_rounds(root: Path, runs: int, packed: bool = False) -> dict[str, float]:
+    """Push and pull of ``runs`` runs, then of 10 more; with ``packed``, runs are packed before pushing."""
+    name = f"{runs}-packed" if packed else str(runs)
+    source = root / f"source-{name}"
     build_repo(source, runs)
-    remote = root / f"remote-{runs}.git"
+    remote = root / f"remote-{name}.git"
     sh(["git", "init", "-q", "--bare", "-b", "main", str(remote)], root)
     sh(["git", "remote", "add", "origin", str(remote)], source)
     sh(["git", "push", "-q", "origin", "main"], source)
+    if packed:
+        sh([GITTRACK, "runs", "pack"], source)
     figures = {"push": timed([GITTRACK, "push"], source)}
-    clone = root / f"clone-{runs}"
+    clone = root / f"clone-{name}"
     sh(["git", "clone", "-q", str(remote), str(clone)], root)
     figures["pull"] = timed([GITTRACK, "pull"], clone)
     new_runs(source, 10)
+    if packed:
+        sh([GITTRACK, "runs", "pack"], source)
     figures["push10"] = timed([GITTRACK, "push"], source)
     figures["pull10"] = timed([GITTRACK, "pull"], clone)
     return figures
 
 
-def plain_push(root: Path, refs: int) -> float:
-    """Time of ``git push`` of one new commit on main to a remote holding ``refs`` run refs."""
-    remote = root / f"refs-{refs}.git"
+def plain_push(root: Path, refs: int, packed: bool = False) -> float:
+    """Time of ``git push`` of one new commit on main to a remote holding ``refs`` runs, each with
+    its own ref, or packed into an index ref."""
+    name = f"{refs}-packed" if packed else str(refs)
+    remote = root / f"refs-{name}.git"
     sh(["git", "init", "-q", "--bare", "-b", "main", str(remote)], root)
-    source = root / f"refs-source-{refs}"
+    source = root / f"refs-source-{name}"
     if refs:
         build_repo(source, refs)
-        sh(["git", "push", "-q", str(remote), "refs/runs/*:refs/runs/*", "main"], source)
+        if packed:
+            sh([GITTRACK, "runs", "pack"], source)
+        sh(["git", "push", "-q", str(remote), "refs/runs/*:refs/runs/*", "refs/runs-index/*:refs/runs-index/*",
+            "main"], source)  # fmt: skip
     else:
         build_repo(source, 1)
         sh(["git", "push", "-q", str(remote), "main"], source)
-    work = root / f"refs-work-{refs}"
+    work = root / f"refs-work-{name}"
     sh(["git", "clone", "-q", str(remote), str(work)], root)
     (work / "change.txt").write_text("a change\n")
     sh(["git", "add", "change.txt"], work)
@@ -133,7 +146,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gittrack-bench-sharing-") as tmp:
         root = Path(tmp)
         ours = gittrack_rounds(root, args.runs)
-        plain = {n: plain_push(root, n) for n in (int(x) for x in args.ref_counts.split(","))}
+        packed = gittrack_rounds(root, args.runs, packed=True)
+        counts = [int(x) for x in args.ref_counts.split(",")]
+        plain = {n: plain_push(root, n) for n in counts}
+        plain_packed = {n: plain_push(root, n, packed=True) for n in counts if n}
         theirs = dvc_rounds(root, args.dvc_exps) if args.dvc_exps else {}
     print(f"{'measure':62} {'target':>8} {'seconds':>10}")
     rows = [
@@ -141,7 +157,12 @@ def main() -> None:
         (f"gittrack pull of {args.runs} runs into a fresh clone", None, ours["pull"]),
         (f"gittrack push of 10 new runs, {args.runs} already there", 2.0, ours["push10"]),
         (f"gittrack pull of 10 new runs, {args.runs} already there", 2.0, ours["pull10"]),
+        (f"[packed] gittrack push of {args.runs} runs to an empty remote", None, packed["push"]),
+        (f"[packed] gittrack pull of {args.runs} runs into a fresh clone", None, packed["pull"]),
+        (f"[packed] gittrack push of 10 new runs, {args.runs} already there", 2.0, packed["push10"]),
+        (f"[packed] gittrack pull of 10 new runs, {args.runs} already there", 2.0, packed["pull10"]),
         *[(f"plain git push of one commit, remote with {n} run refs", None, t) for n, t in plain.items()],
+        *[(f"plain git push of one commit, remote with {n} packed runs", None, t) for n, t in plain_packed.items()],
     ]
     if theirs:
         rows += [

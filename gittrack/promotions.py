@@ -293,7 +293,7 @@ def check(
     import pygit2
 
     from gittrack.data import dvcstore
-    from gittrack.store import transport
+    from gittrack.sharing import remote_runs
 
     base_tip = default_tip(repo, base)
     head_tip = repo.revparse_single(head).peel(pygit2.Commit).id
@@ -302,12 +302,12 @@ def check(
                if before.models.get(m, {}).get(s) != v]  # fmt: skip
     if not changes:
         return CheckResult(True, "No promotion requested: registry.yaml names the same stage holders.\n", [])
-    remote_runs = transport.remote_refs(repo.workdir, remote, ["refs/runs/*"]) if remote else None
+    shared = remote_runs(repo, remote) if remote else None
     parts, reasons = [], []
     for model, stage, version in changes:
         try:
             candidate = _run_of_version(repo, model, version)
-            if remote_runs is not None and candidate.info.ref not in remote_runs:
+            if shared is not None and shared.get(candidate.info.ref) != candidate.info.commit:
                 reasons.append(f"{model} {version}: run {candidate.info.run_id} is not on {remote}; push it")
             artifact = next(a for a in candidate.record.artifacts if a.get("kind") == "model")
             if dvcstore.has_dvc(repo.workdir):

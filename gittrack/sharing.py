@@ -188,6 +188,20 @@ def _push_merged_indexes(repo: pygit2.Repository, remote: str, names: list[str],
     report.refused.extend(f"{name}: the remote's index kept changing; push again" for name in names)
 
 
+def remote_runs(repo: pygit2.Repository, remote: str) -> dict[str, str]:
+    """Every run a remote holds, with a ref of its own or packed: run ref name -> commit (hex).
+
+    The remote's run indexes are fetched into staging to be read; nothing local changes."""
+    found = transport.remote_refs(repo.workdir, remote, [f"{naming.RUNS_NAMESPACE}*"])
+    staging = _staging(remote) + "peek/"
+    transport.fetch(repo.workdir, remote, [f"+{packs.INDEX_NAMESPACE}*:{staging}*"], prune=True)
+    for name, tip in packs.tips(repo, staging).items():
+        index = packs.read_named(repo, packs.INDEX_NAMESPACE + name[len(staging) :], tip)
+        for ref, run in visible_packed([index], set(found)):
+            found[ref.name] = run.commit
+    return found
+
+
 def _prune_remote_refs(repo: pygit2.Repository, remote: str, experiment: str | None, report: SyncReport) -> None:
     """Remove the remote's own refs of runs that the indexes just pushed hold with the same commit,
     so its ref advertisement shrinks as runs are packed; each removal is leased on that commit."""

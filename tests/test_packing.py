@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import gittrack
 from gittrack.cli import main
 from gittrack.errors import ConflictError
-from gittrack.sharing import pull, push
+from gittrack.sharing import pull, push, remote_runs
 from gittrack.store import packs
 from gittrack.store.ids import RUN_ID_LENGTH, RUN_ID_PATTERN
 from tests.conftest import BIN, git
@@ -158,10 +158,12 @@ def test_malformed_index_lines_are_reported_and_skipped(repo: Path, caplog) -> N
     good, other = record(repo, n=2)
     fine = line_of(repo, good)
     git(repo, "update-ref", "-d", f"refs/runs/exp/{good}")
-    write_index(repo, "exp", [fine, b"garbage line", b"01" + b"z" * 30 + b" 1234 {}"])
+    write_index(repo, "exp", [fine, b"garbage line", b"01" + b"z" * 30 + b" 1234 {}", *[b"x"] * 48])
     rows = gittrack.search_runs()
     assert sorted(rows["run_id"]) == sorted([good, other])
     assert "is not '<run-id> <commit> <summary json>'" in caplog.text
+    assert "30 more malformed lines" in caplog.text  # a hostile index does not flood the warnings
+    assert caplog.text.count("batch bad.runs") == 20
     write_index(repo, "exp", [fine], marker=b"gittrack-run-index 99\n")
     assert list(gittrack.search_runs()["run_id"]) == [other]
     assert "of another format; upgrade gittrack" in caplog.text
@@ -223,6 +225,10 @@ def test_two_clones_pack_and_push_at_once(tmp_path: Path) -> None:
     assert len(frame(a)) == len(frame(b)) == 7
     assert frame(a).equals(frame(b))
     assert set(shared) <= set(frame(a)["run_id"])
+    held = remote_runs(pygit2.Repository(str(b)), str(remote))  # what 'registry check --remote' reads
+    assert held == dict(
+        zip(frame(a)["ref"], (gittrack.Client(a).get_run(r).info.commit for r in frame(a)["run_id"]), strict=True)
+    )
     chain = git(remote, "log", "--first-parent", "--format=%s", "refs/runs-index/exp").splitlines()
     assert chain == [
         "gittrack: merge run indexes of exp",
@@ -267,10 +273,24 @@ def test_runs_pack_command(repo: Path, gittrack_cmd: list[str]) -> None:
     assert "nothing new to pack" in again.stdout
     listed = subprocess.run([*gittrack_cmd, "runs", "list", "--json"], capture_output=True, text=True)
     assert len(json.loads(listed.stdout)) == 3
+    remote = repo.parent / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    record(repo, experiment="taxi", n=1)
+    pushed = subprocess.run([*gittrack_cmd, "push", str(remote), "--pack"], capture_output=True, text=True)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "1 run index(es) updated" in pushed.stdout
+    assert git(remote, "for-each-ref", "--format=%(refname)").split() == [
+        "refs/runs-index/taxi",
+        "refs/runs/taxi/" + listed_running(repo),
+    ]
     bad = subprocess.run([*gittrack_cmd, "runs", "pack", "bad\x01name"], capture_output=True, text=True)
     assert bad.returncode == 2
     assert "control characters" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def listed_running(root: Path) -> str:
+    return next(r.info.run_id for r in gittrack.Client(root).list_runs() if r.info.status == "RUNNING")
 
 
 _ids = st.text(alphabet="0123456789abcdefghjkmnpqrstvwxyz", min_size=RUN_ID_LENGTH, max_size=RUN_ID_LENGTH)

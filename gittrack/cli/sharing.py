@@ -43,11 +43,20 @@ def _report(verb: str, report) -> None:
 @click.argument("run_specs", metavar="[RUN]...", nargs=-1)
 @click.option("-e", "--experiment", help="Only this experiment's runs.")
 @click.option("--no-artifacts", is_flag=True, help="Do not push artifact data to the DVC remote.")
-def push(remote: str | None, run_specs: tuple[str, ...], experiment: str | None, no_artifacts: bool) -> None:
+@click.option("--pack", is_flag=True, help="Pack ended runs first (see 'gittrack runs pack').")
+def push(
+    remote: str | None, run_specs: tuple[str, ...], experiment: str | None, no_artifacts: bool, pack: bool
+) -> None:
     """Push runs, registry tags and artifact data to REMOTE (default: the upstream, else origin)."""
+    from gittrack.client import Client
     from gittrack.sharing import push as do_push
 
-    _report("sent", do_push(repo_here(), remote, experiment, list(run_specs) or None, artifacts=not no_artifacts))
+    repo = repo_here()
+    if pack:
+        packed = Client(repo.workdir).pack_runs([experiment] if experiment else None, progress_printer("packing runs"))
+        for item in packed.skipped:
+            warn(f"not packed: {item}")
+    _report("sent", do_push(repo, remote, experiment, list(run_specs) or None, artifacts=not no_artifacts))
 
 
 @main.command()

@@ -30,6 +30,7 @@ BATCH_DIR = "runs"
 BATCH_RUNS = 1000  # runs per index commit (its parent count) and per batch blob
 MAX_BATCH_BYTES = 256 * 1024 * 1024
 MAX_BATCHES = 100_000
+MAX_PROBLEMS = 20  # reported per index
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,10 @@ def _batch_lines(repo: pygit2.Repository, entry: pygit2.Object, what: str) -> li
     kind, size = repo.odb.read_header(entry.id)
     if kind != pygit2.enums.ObjectType.BLOB or size > MAX_BATCH_BYTES:
         raise MalformedRunError(f"{what}: batch {entry.name} is not a file of at most {MAX_BATCH_BYTES} bytes")
-    return repo.odb.read(entry.id)[1].splitlines()
+    lines = repo.odb.read(entry.id)[1].split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
 
 
 _LINE = re.compile(rf"({RUN_ID_PATTERN}) ([0-9a-f]{{40}}|[0-9a-f]{{64}}) (\{{.*)".encode(), re.DOTALL)
@@ -136,6 +140,8 @@ def read_index(repo: pygit2.Repository, ref_name: str, tip: pygit2.Oid) -> Index
                     problems.append(f"{ref_name}: run {run.run_id} is packed with two commits; kept {seen.commit}")
     except MalformedRunError as exc:
         return Index(experiment, str(tip), {}, [str(exc)])
+    if len(problems) > MAX_PROBLEMS:  # a hostile index must not flood the warnings
+        problems[MAX_PROBLEMS:] = [f"{ref_name}: {len(problems) - MAX_PROBLEMS} more malformed lines"]
     return Index(experiment, str(tip), runs, problems)
 
 
