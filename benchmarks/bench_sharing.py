@@ -7,7 +7,7 @@ Prints (a timing table, not a timed test):
 - ``gittrack push`` of N runs to an empty bare remote, and ``gittrack pull`` of them into a
   fresh clone (whole commands);
 - the incremental push and pull of 10 new runs when N are already there (target <= 2 s each);
-- the same with the runs packed (``gittrack runs pack`` before each push);
+- the same with the runs packed by the push (``gittrack push --pack``; else ``--no-pack``);
 - a plain ``git push`` of one branch commit to a remote holding 0, 10,000 and 50,000 run refs
   (every push receives the advertisement of all the remote's refs), and holding the same runs
   packed into an index ref;
@@ -65,7 +65,8 @@ def new_runs(root: Path, count: int) -> None:
 
 
 def gittrack_rounds(root: Path, runs: int, packed: bool = False) -> dict[str, float]:
-    """Push and pull of ``runs`` runs, then of 10 more; with ``packed``, runs are packed before pushing."""
+    """Push and pull of ``runs`` runs, then of 10 more; ``packed``: push packs them first (timed
+    with the push), else every run keeps its own ref."""
     name = f"{runs}-packed" if packed else str(runs)
     source = root / f"source-{name}"
     build_repo(source, runs)
@@ -73,16 +74,13 @@ def gittrack_rounds(root: Path, runs: int, packed: bool = False) -> dict[str, fl
     sh(["git", "init", "-q", "--bare", "-b", "main", str(remote)], root)
     sh(["git", "remote", "add", "origin", str(remote)], source)
     sh(["git", "push", "-q", "origin", "main"], source)
-    if packed:
-        sh([GITTRACK, "runs", "pack"], source)
-    figures = {"push": timed([GITTRACK, "push"], source)}
+    push = [GITTRACK, "push", "--pack" if packed else "--no-pack"]
+    figures = {"push": timed(push, source)}
     clone = root / f"clone-{name}"
     sh(["git", "clone", "-q", str(remote), str(clone)], root)
     figures["pull"] = timed([GITTRACK, "pull"], clone)
     new_runs(source, 10)
-    if packed:
-        sh([GITTRACK, "runs", "pack"], source)
-    figures["push10"] = timed([GITTRACK, "push"], source)
+    figures["push10"] = timed(push, source)
     figures["pull10"] = timed([GITTRACK, "pull"], clone)
     return figures
 
@@ -157,9 +155,9 @@ def main() -> None:
         (f"gittrack pull of {args.runs} runs into a fresh clone", None, ours["pull"]),
         (f"gittrack push of 10 new runs, {args.runs} already there", 2.0, ours["push10"]),
         (f"gittrack pull of 10 new runs, {args.runs} already there", 2.0, ours["pull10"]),
-        (f"[packed] gittrack push of {args.runs} runs to an empty remote", None, packed["push"]),
+        (f"[packed] gittrack push --pack of {args.runs} runs, empty remote", None, packed["push"]),
         (f"[packed] gittrack pull of {args.runs} runs into a fresh clone", None, packed["pull"]),
-        (f"[packed] gittrack push of 10 new runs, {args.runs} already there", 2.0, packed["push10"]),
+        (f"[packed] gittrack push --pack of 10 new runs, {args.runs} there", 2.0, packed["push10"]),
         (f"[packed] gittrack pull of 10 new runs, {args.runs} already there", 2.0, packed["pull10"]),
         *[(f"plain git push of one commit, remote with {n} run refs", None, t) for n, t in plain.items()],
         *[(f"plain git push of one commit, remote with {n} packed runs", None, t) for n, t in plain_packed.items()],

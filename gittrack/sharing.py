@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 from gittrack.data import dvcstore
 from gittrack.errors import GittrackError, MalformedRunError
-from gittrack.store import naming, packs, runfiles, transport
+from gittrack.store import naming, packs, runfiles, settings, transport
 from gittrack.store.index import RunIndex
-from gittrack.store.packing import take_in
+from gittrack.store.packing import pack_runs, take_in
 from gittrack.store.record import ENDED, RUNNING, RunRecord
 from gittrack.store.runstore import RunStore, visible_packed
 
@@ -94,11 +94,18 @@ def push(
     experiment: str | None = None,
     runs: list[str] | None = None,
     artifacts: bool = True,
+    pack: bool | None = None,
+    progress: Progress | None = None,
 ) -> SyncReport:
-    """Push run refs (all, one experiment's, or the runs given), registry tags and artifact data."""
+    """Push run refs (all, one experiment's, or the runs given), run indexes, registry tags and
+    artifact data. ``pack``: pack ended runs first; None (default): only when pushing all runs (of
+    an experiment) and more than ``gittrack.autoPack`` runs have a ref of their own."""
     root = repo.workdir
     remote = transport.resolve_remote(repo, remote)
     store = RunStore(repo)
+    packed = None
+    if pack or (pack is None and not runs and _many_refs(store, experiment)):
+        packed = pack_runs(repo, [experiment] if experiment else None, progress)
     if runs:
         refs = [store.resolve(spec) for spec in runs]
         refspecs = [f"{r.name}:{r.name}" for r in refs if not r.packed]
@@ -112,6 +119,9 @@ def push(
     tags = _registry_tags(repo)
     results = transport.push(root, remote, refspecs + [f"{n}:{n}" for n in indexes] + [f"{t}:{t}" for t in tags])
     report = SyncReport(remote)
+    if packed is not None:
+        report.packed_runs = sum(packed.packed.values())
+        report.skipped.extend(f"not packed: {line}" for line in packed.skipped)
     behind = []
     by_name = {r.name: r for r in refs}
     rejected = []
@@ -172,6 +182,12 @@ def push(
         if entries:
             report.data_objects = dvcstore.push(dvcstore.open_dvc(root.rstrip("/")), entries)
     return report
+
+
+def _many_refs(store: RunStore, experiment: str | None) -> bool:
+    """Whether more runs have a ref of their own than ``gittrack.autoPack`` allows before pushing."""
+    limit = settings.auto_pack(store.repo)
+    return limit > 0 and len(store.refs(experiment, packed=False)[0]) > limit
 
 
 def _push_merged_indexes(repo: pygit2.Repository, remote: str, names: list[str], report: SyncReport) -> None:

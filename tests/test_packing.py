@@ -237,6 +237,24 @@ def test_two_clones_pack_and_push_at_once(tmp_path: Path) -> None:
     ]
 
 
+def test_push_packs_by_itself_past_the_auto_pack_limit(tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    a = make_clone(remote, tmp_path / "a")
+    record(a, n=2)
+    git(a, "config", "gittrack.autoPack", "2")
+    assert push(pygit2.Repository(str(a))).packed_runs == 0  # 2 refs: within the limit
+    record(a, n=1)
+    assert push(pygit2.Repository(str(a)), pack=False).packed_runs == 0
+    report = push(pygit2.Repository(str(a)))
+    assert report.packed_runs == 3
+    assert report.pruned == 3
+    assert git(remote, "for-each-ref", "--format=%(refname)").split() == ["refs/runs-index/exp"]
+    git(a, "config", "gittrack.autoPack", "lots")
+    with pytest.raises(gittrack.UsageError, match="must be a number of runs"):
+        push(pygit2.Repository(str(a)))
+
+
 def test_server_hook_accepts_packing_and_refuses_dropped_runs(tmp_path: Path) -> None:
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
@@ -279,6 +297,7 @@ def test_runs_pack_command(repo: Path, gittrack_cmd: list[str]) -> None:
     pushed = subprocess.run([*gittrack_cmd, "push", str(remote), "--pack"], capture_output=True, text=True)
     assert pushed.returncode == 0, pushed.stderr
     assert "1 run index(es) updated" in pushed.stdout
+    assert "1 run(s) packed" in pushed.stdout
     assert git(remote, "for-each-ref", "--format=%(refname)").split() == [
         "refs/runs-index/taxi",
         "refs/runs/taxi/" + listed_running(repo),

@@ -17,7 +17,9 @@ def _report(verb: str, report) -> None:
         parts.append(f"{len(report.updated)} updated")
     parts.append(f"{report.unchanged} already there")
     if report.packed_runs:
-        parts.append(f"{report.packed_runs} packed run(s) taken in")
+        parts.append(
+            f"{report.packed_runs} run(s) packed" if verb == "sent" else f"{report.packed_runs} packed run(s) taken in"
+        )
     if report.indexes:
         parts.append(f"{len(report.indexes)} run index(es) updated")
     if report.pruned:
@@ -43,20 +45,19 @@ def _report(verb: str, report) -> None:
 @click.argument("run_specs", metavar="[RUN]...", nargs=-1)
 @click.option("-e", "--experiment", help="Only this experiment's runs.")
 @click.option("--no-artifacts", is_flag=True, help="Do not push artifact data to the DVC remote.")
-@click.option("--pack", is_flag=True, help="Pack ended runs first (see 'gittrack runs pack').")
+@click.option(
+    "--pack/--no-pack",
+    default=None,
+    help="Pack ended runs first, or never (default: when more than gittrack.autoPack, 1000, have a ref each).",
+)
 def push(
-    remote: str | None, run_specs: tuple[str, ...], experiment: str | None, no_artifacts: bool, pack: bool
+    remote: str | None, run_specs: tuple[str, ...], experiment: str | None, no_artifacts: bool, pack: bool | None
 ) -> None:
     """Push runs, registry tags and artifact data to REMOTE (default: the upstream, else origin)."""
-    from gittrack.client import Client
     from gittrack.sharing import push as do_push
 
-    repo = repo_here()
-    if pack:
-        packed = Client(repo.workdir).pack_runs([experiment] if experiment else None, progress_printer("packing runs"))
-        for item in packed.skipped:
-            warn(f"not packed: {item}")
-    _report("sent", do_push(repo, remote, experiment, list(run_specs) or None, artifacts=not no_artifacts))
+    runs = list(run_specs) or None
+    _report("sent", do_push(repo_here(), remote, experiment, runs, not no_artifacts, pack, progress_printer("packing")))
 
 
 @main.command()

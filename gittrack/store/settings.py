@@ -50,3 +50,21 @@ def max_file_bytes(repo: pygit2.Repository) -> int:
         return int(float(text[: len(text) - len(unit)]) * _UNITS[unit])
     except ValueError:
         raise UsageError(f"max file size {raw!r} must be a size such as 10m, 500k or 1048576") from None
+
+
+DEFAULT_AUTO_PACK = 1000
+
+
+def auto_pack(repo: pygit2.Repository) -> int:
+    """How many runs with a ref of their own make ``gittrack push`` pack the ended ones first:
+    ``$GITTRACK_AUTO_PACK`` or ``gittrack.autoPack`` (default 1000; 0 never packs by itself)."""
+    raw = _lookup(repo, "GITTRACK_AUTO_PACK", "gittrack.autoPack")
+    if raw is None:
+        return DEFAULT_AUTO_PACK
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise UsageError(f"gittrack.autoPack {raw!r} must be a number of runs (0: never pack on push)")
+    return value
