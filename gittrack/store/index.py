@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gittrack")
 
-SCHEMA = 8
+SCHEMA = 9
 _DDL = """
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY, commit_id TEXT UNIQUE NOT NULL, run_id TEXT NOT NULL, experiment TEXT NOT NULL,
@@ -47,9 +47,7 @@ CREATE TABLE runs (
 CREATE TABLE refs (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, deleted INTEGER NOT NULL);
 CREATE TABLE problems (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, message TEXT NOT NULL);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE pack_tips (index_ref TEXT PRIMARY KEY, tip TEXT NOT NULL, problems TEXT NOT NULL);
-CREATE TABLE packed (index_ref TEXT NOT NULL, run_id TEXT NOT NULL, commit_id TEXT NOT NULL,
-    PRIMARY KEY (index_ref, run_id)) WITHOUT ROWID;
+CREATE TABLE packs (index_ref TEXT PRIMARY KEY, tip TEXT NOT NULL, runs TEXT NOT NULL, problems TEXT NOT NULL);
 CREATE INDEX runs_start ON runs (start_time DESC, run_id DESC);
 CREATE INDEX refs_commit ON refs (commit_id);
 """
@@ -177,33 +175,34 @@ class RunIndex:
         return out
 
     def _indexes(self, conn: sqlite3.Connection) -> list[packs.Index]:
-        """The run indexes: read from git when their tip moved, else from the table of the last read
-        (whose runs carry no summary: those are in the index already)."""
+        """The run indexes: read from git when their tip moved, else from what the last read kept
+        (``<run-id> <commit>`` lines; no summaries: those runs are in the search index already)."""
         tips = packs.tips(self.repo)
-        cached = {name: (tip, problems) for name, tip, problems in conn.execute("SELECT * FROM pack_tips")}
+        cached = {name: (tip, runs, problems) for name, tip, runs, problems in conn.execute("SELECT * FROM packs")}
         found, read = [], []
         for name, tip in sorted(tips.items()):
             seen = cached.get(name)
             if seen is not None and seen[0] == str(tip):
-                query = "SELECT run_id, commit_id FROM packed WHERE index_ref = ?"
-                runs = {run_id: packs.PackedRun(run_id, commit, b"") for run_id, commit in conn.execute(query, (name,))}
+                pairs = (line.split(" ") for line in seen[1].splitlines())
+                runs = {run_id: packs.PackedRun(run_id, commit, b"") for run_id, commit in pairs}
                 experiment = packs.experiment_of(name) if runs else ""
-                found.append(packs.Index(experiment, seen[0], runs, json.loads(seen[1])))
+                found.append(packs.Index(experiment, seen[0], runs, json.loads(seen[2])))
             else:
                 index = packs.read_named(self.repo, name, tip)
                 found.append(index)
                 read.append((name, index))
-        gone = [(name,) for name in cached if name not in tips] + [(name,) for name, _ in read]
-        if gone:
+        gone = [(name,) for name in cached if name not in tips or name in dict(read)]
+        if gone or read:
             with _transaction(conn):
-                conn.executemany("DELETE FROM packed WHERE index_ref = ?", gone)
-                conn.executemany("DELETE FROM pack_tips WHERE index_ref = ?", gone)
-                for name, index in read:
-                    rows = [(name, run.run_id, run.commit) for run in index.runs.values()]
-                    conn.executemany("INSERT INTO packed VALUES (?, ?, ?)", rows)
-                    conn.execute(
-                        "INSERT INTO pack_tips VALUES (?, ?, ?)", (name, index.tip, json.dumps(index.problems))
-                    )
+                conn.executemany("DELETE FROM packs WHERE index_ref = ?", gone)
+                conn.executemany(
+                    "INSERT INTO packs VALUES (?, ?, ?, ?)",
+                    [
+                        (name, index.tip, "\n".join(f"{r.run_id} {r.commit}" for r in index.runs.values()),
+                         json.dumps(index.problems))
+                        for name, index in read
+                    ],
+                )  # fmt: skip
         return found
 
     def _fingerprint(self) -> str | None:
@@ -243,7 +242,7 @@ class RunIndex:
                 if fingerprint is not None:
                     conn.execute("INSERT OR REPLACE INTO meta VALUES ('refs', ?)", (fingerprint,))
             problems = [f"{name}: {message}" for name, message in conn.execute("SELECT name, message FROM problems")]
-            for (stored,) in conn.execute("SELECT problems FROM pack_tips"):
+            for (stored,) in conn.execute("SELECT problems FROM packs"):
                 problems.extend(json.loads(stored))
             return problems
 
