@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from gittrack.errors import UsageError
 from gittrack.store.snapshot import DEFAULT_MAX_FILE_BYTES
@@ -12,6 +13,7 @@ from gittrack.store.writer import DEFAULT_CHECKPOINT_INTERVAL
 if TYPE_CHECKING:
     import pygit2
 
+T = TypeVar("T", int, float)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 
@@ -25,18 +27,26 @@ def _lookup(repo: pygit2.Repository, env: str, key: str) -> str | None:
         return None
 
 
+def _number(repo: pygit2.Repository, env: str, key: str, default: T, parse: Callable[[str], T], low: T,
+            high: T | None, error: str) -> T:  # fmt: skip
+    """A numeric setting in ``[low, high]``, or ``UsageError(error)`` (formatted with the raw text)."""
+    raw = _lookup(repo, env, key)
+    if raw is None:
+        return default
+    try:
+        value = parse(raw)
+    except ValueError:
+        raise UsageError(error.format(raw=raw)) from None
+    if not (low <= value and (high is None or value <= high)):
+        raise UsageError(error.format(raw=raw))
+    return value
+
+
 def checkpoint_interval(repo: pygit2.Repository) -> float:
     """Seconds between checkpoints: ``$GITTRACK_CHECKPOINT_INTERVAL`` or ``gittrack.checkpointInterval``."""
-    raw = _lookup(repo, "GITTRACK_CHECKPOINT_INTERVAL", "gittrack.checkpointInterval")
-    if raw is None:
-        return DEFAULT_CHECKPOINT_INTERVAL
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0.05 <= value <= 86_400:
-        raise UsageError(f"checkpoint interval {raw!r} must be a number of seconds between 0.05 and 86400")
-    return value
+    error = "checkpoint interval {raw!r} must be a number of seconds between 0.05 and 86400"
+    return _number(repo, "GITTRACK_CHECKPOINT_INTERVAL", "gittrack.checkpointInterval", DEFAULT_CHECKPOINT_INTERVAL,
+                   float, 0.05, 86_400.0, error)  # fmt: skip
 
 
 def max_file_bytes(repo: pygit2.Repository) -> int:
@@ -58,13 +68,5 @@ DEFAULT_AUTO_PACK = 1000
 def auto_pack(repo: pygit2.Repository) -> int:
     """How many runs with a ref of their own make ``gittrack push`` pack the ended ones first:
     ``$GITTRACK_AUTO_PACK`` or ``gittrack.autoPack`` (default 1000; 0 never packs by itself)."""
-    raw = _lookup(repo, "GITTRACK_AUTO_PACK", "gittrack.autoPack")
-    if raw is None:
-        return DEFAULT_AUTO_PACK
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise UsageError(f"gittrack.autoPack {raw!r} must be a number of runs (0: never pack on push)")
-    return value
+    error = "gittrack.autoPack {raw!r} must be a number of runs (0: never pack on push)"
+    return _number(repo, "GITTRACK_AUTO_PACK", "gittrack.autoPack", DEFAULT_AUTO_PACK, int, 0, None, error)
