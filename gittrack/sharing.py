@@ -370,7 +370,7 @@ def pull(
     for line in report.skipped:
         log.warning("gittrack: skipped %s", line)
     if artifacts and dvcstore.has_dvc(root):
-        names = None if not experiment else [n for n in repo.references if n.startswith(source)]
+        names = None if not experiment else [r.name for r in store.refs(experiment)[0]]
         entries = _dvc_objects(repo, names)
         if entries:
             report.data_objects = dvcstore.fetch(dvcstore.open_dvc(root.rstrip("/")), entries)

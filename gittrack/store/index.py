@@ -3,9 +3,9 @@
 Entries are keyed by run commit id: commits never change, so an entry never goes stale. Each
 use compares the refs under ``refs/runs/`` and ``refs/runs-deleted/``, and the runs packed in
 ``refs/runs-index/``, with those the index last saw and reads only the new commits (a packed
-run's summary comes from its index, in bulk, not from its commit). The file lives in ``.git/gittrack/index.sqlite`` (WAL
-mode: readers never wait for a writer), is never shared, and is rebuilt whenever it is
-missing, of another schema, or corrupt.
+run's summary comes from its index, in bulk, not from its commit). The file lives in
+``.git/gittrack/index.sqlite`` (WAL mode: readers never wait for a writer), is never shared,
+and is rebuilt whenever it is missing, of another schema, or corrupt.
 """
 
 from __future__ import annotations
@@ -191,7 +191,8 @@ class RunIndex:
                 index = packs.read_named(self.repo, name, tip)
                 found.append(index)
                 read.append((name, index))
-        gone = [(name,) for name in cached if name not in tips or name in dict(read)]
+        refreshed = {name for name, _ in read}
+        gone = [(name,) for name in cached if name not in tips or name in refreshed]
         if gone or read:
             with _transaction(conn):
                 conn.executemany("DELETE FROM packs WHERE index_ref = ?", gone)
