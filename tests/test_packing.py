@@ -4,6 +4,7 @@ real bare remotes, including hostile indexes and the server hook."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 import gittrack
 from gittrack.cli import main
+from gittrack.data import dvcstore
 from gittrack.errors import ConflictError
 from gittrack.sharing import pull, push, remote_runs
 from gittrack.store import packs
@@ -253,6 +255,31 @@ def test_push_packs_by_itself_past_the_auto_pack_limit(tmp_path: Path) -> None:
     git(a, "config", "gittrack.autoPack", "lots")
     with pytest.raises(gittrack.UsageError, match="must be a number of runs"):
         push(pygit2.Repository(str(a)))
+
+
+def test_packed_runs_bring_their_artifacts_and_check_out(tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    a = make_clone(remote, tmp_path / "a")
+    subprocess.run([str(BIN / "gittrack"), "init", "--dvc-remote", str(tmp_path / "dvc-remote"), "--commit"], cwd=a,
+                   check=True, capture_output=True)  # fmt: skip
+    git(a, "push", "-q", "origin", "HEAD:main")
+    (a / "weights.bin").write_bytes(os.urandom(4096))
+    client = gittrack.Client(a)
+    run_id = client.create_run(experiment="art").info.run_id
+    client.log_artifact(run_id, a / "weights.bin")
+    client.set_terminated(run_id)
+    report = push(pygit2.Repository(str(a)), pack=True)
+    assert (report.packed_runs, report.data_objects) == (1, 1)
+    b = tmp_path / "b"
+    subprocess.run(["git", "clone", "-q", str(remote), str(b)], check=True, capture_output=True)
+    assert pull(pygit2.Repository(str(b)), experiment="art", artifacts=True).packed_runs == 1
+    dvcstore.open_dvc.cache_clear()
+    got = gittrack.Client(b).download_artifacts(run_id, "weights.bin", tmp_path / "got")
+    assert Path(got).read_bytes() == (a / "weights.bin").read_bytes()
+    checked = subprocess.run([str(BIN / "gittrack"), "checkout", run_id[:12]], cwd=b, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    assert git(b, "rev-parse", "HEAD").strip() == gittrack.Client(b).get_run(run_id).info.commit
 
 
 def test_server_hook_accepts_packing_and_refuses_dropped_runs(tmp_path: Path) -> None:
