@@ -244,7 +244,7 @@ def _chunks(names: list[str], limit: int = 100_000) -> list[list[str]]:
 
 
 def _fetch_indexes(
-    repo: pygit2.Repository, remote: str, names: list[str] | str, report: SyncReport
+    repo: pygit2.Repository, remote: str, names: list[str] | str, report: SyncReport, progress: Progress | None = None
 ) -> dict[str, pygit2.Oid]:
     """Fetch the remote's run indexes (a list of refs, or a ``refs/runs-index/...`` glob prefix)
     into staging and merge each into ours; returns the fetched tips by local name."""
@@ -261,7 +261,7 @@ def _fetch_indexes(
         if not wanted:
             continue
         try:
-            new_tip, intake = take_in(repo, local_name, tip)
+            new_tip, intake = take_in(repo, local_name, tip, progress)
         except GittrackError as exc:
             report.skipped.append(f"{local_name}: {exc}")
             continue
@@ -323,7 +323,8 @@ def pull(
     target = f"{staging}{source[len('refs/') :]}"
     transport.fetch(root, remote, [f"+{source}*:{target}*"], prune=True)
     report = SyncReport(remote)
-    _fetch_indexes(repo, remote, packs.index_ref(experiment) if experiment else packs.INDEX_NAMESPACE, report)
+    indexes = packs.index_ref(experiment) if experiment else packs.INDEX_NAMESPACE
+    _fetch_indexes(repo, remote, indexes, report, progress)
     try:
         transport.fetch(root, remote, ["refs/tags/*:refs/tags/*"], prune=False)
     except transport.RemoteError as exc:

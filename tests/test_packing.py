@@ -222,8 +222,10 @@ def test_two_clones_pack_and_push_at_once(tmp_path: Path) -> None:
     assert not second.refused
     assert not second.conflicts
     assert git(remote, "for-each-ref", "refs/runs/") == ""
-    for clone in (a, b):
-        pull(pygit2.Repository(str(clone)))
+    calls: list[tuple[int, int]] = []
+    pull(pygit2.Repository(str(a)), progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (7, 7)  # every packed run of the fetched index checked, with progress
+    pull(pygit2.Repository(str(b)))
     assert len(frame(a)) == len(frame(b)) == 7
     assert frame(a).equals(frame(b))
     assert set(shared) <= set(frame(a)["run_id"])

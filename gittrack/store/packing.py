@@ -95,7 +95,9 @@ class Intake:
     conflicts: list[tuple[str, str, str]] = field(default_factory=list)  # (run ref, our commit, theirs)
 
 
-def take_in(repo: pygit2.Repository, ref_name: str, fetched: pygit2.Oid) -> tuple[pygit2.Oid | None, Intake]:
+def take_in(
+    repo: pygit2.Repository, ref_name: str, fetched: pygit2.Oid, progress: Progress | None = None
+) -> tuple[pygit2.Oid | None, Intake]:
     """Check a fetched index (untrusted) run by run and merge it with ours; returns the new local
     tip (not yet stored in the ref) and what was taken in.
 
@@ -114,7 +116,9 @@ def take_in(repo: pygit2.Repository, ref_name: str, fetched: pygit2.Oid) -> tupl
     store = RunStore(repo)
     explicit = {r.run_id: r for r in store.refs(experiment, packed=False)[0]}
     accepted = set()
-    for run in theirs.runs.values():
+    for done, run in enumerate(theirs.runs.values(), start=1):
+        if progress is not None:
+            progress(done, len(theirs.runs))
         mine = ours.get(run.run_id)
         own = explicit.get(run.run_id)
         if mine is not None and mine.commit == run.commit:
