@@ -19,6 +19,7 @@ class InitReport:
     root: str
     created: bool
     runs: int
+    packed: int
     experiments: int
     user: str
     email: str
@@ -53,6 +54,7 @@ def init_repository(path: str | os.PathLike = ".", dvc: bool = True, dvc_remote:
         root=repo.workdir.rstrip("/"),
         created=created,
         runs=len(refs),
+        packed=sum(r.packed for r in refs),
         experiments=len({r.experiment for r in refs}),
         user=name,
         email=email,

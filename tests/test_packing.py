@@ -318,6 +318,8 @@ def test_runs_pack_command(repo: Path, gittrack_cmd: list[str]) -> None:
     again = subprocess.run([*gittrack_cmd, "runs", "pack", "taxi"], capture_output=True, text=True)
     assert again.returncode == 0
     assert "nothing new to pack" in again.stdout
+    status = subprocess.run([*gittrack_cmd, "init", "--no-dvc"], capture_output=True, text=True)
+    assert "runs: 3 in 1 experiment(s), under refs/runs/ (2 packed, under refs/runs-index/)" in status.stdout
     listed = subprocess.run([*gittrack_cmd, "runs", "list", "--json"], capture_output=True, text=True)
     assert len(json.loads(listed.stdout)) == 3
     remote = repo.parent / "remote.git"

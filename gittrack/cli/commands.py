@@ -43,7 +43,8 @@ def init(path: Path, with_dvc: bool, dvc_remote: str | None, commit: bool | None
 
         added = setup_remote(open_repo(report.root), git_remote)
         click.echo("\n".join(f"added {line}" for line in added) or f"{git_remote} already moves runs")
-    click.echo(f"runs: {report.runs} in {report.experiments} experiment(s), under refs/runs/")
+    packed = f" ({report.packed} packed, under refs/runs-index/)" if report.packed else ""
+    click.echo(f"runs: {report.runs} in {report.experiments} experiment(s), under refs/runs/{packed}")
     hint = "" if report.identity_configured else " (from the OS; set git user.name and user.email)"
     click.echo(f"identity: {report.user} <{report.email}>{hint}")
     click.echo(
