@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,7 @@ from gittrack.data import dvcstore
 from gittrack.errors import GittrackError, MalformedRunError
 from gittrack.store import naming, packs, runfiles, settings, transport
 from gittrack.store.index import RunIndex
-from gittrack.store.packing import pack_runs, take_in
+from gittrack.store.packing import Progress, pack_runs, take_in
 from gittrack.store.record import ENDED, RUNNING, RunRecord
 from gittrack.store.runstore import RunStore, visible_packed
 
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
     import pygit2
 
 log = logging.getLogger("gittrack")
-Progress = Callable[[int, int], None]
 STAGING = "refs/gittrack/incoming/"
 _REGISTRY_TAG = re.compile(r"^refs/tags/[^@#]+(@v\d|@deprecated|#)")
 
