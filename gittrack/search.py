@@ -19,6 +19,7 @@ from gittrack.entities import Run
 from gittrack.errors import GittrackError, UsageError
 from gittrack.query.evaluate import compile_predicate, sort_rows
 from gittrack.query.filter import parse_filter
+from gittrack.query.frame import columns_of_rows
 from gittrack.query.order import parse_order_by
 from gittrack.query.sql import order_sql, to_sql
 from gittrack.store import runfiles
@@ -69,29 +70,38 @@ def find_rows(
     use_index: bool = True,
 ) -> SearchResult:
     """The runs matching a filter, ordered (default: newest first) and limited."""
+    rows, problems = _find(repo, experiment_names, filter_string, order_by, max_results, run_view, use_index, False)
+    return SearchResult(rows, problems)
+
+
+def _find(repo, experiment_names, filter_string, order_by, max_results, run_view, use_index, columnar):
+    """``(rows, problems)``, or with ``columnar`` ``(RunColumns, problems)``: from the index when it
+    can be used (columns straight from SQL), else from every run commit."""
     experiments = _check(experiment_names, max_results, run_view, "rows")
     node = parse_filter(filter_string)
     order = parse_order_by(order_by)
+    rows = None
     if use_index:
         try:
             index = RunIndex(repo)
             try:
                 problems = index.sync()
                 if index.fresh is not None:  # just built from nothing: every row is in memory
-                    rows = [row for row, deleted in index.fresh if _wanted(row, deleted, experiments, run_view)]
-                    return SearchResult(_evaluate(rows, compile_predicate(node), order, max_results), problems)
-                where, params = to_sql(node)
-                order_clause, order_params = order_sql(order)
-                rows = index.select(where, params, order_clause, order_params, experiments, run_view, max_results)
+                    found = [row for row, deleted in index.fresh if _wanted(row, deleted, experiments, run_view)]
+                    rows = _evaluate(found, compile_predicate(node), order, max_results)
+                else:
+                    query = (*to_sql(node), *order_sql(order), experiments, run_view, max_results)
+                    return (index.select_columns(*query) if columnar else index.select(*query)), problems
             finally:
                 index.close()
-            return SearchResult(rows, problems)
         except IndexUnavailable as exc:
             log.warning("gittrack: %s; reading every run instead", exc)
-    return _scan(repo, experiments, compile_predicate(node), order, max_results, run_view)
+    if rows is None:
+        rows, problems = _scan(repo, experiments, compile_predicate(node), order, max_results, run_view)
+    return (columns_of_rows(rows) if columnar else rows), problems
 
 
-def _scan(repo, experiments, predicate, order, max_results, run_view) -> SearchResult:
+def _scan(repo, experiments, predicate, order, max_results, run_view) -> tuple[list[RunRow], list[str]]:
     """The path without the index: read every run commit, filter and sort in Python."""
     store = RunStore(repo)
     refs, problems = [], []
@@ -112,7 +122,7 @@ def _scan(repo, experiments, predicate, order, max_results, run_view) -> SearchR
             problems.append(f"{ref.name}: {exc}")
             continue
         rows.append(row_from_record(record, ref.name, str(ref.commit)))
-    return SearchResult(_evaluate(rows, predicate, order, max_results), problems)
+    return _evaluate(rows, predicate, order, max_results), problems
 
 
 def _wanted(row: RunRow, deleted: int, experiments: list[str] | None, run_view: str) -> bool:
@@ -140,16 +150,19 @@ def search_runs(
     """Runs as a pandas DataFrame (MLflow's column names) or, with ``output_format="list"``, ``Run`` objects."""
     _check(experiment_names, max_results, run_view, output_format)
     with paused_gc():
-        result = find_rows(repo, experiment_names, filter_string, order_by, max_results, run_view, use_index)
-        for problem in result.problems:
+        columnar = output_format == "pandas"
+        found, problems = _find(
+            repo, experiment_names, filter_string, order_by, max_results, run_view, use_index, columnar
+        )
+        for problem in problems:
             log.warning("gittrack: skipped %s", problem)
         if output_format == "rows":
-            return result.rows
+            return found
         if output_format == "list":
-            return runs_of(repo, result.rows)
+            return runs_of(repo, found)
         from gittrack.query.frame import to_frame
 
-        return to_frame(result.rows)
+        return to_frame(found)
 
 
 @contextlib.contextmanager

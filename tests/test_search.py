@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 import gittrack
 from gittrack.query.filter import FilterSyntaxError, parse_filter
-from gittrack.search import find_rows
+from gittrack.search import find_rows, search_runs
 
 
 @pytest.fixture
@@ -111,6 +112,26 @@ def test_frame_columns_types_and_limits(runs) -> None:
     empty = gittrack.search_runs(filter_string="metrics.rmse > 100")
     assert empty.empty
     assert list(empty.columns)[:4] == ["run_id", "run_name", "experiment", "status"]
+
+
+def test_frames_are_the_same_from_the_index_fresh_or_warm_and_without_it(runs, repo: Path) -> None:
+    client = gittrack.Client()
+    running = client.create_run(experiment="taxi", run_name="live", params={"model": "rf"}).info.run_id
+    client.log_metric(running, "rmse", math.inf)
+    client.flush(running)
+    repository = pygit2.Repository(str(repo))
+    for view, query in (("active", ""), ("all", "params.model = 'rf'"), ("deleted", "")):
+        scanned = search_runs(repository, filter_string=query, run_view=view, use_index=False)
+        shutil.rmtree(repo / ".git" / "gittrack", ignore_errors=True)
+        fresh = search_runs(repository, filter_string=query, run_view=view)  # builds the index: rows in memory
+        warm = search_runs(repository, filter_string=query, run_view=view)  # columns straight from SQLite
+        pd.testing.assert_frame_equal(fresh, scanned)
+        pd.testing.assert_frame_equal(warm, scanned)
+        if view == "active":
+            assert scanned.loc[0, "status"] == "RUNNING"
+            assert scanned.loc[0, "metrics.rmse"] == math.inf
+            assert math.isnan(scanned.set_index("run_name").loc["nan-run", "metrics.rmse"])
+            client.delete_runs([runs["lin"]])
 
 
 def test_deleted_runs_view(runs) -> None:

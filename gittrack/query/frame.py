@@ -9,15 +9,11 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING, Any
 
-from gittrack.store.rows import RunRow
+from gittrack.store.rows import INFO_COLUMNS, STORED_INFO, RunColumns, RunRow
 
 if TYPE_CHECKING:
     import pandas as pd
 
-INFO_COLUMNS = (
-    "run_id", "run_name", "experiment", "status", "start_time", "end_time", "duration",
-    "user", "source_commit", "dirty", "parent_run_id", "ref",
-)  # fmt: skip
 _GROUPS = ("params", "metrics", "tags")
 
 
@@ -57,35 +53,39 @@ def flat_row(row: RunRow) -> dict[str, Any]:
     return flat
 
 
-def to_frame(rows: list[RunRow]) -> pd.DataFrame:
-    """A DataFrame, one row per run: times as UTC datetimes, duration as timedelta, metrics as floats."""
+def columns_of_rows(rows: list[RunRow]) -> RunColumns:
+    """The columns of rows read one by one (the path without the index, or a fresh index)."""
+    info = {name: [getattr(r, name) for r in rows] for name in STORED_INFO}
+    return RunColumns(info, [r.params for r in rows], [r.metrics for r in rows], [r.tags for r in rows])
+
+
+def to_frame(columns: RunColumns) -> pd.DataFrame:
+    """A DataFrame, one row per run: times as UTC datetimes, duration as timedelta, metrics as
+    floats (missing and NaN as NaN), params and tags as strings (missing as None)."""
     import numpy as np
     import pandas as pd
 
-    start = np.array([r.start_time for r in rows], dtype="float64")
-    end = np.array([np.nan if r.end_time is None else r.end_time for r in rows], dtype="float64")
-    frame: dict[str, Any] = {
-        "run_id": [r.run_id for r in rows],
-        "run_name": [r.run_name for r in rows],
-        "experiment": [r.experiment for r in rows],
-        "status": [r.status for r in rows],
-        "start_time": pd.to_datetime(start, unit="ms", utc=True),
-        "end_time": pd.to_datetime(end, unit="ms", utc=True),
-        "duration": pd.to_timedelta(end - start, unit="ms"),
-        "user": [r.user for r in rows],
-        "source_commit": [r.source_commit for r in rows],
-        "dirty": np.array([r.dirty for r in rows], dtype=bool),
-        "parent_run_id": [r.parent_run_id for r in rows],
-        "ref": [r.ref for r in rows],
-    }
-    for group in _GROUPS:
-        maps = [getattr(r, group) for r in rows]
+    info = columns.info
+    start = np.array(info["start_time"], dtype="float64")
+    end = np.array([np.nan if t is None else t for t in info["end_time"]], dtype="float64")
+    frame: dict[str, Any] = {}
+    for name in INFO_COLUMNS:
+        if name in ("start_time", "end_time"):
+            frame[name] = pd.to_datetime(start if name == "start_time" else end, unit="ms", utc=True)
+        elif name == "duration":
+            frame[name] = pd.to_timedelta(end - start, unit="ms")
+        elif name == "dirty":
+            frame[name] = np.array(info["dirty"], dtype=bool)
+        else:
+            frame[name] = pd.Series(info[name], dtype="object")
+    for group, maps in (("params", columns.params), ("metrics", columns.metrics), ("tags", columns.tags)):
         keys: set[str] = set()
         for mapping in maps:
             keys.update(mapping)
         for key in sorted(keys):
+            values = [m.get(key) for m in maps]
             if group == "metrics":
-                frame[f"metrics.{key}"] = np.array([m.get(key, np.nan) for m in maps], dtype="float64")
+                frame[f"metrics.{key}"] = np.array(values, dtype="float64")  # None (missing, NaN) -> NaN
             else:
-                frame[f"{group}.{key}"] = pd.Series([m.get(key) for m in maps], dtype="object")
-    return pd.DataFrame({name: (list(v) if isinstance(v, list) else v) for name, v in frame.items()})
+                frame[f"{group}.{key}"] = pd.Series(values, dtype="object")
+    return pd.DataFrame(frame)

@@ -14,11 +14,11 @@ from typing import Any
 from gittrack.errors import InvalidNameError
 from gittrack.query.filter import And, Comparison, Not, Or
 from gittrack.query.order import OrderKey
+from gittrack.store.index import STATUS_SQL
 from gittrack.store.naming import validate_key
 from gittrack.store.rows import ATTRIBUTE, METRIC, PARAM, TAG
 
 _SLOTS = {PARAM: 0, METRIC: 1, TAG: 2}
-STATUS_SQL = "gt_status(r.status, r.host, r.pid, r.heartbeat, r.checkpoint_interval)"
 _ATTRIBUTE_SQL = {
     "run_id": "r.run_id", "run_name": "r.run_name", "experiment": "r.experiment", "status": STATUS_SQL,
     "user": "r.user", "source_commit": "r.source_commit", "source_branch": "r.source_branch",

@@ -29,7 +29,7 @@ from gittrack.store import naming, packs, runfiles
 from gittrack.store.liveness import effective_status
 from gittrack.store.record import RunRecord, parse_summary
 from gittrack.store.repo import gittrack_dir
-from gittrack.store.rows import RunRow, as_number, like_regex
+from gittrack.store.rows import STORED_INFO, RunColumns, RunRow, as_number, like_regex
 from gittrack.store.runstore import DELETED_NAMESPACE, visible_packed
 
 if TYPE_CHECKING:
@@ -54,6 +54,16 @@ CREATE INDEX refs_commit ON refs (commit_id);
 _INFO = (
     "r.commit_id, r.run_id, r.run_name, r.experiment, r.status, r.user, r.source_commit, r.source_branch, "
     "r.parent_run, r.host, r.start_time, r.end_time, r.dirty, r.pid, r.heartbeat, r.checkpoint_interval, r.data, f.name"
+)
+# the effective status: a RUNNING run whose writer is gone is KILLED (Python is called for RUNNING runs only)
+STATUS_SQL = (
+    "CASE r.status WHEN 'RUNNING' THEN gt_status(r.status, r.host, r.pid, r.heartbeat, r.checkpoint_interval) "
+    "ELSE r.status END"
+)
+# rows.STORED_INFO's columns, in its order, then the data
+_FRAME_INFO = (
+    f"r.run_id, r.run_name, r.experiment, {STATUS_SQL}, r.start_time, r.end_time, r.user, r.source_commit, "
+    "r.dirty = 1, r.parent_run, f.name, r.data"
 )
 
 
@@ -298,17 +308,11 @@ class RunIndex:
         return record
 
     # -- reading --------------------------------------------------------------------------
-    def select(
-        self,
-        where: str,
-        params: list[Any],
-        order: str,
-        order_params: list[Any],
-        experiments: list[str] | None,
-        view: str,
-        limit: int | None,
-    ) -> list[RunRow]:
-        """Rows matching a compiled filter, in order; ``view``: active, deleted or all."""
+    def _query(
+        self, columns: str, where: str, params: list[Any], order: str, order_params: list[Any],
+        experiments: list[str] | None, view: str, limit: int | None,
+    ) -> list[tuple]:  # fmt: skip
+        """``columns`` of the runs matching a compiled filter, in order; ``view``: active, deleted or all."""
         clauses = [where]
         args = list(params)
         if view != "all":
@@ -318,7 +322,7 @@ class RunIndex:
             clauses.append(f"r.experiment IN ({','.join('?' * len(experiments))})")
             args.extend(experiments)
         sql = (
-            f"SELECT {_INFO} FROM runs r CROSS JOIN refs f ON f.commit_id = r.commit_id "  # noqa: S608 - compiled, bound
+            f"SELECT {columns} FROM runs r CROSS JOIN refs f ON f.commit_id = r.commit_id "  # noqa: S608 - compiled, bound
             f"WHERE {' AND '.join(clauses)} ORDER BY {order}"
         )
         args.extend(order_params)
@@ -326,7 +330,14 @@ class RunIndex:
             sql += " LIMIT ?"
             args.append(limit)
         with self._db() as conn:
-            info = conn.execute(sql, args).fetchall()
+            return conn.execute(sql, args).fetchall()
+
+    def select(
+        self, where: str, params: list[Any], order: str, order_params: list[Any], experiments: list[str] | None,
+        view: str, limit: int | None,
+    ) -> list[RunRow]:  # fmt: skip
+        """Rows matching a compiled filter, in order; ``view``: active, deleted or all."""
+        info = self._query(_INFO, where, params, order, order_params, experiments, view, limit)
         rows = []
         data = _load_data("[" + ",".join(row[16] for row in info) + "]")  # one parse, not one per run
         for (commit, run_id, name, exp, status, user, src, branch, parent, host, start, end, dirty, pid,
@@ -338,6 +349,21 @@ class RunIndex:
             rows.append(RunRow(commit, ref, run_id, name, exp, status, user, src, branch, parent, host, start, end,
                                bool(dirty), params_, metrics_, tags_))  # fmt: skip
         return rows
+
+    def select_columns(
+        self, where: str, params: list[Any], order: str, order_params: list[Any], experiments: list[str] | None,
+        view: str, limit: int | None,
+    ) -> RunColumns:  # fmt: skip
+        """What :meth:`select` finds, column by column, for a DataFrame: no object per run."""
+        info = self._query(_FRAME_INFO, where, params, order, order_params, experiments, view, limit)
+        if not info:
+            return RunColumns({name: [] for name in STORED_INFO}, [], [], [])
+        *values, data = zip(*info, strict=True)
+        parsed = _load_data("[" + ",".join(data) + "]")
+        return RunColumns(
+            dict(zip(STORED_INFO, values, strict=True)), [d[0] for d in parsed], [d[1] for d in parsed],
+            [d[2] for d in parsed],
+        )  # fmt: skip
 
     def artifact_objects(self, names: Iterable[str] | None = None) -> list[tuple[str, int | None, int | None]]:
         """(md5, size, nfiles) of every artifact of the runs whose refs are ``names`` (None: all runs)."""

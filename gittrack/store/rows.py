@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,26 @@ class RunRow:
     params: dict[str, str]
     metrics: dict[str, float]
     tags: dict[str, str]
+
+
+INFO_COLUMNS = (
+    "run_id", "run_name", "experiment", "status", "start_time", "end_time", "duration",
+    "user", "source_commit", "dirty", "parent_run_id", "ref",
+)  # fmt: skip
+
+
+@dataclass
+class RunColumns:
+    """Search results column by column, as DataFrames are built: ``info`` maps each info column
+    but ``duration`` to its values (times in epoch ms); then each run's params, metrics, tags."""
+
+    info: dict[str, Sequence[Any]]
+    params: Sequence[dict[str, str]]
+    metrics: Sequence[dict[str, float | None]]
+    tags: Sequence[dict[str, str]]
+
+
+STORED_INFO = tuple(name for name in INFO_COLUMNS if name != "duration")  # each is a RunRow attribute too
 
 
 def as_number(text: str) -> float | None:
