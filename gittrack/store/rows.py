@@ -1,4 +1,5 @@
-"""The flat view of a run that searches filter and order: info fields plus params, metrics, tags."""
+"""The flat view of a run that searches filter and order (info fields plus params, metrics, tags),
+and the same for many runs column by column, as DataFrames are built from."""
 
 from __future__ import annotations
 
