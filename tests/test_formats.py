@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 
 import pytest
 from hypothesis import given
@@ -11,27 +12,19 @@ from hypothesis import strategies as st
 from gittrack.errors import MalformedRunError
 from gittrack.store import metricfile
 from gittrack.store.ids import new_run_id
+from gittrack.store.index import _load_data, data_json
 from gittrack.store.record import MetricSummary, RunRecord, dump_record, parse_record
 
 keys = st.from_regex(r"[a-z][a-z0-9_./: -]{0,20}[a-z0-9]", fullmatch=True).filter(
     lambda k: not any(p in (".", "..") for p in k.split("/"))
 )
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=50)
+values = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=50)
 floats = st.floats(allow_nan=True, allow_infinity=True)
 
 
-def _same_float(a: float, b: float) -> bool:
-    return (math.isnan(a) and math.isnan(b)) or a == b
-
-
-@given(
-    params=st.dictionaries(keys, texts, max_size=5),
-    tags=st.dictionaries(keys, texts, max_size=5),
-    metrics=st.dictionaries(keys, floats, max_size=5),
-    experiment=st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=20),
-)
-def test_run_yaml_round_trips(params, tags, metrics, experiment) -> None:
-    record = RunRecord(
+def _record(params: dict, tags: dict, metrics: dict, experiment: str = "exp") -> RunRecord:
+    return RunRecord(
         id=new_run_id(),
         name="brave-owl-1",
         experiment=experiment,
@@ -46,6 +39,20 @@ def test_run_yaml_round_trips(params, tags, metrics, experiment) -> None:
         tags=tags,
         metrics={k: MetricSummary(v, 3, 1_700_000_000_000, 4) for k, v in metrics.items()},
     )
+
+
+def _same_float(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+@given(
+    params=st.dictionaries(keys, texts, max_size=5),
+    tags=st.dictionaries(keys, texts, max_size=5),
+    metrics=st.dictionaries(keys, floats, max_size=5),
+    experiment=st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=20),
+)
+def test_run_yaml_round_trips(params, tags, metrics, experiment) -> None:
+    record = _record(params, tags, metrics, experiment)
     back = parse_record(dump_record(record))
     assert back.params == params
     assert back.tags == tags
@@ -55,6 +62,25 @@ def test_run_yaml_round_trips(params, tags, metrics, experiment) -> None:
     assert set(back.metrics) == set(metrics)
     for key, value in metrics.items():
         assert _same_float(back.metrics[key].value, value)
+
+
+@given(
+    params=st.dictionaries(keys, values, max_size=5),  # gittrack refuses NUL in values (test_tracking)
+    tags=st.dictionaries(keys, values, max_size=5),
+    metrics=st.dictionaries(keys, floats, max_size=5),
+)
+def test_search_index_data_reads_back_in_python_and_sqlite(params, tags, metrics) -> None:
+    """The index's data column: Python gets the values back (NaN as None), and SQLite's json_extract
+    (what filters use) sees the same numbers and strings, infinities included."""
+    text = data_json(_record(params, tags, metrics))
+    back_params, back_metrics, back_tags = _load_data(text)
+    assert (back_params, back_tags) == (params, tags)
+    assert back_metrics == {k: None if math.isnan(v) else v for k, v in metrics.items()}
+    conn = sqlite3.connect(":memory:")
+    for slot, values in ((0, params), (1, metrics), (2, tags)):
+        for key, value in values.items():
+            (seen,) = conn.execute("SELECT json_extract(?, ?)", (text, f'$[{slot}]."{key}"')).fetchone()
+            assert seen == (None if isinstance(value, float) and math.isnan(value) else value)
 
 
 @given(st.lists(st.tuples(st.integers(-(2**63), 2**63), st.integers(0, 2**53), floats), max_size=50))

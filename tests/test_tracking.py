@@ -325,6 +325,7 @@ def test_set_experiment_and_environment_default(repo: Path, monkeypatch: pytest.
         (lambda: gittrack.log_metric("m", 1.0, step=1.5), gittrack.InvalidValueError, "step"),
         (lambda: gittrack.log_param("x" * 251, 1), gittrack.InvalidNameError, "250"),
         (lambda: gittrack.log_param("p", "v" * 6001), gittrack.InvalidValueError, "6000"),
+        (lambda: gittrack.set_tag("t", "a\x00b"), gittrack.InvalidValueError, "NUL character"),
         (lambda: gittrack.set_tag("", "v"), gittrack.InvalidNameError, "non-empty"),
         (lambda: gittrack.log_params(["not", "a", "dict"]), gittrack.InvalidValueError, "mapping"),
     ],

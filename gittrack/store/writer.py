@@ -68,10 +68,13 @@ def _metric_value(key: str, value: Any) -> float:
 
 
 def _text(what: str, value: Any, limit: int) -> str:
-    """``str(value)``, checked for length and for being encodable as UTF-8."""
+    """``str(value)``, checked for length, for being encodable as UTF-8, and for NUL characters
+    (SQLite, which searches filter with, and most databases end text there)."""
     text = value if isinstance(value, str) else str(value)
     if len(text) > limit:
         raise InvalidValueError(f"{what} is {len(text)} characters, over the {limit} limit")
+    if "\x00" in text:
+        raise InvalidValueError(f"{what} contains a NUL character (\\x00); remove it")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
