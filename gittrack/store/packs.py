@@ -194,7 +194,7 @@ def append(
     for start in range(0, len(runs), BATCH_RUNS):
         chunk = runs[start : start + BATCH_RUNS]
         name, blob = _blob_for(repo, chunk)
-        tree = _tree_with(repo, repo[tip].tree_id if tip is not None else None, {name: blob})
+        tree = _tree_with(repo, repo[tip].tree_id, {name: blob})
         parents = [tip] + [pygit2.Oid(hex=r.commit) for r in chunk]
         tip = _commit(repo, tree, parents, f"gittrack: pack {len(chunk)} runs of {experiment}")
     return tip
