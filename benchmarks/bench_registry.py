@@ -16,10 +16,10 @@ import random
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import best_of
 from synth import build_repo
 
 BIN = Path(sys.executable).parent
@@ -59,12 +59,8 @@ def _tag(name: str, commit: str, when: int, message: str) -> bytes:
 
 
 def wall(args: list[str], cwd: Path) -> float:
-    best = []
-    for _ in range(3):
-        start = time.perf_counter()
-        subprocess.run(args, cwd=cwd, capture_output=True, check=True)
-        best.append(time.perf_counter() - start)
-    return min(best)
+    """Best wall time of a whole command."""
+    return best_of(lambda: subprocess.run(args, cwd=cwd, capture_output=True, check=True))
 
 
 def main() -> None:

@@ -29,12 +29,11 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_MLFLOW_VENV, ensure_mlflow, print_table
+from common import DEFAULT_MLFLOW_VENV, best_of, ensure_mlflow, print_table
 from synth import METRICS, POINTS, build_repo, synthetic_run
 
 from gittrack.store.record import dump_summary
@@ -96,14 +95,9 @@ def run_json(args: list[str], cwd: Path) -> dict:
 
 def wall(args: list[str], cwd: Path, repeat: int = 3, timeout: float = 600, env: dict | None = None) -> float:
     """Best wall time of a whole command."""
-    best = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(
-            args, cwd=cwd, capture_output=True, check=True, timeout=timeout, env={**os.environ, **(env or {})}
-        )
-        best.append(time.perf_counter() - start)
-    return min(best)
+    environ = {**os.environ, **(env or {})}
+    return best_of(lambda: subprocess.run(args, cwd=cwd, capture_output=True, check=True, timeout=timeout,
+                                          env=environ), repeat)  # fmt: skip
 
 
 def build_mlflow_db(python: str, path: Path, count: int) -> None:
@@ -140,13 +134,7 @@ def machine_speed() -> float:
     """Best of three: json.loads of a synthetic run summary 10,000 times. The figures of a shared
     VM vary by half between runs; this line says how fast the machine was."""
     summary = dump_summary(synthetic_run(0, random.Random(7), "bench")[0])
-    best = []
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(10_000):
-            json.loads(summary)
-        best.append(time.perf_counter() - start)
-    return min(best)
+    return best_of(lambda: [json.loads(summary) for _ in range(10_000)])
 
 
 def main() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -44,3 +46,13 @@ def print_table(rows: list[tuple[str, float | None, float, float | None]], unit_
         shown_theirs = f"{theirs:10.3f}" if theirs is not None else f"{'-':>10}"
         ratio = f"{theirs / ours:15.1f}x" if theirs is not None and ours else f"{'-':>16}"
         print(f"{label:{unit_width}} {shown_target} {ours:10.3f} {shown_theirs} {ratio}")
+
+
+def best_of(action: Callable[[], object], repeat: int = 3) -> float:
+    """The shortest wall time of ``repeat`` calls of ``action``, in seconds."""
+    best = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        best.append(time.perf_counter() - start)
+    return min(best)
