@@ -109,7 +109,14 @@ def log_input(writer: RunWriter, path: str | os.PathLike, name: str | None = Non
     if not os.path.exists(path):
         raise NotFoundError(f"input '{path}' does not exist")
     if track:
-        dvc.add(str(Path(path).resolve()))
+        full = Path(path).resolve()
+        if not full.is_relative_to(Path(writer.repo.workdir).resolve()):
+            raise UsageError(f"input '{path}' is outside the repository; DVC tracks files inside it only "
+                             "(copy it in, or log it without track=True to record its hash)")  # fmt: skip
+        try:
+            dvc.add(str(full))
+        except Exception as exc:  # noqa: BLE001 - DVC raises many types; one line for the user
+            raise dvcstore.DataError(f"DVC could not track '{path}': {str(exc).splitlines()[0]}") from None
     entry = dvcstore.hash_path(dvc, path)
     record = {"path": _relative(writer.repo, path), "md5": entry.md5, "size": entry.size, "nfiles": entry.nfiles,
               "source": "log_input", "dirty": False}  # fmt: skip

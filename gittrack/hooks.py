@@ -18,10 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gittrack.errors import GittrackError
+from gittrack.store import rules
 from gittrack.store.packs import INDEX_NAMESPACE
 
 if TYPE_CHECKING:
     import pygit2
+
+    from gittrack.registry.desired import Desired
+    from gittrack.registry.state import Registry
 
 ZERO = "0" * 40
 CLIENT_HOOKS = ("pre-push", "post-merge")
@@ -117,8 +121,7 @@ def _open_server_repo() -> pygit2.Repository:
 def pre_receive(lines: Iterable[str], repo: pygit2.Repository | None = None) -> list[str]:
     """Check a push on the server; returns one reason per refused ref (empty: accept)."""
     from gittrack.registry import desired as desired_file
-    from gittrack.registry.state import read_registry, read_tag
-    from gittrack.registry.tags import ASSIGN, looks_like_registry_tag, parse_tag
+    from gittrack.registry.tags import looks_like_registry_tag
 
     repo = repo or _open_server_repo()
     updates = [tuple(line.split()) for line in lines if len(line.split()) == 3]
@@ -140,28 +143,67 @@ def pre_receive(lines: Iterable[str], repo: pygit2.Repository | None = None) -> 
             if old != ZERO:
                 reason = "registry tags are never moved or deleted; write a new event instead"
             else:
-                parsed = parse_tag(ref[len("refs/tags/") :])
-                reason = None
-                if parsed is not None and parsed.kind == ASSIGN and parsed.stage in wanted.policy(parsed.model).guard:
-                    registry = registry or read_registry(repo)
-                    read = read_tag(repo, new)
-                    commit = read[0] if not isinstance(read, str) else None
-                    model = registry.models.get(parsed.model)
-                    version = (
-                        next((v.version for v in model.versions.values() if v.commit == commit), None)
-                        if model
-                        else None
-                    )
-                    asked = wanted.models.get(parsed.model, {}).get(parsed.stage)
-                    if version is None or asked != version:
-                        reason = (f"stage {parsed.stage!r} of {parsed.model} is guarded and the protected branch's "
-                                  f"registry.yaml asks for {asked or 'nothing'}, not {version or 'this commit'}; "
-                                  "open a promotion request")  # fmt: skip
+                registry = registry or _server_registry(repo)
+                reason = _check_registry_tag(repo, new, ref[len("refs/tags/") :], wanted, registry)
         else:
             reason = None
         if reason:
             refused.append(f"{ref}: {reason}")
     return refused
+
+
+def _server_registry(repo: pygit2.Repository) -> Registry:
+    from gittrack.registry.state import read_registry
+
+    return read_registry(repo)
+
+
+def _check_registry_tag(
+    repo: pygit2.Repository, new: str, name: str, wanted: Desired, registry: Registry
+) -> str | None:
+    """Why a new registry tag is refused: dated ahead of this clock or not after its model's
+    previous event, or changing a guarded stage in a way the protected registry.yaml does not ask."""
+    import time
+
+    from gittrack.registry.state import read_tag
+    from gittrack.registry.tags import ASSIGN, DEPRECATE, DEREGISTER, UNASSIGN, parse_tag
+
+    parsed = parse_tag(name)
+    read = read_tag(repo, new)
+    if parsed is None or isinstance(read, str):
+        return None  # not an event GTO or gittrack reads: it changes no state
+    commit, when = read[0], read[1]
+    model = registry.models.get(parsed.model)
+    previous = model.last_time() if model is not None and model.events and parsed.kind != "register" else None
+    if (problem := rules.tag_date_problem(when, int(time.time()), previous)) is not None:
+        return problem
+    guard = wanted.policy(parsed.model).guard
+    asked = wanted.models.get(parsed.model, {})
+    version = next((v for v in model.versions.values() if v.commit == commit), None) if model else None
+    if parsed.kind == ASSIGN and parsed.stage in guard:
+        if version is None or asked.get(parsed.stage) != version.version:
+            given = version.version if version else "this commit"
+            wants = asked.get(parsed.stage) or "nothing"
+            return (f"stage {parsed.stage!r} of {parsed.model} is guarded and the protected branch's "
+                    f"registry.yaml asks for {wants}, not {given}; open a promotion request")  # fmt: skip
+        return None
+    if parsed.kind == UNASSIGN:
+        removed = {parsed.stage} if version is not None else set()
+        holders = [version] if version is not None else []
+    elif parsed.kind == DEREGISTER:
+        holders = [v for v in (model.versions.values() if model else ()) if v.version == parsed.version]
+        removed = set(holders[0].stages) if holders else set()
+    elif parsed.kind == DEPRECATE:
+        holders = [v for v in (model.versions.values() if model else ()) if v.active]
+        removed = {s for v in holders for s in v.stages}
+    else:
+        return None
+    for holder in holders:
+        for stage in sorted(removed & set(holder.stages) & set(guard)):
+            if asked.get(stage) == holder.version:
+                return (f"stage {stage!r} of {parsed.model} is guarded and the protected branch's registry.yaml "
+                        f"asks for {holder.version} there; change it through a promotion request first")  # fmt: skip
+    return None
 
 
 def _check_index(repo: pygit2.Repository, old: str, new: str, ref: str) -> str | None:
@@ -170,7 +212,6 @@ def _check_index(repo: pygit2.Repository, old: str, new: str, ref: str) -> str |
     import pygit2
 
     from gittrack.store import packs
-    from gittrack.store.packing import check_packed
 
     if new == ZERO:
         return "run indexes are never deleted"
@@ -183,11 +224,10 @@ def _check_index(repo: pygit2.Repository, old: str, new: str, ref: str) -> str |
         return f"not a valid run index ({index.problems[0]})"
     before = packs.read_index(repo, ref, pygit2.Oid(hex=old)).runs if old != ZERO else {}
     for run_id, run in before.items():
-        kept = index.runs.get(run_id)
-        if kept is None or kept.commit != run.commit:
+        if index.runs.get(run_id) != run:
             return f"the update drops or changes packed run {run_id}; indexes only grow (pull, then push)"
     for run_id, run in index.runs.items():
-        if run_id not in before and (problem := check_packed(repo, experiment, run)) is not None:
+        if run_id not in before and (problem := rules.packed_problem(repo, experiment, run)) is not None:
             return f"packed run {run_id}: {problem}"
     return None
 
@@ -211,7 +251,7 @@ def _packed_commit(repo: pygit2.Repository, experiment: str, run_id: str, index_
 
 def _check_run(repo: pygit2.Repository, old: str, new: str, ref: str, index_tips: dict[str, str]) -> str | None:
     """Why a push to a run ref is refused: a malformed name or commit, a deletion (unless the run is
-    packed with that commit), a rewritten finished run."""
+    packed with that commit), a ref for a packed run at another commit, a rewritten run."""
     import pygit2
 
     from gittrack.store import naming, runfiles
@@ -221,24 +261,21 @@ def _check_run(repo: pygit2.Repository, old: str, new: str, ref: str, index_tips
         experiment, run_id = naming.parse_run_ref(ref)
     except GittrackError as exc:
         return f"not a valid run ref ({exc})"
-    previous = None
-    if old != ZERO:
+    packed = _packed_commit(repo, experiment, run_id, index_tips)
+    if new == ZERO:
+        if old != ZERO and packed == old:
+            return None  # packed: the index holds it now
         try:
-            previous = runfiles.read_summary(repo, pygit2.Oid(hex=old))
+            previous = runfiles.read_summary(repo, pygit2.Oid(hex=old)) if old != ZERO else None
         except GittrackError:
             previous = None
-    if new == ZERO:
-        if old != ZERO and _packed_commit(repo, experiment, run_id, index_tips) == old:
-            return None  # packed: the index holds it now
         return "deleting runs is refused on this remote" if previous is None or previous.status in ENDED else None
     try:
-        record = runfiles.read_summary(repo, pygit2.Oid(hex=new))
+        rules.check_incoming_run(repo, pygit2.Oid(hex=new), experiment, run_id)
     except GittrackError as exc:
         return f"not a valid run commit ({exc})"
-    if record.id != run_id or record.experiment != experiment:
-        return f"the commit records run {record.id} of {record.experiment!r}, not the run its name says"
-    if previous is not None and previous.status in ENDED:
-        return f"run {run_id} is {previous.status}; finished runs are never rewritten"
-    if previous is not None and previous.id != record.id:
-        return "the update replaces the run with another one"
+    if packed is not None and packed != new:
+        return f"run {run_id} is packed with commit {packed[:12]}; its ref may only point there"
+    if old != ZERO:
+        return rules.may_replace(repo, pygit2.Oid(hex=old), pygit2.Oid(hex=new))
     return None

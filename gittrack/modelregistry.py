@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from gittrack.errors import GittrackError, InvalidNameError, NotFoundError, UsageError
 from gittrack.registry import tags
-from gittrack.registry.state import Model, Version, read_registry, read_tag
+from gittrack.registry.state import Model, Version, read_tag, registry_state
 from gittrack.registry.write import write_event
 from gittrack.store.ids import short_id
 from gittrack.store.runstore import RunStore
@@ -41,7 +41,7 @@ def allowed_stages(repo: pygit2.Repository) -> list[str]:
 
 def _model(repo: pygit2.Repository, name: str, must_exist: bool = True) -> Model:
     tags.validate_model(name)
-    registry = read_registry(repo, only=name)
+    registry = registry_state(repo, only=name)
     model = registry.models.get(name)
     if model is None:
         if must_exist:
@@ -50,11 +50,13 @@ def _model(repo: pygit2.Repository, name: str, must_exist: bool = True) -> Model
     return model
 
 
-def _version(model: Model, version: str) -> Version:
+def _version(model: Model, version: str, valid: bool = True) -> Version:
     found = model.versions.get(version)
     if found is None:
         known = ", ".join(sorted(model.versions, key=tags.semver_key)) or "none"
         raise NotFoundError(f"{model.name} has no version {version}; its versions: {known}")
+    if valid and found.problem is not None:
+        raise NotFoundError(found.problem)
     return found
 
 
@@ -146,7 +148,7 @@ def deprecate(repo: pygit2.Repository, name: str, version: str | None = None) ->
     """Deprecate one version (GTO's deregister tag) or, without a version, the whole model."""
     model = _model(repo, name)
     if version is not None:
-        target = _version(model, version)
+        target = _version(model, version, valid=False)
         if not target.active:
             raise UsageError(f"{name} {version} is deprecated already")
         message = f"Deregistering artifact {name} version {version}"
@@ -208,6 +210,8 @@ def version_dict(repo: pygit2.Repository, version: Version, with_run: bool = Tru
         "registered_at": event.time,
         "registered_by": event.author,
         "tag": event.tag,
+        "valid": version.problem is None,
+        "problem": version.problem,
         "stages": {s: {"tag": e.tag, "at": e.time, "by": e.author} for s, e in sorted(version.stages.items())},
     }
     if with_run:
@@ -217,7 +221,7 @@ def version_dict(repo: pygit2.Repository, version: Version, with_run: bool = Tru
 
 def list_models(repo: pygit2.Repository) -> tuple[list[dict[str, Any]], list[str]]:
     """Every model: latest version and the version holding each stage; plus registry problems."""
-    registry = read_registry(repo)
+    registry = registry_state(repo)
     out = []
     for name in sorted(registry.models):
         model = registry.models[name]

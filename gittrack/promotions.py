@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from gittrack.errors import GittrackError, NotFoundError, UsageError
 from gittrack.registry import desired as desired_file
 from gittrack.registry.desired import Desired, Policy
-from gittrack.registry.state import read_registry
+from gittrack.registry.state import registry_state
 from gittrack.store.repo import identity, signature
 from gittrack.store.timefmt import now_ms
 from gittrack.store.trees import apply_changes
@@ -148,7 +148,7 @@ def _holder(repo: pygit2.Repository, base: Desired, model: str, stage: str) -> s
     named = base.models.get(model, {}).get(stage)
     if named:
         return named
-    state = read_registry(repo, only=model).models.get(model)
+    state = registry_state(repo, only=model).models.get(model)
     holders = state.holders(stage) if state else []
     return holders[0].version if holders else None
 
@@ -331,7 +331,7 @@ def _compare(repo: pygit2.Repository, head: str):
 
     tip = repo.revparse_single(head).peel(pygit2.Commit).id
     wanted = desired_file.read_at(repo, tip)
-    registry = read_registry(repo)
+    registry = registry_state(repo)
     differ = []
     for model, stages in sorted(wanted.models.items()):
         state = registry.models.get(model)

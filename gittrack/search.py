@@ -22,7 +22,7 @@ from gittrack.query.filter import parse_filter
 from gittrack.query.frame import columns_of_rows
 from gittrack.query.order import parse_order_by
 from gittrack.query.sql import order_sql, to_sql
-from gittrack.store import runfiles
+from gittrack.store import rules, runfiles
 from gittrack.store.index import IndexUnavailable, RunIndex, row_from_record
 from gittrack.store.naming import validate_experiment
 from gittrack.store.rows import RunRow
@@ -115,9 +115,7 @@ def _scan(repo, experiments, predicate, order, max_results, run_view) -> tuple[l
         if experiments is not None and ref.experiment not in experiments:
             continue
         try:
-            record = runfiles.read_summary(repo, ref.commit)
-            if record.id != ref.run_id or record.experiment != ref.experiment:
-                raise GittrackError(f"points at a commit recording run {record.id}/{record.experiment}")
+            record = rules.read_run(repo, ref.commit, ref.experiment, ref.run_id)
         except GittrackError as exc:
             problems.append(f"{ref.name}: {exc}")
             continue

@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gittrack.data import dvcstore
-from gittrack.errors import GittrackError, MalformedRunError
-from gittrack.store import naming, packs, runfiles, settings, transport
+from gittrack.errors import GittrackError
+from gittrack.store import naming, packs, rules, settings, transport
 from gittrack.store.index import RunIndex
 from gittrack.store.packing import Progress, pack_runs, take_in
-from gittrack.store.record import ENDED, RUNNING, RunRecord
 from gittrack.store.runstore import RunStore, visible_packed
 
 if TYPE_CHECKING:
@@ -58,6 +57,7 @@ class SyncReport:
     indexes: list[str] = field(default_factory=list)
     packed_runs: int = 0
     pruned: int = 0
+    unreported: int = 0  # skipped refs past the report's limit
 
 
 def _staging(remote: str) -> str:
@@ -72,9 +72,12 @@ def _registry_tags(repo: pygit2.Repository) -> list[str]:
     return [name for name in repo.references if _REGISTRY_TAG.match(name)]
 
 
-def _ours_to_move(local: RunRecord, remote: RunRecord) -> bool:
-    """Whether our run may overwrite the remote's copy: the same run, still RUNNING there, same host."""
-    return remote.status == RUNNING and remote.id == local.id and remote.host == local.host
+def _skip(report: SyncReport, line: str) -> None:
+    """Note a skipped ref; past the report's limit only count it (a hostile remote may push many)."""
+    if len(report.skipped) < rules.MAX_PROBLEMS:
+        report.skipped.append(line)
+    else:
+        report.unreported += 1
 
 
 def _dvc_objects(repo: pygit2.Repository, names: list[str] | None) -> list[dvcstore.DataEntry]:
@@ -152,16 +155,10 @@ def push(
         leases = {}
         for ref in rejected:
             theirs = repo.references[f"{staging}{ref.name[5:]}"].target
-            try:
-                mine = runfiles.read_summary(repo, ref.commit)
-                their_record = runfiles.read_summary(repo, theirs)
-            except GittrackError as exc:
-                report.conflicts.append(Conflict(ref.name, str(ref.commit), str(theirs), f"unreadable: {exc}"))
-                continue
-            if _ours_to_move(mine, their_record):
+            reason = rules.may_replace(repo, theirs, ref.commit)
+            if reason is None:
                 leases[ref.name] = str(theirs)
             else:
-                reason = "finished on the remote" if their_record.status in ENDED else "written by another host"
                 report.conflicts.append(Conflict(ref.name, str(ref.commit), str(theirs), reason))
         forced = transport.push(root, remote, [f"+{n}:{n}" for n in leases], leases)
         report.sent.extend(r.ref for r in forced if r.ok)
@@ -264,7 +261,8 @@ def _fetch_indexes(
             report.skipped.append(f"{local_name}: {exc}")
             continue
         fetched[local_name] = tip
-        report.skipped.extend(intake.rejected)
+        for line in intake.rejected:
+            _skip(report, line)
         report.conflicts.extend(Conflict(*sides, "both sides hold different versions") for sides in intake.conflicts)
         if new_tip is None:
             continue
@@ -345,27 +343,22 @@ def pull(
             continue
         try:
             experiment_name, run_id = naming.parse_run_ref(local_name)
-            record = runfiles.read_summary(repo, commit)
-            if record.id != run_id or record.experiment != experiment_name:
-                raise MalformedRunError(f"records run {record.id} of {record.experiment!r}, not the run its name says")
+            rules.check_incoming_run(repo, commit, experiment_name, run_id)
         except GittrackError as exc:
-            report.skipped.append(f"{local_name}: {exc}")
+            _skip(report, f"{local_name}: {exc}")
             continue
         if local is None:
             repo.references.create(local_name, commit)
             report.sent.append(local_name)
             continue
-        try:
-            mine = runfiles.read_summary(repo, local.target)
-        except GittrackError:
-            mine = None
-        if mine is not None and mine.status == RUNNING and mine.id == record.id and record.heartbeat >= mine.heartbeat:
+        reason = rules.may_replace(repo, local.target, commit, where="here")
+        if reason is None:
             local.set_target(commit)
             report.updated.append(local_name)
         else:
-            report.conflicts.append(
-                Conflict(local_name, str(local.target), str(commit), "both sides hold different versions")
-            )
+            report.conflicts.append(Conflict(local_name, str(local.target), str(commit), reason))
+    if report.unreported:
+        report.skipped.append(f"{report.unreported} more refs skipped")
     for line in report.skipped:
         log.warning("gittrack: skipped %s", line)
     if artifacts and dvcstore.has_dvc(root):

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 from gittrack.data import dvcstore
 from gittrack.entities import Run
-from gittrack.errors import UsageError
+from gittrack.errors import MalformedRunError, UsageError
+from gittrack.store import rules
 from gittrack.store.ids import short_id
 from gittrack.store.repo import identity, signature
 from gittrack.store.runstore import RunStore
-from gittrack.store.snapshot import without_run_dir
+from gittrack.store.snapshot import RUN_DIR, without_run_dir
 from gittrack.store.timefmt import now_ms
 
 if TYPE_CHECKING:
@@ -34,24 +35,17 @@ def _uncommitted(repo: pygit2.Repository) -> list[str]:
     return [path for path, flags in repo.status(untracked_files="no").items() if not flags & ignored]
 
 
-def restore_data(root: str) -> str:
-    """``dvc checkout`` of the work tree, fetching from the DVC remote what the cache lacks."""
+def restore_data(root: str, targets: list[str], outputs: list[str]) -> str:
+    """``dvc checkout`` of the DVC files ``targets`` (checked by ``rules.dvc_outputs``), fetching from
+    the DVC remote what the cache lacks; ``outputs`` are re-checked on disk just before DVC writes."""
     if not dvcstore.has_dvc(root):
         return "no DVC set-up: nothing to restore"
-    from dvc.exceptions import CheckoutError
-
+    if not targets:
+        return "no DVC data to restore"
     dvcstore.open_dvc.cache_clear()
-    dvc = dvcstore.open_dvc(root)
-    try:
-        dvc.checkout(force=True)
-        return "DVC data restored from the local cache"
-    except CheckoutError:
-        try:
-            dvc.fetch()
-            dvc.checkout(force=True)
-        except Exception as exc:  # noqa: BLE001 - DVC raises many types; one line for the user
-            raise dvcstore.DataError(f"could not restore DVC data: {str(exc).splitlines()[0]}") from None
+    if dvcstore.checkout(dvcstore.open_dvc(root), targets, outputs):
         return "DVC data restored (fetched from the DVC remote)"
+    return "DVC data restored from the local cache"
 
 
 def checkout(repo: pygit2.Repository, spec: str, branch: str | None = None, force: bool = False) -> tuple[Run, str]:
@@ -62,12 +56,19 @@ def checkout(repo: pygit2.Repository, spec: str, branch: str | None = None, forc
     from gittrack.client import _to_run
 
     stored = RunStore(repo).get(spec)
+    commit = repo[stored.ref.commit]
+    try:
+        targets, outputs = rules.dvc_outputs(repo, commit.tree_id)
+    except MalformedRunError as exc:
+        raise MalformedRunError(f"refusing to check out run {short_id(stored.record.id)}: {exc}") from None
+    if branch:  # the branch's tip has the run's code without .gittrack/run/
+        targets = [t for t in targets if not t.startswith(f"{RUN_DIR}/")]
+        outputs = [o for o in outputs if not o.startswith(f"{RUN_DIR}/")]
     dirty = _uncommitted(repo)
     if dirty and not force:
         listed = ", ".join(dirty[:3]) + (" ..." if len(dirty) > 3 else "")
         raise UsageError(f"uncommitted changes ({listed}); commit or stash them, or pass --force to discard them")
     strategy = pygit2.enums.CheckoutStrategy.FORCE if force else pygit2.enums.CheckoutStrategy.SAFE
-    commit = repo[stored.ref.commit]
     if branch and repo.branches.local.get(branch) is not None:
         raise UsageError(f"branch {branch!r} exists already; choose another name")
     try:
@@ -85,7 +86,7 @@ def checkout(repo: pygit2.Repository, spec: str, branch: str | None = None, forc
         raise UsageError(
             f"cannot check out run {short_id(stored.record.id)}: {exc}; move those files or pass --force"
         ) from None
-    return _to_run(stored), restore_data(repo.workdir.rstrip("/"))
+    return _to_run(stored), restore_data(repo.workdir.rstrip("/"), targets, outputs)
 
 
 @dataclass
@@ -146,6 +147,10 @@ def reproduce(
             f"run {original.info.run_name} was recorded from Python without a script to re-run "
             f"(command: {' '.join(argv) or 'none'}); check it out with 'gittrack checkout' and re-run it by hand"
         )
+    try:
+        targets, outputs = rules.dvc_outputs(repo, repo[original.info.commit].tree_id)
+    except MalformedRunError as exc:
+        raise MalformedRunError(f"refusing to reproduce run {short_id(original.info.run_id)}: {exc}") from None
     if argv and argv[0] == "python":
         argv[0] = sys.executable
     name = f"gittrack-reproduce-{short_id(original.info.run_id)}-{now_ms() % 100000}"
@@ -155,7 +160,7 @@ def reproduce(
     try:
         if dvcstore.has_dvc(folder):
             _share_dvc_cache(repo.workdir, folder)
-            restore_data(str(folder))
+            restore_data(str(folder), targets, outputs)
         cwd = folder / (command.get("cwd") if command.get("cwd") not in (None, ".") else "")
         new, code = run_command(
             argv, experiment=original.info.experiment, tags={"reproduced_from": original.info.run_id},

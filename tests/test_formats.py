@@ -13,6 +13,7 @@ from gittrack.errors import MalformedRunError
 from gittrack.store import metricfile
 from gittrack.store.ids import new_run_id
 from gittrack.store.index import _load_data, data_json
+from gittrack.store.limits import INT64_MAX, INT64_MIN, MAX_TIMESTAMP_MS
 from gittrack.store.record import MetricSummary, RunRecord, dump_record, parse_record
 
 keys = st.from_regex(r"[a-z][a-z0-9_./: -]{0,20}[a-z0-9]", fullmatch=True).filter(
@@ -83,7 +84,7 @@ def test_search_index_data_reads_back_in_python_and_sqlite(params, tags, metrics
             assert seen == (None if isinstance(value, float) and math.isnan(value) else value)
 
 
-@given(st.lists(st.tuples(st.integers(-(2**63), 2**63), st.integers(0, 2**53), floats), max_size=50))
+@given(st.lists(st.tuples(st.integers(INT64_MIN, INT64_MAX), st.integers(0, MAX_TIMESTAMP_MS), floats), max_size=50))
 def test_metric_segments_round_trip(points) -> None:
     data = metricfile.encode_points([metricfile.format_point(*p) for p in points])
     back = metricfile.decode_points(data, "test")
@@ -91,6 +92,15 @@ def test_metric_segments_round_trip(points) -> None:
     for (s1, t1, v1), (s2, t2, v2) in zip(points, back, strict=True):
         assert (s1, t1) == (s2, t2)
         assert _same_float(v1, v2)
+
+
+@pytest.mark.parametrize(
+    "point", [(2**63, 0, 1.0), (-(2**63) - 1, 0, 1.0), (0, MAX_TIMESTAMP_MS + 1, 1.0), (0, -1, 1.0)]
+)
+def test_metric_points_out_of_range_are_refused(point) -> None:
+    data = metricfile.encode_points([metricfile.format_point(*point)])
+    with pytest.raises(MalformedRunError, match="out of range"):
+        metricfile.decode_points(data, "hostile")
 
 
 def _valid_yaml() -> str:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import re
 import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -31,11 +32,20 @@ def fmt_duration(start: int, end: int | None, now: int) -> str:
     return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def safe_text(text: str) -> str:
+    """Text with control characters shown as escapes (``\\x1b``): values recorded by anyone (a
+    param pulled from a remote) must not drive the terminal (colours, cursor moves, titles)."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def fmt_value(value: Any) -> str:
-    """Numbers with 6 significant digits, everything else as text."""
+    """Numbers with 6 significant digits, everything else as text (control characters escaped)."""
     if isinstance(value, float):
         return f"{value:.6g}" if math.isfinite(value) else str(value)
-    return "" if value is None else str(value)
+    return "" if value is None else safe_text(str(value))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int | None = None) -> str:

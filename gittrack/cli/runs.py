@@ -9,7 +9,17 @@ from collections import Counter
 import click
 
 from gittrack.cli import main
-from gittrack.cli.render import fmt_duration, fmt_time, fmt_value, progress_printer, table, to_csv, to_json, warn
+from gittrack.cli.render import (
+    fmt_duration,
+    fmt_time,
+    fmt_value,
+    progress_printer,
+    safe_text,
+    table,
+    to_csv,
+    to_json,
+    warn,
+)
 from gittrack.entities import Run
 from gittrack.store.ids import short_id
 
@@ -174,7 +184,7 @@ def _print_run(run: Run, summaries: dict) -> None:
     ]  # fmt: skip
     if info.parent_run_id:
         lines.append(f"parent run  {info.parent_run_id}")
-    click.echo("\n".join(lines))
+    click.echo("\n".join(safe_text(line) for line in lines))
     if run.data.params:
         click.echo("\nparams")
         click.echo(

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -240,6 +241,47 @@ def fetch(dvc: Repo, entries: list[DataEntry], remote: str | None = None) -> int
     if still:
         raise DataError(f"the DVC remote lacks {', '.join(still[:3])}; was it pushed ('gittrack push' or 'dvc push')?")
     return count
+
+
+def _through_link(root: str, output: str) -> str | None:
+    """The first folder on the way from ``root`` to ``output`` that is a symlink, or None."""
+    path = root
+    for part in output.split("/")[:-1]:
+        path = os.path.join(path, part)
+        try:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                return path
+        except FileNotFoundError:
+            return None
+    return None
+
+
+def checkout(dvc: Repo, targets: list[str], outputs: list[str]) -> bool:
+    """``dvc checkout`` of ``targets`` (DVC files), fetching what the cache lacks first. Just before
+    DVC writes, the folders on the way to each of ``outputs`` are checked again on disk: none may
+    be a symlink (one may have appeared since the snapshot was checked). True if it fetched."""
+    from dvc.exceptions import CheckoutError
+
+    root = dvc.root_dir
+    for output in outputs:
+        link = _through_link(root, output)
+        if link is not None:
+            raise DataError(f"'{os.path.relpath(link, root)}' is a symlink; DVC would write {output} through it. "
+                            "Remove the link and check out again")  # fmt: skip
+    try:
+        dvc.checkout(targets=targets, force=True)
+        return False
+    except CheckoutError as exc:
+        if not exc.target_infos:  # not a cache miss: nothing to fetch
+            raise DataError(f"could not restore DVC data: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # noqa: BLE001 - DVC raises many types; one line for the user
+        raise DataError(f"could not restore DVC data: {str(exc).splitlines()[0]}") from None
+    try:
+        dvc.fetch(targets=targets)
+        dvc.checkout(targets=targets, force=True)
+        return True
+    except Exception as exc:  # noqa: BLE001 - DVC raises many types; one line for the user
+        raise DataError(f"could not restore DVC data: {str(exc).splitlines()[0]}") from None
 
 
 def materialise(dvc: Repo, entry: DataEntry, dest: str | os.PathLike) -> None:

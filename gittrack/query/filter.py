@@ -135,10 +135,17 @@ def parse_identifier(text: str, pos: int = 0, what: str = "filter") -> tuple[str
     return kind, key
 
 
+MAX_FILTER_CHARS = 100_000
+MAX_TERMS = 200  # comparisons in one filter: SQLite's expression trees stop at depth 1000
+MAX_DEPTH = 50  # nested parentheses and NOTs
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _tokens(text)
         self.i = 0
+        self.terms = 0
+        self.depth = 0
 
     def peek(self) -> _Token:
         return self.tokens[self.i]
@@ -178,16 +185,30 @@ class _Parser:
         return items[0] if len(items) == 1 else And(tuple(items))
 
     def not_expr(self) -> Any:
-        if self.word("NOT"):
-            return Not(self.not_expr())
-        if self.peek().kind == "lparen":
-            self.take()
-            node = self.or_expr()
-            if self.take().kind != "rparen":
-                self.i -= 1
-                raise self.fail("')'")
-            return node
-        return self.comparison()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise FilterSyntaxError(
+                f"filter: nested more than {MAX_DEPTH} levels deep at position {self.peek().pos}; simplify it"
+            )
+        try:
+            if self.word("NOT"):
+                return Not(self.not_expr())
+            if self.peek().kind == "lparen":
+                self.take()
+                node = self.or_expr()
+                if self.take().kind != "rparen":
+                    self.i -= 1
+                    raise self.fail("')'")
+                return node
+            self.terms += 1
+            if self.terms > MAX_TERMS:
+                raise FilterSyntaxError(
+                    f"filter: more than {MAX_TERMS} comparisons (at position {self.peek().pos}); "
+                    "use IN (...) lists or split the search"
+                )
+            return self.comparison()
+        finally:
+            self.depth -= 1
 
     def comparison(self) -> Comparison:
         token = self.take()
@@ -308,4 +329,6 @@ def parse_filter(text: str | None) -> Any:
         return None
     if not isinstance(text, str):
         raise FilterSyntaxError("filter must be a string")
+    if len(text) > MAX_FILTER_CHARS:
+        raise FilterSyntaxError(f"filter is {len(text)} characters long, over the {MAX_FILTER_CHARS} limit")
     return _Parser(text).parse()

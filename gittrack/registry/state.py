@@ -9,6 +9,7 @@ problem and ignored.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,8 @@ from gittrack.registry.tags import (
     parse_tag,
     semver_key,
 )
+from gittrack.store import rules
+from gittrack.store.runstore import RunStore
 
 if TYPE_CHECKING:
     import pygit2
@@ -75,11 +78,18 @@ class Version:
     registered: Event
     active: bool = True
     stages: dict[str, Event] = field(default_factory=dict)  # stage -> the assignment that put it there
+    run: str | None = None  # the run whose commit the version tags, when the reader knew the runs
+    problem: str | None = None  # why the version is invalid (its commit is not a run here)
 
     @property
     def run_id(self) -> str | None:
-        """The run that produced this version."""
-        return self.registered.run_id
+        """The run that produced this version: the run at its commit, else the one its tag names."""
+        return self.run or self.registered.run_id
+
+    @property
+    def usable(self) -> bool:
+        """Active and valid: the only versions that stages, ``latest`` and loading resolve to."""
+        return self.active and self.problem is None
 
     @property
     def artifact(self) -> str:
@@ -99,17 +109,17 @@ class Model:
     @property
     def latest(self) -> Version | None:
         """The highest active semver (GTO's ``latest``)."""
-        active = [v for v in self.versions.values() if v.active]
+        active = [v for v in self.versions.values() if v.usable]
         return max(active, key=lambda v: semver_key(v.version)) if active else None
 
     def holders(self, stage: str) -> list[Version]:
         """Versions in ``stage``, the most recently assigned first (GTO shows the first)."""
-        held = [v for v in self.versions.values() if v.active and stage in v.stages]
+        held = [v for v in self.versions.values() if v.usable and stage in v.stages]
         return sorted(held, key=lambda v: v.stages[stage].order(), reverse=True)
 
     def stages(self) -> list[str]:
         """Every stage some active version is in."""
-        return sorted({s for v in self.versions.values() if v.active for s in v.stages})
+        return sorted({s for v in self.versions.values() if v.usable for s in v.stages})
 
     def next_counter(self) -> int:
         """1 + the highest counter on any of the model's tags (GTO's rule)."""
@@ -159,8 +169,15 @@ def read_tag(repo: pygit2.Repository, target) -> tuple[str, int, str, str, str] 
     )
 
 
-def read_registry(repo: pygit2.Repository, only: str | None = None) -> Registry:
-    """Parse every registry tag (of model ``only``, if given) and compute each model's state."""
+def read_registry(
+    repo: pygit2.Repository, only: str | None = None, runs: dict[str, str] | None = None, now: int | None = None
+) -> Registry:
+    """Parse every registry tag (of model ``only``, if given) and compute each model's state.
+
+    ``runs`` (run commit -> run id, packed runs included): a version whose commit is not one of
+    them is invalid (reported, never resolved). Tags dated further ahead of ``now`` (default: this
+    clock) than the allowed skew are ignored, so one poisoned date cannot push later events on."""
+    now = int(time.time()) if now is None else now
     models: dict[str, Model] = {}
     problems = []
     for ref in repo.references.iterator():
@@ -181,12 +198,28 @@ def read_registry(repo: pygit2.Repository, only: str | None = None) -> Registry:
             problems.append(f"tag {name!r} is {read}; ignored" if read.startswith("not") else f"tag {name!r}: {read}")
             continue
         commit, when, author, email, message = read
+        if rules.in_future(when, now):
+            problems.append(f"tag {name!r} is dated in the future ({when}); ignored")
+            continue
         event = Event(parsed.kind, parsed.model, parsed.version, parsed.stage, parsed.counter, name, commit, when,
                       author, email, message.strip())  # fmt: skip
         models.setdefault(parsed.model, Model(parsed.model)).events.append(event)
     for model in models.values():
         _replay(model, problems)
+        for version in model.versions.values() if runs is not None else ():
+            version.run = runs.get(version.commit)
+            if version.run is None:
+                version.problem = (
+                    f"{model.name} {version.version} points at {version.commit[:12]}, which is not a run here; "
+                    "pull its run ('gittrack pull') or deprecate the version"
+                )
+                problems.append(version.problem)
     return Registry(models, problems)
+
+
+def registry_state(repo: pygit2.Repository, only: str | None = None) -> Registry:
+    """The registry as read from the tags, each version checked against the runs here."""
+    return read_registry(repo, only=only, runs=RunStore(repo).commits())
 
 
 def _replay(model: Model, problems: list[str]) -> None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from gittrack.errors import GittrackError, MalformedRunError
-from gittrack.store import naming, packs, runfiles
+from gittrack.store import naming, packs, rules, runfiles
 from gittrack.store.liveness import effective_status
 from gittrack.store.record import RunRecord, parse_summary
 from gittrack.store.repo import gittrack_dir
@@ -153,7 +153,8 @@ class RunIndex:
                 yield self._conn
                 return
             except sqlite3.DatabaseError as exc:
-                if attempt == 1 or (isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)):
+                corrupt = not isinstance(exc, sqlite3.OperationalError) or "malformed" in str(exc)
+                if attempt == 1 or not corrupt:  # a query SQLite refuses is no reason to drop the file
                     raise IndexUnavailable(f"the run index {self.path} cannot be used ({exc})") from None
                 log.warning("gittrack: the run index was unreadable (%s); rebuilding it", exc)
                 self._reset()
@@ -234,7 +235,11 @@ class RunIndex:
         for namespace in (naming.RUNS_NAMESPACE, DELETED_NAMESPACE, packs.INDEX_NAMESPACE):
             for folder, _, files in os.walk(path / namespace):
                 for name in files:
-                    info = os.stat(os.path.join(folder, name))
+                    try:
+                        info = os.stat(os.path.join(folder, name))
+                    except FileNotFoundError:  # a writer's lock file, gone since the listing
+                        parts.append(f"{folder}/{name} gone")
+                        continue
                     parts.append(f"{folder}/{name} {info.st_ino} {info.st_size} {info.st_mtime_ns}")
         return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()
 
@@ -264,7 +269,8 @@ class RunIndex:
             stale = [(name,) for name in seen if name not in current or name in changed]
             conn.executemany("DELETE FROM refs WHERE name = ?", stale)
             conn.executemany("DELETE FROM problems WHERE name = ?", stale)
-            known = dict(conn.execute("SELECT commit_id, run_id || '/' || experiment FROM runs"))
+            known = {commit: (run_id, exp) for commit, run_id, exp in conn.execute(
+                "SELECT commit_id, run_id, experiment FROM runs")}  # fmt: skip
             read: dict[str, RunRecord] = {}
             batch = _Batch()
             refs, problems = [], []
@@ -275,11 +281,8 @@ class RunIndex:
                     identity = known.get(target)
                     if identity is None:
                         record = read[target] = self._read(target, batch)
-                        identity = known[target] = f"{record.id}/{record.experiment}"
-                    if identity != f"{run_id}/{experiment}":
-                        raise MalformedRunError(
-                            f"points at a commit recording run {identity}, not the run its name says"
-                        )
+                        identity = known[target] = (record.id, record.experiment)
+                    rules.check_identity(identity, experiment, run_id)
                 except GittrackError as exc:
                     problems.append((name, target, str(exc)))
                     continue

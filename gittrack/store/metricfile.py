@@ -8,6 +8,7 @@ the tail, so its cost grows with the points added since the last one, not with t
 from __future__ import annotations
 
 from gittrack.errors import MalformedRunError
+from gittrack.store.limits import INT64_MAX, INT64_MIN, MAX_TIMESTAMP_MS
 
 HEADER = b"step\ttimestamp_ms\tvalue\n"
 SEGMENT_POINTS = 4096
@@ -39,9 +40,12 @@ def decode_points(data: bytes, what: str) -> list[Point]:
             continue
         try:
             step, timestamp, value = line.split(b"\t")
-            points.append((int(step), int(timestamp), float(value)))
+            point = (int(step), int(timestamp), float(value))
         except ValueError:
             raise MalformedRunError(f"{what} line {number} is not 'step<TAB>timestamp_ms<TAB>value'") from None
+        if not (INT64_MIN <= point[0] <= INT64_MAX and 0 <= point[1] <= MAX_TIMESTAMP_MS):
+            raise MalformedRunError(f"{what} line {number} has a step or timestamp out of range")
+        points.append(point)
     return points
 
 

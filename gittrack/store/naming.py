@@ -19,7 +19,7 @@ MAX_COMPONENT_BYTES = 200
 
 _SAFE = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_-.")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_KEY = re.compile(r"^[\w\-./: ]+$")
+_KEY = re.compile(r"[\w\-./: ]+")
 
 
 def encode_component(text: str) -> str:
@@ -87,7 +87,7 @@ def _checked_key(key: str, what: str) -> str:
     """The checks of :func:`validate_key` past the type; cached because keys repeat across runs."""
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidNameError(f"{what} {key[:40]!r}... is longer than {MAX_KEY_LENGTH} characters")
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         raise InvalidNameError(f"{what} {key!r} has characters other than letters, digits, '_ - . / :' and space")
     if key.startswith("/") or any(part in (".", "..") for part in key.split("/")):
         raise InvalidNameError(f"{what} {key!r} must not start with '/' or contain '.' or '..' segments")

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from gittrack.errors import GittrackError, MalformedRunError
-from gittrack.store import naming, packs, runfiles
+from gittrack.errors import GittrackError
+from gittrack.store import naming, packs, rules, runfiles
 from gittrack.store.record import ENDED
 from gittrack.store.refbatch import delete_refs
 from gittrack.store.runstore import RunRef, RunStore
@@ -69,8 +69,7 @@ def pack_runs(
                 continue
             try:
                 record, raw = runfiles.read_summary_json(repo, ref.commit)
-                if record.id != ref.run_id or record.experiment != experiment:
-                    raise MalformedRunError("records another run than its name says")
+                rules.check_named(record, experiment, ref.run_id)
             except GittrackError as exc:
                 report.skipped.append(f"{ref.name}: {exc}")
                 continue
@@ -93,6 +92,7 @@ class Intake:
     added: int = 0
     rejected: list[str] = field(default_factory=list)
     conflicts: list[tuple[str, str, str]] = field(default_factory=list)  # (run ref, our commit, theirs)
+    unreported: int = 0  # refused runs past the report's limit
 
 
 def take_in(
@@ -115,42 +115,39 @@ def take_in(
     ours = packs.read_index(repo, ref_name, ours_tip).runs if ours_tip is not None else {}
     store = RunStore(repo)
     explicit = {r.run_id: r for r in store.refs(experiment, packed=False)[0]}
-    accepted = set()
+    added = []
     for done, run in enumerate(theirs.runs.values(), start=1):
         if progress is not None:
             progress(done, len(theirs.runs))
         mine = ours.get(run.run_id)
         own = explicit.get(run.run_id)
-        if mine is not None and mine.commit == run.commit:
-            accepted.add((run.run_id, run.commit))
+        if mine is not None and mine == run:
             continue
         if mine is not None or (own is not None and str(own.commit) != run.commit):
             ours_commit = mine.commit if mine is not None else str(own.commit)
-            intake.conflicts.append((naming.run_ref(experiment, run.run_id), ours_commit, run.commit))
+            if ours_commit == run.commit:
+                _reject(intake, f"{ref_name}: run {run.run_id}: its packed summary differs from ours")
+            else:
+                intake.conflicts.append((naming.run_ref(experiment, run.run_id), ours_commit, run.commit))
             continue
-        problem = check_packed(repo, experiment, run)
+        problem = rules.packed_problem(repo, experiment, run)
         if problem is not None:
-            intake.rejected.append(f"{ref_name}: run {run.run_id}: {problem}")
+            _reject(intake, f"{ref_name}: run {run.run_id}: {problem}")
             continue
-        accepted.add((run.run_id, run.commit))
-        intake.added += 1
-    as_is = not theirs.problems and len(accepted) == len(theirs.runs)
-    return packs.union(repo, experiment, ours_tip, fetched, None if as_is else accepted), intake
+        added.append(run)
+    intake.added = len(added)
+    if intake.unreported:
+        intake.rejected.append(f"{ref_name}: {intake.unreported} more runs refused")
+    if not theirs.problems and not intake.rejected and not intake.conflicts:
+        return packs.union(repo, experiment, ours_tip, fetched), intake
+    # anything refused: nothing of their index is kept but the runs that passed, packed anew on ours
+    ordered = sorted(added, key=lambda r: r.run_id)
+    return packs.append(repo, experiment, ours_tip, ordered) if ordered else ours_tip, intake
 
 
-def check_packed(repo: pygit2.Repository, experiment: str, run: packs.PackedRun) -> str | None:
-    """Why a packed run cannot be accepted (its commit is not that run, or its summary differs from the
-    commit's ``summary.json``), or None if it is sound."""
-    import pygit2
-
-    try:
-        record, raw = runfiles.read_summary_json(repo, pygit2.Oid(hex=run.commit))
-    except (GittrackError, ValueError) as exc:
-        return str(exc)
-    if record.id != run.run_id or record.experiment != experiment:
-        return f"its commit records run {record.id} of {record.experiment!r}"
-    if raw != run.summary:
-        return "its packed summary differs from the one in its commit"
-    if record.status not in ENDED:
-        return "it is still RUNNING; only ended runs are packed"
-    return None
+def _reject(intake: Intake, line: str) -> None:
+    """Note a refused run; past the report's limit only count it (a hostile index may hold many)."""
+    if len(intake.rejected) < rules.MAX_PROBLEMS:
+        intake.rejected.append(line)
+    else:
+        intake.unreported += 1

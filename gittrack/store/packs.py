@@ -19,6 +19,7 @@ from gittrack.errors import ConflictError, GittrackError, InvalidNameError, Malf
 from gittrack.store import naming
 from gittrack.store.ids import RUN_ID_PATTERN
 from gittrack.store.repo import identity, signature
+from gittrack.store.rules import MAX_BATCH_BYTES, MAX_BATCH_LINES, MAX_BATCHES, MAX_INDEX_BYTES, MAX_PROBLEMS
 from gittrack.store.timefmt import now_ms
 
 if TYPE_CHECKING:
@@ -28,9 +29,6 @@ INDEX_NAMESPACE = "refs/runs-index/"
 FORMAT = b"gittrack-run-index 1\n"
 BATCH_DIR = "runs"
 BATCH_RUNS = 1000  # runs per index commit (its parent count) and per batch blob
-MAX_BATCH_BYTES = 256 * 1024 * 1024
-MAX_BATCHES = 100_000
-MAX_PROBLEMS = 20  # reported per index
 
 
 @dataclass(frozen=True)
@@ -103,10 +101,22 @@ def _batch_lines(repo: pygit2.Repository, entry: pygit2.Object, what: str) -> li
     kind, size = repo.odb.read_header(entry.id)
     if kind != pygit2.enums.ObjectType.BLOB or size > MAX_BATCH_BYTES:
         raise MalformedRunError(f"{what}: batch {entry.name} is not a file of at most {MAX_BATCH_BYTES} bytes")
-    lines = repo.odb.read(entry.id)[1].split(b"\n")
+    data = repo.odb.read(entry.id)[1]
+    if data.count(b"\n") > MAX_BATCH_LINES:
+        raise MalformedRunError(f"{what}: batch {entry.name} holds more than {MAX_BATCH_LINES} lines")
+    lines = data.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
     return lines
+
+
+def _check_size(repo: pygit2.Repository, batches: pygit2.Tree, what: str) -> None:
+    """Refuse an index whose batches add up to more than ``MAX_INDEX_BYTES`` before reading one."""
+    total = 0
+    for entry in batches:
+        total += repo.odb.read_header(entry.id)[1]
+        if total > MAX_INDEX_BYTES:
+            raise MalformedRunError(f"{what} holds more than {MAX_INDEX_BYTES} bytes of run summaries")
 
 
 _LINE = re.compile(rf"({RUN_ID_PATTERN}) ([0-9a-f]{{40}}|[0-9a-f]{{64}}) (\{{.*)".encode(), re.DOTALL)
@@ -128,6 +138,8 @@ def read_index(repo: pygit2.Repository, ref_name: str, tip: pygit2.Oid) -> Index
     problems: list[str] = []
     try:
         batches = _batches(repo, tip, ref_name)
+        if batches is not None:
+            _check_size(repo, batches, ref_name)
         for entry in sorted(batches or (), key=lambda e: e.name):
             for line in _batch_lines(repo, entry, ref_name):
                 try:
@@ -138,6 +150,8 @@ def read_index(repo: pygit2.Repository, ref_name: str, tip: pygit2.Oid) -> Index
                 seen = runs.setdefault(run.run_id, run)
                 if seen.commit != run.commit:
                     problems.append(f"{ref_name}: run {run.run_id} is packed with two commits; kept {seen.commit}")
+                elif seen.summary != run.summary:
+                    problems.append(f"{ref_name}: run {run.run_id} is packed twice with two summaries; kept the first")
     except MalformedRunError as exc:
         return Index(experiment, str(tip), {}, [str(exc)])
     if len(problems) > MAX_PROBLEMS:  # a hostile index must not flood the warnings
@@ -200,48 +214,18 @@ def append(
     return tip
 
 
-def union(
-    repo: pygit2.Repository,
-    experiment: str,
-    ours: pygit2.Oid | None,
-    theirs: pygit2.Oid,
-    accepted: set[tuple[str, str]] | None = None,
-) -> pygit2.Oid:
-    """The union of two index tips: theirs when it holds ours, ours when it holds theirs, else a
-    merge commit whose tree has both sides' batches. With ``accepted`` (the ``(run id, commit)``
-    pairs that passed validation), theirs is never taken as is: its batches keep only those lines."""
+def union(repo: pygit2.Repository, experiment: str, ours: pygit2.Oid | None, theirs: pygit2.Oid) -> pygit2.Oid:
+    """The union of two index tips (theirs checked run by run already): theirs when it holds ours,
+    ours when it holds theirs, else a merge commit whose tree has both sides' batches."""
     if ours is not None and (ours == theirs or repo.descendant_of(ours, theirs)):
         return ours
-    if accepted is None and (ours is None or repo.descendant_of(theirs, ours)):
+    if ours is None or repo.descendant_of(theirs, ours):
         return theirs
     ref_name = index_ref(experiment)
-    ours_batches = _batches(repo, ours, ref_name) if ours is not None else None
-    have = {entry.name for entry in ours_batches or ()}
-    added: dict[str, pygit2.Oid] = {}
-    for entry in _batches(repo, theirs, ref_name) or ():
-        if entry.name in have:
-            continue
-        lines = _batch_lines(repo, entry, ref_name)
-        kept = [run for run in _parsed(lines) if accepted is None or (run.run_id, run.commit) in accepted]
-        if len(kept) == len(lines):
-            added[entry.name] = entry.id
-        elif kept:
-            name, blob = _blob_for(repo, kept)
-            added[name] = blob
-    tree = _tree_with(repo, repo[ours].tree_id if ours is not None else None, added)
-    parents = [ours, theirs] if ours is not None else [theirs]
-    return _commit(repo, tree, parents, f"gittrack: merge run indexes of {experiment}")
-
-
-def _parsed(lines: list[bytes]) -> list[PackedRun]:
-    """The well-formed lines of a batch."""
-    runs = []
-    for line in lines:
-        try:
-            runs.append(parse_line(line))
-        except MalformedRunError:
-            continue
-    return runs
+    have = {entry.name for entry in _batches(repo, ours, ref_name) or ()}
+    added = {entry.name: entry.id for entry in _batches(repo, theirs, ref_name) or () if entry.name not in have}
+    tree = _tree_with(repo, repo[ours].tree_id, added)
+    return _commit(repo, tree, [ours, theirs], f"gittrack: merge run indexes of {experiment}")
 
 
 def move(repo: pygit2.Repository, ref_name: str, old: pygit2.Oid | None, new: pygit2.Oid) -> None:

@@ -12,6 +12,7 @@ import orjson
 from gittrack.errors import InvalidNameError, MalformedRunError
 from gittrack.store import naming
 from gittrack.store.ids import validate_run_id
+from gittrack.store.limits import INT64_MAX, INT64_MIN
 from gittrack.store.timefmt import iso_to_ms, ms_to_iso
 from gittrack.store.yamlio import MAX_YAML_BYTES, dump_yaml, load_yaml
 
@@ -189,8 +190,10 @@ def _metrics(data: dict, what: str) -> dict[str, MetricSummary]:
                     value = float(value)
                 elif type(value) is not int:
                     raise TypeError
-            out[key] = MetricSummary(float(value), int(step), int(timestamp), int(count))
-        except (KeyError, TypeError, ValueError):
+            if not all(type(n) is int and _INT64[0] <= n <= _INT64[1] for n in (step, timestamp, count)):
+                raise ValueError
+            out[key] = MetricSummary(float(value), step, timestamp, count)
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise MalformedRunError(f"{what}: metric {key!r} has a malformed summary") from None
     return out
 
@@ -212,6 +215,73 @@ def parse_summary(data: bytes, what: str = "summary.json") -> RunRecord:
 
 
 _SCALARS = {"name": str, "host": str, "pid": int}
+_INT64 = (INT64_MIN, INT64_MAX)
+
+# The shape of every nested field readers use: a tuple of allowed types, a dict of key -> shape
+# ("*" for any key), or a one-item list (a list of that shape). Unknown keys are allowed (newer
+# writers may add some) but must hold plain data; known keys must have their type.
+_S, _SN, _IN, _BN = (str,), (str, type(None)), (int, type(None)), (bool, type(None))
+_SCALAR = (str, int, float, bool, type(None))
+_SHAPES: dict[str, Any] = {
+    "source": {"commit": _SN, "branch": _SN, "dirty": _BN, "diffstat": {"files": (int,), "insertions": (int,),
+               "deletions": (int,)}},
+    "command": {"argv": [_S], "entry_point": _SN, "cwd": _SN, "launcher": _SN},
+    "environment": {"*": _SCALAR},
+    "snapshot": {"excluded": [{"path": _S, "reason": _S}]},
+    "inputs": [{"path": _S, "md5": _SN, "size": _IN, "nfiles": _IN, "source": _SN, "dirty": _BN, "name": _S,
+                "workspace": _S, "workspace_md5": _S}],
+    "artifacts": [{"path": _S, "md5": _S, "size": _IN, "nfiles": _IN, "kind": _S, "flavor": _S}],
+    "error": {"*": _SN},
+    "logs": {"*": {"bytes": (int,), "kept_bytes": (int,), "truncated": (bool,)}},
+}  # fmt: skip
+MAX_DEPTH = 16
+
+
+def _shape_error(value: Any, shape: Any, where: str, depth: int = 0) -> str | None:
+    """Where ``value`` departs from ``shape`` (None: it fits); plain data of bounded depth elsewhere."""
+    if depth > MAX_DEPTH:
+        return f"{where} is nested deeper than {MAX_DEPTH} levels"
+    if shape is _PLAIN:
+        return _plain_error(value, where, depth)
+    if isinstance(shape, tuple):
+        if type(value) not in shape:
+            return f"{where} is a {type(value).__name__}, not {'/'.join(t.__name__ for t in shape)}"
+        if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
+            return f"{where} is out of the 64-bit integer range"
+        return None
+    if isinstance(shape, list):
+        if type(value) is not list:
+            return f"{where} is a {type(value).__name__}, not a list"
+        for i, item in enumerate(value):
+            if (problem := _shape_error(item, shape[0], f"{where}[{i}]", depth + 1)) is not None:
+                return problem
+        return None
+    if type(value) is not dict:
+        return f"{where} is a {type(value).__name__}, not a mapping"
+    for key, item in value.items():
+        if type(key) is not str:
+            return f"{where} has a key that is not a string"
+        inner = shape.get(key, shape.get("*", _PLAIN))
+        if (problem := _shape_error(item, inner, f"{where}.{key}", depth + 1)) is not None:
+            return problem
+    return None
+
+
+class _Plain:
+    """Any plain data: scalars, lists and string-keyed mappings of plain data."""
+
+
+_PLAIN: Any = _Plain()
+
+
+def _plain_error(value: Any, where: str, depth: int) -> str | None:
+    if type(value) in _SCALAR:
+        return _shape_error(value, _SCALAR, where, depth)
+    if type(value) is list:
+        return _shape_error(value, [_PLAIN], where, depth)
+    return _shape_error(value, {"*": _PLAIN}, where, depth)
+
+
 _OPTIONAL_DICTS = ("source", "command", "environment", "snapshot", "logs", "error")
 _DICT_OR_NONE = frozenset((dict, type(None)))
 _LIST_OR_NONE = frozenset((list, type(None)))
@@ -256,6 +326,12 @@ def _from_doc(doc: Any, what: str) -> RunRecord:
         _require(doc, "inputs", list, what, optional=True)
         _require(doc, "artifacts", list, what, optional=True)
     get = doc.get
+    for key, shape in _SHAPES.items():
+        value = get(key)
+        if value is not None and (problem := _shape_error(value, shape, key)) is not None:
+            raise MalformedRunError(f"{what}: {problem}")
+    if not _INT64[0] <= doc["pid"] <= _INT64[1] or not 0 <= doc["checkpoint_interval"] <= 86400:
+        raise MalformedRunError(f"{what}: 'pid' or 'checkpoint_interval' is out of range")
     return RunRecord(
         id=run_id,
         name=doc["name"],

@@ -18,7 +18,7 @@ from gittrack.errors import (
     MalformedRunError,
     NotFoundError,
 )
-from gittrack.store import naming, packs, runfiles
+from gittrack.store import naming, packs, rules, runfiles
 from gittrack.store.ids import RUN_ID_LENGTH, looks_like_prefix
 from gittrack.store.record import RunRecord
 
@@ -109,6 +109,10 @@ class RunStore:
         found.sort(key=lambda r: r.run_id, reverse=True)
         return found, problems
 
+    def commits(self) -> dict[str, str]:
+        """Every run commit here, packed or not: commit (hex) -> run id (what registry tags may tag)."""
+        return {str(ref.commit): ref.run_id for ref in self.refs()[0]}
+
     def indexes(self, experiment: str | None = None) -> list[packs.Index]:
         """The run indexes (of one experiment if given)."""
         if experiment is None:
@@ -120,11 +124,10 @@ class RunStore:
     def read(self, ref: RunRef) -> StoredRun:
         """Read one run's record; raises ``MalformedRunError`` if its commit is not a valid run."""
         record = runfiles.read_record(self.repo, ref.commit)
-        if record.id != ref.run_id or record.experiment != ref.experiment:
-            raise MalformedRunError(
-                f"{ref.name} points at a commit recording run {record.id} of experiment "
-                f"{record.experiment!r}, not the run its name says"
-            )
+        try:
+            rules.check_named(record, ref.experiment, ref.run_id)
+        except MalformedRunError as exc:
+            raise MalformedRunError(f"{ref.name} {exc}") from None
         return StoredRun(ref, record)
 
     def runs(self, experiment: str | None = None) -> tuple[list[StoredRun], list[str]]:

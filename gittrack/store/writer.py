@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gittrack.errors import ConflictError, ImmutableRunError, InvalidValueError, MalformedRunError
-from gittrack.store import metricfile, naming, runfiles
+from gittrack.store import metricfile, naming, rules, runfiles
 from gittrack.store.environment import command_summary, environment_summary, requirements_blob
 from gittrack.store.ids import new_run_id, new_run_name, short_id
 from gittrack.store.record import ENDED, MetricSummary, RunRecord, dump_record, dump_summary
@@ -288,14 +288,20 @@ class RunWriter:
             value = _metric_value(key, value)
         if step is None:
             step = next_step
-        elif step.__class__ is not int:
-            step = _integer("step", step)
+        else:
+            if step.__class__ is not int:
+                step = _integer("step", step)
+            if not rules.INT64_MIN <= step <= rules.INT64_MAX:
+                rules.check_step(step)
         if step >= next_step:
             self._next_step[key] = step + 1
         if timestamp is None:
             timestamp = time.time_ns() // 1_000_000
-        elif timestamp.__class__ is not int:
-            timestamp = _integer("timestamp", timestamp)
+        else:
+            if timestamp.__class__ is not int:
+                timestamp = _integer("timestamp", timestamp)
+            if not 0 <= timestamp <= rules.MAX_TIMESTAMP_MS:
+                rules.check_timestamp(timestamp)
         with self._lock:
             points = self._pending.points
             points.append((key, step, timestamp, value))

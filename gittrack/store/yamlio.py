@@ -8,6 +8,7 @@ loads back to the same values (tested against PyYAML's safe loader).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -85,15 +86,50 @@ def dump_yaml(data: dict[str, Any]) -> bytes:
     return ("\n".join(_lines(data, 0)) + "\n").encode("utf-8")
 
 
+@functools.cache
+def _plain_loader() -> type:
+    """A safe loader that builds plain data only: no timestamps, binary, sets or ordered pairs
+    (JSON's types, which every reader of run data expects)."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class PlainLoader(base):  # type: ignore[misc, valid-type]
+        yaml_implicit_resolvers = {
+            first: [(tag, rx) for tag, rx in resolvers if not tag.endswith(":timestamp")]
+            for first, resolvers in base.yaml_implicit_resolvers.items()
+        }
+
+    def refuse(loader, node):
+        raise yaml.constructor.ConstructorError(None, None, f"the type {node.tag} is not allowed", node.start_mark)
+
+    for kind in ("timestamp", "binary", "set", "omap", "pairs"):
+        PlainLoader.add_constructor(f"tag:yaml.org,2002:{kind}", refuse)
+    return PlainLoader
+
+
+def _refuse_aliases(data: bytes, loader: type, what: str) -> None:
+    """Raise if the document uses an alias (``*name``): expanding nested aliases costs memory and
+    time exponential in the input's size (a "billion laughs"), and gittrack never writes any."""
+    import yaml
+
+    for event in yaml.parse(data, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            raise MalformedRunError(f"{what} uses YAML aliases (*{event.anchor}); gittrack refuses them")
+
+
 def load_yaml(data: bytes, what: str) -> Any:
-    """Parse untrusted YAML bytes; oversize or unparsable input raises ``MalformedRunError``."""
+    """Parse untrusted YAML bytes into plain data; oversize input, aliases, non-plain types or
+    unparsable input raise ``MalformedRunError``."""
     if len(data) > MAX_YAML_BYTES:
         raise MalformedRunError(f"{what} is {len(data)} bytes, over the {MAX_YAML_BYTES} byte limit")
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = _plain_loader()
     try:
-        return yaml.load(data, Loader=loader)  # noqa: S506 - loader is a safe loader
+        if b"*" in data:  # an alias needs one; gittrack's own files rarely have any, so most skip the scan
+            _refuse_aliases(data, loader, what)
+        return yaml.load(data, Loader=loader)  # noqa: S506 - a subclass of the safe loader
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MalformedRunError(f"{what} is not valid YAML ({first})") from None
