@@ -43,17 +43,21 @@ class ActiveRun:
 
     @property
     def info(self):
-        """``RunInfo`` as of the last checkpoint."""
+        """``RunInfo`` as of the last checkpoint (after the run's block: as it ended)."""
         return self.to_run().info
 
     @property
     def data(self):
-        """``RunData`` as of the last checkpoint."""
+        """``RunData`` as of the last checkpoint (after the run's block: as it ended)."""
         return self.to_run().data
 
     def to_run(self) -> Run:
-        """This run as a ``Run`` object (as of the last checkpoint)."""
-        return self._client.attach_run(self.run_id)
+        """This run as a ``Run`` object: as of the last checkpoint while it is active, then as
+        stored (the ended run, as in ``with start_run() as run: ...`` then ``run.info.status``)."""
+        with _stack_lock:
+            if self in _stack:
+                return self._client.attach_run(self.run_id)
+        return self._client.get_run(self.run_id)
 
     def __enter__(self) -> ActiveRun:
         return self

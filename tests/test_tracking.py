@@ -514,3 +514,20 @@ def test_oversized_run_files_are_refused_not_read(repo: Path, caplog: pytest.Log
     assert "byte limit" in caplog.text
     with pytest.raises(gittrack.MalformedRunError, match="byte limit"):
         gittrack.get_run("01eeeeeeeeeeeeeeeeeeeeeeee")
+
+
+def test_a_run_reads_back_after_its_block(repo: Path) -> None:
+    with gittrack.start_run(experiment="taxi", params={"lr": 0.1}) as run:
+        gittrack.log_metric("rmse", 0.5)
+        assert run.info.status == RUNNING
+    assert run.info.status == FINISHED
+    assert run.info.end_time is not None
+    assert run.data.params == {"lr": "0.1"}
+    assert run.data.metrics == {"rmse": 0.5}
+    assert run.to_run().info.run_id == run.run_id
+    with pytest.raises(ValueError, match="diverged"), gittrack.start_run() as failed:
+        raise ValueError("diverged")
+    assert failed.info.status == FAILED
+    manual = gittrack.start_run()
+    gittrack.end_run("KILLED")
+    assert manual.info.status == KILLED
