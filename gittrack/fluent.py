@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from gittrack.client import Client
+from gittrack.client import Client, check_end_status
 from gittrack.entities import Run
 from gittrack.errors import GittrackError, UsageError
 from gittrack.store.ids import short_id
@@ -159,7 +159,9 @@ def _end(active: ActiveRun, status: str, error: dict[str, str] | None) -> None:
 
 
 def end_run(status: str = FINISHED) -> None:
-    """End the active run with ``status``; does nothing when no run is active."""
+    """End the active run with ``status``; does nothing when no run is active. A status other
+    than FINISHED, FAILED or KILLED raises ``InvalidValueError`` and leaves the run active."""
+    check_end_status(status)
     with _stack_lock:
         if _stack:
             _end(_stack[-1], status, None)

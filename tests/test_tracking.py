@@ -531,3 +531,16 @@ def test_a_run_reads_back_after_its_block(repo: Path) -> None:
     manual = gittrack.start_run()
     gittrack.end_run("KILLED")
     assert manual.info.status == KILLED
+
+
+def test_end_run_with_a_bad_status_leaves_the_run_active(repo: Path) -> None:
+    active = gittrack.start_run()
+    with pytest.raises(gittrack.InvalidValueError, match="'DONE' is not one of FAILED, FINISHED, KILLED"):
+        gittrack.end_run("DONE")
+    assert gittrack.active_run() is active
+    assert gittrack.get_run(active.run_id).info.status == RUNNING
+    gittrack.log_metric("after", 1.0)
+    gittrack.end_run("FAILED")
+    assert gittrack.active_run() is None
+    assert gittrack.get_run(active.run_id).info.status == FAILED
+    assert gittrack.get_run(active.run_id).data.metrics == {"after": 1.0}
