@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,29 @@ def test_run_command_through_the_runner(repo: Path, cli) -> None:
     assert run.record.command["argv"] == ["sh", "-c", "echo hi; exit 3"]
     assert gittrack.Client().get_log(run.info.run_id, "stdout") == "hi\n"
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_run_params_and_the_script_params_compare_by_value(repo: Path, cli) -> None:
+    (repo / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import sys
+            import gittrack
+            with gittrack.start_run():
+                gittrack.log_params({"alpha": float(sys.argv[2]), "gpu": True, "lr": "0.10"})
+            """
+        )
+    )
+    same = cli("run", "-n", "same", "-p", "alpha=5", "-p", "gpu=true", "-p", "lr=0.10", "-p", "model=rf", "--",
+               sys.executable, "train.py", "--alpha", "5")  # fmt: skip
+    assert same.exit_code == 0, same.output
+    run = gittrack.get_run("same")
+    assert run.info.status == "FINISHED"
+    assert run.data.params == {"alpha": "5", "gpu": "True", "lr": "0.10", "model": "rf"}
+    assert run.record.param_types == {"alpha": "int", "gpu": "bool", "lr": "str", "model": "str"}
+    other = cli("run", "-n", "other", "-p", "alpha=5", "--", sys.executable, "train.py", "--alpha", "6")
+    assert other.exit_code == 1
+    assert "param 'alpha' is already '5' (int) in run" in other.output
+    assert "not '6.0' (float)" in other.output
+    assert "a param given to 'gittrack run -p' must have the value the command logs" in other.output
+    assert gittrack.get_run("other").info.status == "FAILED"

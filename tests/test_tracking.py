@@ -347,6 +347,20 @@ def test_params_cannot_change(repo: Path) -> None:
     assert gittrack.get_run(active.run_id).data.params == {"lr": "0.1"}
 
 
+def test_params_compare_by_value_and_type(repo: Path) -> None:
+    with gittrack.start_run(params={"alpha": 5, "lr": "0.10", "gpu": "true", "model": "rf"}) as active:
+        gittrack.log_params({"alpha": 5.0, "lr": 0.1, "gpu": True, "model": "rf"})  # the same values
+        with pytest.raises(
+            gittrack.InvalidValueError, match=r"param 'alpha' is already '5' \(int\) in run \w+, not '6'"
+        ):
+            gittrack.log_param("alpha", 6)
+        with pytest.raises(gittrack.InvalidValueError, match=r"already 'rf' \(str\) in run \w+, not 'RF' \(str\)"):
+            gittrack.log_param("model", "RF")
+    run = gittrack.get_run(active.run_id)
+    assert run.data.params == {"alpha": "5", "lr": "0.10", "gpu": "true", "model": "rf"}  # the first ones
+    assert run.record.param_types == {"alpha": "int", "lr": "str", "gpu": "str", "model": "str"}
+
+
 def test_invalid_experiment_name_is_refused(repo: Path) -> None:
     with pytest.raises(gittrack.InvalidNameError, match="control characters"):
         gittrack.start_run(experiment="bad\nname")

@@ -58,6 +58,28 @@ def _yaml_type(value: Any) -> str:
     return "str"
 
 
+def _comparable(text: str, kind: str) -> Any:
+    """What a param's value is compared by when it is logged again: numbers by value (``5``,
+    ``5.0`` and ``"5"`` are one param), booleans by truth (``True`` and ``"true"``), else the text."""
+    from decimal import Decimal, InvalidOperation
+
+    if kind in ("int", "float", "str"):
+        try:
+            number = Decimal(text.strip())
+        except InvalidOperation:
+            number = None
+        if number is not None and number.is_finite():
+            return ("number", number)
+    if kind == "bool" or (kind == "str" and text.lower() in ("true", "false")):
+        return ("bool", text.lower() == "true")
+    return ("text", text)
+
+
+def _same_param(known: tuple[str, str], new: tuple[str, str]) -> bool:
+    """Whether two (text, type) values of a param are the same param value."""
+    return known[0] == new[0] or _comparable(*known) == _comparable(*new)
+
+
 def _metric_value(key: str, value: Any) -> float:
     if isinstance(value, numbers.Number) and not isinstance(value, str):
         try:
@@ -260,15 +282,23 @@ class RunWriter:
         """Record a param; logging it again with another value is an error (params never change)."""
         naming.validate_key(key, "param key")
         text = _text(f"param {key!r}", value, MAX_PARAM_LENGTH)
+        new = (text, _yaml_type(value))
         with self._lock:
-            pending = self._pending.params.get(key)
-            known = pending[0] if pending else self._state.record.params.get(key)
-            if known is not None and known != text:
+            record = self._state.record
+            known = self._pending.params.get(key)
+            if known is None and key in record.params:
+                known = (record.params[key], record.param_types.get(key, "str"))
+            if known is not None and not _same_param(known, new):
+                hint = ""
+                if record.command.get("launcher") == "gittrack run":
+                    hint = "; a param given to 'gittrack run -p' must have the value the command logs"
                 raise InvalidValueError(
-                    f"param {key!r} is already '{known[:60]}' in run {short_id(self.run_id)}; params cannot change: "
-                    "start a new run, or log it as a tag or metric"
+                    f"param {key!r} is already '{known[0][:60]}' ({known[1]}) in run {short_id(self.run_id)}, "
+                    f"not '{text[:60]}' ({new[1]}); params cannot change: start a new run, or log it as a tag "
+                    f"or metric{hint}"
                 )
-            self._pending.params[key] = (text, _yaml_type(value))
+            if known is None:
+                self._pending.params[key] = new
 
     def set_tag(self, key: str, value: Any) -> None:
         """Set a tag (tags, unlike params, may be overwritten)."""
@@ -402,10 +432,11 @@ class RunWriter:
         )
         for key, (text, kind) in pending.params.items():
             known = record.params.get(key)
-            if known is not None and known != text:
-                log.warning(
-                    "gittrack: param %r of run %s is already %r; kept it, dropped %r", key, self.run_id, known, text
-                )
+            if known is not None:
+                if not _same_param((known, record.param_types.get(key, "str")), (text, kind)):
+                    log.warning(
+                        "gittrack: param %r of run %s is already %r; kept it, dropped %r", key, self.run_id, known, text
+                    )
                 continue
             record.params[key] = text
             record.param_types[key] = kind
