@@ -275,6 +275,10 @@ class Client:
         ]
         return pd.DataFrame(rows, columns=columns)
 
+    def rename_run(self, run_id: str, name: str) -> None:
+        """Give a RUNNING run another name (its id and ref stay)."""
+        self._writer(run_id).set_name(name)
+
     def set_log(self, run_id: str, name: str, data: bytes, total_bytes: int) -> None:
         """Keep captured output of the run's command under ``.gittrack/run/logs/<name>.txt``."""
         self._writer(run_id).set_log(name, data, total_bytes)

@@ -171,3 +171,30 @@ def test_run_params_and_the_script_params_compare_by_value(repo: Path, cli) -> N
     assert "not '6.0' (float)" in other.output
     assert "a param given to 'gittrack run -p' must have the value the command logs" in other.output
     assert gittrack.get_run("other").info.status == "FAILED"
+
+
+def test_a_script_under_gittrack_run_is_told_what_its_start_run_cannot_change(repo: Path, cli) -> None:
+    (repo / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import gittrack
+            for step in range(2):
+                with gittrack.start_run(experiment="exp-b", run_name="x"):
+                    gittrack.log_metric("m", step)
+            """
+        )
+    )
+    unnamed = cli("run", "-e", "exp-a", "--", sys.executable, "train.py")
+    assert unnamed.exit_code == 0, unnamed.output
+    [run] = gittrack.list_runs("exp-a")
+    assert run.info.run_name == "x"  # the command gave no name: the script's is used
+    assert run.data.metrics == {"m": 1.0}
+    warning = f"this script runs under 'gittrack run', so it logs into that command's run {run.info.run_id[:12]}"
+    assert unnamed.output.count(warning) == 1  # once, not at each start_run
+    assert "ignored experiment 'exp-b': give them to gittrack run (-e EXPERIMENT, -n NAME) instead" in unnamed.output
+    named = cli("run", "-e", "exp-a", "-n", "given", "--", sys.executable, "train.py")
+    assert named.exit_code == 0, named.output
+    run = gittrack.get_run("given")
+    assert run.data.tags["gittrack.script_run_name"] == "x"
+    assert "ignored experiment 'exp-b' and run_name 'x'" in named.output
+    assert gittrack.list_runs("exp-b") == []

@@ -104,6 +104,12 @@ def _text(what: str, value: Any, limit: int) -> str:
     return text
 
 
+def _run_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip() or not name.isprintable():
+        raise InvalidValueError(f"run name must be a non-empty line of printable text, got {name!r}")
+    return name
+
+
 def _integer(what: str, value: Any) -> int:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
@@ -160,6 +166,7 @@ class _Pending:
     logs: dict[str, tuple[bytes, int]] = field(default_factory=dict)
     artifacts: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    name: str | None = None
     end: dict[str, Any] | None = None
 
     def merge_back(self, newer: _Pending) -> None:
@@ -170,6 +177,7 @@ class _Pending:
         self.logs = {**self.logs, **newer.logs}
         self.artifacts = {**self.artifacts, **newer.artifacts}
         self.inputs.extend(newer.inputs)
+        self.name = newer.name or self.name
         self.end = newer.end or self.end
 
 
@@ -208,10 +216,8 @@ class RunWriter:
     ) -> RunWriter:
         """Snapshot the workspace and prepare a new run; its ref appears at the first checkpoint."""
         naming.validate_experiment(experiment)
-        if run_name is not None and (
-            not isinstance(run_name, str) or not run_name.strip() or not run_name.isprintable()
-        ):
-            raise InvalidValueError(f"run name must be a non-empty line of printable text, got {run_name!r}")
+        if run_name is not None:
+            _run_name(run_name)
         snap = take_snapshot(repo, max_file_bytes)
         start = now_ms()
         run_id = new_run_id(start)
@@ -332,6 +338,12 @@ class RunWriter:
             if len(points) >= FLUSH_POINTS:
                 self._wake.set()
 
+    def set_name(self, name: str) -> None:
+        """Rename the run (its id, and so its ref, stay)."""
+        _run_name(name)
+        with self._lock:
+            self._pending.name = name
+
     def set_log(self, name: str, data: bytes, total_bytes: int) -> None:
         """Attach captured output (already size-capped) as ``logs/<name>.txt``."""
         with self._lock:
@@ -424,6 +436,7 @@ class RunWriter:
         repo = self.repo
         record = replace(
             state.record,
+            name=pending.name or state.record.name,
             params=dict(state.record.params),
             param_types=dict(state.record.param_types),
             tags={**state.record.tags, **pending.tags},
