@@ -81,6 +81,20 @@ def test_runs_list_empty_and_limited(repo: Path, cli, monkeypatch: pytest.Monkey
     assert len(cli("runs", "list", "--all").output.splitlines()) == 4
 
 
+def test_runs_list_sort_typos_are_errors_or_warnings(three_runs: list[str], cli) -> None:
+    typo = cli("runs", "list", "-s", "metrics.rmse DSC")
+    assert typo.exit_code == 2
+    assert "error: order_by 'metrics.rmse DSC': expected ASC or DESC at position 13, found 'DSC'" in typo.output
+    assert "Traceback" not in typo.output
+    unknown = cli("runs", "list", "-s", "metrics.rsme DESC", "--csv")
+    assert unknown.exit_code == 0
+    assert "warning: no run listed has metrics.rsme, so it does not change the order" in unknown.output
+    assert [r["run_id"] for r in csv.DictReader(io.StringIO(unknown.stdout))] == three_runs[::-1]
+    known = cli("runs", "list", "-s", "metrics.`rmse` ASC")
+    assert "warning" not in known.output
+    assert [line.split()[1] for line in known.output.splitlines()[2:]] == ["run-2", "run-1", "run-0"]
+
+
 def test_runs_show_text_and_json(three_runs: list[str], cli) -> None:
     result = cli("runs", "show", "run-0")
     assert result.exit_code == 0

@@ -65,7 +65,10 @@ def _now() -> int:
 def list_runs(experiments, filter_string, order_by, patterns, limit, show_all, deleted, as_json, as_csv) -> None:
     """List runs, newest first, optionally filtered and sorted (see docs/search.md)."""
     from gittrack.query.frame import columns_of, flat_row, select_columns
+    from gittrack.query.order import parse_order_by
+    from gittrack.store.rows import ATTRIBUTE, METRIC, has_key
 
+    order = parse_order_by(list(order_by))
     machine = as_json or as_csv
     wanted = None if show_all else limit or (None if machine else DEFAULT_LIMIT)
     result = _client().find_rows(
@@ -74,6 +77,9 @@ def list_runs(experiments, filter_string, order_by, patterns, limit, show_all, d
     )  # fmt: skip
     for problem in result.problems:
         warn(f"skipped {problem}")
+    for spec in order:
+        if spec.kind != ATTRIBUTE and result.rows and not any(has_key(r, spec.kind, spec.key) for r in result.rows):
+            warn(f"no run listed has {spec.column}, so it does not change the order; is the key misspelled?")
     rows = result.rows[:wanted] if wanted else result.rows
     more = wanted is not None and len(result.rows) > wanted
     if as_json and not patterns:
@@ -97,10 +103,9 @@ def list_runs(experiments, filter_string, order_by, patterns, limit, show_all, d
         return
     counts = Counter(key for r in rows for key in r.metrics)
     metrics = [key for key, _ in counts.most_common(METRIC_COLUMNS)]
-    for spec in order_by:  # a metric the runs are sorted by is always shown
-        key = spec.split()[0].partition(".")[2].strip('`"')
-        if spec.startswith("metrics.") and key not in metrics:
-            metrics.insert(0, key)
+    for spec in order:  # a metric the runs are sorted by is always shown
+        if spec.kind == METRIC and spec.key not in metrics:
+            metrics.insert(0, spec.key)
     headers = ["run_id", "name", "experiment", "status", "start (UTC)", "duration", *metrics]
     now = _now()
     body = [
