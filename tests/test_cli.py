@@ -95,6 +95,21 @@ def test_runs_list_sort_typos_are_errors_or_warnings(three_runs: list[str], cli)
     assert [line.split()[1] for line in known.output.splitlines()[2:]] == ["run-2", "run-1", "run-0"]
 
 
+def test_runs_list_columns_that_match_nothing_are_an_error(three_runs: list[str], cli) -> None:
+    nothing = cli("runs", "list", "-c", "run_name", "-c", "nomatch*")
+    assert nothing.exit_code == 2
+    assert "error: column pattern 'nomatch*' matches no column (names are case-sensitive)" in nothing.output
+    assert "params.lr, metrics.rmse, tags.team" in nothing.output
+    typo = cli("runs", "list", "-c", "params.lrr", "--csv")
+    assert typo.exit_code == 2
+    assert "column pattern 'params.lrr' matches no column; did you mean params.lr?" in typo.output
+    chosen = cli("runs", "list", "-c", "run_name", "-c", "params.*", "--csv")
+    assert chosen.output.splitlines() == ["run_name,params.lr", "run-2,0.3", "run-1,0.2", "run-0,0.1"]
+    none = cli("runs", "list", "-f", "metrics.rmse > 5", "-c", "params.*")
+    assert (none.exit_code, none.output) == (0, "no runs match\n")
+    assert cli("runs", "list", "-f", "metrics.rmse > 5", "-c", "params.*", "--json").output == "[]\n"
+
+
 def test_runs_show_text_and_json(three_runs: list[str], cli) -> None:
     result = cli("runs", "show", "run-0")
     assert result.exit_code == 0

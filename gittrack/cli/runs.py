@@ -85,8 +85,14 @@ def list_runs(experiments, filter_string, order_by, patterns, limit, show_all, d
     if as_json and not patterns:
         click.echo(to_json([r.to_dict() for r in _client().runs_of(rows)]))
         return
+    if not rows and not machine:
+        if filter_string or experiments or deleted:
+            click.echo("no runs match")
+        else:
+            click.echo("no runs yet: start one with 'gittrack run -- CMD' or gittrack.start_run() in Python")
+        return
     if machine or patterns:
-        columns = select_columns(columns_of(rows), list(patterns) or None)
+        columns = select_columns(columns_of(rows), list(patterns) or None, strict=bool(rows))
         flat = [_readable(flat_row(r)) for r in rows]
         if as_json:
             click.echo(to_json([{c: f.get(c) for c in columns} for f in flat]))
@@ -94,12 +100,6 @@ def list_runs(experiments, filter_string, order_by, patterns, limit, show_all, d
             click.echo(to_csv(columns, [[f.get(c) for c in columns] for f in flat]), nl=False)
         else:
             click.echo(table(columns, [[f.get(c) for c in columns] for f in flat]))
-        return
-    if not rows:
-        if filter_string or experiments or deleted:
-            click.echo("no runs match")
-        else:
-            click.echo("no runs yet: start one with 'gittrack run -- CMD' or gittrack.start_run() in Python")
         return
     counts = Counter(key for r in rows for key in r.metrics)
     metrics = [key for key, _ in counts.most_common(METRIC_COLUMNS)]
