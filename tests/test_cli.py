@@ -133,8 +133,17 @@ def test_runs_delete_asks_then_restore(three_runs: list[str], cli) -> None:
     assert done.exit_code == 0
     assert "deleted run-0" in done.output
     assert [r["run_name"] for r in json.loads(cli("runs", "list", "--json").output)] == ["run-2"]
+    shown = cli("runs", "show", "run-0")
+    assert shown.exit_code == 1
+    assert shown.output == (
+        f"error: run 'run-0' is deleted (refs/runs-deleted/taxi/{three_runs[0]}); "
+        f"bring it back with 'gittrack runs restore {three_runs[0][:12]}'\n"
+    )
     restored = cli("runs", "restore", three_runs[0])
     assert "restored run-0" in restored.output
+    again = cli("runs", "restore", "run-0")
+    assert again.exit_code == 1
+    assert f"error: run 'run-0' is not deleted: it is refs/runs/taxi/{three_runs[0]}; there is nothing" in again.output
 
 
 @pytest.mark.parametrize(

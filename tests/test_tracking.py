@@ -435,9 +435,24 @@ def test_delete_and_restore(repo: Path) -> None:
     [(_, moved)] = client.delete_runs([run_id])
     assert moved.startswith("refs/runs-deleted/")
     assert client.list_runs() == []
+    for spec in (run_id, run_id[:10], f"refs/runs/default/{run_id}", moved):
+        with pytest.raises(gittrack.NotFoundError) as caught:
+            client.get_run(spec)
+        assert str(caught.value) == (
+            f"run '{spec}' is deleted ({moved}); bring it back with 'gittrack runs restore {run_id[:12]}'"
+        )
+    with pytest.raises(
+        gittrack.NotFoundError, match="no deleted run matches 'zzz'; see 'gittrack runs list --deleted'"
+    ):
+        client.restore_run("zzz")
     restored = client.restore_run(run_id[:10])
     assert restored.info.run_id == run_id
     assert [r.info.run_id for r in client.list_runs()] == [run_id]
+    with pytest.raises(gittrack.NotFoundError) as caught:
+        client.restore_run(run_id)
+    assert str(caught.value) == (
+        f"run '{run_id}' is not deleted: it is refs/runs/default/{run_id}; there is nothing to restore"
+    )
 
 
 def test_heartbeat_checkpoints_an_idle_run(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
