@@ -275,6 +275,10 @@ class Client:
         ]
         return pd.DataFrame(rows, columns=columns)
 
+    def rename_run(self, run_id: str, name: str) -> None:
+        """Give a RUNNING run another name (its id and ref stay)."""
+        self._writer(run_id).set_name(name)
+
     def set_log(self, run_id: str, name: str, data: bytes, total_bytes: int) -> None:
         """Keep captured output of the run's command under ``.gittrack/run/logs/<name>.txt``."""
         self._writer(run_id).set_log(name, data, total_bytes)
@@ -292,8 +296,7 @@ class Client:
 
     def set_terminated(self, run_id: str, status: str = FINISHED, error: dict[str, str] | None = None) -> None:
         """End a run with ``status`` (FINISHED, FAILED or KILLED) and write its final checkpoint."""
-        if status not in STATUSES or status not in ENDED:
-            raise InvalidValueError(f"status {status!r} is not one of {', '.join(sorted(ENDED))}")
+        check_end_status(status)
         writer = self._writer(run_id)
         if writer.record.status in ENDED:
             raise ImmutableRunError(f"run {short_id(writer.run_id)} has already ended ({writer.record.status})")
@@ -395,6 +398,15 @@ class Client:
         from gittrack.store.packing import pack_runs
 
         return pack_runs(self._repo, None if experiments is None else list(experiments), progress)
+
+
+def check_end_status(status: Any) -> str:
+    """``status`` if a run can end with it (FINISHED, FAILED, KILLED), else ``InvalidValueError``."""
+    if status not in STATUSES or status not in ENDED:
+        raise InvalidValueError(
+            f"status {status!r} is not one of {', '.join(sorted(ENDED))}; the run was left as it was"
+        )
+    return status
 
 
 def _to_run(stored: StoredRun) -> Run:

@@ -2,12 +2,14 @@
 
 A process-wide stack of active runs; each call goes to the run on top of the stack. Under
 ``gittrack run`` (``$GITTRACK_RUN_ID`` set), the first run started attaches to the run that
-command created, so the script's params and metrics land in it.
+command created, so the script's params and metrics land in it; an experiment the script asks
+for cannot apply (a warning says so), its run name does when the command gave none.
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import signal
 import sys
@@ -16,7 +18,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from gittrack.client import Client
+from gittrack.client import Client, check_end_status
 from gittrack.entities import Run
 from gittrack.errors import GittrackError, UsageError
 from gittrack.store.ids import short_id
@@ -27,6 +29,8 @@ _stack: list[ActiveRun] = []
 _stack_lock = threading.RLock()
 _experiment: str | None = None
 _clients: dict[str, Client] = {}
+_warned_ignored = False
+log = logging.getLogger("gittrack")
 
 
 class Terminated(SystemExit):
@@ -43,17 +47,21 @@ class ActiveRun:
 
     @property
     def info(self):
-        """``RunInfo`` as of the last checkpoint."""
+        """``RunInfo`` as of the last checkpoint (after the run's block: as it ended)."""
         return self.to_run().info
 
     @property
     def data(self):
-        """``RunData`` as of the last checkpoint."""
+        """``RunData`` as of the last checkpoint (after the run's block: as it ended)."""
         return self.to_run().data
 
     def to_run(self) -> Run:
-        """This run as a ``Run`` object (as of the last checkpoint)."""
-        return self._client.attach_run(self.run_id)
+        """This run as a ``Run`` object: as of the last checkpoint while it is active, then as
+        stored (the ended run, as in ``with start_run() as run: ...`` then ``run.info.status``)."""
+        with _stack_lock:
+            if self in _stack:
+                return self._client.attach_run(self.run_id)
+        return self._client.get_run(self.run_id)
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -114,10 +122,16 @@ def start_run(
         attach_id = os.environ.get("GITTRACK_RUN_ID")
         if attach_id and not _stack:
             client = _client(repo or os.environ.get("GITTRACK_REPO"))
-            active = ActiveRun(client, client.attach_run(attach_id).info.run_id, owned=False)
-            _push(active)
+            run = client.attach_run(attach_id)
+            active = ActiveRun(client, run.info.run_id, owned=False)
+            named = bool(os.environ.get("GITTRACK_RUN_NAMED"))
+            _warn_ignored(run, experiment or _experiment, run_name if named else None)
             if run_name is not None:
-                client.set_tag(active.run_id, "gittrack.script_run_name", run_name)
+                if named:
+                    client.set_tag(active.run_id, "gittrack.script_run_name", run_name)
+                else:
+                    client.rename_run(active.run_id, run_name)
+            _push(active)
             if params:
                 client.log_params(active.run_id, params)
             if tags:
@@ -135,6 +149,25 @@ def start_run(
         active = ActiveRun(client, run.info.run_id, owned=True)
         _push(active)
         return active
+
+
+def _warn_ignored(run: Run, experiment: str | None, run_name: str | None) -> None:
+    """Under ``gittrack run``, say once per process which of the script's start_run arguments
+    the command's run cannot take (its experiment and, when the command named it, its name)."""
+    global _warned_ignored
+    ignored = []
+    if experiment is not None and experiment != run.info.experiment:
+        ignored.append(f"experiment {experiment!r}")
+    if run_name is not None and run_name != run.info.run_name:
+        ignored.append(f"run_name {run_name!r}")
+    if not ignored or _warned_ignored:
+        return
+    _warned_ignored = True
+    log.warning(
+        "gittrack: this script runs under 'gittrack run', so it logs into that command's run %s "
+        "(%r in experiment %r); ignored %s: give them to gittrack run (-e EXPERIMENT, -n NAME) instead",
+        short_id(run.info.run_id), run.info.run_name, run.info.experiment, " and ".join(ignored),
+    )  # fmt: skip
 
 
 def _push(active: ActiveRun) -> None:
@@ -155,7 +188,9 @@ def _end(active: ActiveRun, status: str, error: dict[str, str] | None) -> None:
 
 
 def end_run(status: str = FINISHED) -> None:
-    """End the active run with ``status``; does nothing when no run is active."""
+    """End the active run with ``status``; does nothing when no run is active. A status other
+    than FINISHED, FAILED or KILLED raises ``InvalidValueError`` and leaves the run active."""
+    check_end_status(status)
     with _stack_lock:
         if _stack:
             _end(_stack[-1], status, None)

@@ -1,8 +1,8 @@
 """``gittrack run -- COMMAND``: run any command as a run, passing its output through live.
 
-The command's process gets ``GITTRACK_RUN_ID`` (and the experiment and repo), so a script that
-uses gittrack logs into this same run. Its exit code decides the status; its output is kept,
-capped, in the run.
+The command's process gets ``GITTRACK_RUN_ID`` (and the experiment, the repo, and whether the
+run was named: ``GITTRACK_RUN_NAMED``), so a script that uses gittrack logs into this same run.
+Its exit code decides the status; its output is kept, capped, in the run.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def run_command(
         "GITTRACK_RUN_ID": run_id,
         "GITTRACK_EXPERIMENT": run.info.experiment,
         "GITTRACK_REPO": client.repo_path,
+        "GITTRACK_RUN_NAMED": "1" if run_name else "",  # whether the script's start_run(run_name=) may rename it
         "PYTHONUNBUFFERED": "1",
     }
     captures = {"stdout": CappedCapture(), "stderr": CappedCapture()}

@@ -63,6 +63,40 @@ def policy_of(repo: pygit2.Repository, model: str) -> Policy:
     return desired_file.read_at(repo, default_tip(repo)).policy(model)
 
 
+def show_policy(repo: pygit2.Repository, model: str) -> dict[str, Any]:
+    """The policy of ``model`` (``*``: the default one) without writing anything: as in force
+    (the default branch's registry.yaml) and, when it differs, as the work tree's registry.yaml
+    has it. Keys: ``model``, ``branch``, ``commit``, ``in_force``, ``work_tree`` (None when the
+    same); each policy has ``applies`` (the entry used: the model, ``*`` or None), ``guard``,
+    ``no_worse`` and ``thresholds``."""
+    from gittrack.registry import tags
+
+    if model != desired_file.ALL:
+        tags.validate_model(model)
+    tip = default_tip(repo)
+    in_force = _policy_view(desired_file.read_at(repo, tip), model)
+    path = Path(repo.workdir) / desired_file.FILE
+    work_tree = _policy_view(desired_file.parse(path.read_bytes(), str(path)), model) if path.exists() else None
+    return {
+        "model": model,
+        "branch": default_branch(repo),
+        "commit": str(tip) if tip is not None else None,
+        "in_force": in_force,
+        "work_tree": work_tree if work_tree != in_force else None,
+    }
+
+
+def _policy_view(desired: Desired, model: str) -> dict[str, Any]:
+    applies = model if model in desired.policies else desired_file.ALL if desired_file.ALL in desired.policies else None
+    policy = desired.policy(model)
+    return {
+        "applies": applies,
+        "guard": list(policy.guard),
+        "no_worse": [dict(rule) for rule in policy.no_worse],
+        "thresholds": [dict(rule) for rule in policy.thresholds],
+    }
+
+
 # -- editing the policy --------------------------------------------------------------------
 def set_policy(
     repo: pygit2.Repository,

@@ -17,7 +17,13 @@ _HOME = Path(tempfile.mkdtemp(prefix="gittrack-home-"))
 )
 os.environ["HOME"] = str(_HOME)
 os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
-for _var in ("GITTRACK_RUN_ID", "GITTRACK_EXPERIMENT", "GITTRACK_REPO", "GITTRACK_CHECKPOINT_INTERVAL"):
+for _var in (
+    "GITTRACK_RUN_ID",
+    "GITTRACK_RUN_NAMED",
+    "GITTRACK_EXPERIMENT",
+    "GITTRACK_REPO",
+    "GITTRACK_CHECKPOINT_INTERVAL",
+):
     os.environ.pop(_var, None)
 
 BIN = Path(sys.executable).parent
@@ -42,6 +48,7 @@ def _clean_fluent_state():
         top._client._writers.clear()
     fluent._clients.clear()
     fluent._experiment = None
+    fluent._warned_ignored = False
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -79,6 +81,35 @@ def test_runs_list_empty_and_limited(repo: Path, cli, monkeypatch: pytest.Monkey
     assert len(cli("runs", "list", "--all").output.splitlines()) == 4
 
 
+def test_runs_list_sort_typos_are_errors_or_warnings(three_runs: list[str], cli) -> None:
+    typo = cli("runs", "list", "-s", "metrics.rmse DSC")
+    assert typo.exit_code == 2
+    assert "error: order_by 'metrics.rmse DSC': expected ASC or DESC at position 13, found 'DSC'" in typo.output
+    assert "Traceback" not in typo.output
+    unknown = cli("runs", "list", "-s", "metrics.rsme DESC", "--csv")
+    assert unknown.exit_code == 0
+    assert "warning: no run listed has metrics.rsme, so it does not change the order" in unknown.output
+    assert [r["run_id"] for r in csv.DictReader(io.StringIO(unknown.stdout))] == three_runs[::-1]
+    known = cli("runs", "list", "-s", "metrics.`rmse` ASC")
+    assert "warning" not in known.output
+    assert [line.split()[1] for line in known.output.splitlines()[2:]] == ["run-2", "run-1", "run-0"]
+
+
+def test_runs_list_columns_that_match_nothing_are_an_error(three_runs: list[str], cli) -> None:
+    nothing = cli("runs", "list", "-c", "run_name", "-c", "nomatch*")
+    assert nothing.exit_code == 2
+    assert "error: column pattern 'nomatch*' matches no column (names are case-sensitive)" in nothing.output
+    assert "params.lr, metrics.rmse, tags.team" in nothing.output
+    typo = cli("runs", "list", "-c", "params.lrr", "--csv")
+    assert typo.exit_code == 2
+    assert "column pattern 'params.lrr' matches no column; did you mean params.lr?" in typo.output
+    chosen = cli("runs", "list", "-c", "run_name", "-c", "params.*", "--csv")
+    assert chosen.output.splitlines() == ["run_name,params.lr", "run-2,0.3", "run-1,0.2", "run-0,0.1"]
+    none = cli("runs", "list", "-f", "metrics.rmse > 5", "-c", "params.*")
+    assert (none.exit_code, none.output) == (0, "no runs match\n")
+    assert cli("runs", "list", "-f", "metrics.rmse > 5", "-c", "params.*", "--json").output == "[]\n"
+
+
 def test_runs_show_text_and_json(three_runs: list[str], cli) -> None:
     result = cli("runs", "show", "run-0")
     assert result.exit_code == 0
@@ -102,8 +133,17 @@ def test_runs_delete_asks_then_restore(three_runs: list[str], cli) -> None:
     assert done.exit_code == 0
     assert "deleted run-0" in done.output
     assert [r["run_name"] for r in json.loads(cli("runs", "list", "--json").output)] == ["run-2"]
+    shown = cli("runs", "show", "run-0")
+    assert shown.exit_code == 1
+    assert shown.output == (
+        f"error: run 'run-0' is deleted (refs/runs-deleted/taxi/{three_runs[0]}); "
+        f"bring it back with 'gittrack runs restore {three_runs[0][:12]}'\n"
+    )
     restored = cli("runs", "restore", three_runs[0])
     assert "restored run-0" in restored.output
+    again = cli("runs", "restore", "run-0")
+    assert again.exit_code == 1
+    assert f"error: run 'run-0' is not deleted: it is refs/runs/taxi/{three_runs[0]}; there is nothing" in again.output
 
 
 @pytest.mark.parametrize(
@@ -143,3 +183,56 @@ def test_run_command_through_the_runner(repo: Path, cli) -> None:
     assert run.record.command["argv"] == ["sh", "-c", "echo hi; exit 3"]
     assert gittrack.Client().get_log(run.info.run_id, "stdout") == "hi\n"
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_run_params_and_the_script_params_compare_by_value(repo: Path, cli) -> None:
+    (repo / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import sys
+            import gittrack
+            with gittrack.start_run():
+                gittrack.log_params({"alpha": float(sys.argv[2]), "gpu": True, "lr": "0.10"})
+            """
+        )
+    )
+    same = cli("run", "-n", "same", "-p", "alpha=5", "-p", "gpu=true", "-p", "lr=0.10", "-p", "model=rf", "--",
+               sys.executable, "train.py", "--alpha", "5")  # fmt: skip
+    assert same.exit_code == 0, same.output
+    run = gittrack.get_run("same")
+    assert run.info.status == "FINISHED"
+    assert run.data.params == {"alpha": "5", "gpu": "True", "lr": "0.10", "model": "rf"}
+    assert run.record.param_types == {"alpha": "int", "gpu": "bool", "lr": "str", "model": "str"}
+    other = cli("run", "-n", "other", "-p", "alpha=5", "--", sys.executable, "train.py", "--alpha", "6")
+    assert other.exit_code == 1
+    assert "param 'alpha' is already '5' (int) in run" in other.output
+    assert "not '6.0' (float)" in other.output
+    assert "a param given to 'gittrack run -p' must have the value the command logs" in other.output
+    assert gittrack.get_run("other").info.status == "FAILED"
+
+
+def test_a_script_under_gittrack_run_is_told_what_its_start_run_cannot_change(repo: Path, cli) -> None:
+    (repo / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import gittrack
+            for step in range(2):
+                with gittrack.start_run(experiment="exp-b", run_name="x"):
+                    gittrack.log_metric("m", step)
+            """
+        )
+    )
+    unnamed = cli("run", "-e", "exp-a", "--", sys.executable, "train.py")
+    assert unnamed.exit_code == 0, unnamed.output
+    [run] = gittrack.list_runs("exp-a")
+    assert run.info.run_name == "x"  # the command gave no name: the script's is used
+    assert run.data.metrics == {"m": 1.0}
+    warning = f"this script runs under 'gittrack run', so it logs into that command's run {run.info.run_id[:12]}"
+    assert unnamed.output.count(warning) == 1  # once, not at each start_run
+    assert "ignored experiment 'exp-b': give them to gittrack run (-e EXPERIMENT, -n NAME) instead" in unnamed.output
+    named = cli("run", "-e", "exp-a", "-n", "given", "--", sys.executable, "train.py")
+    assert named.exit_code == 0, named.output
+    run = gittrack.get_run("given")
+    assert run.data.tags["gittrack.script_run_name"] == "x"
+    assert "ignored experiment 'exp-b' and run_name 'x'" in named.output
+    assert gittrack.list_runs("exp-b") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -200,7 +201,8 @@ def test_client_hooks(team, tmp_path: Path) -> None:
 def test_policy_command_and_status_drift(team) -> None:
     _, ds, _, _ = team
     shown = gt(ds, "registry", "policy", "churn")
-    assert "guard ['production']" in shown.stdout
+    assert "churn: its own, in force from registry.yaml on main at" in shown.stdout
+    assert "  guard       production\n" in shown.stdout
     bad = gt(ds, "registry", "policy", "churn", "--no-worse", "auc:sideways", ok=False)
     assert bad.returncode == 2
     assert "METRIC:min|max" in bad.stderr
@@ -215,6 +217,47 @@ def test_policy_command_and_status_drift(team) -> None:
     git(ds, "commit", "-q", "-am", "want v0.0.2")
     out = gt(ds, "registry", "status", ok=False)
     assert "wants v0.0.2, the tags say nobody" in out.stdout
+
+
+def test_registry_policy_shows_without_writing(repo: Path) -> None:
+    def cli(*args: str):
+        return CliRunner().invoke(main, ["registry", "policy", *args], catch_exceptions=False)
+
+    none = cli("churn")
+    assert none.exit_code == 0
+    assert none.output.startswith("churn: no policy in registry.yaml on main at ")
+    assert not (repo / "registry.yaml").exists()
+    cli("churn", "--guard", "production", "--no-worse", "auc:max", "--no-worse", "rmse:min:0.05",
+        "--threshold", "auc:>=:0.8")  # fmt: skip
+    written = (repo / "registry.yaml").read_bytes()
+    shown = cli("churn")
+    assert (repo / "registry.yaml").read_bytes() == written
+    assert git(repo, "status", "--porcelain") == "?? registry.yaml\n"
+    assert shown.output.splitlines()[1:] == [
+        "the work tree's registry.yaml has another policy for churn, in force once committed on main:",
+        "  guard       production",
+        "  no worse    auc (higher is better), rmse (lower is better, tolerance 0.05)",
+        "  thresholds  auc >= 0.8",
+    ]
+    committed = cli("churn", "--commit")
+    assert "committed registry.yaml as" in committed.output
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert json.loads(cli("churn", "--json").output) == {
+        "model": "churn",
+        "branch": "main",
+        "commit": head,
+        "in_force": {
+            "applies": "churn",
+            "guard": ["production"],
+            "no_worse": [
+                {"metric": "auc", "direction": "max", "tolerance": 0.0},
+                {"metric": "rmse", "direction": "min", "tolerance": 0.05},
+            ],
+            "thresholds": [{"metric": "auc", "op": ">=", "value": 0.8}],
+        },
+        "work_tree": None,
+    }
+    assert git(repo, "status", "--porcelain") == ""
 
 
 def test_shipped_hooks_and_ci_files() -> None:

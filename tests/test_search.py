@@ -92,6 +92,35 @@ def test_order_by(runs, order_by, expected) -> None:
     assert names(gittrack.search_runs(order_by=order_by)) == expected
 
 
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("metrics.auc DSC", "order_by 'metrics.auc DSC': expected ASC or DESC at position 12, found 'DSC'"),
+        ("metrics.val loss", "expected ASC or DESC at position 12, found 'loss'"),
+        ("metrics.rmse ASC DESC", "expected the end of the clause at position 17, found 'DESC'"),
+        ("metrics.`val loss DESC", "unterminated quote at position 8"),
+        ("metricz.rmse", "unknown column 'metricz.rmse' at position 0"),
+        ("rmse DESC", "unknown column 'rmse' at position 0"),
+        ("", "expected a column such as metrics.rmse"),
+    ],
+)
+def test_order_by_errors_name_the_position(runs, bad: str, message: str) -> None:
+    with pytest.raises(FilterSyntaxError) as caught:
+        gittrack.search_runs(order_by=[bad])
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_an_order_by_key_no_run_has_sorts_as_missing(runs) -> None:
+    newest_first = ["nan-run", "lin", "rf-shallow", "rf-deep"]
+    assert names(gittrack.search_runs(order_by=["metrics.acu DESC"])) == newest_first
+    assert names(gittrack.search_runs(order_by=["metrics.`val loss` DESC", "params.nope"])) == [
+        "rf-deep", "nan-run", "lin", "rf-shallow"
+    ]  # fmt: skip
+    scanned = find_rows(pygit2.Repository("."), order_by=["metrics.acu DESC"], use_index=False).rows
+    assert [r.run_name for r in scanned] == newest_first
+
+
 def test_frame_columns_types_and_limits(runs) -> None:
     frame = gittrack.search_runs(experiment_names=["taxi"], max_results=2)
     assert names(frame) == ["lin", "rf-shallow"]

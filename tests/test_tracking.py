@@ -347,6 +347,20 @@ def test_params_cannot_change(repo: Path) -> None:
     assert gittrack.get_run(active.run_id).data.params == {"lr": "0.1"}
 
 
+def test_params_compare_by_value_and_type(repo: Path) -> None:
+    with gittrack.start_run(params={"alpha": 5, "lr": "0.10", "gpu": "true", "model": "rf"}) as active:
+        gittrack.log_params({"alpha": 5.0, "lr": 0.1, "gpu": True, "model": "rf"})  # the same values
+        with pytest.raises(
+            gittrack.InvalidValueError, match=r"param 'alpha' is already '5' \(int\) in run \w+, not '6'"
+        ):
+            gittrack.log_param("alpha", 6)
+        with pytest.raises(gittrack.InvalidValueError, match=r"already 'rf' \(str\) in run \w+, not 'RF' \(str\)"):
+            gittrack.log_param("model", "RF")
+    run = gittrack.get_run(active.run_id)
+    assert run.data.params == {"alpha": "5", "lr": "0.10", "gpu": "true", "model": "rf"}  # the first ones
+    assert run.record.param_types == {"alpha": "int", "lr": "str", "gpu": "str", "model": "str"}
+
+
 def test_invalid_experiment_name_is_refused(repo: Path) -> None:
     with pytest.raises(gittrack.InvalidNameError, match="control characters"):
         gittrack.start_run(experiment="bad\nname")
@@ -421,9 +435,24 @@ def test_delete_and_restore(repo: Path) -> None:
     [(_, moved)] = client.delete_runs([run_id])
     assert moved.startswith("refs/runs-deleted/")
     assert client.list_runs() == []
+    for spec in (run_id, run_id[:10], f"refs/runs/default/{run_id}", moved):
+        with pytest.raises(gittrack.NotFoundError) as caught:
+            client.get_run(spec)
+        assert str(caught.value) == (
+            f"run '{spec}' is deleted ({moved}); bring it back with 'gittrack runs restore {run_id[:12]}'"
+        )
+    with pytest.raises(
+        gittrack.NotFoundError, match="no deleted run matches 'zzz'; see 'gittrack runs list --deleted'"
+    ):
+        client.restore_run("zzz")
     restored = client.restore_run(run_id[:10])
     assert restored.info.run_id == run_id
     assert [r.info.run_id for r in client.list_runs()] == [run_id]
+    with pytest.raises(gittrack.NotFoundError) as caught:
+        client.restore_run(run_id)
+    assert str(caught.value) == (
+        f"run '{run_id}' is not deleted: it is refs/runs/default/{run_id}; there is nothing to restore"
+    )
 
 
 def test_heartbeat_checkpoints_an_idle_run(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -514,3 +543,33 @@ def test_oversized_run_files_are_refused_not_read(repo: Path, caplog: pytest.Log
     assert "byte limit" in caplog.text
     with pytest.raises(gittrack.MalformedRunError, match="byte limit"):
         gittrack.get_run("01eeeeeeeeeeeeeeeeeeeeeeee")
+
+
+def test_a_run_reads_back_after_its_block(repo: Path) -> None:
+    with gittrack.start_run(experiment="taxi", params={"lr": 0.1}) as run:
+        gittrack.log_metric("rmse", 0.5)
+        assert run.info.status == RUNNING
+    assert run.info.status == FINISHED
+    assert run.info.end_time is not None
+    assert run.data.params == {"lr": "0.1"}
+    assert run.data.metrics == {"rmse": 0.5}
+    assert run.to_run().info.run_id == run.run_id
+    with pytest.raises(ValueError, match="diverged"), gittrack.start_run() as failed:
+        raise ValueError("diverged")
+    assert failed.info.status == FAILED
+    manual = gittrack.start_run()
+    gittrack.end_run("KILLED")
+    assert manual.info.status == KILLED
+
+
+def test_end_run_with_a_bad_status_leaves_the_run_active(repo: Path) -> None:
+    active = gittrack.start_run()
+    with pytest.raises(gittrack.InvalidValueError, match="'DONE' is not one of FAILED, FINISHED, KILLED"):
+        gittrack.end_run("DONE")
+    assert gittrack.active_run() is active
+    assert gittrack.get_run(active.run_id).info.status == RUNNING
+    gittrack.log_metric("after", 1.0)
+    gittrack.end_run("FAILED")
+    assert gittrack.active_run() is None
+    assert gittrack.get_run(active.run_id).info.status == FAILED
+    assert gittrack.get_run(active.run_id).data.metrics == {"after": 1.0}

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from gittrack.cli import main
-from gittrack.cli.options import key_values
+from gittrack.cli.options import key_values, param_values
 from gittrack.entities import Run
 from gittrack.store.ids import short_id
 
@@ -57,7 +57,13 @@ def init(path: Path, with_dvc: bool, dvc_remote: str | None, commit: bool | None
 @click.option("-e", "--experiment", help="Experiment name (default: $GITTRACK_EXPERIMENT or 'default').")
 @click.option("-n", "--name", "run_name", help="Run name (default: a generated one such as brave-owl-42).")
 @click.option(
-    "-p", "--param", "params", multiple=True, callback=key_values, metavar="KEY=VALUE", help="A param (repeatable)."
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    callback=param_values,
+    metavar="KEY=VALUE",
+    help="A param (repeatable); numbers and true/false are typed as a script would log them.",
 )
 @click.option(
     "-t", "--tag", "tags", multiple=True, callback=key_values, metavar="KEY=VALUE", help="A tag (repeatable)."

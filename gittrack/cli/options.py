@@ -16,6 +16,26 @@ def key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
     return out
 
 
+def param_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, object]:
+    """``KEY=VALUE`` params, each value typed as a script would log it: ``true``/``false`` as a
+    bool, and an int or float written as Python writes it (``5``, ``0.1``, not ``1e-3`` or
+    ``1.10``, which stay strings, so that the recorded text is always the one given)."""
+    return {key: _typed(value) for key, value in key_values(ctx, param, values).items()}
+
+
+def _typed(text: str) -> object:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            value = kind(text)
+        except ValueError:
+            continue
+        if str(value) == text:
+            return value
+    return text
+
+
 def repo_here():
     """The repository of the current folder (or ``$GITTRACK_REPO``)."""
     from gittrack.store.repo import open_repo

@@ -9,7 +9,7 @@ import click
 
 from gittrack.cli import main
 from gittrack.cli.options import repo_here
-from gittrack.cli.render import warn
+from gittrack.cli.render import policy_lines, to_json, warn
 
 
 @main.group()
@@ -23,26 +23,61 @@ def registry() -> None:
     "--no-worse", "no_worse", multiple=True, metavar="METRIC:min|max[:TOL]", help="Not worse than the holder."
 )
 @click.option(
-    "--threshold", "thresholds", multiple=True, metavar="METRIC:OP:VALUE", help="An absolute bar, e.g. auc:>=:0.8."
+    "--threshold", "thresholds", multiple=True, metavar="METRIC:OP:VALUE", help="An absolute bar, e.g. 'auc:>=:0.8'."
 )
 @click.option("--guard", multiple=True, metavar="STAGE", help="A stage that needs a reviewed request.")
 @click.option("--clear", is_flag=True, help="Start MODEL's policy from scratch.")
 @click.option("--commit", is_flag=True, help="Commit registry.yaml (it takes effect on the default branch).")
-def policy(model: str, no_worse, thresholds, guard, clear: bool, commit: bool) -> None:
-    """Set (or, without options, show) the promotion policy of MODEL (* for every model)."""
-    from gittrack.promotions import set_policy
+@click.option(
+    "--json", "as_json", is_flag=True, help="The policy as JSON (keys: model, branch, commit, in_force, work_tree)."
+)
+def policy(model: str, no_worse, thresholds, guard, clear: bool, commit: bool, as_json: bool) -> None:
+    """Show (without options) or change the promotion policy of MODEL (* for every model).
+
+    Showing writes nothing: it prints the policy in force (the default branch's registry.yaml)
+    and, when it differs, the one in the work tree's registry.yaml.
+    """
+    from gittrack.errors import UsageError
+    from gittrack.promotions import set_policy, show_policy
 
     repo = repo_here()
-    rules, path = set_policy(repo, model, list(no_worse), list(thresholds), list(guard), clear)
-    click.echo(f"{model}: guard {rules.guard or 'nothing'}; no worse {rules.no_worse or 'none'}")
-    click.echo(f"{model}: thresholds {rules.thresholds or 'none'}")
+    changing = bool(no_worse or thresholds or guard or clear)
+    if changing:
+        _, path = set_policy(repo, model, list(no_worse), list(thresholds), list(guard), clear)
+    elif commit and not (Path(repo.workdir) / "registry.yaml").exists():
+        raise UsageError("there is no registry.yaml to commit; give rules first (--guard, --no-worse, --threshold)")
     if commit:
         from gittrack.initialize import commit_files
 
         sha = commit_files(repo.workdir, ["registry.yaml"], f"Set the promotion policy of {model}")
+    shown = show_policy(repo, model)
+    if as_json:
+        click.echo(to_json(shown))
+        return
+    click.echo("\n".join(_policy_text(shown)))
+    if commit:
         click.echo(f"committed registry.yaml as {sha[:12]}; it takes effect once on the default branch")
-    elif no_worse or thresholds or guard or clear:
+    elif changing:
         click.echo(f"wrote {path}; it takes effect once committed on the default branch (or pass --commit)")
+
+
+def _policy_text(shown: dict) -> list[str]:
+    model, branch, commit = shown["model"], shown["branch"], shown["commit"]
+    where = f"registry.yaml on {branch}" + (f" at {commit[:12]}" if commit else " (no commit yet)")
+    in_force, work_tree = shown["in_force"], shown["work_tree"]
+    if in_force["applies"] is None:
+        lines = [f"{model}: no policy in {where}: every stage takes direct promotions"]
+    else:
+        entry = "its own" if in_force["applies"] == model else "the '*' policy"
+        lines = [f"{model}: {entry}, in force from {where}", *policy_lines(in_force)]
+    if work_tree is not None:
+        entry = "" if work_tree["applies"] in (model, None) else " (the '*' policy)"
+        lines += [
+            f"the work tree's registry.yaml has another policy for {model}{entry}, "
+            f"in force once committed on {branch}:",
+            *policy_lines(work_tree),
+        ]
+    return lines
 
 
 @registry.command("check")

@@ -90,6 +90,21 @@ def to_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return buffer.getvalue()
 
 
+def policy_lines(rules: dict[str, Any]) -> list[str]:
+    """A promotion policy (``gittrack.promotions.show_policy``'s form) as indented lines."""
+    no_worse = [
+        f"{r['metric']} ({'lower' if r['direction'] == 'min' else 'higher'} is better"
+        + (f", tolerance {r['tolerance']:g})" if r["tolerance"] else ")")
+        for r in rules["no_worse"]
+    ]
+    thresholds = [f"{r['metric']} {r['op']} {r['value']:g}" for r in rules["thresholds"]]
+    return [
+        f"  guard       {', '.join(rules['guard']) or 'no stage (every stage takes direct promotions)'}",
+        f"  no worse    {', '.join(no_worse) or 'no rule'}",
+        f"  thresholds  {', '.join(thresholds) or 'no rule'}",
+    ]
+
+
 def warn(message: str) -> None:
     """A warning line on stderr."""
     click.echo(f"warning: {message}", err=True)

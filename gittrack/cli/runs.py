@@ -75,7 +75,10 @@ def _now() -> int:
 def list_runs(experiments, filter_string, order_by, patterns, limit, show_all, deleted, as_json, as_csv) -> None:
     """List runs, newest first, optionally filtered and sorted (see docs/search.md)."""
     from gittrack.query.frame import columns_of, flat_row, select_columns
+    from gittrack.query.order import parse_order_by
+    from gittrack.store.rows import ATTRIBUTE, METRIC, has_key
 
+    order = parse_order_by(list(order_by))
     machine = as_json or as_csv
     wanted = None if show_all else limit or (None if machine else DEFAULT_LIMIT)
     result = _client().find_rows(
@@ -84,13 +87,22 @@ def list_runs(experiments, filter_string, order_by, patterns, limit, show_all, d
     )  # fmt: skip
     for problem in result.problems:
         warn(f"skipped {problem}")
+    for spec in order:
+        if spec.kind != ATTRIBUTE and result.rows and not any(has_key(r, spec.kind, spec.key) for r in result.rows):
+            warn(f"no run listed has {spec.column}, so it does not change the order; is the key misspelled?")
     rows = result.rows[:wanted] if wanted else result.rows
     more = wanted is not None and len(result.rows) > wanted
     if as_json and not patterns:
         click.echo(to_json([r.to_dict() for r in _client().runs_of(rows)]))
         return
+    if not rows and not machine:
+        if filter_string or experiments or deleted:
+            click.echo("no runs match")
+        else:
+            click.echo("no runs yet: start one with 'gittrack run -- CMD' or gittrack.start_run() in Python")
+        return
     if machine or patterns:
-        columns = select_columns(columns_of(rows), list(patterns) or None)
+        columns = select_columns(columns_of(rows), list(patterns) or None, strict=bool(rows))
         flat = [_readable(flat_row(r)) for r in rows]
         if as_json:
             click.echo(to_json([{c: f.get(c) for c in columns} for f in flat]))
@@ -99,18 +111,11 @@ def list_runs(experiments, filter_string, order_by, patterns, limit, show_all, d
         else:
             click.echo(table(columns, [[f.get(c) for c in columns] for f in flat]))
         return
-    if not rows:
-        if filter_string or experiments or deleted:
-            click.echo("no runs match")
-        else:
-            click.echo("no runs yet: start one with 'gittrack run -- CMD' or gittrack.start_run() in Python")
-        return
     counts = Counter(key for r in rows for key in r.metrics)
     metrics = [key for key, _ in counts.most_common(METRIC_COLUMNS)]
-    for spec in order_by:  # a metric the runs are sorted by is always shown
-        key = spec.split()[0].partition(".")[2].strip('`"')
-        if spec.startswith("metrics.") and key not in metrics:
-            metrics.insert(0, key)
+    for spec in order:  # a metric the runs are sorted by is always shown
+        if spec.kind == METRIC and spec.key not in metrics:
+            metrics.insert(0, spec.key)
     headers = ["run_id", "name", "experiment", "status", "start (UTC)", "duration", *metrics]
     now = _now()
     body = [

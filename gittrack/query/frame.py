@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING, Any
 
+from gittrack.errors import UsageError
 from gittrack.store.rows import INFO_COLUMNS, STORED_INFO, RunColumns, RunRow
 
 if TYPE_CHECKING:
@@ -27,11 +28,30 @@ def columns_of(rows: list[RunRow]) -> list[str]:
     return list(INFO_COLUMNS) + [f"{group}.{key}" for group in _GROUPS for key in sorted(keys[group])]
 
 
-def select_columns(columns: list[str], patterns: list[str] | None) -> list[str]:
-    """Columns matching any glob pattern (``params.*``, ``metrics.val_*``), in the stable order."""
+def select_columns(columns: list[str], patterns: list[str] | None, strict: bool = False) -> list[str]:
+    """Columns matching any glob pattern (``params.*``, ``metrics.val_*``), in the stable order;
+    ``strict``: a pattern that matches no column is a ``UsageError`` (a typo, not an empty answer)."""
     if not patterns:
         return columns
+    if strict:
+        for pattern in patterns:
+            if not any(fnmatch.fnmatchcase(c, pattern) for c in columns):
+                raise UsageError(_no_column(pattern, columns))
     return [c for c in columns if any(fnmatch.fnmatchcase(c, p) for p in patterns)]
+
+
+def _no_column(pattern: str, columns: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(pattern, columns, n=3, cutoff=0.6)
+    if close:
+        return f"column pattern {pattern!r} matches no column; did you mean {', '.join(close)}?"
+    logged = [c for c in columns if c not in INFO_COLUMNS]
+    shown = ", ".join(logged[:8]) + (f" and {len(logged) - 8} more" if len(logged) > 8 else "")
+    return (
+        f"column pattern {pattern!r} matches no column (names are case-sensitive); the columns are "
+        f"{', '.join(INFO_COLUMNS)}" + (f", and {shown}" if shown else "")
+    )
 
 
 def _info(row: RunRow) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from gittrack.errors import (
     NotFoundError,
 )
 from gittrack.store import naming, packs, rules, runfiles
-from gittrack.store.ids import RUN_ID_LENGTH, looks_like_prefix
+from gittrack.store.ids import RUN_ID_LENGTH, looks_like_prefix, short_id
 from gittrack.store.record import RunRecord
 
 if TYPE_CHECKING:
@@ -142,20 +142,26 @@ class RunStore:
         return runs, problems
 
     def resolve(self, spec: str, namespace: str = naming.RUNS_NAMESPACE) -> RunRef:
-        """Find one run by ref name, full id, unique id prefix, or unique run name."""
+        """Find one run by ref name, full id, unique id prefix, or unique run name (under
+        ``refs/runs/``, or the deleted runs with ``namespace=DELETED_NAMESPACE``)."""
         if not isinstance(spec, str) or not spec.strip():
             raise InvalidNameError("a run must be given by id, id prefix, name or ref")
-        refs, _ = self.refs(namespace=namespace)
-        if spec.startswith(namespace):
-            matches = [r for r in refs if r.name == spec]
-        elif looks_like_prefix(spec):
-            matches = [r for r in refs if r.run_id.startswith(spec)]
-        else:
-            matches = []
-        if not matches and len(spec) < RUN_ID_LENGTH:
-            matches = [r for r in refs if self._name_of(r) == spec]
+        matches = self._matches(spec, namespace)
         if not matches:
-            raise NotFoundError(f"no run matches '{spec}'; see 'gittrack runs list' for ids and names")
+            deleted = namespace == DELETED_NAMESPACE
+            other = self._matches(spec, naming.RUNS_NAMESPACE if deleted else DELETED_NAMESPACE)
+            if deleted and other:
+                raise NotFoundError(f"run '{spec}' is not deleted: it is {other[0].name}; there is nothing to restore")
+            if other:
+                found = ", ".join(r.name for r in other[:3]) + (" ..." if len(other) > 3 else "")
+                raise NotFoundError(
+                    f"run '{spec}' is deleted ({found}); bring it back with "
+                    f"'gittrack runs restore {short_id(other[0].run_id) if len(other) == 1 else other[0].name}'"
+                )
+            listing = "gittrack runs list --deleted" if deleted else "gittrack runs list"
+            raise NotFoundError(
+                f"no {'deleted ' if deleted else ''}run matches '{spec}'; see '{listing}' for ids and names"
+            )
         if len(matches) > 1:
             shown = ", ".join(r.run_id[:16] + "..." for r in matches[:5])
             more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
@@ -164,6 +170,17 @@ class RunStore:
                 "give more characters of the id"
             )
         return matches[0]
+
+    def _matches(self, spec: str, namespace: str) -> list[RunRef]:
+        """The runs under ``namespace`` that ``spec`` names (a ref name under either namespace)."""
+        refs, _ = self.refs(namespace=namespace)
+        for space in (naming.RUNS_NAMESPACE, DELETED_NAMESPACE):
+            if spec.startswith(space):
+                return [r for r in refs if r.name == namespace + spec[len(space) :]]
+        matches = [r for r in refs if r.run_id.startswith(spec)] if looks_like_prefix(spec) else []
+        if not matches and len(spec) < RUN_ID_LENGTH:
+            matches = [r for r in refs if self._name_of(r) == spec]
+        return matches
 
     def _name_of(self, ref: RunRef) -> str | None:
         try:

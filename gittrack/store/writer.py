@@ -58,6 +58,28 @@ def _yaml_type(value: Any) -> str:
     return "str"
 
 
+def _comparable(text: str, kind: str) -> Any:
+    """What a param's value is compared by when it is logged again: numbers by value (``5``,
+    ``5.0`` and ``"5"`` are one param), booleans by truth (``True`` and ``"true"``), else the text."""
+    from decimal import Decimal, InvalidOperation
+
+    if kind in ("int", "float", "str"):
+        try:
+            number = Decimal(text.strip())
+        except InvalidOperation:
+            number = None
+        if number is not None and number.is_finite():
+            return ("number", number)
+    if kind == "bool" or (kind == "str" and text.lower() in ("true", "false")):
+        return ("bool", text.lower() == "true")
+    return ("text", text)
+
+
+def _same_param(known: tuple[str, str], new: tuple[str, str]) -> bool:
+    """Whether two (text, type) values of a param are the same param value."""
+    return known[0] == new[0] or _comparable(*known) == _comparable(*new)
+
+
 def _metric_value(key: str, value: Any) -> float:
     if isinstance(value, numbers.Number) and not isinstance(value, str):
         try:
@@ -80,6 +102,12 @@ def _text(what: str, value: Any, limit: int) -> str:
     except UnicodeEncodeError:
         raise InvalidValueError(f"{what} is not valid unicode (lone surrogates)") from None
     return text
+
+
+def _run_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip() or not name.isprintable():
+        raise InvalidValueError(f"run name must be a non-empty line of printable text, got {name!r}")
+    return name
 
 
 def _integer(what: str, value: Any) -> int:
@@ -138,6 +166,7 @@ class _Pending:
     logs: dict[str, tuple[bytes, int]] = field(default_factory=dict)
     artifacts: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    name: str | None = None
     end: dict[str, Any] | None = None
 
     def merge_back(self, newer: _Pending) -> None:
@@ -148,6 +177,7 @@ class _Pending:
         self.logs = {**self.logs, **newer.logs}
         self.artifacts = {**self.artifacts, **newer.artifacts}
         self.inputs.extend(newer.inputs)
+        self.name = newer.name or self.name
         self.end = newer.end or self.end
 
 
@@ -186,10 +216,8 @@ class RunWriter:
     ) -> RunWriter:
         """Snapshot the workspace and prepare a new run; its ref appears at the first checkpoint."""
         naming.validate_experiment(experiment)
-        if run_name is not None and (
-            not isinstance(run_name, str) or not run_name.strip() or not run_name.isprintable()
-        ):
-            raise InvalidValueError(f"run name must be a non-empty line of printable text, got {run_name!r}")
+        if run_name is not None:
+            _run_name(run_name)
         snap = take_snapshot(repo, max_file_bytes)
         start = now_ms()
         run_id = new_run_id(start)
@@ -260,15 +288,23 @@ class RunWriter:
         """Record a param; logging it again with another value is an error (params never change)."""
         naming.validate_key(key, "param key")
         text = _text(f"param {key!r}", value, MAX_PARAM_LENGTH)
+        new = (text, _yaml_type(value))
         with self._lock:
-            pending = self._pending.params.get(key)
-            known = pending[0] if pending else self._state.record.params.get(key)
-            if known is not None and known != text:
+            record = self._state.record
+            known = self._pending.params.get(key)
+            if known is None and key in record.params:
+                known = (record.params[key], record.param_types.get(key, "str"))
+            if known is not None and not _same_param(known, new):
+                hint = ""
+                if record.command.get("launcher") == "gittrack run":
+                    hint = "; a param given to 'gittrack run -p' must have the value the command logs"
                 raise InvalidValueError(
-                    f"param {key!r} is already '{known[:60]}' in run {short_id(self.run_id)}; params cannot change: "
-                    "start a new run, or log it as a tag or metric"
+                    f"param {key!r} is already '{known[0][:60]}' ({known[1]}) in run {short_id(self.run_id)}, "
+                    f"not '{text[:60]}' ({new[1]}); params cannot change: start a new run, or log it as a tag "
+                    f"or metric{hint}"
                 )
-            self._pending.params[key] = (text, _yaml_type(value))
+            if known is None:
+                self._pending.params[key] = new
 
     def set_tag(self, key: str, value: Any) -> None:
         """Set a tag (tags, unlike params, may be overwritten)."""
@@ -307,6 +343,12 @@ class RunWriter:
             points.append((key, step, timestamp, value))
             if len(points) >= FLUSH_POINTS:
                 self._wake.set()
+
+    def set_name(self, name: str) -> None:
+        """Rename the run (its id, and so its ref, stay)."""
+        _run_name(name)
+        with self._lock:
+            self._pending.name = name
 
     def set_log(self, name: str, data: bytes, total_bytes: int) -> None:
         """Attach captured output (already size-capped) as ``logs/<name>.txt``."""
@@ -400,6 +442,7 @@ class RunWriter:
         repo = self.repo
         record = replace(
             state.record,
+            name=pending.name or state.record.name,
             params=dict(state.record.params),
             param_types=dict(state.record.param_types),
             tags={**state.record.tags, **pending.tags},
@@ -408,10 +451,11 @@ class RunWriter:
         )
         for key, (text, kind) in pending.params.items():
             known = record.params.get(key)
-            if known is not None and known != text:
-                log.warning(
-                    "gittrack: param %r of run %s is already %r; kept it, dropped %r", key, self.run_id, known, text
-                )
+            if known is not None:
+                if not _same_param((known, record.param_types.get(key, "str")), (text, kind)):
+                    log.warning(
+                        "gittrack: param %r of run %s is already %r; kept it, dropped %r", key, self.run_id, known, text
+                    )
                 continue
             record.params[key] = text
             record.param_types[key] = kind
