@@ -123,6 +123,25 @@ def test_request_check_merge_apply(team, tmp_path: Path) -> None:
     assert "auc >= 0.75 failed" in failed.stdout
 
 
+def test_server_hook_refuses_unreviewed_removal_of_a_guarded_stage(team) -> None:
+    _remote, ds, reviewer, _ = team
+    gt(ds, "models", "promote", "churn", "v0.0.2", "production", "--request", "--push")
+    merge(reviewer, "promote/churn/production/v0.0.2")
+    gt(reviewer, "registry", "apply", "--push")
+    gt(ds, "pull")
+    holder = gittrack.Client(ds).get_run(gittrack.Client(ds).get_model_version("churn", "v0.0.2")["run_id"])
+    commit = holder.info.commit
+    for name in ("churn#production!#99", "churn@v0.0.2!", "churn@deprecated"):
+        git(ds, "tag", "-a", "-m", "sneaky", name, commit)
+        pushed = subprocess.run(["git", "push", "origin", name], cwd=ds, capture_output=True, text=True)
+        assert pushed.returncode != 0, name
+        assert "stage 'production' of churn is guarded" in pushed.stderr
+        assert "asks for v0.0.2 there" in pushed.stderr
+        git(ds, "tag", "-d", name)
+    gt(reviewer, "pull")
+    assert "v0.0.2" in gt(reviewer, "models", "list").stdout
+
+
 def test_the_request_cannot_loosen_its_own_policy(team) -> None:
     _, ds, _, _ = team
     gt(ds, "models", "promote", "churn", "v0.0.3", "production", "--request")
