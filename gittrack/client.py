@@ -7,7 +7,7 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gittrack.data.dvcstore import has_dvc
@@ -359,8 +359,14 @@ class Client:
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric of a run, in logged order."""
+        return [point for segment in self.iter_metric_history(run_id, key) for point in segment]
+
+    def iter_metric_history(self, run_id: str, key: str) -> Iterator[list[Metric]]:
+        """The points of one metric of a run a segment (4096 points) at a time: for histories too
+        long to hold in memory, such as ``gittrack metrics --csv`` of millions of points."""
         ref = self._store.resolve(run_id)
-        return [Metric(key, v, s, t) for s, t, v in runfiles.read_history(self._repo, ref.commit, key)]
+        for segment in runfiles.iter_history(self._repo, ref.commit, key):
+            yield [Metric(key, v, s, t) for s, t, v in segment]
 
     def compare_runs(self, run_ids: list[str]):
         """Runs side by side: params, metrics (best marked), data input hashes, source commits."""

@@ -292,3 +292,71 @@ def test_server_hook_refuses_forged_refs_of_packed_and_running_runs(world) -> No
     assert refused.returncode != 0
     assert "changes param 'lr'" in refused.stderr
     assert git(remote, "rev-parse", f"refs/runs/exp/{running}").strip() == old
+
+
+# -- 7 and 8: big valid runs, limits and terminal output ---------------------------------------
+def test_histories_stream_and_runs_show_reads_only_the_summary(repo: Path) -> None:
+    client = gittrack.Client(repo)
+    run_id = client.create_run(experiment="big").info.run_id
+    for i in range(10_000):
+        client.log_metric(run_id, "loss", float(i % 1000), step=i, timestamp=1_700_000_000_000 + i)
+    client.set_terminated(run_id)
+    csv_out = gt(repo, "metrics", run_id, "--csv")
+    assert csv_out.returncode == 0
+    lines = csv_out.stdout.splitlines()
+    assert lines[0] == "key,step,timestamp_ms,value"
+    assert len(lines) == 10_001
+    assert lines[-1] == "loss,9999,1700000009999,999.0"
+    assert len(gt(repo, "metrics", run_id).stdout.splitlines()) == 10_002
+    commit = client.get_run(run_id).info.commit
+    raw = pygit2.Repository(str(repo))
+    segments = raw[commit].tree[".gittrack/run/metrics/loss.segments"]
+    first = next(iter(raw[segments.id]))
+    broken = forge(repo, commit, {f".gittrack/run/metrics/loss.segments/{first.name}": (b"garbage", BLOB)})
+    raw.references[f"refs/runs/big/{run_id}"].set_target(pygit2.Oid(hex=broken))
+    shown = json.loads(gt(repo, "runs", "show", run_id, "--json").stdout)  # never reads the history
+    assert shown["metric_histories"]["loss"] == {"count": 10_000, "last_step": 9999, "min": 0.0, "max": 999.0}
+    failed = gt(repo, "metrics", run_id, "--csv")
+    assert failed.returncode == 1
+    assert "Traceback" not in failed.stderr
+
+
+def test_values_out_of_range_and_bad_keys_are_refused(repo: Path) -> None:
+    client = gittrack.Client(repo)
+    run_id = client.create_run().info.run_id
+    for kwargs, message in (({"step": 2**70}, "64-bit"), ({"timestamp": 10**20}, "between 1970 and 9999")):
+        with pytest.raises(gittrack.GittrackError, match=message):
+            client.log_metric(run_id, "m", 1.0, **kwargs)
+    with pytest.raises(gittrack.GittrackError, match="characters other than"):
+        client.log_param(run_id, "acc\n", 1)
+    outside = repo.parent / "outside.csv"
+    outside.write_text("a\n")
+    assert gt(repo, "init", "--commit").returncode == 0
+    with pytest.raises(gittrack.GittrackError, match="outside the repository"):
+        client.log_input(run_id, "../outside.csv", track=True)
+    client.set_terminated(run_id)
+
+
+def test_control_characters_are_escaped_on_output(repo: Path) -> None:
+    client = gittrack.Client(repo)
+    run_id = client.create_run(experiment="esc", params={"p": "\x1b]0;owned\x07\x1b[2J"},
+                               tags={"t": "a\x1b[31mred"}).info.run_id  # fmt: skip
+    client.set_terminated(run_id)
+    for args in (("runs", "show", run_id), ("runs", "list", "-e", "esc", "-c", "params.*", "-c", "tags.t")):
+        out = gt(repo, *args)
+        assert out.returncode == 0, out.stderr
+        assert "\x1b" not in out.stdout
+        assert "\\x1b" in out.stdout
+
+
+def test_oversized_filters_are_usage_errors_and_keep_the_index(repo: Path) -> None:
+    client = gittrack.Client(repo)
+    client.set_terminated(client.create_run(experiment="f").info.run_id)
+    assert gt(repo, "runs", "list").returncode == 0
+    index = repo / ".git" / "gittrack" / "index.sqlite"
+    assert index.exists()
+    for text in (" OR ".join(f"metrics.a = {i}" for i in range(1000)), "(" * 400 + "metrics.a > 1" + ")" * 400):
+        out = gt(repo, "runs", "list", "-f", text)
+        assert out.returncode == 2
+        assert len(out.stderr.splitlines()) == 1
+    assert index.exists()

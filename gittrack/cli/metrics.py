@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gittrack.cli import main
-from gittrack.cli.render import fmt_time, table, to_csv, to_json
+from gittrack.cli.render import fmt_time, fmt_value, to_csv, to_json
 
 
 @main.command("metrics")
@@ -25,15 +25,32 @@ def metrics(run: str, keys: tuple[str, ...], as_json: bool, as_csv: bool) -> Non
     if missing:
         known = ", ".join(found.data.metrics) or "none"
         raise NotFoundError(f"run {found.info.run_name} has no metric {missing[0]!r}; it has: {known}")
-    histories = {key: client.get_metric_history(found.info.run_id, key) for key in wanted}
+    summaries = found.record.metrics
     if as_json:
+        histories = {key: client.get_metric_history(found.info.run_id, key) for key in wanted}
         data = {
             k: [{"step": p.step, "timestamp": p.timestamp, "value": p.value} for p in v] for k, v in histories.items()
         }
         click.echo(to_json(data))
         return
-    rows = [[key, p.step, p.timestamp, p.value] for key, points in histories.items() for p in points]
+    # CSV and the table stream a segment at a time: millions of points print in constant memory
     if as_csv:
-        click.echo(to_csv(["key", "step", "timestamp_ms", "value"], rows), nl=False)
-        return
-    click.echo(table(["key", "step", "time (UTC)", "value"], [[k, s, fmt_time(t), v] for k, s, t, v in rows]))
+        click.echo(to_csv(["key", "step", "timestamp_ms", "value"], []), nl=False)
+    else:
+        steps = max((len(str(summaries[k].step)) for k in wanted), default=4)
+        widths = [max(3, *(len(fmt_value(k)) for k in wanted)), max(4, steps + 1), 19]
+        heads = ["key", "step", "time (UTC)", "value"]
+        click.echo("  ".join(h.ljust(w) for h, w in zip(heads, [*widths, 5], strict=True)).rstrip())
+        click.echo("  ".join("-" * w for w in [*widths, 5]))
+    for key in wanted:
+        for segment in client.iter_metric_history(found.info.run_id, key):
+            rows = [[key, p.step, p.timestamp, p.value] for p in segment]
+            if as_csv:
+                click.echo(to_csv(None, rows), nl=False)
+                continue
+            lines = [
+                f"{fmt_value(k).ljust(widths[0])}  {str(st).ljust(widths[1])}  {fmt_time(t).ljust(widths[2])}  "
+                f"{fmt_value(v)}"
+                for k, st, t, v in rows
+            ]
+            click.echo("\n".join(lines))

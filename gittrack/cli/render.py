@@ -81,11 +81,12 @@ def to_json(data: Any) -> str:
     return json.dumps(clean(data), indent=2, sort_keys=True, ensure_ascii=False)
 
 
-def to_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """CSV with a header row."""
+def to_csv(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]]) -> str:
+    """CSV with a header row (None: the rows alone, to continue a CSV printed in parts)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(headers)
+    if headers is not None:
+        writer.writerow(headers)
     writer.writerows([["" if c is None else c for c in row] for row in rows])
     return buffer.getvalue()
 

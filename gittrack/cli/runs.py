@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import sys
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,6 +22,9 @@ from gittrack.cli.render import (
 )
 from gittrack.entities import Run
 from gittrack.store.ids import short_id
+
+if TYPE_CHECKING:
+    from gittrack.store.record import MetricSummary
 
 DEFAULT_LIMIT = 50
 METRIC_COLUMNS = 3
@@ -147,8 +150,7 @@ def show(run: str, as_json: bool) -> None:
     """Show everything recorded for RUN (id, id prefix, name or ref)."""
     client = _client()
     found = client.get_run(run)
-    histories = {key: client.get_metric_history(found.info.run_id, key) for key in found.data.metrics}
-    summaries = {key: _history_summary(points) for key, points in histories.items()}
+    summaries = {key: _history_summary(m) for key, m in found.record.metrics.items()}  # never the histories
     if as_json:
         data = found.to_dict(details=True)
         data["metric_histories"] = summaries
@@ -157,15 +159,9 @@ def show(run: str, as_json: bool) -> None:
     _print_run(found, summaries)
 
 
-def _history_summary(points) -> dict:
-    values = [p.value for p in points if not math.isnan(p.value)]
-    return {
-        "count": len(points),
-        "first_step": points[0].step if points else None,
-        "last_step": points[-1].step if points else None,
-        "min": min(values) if values else None,
-        "max": max(values) if values else None,
-    }
+def _history_summary(summary: MetricSummary) -> dict:
+    """What ``runs show`` says of a metric's history, from the run's summary (no history is read)."""
+    return {"count": summary.count, "last_step": summary.step, "min": summary.min, "max": summary.max}
 
 
 def _print_run(run: Run, summaries: dict) -> None:

@@ -30,6 +30,8 @@ class MetricSummary:
     step: int
     timestamp: int
     count: int
+    min: float | None = None  # lowest and highest non-NaN value (None: all NaN, or a run from
+    max: float | None = None  # before gittrack recorded them)
 
     def sort_key(self) -> tuple[int, int, float]:
         """MLflow's order for 'latest': step, then timestamp, then value (NaN lowest)."""
@@ -88,10 +90,7 @@ def _to_doc(record: RunRecord, metric_value) -> dict[str, Any]:
         "params": record.params,
         "param_types": record.param_types,
         "tags": record.tags,
-        "metrics": {
-            key: {"value": metric_value(m.value), "step": m.step, "timestamp": m.timestamp, "count": m.count}
-            for key, m in record.metrics.items()
-        },
+        "metrics": {key: _metric_doc(m, metric_value) for key, m in record.metrics.items()},
         "inputs": record.inputs,
         "artifacts": record.artifacts,
     }
@@ -100,6 +99,13 @@ def _to_doc(record: RunRecord, metric_value) -> dict[str, Any]:
     if record.logs:
         data["logs"] = record.logs
     return data
+
+
+def _metric_doc(m: MetricSummary, metric_value) -> dict[str, Any]:
+    doc = {"value": metric_value(m.value), "step": m.step, "timestamp": m.timestamp, "count": m.count}
+    if m.min is not None and m.max is not None:
+        doc["min"], doc["max"] = metric_value(m.min), metric_value(m.max)
+    return doc
 
 
 def dump_record(record: RunRecord) -> bytes:
@@ -185,17 +191,23 @@ def _metrics(data: dict, what: str) -> dict[str, MetricSummary]:
     for key, m in raw.items():
         try:
             value, step, timestamp, count = m["value"], m["step"], m["timestamp"], m["count"]
-            if type(value) is not float:
-                if value in ("nan", "inf", "-inf"):
-                    value = float(value)
-                elif type(value) is not int:
-                    raise TypeError
             if not all(type(n) is int and _INT64[0] <= n <= _INT64[1] for n in (step, timestamp, count)):
                 raise ValueError
-            out[key] = MetricSummary(float(value), step, timestamp, count)
+            low, high = m.get("min"), m.get("max")
+            bounds = (None, None) if low is None or high is None else (_number(low), _number(high))
+            out[key] = MetricSummary(_number(value), step, timestamp, count, *bounds)
         except (KeyError, TypeError, ValueError, OverflowError):
             raise MalformedRunError(f"{what}: metric {key!r} has a malformed summary") from None
     return out
+
+
+def _number(value: Any) -> float:
+    """A metric value as stored: a float, an int, or "nan"/"inf"/"-inf" (JSON has no such numbers)."""
+    if type(value) is float:
+        return value
+    if type(value) is int or value in ("nan", "inf", "-inf"):
+        return float(value)
+    raise TypeError
 
 
 def parse_record(data: bytes, what: str = "run.yaml") -> RunRecord:

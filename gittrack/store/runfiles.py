@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from gittrack.errors import MalformedRunError
@@ -104,12 +105,12 @@ def read_summary_json(repo: pygit2.Repository, commit_id: pygit2.Oid) -> tuple[R
     return parse_summary(data, f"{what}: {RUN_DIR}/{SUMMARY}"), data
 
 
-def read_history(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> list[metricfile.Point]:
-    """The full history of metric ``key``: sealed segments in order, then the tail."""
+def iter_history(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> Iterator[list[metricfile.Point]]:
+    """The history of metric ``key`` a segment at a time (sealed segments in order, then the
+    tail), so a history of millions of points is read in constant memory."""
     what = f"run commit {str(commit_id)[:12]}"
     tree = run_tree_of(repo, commit_id)
     filename = metric_filename(key)
-    points: list[metricfile.Point] = []
     try:
         segments = repo[tree[f"{METRICS}/{metricfile.segment_dir(filename)}"].id]
     except KeyError:
@@ -117,10 +118,17 @@ def read_history(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> li
     if segments is not None:
         for entry in sorted(segments, key=lambda e: e.name):
             data = read_blob(repo, segments, entry.name, metricfile.MAX_SEGMENT_BYTES, what)
-            points.extend(metricfile.decode_points(data or b"", f"{what}: metric {key!r}"))
+            yield metricfile.decode_points(data or b"", f"{what}: metric {key!r}")
     tail = read_blob(repo, tree, f"{METRICS}/{filename}", metricfile.MAX_SEGMENT_BYTES, what)
     if tail is not None:
-        points.extend(metricfile.decode_points(tail, f"{what}: metric {key!r}"))
+        yield metricfile.decode_points(tail, f"{what}: metric {key!r}")
+
+
+def read_history(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> list[metricfile.Point]:
+    """The full history of metric ``key``: sealed segments in order, then the tail."""
+    points: list[metricfile.Point] = []
+    for segment in iter_history(repo, commit_id, key):
+        points.extend(segment)
     return points
 
 

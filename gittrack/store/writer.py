@@ -561,12 +561,17 @@ def _group_points(points: list[tuple[str, int, int, float]]) -> dict[str, list[t
 def _summarise(old: MetricSummary | None, points: list[tuple[int, int, float]]) -> MetricSummary:
     """Fold new points into a metric's summary: latest = max by (step, timestamp, value)."""
     best = old
+    low, high = (old.min, old.max) if old is not None else (None, None)
     for step, timestamp, value in points:
         candidate = MetricSummary(value, step, timestamp, 0)
         if best is None or candidate.sort_key() >= best.sort_key():
             best = candidate
+        if value == value:  # not NaN
+            low = value if low is None or value < low else low
+            high = value if high is None or value > high else high
     assert best is not None
-    return MetricSummary(best.value, best.step, best.timestamp, (old.count if old else 0) + len(points))
+    count = (old.count if old else 0) + len(points)
+    return MetricSummary(best.value, best.step, best.timestamp, count, low, high)
 
 
 def commit_message(record: RunRecord) -> str:
