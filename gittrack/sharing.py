@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gittrack.data import dvcstore
 from gittrack.errors import GittrackError
+from gittrack.registry.tags import parse_tag
 from gittrack.store import naming, packs, rules, settings, transport
 from gittrack.store.index import RunIndex
 from gittrack.store.packing import Progress, pack_runs, take_in
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gittrack")
 STAGING = "refs/gittrack/incoming/"
-_REGISTRY_TAG = re.compile(r"^refs/tags/[^@#]+(@v\d|@deprecated|#)")
 
 
 @dataclass
@@ -69,7 +68,8 @@ def _staging(remote: str) -> str:
 
 
 def _registry_tags(repo: pygit2.Repository) -> list[str]:
-    return [name for name in repo.references if _REGISTRY_TAG.match(name)]
+    """The registry's tags (GTO's grammar, registry/tags.py), to push with the runs."""
+    return [name for name in repo.references if name.startswith("refs/tags/") and parse_tag(name[10:]) is not None]
 
 
 def _skip(report: SyncReport, line: str) -> None:
@@ -280,7 +280,6 @@ def _push_renumbered(repo: pygit2.Repository, remote: str, clashing: list[str], 
     once): take the next free counter and a later date, and push again, so both events survive."""
     from gittrack.modelregistry import renumber
     from gittrack.registry.state import read_tag
-    from gittrack.registry.tags import parse_tag
 
     for _attempt in range(5):
         if not clashing:

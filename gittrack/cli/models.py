@@ -130,10 +130,13 @@ def show(model: str, as_json: bool) -> None:
         run = v["run"]
         metrics = ", ".join(f"{k}={fmt_value(x)}" for k, x in list((run.get("metrics") or {}).items())[:3])
         name = (run.get("run_name") or (v["run_id"] or "?")[:12]) + ("" if run.get("available") else " (not here)")
-        label = v["version"] + ("" if v["active"] else " (deprecated)")
+        label = v["version"] + ("" if v["active"] else " (deprecated)") + ("" if v["valid"] else " (INVALID)")
         stages = ", ".join(v["stages"]) or "-"
         rows.append([label, stages, fmt_time(v["registered_at"] * 1000), v["registered_by"], name, metrics])
     click.echo(table(["version", "stages", "registered (UTC)", "by", "run", "metrics"], rows))
+    for v in data["versions"]:
+        if v["problem"]:
+            warn(f"{v['version']} is invalid: {v['problem']}")
 
 
 @models.command("history")
