@@ -22,7 +22,7 @@ from gittrack.store import naming, packs, runfiles, settings, transport
 from gittrack.store.index import RunIndex
 from gittrack.store.packing import Progress, pack_runs, take_in
 from gittrack.store.record import ENDED, RUNNING, RunRecord
-from gittrack.store.runstore import RunStore, visible_packed
+from gittrack.store.runstore import RunRef, RunStore, visible_packed
 
 if TYPE_CHECKING:
     import pygit2
@@ -58,6 +58,9 @@ class SyncReport:
     indexes: list[str] = field(default_factory=list)
     packed_runs: int = 0
     pruned: int = 0
+    missing_data: list[str] = field(default_factory=list)
+    """Push: this clone's own runs whose artifact data is neither in the local DVC cache nor on
+    the DVC remote (one line per run); the runs themselves were pushed."""
 
 
 def _staging(remote: str) -> str:
@@ -114,9 +117,11 @@ def push(
         refspecs = [f"{prefix}*:{prefix}*"] if refs else []
         indexes = sorted(n for n in packs.tips(repo) if experiment is None or n == packs.index_ref(experiment))
         refs += [ref for ref, _ in visible_packed(store.indexes(experiment), {r.name for r in refs})]
+    report = SyncReport(remote)
+    if artifacts and dvcstore.has_dvc(root):  # data first: a run never reaches the remote before its data
+        _push_data(repo, remote, None if not runs and not experiment else refs, report)
     tags = _registry_tags(repo)
     results = transport.push(root, remote, refspecs + [f"{n}:{n}" for n in indexes] + [f"{t}:{t}" for t in tags])
-    report = SyncReport(remote)
     if packed is not None:
         report.packed_runs = sum(packed.packed.values())
         report.skipped.extend(f"not packed: {line}" for line in packed.skipped)
@@ -174,12 +179,57 @@ def push(
         _prune_remote_refs(repo, remote, experiment, report)
     if clashing_tags:
         _push_renumbered(repo, remote, clashing_tags, report)
-    if artifacts and dvcstore.has_dvc(root):
-        names = None if not runs and not experiment else [r.name for r in refs]
-        entries = _dvc_objects(repo, names)
-        if entries:
-            report.data_objects = dvcstore.push(dvcstore.open_dvc(root.rstrip("/")), entries)
     return report
+
+
+def _push_data(repo: pygit2.Repository, remote: str, refs: list[RunRef] | None, report: SyncReport) -> None:
+    """Send the artifact data of ``refs`` (None: of every run here) that the local DVC cache holds.
+
+    Data the cache lacks is skipped, with one summary line, when the DVC remote has it already or
+    when it belongs to someone else's run (pulled, its data never fetched: its author's push sends
+    it). Data of this clone's own runs that is on neither side goes into ``report.missing_data``."""
+    entries = _dvc_objects(repo, None if refs is None else [r.name for r in refs])
+    if not entries:
+        return
+    outcome = dvcstore.push(dvcstore.open_dvc(repo.workdir.rstrip("/")), entries)
+    report.data_objects = outcome.sent
+    absent = {e.md5 for e in outcome.absent}
+    ours: set[str] = set()
+    for ref in _own_runs(repo, remote, refs) if absent else []:
+        try:
+            record = runfiles.read_summary(repo, ref.commit)
+        except GittrackError:
+            continue
+        lacking = sorted({a["md5"] for a in record.artifacts if isinstance(a, dict) and a.get("md5") in absent})
+        if lacking:
+            ours.update(lacking)
+            shown = ", ".join(lacking[:3]) + (f" and {len(lacking) - 3} more" if len(lacking) > 3 else "")
+            report.missing_data.append(
+                f"run {ref.run_id} ({ref.experiment}): {len(lacking)} artifact object(s) ({shown}) are neither in "
+                "the local DVC cache nor on the DVC remote; log them again in a new run, or push with --no-artifacts"
+            )
+    elsewhere = len(absent - ours)
+    if outcome.on_remote or elsewhere:
+        report.skipped.append(
+            f"{len(outcome.on_remote) + elsewhere} artifact(s) whose data this clone lacks: "
+            f"{len(outcome.on_remote)} already on the DVC remote, {elsewhere} on neither "
+            "(others' runs whose data never reached the DVC remote)"
+        )
+
+
+def _own_runs(repo: pygit2.Repository, remote: str, refs: list[RunRef] | None) -> list[RunRef]:
+    """This clone's own runs among ``refs`` (None: all): those the git remote does not hold yet, and
+    those recorded by this git user on this host (pushed before, yet theirs to supply data for)."""
+    import socket
+
+    from gittrack.search import find_rows
+    from gittrack.store.repo import identity
+
+    refs = RunStore(repo).refs()[0] if refs is None else refs
+    shared = remote_runs(repo, remote)
+    me = (identity(repo)[0], socket.gethostname())
+    mine = {row.ref for row in find_rows(repo).rows if (row.user, row.host) == me}
+    return [r for r in refs if shared.get(r.name) != str(r.commit) or r.name in mine]
 
 
 def _many_refs(store: RunStore, experiment: str | None) -> bool:

@@ -101,7 +101,7 @@ def test_artifacts_come_back_from_the_dvc_remote(dvc_repo: Path, tmp_path: Path)
     run = gittrack.get_run(active.run_id)
     dvc_api = dvcstore.open_dvc(str(dvc_repo))
     entries = [dvcstore.DataEntry(a["md5"], a["size"], a["nfiles"]) for a in run.record.artifacts]
-    assert dvcstore.push(dvc_api, entries) == 4  # a file, a .dir listing and its two files
+    assert dvcstore.push(dvc_api, entries).sent == 4  # a file, a .dir listing and its two files
     shutil.rmtree(dvc_repo / ".dvc" / "cache")
     dvcstore.open_dvc.cache_clear()  # as a new process would see it
     out = tmp_path / "out"

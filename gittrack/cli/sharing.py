@@ -36,7 +36,9 @@ def _report(verb: str, report) -> None:
         warn(f"conflict on {conflict.ref}: {sides} ({conflict.reason}); left as it was")
     for item in report.refused:
         warn(f"the remote refused {item}")
-    if report.conflicts or report.refused:
+    for item in report.missing_data:
+        click.echo(f"error: {item}", err=True)
+    if report.conflicts or report.refused or report.missing_data:
         sys.exit(1)
 
 
