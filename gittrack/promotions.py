@@ -261,7 +261,7 @@ def push_request(repo: pygit2.Repository, branch: str, remote: str | None = None
     remote = transport.resolve_remote(repo, remote)
     push(repo, remote)
     results = transport.push(repo.workdir, remote, [f"refs/heads/{branch}:refs/heads/{branch}"])
-    refused = [f"{r.ref}: {r.summary}" for r in results if not r.ok]
+    refused = [f"{r.ref}: {r.why}" for r in results if not r.ok]
     if refused:
         raise transport.RemoteError(f"the remote refused {refused[0]}")
     return remote
@@ -273,7 +273,7 @@ def push_tags(repo: pygit2.Repository, names: list[str], remote: str | None = No
 
     remote = transport.resolve_remote(repo, remote)
     results = transport.push(repo.workdir, remote, [f"refs/tags/{t}:refs/tags/{t}" for t in names])
-    return [f"{r.ref}: {r.summary}" for r in results if not r.ok]
+    return [f"{r.ref}: {r.why}" for r in results if not r.ok]
 
 
 @dataclass

@@ -120,8 +120,9 @@ def push(
     report = SyncReport(remote)
     if artifacts and dvcstore.has_dvc(root):  # data first: a run never reaches the remote before its data
         _push_data(repo, remote, None if not runs and not experiment else refs, report)
-    tags = _registry_tags(repo)
-    results = transport.push(root, remote, refspecs + [f"{n}:{n}" for n in indexes] + [f"{t}:{t}" for t in tags])
+    # runs first, registry tags after: a tag the remote's hook refuses never holds back runs
+    results = transport.push(root, remote, refspecs + [f"{n}:{n}" for n in indexes])
+    results += transport.push(root, remote, [f"{t}:{t}" for t in _registry_tags(repo)])
     if packed is not None:
         report.packed_runs = sum(packed.packed.values())
         report.skipped.extend(f"not packed: {line}" for line in packed.skipped)
@@ -136,13 +137,13 @@ def push(
             elif not result.ok and "remote rejected" not in result.summary:
                 behind.append(result.ref)  # not a fast-forward: someone else packed too
             elif not result.ok:
-                report.refused.append(f"{result.ref}: {result.summary}")
+                report.refused.append(f"{result.ref}: {result.why}")
         elif result.ref.startswith("refs/tags/"):
             report.tags += result.flag in "*+ "
             if not result.ok and "already exists" in result.summary:
                 clashing_tags.append(result.ref[len("refs/tags/") :])
             elif not result.ok:
-                report.refused.append(f"{result.ref}: {result.summary}")
+                report.refused.append(f"{result.ref}: {result.why}")
         elif result.flag == "=":
             report.unchanged += 1
         elif result.ok:
@@ -150,7 +151,7 @@ def push(
         elif result.ref in by_name and "remote rejected" not in result.summary:
             rejected.append(by_name[result.ref])
         else:
-            report.refused.append(f"{result.ref}: {result.summary}")
+            report.refused.append(f"{result.ref}: {result.why}")
     if rejected:
         staging = _staging(remote)
         transport.fetch(root, remote, [f"+{r.name}:{staging}{r.name[5:]}" for r in rejected], prune=False)
@@ -171,7 +172,7 @@ def push(
         forced = transport.push(root, remote, [f"+{n}:{n}" for n in leases], leases)
         report.sent.extend(r.ref for r in forced if r.ok)
         report.conflicts.extend(
-            Conflict(r.ref, str(by_name[r.ref].commit), leases[r.ref], r.summary) for r in forced if not r.ok
+            Conflict(r.ref, str(by_name[r.ref].commit), leases[r.ref], r.why) for r in forced if not r.ok
         )
     if behind:
         _push_merged_indexes(repo, remote, behind, report)

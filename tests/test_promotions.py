@@ -230,3 +230,23 @@ def test_shipped_hooks_and_ci_files() -> None:
     result = CliRunner().invoke(main, ["hooks", "run", "nope"])
     assert result.exit_code != 0
     assert sys.executable
+
+
+def test_push_shows_the_hooks_reasons_and_sends_what_it_accepts(team) -> None:
+    remote, ds, _, ids = team
+    commit = gittrack.Client(ds).get_run(ids[2]).info.commit
+    git(ds, "tag", "-a", "-m", "sneaky", "churn#production#99", commit)  # the hook refuses this tag...
+    git(ds, "update-ref", "refs/runs/Bad/x", commit)  # ...and this malformed run ref
+    new_run = train(ds, 4.0, 0.9)  # but not a new run...
+    gt(ds, "models", "promote", "churn", "v0.0.1", "staging")  # ...nor an unguarded stage
+    refused = gt(ds, "push", ok=False)
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr
+    lines = [line for line in refused.stderr.splitlines() if "refused" in line]
+    assert len(lines) == 2, refused.stderr
+    assert any("refs/tags/churn#production#99" in line and "stage 'production' of churn is guarded" in line
+               for line in lines)  # fmt: skip
+    assert any("refs/runs/Bad/x" in line and "not a valid run ref" in line for line in lines)
+    assert new_run in git(remote, "for-each-ref", "refs/runs/")
+    assert "churn#staging#" in git(remote, "tag", "-l")
+    assert "churn#production#99" not in git(remote, "tag", "-l")
