@@ -41,8 +41,9 @@ def default_branch(repo: pygit2.Repository) -> str:
 
 
 def default_tip(repo: pygit2.Repository, base: str | None = None) -> pygit2.Oid | None:
-    """The commit policy is read from: ``base`` if given, else the default branch (its remote-tracking
-    copy when there is one: that is what a pull request merges into)."""
+    """The commit policy is read from: ``base`` if given, else the default branch: its
+    remote-tracking copy (what a pull request merges into), or the local branch when that is ahead
+    of it (commits not pushed yet, such as a policy just committed), or whichever exists."""
     import pygit2
 
     if base:
@@ -51,11 +52,14 @@ def default_tip(repo: pygit2.Repository, base: str | None = None) -> pygit2.Oid 
         except (KeyError, ValueError):
             raise NotFoundError(f"base {base!r} is not a commit here; fetch it first") from None
     name = default_branch(repo)
+    tips = []
     for ref in (f"refs/remotes/origin/{name}", f"refs/heads/{name}"):
         found = repo.references.get(ref)
         if found is not None:
-            return found.peel(pygit2.Commit).id
-    return None
+            tips.append(found.peel(pygit2.Commit).id)
+    if len(tips) == 2 and tips[0] != tips[1] and repo.descendant_of(tips[1], tips[0]):
+        return tips[1]
+    return tips[0] if tips else None
 
 
 def policy_of(repo: pygit2.Repository, model: str) -> Policy:

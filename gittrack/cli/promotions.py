@@ -38,9 +38,15 @@ def policy(model: str, no_worse, thresholds, guard, clear: bool, commit: bool) -
     click.echo(f"{model}: thresholds {rules.thresholds or 'none'}")
     if commit:
         from gittrack.initialize import commit_files
+        from gittrack.promotions import default_branch
 
         sha = commit_files(repo.workdir, ["registry.yaml"], f"Set the promotion policy of {model}")
-        click.echo(f"committed registry.yaml as {sha[:12]}; it takes effect once on the default branch")
+        branch, default = repo.head.shorthand, default_branch(repo)
+        if branch == default:
+            click.echo(f"committed registry.yaml as {sha[:12]} on {branch}: in force here now; "
+                       f"the server hook and CI enforce it once {branch} is pushed")  # fmt: skip
+        else:
+            click.echo(f"committed registry.yaml as {sha[:12]} on {branch}; it takes effect once merged into {default}")
     elif no_worse or thresholds or guard or clear:
         click.echo(f"wrote {path}; it takes effect once committed on the default branch (or pass --commit)")
 
