@@ -451,3 +451,21 @@ def test_push_fails_for_the_missing_data_of_its_own_runs(bare: Path, tmp_path: P
     assert result.returncode == 1
     assert "neither in the local DVC cache nor on the DVC remote" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_reproduce_refuses_an_entry_point_outside_the_repository(repo: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere" / "train.py"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(textwrap.dedent(SCRIPT))
+    gt = str(BIN / "gittrack")
+    subprocess.run([gt, "run", "-n", "outside", "--", sys.executable, str(elsewhere), "7"], check=True,
+                   capture_output=True)  # fmt: skip
+    refused = subprocess.run([gt, "reproduce", "outside"], capture_output=True, text=True)
+    assert refused.returncode == 2
+    assert "outside the repository" in refused.stderr
+    assert "--allow-outside" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not [r for r in gittrack.list_runs() if r.data.tags.get("reproduced_from")]  # nothing was re-run
+    allowed = subprocess.run([gt, "reproduce", "outside", "--allow-outside"], capture_output=True, text=True)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert "reproduced" in allowed.stdout
