@@ -143,3 +143,19 @@ def test_run_command_through_the_runner(repo: Path, cli) -> None:
     assert run.record.command["argv"] == ["sh", "-c", "echo hi; exit 3"]
     assert gittrack.Client().get_log(run.info.run_id, "stdout") == "hi\n"
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_push_to_a_path_that_does_not_exist_suggests_a_remote_name(repo: Path, tmp_path: Path, cli) -> None:
+    missing = str(tmp_path / "nowhere" / "exist.git")
+    result = cli("push", missing)
+    assert result.exit_code == 2
+    assert f"git remote add origin {missing}" in result.output
+    assert f"git remote add {missing}" not in result.output
+    assert "Traceback" not in result.output
+    git(repo, "remote", "add", "origin", str(tmp_path))
+    taken = cli("pull", missing)
+    assert taken.exit_code == 2
+    assert f"git remote add team {missing}" in taken.output  # origin is taken: another name
+    typo = cli("push", "orign")
+    assert typo.exit_code == 2
+    assert "git remote add orign URL" in typo.output

@@ -62,8 +62,15 @@ def resolve_remote(repo: pygit2.Repository, remote: str | None) -> str:
     """The remote to use: the one given (a name or a URL/path), else the branch's upstream remote,
     else ``origin``."""
     if remote:
-        if remote in repo.remotes.names() or "://" in remote or ":" in remote or os.path.exists(remote):
+        names = list(repo.remotes.names())
+        if remote in names or "://" in remote or ":" in remote or os.path.exists(remote):
             return remote
+        if "/" in remote or os.sep in remote or remote.endswith(".git") or remote.startswith(("~", ".")):
+            name = next(n for n in ("origin", "team", "shared", "upstream", f"remote{len(names)}") if n not in names)
+            raise UsageError(
+                f"{remote!r} is neither a remote name nor an existing path; check the path, create the repository "
+                f"('git init --bare {remote}'), or name it as a remote: 'git remote add {name} {remote}'"
+            )
         raise UsageError(f"no remote named {remote!r}; add it with 'git remote add {remote} URL' or give a URL")
     if not repo.head_is_unborn and not repo.head_is_detached:
         try:
