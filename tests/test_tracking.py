@@ -8,6 +8,7 @@ import os
 import platform
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -514,3 +515,32 @@ def test_oversized_run_files_are_refused_not_read(repo: Path, caplog: pytest.Log
     assert "byte limit" in caplog.text
     with pytest.raises(gittrack.MalformedRunError, match="byte limit"):
         gittrack.get_run("01eeeeeeeeeeeeeeeeeeeeeeee")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [10**400, 10**5000, -(10**400), "x" * 10_000, list(range(5000))],
+    ids=["e400", "e5000", "-e400", "str", "list"],
+)
+def test_a_huge_bad_value_is_cut_in_the_error(repo: Path, value) -> None:
+    with gittrack.start_run():
+        with pytest.raises(gittrack.InvalidValueError, match="real numbers") as raised:
+            gittrack.log_metric("m", value)
+        with pytest.raises(gittrack.InvalidValueError, match="step must be an integer") as stepped:
+            gittrack.log_metric("m", 1.0, step=value if not isinstance(value, int) else 0.5)
+    for message in (str(raised.value), str(stepped.value)):
+        assert len(message) < 200, message
+        assert "\n" not in message
+    if isinstance(value, int):
+        assert "digits" in str(raised.value)
+
+
+def test_a_script_logging_a_huge_metric_fails_with_a_short_error(repo: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gittrack", "run", "--", sys.executable, "-c",
+         "import gittrack; gittrack.log_metric('m', 10**400)"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "about 401 digits" in result.stderr
+    assert "0" * 50 not in result.stderr
