@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,22 @@ def test_push_to_a_path_that_does_not_exist_suggests_a_remote_name(repo: Path, t
     typo = cli("push", "orign")
     assert typo.exit_code == 2
     assert "git remote add orign URL" in typo.output
+
+
+def test_init_twice_commits_every_dvc_file_and_keeps_dvcs_chatter_out(repo: Path, tmp_path: Path, gittrack_cmd) -> None:
+    first = subprocess.run([*gittrack_cmd, "init", "--no-commit"], capture_output=True, text=True, check=True)
+    assert "You can now commit" not in first.stdout + first.stderr
+    assert "commit them when ready: git add .dvc/.gitignore .dvc/config .dvcignore" in first.stdout
+    second = subprocess.run([*gittrack_cmd, "init", "--dvc-remote", str(tmp_path / "dvc-remote"), "--commit"],
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    assert "You can now commit" not in second.stdout + second.stderr
+    assert "DVC set up: .dvc/.gitignore, .dvc/config, .dvcignore" in second.stdout
+    assert git(repo, "status", "--porcelain") == ""  # nothing left staged or untracked
+    committed = git(repo, "show", "--name-only", "--format=", "HEAD").split()
+    assert sorted(committed) == [".dvc/.gitignore", ".dvc/config", ".dvcignore"]
+    third = subprocess.run([*gittrack_cmd, "init"], capture_output=True, text=True, check=True)
+    assert "DVC set up" not in third.stdout  # nothing new to commit
+    (repo / ".dvcignore").write_text("# changed by hand\n")
+    fourth = subprocess.run([*gittrack_cmd, "init", "--commit"], capture_output=True, text=True, check=True)
+    assert "DVC set up: .dvcignore" in fourth.stdout
+    assert git(repo, "status", "--porcelain") == ""

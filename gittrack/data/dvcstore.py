@@ -71,6 +71,10 @@ def open_dvc(root: str) -> Repo:
         raise NotFoundError(f"'{root}' is not a DVC repository; run 'gittrack init' (or 'dvc init') first") from None
 
 
+SETUP_FILES = [".dvc/.gitignore", ".dvc/config", ".dvcignore"]
+"""What ``dvc init`` creates, to be committed."""
+
+
 def init_dvc(root: str | os.PathLike, remote: str | None = None) -> list[str]:
     """Set up DVC at ``root`` when missing, and make ``remote`` (a URL or path) its default remote.
 
@@ -81,8 +85,14 @@ def init_dvc(root: str | os.PathLike, remote: str | None = None) -> list[str]:
     root = Path(root)
     changed = []
     if not has_dvc(root):
-        Repo.init(str(root))
-        changed += [".dvc/config", ".dvc/.gitignore", ".dvcignore"]
+        chatter = logging.getLogger("dvc.repo.init")  # "You can now commit the changes to git.": we say it
+        level = chatter.level
+        chatter.setLevel(logging.WARNING)
+        try:
+            Repo.init(str(root))
+        finally:
+            chatter.setLevel(level)
+        changed += SETUP_FILES
     open_dvc.cache_clear()
     if remote:
         dvc = open_dvc(str(root))
