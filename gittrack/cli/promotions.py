@@ -23,7 +23,11 @@ def registry() -> None:
     "--no-worse", "no_worse", multiple=True, metavar="METRIC:min|max[:TOL]", help="Not worse than the holder."
 )
 @click.option(
-    "--threshold", "thresholds", multiple=True, metavar="METRIC:OP:VALUE", help="An absolute bar, e.g. auc:>=:0.8."
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="METRIC:OP:VALUE",
+    help="An absolute bar, e.g. auc:ge:0.8 (OP: ge gt le lt eq, or quoted >= > <= < ==).",
 )
 @click.option("--guard", multiple=True, metavar="STAGE", help="A stage that needs a reviewed request.")
 @click.option("--clear", is_flag=True, help="Start MODEL's policy from scratch.")
