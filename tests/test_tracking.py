@@ -544,3 +544,19 @@ def test_a_script_logging_a_huge_metric_fails_with_a_short_error(repo: Path) -> 
     assert result.returncode != 0
     assert "about 401 digits" in result.stderr
     assert "0" * 50 not in result.stderr
+
+
+def test_run_record_to_dict_is_the_run_yaml_document(repo: Path) -> None:
+    import yaml
+
+    with gittrack.start_run(params={"lr": 0.1}, tags={"team": "ml"}) as active:
+        gittrack.log_metric("rmse", 0.5, step=3)
+    run = gittrack.get_run(active.run_id)
+    doc = run.record.to_dict()
+    assert doc == yaml.safe_load(git(repo, "show", f"{run.info.commit}:.gittrack/run/run.yaml"))
+    assert doc["params"] == {"lr": "0.1"}
+    assert doc["metrics"]["rmse"] == {"value": 0.5, "step": 3, "timestamp": doc["metrics"]["rmse"]["timestamp"],
+                                      "count": 1}  # fmt: skip
+    assert doc["start_time"].endswith("Z")
+    doc["params"]["lr"] = "changed"
+    assert run.record.params == {"lr": "0.1"}  # a copy: changing it changes nothing
