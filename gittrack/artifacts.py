@@ -178,14 +178,22 @@ def download_artifacts(
     repo: pygit2.Repository, run: Run, path: str | None = None, dst: str | os.PathLike | None = None
 ) -> str:
     """Write artifact ``path`` (default: all) of ``run`` under ``dst`` (default: a new temp folder),
-    fetching from the DVC remote what the local cache lacks; returns the local path."""
+    fetching from the DVC remote what the local cache lacks; returns the local path.
+
+    A ``path`` that names a folder the artifacts were logged into (``plots`` for ``plots/loss.png``
+    and ``plots/acc.png``) writes every artifact under it, and returns that folder."""
     dvc = _dvc(repo)
     paths = [path] if path else [a["path"] for a in run.record.artifacts]
     if not paths:
         raise NotFoundError(f"run {run.info.run_name} has no artifacts")
+    if path:
+        wanted = naming.artifact_path(None, path)
+        logged = [a.get("path") for a in run.record.artifacts if isinstance(a.get("path"), str)]
+        inside = sorted(p for p in logged if p.startswith(wanted + "/"))
+        paths = inside if wanted not in logged and inside else [wanted]
     entries = {p: _artifact_entry(repo, run, p) for p in paths}
     dvcstore.fetch(dvc, list(entries.values()))
     target = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="gittrack-artifacts-"))
     for p, entry in entries.items():
         dvcstore.materialise(dvc, entry, target / p)
-    return str(target / paths[0]) if path else str(target)
+    return str(target / wanted) if path else str(target)

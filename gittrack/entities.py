@@ -42,7 +42,8 @@ class RunData:
 
 @dataclass(frozen=True)
 class Run:
-    """One run: ``info``, ``data`` and the full recorded ``record`` (run.yaml) for details."""
+    """One run: ``info``, ``data`` and ``record``, a :class:`RunRecord` with run.yaml's fields as
+    attributes (``record.to_dict()``: the run.yaml document itself)."""
 
     info: RunInfo
     data: RunData

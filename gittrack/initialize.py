@@ -47,6 +47,8 @@ def init_repository(path: str | os.PathLike = ".", dvc: bool = True, dvc_remote:
     repo = open_repo(target)
     root = repo.workdir.rstrip("/")
     dvc_files = dvcstore.init_dvc(root, dvc_remote) if dvc or dvc_remote else []
+    if dvc or dvc_remote:  # what differs from HEAD, with the set-up files an earlier init left uncommitted
+        dvc_files = _uncommitted(repo, sorted(set(dvc_files) | set(dvcstore.SETUP_FILES)))
     refs, _ = RunStore(repo).refs()
     name, email = identity(repo)
     configured = "user.name" in repo.config or bool(os.environ.get("GIT_AUTHOR_NAME"))
@@ -65,6 +67,25 @@ def init_repository(path: str | os.PathLike = ".", dvc: bool = True, dvc_remote:
         dvc_files=dvc_files,
         dvc_remote=dvcstore.default_remote(root) if dvcstore.has_dvc(root) else None,
     )
+
+
+def _uncommitted(repo, paths: list[str]) -> list[str]:
+    """Those of ``paths`` that exist in the work tree but not as they are in HEAD (new, staged or modified)."""
+    import pygit2
+
+    root = Path(repo.workdir)
+    head = None if repo.head_is_unborn else repo.head.peel(pygit2.Commit).tree
+    found = []
+    for path in paths:
+        if not (root / path).is_file():
+            continue
+        try:
+            committed = head[path].id if head is not None else None
+        except KeyError:
+            committed = None
+        if committed != pygit2.hashfile(str(root / path)):
+            found.append(path)
+    return found
 
 
 def commit_files(path: str | os.PathLike, files: list[str], message: str) -> str:

@@ -287,15 +287,38 @@ def lineage(repo: pygit2.Repository, spec: str) -> dict[str, Any]:
     out["source"] = {"commit": source, "dirty": run.get("dirty"), "available": available}
     inputs = []
     if run.get("available"):
-        record = RunStore(repo).get(run["run_id"]).record
+        stored = RunStore(repo).get(run["run_id"])
+        record = stored.record
         from gittrack.data import dvcstore
 
         dvc = dvcstore.open_dvc(repo.workdir.rstrip("/")) if dvcstore.has_dvc(repo.workdir) else None
+        snapshot = repo[stored.ref.commit].peel(pygit2.Commit).tree
         for item in record.inputs:
             entry = dvcstore.DataEntry(str(item.get("md5")), item.get("size"), item.get("nfiles"))
-            inputs.append({**item, "in_cache": bool(dvc and item.get("md5") and dvcstore.in_cache(dvc, entry))})
+            inputs.append({
+                **item,
+                "in_cache": bool(dvc and item.get("md5") and dvcstore.in_cache(dvc, entry)),
+                "in_git": _in_snapshot(repo, snapshot, item),
+            })  # fmt: skip
     out["inputs"] = inputs
     return out
+
+
+def _in_snapshot(repo: pygit2.Repository, tree: pygit2.Tree, item: dict[str, Any]) -> bool:
+    """Whether an input is held by git in the run's snapshot (a git-tracked file with the recorded
+    content, or a folder), rather than by DVC."""
+    import hashlib
+
+    path = item.get("path")
+    if not isinstance(path, str) or not path or path.startswith(("/", "..")) or path.startswith(".gittrack/"):
+        return False
+    try:
+        found = tree[path]
+    except (KeyError, ValueError):
+        return False
+    if found.type_str == "tree":
+        return True
+    return found.type_str == "blob" and hashlib.md5(repo[found.id].data).hexdigest() == item.get("md5")  # noqa: S324
 
 
 def verify(repo: pygit2.Repository, spec: str) -> list[tuple[str, bool, str]]:

@@ -41,8 +41,9 @@ def default_branch(repo: pygit2.Repository) -> str:
 
 
 def default_tip(repo: pygit2.Repository, base: str | None = None) -> pygit2.Oid | None:
-    """The commit policy is read from: ``base`` if given, else the default branch (its remote-tracking
-    copy when there is one: that is what a pull request merges into)."""
+    """The commit policy is read from: ``base`` if given, else the default branch: its
+    remote-tracking copy (what a pull request merges into), or the local branch when that is ahead
+    of it (commits not pushed yet, such as a policy just committed), or whichever exists."""
     import pygit2
 
     if base:
@@ -51,11 +52,14 @@ def default_tip(repo: pygit2.Repository, base: str | None = None) -> pygit2.Oid 
         except (KeyError, ValueError):
             raise NotFoundError(f"base {base!r} is not a commit here; fetch it first") from None
     name = default_branch(repo)
+    tips = []
     for ref in (f"refs/remotes/origin/{name}", f"refs/heads/{name}"):
         found = repo.references.get(ref)
         if found is not None:
-            return found.peel(pygit2.Commit).id
-    return None
+            tips.append(found.peel(pygit2.Commit).id)
+    if len(tips) == 2 and tips[0] != tips[1] and repo.descendant_of(tips[1], tips[0]):
+        return tips[1]
+    return tips[0] if tips else None
 
 
 def policy_of(repo: pygit2.Repository, model: str) -> Policy:
@@ -295,7 +299,7 @@ def push_request(repo: pygit2.Repository, branch: str, remote: str | None = None
     remote = transport.resolve_remote(repo, remote)
     push(repo, remote)
     results = transport.push(repo.workdir, remote, [f"refs/heads/{branch}:refs/heads/{branch}"])
-    refused = [f"{r.ref}: {r.summary}" for r in results if not r.ok]
+    refused = [f"{r.ref}: {r.why}" for r in results if not r.ok]
     if refused:
         raise transport.RemoteError(f"the remote refused {refused[0]}")
     return remote
@@ -307,7 +311,7 @@ def push_tags(repo: pygit2.Repository, names: list[str], remote: str | None = No
 
     remote = transport.resolve_remote(repo, remote)
     results = transport.push(repo.workdir, remote, [f"refs/tags/{t}:refs/tags/{t}" for t in names])
-    return [f"{r.ref}: {r.summary}" for r in results if not r.ok]
+    return [f"{r.ref}: {r.why}" for r in results if not r.ok]
 
 
 @dataclass

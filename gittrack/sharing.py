@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 from gittrack.data import dvcstore
 from gittrack.errors import GittrackError
 from gittrack.registry.tags import parse_tag
-from gittrack.store import naming, packs, rules, settings, transport
+from gittrack.store import naming, packs, rules, runfiles, settings, transport
 from gittrack.store.index import RunIndex
 from gittrack.store.packing import Progress, pack_runs, take_in
-from gittrack.store.runstore import RunStore, visible_packed
+from gittrack.store.runstore import RunRef, RunStore, visible_packed
 
 if TYPE_CHECKING:
     import pygit2
@@ -57,6 +57,9 @@ class SyncReport:
     packed_runs: int = 0
     pruned: int = 0
     unreported: int = 0  # skipped refs past the report's limit
+    missing_data: list[str] = field(default_factory=list)
+    """Push: this clone's own runs whose artifact data is neither in the local DVC cache nor on
+    the DVC remote (one line per run); the runs themselves were pushed."""
 
 
 def _staging(remote: str) -> str:
@@ -117,9 +120,12 @@ def push(
         refspecs = [f"{prefix}*:{prefix}*"] if refs else []
         indexes = sorted(n for n in packs.tips(repo) if experiment is None or n == packs.index_ref(experiment))
         refs += [ref for ref, _ in visible_packed(store.indexes(experiment), {r.name for r in refs})]
-    tags = _registry_tags(repo)
-    results = transport.push(root, remote, refspecs + [f"{n}:{n}" for n in indexes] + [f"{t}:{t}" for t in tags])
     report = SyncReport(remote)
+    if artifacts and dvcstore.has_dvc(root):  # data first: a run never reaches the remote before its data
+        _push_data(repo, remote, None if not runs and not experiment else refs, report)
+    # runs first, registry tags after: a tag the remote's hook refuses never holds back runs
+    results = transport.push(root, remote, refspecs + [f"{n}:{n}" for n in indexes])
+    results += transport.push(root, remote, [f"{t}:{t}" for t in _registry_tags(repo)])
     if packed is not None:
         report.packed_runs = sum(packed.packed.values())
         report.skipped.extend(f"not packed: {line}" for line in packed.skipped)
@@ -134,13 +140,13 @@ def push(
             elif not result.ok and "remote rejected" not in result.summary:
                 behind.append(result.ref)  # not a fast-forward: someone else packed too
             elif not result.ok:
-                report.refused.append(f"{result.ref}: {result.summary}")
+                report.refused.append(f"{result.ref}: {result.why}")
         elif result.ref.startswith("refs/tags/"):
             report.tags += result.flag in "*+ "
             if not result.ok and "already exists" in result.summary:
                 clashing_tags.append(result.ref[len("refs/tags/") :])
             elif not result.ok:
-                report.refused.append(f"{result.ref}: {result.summary}")
+                report.refused.append(f"{result.ref}: {result.why}")
         elif result.flag == "=":
             report.unchanged += 1
         elif result.ok:
@@ -148,7 +154,7 @@ def push(
         elif result.ref in by_name and "remote rejected" not in result.summary:
             rejected.append(by_name[result.ref])
         else:
-            report.refused.append(f"{result.ref}: {result.summary}")
+            report.refused.append(f"{result.ref}: {result.why}")
     if rejected:
         staging = _staging(remote)
         transport.fetch(root, remote, [f"+{r.name}:{staging}{r.name[5:]}" for r in rejected], prune=False)
@@ -163,7 +169,7 @@ def push(
         forced = transport.push(root, remote, [f"+{n}:{n}" for n in leases], leases)
         report.sent.extend(r.ref for r in forced if r.ok)
         report.conflicts.extend(
-            Conflict(r.ref, str(by_name[r.ref].commit), leases[r.ref], r.summary) for r in forced if not r.ok
+            Conflict(r.ref, str(by_name[r.ref].commit), leases[r.ref], r.why) for r in forced if not r.ok
         )
     if behind:
         _push_merged_indexes(repo, remote, behind, report)
@@ -171,12 +177,57 @@ def push(
         _prune_remote_refs(repo, remote, experiment, report)
     if clashing_tags:
         _push_renumbered(repo, remote, clashing_tags, report)
-    if artifacts and dvcstore.has_dvc(root):
-        names = None if not runs and not experiment else [r.name for r in refs]
-        entries = _dvc_objects(repo, names)
-        if entries:
-            report.data_objects = dvcstore.push(dvcstore.open_dvc(root.rstrip("/")), entries)
     return report
+
+
+def _push_data(repo: pygit2.Repository, remote: str, refs: list[RunRef] | None, report: SyncReport) -> None:
+    """Send the artifact data of ``refs`` (None: of every run here) that the local DVC cache holds.
+
+    Data the cache lacks is skipped, with one summary line, when the DVC remote has it already or
+    when it belongs to someone else's run (pulled, its data never fetched: its author's push sends
+    it). Data of this clone's own runs that is on neither side goes into ``report.missing_data``."""
+    entries = _dvc_objects(repo, None if refs is None else [r.name for r in refs])
+    if not entries:
+        return
+    outcome = dvcstore.push(dvcstore.open_dvc(repo.workdir.rstrip("/")), entries)
+    report.data_objects = outcome.sent
+    absent = {e.md5 for e in outcome.absent}
+    ours: set[str] = set()
+    for ref in _own_runs(repo, remote, refs) if absent else []:
+        try:
+            record = runfiles.read_summary(repo, ref.commit)
+        except GittrackError:
+            continue
+        lacking = sorted({a["md5"] for a in record.artifacts if isinstance(a, dict) and a.get("md5") in absent})
+        if lacking:
+            ours.update(lacking)
+            shown = ", ".join(lacking[:3]) + (f" and {len(lacking) - 3} more" if len(lacking) > 3 else "")
+            report.missing_data.append(
+                f"run {ref.run_id} ({ref.experiment}): {len(lacking)} artifact object(s) ({shown}) are neither in "
+                "the local DVC cache nor on the DVC remote; log them again in a new run, or push with --no-artifacts"
+            )
+    elsewhere = len(absent - ours)
+    if outcome.on_remote or elsewhere:
+        report.skipped.append(
+            f"{len(outcome.on_remote) + elsewhere} artifact(s) whose data this clone lacks: "
+            f"{len(outcome.on_remote)} already on the DVC remote, {elsewhere} on neither "
+            "(others' runs whose data never reached the DVC remote)"
+        )
+
+
+def _own_runs(repo: pygit2.Repository, remote: str, refs: list[RunRef] | None) -> list[RunRef]:
+    """This clone's own runs among ``refs`` (None: all): those the git remote does not hold yet, and
+    those recorded by this git user on this host (pushed before, yet theirs to supply data for)."""
+    import socket
+
+    from gittrack.search import find_rows
+    from gittrack.store.repo import identity
+
+    refs = RunStore(repo).refs()[0] if refs is None else refs
+    shared = remote_runs(repo, remote)
+    me = (identity(repo)[0], socket.gethostname())
+    mine = {row.ref for row in find_rows(repo).rows if (row.user, row.host) == me}
+    return [r for r in refs if shared.get(r.name) != str(r.commit) or r.name in mine]
 
 
 def _many_refs(store: RunStore, experiment: str | None) -> bool:

@@ -133,8 +133,13 @@ def reproduce(
     keep: bool = False,
     on_stdout: Callable[[bytes], None] | None = None,
     on_stderr: Callable[[bytes], None] | None = None,
+    allow_outside: bool = False,
 ) -> Reproduction:
-    """Re-run a run's recorded command in a temporary worktree at its snapshot and compare metrics."""
+    """Re-run a run's recorded command in a temporary worktree at its snapshot and compare metrics.
+
+    A run whose entry point (the script it ran) is not in its snapshot, because it lay outside
+    the repository or git ignored it, is refused unless ``allow_outside``: re-running it would run
+    that file as it is today, not the code that ran."""
     from gittrack.client import Client
     from gittrack.launcher import run_command
 
@@ -146,6 +151,12 @@ def reproduce(
         raise UsageError(
             f"run {original.info.run_name} was recorded from Python without a script to re-run "
             f"(command: {' '.join(argv) or 'none'}); check it out with 'gittrack checkout' and re-run it by hand"
+        )
+    missing = _entry_not_in_snapshot(repo, original)
+    if missing and not allow_outside:
+        raise UsageError(
+            f"run {original.info.run_name} ran {command['entry_point']}, which {missing}: its code is not in the "
+            "run's snapshot, so re-running it would run that file as it is today; pass --allow-outside to do so anyway"
         )
     try:
         targets, outputs = rules.dvc_outputs(repo, repo[original.info.commit].tree_id)
@@ -177,6 +188,25 @@ def reproduce(
         for key, value in sorted(original.data.metrics.items())
     ]
     return Reproduction(original, new, checks, code, str(folder) if keep else None)
+
+
+def _entry_not_in_snapshot(repo: pygit2.Repository, run: Run) -> str | None:
+    """Why the run's recorded entry point is not a file of its snapshot (None: it is, or none is recorded)."""
+    import pygit2
+
+    entry = run.record.command.get("entry_point")
+    if not isinstance(entry, str) or not entry:
+        return None
+    parts = Path(entry).as_posix().split("/")
+    if Path(entry).is_absolute() or ".." in parts:
+        return "lay outside the repository"
+    try:
+        found = repo[run.info.commit].peel(pygit2.Commit).tree["/".join(p for p in parts if p not in ("", "."))]
+    except (KeyError, ValueError):
+        found = None
+    return (
+        None if found is not None and found.type_str == "blob" else "was not snapshotted (ignored by git, or too big)"
+    )
 
 
 def _share_dvc_cache(main_root: str, worktree: Path) -> None:

@@ -101,7 +101,7 @@ def test_artifacts_come_back_from_the_dvc_remote(dvc_repo: Path, tmp_path: Path)
     run = gittrack.get_run(active.run_id)
     dvc_api = dvcstore.open_dvc(str(dvc_repo))
     entries = [dvcstore.DataEntry(a["md5"], a["size"], a["nfiles"]) for a in run.record.artifacts]
-    assert dvcstore.push(dvc_api, entries) == 4  # a file, a .dir listing and its two files
+    assert dvcstore.push(dvc_api, entries).sent == 4  # a file, a .dir listing and its two files
     shutil.rmtree(dvc_repo / ".dvc" / "cache")
     dvcstore.open_dvc.cache_clear()  # as a new process would see it
     out = tmp_path / "out"
@@ -279,3 +279,25 @@ def test_load_model_warns_on_environment_mismatch(dvc_repo: Path, caplog) -> Non
     assert model.predict([3]) == [6]
     assert "saved with scikit-learn==0.0.1" in caplog.text
     assert "needs no-such-package==1.0, which is not installed" in caplog.text
+
+
+def test_a_folder_prefix_downloads_the_files_logged_into_it(dvc_repo: Path, tmp_path: Path) -> None:
+    for name in ("loss.png", "acc.png", "roc.csv"):
+        (tmp_path / name).write_text(name)
+    with gittrack.start_run() as active:
+        gittrack.log_artifact(tmp_path / "loss.png", "plots")  # one by one into plots/, as MLflow users do
+        gittrack.log_artifact(tmp_path / "acc.png", "plots")
+        gittrack.log_artifact(tmp_path / "roc.csv", "plots/curves")
+        gittrack.log_artifact(tmp_path / "roc.csv", "plots2")  # a sibling that only shares the prefix
+    got = Path(gittrack.download_artifacts(active.run_id, "plots", tmp_path / "out"))
+    assert got == tmp_path / "out" / "plots"
+    assert sorted(str(p.relative_to(got)) for p in got.rglob("*") if p.is_file()) == [
+        "acc.png", "curves/roc.csv", "loss.png",
+    ]  # fmt: skip
+    assert not (tmp_path / "out" / "plots2").exists()
+    result = CliRunner().invoke(main, ["artifacts", "get", active.run_id, "plots/", "-o", str(tmp_path / "cli")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cli" / "plots" / "curves" / "roc.csv").read_text() == "roc.csv"
+    missing = CliRunner().invoke(main, ["artifacts", "get", active.run_id, "plot"])
+    assert missing.exit_code == 1
+    assert "has no artifact 'plot'" in missing.output

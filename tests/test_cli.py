@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -236,3 +237,38 @@ def test_a_script_under_gittrack_run_is_told_what_its_start_run_cannot_change(re
     assert run.data.tags["gittrack.script_run_name"] == "x"
     assert "ignored experiment 'exp-b' and run_name 'x'" in named.output
     assert gittrack.list_runs("exp-b") == []
+
+
+def test_push_to_a_path_that_does_not_exist_suggests_a_remote_name(repo: Path, tmp_path: Path, cli) -> None:
+    missing = str(tmp_path / "nowhere" / "exist.git")
+    result = cli("push", missing)
+    assert result.exit_code == 2
+    assert f"git remote add origin {missing}" in result.output
+    assert f"git remote add {missing}" not in result.output
+    assert "Traceback" not in result.output
+    git(repo, "remote", "add", "origin", str(tmp_path))
+    taken = cli("pull", missing)
+    assert taken.exit_code == 2
+    assert f"git remote add team {missing}" in taken.output  # origin is taken: another name
+    typo = cli("push", "orign")
+    assert typo.exit_code == 2
+    assert "git remote add orign URL" in typo.output
+
+
+def test_init_twice_commits_every_dvc_file_and_keeps_dvcs_chatter_out(repo: Path, tmp_path: Path, gittrack_cmd) -> None:
+    first = subprocess.run([*gittrack_cmd, "init", "--no-commit"], capture_output=True, text=True, check=True)
+    assert "You can now commit" not in first.stdout + first.stderr
+    assert "commit them when ready: git add .dvc/.gitignore .dvc/config .dvcignore" in first.stdout
+    second = subprocess.run([*gittrack_cmd, "init", "--dvc-remote", str(tmp_path / "dvc-remote"), "--commit"],
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    assert "You can now commit" not in second.stdout + second.stderr
+    assert "DVC set up: .dvc/.gitignore, .dvc/config, .dvcignore" in second.stdout
+    assert git(repo, "status", "--porcelain") == ""  # nothing left staged or untracked
+    committed = git(repo, "show", "--name-only", "--format=", "HEAD").split()
+    assert sorted(committed) == [".dvc/.gitignore", ".dvc/config", ".dvcignore"]
+    third = subprocess.run([*gittrack_cmd, "init"], capture_output=True, text=True, check=True)
+    assert "DVC set up" not in third.stdout  # nothing new to commit
+    (repo / ".dvcignore").write_text("# changed by hand\n")
+    fourth = subprocess.run([*gittrack_cmd, "init", "--commit"], capture_output=True, text=True, check=True)
+    assert "DVC set up: .dvcignore" in fourth.stdout
+    assert git(repo, "status", "--porcelain") == ""

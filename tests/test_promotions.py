@@ -292,3 +292,44 @@ def test_shipped_hooks_and_ci_files() -> None:
     result = CliRunner().invoke(main, ["hooks", "run", "nope"])
     assert result.exit_code != 0
     assert sys.executable
+
+
+def test_push_shows_the_hooks_reasons_and_sends_what_it_accepts(team) -> None:
+    remote, ds, _, ids = team
+    commit = gittrack.Client(ds).get_run(ids[2]).info.commit
+    git(ds, "tag", "-a", "-m", "sneaky", "churn#production#99", commit)  # the hook refuses this tag...
+    git(ds, "update-ref", "refs/runs/Bad/x", commit)  # ...and this malformed run ref
+    new_run = train(ds, 4.0, 0.9)  # but not a new run...
+    gt(ds, "models", "promote", "churn", "v0.0.1", "staging")  # ...nor an unguarded stage
+    refused = gt(ds, "push", ok=False)
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr
+    lines = [line for line in refused.stderr.splitlines() if "refused" in line]
+    assert len(lines) == 2, refused.stderr
+    assert any("refs/tags/churn#production#99" in line and "stage 'production' of churn is guarded" in line
+               for line in lines)  # fmt: skip
+    assert any("refs/runs/Bad/x" in line and "not a valid run ref" in line for line in lines)
+    assert new_run in git(remote, "for-each-ref", "refs/runs/")
+    assert "churn#staging#" in git(remote, "tag", "-l")
+    assert "churn#production#99" not in git(remote, "tag", "-l")
+
+
+def test_a_committed_policy_is_enforced_before_the_default_branch_is_pushed(tmp_path: Path, monkeypatch) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    ds = tmp_path / "scientist"
+    subprocess.run(["git", "clone", "-q", str(remote), str(ds)], check=True, capture_output=True)
+    dvcstore.open_dvc.cache_clear()
+    gt(ds, "init", "--dvc-remote", str(tmp_path / "dvc-remote"), "--commit")
+    git(ds, "push", "-q", "origin", "main")  # origin/main now exists, without any policy
+    monkeypatch.chdir(ds)
+    gt(ds, "models", "register", "churn", "--run", train(ds, 1.0, 0.8))
+    committed = gt(ds, "registry", "policy", "churn", "--guard", "production", "--commit")
+    assert "in force here now" in committed.stdout
+    assert "the server hook and CI enforce it once main is pushed" in committed.stdout
+    refused = gt(ds, "models", "promote", "churn", "v0.0.1", "production", ok=False)  # not pushed yet
+    assert refused.returncode == 2
+    assert "guarded" in refused.stderr
+    git(ds, "checkout", "-q", "-b", "side", "HEAD~1")  # a branch that is not the default one
+    elsewhere = gt(ds, "registry", "policy", "churn", "--guard", "staging", "--commit")
+    assert "takes effect once merged into main" in elsewhere.stdout

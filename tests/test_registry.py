@@ -268,3 +268,30 @@ def test_cli_demote_and_deprecate(runs) -> None:
     unknown = cli("models", "deprecate", "nope")
     assert unknown.exit_code == 1
     assert "no model named 'nope'" in unknown.output
+
+
+def test_lineage_tells_git_tracked_inputs_from_dvc_data(repo: Path) -> None:
+    dvcstore.open_dvc.cache_clear()
+    assert cli("init", "--commit").exit_code == 0
+    (repo / "labels.csv").write_text("id,label\n1,0\n2,1\n")  # data tracked by git, not DVC
+    git(repo, "add", "labels.csv")
+    git(repo, "commit", "-q", "-m", "labels")
+    (repo / "big.csv").write_text("x\n" * 100)
+    subprocess.run([str(BIN / "dvc"), "add", "-q", "big.csv"], cwd=repo, check=True, capture_output=True)
+    git(repo, "add", "big.csv.dvc", ".gitignore")
+    git(repo, "commit", "-q", "-m", "big data")
+    with gittrack.start_run(experiment="churn") as active:
+        gittrack.log_input("labels.csv")
+        gittrack.log_model(Scaler(1.0), name="model")
+    gittrack.register_model(f"runs:/{active.run_id}/model", "churn")
+    lines = cli("models", "lineage", "churn@latest").output.splitlines()
+    labels = next(line for line in lines if "labels.csv" in line)
+    assert "[in git, the run's snapshot]" in labels
+    big = next(line for line in lines if "big.csv" in line)
+    assert "[in the DVC cache]" in big
+    data = json.loads(cli("models", "lineage", "churn@latest", "--json").output)
+    by_path = {item["path"]: item for item in data["inputs"]}
+    assert by_path["labels.csv"]["in_git"] is True
+    assert by_path["labels.csv"]["in_cache"] is False
+    assert by_path["big.csv"]["in_git"] is False
+    assert by_path["big.csv"]["in_cache"] is True

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import pygit2
 import pytest
 from hypothesis import given
@@ -10,6 +14,7 @@ from hypothesis import strategies as st
 from gittrack.errors import InvalidValueError
 from gittrack.registry import tags
 from gittrack.registry.desired import Desired, Policy, parse, parse_no_worse, parse_threshold
+from tests.conftest import BIN, git
 
 names = st.from_regex(r"[a-zA-Z0-9]([a-zA-Z0-9_-]{0,10}[a-zA-Z0-9])?", fullmatch=True)
 versions = st.builds(lambda a, b, c: f"v{a}.{b}.{c}", *(st.integers(0, 300),) * 3)
@@ -69,3 +74,28 @@ def test_bad_no_worse_rules(bad: str) -> None:
 def test_bad_thresholds(bad: str) -> None:
     with pytest.raises(InvalidValueError):
         parse_threshold(bad)
+
+
+@pytest.mark.parametrize(
+    ("word", "symbol"), [("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"), ("eq", "=="), ("GE", ">=")]
+)
+def test_thresholds_in_words_need_no_shell_quoting(word: str, symbol: str) -> None:
+    assert parse_threshold(f"auc:{word}:0.8") == parse_threshold(f"auc:{symbol}:0.8")
+    assert parse_threshold(f"auc:{word}:0.8") == {"metric": "auc", "op": symbol, "value": 0.8}
+
+
+def test_the_documented_policy_commands_survive_the_shell(repo: Path) -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "promotions.md").read_text()
+    block = page.split("### `gittrack registry policy`", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    examples = [c for c in block.replace("\\\n", " ").splitlines() if "--threshold" in c and "auc" in c]
+    assert len(examples) == 2
+    for example in examples:
+        done = subprocess.run(["sh", "-c", example], cwd=repo, capture_output=True, text=True,
+                              env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"})  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    assert git(repo, "status", "--porcelain", "--untracked-files=all").split() == [
+        "M",
+        "registry.yaml",
+    ]  # no stray file
+    rules = parse((repo / "registry.yaml").read_bytes()).policy("churn").thresholds
+    assert rules == [{"metric": "auc", "op": ">=", "value": 0.8}] * 2

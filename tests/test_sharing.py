@@ -382,3 +382,90 @@ def test_init_remote_sets_up_plain_git(bare: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "added remote.origin.fetch = refs/runs/*:refs/runs/*" in result.stdout
     assert "refs/runs/*:refs/runs/*" in git(a, "config", "--get-all", "remote.origin.push")
+
+
+def log_data(root: Path, experiment: str, payload: bytes) -> str:
+    """One finished run of ``experiment`` in ``root`` with one file artifact holding ``payload``."""
+    source = root.parent / f"{experiment}-{os.urandom(4).hex()}" / "model.bin"
+    source.parent.mkdir()
+    source.write_bytes(payload)
+    client = gittrack.Client(root)
+    run_id = client.create_run(experiment=experiment).info.run_id
+    client.log_artifact(run_id, source)
+    client.set_terminated(run_id)
+    return run_id
+
+
+def cache_file(root: Path, md5: str) -> Path:
+    return root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def test_push_after_pulling_runs_whose_data_this_clone_never_had(bare: Path, tmp_path: Path) -> None:
+    a = clone(str(bare), tmp_path / "a")
+    git(a, "config", "user.name", "Bea Teammate")
+    subprocess.run([str(BIN / "gittrack"), "init", "--dvc-remote", str(tmp_path / "dvc-remote"), "--commit"], cwd=a,
+                   check=True, capture_output=True)  # fmt: skip
+    git(a, "push", "-q", "origin", "HEAD:main")
+    for n in range(3):  # packed indexes of several experiments, their data on the DVC remote...
+        log_data(a, f"exp-{n}", os.urandom(512))
+    assert push(pygit2.Repository(str(a)), pack=True).data_objects == 3
+    lost = log_data(a, "exp-lost", os.urandom(512))  # ...and one whose data never reached it
+    push(pygit2.Repository(str(a)), pack=True, artifacts=False)
+    b = clone(str(bare), tmp_path / "b")
+    assert pull(pygit2.Repository(str(b))).packed_runs == 4
+    dvcstore.open_dvc.cache_clear()
+    mine = log_data(b, "exp-b", b"the teammate's own model")
+    result = subprocess.run([str(BIN / "gittrack"), "push"], cwd=b, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "1 DVC object(s)" in result.stdout
+    skipped = [line for line in result.stderr.splitlines() if "DVC" in line]
+    assert len(skipped) == 1, result.stderr
+    assert "3 already on the DVC remote" in skipped[0]
+    assert "1 on neither" in skipped[0]
+    c = clone(str(bare), tmp_path / "c")
+    pull(pygit2.Repository(str(c)))
+    dvcstore.open_dvc.cache_clear()
+    got = gittrack.Client(c).download_artifacts(mine, "model.bin", tmp_path / "got")
+    assert Path(got).read_bytes() == b"the teammate's own model"
+    with pytest.raises(dvcstore.DataError, match="the DVC remote lacks"):
+        gittrack.Client(c).download_artifacts(lost, "model.bin", tmp_path / "lost")
+
+
+def test_push_fails_for_the_missing_data_of_its_own_runs(bare: Path, tmp_path: Path) -> None:
+    a = clone(str(bare), tmp_path / "a")
+    subprocess.run([str(BIN / "gittrack"), "init", "--dvc-remote", str(tmp_path / "dvc-remote"), "--commit"], cwd=a,
+                   check=True, capture_output=True)  # fmt: skip
+    kept = log_data(a, "exp", b"kept")
+    gone = log_data(a, "exp", b"gone")
+    md5 = gittrack.Client(a).get_run(gone).record.artifacts[0]["md5"]
+    cache_file(a, md5).unlink()
+    dvcstore.open_dvc.cache_clear()
+    report = push(pygit2.Repository(str(a)))
+    assert report.data_objects == 1  # what exists locally still goes
+    assert len(report.missing_data) == 1
+    assert gone in report.missing_data[0]
+    assert md5 in report.missing_data[0]
+    assert kept not in report.missing_data[0]
+    assert len(git(bare, "for-each-ref", "refs/runs/").splitlines()) == 2  # the runs themselves are shared
+    result = subprocess.run([str(BIN / "gittrack"), "push"], cwd=a, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "neither in the local DVC cache nor on the DVC remote" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_reproduce_refuses_an_entry_point_outside_the_repository(repo: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere" / "train.py"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(textwrap.dedent(SCRIPT))
+    gt = str(BIN / "gittrack")
+    subprocess.run([gt, "run", "-n", "outside", "--", sys.executable, str(elsewhere), "7"], check=True,
+                   capture_output=True)  # fmt: skip
+    refused = subprocess.run([gt, "reproduce", "outside"], capture_output=True, text=True)
+    assert refused.returncode == 2
+    assert "outside the repository" in refused.stderr
+    assert "--allow-outside" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not [r for r in gittrack.list_runs() if r.data.tags.get("reproduced_from")]  # nothing was re-run
+    allowed = subprocess.run([gt, "reproduce", "outside", "--allow-outside"], capture_output=True, text=True)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert "reproduced" in allowed.stdout

@@ -8,6 +8,7 @@ import os
 import platform
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -573,3 +574,48 @@ def test_end_run_with_a_bad_status_leaves_the_run_active(repo: Path) -> None:
     assert gittrack.active_run() is None
     assert gittrack.get_run(active.run_id).info.status == FAILED
     assert gittrack.get_run(active.run_id).data.metrics == {"after": 1.0}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [10**400, 10**5000, -(10**400), "x" * 10_000, list(range(5000))],
+    ids=["e400", "e5000", "-e400", "str", "list"],
+)
+def test_a_huge_bad_value_is_cut_in_the_error(repo: Path, value) -> None:
+    with gittrack.start_run():
+        with pytest.raises(gittrack.InvalidValueError, match="real numbers") as raised:
+            gittrack.log_metric("m", value)
+        with pytest.raises(gittrack.InvalidValueError, match="step must be an integer") as stepped:
+            gittrack.log_metric("m", 1.0, step=value if not isinstance(value, int) else 0.5)
+    for message in (str(raised.value), str(stepped.value)):
+        assert len(message) < 200, message
+        assert "\n" not in message
+    if isinstance(value, int):
+        assert "digits" in str(raised.value)
+
+
+def test_a_script_logging_a_huge_metric_fails_with_a_short_error(repo: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "gittrack", "run", "--", sys.executable, "-c",
+         "import gittrack; gittrack.log_metric('m', 10**400)"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "about 401 digits" in result.stderr
+    assert "0" * 50 not in result.stderr
+
+
+def test_run_record_to_dict_is_the_run_yaml_document(repo: Path) -> None:
+    import yaml
+
+    with gittrack.start_run(params={"lr": 0.1}, tags={"team": "ml"}) as active:
+        gittrack.log_metric("rmse", 0.5, step=3)
+    run = gittrack.get_run(active.run_id)
+    doc = run.record.to_dict()
+    assert doc == yaml.safe_load(git(repo, "show", f"{run.info.commit}:.gittrack/run/run.yaml"))
+    assert doc["params"] == {"lr": "0.1"}
+    assert doc["metrics"]["rmse"] == {"value": 0.5, "step": 3, "timestamp": doc["metrics"]["rmse"]["timestamp"],
+                                      "count": 1}  # fmt: skip
+    assert doc["start_time"].endswith("Z")
+    doc["params"]["lr"] = "changed"
+    assert run.record.params == {"lr": "0.1"}  # a copy: changing it changes nothing

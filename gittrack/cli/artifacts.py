@@ -39,7 +39,8 @@ def list_artifacts(run: str, as_json: bool) -> None:
 @click.argument("path", required=False)
 @click.option("-o", "--output", "dest", type=click.Path(), help="Where to write (default: a new temporary folder).")
 def get(run: str, path: str | None, dest: str | None) -> None:
-    """Write RUN's artifact PATH (default: all) to disk, from the DVC cache or the DVC remote."""
+    """Write RUN's artifact PATH, or every artifact under folder PATH (default: all), to disk,
+    from the DVC cache or the DVC remote."""
     from gittrack.client import Client
 
     click.echo(Client().download_artifacts(run, path, dest))

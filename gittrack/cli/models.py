@@ -193,7 +193,13 @@ def lineage(spec: str, as_json: bool) -> None:
     dirty = "dirty" if source.get("dirty") else "clean"
     click.echo(f"source   {source.get('commit') or '(none)'} ({dirty})  [{here[bool(source.get('available'))]}]")
     for item in data["inputs"]:
-        state = "in the DVC cache" if item["in_cache"] else "not in the local DVC cache"
+        state = (
+            "in the DVC cache"
+            if item["in_cache"]
+            else "in git, the run's snapshot"
+            if item["in_git"]
+            else "not in the local DVC cache"
+        )
         click.echo(f"data     {item.get('path')} md5 {item.get('md5')}  [{state}]")
 
 

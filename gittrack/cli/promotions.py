@@ -23,7 +23,11 @@ def registry() -> None:
     "--no-worse", "no_worse", multiple=True, metavar="METRIC:min|max[:TOL]", help="Not worse than the holder."
 )
 @click.option(
-    "--threshold", "thresholds", multiple=True, metavar="METRIC:OP:VALUE", help="An absolute bar, e.g. 'auc:>=:0.8'."
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="METRIC:OP:VALUE",
+    help="An absolute bar, e.g. auc:ge:0.8 (OP: ge gt le lt eq, or quoted >= > <= < ==).",
 )
 @click.option("--guard", multiple=True, metavar="STAGE", help="A stage that needs a reviewed request.")
 @click.option("--clear", is_flag=True, help="Start MODEL's policy from scratch.")
@@ -48,6 +52,7 @@ def policy(model: str, no_worse, thresholds, guard, clear: bool, commit: bool, a
         raise UsageError("there is no registry.yaml to commit; give rules first (--guard, --no-worse, --threshold)")
     if commit:
         from gittrack.initialize import commit_files
+        from gittrack.promotions import default_branch
 
         sha = commit_files(repo.workdir, ["registry.yaml"], f"Set the promotion policy of {model}")
     shown = show_policy(repo, model)
@@ -56,7 +61,12 @@ def policy(model: str, no_worse, thresholds, guard, clear: bool, commit: bool, a
         return
     click.echo("\n".join(_policy_text(shown)))
     if commit:
-        click.echo(f"committed registry.yaml as {sha[:12]}; it takes effect once on the default branch")
+        branch, default = repo.head.shorthand, default_branch(repo)
+        if branch == default:
+            click.echo(f"committed registry.yaml as {sha[:12]} on {branch}: in force here now; "
+                       f"the server hook and CI enforce it once {branch} is pushed")  # fmt: skip
+        else:
+            click.echo(f"committed registry.yaml as {sha[:12]} on {branch}; it takes effect once merged into {default}")
     elif changing:
         click.echo(f"wrote {path}; it takes effect once committed on the default branch (or pass --commit)")
 

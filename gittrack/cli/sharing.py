@@ -36,7 +36,9 @@ def _report(verb: str, report) -> None:
         warn(f"conflict on {conflict.ref}: {sides} ({conflict.reason}); left as it was")
     for item in report.refused:
         warn(f"the remote refused {item}")
-    if report.conflicts or report.refused:
+    for item in report.missing_data:
+        click.echo(f"error: {item}", err=True)
+    if report.conflicts or report.refused or report.missing_data:
         sys.exit(1)
 
 
@@ -105,7 +107,10 @@ def checkout(run: str, branch: str | None, force: bool) -> None:
 @click.option("--tolerance", type=float, default=1e-6, show_default=True, help="Relative tolerance for metrics.")
 @click.option("-t", "--metric-tolerance", "overrides", multiple=True, metavar="KEY=REL", help="Per-metric tolerance.")
 @click.option("--keep", is_flag=True, help="Keep the temporary worktree.")
-def reproduce(run: str, tolerance: float, overrides: tuple[str, ...], keep: bool) -> None:
+@click.option(
+    "--allow-outside", is_flag=True, help="Re-run even a script that is not in the snapshot (today's version of it)."
+)
+def reproduce(run: str, tolerance: float, overrides: tuple[str, ...], keep: bool, allow_outside: bool) -> None:
     """Re-run RUN's command at its snapshot and check that every metric comes out the same."""
     from gittrack.errors import UsageError
     from gittrack.workspace import reproduce as do_reproduce
@@ -125,7 +130,9 @@ def reproduce(run: str, tolerance: float, overrides: tuple[str, ...], keep: bool
 
         return sink
 
-    result = do_reproduce(repo_here(), run, tolerance, limits, keep, write(sys.stdout.buffer), write(sys.stderr.buffer))
+    result = do_reproduce(
+        repo_here(), run, tolerance, limits, keep, write(sys.stdout.buffer), write(sys.stderr.buffer), allow_outside
+    )
     rows = [[c.key, c.original, "-" if c.reproduced is None else c.reproduced, c.tolerance, "ok" if c.ok else "DIFFERS"]
             for c in result.checks]  # fmt: skip
     click.echo(f"\noriginal {result.original.info.run_id}, reproduction {result.reproduced.info.run_id}")

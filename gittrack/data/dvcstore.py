@@ -72,6 +72,10 @@ def open_dvc(root: str) -> Repo:
         raise NotFoundError(f"'{root}' is not a DVC repository; run 'gittrack init' (or 'dvc init') first") from None
 
 
+SETUP_FILES = [".dvc/.gitignore", ".dvc/config", ".dvcignore"]
+"""What ``dvc init`` creates, to be committed."""
+
+
 def init_dvc(root: str | os.PathLike, remote: str | None = None) -> list[str]:
     """Set up DVC at ``root`` when missing, and make ``remote`` (a URL or path) its default remote.
 
@@ -82,8 +86,14 @@ def init_dvc(root: str | os.PathLike, remote: str | None = None) -> list[str]:
     root = Path(root)
     changed = []
     if not has_dvc(root):
-        Repo.init(str(root))
-        changed += [".dvc/config", ".dvc/.gitignore", ".dvcignore"]
+        chatter = logging.getLogger("dvc.repo.init")  # "You can now commit the changes to git.": we say it
+        level = chatter.level
+        chatter.setLevel(logging.WARNING)
+        try:
+            Repo.init(str(root))
+        finally:
+            chatter.setLevel(level)
+        changed += SETUP_FILES
     open_dvc.cache_clear()
     if remote:
         dvc = open_dvc(str(root))
@@ -212,18 +222,53 @@ def _expanded(dvc: Repo, entries: list[DataEntry]) -> set:
     return found
 
 
-def push(dvc: Repo, entries: list[DataEntry], remote: str | None = None) -> int:
-    """Send the objects behind ``entries`` to the DVC remote (only those it lacks); returns how many."""
-    missing = [e.md5 for e in entries if not in_cache(dvc, e)]
-    if missing:
-        raise DataError(f"the local DVC cache lacks {', '.join(missing[:3])}; nothing to push for them")
-    try:
-        result = dvc.cloud.push(_expanded(dvc, entries), remote=remote)
-    except Exception as exc:  # noqa: BLE001 - DVC raises many types; report one line
-        raise DataError(f"could not push to the DVC remote: {exc}") from None
-    if result.failed:
-        raise DataError(f"{len(result.failed)} object(s) could not be pushed to the DVC remote; try again")
-    return len(result.transferred)
+@dataclass
+class PushOutcome:
+    """What :func:`push` did: objects sent, and the entries whose data the local cache lacks."""
+
+    sent: int
+    on_remote: list[DataEntry]
+    """Entries the local cache lacks (in part) but the remote already holds: nothing to send."""
+    absent: list[DataEntry]
+    """Entries with objects neither in the local cache nor on the remote: they could not be sent."""
+
+
+def push(dvc: Repo, entries: list[DataEntry], remote: str | None = None) -> PushOutcome:
+    """Send every object behind ``entries`` that the local cache holds and the DVC remote lacks.
+
+    Entries whose objects the local cache lacks are not an error here: they are reported as
+    already on the remote, or as absent from both (a folder listing is then not sent either, so
+    the remote never holds a folder without all its files)."""
+    odb = dvc.cache.local
+    objects: dict[DataEntry, set] = {entry: _expanded(dvc, [entry]) for entry in entries}
+    lacking = {hi for found in objects.values() for hi in found if not odb.exists(hi.value)}
+    nowhere = set()
+    if lacking:
+        try:
+            nowhere = set(dvc.cloud.status(lacking, remote=remote).missing)
+        except Exception as exc:  # noqa: BLE001 - DVC raises many types; report one line
+            raise DataError(f"could not reach the DVC remote: {_first_line(exc)}") from None
+    absent = [e for e, found in objects.items() if found & nowhere]
+    on_remote = [e for e, found in objects.items() if found & lacking and not found & nowhere]
+    complete = [e for e, found in objects.items() if not found & nowhere]
+    # a folder with absent files: its files that are here still go, its listing does not
+    partial = {hi for e in absent for hi in objects[e] if not hi.isdir} - lacking
+    wanted = {hi for e in complete for hi in objects[e]} - lacking | partial
+    sent = 0
+    if wanted:
+        try:
+            result = dvc.cloud.push(wanted, remote=remote)
+        except Exception as exc:  # noqa: BLE001 - DVC raises many types; report one line
+            raise DataError(f"could not push to the DVC remote: {_first_line(exc)}") from None
+        if result.failed:
+            raise DataError(f"{len(result.failed)} object(s) could not be pushed to the DVC remote; try again")
+        sent = len(result.transferred)
+    return PushOutcome(sent, on_remote, absent)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def fetch(dvc: Repo, entries: list[DataEntry], remote: str | None = None) -> int:

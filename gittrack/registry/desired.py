@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 FILE = "registry.yaml"
 MAX_BYTES = 1024 * 1024
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
+WORD_OPS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<", "eq": "=="}  # no shell metacharacters to quote
 ALL = "*"
 
 
@@ -90,10 +91,15 @@ def parse_no_worse(text: str) -> dict[str, Any]:
 
 
 def parse_threshold(text: str) -> dict[str, Any]:
-    """``auc:>=:0.8``."""
+    """``auc:>=:0.8``, or ``auc:ge:0.8`` (``ge gt le lt eq``: the same without shell quoting)."""
     parts = text.split(":")
+    if len(parts) == 3:
+        parts[1] = WORD_OPS.get(parts[1].lower(), parts[1])
     if len(parts) != 3 or parts[1] not in OPS:
-        raise InvalidValueError(f"--threshold {text!r} must be METRIC:OP:VALUE with OP one of {' '.join(OPS)}")
+        raise InvalidValueError(
+            f"--threshold {text!r} must be METRIC:OP:VALUE with OP one of {' '.join(WORD_OPS)} (or, quoted, "
+            f"{' '.join(OPS)}), e.g. auc:ge:0.8"
+        )
     return {"metric": parts[0], "op": parts[1], "value": _number(parts[2], text)}
 
 

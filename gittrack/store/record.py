@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from dataclasses import dataclass, field
@@ -66,6 +67,10 @@ class RunRecord:
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     error: dict[str, str] | None = None
     logs: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``run.yaml`` document as plain data, a copy (keys and formats: docs/format.md)."""
+        return copy.deepcopy(_to_doc(self, float))
 
 
 def _to_doc(record: RunRecord, metric_value) -> dict[str, Any]:

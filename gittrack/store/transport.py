@@ -8,8 +8,10 @@ never asks for or stores credentials.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,24 +28,49 @@ class RemoteError(GittrackError):
 
 @dataclass(frozen=True)
 class PushResult:
-    """One line of ``git push --porcelain``: flag, destination ref and git's summary."""
+    """One line of ``git push --porcelain``: flag, destination ref and git's summary; ``reason``:
+    what the remote's hook said about this ref when it refused it."""
 
     flag: str
     ref: str
     summary: str
+    reason: str = ""
 
     @property
     def ok(self) -> bool:
         """Pushed, created, forced or already up to date."""
         return self.flag in " *+=-"
 
+    @property
+    def declined(self) -> bool:
+        """Refused by a hook on the remote (git then refuses every ref of the push)."""
+        return self.flag == "!" and "hook declined" in self.summary
+
+    @property
+    def why(self) -> str:
+        """The hook's reason when there is one, else git's summary."""
+        return self.reason or self.summary
+
+
+# what gittrack's pre-receive hook prints per refused ref (``gittrack hooks run pre-receive``)
+_HOOK_REASON = re.compile(r"^remote: gittrack: refused ([^\s:]+): (.*?)\s*$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+MAX_PUSH_ROUNDS = 4
+
 
 def resolve_remote(repo: pygit2.Repository, remote: str | None) -> str:
     """The remote to use: the one given (a name or a URL/path), else the branch's upstream remote,
     else ``origin``."""
     if remote:
-        if remote in repo.remotes.names() or "://" in remote or ":" in remote or os.path.exists(remote):
+        names = list(repo.remotes.names())
+        if remote in names or "://" in remote or ":" in remote or os.path.exists(remote):
             return remote
+        if "/" in remote or os.sep in remote or remote.endswith(".git") or remote.startswith(("~", ".")):
+            name = next(n for n in ("origin", "team", "shared", "upstream", f"remote{len(names)}") if n not in names)
+            raise UsageError(
+                f"{remote!r} is neither a remote name nor an existing path; check the path, create the repository "
+                f"('git init --bare {remote}'), or name it as a remote: 'git remote add {name} {remote}'"
+            )
         raise UsageError(f"no remote named {remote!r}; add it with 'git remote add {remote} URL' or give a URL")
     if not repo.head_is_unborn and not repo.head_is_detached:
         try:
@@ -55,15 +82,36 @@ def resolve_remote(repo: pygit2.Repository, remote: str | None) -> str:
     raise UsageError("no remote given and none configured; pass REMOTE or 'git remote add origin URL'")
 
 
-def _git(root: str, args: list[str], progress: bool) -> subprocess.CompletedProcess:
+def _git(root: str, args: list[str], progress: bool, tee: bool = False) -> subprocess.CompletedProcess:
+    """Run git; its stderr is captured, or on a terminal (``progress``) shown live, and also
+    captured when ``tee``."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": os.environ.get("GIT_TERMINAL_PROMPT", "1")}
-    stderr = None if progress else subprocess.PIPE
+    stderr = subprocess.PIPE if tee or not progress else None
     try:
-        return subprocess.run(
-            ["git", *args], cwd=root, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True, check=False
-        )
+        proc = subprocess.Popen(["git", *args], cwd=root, env=env, stdout=subprocess.PIPE, stderr=stderr)
     except FileNotFoundError:
         raise RemoteError("git is not installed or not on PATH") from None
+    kept = bytearray()
+    pump = None
+    if proc.stderr is not None:
+
+        def copy() -> None:
+            for chunk in iter(lambda: os.read(proc.stderr.fileno(), 65536), b""):
+                kept.extend(chunk)
+                if progress:
+                    sys.stderr.buffer.write(chunk)
+                    sys.stderr.buffer.flush()
+
+        pump = threading.Thread(target=copy, daemon=True)
+        pump.start()
+    out = proc.stdout.read()
+    code = proc.wait()
+    if pump is not None:
+        pump.join()
+        proc.stderr.close()
+    proc.stdout.close()
+    text = kept.decode("utf-8", "replace") if proc.stderr is not None else None
+    return subprocess.CompletedProcess(proc.args, code, out.decode("utf-8", "replace"), text)
 
 
 def _progress() -> bool:
@@ -72,13 +120,36 @@ def _progress() -> bool:
 
 def push(root: str | Path, remote: str, refspecs: list[str], leases: dict[str, str] | None = None) -> list[PushResult]:
     """``git push --porcelain`` of ``refspecs``; ``leases`` maps refs to the value they must have on
-    the remote to be overwritten (``--force-with-lease``). Returns git's verdict per ref."""
-    if not refspecs:
-        return []
+    the remote to be overwritten (``--force-with-lease``). Returns git's verdict per ref.
+
+    A hook on the remote that refuses one ref makes git refuse them all. When the hook names the
+    refs it refuses (``remote: gittrack: refused <ref>: <reason>``, as gittrack's server hook
+    does), those keep its reason and the other refs are pushed again without them."""
+    final: dict[str, PushResult] = {}
+    pending = list(refspecs)
+    for _round in range(MAX_PUSH_ROUNDS):
+        if not pending:
+            break
+        results, reasons, said = _push_once(root, remote, pending, leases)
+        for result in results:
+            reason = reasons.get(result.ref) or ("; ".join(said)[:500] if result.declined else "")
+            final[result.ref] = PushResult(result.flag, result.ref, result.summary, reason)
+        declined = [r.ref for r in results if r.declined]
+        innocent = [ref for ref in declined if ref not in reasons]
+        if not innocent or len(innocent) == len(declined):
+            break  # nothing refused by name, or nothing else to push
+        pending = _only(pending, innocent)
+    return list(final.values())
+
+
+def _push_once(
+    root: str | Path, remote: str, refspecs: list[str], leases: dict[str, str] | None
+) -> tuple[list[PushResult], dict[str, str], list[str]]:
+    """One ``git push``: the results, the hook's reasons by ref, and everything else the remote said."""
     progress = _progress()
     args = ["push", "--porcelain", *(["--progress"] if progress else [])]
     args += [f"--force-with-lease={ref}:{value}" for ref, value in (leases or {}).items()]
-    result = _git(str(root), [*args, remote, *refspecs], progress)
+    result = _git(str(root), [*args, remote, *refspecs], progress, tee=True)
     results = []
     for line in result.stdout.splitlines():
         parts = line.split("\t")
@@ -87,7 +158,35 @@ def push(root: str | Path, remote: str, refspecs: list[str], leases: dict[str, s
     if result.returncode != 0 and not results:
         detail = (result.stderr or "").strip().splitlines()[-1:] or ["see git's message above"]
         raise RemoteError(f"git push to {remote} failed: {detail[0]}")
-    return results
+    reasons, said = {}, []
+    for line in (result.stderr or "").replace("\r", "\n").splitlines():
+        line = _ANSI.sub("", line).rstrip()
+        found = _HOOK_REASON.match(line)
+        if found:
+            reasons.setdefault(found.group(1), found.group(2))
+        elif line.startswith("remote: ") and line[8:].strip() and "%" not in line:
+            said.append(line[8:].strip())
+    return results, reasons, said
+
+
+def _only(refspecs: list[str], refs: list[str]) -> list[str]:
+    """The refspecs that push exactly ``refs`` (destination names), derived from ``refspecs``
+    (explicit or ``prefix*`` globs, forced or not)."""
+    wanted = set(refs)
+    out = []
+    for spec in refspecs:
+        force = "+" if spec.startswith("+") else ""
+        src, _, dst = spec.lstrip("+").partition(":")
+        dst = dst or src
+        if "*" in dst:
+            src_head, dst_head = src.partition("*")[0], dst.partition("*")[0]
+            for ref in sorted(r for r in wanted if r.startswith(dst_head)):
+                out.append(f"{force}{src_head}{ref[len(dst_head) :]}:{ref}")
+                wanted.discard(ref)
+        elif dst in wanted:
+            out.append(spec)
+            wanted.discard(dst)
+    return out
 
 
 def fetch(root: str | Path, remote: str, refspecs: list[str], prune: bool = True) -> None:

@@ -80,13 +80,31 @@ def _same_param(known: tuple[str, str], new: tuple[str, str]) -> bool:
     return known[0] == new[0] or _comparable(*known) == _comparable(*new)
 
 
+MAX_SHOWN = 60  # characters of a rejected value an error message shows
+
+
+def _shown(value: Any) -> str:
+    """A rejected value for an error message, cut to about ``MAX_SHOWN`` characters (a huge integer
+    is described by its number of digits: Python refuses to write out past 4300 of them)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * MAX_SHOWN:
+        digits = int(value.bit_length() * 0.30103) + 1
+        return f"{'a negative' if value < 0 else 'an'} integer of about {digits} digits"
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a value whose repr fails is still refused with a message
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 3]}... ({len(text)} characters)"
+
+
 def _metric_value(key: str, value: Any) -> float:
     if isinstance(value, numbers.Number) and not isinstance(value, str):
         try:
             return float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError, OverflowError):
             pass
-    raise InvalidValueError(f"metric {key!r} got {value!r}; metric values must be real numbers (NaN and inf allowed)")
+    raise InvalidValueError(
+        f"metric {key!r} got {_shown(value)}; metric values must be real numbers (NaN and inf allowed)"
+    )
 
 
 def _text(what: str, value: Any, limit: int) -> str:
@@ -113,7 +131,7 @@ def _run_name(name: Any) -> str:
 def _integer(what: str, value: Any) -> int:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
-    raise InvalidValueError(f"{what} must be an integer, got {value!r}")
+    raise InvalidValueError(f"{what} must be an integer, got {_shown(value)}")
 
 
 @dataclass
