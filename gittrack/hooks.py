@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     import pygit2
 
     from gittrack.registry.desired import Desired
-    from gittrack.registry.state import Registry
+    from gittrack.registry.state import Model, Registry, Version
+    from gittrack.registry.tags import TagName
 
 ZERO = "0" * 40
 CLIENT_HOOKS = ("pre-push", "post-merge")
@@ -161,12 +162,12 @@ def _server_registry(repo: pygit2.Repository) -> Registry:
 def _check_registry_tag(
     repo: pygit2.Repository, new: str, name: str, wanted: Desired, registry: Registry
 ) -> str | None:
-    """Why a new registry tag is refused: dated ahead of this clock or not after its model's
+    """Why a new registry tag is refused: dated ahead of this clock or before its model's
     previous event, or changing a guarded stage in a way the protected registry.yaml does not ask."""
     import time
 
     from gittrack.registry.state import read_tag
-    from gittrack.registry.tags import ASSIGN, DEPRECATE, DEREGISTER, UNASSIGN, parse_tag
+    from gittrack.registry.tags import parse_tag
 
     parsed = parse_tag(name)
     read = read_tag(repo, new)
@@ -174,12 +175,22 @@ def _check_registry_tag(
         return None  # not an event GTO or gittrack reads: it changes no state
     commit, when = read[0], read[1]
     model = registry.models.get(parsed.model)
-    previous = model.last_time() if model is not None and model.events and parsed.kind != "register" else None
-    if (problem := rules.tag_date_problem(when, int(time.time()), previous)) is not None:
-        return problem
     guard = wanted.policy(parsed.model).guard
     asked = wanted.models.get(parsed.model, {})
     version = next((v for v in model.versions.values() if v.commit == commit), None) if model else None
+    guarded = _guard_problem(parsed, model, version, guard, asked)
+    if guarded is not None:
+        return guarded
+    previous = model.last_time() if model is not None and model.events and parsed.kind != "register" else None
+    return rules.tag_date_problem(when, int(time.time()), previous)
+
+
+def _guard_problem(parsed: TagName, model: Model | None, version: Version | None, guard: list[str],
+                   asked: dict[str, str]) -> str | None:  # fmt: skip
+    """Why a registry event changes a guarded stage in a way ``asked`` (the protected branch's
+    registry.yaml for the model: stage -> version) does not ask for."""
+    from gittrack.registry.tags import ASSIGN, DEPRECATE, DEREGISTER, UNASSIGN
+
     if parsed.kind == ASSIGN and parsed.stage in guard:
         if version is None or asked.get(parsed.stage) != version.version:
             given = version.version if version else "this commit"

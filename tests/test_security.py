@@ -233,7 +233,7 @@ def test_future_and_backdated_stage_tags(world) -> None:
         assert future.returncode != 0
         assert "ahead of the server's clock" in future.stderr
         assert past.returncode != 0
-        assert "not after the model's previous event" in past.stderr
+        assert "before the model's previous event" in past.stderr
     else:
         assert future.returncode == 0
     assert gt(victim, "pull").returncode == 0

@@ -615,7 +615,7 @@ def test_run_record_to_dict_is_the_run_yaml_document(repo: Path) -> None:
     assert doc == yaml.safe_load(git(repo, "show", f"{run.info.commit}:.gittrack/run/run.yaml"))
     assert doc["params"] == {"lr": "0.1"}
     assert doc["metrics"]["rmse"] == {"value": 0.5, "step": 3, "timestamp": doc["metrics"]["rmse"]["timestamp"],
-                                      "count": 1}  # fmt: skip
+                                      "count": 1, "min": 0.5, "max": 0.5}  # fmt: skip
     assert doc["start_time"].endswith("Z")
     doc["params"]["lr"] = "changed"
     assert run.record.params == {"lr": "0.1"}  # a copy: changing it changes nothing

@@ -138,11 +138,12 @@ def packed_problem(repo: pygit2.Repository, experiment: str, run: PackedRun, tre
 # -- registry tags ---------------------------------------------------------------------------
 def tag_date_problem(when: int, now: int, previous: int | None = None) -> str | None:
     """Why a new registry tag's tagger date (epoch seconds) is refused: too far in the future, or
-    not after the model's previous event (GTO orders events by this date alone)."""
+    before the model's previous event (GTO orders events by this date, then by the tag's counter,
+    so a date equal to the previous one still comes after it)."""
     if when > now + MAX_FUTURE_SECONDS:
         return f"its tagger date {when} is ahead of the server's clock ({now}); fix the clock and tag again"
-    if previous is not None and when <= previous:
-        return "its tagger date is not after the model's previous event; GTO would misorder it"
+    if previous is not None and when < previous:
+        return "its tagger date is before the model's previous event; GTO would misorder it"
     return None
 
 
