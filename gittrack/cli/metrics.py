@@ -43,14 +43,15 @@ def metrics(run: str, keys: tuple[str, ...], as_json: bool, as_csv: bool) -> Non
         click.echo("  ".join(h.ljust(w) for h, w in zip(heads, [*widths, 5], strict=True)).rstrip())
         click.echo("  ".join("-" * w for w in [*widths, 5]))
     for key in wanted:
+        # keys have no commas, quotes or line breaks (store/naming.py), so CSV rows need no quoting
+        label = key if as_csv else fmt_value(key).ljust(widths[0])
         for segment in client.iter_metric_history(found.info.run_id, key):
-            rows = [[key, p.step, p.timestamp, p.value] for p in segment]
             if as_csv:
-                click.echo(to_csv(None, rows), nl=False)
+                click.echo("".join([f"{label},{p.step},{p.timestamp},{p.value!r}\n" for p in segment]), nl=False)
                 continue
             lines = [
-                f"{fmt_value(k).ljust(widths[0])}  {str(st).ljust(widths[1])}  {fmt_time(t).ljust(widths[2])}  "
-                f"{fmt_value(v)}"
-                for k, st, t, v in rows
+                f"{label}  {str(p.step).ljust(widths[1])}  {fmt_time(p.timestamp).ljust(widths[2])}  "
+                + fmt_value(p.value)
+                for p in segment
             ]
             click.echo("\n".join(lines))
