@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from gittrack.data import dvcstore
 from gittrack.entities import Run
-from gittrack.errors import MalformedRunError, UsageError
+from gittrack.errors import GittrackError, MalformedRunError, UsageError
 from gittrack.store import rules
 from gittrack.store.ids import short_id
 from gittrack.store.repo import identity, signature
@@ -71,6 +71,8 @@ def checkout(repo: pygit2.Repository, spec: str, branch: str | None = None, forc
     strategy = pygit2.enums.CheckoutStrategy.FORCE if force else pygit2.enums.CheckoutStrategy.SAFE
     if branch and repo.branches.local.get(branch) is not None:
         raise UsageError(f"branch {branch!r} exists already; choose another name")
+    before = repo.head.name if not repo.head_is_detached and not repo.head_is_unborn else None
+    before_commit = None if repo.head_is_unborn else repo.head.target
     try:
         if branch:
             who = signature(*identity(repo), now_ms())
@@ -86,7 +88,25 @@ def checkout(repo: pygit2.Repository, spec: str, branch: str | None = None, forc
         raise UsageError(
             f"cannot check out run {short_id(stored.record.id)}: {exc}; move those files or pass --force"
         ) from None
-    return _to_run(stored), restore_data(repo.workdir.rstrip("/"), targets, outputs)
+    try:
+        return _to_run(stored), restore_data(repo.workdir.rstrip("/"), targets, outputs)
+    except GittrackError as exc:  # never leave the work tree half-switched: back to where it was
+        _switch_back(repo, before, before_commit, branch)
+        where = before.removeprefix("refs/heads/") if before else str(before_commit)[:12]
+        raise type(exc)(f"{exc}; the work tree is back on {where}") from None
+
+
+def _switch_back(repo: pygit2.Repository, ref: str | None, commit: pygit2.Oid | None, branch: str | None) -> None:
+    """Undo a checkout: the old HEAD (a branch, or a detached commit) and its files; a branch
+    the checkout created is removed."""
+    import pygit2
+
+    if commit is None:
+        return
+    repo.checkout_tree(repo[commit], strategy=pygit2.enums.CheckoutStrategy.FORCE)
+    repo.set_head(ref if ref is not None else commit)
+    if branch and repo.branches.local.get(branch) is not None:
+        repo.branches.local.delete(branch)
 
 
 @dataclass

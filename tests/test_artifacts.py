@@ -208,13 +208,36 @@ def test_tampered_models_are_not_loaded(dvc_repo: Path) -> None:
         gittrack.load_model(f"runs:/{active.run_id}/doubler")
 
 
-@pytest.mark.parametrize("bad", ["/abs/path", "../outside", "a/../../b", "x\\y"])
+@pytest.mark.parametrize(
+    "bad", ["/abs/path", "../outside", "a/../../b", "x\\y", ".gitignore", "a/.git/b", "m.dvc/x", ".gittrack", ".dvc"]
+)
 def test_escaping_artifact_paths_are_refused(dvc_repo: Path, tmp_path: Path, bad: str) -> None:
     source = tmp_path / "f.txt"
     source.write_text("x")
     with gittrack.start_run() as active, pytest.raises(gittrack.InvalidNameError):
         gittrack.log_artifact(source, bad)
     assert gittrack.get_run(active.run_id).record.artifacts == []
+
+
+def test_a_failed_checkout_leaves_the_work_tree_as_it_was(dvc_repo: Path, tmp_path: Path) -> None:
+    source = tmp_path / "f.txt"
+    source.write_text("never pushed\n")
+    with gittrack.start_run() as active:
+        gittrack.log_artifact(source)
+    shutil.rmtree(dvc_repo / ".dvc" / "cache")  # the data is in neither the cache nor the DVC remote
+    (dvc_repo / "data" / "train.csv").unlink()  # nor in the work tree
+    dvcstore.open_dvc.cache_clear()
+    head = git(dvc_repo, "rev-parse", "HEAD").strip()
+    for extra in ([], ["-b", "from-run"]):
+        failed = subprocess.run([str(BIN / "gittrack"), "checkout", active.run_id, *extra], cwd=dvc_repo,
+                                capture_output=True, text=True)  # fmt: skip
+        assert failed.returncode == 1
+        assert "Traceback" not in failed.stderr
+        assert "the work tree is back on main" in failed.stderr
+        assert git(dvc_repo, "symbolic-ref", "HEAD").strip() == "refs/heads/main"
+        assert git(dvc_repo, "rev-parse", "HEAD").strip() == head
+        assert git(dvc_repo, "status", "--porcelain") == ""
+        assert "from-run" not in git(dvc_repo, "branch")
 
 
 def test_symlinks_out_of_a_logged_folder_are_not_followed(dvc_repo: Path, tmp_path: Path) -> None:

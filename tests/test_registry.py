@@ -148,6 +148,21 @@ def test_we_read_gto_made_tags(runs, repo: Path) -> None:
     assert gittrack.load_model("churn@production").predict([1]) == [2.0]
 
 
+def test_versions_registered_with_gto_resolve_to_their_run_everywhere(runs, repo: Path) -> None:
+    commit = gittrack.get_run(runs[0]).info.commit
+    gto(repo, "register", "churn", commit, "--version", "v0.3.0")
+    shown = json.loads(cli("models", "show", "churn", "--json").output)
+    [version] = shown["versions"]
+    assert version["run_id"] == runs[0]
+    assert version["run"]["available"] is True
+    assert "(not here)" not in cli("models", "show", "churn").output
+    lineage = json.loads(cli("models", "lineage", "churn@v0.3.0", "--json").output)
+    assert lineage["run"]["run_id"] == runs[0]
+    got = cli("models", "get", "churn@v0.3.0", "-o", str(repo.parent / "got"))
+    assert got.exit_code == 0, got.output
+    assert gittrack.load_model("churn@v0.3.0").predict([1]) == [1.0]
+
+
 def test_load_model_by_stage_version_and_latest(runs) -> None:
     client = gittrack.Client()
     for run in runs[:2]:

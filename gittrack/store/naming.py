@@ -141,6 +141,12 @@ def artifact_path(folder: str | None, name: str) -> str:
         raise InvalidNameError(
             f"artifact path {posixpath.join(folder or '', name)!r} escapes the run's artifact folder"
         )
-    if parts[-1].endswith(".dvc") or parts[-1] == ".gitignore":
-        raise InvalidNameError(f"artifact name {parts[-1]!r} is reserved; rename the file")
+    for part in parts:  # every part: a folder named '.gitignore' breaks 'dvc checkout' as surely as a file
+        if part.endswith(".dvc") or part in _RESERVED_PARTS:
+            raise InvalidNameError(
+                f"artifact path part {part!r} is reserved (git's, DVC's or gittrack's own); rename it"
+            )
     return "/".join(parts)
+
+
+_RESERVED_PARTS = frozenset((".git", ".gitignore", ".gitattributes", ".gitmodules", ".dvc", ".dvcignore", ".gittrack"))
