@@ -51,16 +51,22 @@ def train(root: Path, factor: float, auc: float) -> str:
     return run_id
 
 
-@pytest.fixture
-def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A bare remote with the server hook, a data scientist's clone with three registered versions
-    (auc 0.80, 0.85, 0.70) and a policy guarding production, and a reviewer's clone."""
+def scientist(tmp_path: Path) -> tuple[Path, Path]:
+    """A bare remote (main) and a data scientist's clone of it with DVC set up and committed."""
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
     ds = tmp_path / "scientist"
     subprocess.run(["git", "clone", "-q", str(remote), str(ds)], check=True, capture_output=True)
     dvcstore.open_dvc.cache_clear()
     gt(ds, "init", "--dvc-remote", str(tmp_path / "dvc-remote"), "--commit")
+    return remote, ds
+
+
+@pytest.fixture
+def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A bare remote with the server hook, a data scientist's clone with three registered versions
+    (auc 0.80, 0.85, 0.70) and a policy guarding production, and a reviewer's clone."""
+    remote, ds = scientist(tmp_path)
     monkeypatch.chdir(ds)
     ids = [train(ds, f, auc) for f, auc in ((1.0, 0.80), (2.0, 0.85), (3.0, 0.70))]
     for run_id in ids:
@@ -315,12 +321,7 @@ def test_push_shows_the_hooks_reasons_and_sends_what_it_accepts(team) -> None:
 
 
 def test_a_committed_policy_is_enforced_before_the_default_branch_is_pushed(tmp_path: Path, monkeypatch) -> None:
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
-    ds = tmp_path / "scientist"
-    subprocess.run(["git", "clone", "-q", str(remote), str(ds)], check=True, capture_output=True)
-    dvcstore.open_dvc.cache_clear()
-    gt(ds, "init", "--dvc-remote", str(tmp_path / "dvc-remote"), "--commit")
+    _, ds = scientist(tmp_path)
     git(ds, "push", "-q", "origin", "main")  # origin/main now exists, without any policy
     monkeypatch.chdir(ds)
     gt(ds, "models", "register", "churn", "--run", train(ds, 1.0, 0.8))
