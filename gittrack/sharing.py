@@ -20,6 +20,7 @@ from gittrack.errors import GittrackError
 from gittrack.registry.tags import parse_tag
 from gittrack.store import naming, packs, rules, runfiles, settings, transport
 from gittrack.store.index import RunIndex
+from gittrack.store.limits import MAX_PROBLEMS
 from gittrack.store.packing import Progress, pack_runs, take_in
 from gittrack.store.runstore import RunRef, RunStore, visible_packed
 
@@ -77,7 +78,7 @@ def _registry_tags(repo: pygit2.Repository) -> list[str]:
 
 def _skip(report: SyncReport, line: str) -> None:
     """Note a skipped ref; past the report's limit only count it (a hostile remote may push many)."""
-    if len(report.skipped) < rules.MAX_PROBLEMS:
+    if len(report.skipped) < MAX_PROBLEMS:
         report.skipped.append(line)
     else:
         report.unreported += 1

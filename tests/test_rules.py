@@ -22,6 +22,7 @@ from gittrack.registry.state import read_tag
 from gittrack.registry.tags import parse_tag
 from gittrack.store import metricfile, packs, rules
 from gittrack.store.ids import new_run_id
+from gittrack.store.limits import MAX_FUTURE_SECONDS, MAX_TIMESTAMP_MS
 from gittrack.store.record import FINISHED, RUNNING, MetricSummary, RunRecord, dump_summary, parse_record, parse_summary
 
 BLOB, LINK = pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_LINK
@@ -154,7 +155,7 @@ def test_packed_lines(bare) -> None:
 
 @pytest.mark.parametrize(
     ("when", "previous", "problem"),
-    [(1000, 900, None), (1000, None, None), (1000 + rules.MAX_FUTURE_SECONDS + 1, None, "ahead"),
+    [(1000, 900, None), (1000, None, None), (1000 + MAX_FUTURE_SECONDS + 1, None, "ahead"),
      (1000, 1000, None), (900, 1000, "before the model's previous event")],
 )  # fmt: skip
 def test_tag_dates(when, previous, problem) -> None:
@@ -170,7 +171,7 @@ def test_steps_fit_64_bits(step) -> None:
         rules.check_step(step)
 
 
-@pytest.mark.parametrize("timestamp", [-1, 10**20, rules.MAX_TIMESTAMP_MS + 1])
+@pytest.mark.parametrize("timestamp", [-1, 10**20, MAX_TIMESTAMP_MS + 1])
 def test_timestamps_are_epoch_ms_to_9999(timestamp) -> None:
     with pytest.raises(InvalidValueError, match="between 1970 and 9999"):
         rules.check_timestamp(timestamp)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from gittrack.errors import GittrackError
 from gittrack.store import naming, packs, rules, runfiles
+from gittrack.store.limits import MAX_PROBLEMS
 from gittrack.store.record import ENDED
 from gittrack.store.refbatch import delete_refs
 from gittrack.store.runstore import RunRef, RunStore
@@ -147,7 +148,7 @@ def take_in(
 
 def _reject(intake: Intake, line: str) -> None:
     """Note a refused run; past the report's limit only count it (a hostile index may hold many)."""
-    if len(intake.rejected) < rules.MAX_PROBLEMS:
+    if len(intake.rejected) < MAX_PROBLEMS:
         intake.rejected.append(line)
     else:
         intake.unreported += 1

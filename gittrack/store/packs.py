@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from gittrack.errors import ConflictError, GittrackError, InvalidNameError, MalformedRunError
 from gittrack.store import naming
 from gittrack.store.ids import RUN_ID_PATTERN
+from gittrack.store.limits import MAX_BATCH_BYTES, MAX_BATCH_LINES, MAX_BATCHES, MAX_INDEX_BYTES, MAX_PROBLEMS
 from gittrack.store.repo import identity, signature
-from gittrack.store.rules import MAX_BATCH_BYTES, MAX_BATCH_LINES, MAX_BATCHES, MAX_INDEX_BYTES, MAX_PROBLEMS
 from gittrack.store.timefmt import now_ms
 
 if TYPE_CHECKING:

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from gittrack.errors import GittrackError, InvalidValueError, MalformedRunError
 from gittrack.store import runfiles
-from gittrack.store.limits import INT64_MAX, INT64_MIN, MAX_TIMESTAMP_MS
+from gittrack.store.limits import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_FUTURE_SECONDS,
+    MAX_POINTER_BYTES,
+    MAX_POINTERS,
+    MAX_TIMESTAMP_MS,
+)
 from gittrack.store.record import ENDED, RUNNING, RunRecord
 from gittrack.store.yamlio import load_yaml
 
@@ -24,15 +31,6 @@ if TYPE_CHECKING:
 
     from gittrack.store.packs import PackedRun
 
-# -- limits ---------------------------------------------------------------------------------
-MAX_FUTURE_SECONDS = 300  # a registry tag dated further ahead of this clock is refused
-MAX_PROBLEMS = 20  # problem lines reported per index, batch or command
-MAX_BATCH_BYTES = 64 * 1024 * 1024  # one batch blob of a run index (gittrack writes 1000 runs a batch)
-MAX_BATCH_LINES = 10_000
-MAX_BATCHES = 100_000  # batches in one run index
-MAX_INDEX_BYTES = 1024 * 1024 * 1024  # all batches of one run index
-MAX_POINTERS = 100_000  # .dvc files (and dvc.yaml files) in one snapshot
-MAX_POINTER_BYTES = 1024 * 1024
 _LINK_MODE = 0o120000
 _TREE_MODE = 0o040000
 

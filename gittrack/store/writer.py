@@ -21,6 +21,7 @@ from gittrack.errors import ConflictError, ImmutableRunError, InvalidValueError,
 from gittrack.store import metricfile, naming, rules, runfiles
 from gittrack.store.environment import command_summary, environment_summary, requirements_blob
 from gittrack.store.ids import new_run_id, new_run_name, short_id
+from gittrack.store.limits import INT64_MAX, INT64_MIN, MAX_TIMESTAMP_MS
 from gittrack.store.record import ENDED, MetricSummary, RunRecord, dump_record, dump_summary
 from gittrack.store.repo import identity, signature, workdir
 from gittrack.store.snapshot import DEFAULT_MAX_FILE_BYTES, RUN_DIR, take_snapshot, without_run_dir
@@ -345,7 +346,7 @@ class RunWriter:
         else:
             if step.__class__ is not int:
                 step = _integer("step", step)
-            if not rules.INT64_MIN <= step <= rules.INT64_MAX:
+            if not INT64_MIN <= step <= INT64_MAX:
                 rules.check_step(step)
         if step >= next_step:
             self._next_step[key] = step + 1
@@ -354,7 +355,7 @@ class RunWriter:
         else:
             if timestamp.__class__ is not int:
                 timestamp = _integer("timestamp", timestamp)
-            if not 0 <= timestamp <= rules.MAX_TIMESTAMP_MS:
+            if not 0 <= timestamp <= MAX_TIMESTAMP_MS:
                 rules.check_timestamp(timestamp)
         with self._lock:
             points = self._pending.points
