@@ -41,3 +41,23 @@ class ImmutableRunError(GittrackError):
 
 class MalformedRunError(GittrackError):
     """A run commit whose recorded data cannot be read (corrupt, hand-made or hostile)."""
+
+
+class FilterSyntaxError(UsageError):
+    """A filter or order_by string that does not parse or does not type-check; names the position."""
+
+
+class DataError(GittrackError):
+    """A DVC operation failed (missing cache object, unreachable remote...)."""
+
+
+class ModelError(GittrackError):
+    """A model that cannot be saved or loaded."""
+
+
+class RemoteError(GittrackError):
+    """A push or fetch that git could not do (unreachable remote, refused, interrupted)."""
+
+
+class IndexUnavailable(GittrackError):
+    """The local search index could not be opened or rebuilt (read-only .git, full disk...)."""

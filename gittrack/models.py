@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from gittrack._version import __version__
 from gittrack.artifacts import _artifact_entry, _dvc, _log_entry
 from gittrack.data import dvcstore
-from gittrack.errors import GittrackError, UsageError
+from gittrack.errors import ModelError, UsageError
 from gittrack.store import naming
 from gittrack.store.writer import RunWriter
 from gittrack.store.yamlio import dump_yaml, load_yaml
@@ -36,10 +36,6 @@ log = logging.getLogger("gittrack")
 FLAVORS = ("sklearn", "pytorch", "python", "file")
 MODEL_YAML = "model.yaml"
 _FLAVOR_PACKAGES = {"sklearn": ["scikit-learn", "numpy", "scipy", "joblib"], "pytorch": ["torch"], "python": []}
-
-
-class ModelError(GittrackError):
-    """A model that cannot be saved or loaded."""
 
 
 def detect_flavor(model: Any) -> str:

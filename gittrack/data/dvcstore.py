@@ -17,17 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gittrack.errors import GittrackError, NotFoundError, UsageError
+from gittrack.errors import DataError, NotFoundError, UsageError
 from gittrack.store.yamlio import dump_yaml, load_yaml
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
 
 log = logging.getLogger("gittrack")
-
-
-class DataError(GittrackError):
-    """A DVC operation failed (missing cache object, unreachable remote...)."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gittrack.errors import UsageError
+from gittrack.errors import FilterSyntaxError
 from gittrack.store.rows import ATTRIBUTE, METRIC, PARAM, TAG
 
 PREFIXES = {
@@ -33,10 +33,6 @@ ATTRIBUTES = {
 }  # fmt: skip
 ATTRIBUTE_ALIASES = {"user_id": "user", "experiment_name": "experiment", "created": "start_time"}
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
-
-
-class FilterSyntaxError(UsageError):
-    """A filter string that does not parse or does not type-check."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from gittrack.errors import GittrackError, MalformedRunError
+from gittrack.errors import GittrackError, IndexUnavailable, MalformedRunError
 from gittrack.store import naming, packs, rules, runfiles
 from gittrack.store.liveness import effective_status
 from gittrack.store.record import RunRecord, parse_summary
@@ -94,10 +94,6 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-
-
-class IndexUnavailable(GittrackError):
-    """The index could not be opened or rebuilt (read-only .git, full disk...)."""
 
 
 class RunIndex:

@@ -16,14 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gittrack.errors import GittrackError, UsageError
+from gittrack.errors import RemoteError, UsageError
 
 if TYPE_CHECKING:
     import pygit2
-
-
-class RemoteError(GittrackError):
-    """A push or fetch that git could not do (unreachable remote, refused, interrupted)."""
 
 
 @dataclass(frozen=True)
