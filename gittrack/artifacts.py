@@ -28,7 +28,8 @@ log = logging.getLogger("gittrack")
 MAX_POINTER_BYTES = 1024 * 1024
 
 
-def _dvc(repo: pygit2.Repository):
+def dvc_of(repo: pygit2.Repository):
+    """DVC's repository object for ``repo``'s work tree; a usage error when DVC is not set up."""
     root = repo.workdir.rstrip("/")
     if not dvcstore.has_dvc(root):
         raise UsageError(f"{root} has no DVC set-up; artifacts live in DVC: run 'gittrack init' there first")
@@ -71,7 +72,7 @@ def _lock_entries(data: bytes, path: str) -> list[tuple[str, dict, str]]:
 def workspace_inputs(repo: pygit2.Repository, snapshot_tree: pygit2.Oid) -> list[dict[str, Any]]:
     """The DVC-tracked data of the snapshot (``*.dvc`` files, ``dvc.lock``), each flagged dirty
     when the work tree's content no longer matches its recorded hash."""
-    dvc = _dvc(repo)
+    dvc = dvc_of(repo)
     entries = []
     for path, data in _walk_pointers(repo, repo[snapshot_tree]):
         try:
@@ -105,7 +106,7 @@ def workspace_inputs(repo: pygit2.Repository, snapshot_tree: pygit2.Oid) -> list
 
 def log_input(writer: RunWriter, path: str | os.PathLike, name: str | None = None, track: bool = False) -> dict:
     """Record the DVC hash of a file or folder as an input; ``track`` also adds it to DVC."""
-    dvc = _dvc(writer.repo)
+    dvc = dvc_of(writer.repo)
     if not os.path.exists(path):
         raise NotFoundError(f"input '{path}' does not exist")
     if track:
@@ -135,11 +136,12 @@ def log_artifact(
     if not local.exists():
         raise NotFoundError(f"artifact source '{local_path}' does not exist")
     path = naming.artifact_path(artifact_path, local.resolve().name if local.name in ("", ".") else local.name)
-    return _log_entry(writer, local, path, kind)
+    return log_entry(writer, local, path, kind)
 
 
-def _log_entry(writer: RunWriter, local: Path, path: str, kind: str, extra: dict | None = None) -> dict:
-    entry = dvcstore.add_to_cache(_dvc(writer.repo), local)
+def log_entry(writer: RunWriter, local: Path, path: str, kind: str, extra: dict | None = None) -> dict:
+    """Put ``local`` into the DVC cache and its pointer into the run at ``path`` (a checked artifact path)."""
+    entry = dvcstore.add_to_cache(dvc_of(writer.repo), local)
     name = path.rpartition("/")[2]
     info = {"md5": entry.md5, "size": entry.size, "nfiles": entry.nfiles, "kind": kind, **(extra or {})}
     writer.add_artifact(path, dvcstore.pointer(entry, name), info)
@@ -152,7 +154,7 @@ def log_artifacts(writer: RunWriter, local_dir: str | os.PathLike, artifact_path
     if not folder.is_dir():
         raise NotFoundError(f"'{local_dir}' is not a folder")
     if artifact_path:
-        return [_log_entry(writer, folder, naming.artifact_path(None, artifact_path), "artifact")]
+        return [log_entry(writer, folder, naming.artifact_path(None, artifact_path), "artifact")]
     return [log_artifact(writer, child) for child in sorted(folder.iterdir()) if not child.is_symlink()]
 
 
@@ -161,7 +163,7 @@ def list_artifacts(run: Run) -> list[dict]:
     return [dict(a) for a in run.record.artifacts]
 
 
-def _artifact_entry(repo: pygit2.Repository, run: Run, path: str) -> dvcstore.DataEntry:
+def artifact_entry(repo: pygit2.Repository, run: Run, path: str) -> dvcstore.DataEntry:
     """The DVC entry of one artifact, read from the pointer in the run commit (the trusted copy)."""
     import pygit2
 
@@ -182,7 +184,7 @@ def download_artifacts(
 
     A ``path`` that names a folder the artifacts were logged into (``plots`` for ``plots/loss.png``
     and ``plots/acc.png``) writes every artifact under it, and returns that folder."""
-    dvc = _dvc(repo)
+    dvc = dvc_of(repo)
     paths = [path] if path else [a["path"] for a in run.record.artifacts]
     if not paths:
         raise NotFoundError(f"run {run.info.run_name} has no artifacts")
@@ -191,7 +193,7 @@ def download_artifacts(
         logged = [a.get("path") for a in run.record.artifacts if isinstance(a.get("path"), str)]
         inside = sorted(p for p in logged if p.startswith(wanted + "/"))
         paths = inside if wanted not in logged and inside else [wanted]
-    entries = {p: _artifact_entry(repo, run, p) for p in paths}
+    entries = {p: artifact_entry(repo, run, p) for p in paths}
     dvcstore.fetch(dvc, list(entries.values()))
     target = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="gittrack-artifacts-"))
     for p, entry in entries.items():

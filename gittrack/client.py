@@ -18,7 +18,7 @@ from gittrack.store.ids import short_id
 from gittrack.store.naming import DEFAULT_EXPERIMENT
 from gittrack.store.record import ENDED, FINISHED, STATUSES
 from gittrack.store.repo import open_repo
-from gittrack.store.runstore import RunStore, StoredRun
+from gittrack.store.runstore import RunStore
 from gittrack.store.writer import RunWriter
 
 if TYPE_CHECKING:
@@ -207,7 +207,7 @@ class Client:
         from gittrack.models import load, parse_uri
 
         if not uri.startswith("runs:/") and "@" in uri:
-            from gittrack.modelregistry import load as load_registered
+            from gittrack.registry.service import load as load_registered
 
             return load_registered(self._repo, uri)
         run, path = parse_uri(uri)
@@ -218,33 +218,33 @@ class Client:
         self, model_uri: str, name: str, version: str | None = None, bump: str = "patch", message: str | None = None
     ) -> dict:
         """Register ``runs:/<run>/<artifact>`` as a new version of model ``name`` (a GTO tag)."""
-        from gittrack.modelregistry import register, version_dict
         from gittrack.models import parse_uri
+        from gittrack.registry.service import register, version_dict
 
         run, artifact = parse_uri(model_uri)
         return version_dict(self._repo, register(self._repo, run, artifact, name, version, bump, message))
 
     def promote_model(self, name: str, version: str, stage: str, archive_existing: bool = False) -> list[str]:
         """Put a version in a stage (GTO assign tag); returns the tags written."""
-        from gittrack.modelregistry import promote
+        from gittrack.registry.service import promote
 
         return promote(self._repo, name, version, stage, archive_existing)
 
     def demote_model(self, name: str, version: str, stage: str) -> str:
         """Take a version out of a stage (GTO unassign tag)."""
-        from gittrack.modelregistry import demote
+        from gittrack.registry.service import demote
 
         return demote(self._repo, name, version, stage)
 
     def deprecate_model(self, name: str, version: str | None = None) -> str:
         """Deprecate a version, or the whole model when no version is given."""
-        from gittrack.modelregistry import deprecate
+        from gittrack.registry.service import deprecate
 
         return deprecate(self._repo, name, version)
 
     def get_model_version(self, name: str, version_or_stage: str) -> dict:
         """A version by number (``v1.2.0``), stage (``production``) or ``latest``."""
-        from gittrack.modelregistry import resolve, version_dict
+        from gittrack.registry.service import resolve, version_dict
 
         return version_dict(self._repo, resolve(self._repo, f"{name}@{version_or_stage}"))
 
@@ -252,7 +252,7 @@ class Client:
         """Every registered version (of one model if given) as a DataFrame."""
         import pandas as pd
 
-        from gittrack.modelregistry import list_models, show
+        from gittrack.registry.service import list_models, show
 
         names = [name] if name else [m["model"] for m in list_models(self._repo)[0]]
         rows = []
@@ -308,7 +308,7 @@ class Client:
     # -- reading --------------------------------------------------------------------------
     def get_run(self, run_id: str) -> Run:
         """A run by id, unique id prefix, unique name or ref."""
-        return _to_run(self._store.get(run_id))
+        return Run.from_stored(self._store.get(run_id))
 
     def list_runs(self, experiment: str | None = None) -> list[Run]:
         """Every readable run (of one experiment if given), newest first; malformed runs are skipped."""
@@ -317,7 +317,7 @@ class Client:
         runs, problems = self._store.runs(experiment)
         for problem in problems:
             logging.getLogger("gittrack").warning("gittrack: skipped %s", problem)
-        return [_to_run(stored) for stored in runs]
+        return [Run.from_stored(stored) for stored in runs]
 
     def search_runs(
         self,
@@ -392,11 +392,11 @@ class Client:
     def delete_runs(self, run_ids: Iterable[str]) -> list[tuple[Run, str]]:
         """Delete runs (their refs move to ``refs/runs-deleted/``); returns each run and its new ref."""
         resolved = [self._store.get(spec) for spec in run_ids]
-        return [(_to_run(stored), self._store.delete(stored.ref)) for stored in resolved]
+        return [(Run.from_stored(stored), self._store.delete(stored.ref)) for stored in resolved]
 
     def restore_run(self, run_id: str) -> Run:
         """Undo :meth:`delete_runs` for one run."""
-        return _to_run(self._store.read(self._store.restore(run_id)))
+        return Run.from_stored(self._store.read(self._store.restore(run_id)))
 
     def pack_runs(self, experiments: Iterable[str] | None = None, progress=None):
         """Move ended runs from a ref each into their experiment's index ref (``refs/runs-index/``),
@@ -413,10 +413,6 @@ def check_end_status(status: Any) -> str:
             f"status {status!r} is not one of {', '.join(sorted(ENDED))}; the run was left as it was"
         )
     return status
-
-
-def _to_run(stored: StoredRun) -> Run:
-    return Run.from_record(stored.record, stored.ref.name, stored.ref.commit)
 
 
 def _mapping(value: Any, what: str) -> Mapping[str, Any]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gittrack.store.liveness import effective_status
 from gittrack.store.record import RunRecord
 from gittrack.store.timefmt import ms_to_iso
+
+if TYPE_CHECKING:
+    from gittrack.store.runstore import StoredRun
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,11 @@ class Run:
             tags=dict(record.tags),
         )
         return cls(info, data, record)
+
+    @classmethod
+    def from_stored(cls, stored: StoredRun) -> Run:
+        """A run as the store read it (its ref and record)."""
+        return cls.from_record(stored.record, stored.ref.name, stored.ref.commit)
 
     def to_dict(self, details: bool = False) -> dict[str, Any]:
         """A JSON-ready view with stable keys (docs/tracking.md); ``details`` adds the full record."""

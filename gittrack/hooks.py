@@ -100,7 +100,7 @@ def pre_push(repo: pygit2.Repository, remote: str, lines: Iterable[str]) -> list
 
 def post_merge(repo: pygit2.Repository) -> list[str]:
     """Apply merged promotions locally when ``gittrack.applyOnMerge`` is true."""
-    from gittrack.promotions import apply
+    from gittrack.registry.promotions import apply
 
     if not _flag(repo, "gittrack.applyOnMerge", False):
         return []

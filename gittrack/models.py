@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gittrack._version import __version__
-from gittrack.artifacts import _artifact_entry, _dvc, _log_entry
+from gittrack.artifacts import artifact_entry, dvc_of, log_entry
 from gittrack.data import dvcstore
 from gittrack.errors import ModelError, UsageError
 from gittrack.store import naming
@@ -148,7 +148,7 @@ def log_model(
             "signature": signature if signature is not None else infer_signature(input_example),
         }
         (folder / MODEL_YAML).write_bytes(dump_yaml(meta))
-        return _log_entry(writer, folder, path, "model", {"flavor": flavor})
+        return log_entry(writer, folder, path, "model", {"flavor": flavor})
 
 
 def parse_uri(uri: str) -> tuple[str, str]:
@@ -176,8 +176,8 @@ def _check_environment(meta: dict[str, Any]) -> None:
 
 def load(repo: pygit2.Repository, run: Run, path: str) -> Any:
     """Fetch (if needed), verify against the run's pointer, and load the model at ``path`` of ``run``."""
-    dvc = _dvc(repo)
-    entry = _artifact_entry(repo, run, path)
+    dvc = dvc_of(repo)
+    entry = artifact_entry(repo, run, path)
     dvcstore.fetch(dvc, [entry])
     target = Path(tempfile.mkdtemp(prefix="gittrack-model-")) / path.rpartition("/")[2]
     dvcstore.materialise(dvc, entry, target)

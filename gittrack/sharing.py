@@ -10,25 +10,26 @@ push that the remote rejects as not a fast-forward fetches, unites and pushes ag
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gittrack.data import dvcstore
 from gittrack.errors import GittrackError
+from gittrack.registry.state import read_tag
 from gittrack.registry.tags import parse_tag
+from gittrack.registry.write import renumber
 from gittrack.store import naming, packs, rules, runfiles, settings, transport
 from gittrack.store.index import RunIndex
 from gittrack.store.limits import MAX_PROBLEMS
 from gittrack.store.packing import Progress, pack_runs, take_in
+from gittrack.store.remote import remote_runs, staging_prefix
 from gittrack.store.runstore import RunRef, RunStore, visible_packed
 
 if TYPE_CHECKING:
     import pygit2
 
 log = logging.getLogger("gittrack")
-STAGING = "refs/gittrack/incoming/"
 
 
 @dataclass
@@ -61,14 +62,6 @@ class SyncReport:
     missing_data: list[str] = field(default_factory=list)
     """Push: this clone's own runs whose artifact data is neither in the local DVC cache nor on
     the DVC remote (one line per run); the runs themselves were pushed."""
-
-
-def _staging(remote: str) -> str:
-    """A ref-safe staging prefix for one remote (names and URLs alike)."""
-    safe = naming.encode_component(remote)
-    if len(safe) > 80:
-        safe = hashlib.sha256(remote.encode()).hexdigest()[:32]
-    return f"{STAGING}{safe}/"
 
 
 def _registry_tags(repo: pygit2.Repository) -> list[str]:
@@ -157,7 +150,7 @@ def push(
         else:
             report.refused.append(f"{result.ref}: {result.why}")
     if rejected:
-        staging = _staging(remote)
+        staging = staging_prefix(remote)
         transport.fetch(root, remote, [f"+{r.name}:{staging}{r.name[5:]}" for r in rejected], prune=False)
         leases = {}
         for ref in rejected:
@@ -251,20 +244,6 @@ def _push_merged_indexes(repo: pygit2.Repository, remote: str, names: list[str],
     report.refused.extend(f"{name}: the remote's index kept changing; push again" for name in names)
 
 
-def remote_runs(repo: pygit2.Repository, remote: str) -> dict[str, str]:
-    """Every run a remote holds, with a ref of its own or packed: run ref name -> commit (hex).
-
-    The remote's run indexes are fetched into staging to be read; nothing local changes."""
-    found = transport.remote_refs(repo.workdir, remote, [f"{naming.RUNS_NAMESPACE}*"])
-    staging = _staging(remote) + "peek/"
-    transport.fetch(repo.workdir, remote, [f"+{packs.INDEX_NAMESPACE}*:{staging}*"], prune=True)
-    for name, tip in packs.tips(repo, staging).items():
-        index = packs.read_named(repo, packs.INDEX_NAMESPACE + name[len(staging) :], tip)
-        for ref, run in visible_packed([index], set(found)):
-            found[ref.name] = run.commit
-    return found
-
-
 def _prune_remote_refs(repo: pygit2.Repository, remote: str, experiment: str | None, report: SyncReport) -> None:
     """Remove the remote's own refs of runs that the indexes just pushed hold with the same commit,
     so its ref advertisement shrinks as runs are packed; each removal is leased on that commit."""
@@ -295,7 +274,7 @@ def _fetch_indexes(
 ) -> dict[str, pygit2.Oid]:
     """Fetch the remote's run indexes (a list of refs, or a ``refs/runs-index/...`` glob prefix)
     into staging and merge each into ours; returns the fetched tips by local name."""
-    staging = _staging(remote)
+    staging = staging_prefix(remote)
     if isinstance(names, str):
         spec = [f"+{names}*:{staging}{names[len('refs/') :]}*"]
     else:
@@ -330,13 +309,11 @@ def _fetch_indexes(
 def _push_renumbered(repo: pygit2.Repository, remote: str, clashing: list[str], report: SyncReport) -> None:
     """Stage tags that someone else pushed first under the same name (two people promoting at
     once): take the next free counter and a later date, and push again, so both events survive."""
-    from gittrack.modelregistry import renumber
-    from gittrack.registry.state import read_tag
 
     for _attempt in range(5):
         if not clashing:
             return
-        staging = _staging(remote) + "tags/"
+        staging = staging_prefix(remote) + "tags/"
         models = {p.model for p in (parse_tag(t) for t in clashing) if p is not None}
         transport.fetch(repo.workdir, remote, [f"+refs/tags/{m}*:{staging}{m}*" for m in sorted(models)], prune=False)
         taken: dict[str, int] = {}
@@ -365,7 +342,7 @@ def pull(
     """Fetch run refs (all, or one experiment's) and registry tags; take in only valid runs."""
     root = repo.workdir
     remote = transport.resolve_remote(repo, remote)
-    staging = _staging(remote)
+    staging = staging_prefix(remote)
     source = naming.experiment_prefix(experiment) if experiment else naming.RUNS_NAMESPACE
     target = f"{staging}{source[len('refs/') :]}"
     transport.fetch(root, remote, [f"+{source}*:{target}*"], prune=True)

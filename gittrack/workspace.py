@@ -53,8 +53,6 @@ def checkout(repo: pygit2.Repository, spec: str, branch: str | None = None, forc
     commit, or on a new ``branch`` whose tip is the run's code without ``.gittrack/run/``."""
     import pygit2
 
-    from gittrack.client import _to_run
-
     stored = RunStore(repo).get(spec)
     commit = repo[stored.ref.commit]
     try:
@@ -89,7 +87,7 @@ def checkout(repo: pygit2.Repository, spec: str, branch: str | None = None, forc
             f"cannot check out run {short_id(stored.record.id)}: {exc}; move those files or pass --force"
         ) from None
     try:
-        return _to_run(stored), restore_data(repo.workdir.rstrip("/"), targets, outputs)
+        return Run.from_stored(stored), restore_data(repo.workdir.rstrip("/"), targets, outputs)
     except GittrackError as exc:  # never leave the work tree half-switched: back to where it was
         _switch_back(repo, before, before_commit, branch)
         where = before.removeprefix("refs/heads/") if before else str(before_commit)[:12]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gittrack.cli import main
+from gittrack.cli.app import main
 from gittrack.cli.options import key_values, param_values
 from gittrack.entities import Run
 from gittrack.store.ids import short_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gittrack.cli import main
+from gittrack.cli.app import main
 from gittrack.cli.render import fmt_time, fmt_value, to_csv, to_json
 
 

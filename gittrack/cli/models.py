@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from gittrack.cli import main
+from gittrack.cli.app import main
 from gittrack.cli.options import repo_here
 from gittrack.cli.render import fmt_time, fmt_value, table, to_json, warn
 
@@ -25,7 +25,7 @@ def models() -> None:
 @click.option("-m", "--message", help="Tag message.")
 def register(model: str, run_spec: str, artifact: str, version: str | None, bump: str, message: str | None) -> None:
     """Register RUN's logged model as a new version of MODEL."""
-    from gittrack.modelregistry import register as do_register
+    from gittrack.registry.service import register as do_register
 
     created = do_register(repo_here(), run_spec, artifact, model, version, bump, message)
     click.echo(f"registered {model} {created.version} (tag {created.registered.tag}) from run {created.run_id}")
@@ -52,7 +52,7 @@ def promote(model, version, stage, archive_existing, request, push_remote, repor
     if request:
         from pathlib import Path
 
-        from gittrack.promotions import request as do_request
+        from gittrack.registry.promotions import request as do_request
 
         repo = repo_here()
         branch, report = do_request(repo, model, version, stage)
@@ -61,12 +61,12 @@ def promote(model, version, stage, archive_existing, request, push_remote, repor
         click.echo(report if not report_file else f"report written to {report_file}")
         click.echo(f"created branch {branch}; open a pull request from it")
         if push_remote is not None:
-            from gittrack.promotions import push_request
+            from gittrack.registry.promotions import push_request
 
             remote = push_request(repo, branch, push_remote or None)
             click.echo(f"pushed {branch}, the runs and the registry tags to {remote}")
         return
-    from gittrack.modelregistry import promote as do_promote
+    from gittrack.registry.service import promote as do_promote
 
     for tag in do_promote(repo_here(), model, version, stage, archive_existing):
         click.echo(f"created tag {tag}")
@@ -78,7 +78,7 @@ def promote(model, version, stage, archive_existing, request, push_remote, repor
 @click.argument("stage")
 def demote(model: str, version: str, stage: str) -> None:
     """Take MODEL VERSION out of STAGE."""
-    from gittrack.modelregistry import demote as do_demote
+    from gittrack.registry.service import demote as do_demote
 
     click.echo(f"created tag {do_demote(repo_here(), model, version, stage)}")
 
@@ -88,7 +88,7 @@ def demote(model: str, version: str, stage: str) -> None:
 @click.argument("version", required=False)
 def deprecate(model: str, version: str | None) -> None:
     """Deprecate MODEL VERSION, or the whole MODEL."""
-    from gittrack.modelregistry import deprecate as do_deprecate
+    from gittrack.registry.service import deprecate as do_deprecate
 
     click.echo(f"created tag {do_deprecate(repo_here(), model, version)}")
 
@@ -97,7 +97,7 @@ def deprecate(model: str, version: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON: model, latest, deprecated, stages, versions.")
 def list_models(as_json: bool) -> None:
     """Every model: its latest version and who holds each stage."""
-    from gittrack.modelregistry import list_models as do_list
+    from gittrack.registry.service import list_models as do_list
 
     found, problems = do_list(repo_here())
     for problem in problems:
@@ -118,7 +118,7 @@ def list_models(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
 def show(model: str, as_json: bool) -> None:
     """MODEL's versions: stages, dates, people, and each version's run with its key metrics."""
-    from gittrack.modelregistry import show as do_show
+    from gittrack.registry.service import show as do_show
 
     data = do_show(repo_here(), model)
     if as_json:
@@ -144,7 +144,7 @@ def show(model: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def history(model: str, as_json: bool) -> None:
     """Every event of MODEL, oldest first."""
-    from gittrack.modelregistry import history as do_history
+    from gittrack.registry.service import history as do_history
 
     events = do_history(repo_here(), model)
     if as_json:
@@ -163,7 +163,7 @@ def history(model: str, as_json: bool) -> None:
 def get(spec: str, dest: str | None) -> None:
     """Write the model files of SPEC to disk (fetching from the DVC remote when needed)."""
     from gittrack.client import Client
-    from gittrack.modelregistry import resolve
+    from gittrack.registry.service import resolve
 
     version = resolve(repo_here(), spec)
     click.echo(Client().download_artifacts(version.run_id or version.commit, version.artifact, dest))
@@ -174,7 +174,7 @@ def get(spec: str, dest: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def lineage(spec: str, as_json: bool) -> None:
     """version -> run (params, metrics) -> source commit -> data inputs, and what is available here."""
-    from gittrack.modelregistry import lineage as do_lineage
+    from gittrack.registry.service import lineage as do_lineage
 
     data = do_lineage(repo_here(), spec)
     if as_json:
@@ -207,7 +207,7 @@ def lineage(spec: str, as_json: bool) -> None:
 @click.argument("spec", metavar="MODEL@VERSION|STAGE")
 def verify(spec: str) -> None:
     """Check the signatures of the tags behind SPEC with git."""
-    from gittrack.modelregistry import verify as do_verify
+    from gittrack.registry.service import verify as do_verify
 
     results = do_verify(repo_here(), spec)
     for tag, ok, words in results:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gittrack.cli import main
+from gittrack.cli.app import main
 from gittrack.cli.options import repo_here
 from gittrack.cli.render import policy_lines, to_json, warn
 
@@ -42,7 +42,7 @@ def policy(model: str, no_worse, thresholds, guard, clear: bool, commit: bool, a
     and, when it differs, the one in the work tree's registry.yaml.
     """
     from gittrack.errors import UsageError
-    from gittrack.promotions import set_policy, show_policy
+    from gittrack.registry.policy import set_policy, show_policy
 
     repo = repo_here()
     changing = bool(no_worse or thresholds or guard or clear)
@@ -52,7 +52,7 @@ def policy(model: str, no_worse, thresholds, guard, clear: bool, commit: bool, a
         raise UsageError("there is no registry.yaml to commit; give rules first (--guard, --no-worse, --threshold)")
     if commit:
         from gittrack.initialize import commit_files
-        from gittrack.promotions import default_branch
+        from gittrack.registry.policy import default_branch
 
         sha = commit_files(repo.workdir, ["registry.yaml"], f"Set the promotion policy of {model}")
     shown = show_policy(repo, model)
@@ -96,7 +96,7 @@ def _policy_text(shown: dict) -> list[str]:
 @click.option("--report", "report_file", type=click.Path(), help="Write the Markdown report here too.")
 def check(base: str | None, remote: str | None, report_file: str | None) -> None:
     """Check the promotion request on HEAD (for CI on pull requests): exit 1 with the reasons if it fails."""
-    from gittrack.promotions import check as do_check
+    from gittrack.registry.promotions import check as do_check
 
     result = do_check(repo_here(), base, remote=remote)
     click.echo(result.report)
@@ -111,8 +111,8 @@ def check(base: str | None, remote: str | None, report_file: str | None) -> None
 )
 def apply(push_remote: str | None) -> None:
     """Create the stage tags registry.yaml asks for (for CI on the default branch); idempotent."""
-    from gittrack.promotions import apply as do_apply
-    from gittrack.promotions import push_tags
+    from gittrack.registry.promotions import apply as do_apply
+    from gittrack.registry.promotions import push_tags
 
     repo = repo_here()
     created = do_apply(repo)
@@ -131,7 +131,7 @@ def apply(push_remote: str | None) -> None:
 @registry.command("status")
 def status() -> None:
     """Drift between registry.yaml and the registry's tags, both ways."""
-    from gittrack.promotions import status as do_status
+    from gittrack.registry.promotions import status as do_status
 
     drift = do_status(repo_here())
     click.echo("\n".join(drift) if drift else "in sync: the tags match registry.yaml")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gittrack.cli import main
+from gittrack.cli.app import main
 from gittrack.cli.render import (
     fmt_duration,
     fmt_time,

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from gittrack.cli import main
+from gittrack.cli.app import main
 from gittrack.cli.options import repo_here
 from gittrack.cli.render import progress_printer, table, warn
 

@@ -13,9 +13,10 @@ import time
 from typing import TYPE_CHECKING
 
 from gittrack.errors import ConflictError, GittrackError
-from gittrack.registry.state import Event, Model
-from gittrack.registry.tags import format_tag
+from gittrack.registry.state import Event, Model, read_registry, read_tag
+from gittrack.registry.tags import ASSIGN, UNASSIGN, format_tag, parse_tag
 from gittrack.store.repo import identity
+from gittrack.store.rules import in_future
 
 if TYPE_CHECKING:
     import pygit2
@@ -75,3 +76,30 @@ def write_event(
     author, email = identity(repo)
     model.events.append(Event(kind, model.name, version, stage, counter, name, commit, when, author, email, message))
     return name, when
+
+
+def renumber(repo: pygit2.Repository, tag: str, taken: dict[str, int]) -> str | None:
+    """Give a local stage event that collided with another on the remote the next free counter and a
+    date after every known event of its model; returns the new tag name (None: not a stage event).
+
+    ``taken`` maps the remote's tag names of the model to their tagger dates; dates ahead of this
+    clock are not followed (one poisoned tag must not date every later event in the future)."""
+    parsed = parse_tag(tag)
+    if parsed is None or parsed.kind not in (ASSIGN, UNASSIGN):
+        return None
+    ref = repo.references.get(f"refs/tags/{tag}")
+    if ref is None:
+        return None
+    read = read_tag(repo, ref.target)
+    if isinstance(read, str):
+        return None
+    commit, _, _, _, message = read
+    now = int(time.time())
+    model = read_registry(repo, only=parsed.model, now=now).models.get(parsed.model) or Model(parsed.model)
+    counters = [t.counter or 0 for t in (parse_tag(n) for n in taken) if t is not None]
+    counters += [e.counter or 0 for e in model.events]
+    floor = max([*(t for t in taken.values() if not in_future(t, now)), model.last_time()]) + 1
+    repo.references.delete(f"refs/tags/{tag}")
+    name = format_tag(parsed.kind, parsed.model, stage=parsed.stage, counter=max(counters, default=0) + 1)
+    create_tag(repo, name, commit, message, max(floor, now))
+    return name

@@ -1,0 +1,115 @@
+"""The promotion policy in force: read from the default branch's ``registry.yaml`` (never from a
+branch under review, so a request cannot loosen its own policy), shown, and edited in the work tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gittrack.errors import NotFoundError
+from gittrack.registry import desired as desired_file
+from gittrack.registry import tags
+from gittrack.registry.desired import Desired, Policy
+
+if TYPE_CHECKING:
+    import pygit2
+
+
+def default_branch(repo: pygit2.Repository) -> str:
+    """``gittrack.defaultBranch``, else the remote's HEAD, else ``init.defaultBranch``, main or master."""
+    if "gittrack.defaultBranch" in repo.config:
+        return repo.config["gittrack.defaultBranch"]
+    head = repo.references.get("refs/remotes/origin/HEAD")
+    if head is not None and isinstance(head.target, str):
+        return head.target.rpartition("/")[2]
+    candidates = [repo.config["init.defaultBranch"]] if "init.defaultBranch" in repo.config else []
+    for name in [*candidates, "main", "master"]:
+        if repo.references.get(f"refs/heads/{name}") or repo.references.get(f"refs/remotes/origin/{name}"):
+            return name
+    return "main"
+
+
+def default_tip(repo: pygit2.Repository, base: str | None = None) -> pygit2.Oid | None:
+    """The commit policy is read from: ``base`` if given, else the default branch: its
+    remote-tracking copy (what a pull request merges into), or the local branch when that is ahead
+    of it (commits not pushed yet, such as a policy just committed), or whichever exists."""
+    import pygit2
+
+    if base:
+        try:
+            return repo.revparse_single(base).peel(pygit2.Commit).id
+        except (KeyError, ValueError):
+            raise NotFoundError(f"base {base!r} is not a commit here; fetch it first") from None
+    name = default_branch(repo)
+    tips = []
+    for ref in (f"refs/remotes/origin/{name}", f"refs/heads/{name}"):
+        found = repo.references.get(ref)
+        if found is not None:
+            tips.append(found.peel(pygit2.Commit).id)
+    if len(tips) == 2 and tips[0] != tips[1] and repo.descendant_of(tips[1], tips[0]):
+        return tips[1]
+    return tips[0] if tips else None
+
+
+def policy_of(repo: pygit2.Repository, model: str) -> Policy:
+    """The policy in force for ``model``: from the default branch."""
+    return desired_file.read_at(repo, default_tip(repo)).policy(model)
+
+
+def show_policy(repo: pygit2.Repository, model: str) -> dict[str, Any]:
+    """The policy of ``model`` (``*``: the default one) without writing anything: as in force
+    (the default branch's registry.yaml) and, when it differs, as the work tree's registry.yaml
+    has it. Keys: ``model``, ``branch``, ``commit``, ``in_force``, ``work_tree`` (None when the
+    same); each policy has ``applies`` (the entry used: the model, ``*`` or None), ``guard``,
+    ``no_worse`` and ``thresholds``."""
+    if model != desired_file.ALL:
+        tags.validate_model(model)
+    tip = default_tip(repo)
+    in_force = _policy_view(desired_file.read_at(repo, tip), model)
+    path = Path(repo.workdir) / desired_file.FILE
+    work_tree = _policy_view(desired_file.parse(path.read_bytes(), str(path)), model) if path.exists() else None
+    return {
+        "model": model,
+        "branch": default_branch(repo),
+        "commit": str(tip) if tip is not None else None,
+        "in_force": in_force,
+        "work_tree": work_tree if work_tree != in_force else None,
+    }
+
+
+def _policy_view(desired: Desired, model: str) -> dict[str, Any]:
+    applies = model if model in desired.policies else desired_file.ALL if desired_file.ALL in desired.policies else None
+    policy = desired.policy(model)
+    return {
+        "applies": applies,
+        "guard": list(policy.guard),
+        "no_worse": [dict(rule) for rule in policy.no_worse],
+        "thresholds": [dict(rule) for rule in policy.thresholds],
+    }
+
+
+# -- editing the policy --------------------------------------------------------------------
+def set_policy(
+    repo: pygit2.Repository,
+    model: str,
+    no_worse: list[str] = (),
+    thresholds: list[str] = (),
+    guard: list[str] = (),
+    clear: bool = False,
+) -> tuple[Policy, Path]:
+    """Change the policy of ``model`` (``*``: every model) in the work tree's registry.yaml."""
+    if model != desired_file.ALL:
+        tags.validate_model(model)
+    path = Path(repo.workdir) / desired_file.FILE
+    state = (
+        desired_file.parse(path.read_bytes(), str(path))
+        if path.exists()
+        else desired_file.read_at(repo, default_tip(repo))
+    )
+    policy = Policy() if clear else state.policies.get(model, Policy())
+    policy.no_worse += [desired_file.parse_no_worse(r) for r in no_worse]
+    policy.thresholds += [desired_file.parse_threshold(r) for r in thresholds]
+    policy.guard += [tags.validate_stage(s) for s in guard if s not in policy.guard]
+    state.policies[model] = policy
+    path.write_bytes(state.to_bytes())
+    return policy, path
