@@ -126,7 +126,7 @@ def test_signals_end_an_api_run_as_killed_with_a_final_checkpoint(repo: Path, si
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
     assert proc.stdout.readline() == b"ready\n"
     proc.send_signal(signum)
-    proc.wait(timeout=20)
+    proc.wait(timeout=120)
     [run] = gittrack.list_runs("sig")
     assert run.record.status == "KILLED"
     assert run.data.metrics == {"m": 1.0}
@@ -150,7 +150,7 @@ def test_sigint_to_gittrack_run_kills_the_command_and_the_run(repo: Path, gittra
     )
     assert proc.stdout.readline() == b"up\n"
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=20) == 130
+    assert proc.wait(timeout=120) == 130
     [run] = gittrack.list_runs("int")
     assert run.record.status == "KILLED"
 

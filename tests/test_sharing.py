@@ -110,7 +110,7 @@ def daemon(bare: Path):
     for proc in procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=10)
+            proc.wait(timeout=60)
 
 
 def test_two_clones_share_runs_over_the_git_protocol(daemon, tmp_path: Path) -> None:
