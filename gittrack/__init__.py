@@ -32,6 +32,8 @@ from gittrack.errors import (
 
 _LAZY = {
     "gittrack.client": ["Client"],
+    "gittrack.initialize": ["init"],
+    "gittrack.hooks": ["install_hooks", "run_hook"],
     "gittrack.entities": ["Metric", "Run", "RunData", "RunInfo"],
     "gittrack.fluent": [
         "ActiveRun",
@@ -95,6 +97,8 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
+    from gittrack.hooks import install_hooks, run_hook
+    from gittrack.initialize import init
 
 
 def __getattr__(name: str) -> Any:
@@ -140,6 +144,8 @@ __all__ = [
     "get_metric_history",
     "get_model_version",
     "get_run",
+    "init",
+    "install_hooks",
     "list_runs",
     "load_model",
     "log_artifact",
@@ -152,6 +158,7 @@ __all__ = [
     "log_params",
     "pack_runs",
     "register_model",
+    "run_hook",
     "search_model_versions",
     "search_runs",
     "set_experiment",

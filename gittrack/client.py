@@ -7,12 +7,12 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gittrack.data.dvcstore import has_dvc
 from gittrack.entities import Metric, Run
-from gittrack.errors import ImmutableRunError, InvalidValueError
+from gittrack.errors import ImmutableRunError, InvalidValueError, NotFoundError
 from gittrack.store import runfiles, settings
 from gittrack.store.ids import short_id
 from gittrack.store.naming import DEFAULT_EXPERIMENT
@@ -23,6 +23,9 @@ from gittrack.store.writer import RunWriter
 
 if TYPE_CHECKING:
     import pygit2
+
+    from gittrack.search import RunsTable
+    from gittrack.subclients import PromotionsClient, RegistryClient, RemoteClient
 
 _live_writers: weakref.WeakSet[RunWriter] = weakref.WeakSet()
 _live_lock = threading.Lock()
@@ -53,6 +56,34 @@ class Client:
     def repo_path(self) -> str:
         """The root of the repository's work tree."""
         return self._repo.workdir
+
+    @property
+    def registry(self) -> RegistryClient:
+        """The model registry: ``register``, ``promote``, ``show``, ``lineage``... (``gittrack models``)."""
+        from gittrack.subclients import RegistryClient
+
+        return RegistryClient(self, self._repo)
+
+    @property
+    def promotions(self) -> PromotionsClient:
+        """Reviewed promotions and the policy: ``request``, ``check``, ``apply``... (``gittrack promotions``)."""
+        from gittrack.subclients import PromotionsClient
+
+        return PromotionsClient(self, self._repo)
+
+    @property
+    def remote(self) -> RemoteClient:
+        """Sharing: ``push``, ``pull``, ``setup`` (``gittrack push``, ``pull``, ``remote setup``)."""
+        from gittrack.subclients import RemoteClient
+
+        return RemoteClient(self, self._repo)
+
+    def commit_files(self, paths: list[str], message: str) -> str:
+        """Commit exactly ``paths`` (relative to the root, as they are in the work tree) on the current
+        branch, leaving other changes as they were; returns the new commit id."""
+        from gittrack.initialize import commit_files
+
+        return commit_files(self.repo_path, paths, message)
 
     # -- writing --------------------------------------------------------------------------
     def create_run(
@@ -397,6 +428,72 @@ class Client:
     def restore_run(self, run_id: str) -> Run:
         """Undo :meth:`delete_runs` for one run."""
         return Run.from_stored(self._store.read(self._store.restore(run_id)))
+
+    def runs_table(
+        self,
+        experiments: list[str] | None = None,
+        filter_string: str = "",
+        order_by: list[str] | None = None,
+        limit: int | None = None,
+        run_view: str = "active",
+        columns: list[str] | None = None,
+    ) -> RunsTable:
+        """What ``gittrack runs list`` shows: the matching runs (at most ``limit``) as flat rows, the
+        columns chosen by name or glob (``columns``), sort keys no run has, and unreadable runs."""
+        from gittrack.search import runs_table
+
+        return runs_table(self._repo, experiments, filter_string, order_by, limit, run_view, columns)
+
+    def metric_histories(self, run_id: str, keys: list[str] | None = None) -> dict[str, Iterator[list[Metric]]]:
+        """Streams of the histories of ``keys`` (default: every metric of the run), a segment at a
+        time; a key the run lacks is a ``NotFoundError`` naming the keys it has."""
+        run = self.get_run(run_id)
+        wanted = list(keys or run.data.metrics)
+        missing = [k for k in wanted if k not in run.data.metrics]
+        if missing:
+            known = ", ".join(run.data.metrics) or "none"
+            raise NotFoundError(f"run {run.info.run_name} has no metric {missing[0]!r}; it has: {known}")
+        return {key: self.iter_metric_history(run.info.run_id, key) for key in wanted}
+
+    def checkout(self, run_id: str, branch: str | None = None, force: bool = False) -> tuple[Run, str]:
+        """Put a run's code, inputs and artifacts in the work tree (detached, or on a new ``branch``);
+        returns the run and what happened to its DVC data. Unsafe snapshots are refused."""
+        from gittrack.workspace import checkout
+
+        return checkout(self._repo, run_id, branch, force)
+
+    def reproduce(
+        self,
+        run_id: str,
+        tolerance: float = 1e-6,
+        metric_tolerances: Mapping[str, float] | None = None,
+        keep: bool = False,
+        on_stdout: Callable[[bytes], None] | None = None,
+        on_stderr: Callable[[bytes], None] | None = None,
+        allow_outside: bool = False,
+    ):
+        """Re-run a run's command at its snapshot (a temporary worktree) and compare every metric."""
+        from gittrack.workspace import reproduce
+
+        return reproduce(self._repo, self, run_id, tolerance, dict(metric_tolerances or {}), keep, on_stdout,
+                         on_stderr, allow_outside)  # fmt: skip
+
+    def run_command(
+        self,
+        command: list[str],
+        experiment: str | None = None,
+        run_name: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        on_stdout: Callable[[bytes], None] | None = None,
+        on_stderr: Callable[[bytes], None] | None = None,
+        on_start: Callable[[Run], None] | None = None,
+        cwd: str | os.PathLike | None = None,
+    ) -> tuple[Run, int]:
+        """Run ``command`` as a new run (``gittrack run``); returns the ended run and its exit code."""
+        from gittrack.runner import run_command
+
+        return run_command(self, command, experiment, run_name, params, tags, on_stdout, on_stderr, on_start, cwd)
 
     def pack_runs(self, experiments: Iterable[str] | None = None, progress=None):
         """Move ended runs from a ref each into their experiment's index ref (``refs/runs-index/``),

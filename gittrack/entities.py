@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gittrack.store.ids import short_id
 from gittrack.store.liveness import effective_status
 from gittrack.store.record import RunRecord
 from gittrack.store.timefmt import ms_to_iso
@@ -32,6 +33,12 @@ class RunInfo:
     host: str
     ref: str
     commit: str | None
+
+    @property
+    def short_id(self) -> str:
+        """The run id as shown to people: 12 characters, unique unless two runs started in the same
+        millisecond (a prefix any command accepts)."""
+        return short_id(self.run_id)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gittrack.errors import GittrackError
+from gittrack.errors import GittrackError, UsageError
 from gittrack.store import rules
 from gittrack.store.packs import INDEX_NAMESPACE
 
@@ -59,6 +59,28 @@ def install(path: str | os.PathLike, server: bool = False) -> list[str]:
         target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         written.append(str(target))
     return written
+
+
+def install_hooks(path: str | os.PathLike = ".", server: bool = False) -> list[str]:
+    """``gittrack hooks install``: the client hooks into the repository at ``path``, or (``server``)
+    the pre-receive hook into a bare remote. Returns the files written."""
+    return install(path, server)
+
+
+def run_hook(name: str, args: list[str], lines: list[str]) -> tuple[int, list[str]]:
+    """Run hook ``name`` as the shipped scripts do (``lines``: what git wrote on its stdin); returns
+    the exit code and the lines to print on stderr."""
+    from gittrack.store.repo import open_repo
+
+    if name == "pre-receive":
+        refused = pre_receive(lines)
+        return (1 if refused else 0), [f"gittrack: refused {reason}" for reason in refused]
+    if name == "pre-push":
+        pushed = pre_push(open_repo(), args[0] if args else "origin", lines)
+        return 0, [f"gittrack: pushed {len(pushed)} run(s) recorded from these commits"] if pushed else []
+    if name == "post-merge":
+        return 0, [f"gittrack: applied {tag}" for tag in post_merge(open_repo())]
+    raise UsageError(f"unknown hook {name!r}; gittrack ships {', '.join(CLIENT_HOOKS + SERVER_HOOKS)}")
 
 
 def _flag(repo: pygit2.Repository, key: str, default: bool) -> bool:

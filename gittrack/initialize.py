@@ -109,3 +109,6 @@ def commit_files(path: str | os.PathLike, files: list[str], message: str) -> str
         index.add(f)
     index.write()
     return str(commit)
+
+
+init = init_repository  # the public name: gittrack.init(path, dvc=True, dvc_remote=None)

@@ -11,22 +11,24 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gittrack.entities import Run
 from gittrack.errors import GittrackError, UsageError
 from gittrack.query.evaluate import compile_predicate, sort_rows
 from gittrack.query.filter import parse_filter
-from gittrack.query.frame import columns_of_rows
+from gittrack.query.frame import columns_of, columns_of_rows, flat_row, select_columns
 from gittrack.query.order import parse_order_by
 from gittrack.query.sql import order_sql, to_sql
 from gittrack.store import rules, runfiles
 from gittrack.store.index import IndexUnavailable, RunIndex, row_from_record
 from gittrack.store.naming import validate_experiment
-from gittrack.store.rows import RunRow
+from gittrack.store.rows import ATTRIBUTE, METRIC, RunRow, has_key
 from gittrack.store.runstore import DELETED_NAMESPACE, RunStore
+from gittrack.store.timefmt import ms_to_iso
 
 if TYPE_CHECKING:
     import pygit2
@@ -188,3 +190,61 @@ def _oid(hex_id: str) -> pygit2.Oid:
     import pygit2
 
     return pygit2.Oid(hex=hex_id)
+
+
+@dataclass
+class RunsTable:
+    """What ``gittrack runs list`` shows: the runs (at most the limit; ``more`` if more matched),
+    their columns (those chosen, if any), sort keys no listed run has, and unreadable runs."""
+
+    rows: list[RunRow]
+    more: bool
+    columns: list[str]
+    unsorted: list[str]
+    problems: list[str]
+    order: list = field(default_factory=list)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as ``{column: value}`` over ``columns``: times ISO 8601, duration in seconds."""
+        out = []
+        for row in self.rows:
+            flat = flat_row(row)
+            for name in ("start_time", "end_time"):
+                if flat.get(name) is not None:
+                    flat[name] = ms_to_iso(flat[name])
+            if flat.get("duration") is not None:
+                flat["duration"] = flat["duration"] / 1000
+            out.append({c: flat.get(c) for c in self.columns})
+        return out
+
+    def metric_columns(self, most: int) -> list[str]:
+        """The ``most`` metrics most runs have, and any metric the runs are sorted by (first)."""
+        counts = Counter(key for r in self.rows for key in r.metrics)
+        metrics = [key for key, _ in counts.most_common(most)]
+        for spec in self.order:
+            if spec.kind == METRIC and spec.key not in metrics:
+                metrics.insert(0, spec.key)
+        return metrics
+
+
+def runs_table(
+    repo: pygit2.Repository,
+    experiments: list[str] | None = None,
+    filter_string: str = "",
+    order_by: list[str] | None = None,
+    limit: int | None = None,
+    run_view: str = "active",
+    columns: list[str] | None = None,
+) -> RunsTable:
+    """The runs of a listing (``Client.runs_table``): a column pattern that matches no column is a
+    usage error when runs are listed (a typo, not an empty answer)."""
+    order = parse_order_by(list(order_by or []))
+    found = find_rows(repo, experiments, filter_string, list(order_by or []), limit + 1 if limit else None, run_view)
+    rows = found.rows[:limit] if limit else found.rows
+    unsorted = [
+        spec.column
+        for spec in order
+        if spec.kind != ATTRIBUTE and rows and not any(has_key(r, spec.kind, spec.key) for r in found.rows)
+    ]
+    chosen = select_columns(columns_of(rows), list(columns or []) or None, strict=bool(rows))
+    return RunsTable(rows, limit is not None and len(found.rows) > limit, chosen, unsorted, found.problems, order)

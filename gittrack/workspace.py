@@ -25,6 +25,8 @@ from gittrack.store.timefmt import now_ms
 if TYPE_CHECKING:
     import pygit2
 
+    from gittrack.client import Client
+
 log = logging.getLogger("gittrack")
 
 
@@ -145,6 +147,7 @@ class Reproduction:
 
 def reproduce(
     repo: pygit2.Repository,
+    client: Client,
     spec: str,
     tolerance: float = 1e-6,
     overrides: dict[str, float] | None = None,
@@ -157,11 +160,8 @@ def reproduce(
 
     A run whose entry point (the script it ran) is not in its snapshot, because it lay outside
     the repository or git ignored it, is refused unless ``allow_outside``: re-running it would run
-    that file as it is today, not the code that ran."""
-    from gittrack.client import Client
-    from gittrack.launcher import run_command
-
-    client = Client(repo.workdir)
+    that file as it is today, not the code that ran. ``client`` is the repository's; the
+    reproduction is recorded by a client of the same kind on the worktree."""
     original = client.get_run(spec)
     command = original.record.command
     argv = list(command.get("argv") or [])
@@ -191,9 +191,9 @@ def reproduce(
             _share_dvc_cache(repo.workdir, folder)
             restore_data(str(folder), targets, outputs)
         cwd = folder / (command.get("cwd") if command.get("cwd") not in (None, ".") else "")
-        new, code = run_command(
+        new, code = type(client)(folder).run_command(
             argv, experiment=original.info.experiment, tags={"reproduced_from": original.info.run_id},
-            repo=folder, cwd=cwd, on_stdout=on_stdout, on_stderr=on_stderr,
+            cwd=cwd, on_stdout=on_stdout, on_stderr=on_stderr,
         )  # fmt: skip
     finally:
         if not keep:

@@ -246,7 +246,7 @@ def test_policy_command_and_status_drift(team) -> None:
 
 def test_registry_policy_shows_without_writing(repo: Path) -> None:
     def cli(*args: str):
-        return CliRunner().invoke(main, ["registry", "policy", *args], catch_exceptions=False)
+        return CliRunner().invoke(main, ["promotions", "policy", *args], catch_exceptions=False)
 
     none = cli("churn")
     assert none.exit_code == 0
@@ -334,3 +334,15 @@ def test_a_committed_policy_is_enforced_before_the_default_branch_is_pushed(tmp_
     git(ds, "checkout", "-q", "-b", "side", "HEAD~1")  # a branch that is not the default one
     elsewhere = gt(ds, "registry", "policy", "churn", "--guard", "staging", "--commit")
     assert "takes effect once merged into main" in elsewhere.stdout
+
+
+def test_the_old_registry_group_still_works_with_a_note(repo: Path) -> None:
+    old = subprocess.run([GT, "registry", "policy", "churn"], capture_output=True, text=True)
+    new = subprocess.run([GT, "promotions", "policy", "churn"], capture_output=True, text=True)
+    assert old.returncode == new.returncode == 0
+    assert old.stdout == new.stdout
+    assert (
+        old.stderr
+        == "warning: 'gittrack registry' is now 'gittrack promotions'; the old name goes in the next release\n"
+    )
+    assert new.stderr == ""

@@ -18,7 +18,7 @@ def artifacts() -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON array: path, kind, flavor, md5, size, nfiles.")
 def list_artifacts(run: str, as_json: bool) -> None:
     """List RUN's artifacts."""
-    from gittrack.client import Client
+    from gittrack import Client
 
     found = Client().list_artifacts(run)
     if as_json:
@@ -41,6 +41,6 @@ def list_artifacts(run: str, as_json: bool) -> None:
 def get(run: str, path: str | None, dest: str | None) -> None:
     """Write RUN's artifact PATH, or every artifact under folder PATH (default: all), to disk,
     from the DVC cache or the DVC remote."""
-    from gittrack.client import Client
+    from gittrack import Client
 
     click.echo(Client().download_artifacts(run, path, dest))

@@ -8,9 +8,8 @@ from pathlib import Path
 import click
 
 from gittrack.cli.app import main
-from gittrack.cli.options import key_values, param_values
-from gittrack.entities import Run
-from gittrack.store.ids import short_id
+from gittrack.cli.options import client_here, key_values, param_values
+from gittrack.cli.render import fmt_duration
 
 
 @main.command()
@@ -21,16 +20,16 @@ from gittrack.store.ids import short_id
 @click.option("--remote", "git_remote", metavar="NAME", help="Make plain git fetch/push of this remote move runs.")
 def init(path: Path, with_dvc: bool, dvc_remote: str | None, commit: bool | None, git_remote: str | None) -> None:
     """Check (or create) the git repository, set up DVC, and show how gittrack is set up there."""
-    from gittrack.initialize import commit_files, init_repository
+    import gittrack
 
-    report = init_repository(path, with_dvc, dvc_remote)
+    report = gittrack.init(path, with_dvc, dvc_remote)
     click.echo(f"{'created' if report.created else 'using'} git repository {report.root}")
     if report.dvc_files:
         click.echo(f"DVC set up: {', '.join(report.dvc_files)}")
         if commit is None and sys.stdin.isatty():
             commit = click.confirm("commit these DVC files now?", default=True)
         if commit:
-            sha = commit_files(report.root, report.dvc_files, "Set up DVC for gittrack artifacts")
+            sha = gittrack.Client(report.root).commit_files(report.dvc_files, "Set up DVC for gittrack artifacts")
             click.echo(f"committed them as {sha[:12]}")
         else:
             click.echo(f"commit them when ready: git add {' '.join(report.dvc_files)} && git commit")
@@ -38,10 +37,7 @@ def init(path: Path, with_dvc: bool, dvc_remote: str | None, commit: bool | None
         f"DVC: {'remote ' + report.dvc_remote if report.dvc_remote else 'no remote' if report.dvc else 'not set up'}"
     )
     if git_remote:
-        from gittrack.sharing import setup_remote
-        from gittrack.store.repo import open_repo
-
-        added = setup_remote(open_repo(report.root), git_remote)
+        added = gittrack.Client(report.root).remote.setup(git_remote)
         click.echo("\n".join(f"added {line}" for line in added) or f"{git_remote} already moves runs")
     packed = f" ({report.packed} packed, under refs/runs-index/)" if report.packed else ""
     click.echo(f"runs: {report.runs} in {report.experiments} experiment(s), under refs/runs/{packed}")
@@ -76,9 +72,6 @@ def run(experiment: str | None, run_name: str | None, params: dict, tags: dict, 
 
         gittrack run -e taxi -p lr=0.1 -- python train.py --epochs 5
     """
-    from gittrack.cli.render import fmt_duration
-    from gittrack.launcher import run_command
-
     out, err = sys.stdout.buffer, sys.stderr.buffer
 
     def write(stream):
@@ -88,18 +81,17 @@ def run(experiment: str | None, run_name: str | None, params: dict, tags: dict, 
 
         return sink
 
-    def started(r: Run) -> None:
+    def started(r) -> None:
         click.echo(f"gittrack: run {r.info.run_name} {r.info.run_id} in experiment '{r.info.experiment}'", err=True)
 
-    finished, code = run_command(
+    finished, code = client_here().run_command(
         list(command), experiment, run_name, params, tags,
         on_stdout=write(out), on_stderr=write(err), on_start=started,
     )  # fmt: skip
     info = finished.info
     took = fmt_duration(info.start_time, info.end_time, info.end_time or info.start_time)
     click.echo(
-        f"gittrack: run {short_id(info.run_id)} {info.status} after {took}; "
-        f"see 'gittrack runs show {short_id(info.run_id)}'",
+        f"gittrack: run {info.short_id} {info.status} after {took}; see 'gittrack runs show {info.short_id}'",
         err=True,
     )
     sys.exit(code)

@@ -15,21 +15,16 @@ from gittrack.cli.render import fmt_time, fmt_value, to_csv, to_json
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with columns key, step, timestamp_ms, value.")
 def metrics(run: str, keys: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
     """Print the history of KEYS (default: every metric) of RUN."""
-    from gittrack.client import Client
-    from gittrack.errors import NotFoundError
+    from gittrack import Client
 
     client = Client()
     found = client.get_run(run)
-    wanted = list(keys) or list(found.data.metrics)
-    missing = [k for k in wanted if k not in found.data.metrics]
-    if missing:
-        known = ", ".join(found.data.metrics) or "none"
-        raise NotFoundError(f"run {found.info.run_name} has no metric {missing[0]!r}; it has: {known}")
-    summaries = found.record.metrics
+    streams = client.metric_histories(found.info.run_id, list(keys) or None)
+    wanted, summaries = list(streams), found.record.metrics
     if as_json:
-        histories = {key: client.get_metric_history(found.info.run_id, key) for key in wanted}
         data = {
-            k: [{"step": p.step, "timestamp": p.timestamp, "value": p.value} for p in v] for k, v in histories.items()
+            k: [{"step": p.step, "timestamp": p.timestamp, "value": p.value} for seg in v for p in seg]
+            for k, v in streams.items()
         }
         click.echo(to_json(data))
         return
@@ -38,14 +33,14 @@ def metrics(run: str, keys: tuple[str, ...], as_json: bool, as_csv: bool) -> Non
         click.echo(to_csv(["key", "step", "timestamp_ms", "value"], []), nl=False)
     else:
         steps = max((len(str(summaries[k].step)) for k in wanted), default=4)
-        widths = [max(3, *(len(fmt_value(k)) for k in wanted)), max(4, steps + 1), 19]
+        widths = [max([3, *(len(fmt_value(k)) for k in wanted)]), max(4, steps + 1), 19]
         heads = ["key", "step", "time (UTC)", "value"]
         click.echo("  ".join(h.ljust(w) for h, w in zip(heads, [*widths, 5], strict=True)).rstrip())
         click.echo("  ".join("-" * w for w in [*widths, 5]))
-    for key in wanted:
+    for key, segments in streams.items():
         # keys have no commas, quotes or line breaks (store/naming.py), so CSV rows need no quoting
         label = key if as_csv else fmt_value(key).ljust(widths[0])
-        for segment in client.iter_metric_history(found.info.run_id, key):
+        for segment in segments:
             if as_csv:
                 click.echo("".join([f"{label},{p.step},{p.timestamp},{p.value!r}\n" for p in segment]), nl=False)
                 continue

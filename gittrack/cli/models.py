@@ -7,7 +7,7 @@ import sys
 import click
 
 from gittrack.cli.app import main
-from gittrack.cli.options import repo_here
+from gittrack.cli.options import client_here
 from gittrack.cli.render import fmt_time, fmt_value, table, to_json, warn
 
 
@@ -25,9 +25,7 @@ def models() -> None:
 @click.option("-m", "--message", help="Tag message.")
 def register(model: str, run_spec: str, artifact: str, version: str | None, bump: str, message: str | None) -> None:
     """Register RUN's logged model as a new version of MODEL."""
-    from gittrack.registry.service import register as do_register
-
-    created = do_register(repo_here(), run_spec, artifact, model, version, bump, message)
+    created = client_here().registry.register(model, run_spec, artifact, version, bump, message)
     click.echo(f"registered {model} {created.version} (tag {created.registered.tag}) from run {created.run_id}")
     click.echo("share it with: gittrack push")
 
@@ -52,23 +50,17 @@ def promote(model, version, stage, archive_existing, request, push_remote, repor
     if request:
         from pathlib import Path
 
-        from gittrack.registry.promotions import request as do_request
-
-        repo = repo_here()
-        branch, report = do_request(repo, model, version, stage)
+        promotions = client_here().promotions
+        branch, report = promotions.request(model, version, stage)
         if report_file:
             Path(report_file).write_text(report)
         click.echo(report if not report_file else f"report written to {report_file}")
         click.echo(f"created branch {branch}; open a pull request from it")
         if push_remote is not None:
-            from gittrack.registry.promotions import push_request
-
-            remote = push_request(repo, branch, push_remote or None)
+            remote = promotions.push_request(branch, push_remote or None)
             click.echo(f"pushed {branch}, the runs and the registry tags to {remote}")
         return
-    from gittrack.registry.service import promote as do_promote
-
-    for tag in do_promote(repo_here(), model, version, stage, archive_existing):
+    for tag in client_here().registry.promote(model, version, stage, archive_existing):
         click.echo(f"created tag {tag}")
 
 
@@ -78,9 +70,7 @@ def promote(model, version, stage, archive_existing, request, push_remote, repor
 @click.argument("stage")
 def demote(model: str, version: str, stage: str) -> None:
     """Take MODEL VERSION out of STAGE."""
-    from gittrack.registry.service import demote as do_demote
-
-    click.echo(f"created tag {do_demote(repo_here(), model, version, stage)}")
+    click.echo(f"created tag {client_here().registry.demote(model, version, stage)}")
 
 
 @models.command("deprecate")
@@ -88,18 +78,14 @@ def demote(model: str, version: str, stage: str) -> None:
 @click.argument("version", required=False)
 def deprecate(model: str, version: str | None) -> None:
     """Deprecate MODEL VERSION, or the whole MODEL."""
-    from gittrack.registry.service import deprecate as do_deprecate
-
-    click.echo(f"created tag {do_deprecate(repo_here(), model, version)}")
+    click.echo(f"created tag {client_here().registry.deprecate(model, version)}")
 
 
 @models.command("list")
 @click.option("--json", "as_json", is_flag=True, help="JSON: model, latest, deprecated, stages, versions.")
 def list_models(as_json: bool) -> None:
     """Every model: its latest version and who holds each stage."""
-    from gittrack.registry.service import list_models as do_list
-
-    found, problems = do_list(repo_here())
+    found, problems = client_here().registry.list()
     for problem in problems:
         warn(problem)
     if as_json:
@@ -118,9 +104,7 @@ def list_models(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
 def show(model: str, as_json: bool) -> None:
     """MODEL's versions: stages, dates, people, and each version's run with its key metrics."""
-    from gittrack.registry.service import show as do_show
-
-    data = do_show(repo_here(), model)
+    data = client_here().registry.show(model)
     if as_json:
         click.echo(to_json(data))
         return
@@ -144,9 +128,7 @@ def show(model: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def history(model: str, as_json: bool) -> None:
     """Every event of MODEL, oldest first."""
-    from gittrack.registry.service import history as do_history
-
-    events = do_history(repo_here(), model)
+    events = client_here().registry.history(model)
     if as_json:
         click.echo(to_json(events))
         return
@@ -162,11 +144,7 @@ def history(model: str, as_json: bool) -> None:
 @click.option("-o", "--output", "dest", type=click.Path(), help="Where to write the model folder.")
 def get(spec: str, dest: str | None) -> None:
     """Write the model files of SPEC to disk (fetching from the DVC remote when needed)."""
-    from gittrack.client import Client
-    from gittrack.registry.service import resolve
-
-    version = resolve(repo_here(), spec)
-    click.echo(Client().download_artifacts(version.run_id or version.commit, version.artifact, dest))
+    click.echo(client_here().registry.download(spec, dest))
 
 
 @models.command("lineage")
@@ -174,9 +152,7 @@ def get(spec: str, dest: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def lineage(spec: str, as_json: bool) -> None:
     """version -> run (params, metrics) -> source commit -> data inputs, and what is available here."""
-    from gittrack.registry.service import lineage as do_lineage
-
-    data = do_lineage(repo_here(), spec)
+    data = client_here().registry.lineage(spec)
     if as_json:
         click.echo(to_json(data))
         return
@@ -207,9 +183,7 @@ def lineage(spec: str, as_json: bool) -> None:
 @click.argument("spec", metavar="MODEL@VERSION|STAGE")
 def verify(spec: str) -> None:
     """Check the signatures of the tags behind SPEC with git."""
-    from gittrack.registry.service import verify as do_verify
-
-    results = do_verify(repo_here(), spec)
+    results = client_here().registry.verify(spec)
     for tag, ok, words in results:
         click.echo(f"{'good' if ok else 'BAD '}  {tag}  {words}")
     sys.exit(0 if all(ok for _, ok, _ in results) else 1)

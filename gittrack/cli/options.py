@@ -36,8 +36,8 @@ def _typed(text: str) -> object:
     return text
 
 
-def repo_here():
-    """The repository of the current folder (or ``$GITTRACK_REPO``)."""
-    from gittrack.store.repo import open_repo
+def client_here():
+    """The ``Client`` of the current folder's repository (or ``$GITTRACK_REPO``'s)."""
+    from gittrack import Client
 
-    return open_repo()
+    return Client()

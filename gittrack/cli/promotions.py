@@ -1,4 +1,7 @@
-"""``gittrack registry`` (policy, check, apply, status) and ``gittrack hooks``."""
+"""``gittrack promotions`` (policy, check, apply, status) and ``gittrack hooks``.
+
+``gittrack registry`` is the same group under its old name (it read as if it were the model
+registry, which is ``gittrack models``); it still works, with a note, for one release."""
 
 from __future__ import annotations
 
@@ -8,16 +11,16 @@ from pathlib import Path
 import click
 
 from gittrack.cli.app import main
-from gittrack.cli.options import repo_here
+from gittrack.cli.options import client_here
 from gittrack.cli.render import policy_lines, to_json, warn
 
 
 @main.group()
-def registry() -> None:
+def promotions() -> None:
     """Promotion requests reviewed in pull requests: policy, check (CI), apply, status."""
 
 
-@registry.command("policy")
+@promotions.command("policy")
 @click.argument("model", metavar="MODEL|*")
 @click.option(
     "--no-worse", "no_worse", multiple=True, metavar="METRIC:min|max[:TOL]", help="Not worse than the holder."
@@ -41,34 +44,26 @@ def policy(model: str, no_worse, thresholds, guard, clear: bool, commit: bool, a
     Showing writes nothing: it prints the policy in force (the default branch's registry.yaml)
     and, when it differs, the one in the work tree's registry.yaml.
     """
-    from gittrack.errors import UsageError
-    from gittrack.registry.policy import set_policy, show_policy
-
-    repo = repo_here()
-    changing = bool(no_worse or thresholds or guard or clear)
-    if changing:
-        _, path = set_policy(repo, model, list(no_worse), list(thresholds), list(guard), clear)
-    elif commit and not (Path(repo.workdir) / "registry.yaml").exists():
-        raise UsageError("there is no registry.yaml to commit; give rules first (--guard, --no-worse, --threshold)")
-    if commit:
-        from gittrack.initialize import commit_files
-        from gittrack.registry.policy import default_branch
-
-        sha = commit_files(repo.workdir, ["registry.yaml"], f"Set the promotion policy of {model}")
-    shown = show_policy(repo, model)
+    promotions = client_here().promotions
+    changed = None
+    if no_worse or thresholds or guard or clear or commit:
+        changed = promotions.set_policy(model, list(no_worse), list(thresholds), list(guard), clear, commit)
+    shown = promotions.policy(model)
     if as_json:
         click.echo(to_json(shown))
         return
     click.echo("\n".join(_policy_text(shown)))
-    if commit:
-        branch, default = repo.head.shorthand, default_branch(repo)
+    if changed is not None and changed["commit"]:
+        sha, branch, default = changed["commit"], changed["branch"], changed["default_branch"]
         if branch == default:
             click.echo(f"committed registry.yaml as {sha[:12]} on {branch}: in force here now; "
                        f"the server hook and CI enforce it once {branch} is pushed")  # fmt: skip
         else:
             click.echo(f"committed registry.yaml as {sha[:12]} on {branch}; it takes effect once merged into {default}")
-    elif changing:
-        click.echo(f"wrote {path}; it takes effect once committed on the default branch (or pass --commit)")
+    elif changed is not None:
+        click.echo(
+            f"wrote {changed['written']}; it takes effect once committed on the default branch (or pass --commit)"
+        )
 
 
 def _policy_text(shown: dict) -> list[str]:
@@ -90,52 +85,55 @@ def _policy_text(shown: dict) -> list[str]:
     return lines
 
 
-@registry.command("check")
+@promotions.command("check")
 @click.option("--base", help="What the request is compared with (default: the default branch).")
 @click.option("--remote", help="Also check that the runs are on this remote.")
 @click.option("--report", "report_file", type=click.Path(), help="Write the Markdown report here too.")
 def check(base: str | None, remote: str | None, report_file: str | None) -> None:
     """Check the promotion request on HEAD (for CI on pull requests): exit 1 with the reasons if it fails."""
-    from gittrack.registry.promotions import check as do_check
-
-    result = do_check(repo_here(), base, remote=remote)
+    result = client_here().promotions.check(base, remote=remote)
     click.echo(result.report)
     if report_file:
         Path(report_file).write_text(result.report)
     sys.exit(0 if result.ok else 1)
 
 
-@registry.command("apply")
+@promotions.command("apply")
 @click.option(
     "--push", "push_remote", is_flag=False, flag_value="", default=None, help="Push the new tags (REMOTE optional)."
 )
 def apply(push_remote: str | None) -> None:
     """Create the stage tags registry.yaml asks for (for CI on the default branch); idempotent."""
-    from gittrack.registry.promotions import apply as do_apply
-    from gittrack.registry.promotions import push_tags
-
-    repo = repo_here()
-    created = do_apply(repo)
+    promotions = client_here().promotions
+    created = promotions.apply()
     for tag in created:
         click.echo(f"created tag {tag}")
     if not created:
         click.echo("nothing to apply: the tags already match registry.yaml")
     if push_remote is not None and created:
-        refused = push_tags(repo, created, push_remote or None)
+        refused = promotions.push_tags(created, push_remote or None)
         for item in refused:
             warn(f"the remote refused {item}")
         if refused:
             sys.exit(1)
 
 
-@registry.command("status")
+@promotions.command("status")
 def status() -> None:
     """Drift between registry.yaml and the registry's tags, both ways."""
-    from gittrack.registry.promotions import status as do_status
-
-    drift = do_status(repo_here())
+    drift = client_here().promotions.status()
     click.echo("\n".join(drift) if drift else "in sync: the tags match registry.yaml")
     sys.exit(1 if drift else 0)
+
+
+@main.group(hidden=True, name="registry")
+def registry() -> None:
+    """Deprecated name of 'gittrack promotions'."""
+    warn("'gittrack registry' is now 'gittrack promotions'; the old name goes in the next release")
+
+
+for _name, _command in promotions.commands.items():
+    registry.add_command(_command, _name)
 
 
 @main.group()
@@ -148,9 +146,9 @@ def hooks() -> None:
 @click.option("--path", default=".", type=click.Path(exists=True, file_okay=False), help="The repository.")
 def install(server: bool, path: str) -> None:
     """Install the client hooks (pre-push, post-merge) or the server hook (pre-receive)."""
-    from gittrack.hooks import install as do_install
+    import gittrack
 
-    for written in do_install(path, server):
+    for written in gittrack.install_hooks(path, server):
         click.echo(f"installed {written}")
 
 
@@ -159,21 +157,10 @@ def install(server: bool, path: str) -> None:
 @click.argument("args", nargs=-1)
 def run(name: str, args: tuple[str, ...]) -> None:
     """Run hook NAME (called by the hook scripts)."""
-    from gittrack import hooks as hook_impl
+    import gittrack
 
     lines = sys.stdin.read().splitlines() if name in ("pre-push", "pre-receive") else []
-    if name == "pre-receive":
-        refused = hook_impl.pre_receive(lines)
-        for reason in refused:
-            click.echo(f"gittrack: refused {reason}", err=True)
-        sys.exit(1 if refused else 0)
-    repo = repo_here()
-    if name == "pre-push":
-        pushed = hook_impl.pre_push(repo, args[0] if args else "origin", lines)
-        if pushed:
-            click.echo(f"gittrack: pushed {len(pushed)} run(s) recorded from these commits", err=True)
-    elif name == "post-merge":
-        for tag in hook_impl.post_merge(repo):
-            click.echo(f"gittrack: applied {tag}", err=True)
-    else:
-        raise click.UsageError(f"unknown hook {name!r}")
+    code, messages = gittrack.run_hook(name, list(args), lines)
+    for message in messages:
+        click.echo(message, err=True)
+    sys.exit(code)

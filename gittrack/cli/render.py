@@ -8,11 +8,17 @@ import json
 import math
 import re
 import shutil
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import click
+
+
+def now_ms() -> int:
+    """This instant in epoch milliseconds, as run times are recorded."""
+    return time.time_ns() // 1_000_000
 
 
 def fmt_time(ms: int | None) -> str:

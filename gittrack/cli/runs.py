@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from typing import TYPE_CHECKING
 
 import click
@@ -13,6 +12,7 @@ from gittrack.cli.render import (
     fmt_duration,
     fmt_time,
     fmt_value,
+    now_ms,
     progress_printer,
     safe_text,
     table,
@@ -20,11 +20,9 @@ from gittrack.cli.render import (
     to_json,
     warn,
 )
-from gittrack.entities import Run
-from gittrack.store.ids import short_id
 
 if TYPE_CHECKING:
-    from gittrack.store.record import MetricSummary
+    from gittrack import Run
 
 DEFAULT_LIMIT = 50
 METRIC_COLUMNS = 3
@@ -36,15 +34,9 @@ def runs() -> None:
 
 
 def _client():
-    from gittrack.client import Client
+    from gittrack import Client
 
     return Client()
-
-
-def _now() -> int:
-    from gittrack.store.timefmt import now_ms
-
-    return now_ms()
 
 
 @runs.command("list")
@@ -77,26 +69,20 @@ def _now() -> int:
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with every column (or the chosen ones).")
 def list_runs(experiments, filter_string, order_by, patterns, limit, show_all, deleted, as_json, as_csv) -> None:
     """List runs, newest first, optionally filtered and sorted (see docs/search.md)."""
-    from gittrack.query.frame import columns_of, flat_row, select_columns
-    from gittrack.query.order import parse_order_by
-    from gittrack.store.rows import ATTRIBUTE, METRIC, has_key
-
-    order = parse_order_by(list(order_by))
     machine = as_json or as_csv
     wanted = None if show_all else limit or (None if machine else DEFAULT_LIMIT)
-    result = _client().find_rows(
-        list(experiments) or None, filter_string, list(order_by), wanted + 1 if wanted else None,
-        "deleted" if deleted else "active",
+    client = _client()
+    found = client.runs_table(
+        list(experiments) or None, filter_string, list(order_by), wanted, "deleted" if deleted else "active",
+        list(patterns) or None,
     )  # fmt: skip
-    for problem in result.problems:
+    for problem in found.problems:
         warn(f"skipped {problem}")
-    for spec in order:
-        if spec.kind != ATTRIBUTE and result.rows and not any(has_key(r, spec.kind, spec.key) for r in result.rows):
-            warn(f"no run listed has {spec.column}, so it does not change the order; is the key misspelled?")
-    rows = result.rows[:wanted] if wanted else result.rows
-    more = wanted is not None and len(result.rows) > wanted
+    for column in found.unsorted:
+        warn(f"no run listed has {column}, so it does not change the order; is the key misspelled?")
+    rows = found.rows
     if as_json and not patterns:
-        click.echo(to_json([r.to_dict() for r in _client().runs_of(rows)]))
+        click.echo(to_json([r.to_dict() for r in client.runs_of(rows)]))
         return
     if not rows and not machine:
         if filter_string or experiments or deleted:
@@ -105,42 +91,25 @@ def list_runs(experiments, filter_string, order_by, patterns, limit, show_all, d
             click.echo("no runs yet: start one with 'gittrack run -- CMD' or gittrack.start_run() in Python")
         return
     if machine or patterns:
-        columns = select_columns(columns_of(rows), list(patterns) or None, strict=bool(rows))
-        flat = [_readable(flat_row(r)) for r in rows]
+        records = found.records()
         if as_json:
-            click.echo(to_json([{c: f.get(c) for c in columns} for f in flat]))
+            click.echo(to_json(records))
         elif as_csv:
-            click.echo(to_csv(columns, [[f.get(c) for c in columns] for f in flat]), nl=False)
+            click.echo(to_csv(found.columns, [[f.get(c) for c in found.columns] for f in records]), nl=False)
         else:
-            click.echo(table(columns, [[f.get(c) for c in columns] for f in flat]))
+            click.echo(table(found.columns, [[f.get(c) for c in found.columns] for f in records]))
         return
-    counts = Counter(key for r in rows for key in r.metrics)
-    metrics = [key for key, _ in counts.most_common(METRIC_COLUMNS)]
-    for spec in order:  # a metric the runs are sorted by is always shown
-        if spec.kind == METRIC and spec.key not in metrics:
-            metrics.insert(0, spec.key)
+    metrics = found.metric_columns(METRIC_COLUMNS)
     headers = ["run_id", "name", "experiment", "status", "start (UTC)", "duration", *metrics]
-    now = _now()
+    now = now_ms()
     body = [
-        [short_id(r.run_id), r.run_name, r.experiment, r.status, fmt_time(r.start_time),
+        [r.short_id, r.run_name, r.experiment, r.status, fmt_time(r.start_time),
          fmt_duration(r.start_time, r.end_time, now), *[r.metrics.get(key) for key in metrics]]
         for r in rows
     ]  # fmt: skip
     click.echo(table(headers, body))
-    if more:
+    if found.more:
         click.echo(f"(first {len(rows)} runs shown; --limit N or --all for more)")
-
-
-def _readable(flat: dict) -> dict:
-    """Machine output: times as ISO 8601, duration in seconds."""
-    from gittrack.store.timefmt import ms_to_iso
-
-    for name in ("start_time", "end_time"):
-        if flat.get(name) is not None:
-            flat[name] = ms_to_iso(flat[name])
-    if flat.get("duration") is not None:
-        flat["duration"] = flat["duration"] / 1000
-    return flat
 
 
 @runs.command("show")
@@ -159,7 +128,7 @@ def show(run: str, as_json: bool) -> None:
     _print_run(found, summaries)
 
 
-def _history_summary(summary: MetricSummary) -> dict:
+def _history_summary(summary) -> dict:
     """What ``runs show`` says of a metric's history, from the run's summary (no history is read)."""
     return {"count": summary.count, "last_step": summary.step, "min": summary.min, "max": summary.max}
 
@@ -172,7 +141,7 @@ def _print_run(run: Run, summaries: dict) -> None:
         f"run         {info.run_name} ({info.run_id})",
         f"experiment  {info.experiment}",
         f"status      {info.status}{error}",
-        f"started     {fmt_time(info.start_time)} UTC, took {fmt_duration(info.start_time, info.end_time, _now())}",
+        f"started     {fmt_time(info.start_time)} UTC, took {fmt_duration(info.start_time, info.end_time, now_ms())}",
         f"user        {info.user} <{info.user_email}> on {info.host} (pid {record.pid})",
         f"source      {source.get('commit') or '(no commit yet)'} on {source.get('branch') or '(detached)'}"
         + (f", dirty: {source['diffstat']['files']} file(s) +{source['diffstat']['insertions']}"
@@ -223,9 +192,7 @@ def _print_run(run: Run, summaries: dict) -> None:
         click.echo(
             f"\n{name}: {log.get('bytes')} bytes{note} (git show {info.commit[:12]}:.gittrack/run/logs/{name}.txt)"
         )
-    click.echo(
-        f"\ncheck out exactly what ran: gittrack checkout {short_id(info.run_id)} (or git checkout {info.commit})"
-    )
+    click.echo(f"\ncheck out exactly what ran: gittrack checkout {info.short_id} (or git checkout {info.commit})")
 
 
 @runs.command("delete")
@@ -236,10 +203,10 @@ def delete(run_specs: tuple[str, ...], yes: bool) -> None:
     client = _client()
     targets = [client.get_run(spec) for spec in run_specs]
     if not yes:
-        names = ", ".join(f"{r.info.run_name} ({short_id(r.info.run_id)})" for r in targets)
+        names = ", ".join(f"{r.info.run_name} ({r.info.short_id})" for r in targets)
         click.confirm(f"delete {len(targets)} run(s): {names}?", abort=True)
     for run, moved in client.delete_runs([r.info.run_id for r in targets]):
-        click.echo(f"deleted {run.info.run_name} ({short_id(run.info.run_id)}); kept as {moved}")
+        click.echo(f"deleted {run.info.run_name} ({run.info.short_id}); kept as {moved}")
 
 
 @runs.command("restore")
@@ -247,7 +214,7 @@ def delete(run_specs: tuple[str, ...], yes: bool) -> None:
 def restore(run: str) -> None:
     """Bring back a deleted run."""
     restored = _client().restore_run(run)
-    click.echo(f"restored {restored.info.run_name} ({short_id(restored.info.run_id)}) at {restored.info.ref}")
+    click.echo(f"restored {restored.info.run_name} ({restored.info.short_id}) at {restored.info.ref}")
 
 
 @runs.command("pack")
@@ -278,7 +245,7 @@ def compare(run_specs: tuple[str, ...], diff_only: bool, as_json: bool) -> None:
         click.echo(to_json(result.to_dict()))
         return
     color = sys.stdout.isatty()
-    headers = ["", *[f"{r.info.run_name} ({short_id(r.info.run_id)})" for r in result.runs]]
+    headers = ["", *[f"{r.info.run_name} ({r.info.short_id})" for r in result.runs]]
 
     def section(title: str, values: dict, mark_best: bool = False) -> None:
         body = []

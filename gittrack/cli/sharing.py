@@ -7,7 +7,7 @@ import sys
 import click
 
 from gittrack.cli.app import main
-from gittrack.cli.options import repo_here
+from gittrack.cli.options import client_here
 from gittrack.cli.render import progress_printer, table, warn
 
 
@@ -56,10 +56,9 @@ def push(
     remote: str | None, run_specs: tuple[str, ...], experiment: str | None, no_artifacts: bool, pack: bool | None
 ) -> None:
     """Push runs, registry tags and artifact data to REMOTE (default: the upstream, else origin)."""
-    from gittrack.sharing import push as do_push
-
     runs = list(run_specs) or None
-    _report("sent", do_push(repo_here(), remote, experiment, runs, not no_artifacts, pack, progress_printer("packing")))
+    sync = client_here().remote
+    _report("sent", sync.push(remote, runs, experiment, not no_artifacts, pack, progress_printer("packing")))
 
 
 @main.command()
@@ -68,9 +67,7 @@ def push(
 @click.option("--artifacts", is_flag=True, help="Also fetch the artifact data from the DVC remote (else lazily).")
 def pull(remote: str | None, experiment: str | None, artifacts: bool) -> None:
     """Fetch runs and registry tags from REMOTE (default: the upstream, else origin)."""
-    from gittrack.sharing import pull as do_pull
-
-    _report("new", do_pull(repo_here(), remote, experiment, artifacts, progress_printer("checking runs")))
+    _report("new", client_here().remote.pull(remote, experiment, artifacts, progress_printer("checking runs")))
 
 
 @main.group()
@@ -83,9 +80,7 @@ def remote() -> None:
 @click.option("--no-push", is_flag=True, help="Only add the fetch refspec.")
 def setup(name: str, no_push: bool) -> None:
     """Make plain 'git fetch' / 'git push' of NAME move runs too."""
-    from gittrack.sharing import setup_remote
-
-    added = setup_remote(repo_here(), name, push_runs=not no_push)
+    added = client_here().remote.setup(name, push_runs=not no_push)
     click.echo("\n".join(f"added {line}" for line in added) or f"{name} already moves runs")
 
 
@@ -95,9 +90,7 @@ def setup(name: str, no_push: bool) -> None:
 @click.option("-f", "--force", is_flag=True, help="Discard uncommitted changes.")
 def checkout(run: str, branch: str | None, force: bool) -> None:
     """Put RUN's code, inputs and artifacts in the work tree."""
-    from gittrack.workspace import checkout as do_checkout
-
-    found, data = do_checkout(repo_here(), run, branch, force)
+    found, data = client_here().checkout(run, branch, force)
     where = f"on new branch {branch}" if branch else f"detached at {found.info.commit[:12]}"
     click.echo(f"checked out run {found.info.run_name} ({found.info.run_id}) {where}; {data}")
 
@@ -113,7 +106,6 @@ def checkout(run: str, branch: str | None, force: bool) -> None:
 def reproduce(run: str, tolerance: float, overrides: tuple[str, ...], keep: bool, allow_outside: bool) -> None:
     """Re-run RUN's command at its snapshot and check that every metric comes out the same."""
     from gittrack.errors import UsageError
-    from gittrack.workspace import reproduce as do_reproduce
 
     limits = {}
     for item in overrides:
@@ -130,8 +122,8 @@ def reproduce(run: str, tolerance: float, overrides: tuple[str, ...], keep: bool
 
         return sink
 
-    result = do_reproduce(
-        repo_here(), run, tolerance, limits, keep, write(sys.stdout.buffer), write(sys.stderr.buffer), allow_outside
+    result = client_here().reproduce(
+        run, tolerance, limits, keep, write(sys.stdout.buffer), write(sys.stderr.buffer), allow_outside
     )
     rows = [[c.key, c.original, "-" if c.reproduced is None else c.reproduced, c.tolerance, "ok" if c.ok else "DIFFERS"]
             for c in result.checks]  # fmt: skip

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gittrack.store.ids import short_id
+
 METRIC, PARAM, TAG, ATTRIBUTE = "metric", "param", "tag", "attribute"
 
 
@@ -33,6 +35,11 @@ class RunRow:
     params: dict[str, str]
     metrics: dict[str, float]
     tags: dict[str, str]
+
+    @property
+    def short_id(self) -> str:
+        """The run id as shown to people (``gittrack.store.ids.short_id``)."""
+        return short_id(self.run_id)
 
 
 INFO_COLUMNS = (
