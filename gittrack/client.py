@@ -24,7 +24,7 @@ from gittrack.store.writer import RunWriter
 if TYPE_CHECKING:
     import pygit2
 
-    from gittrack.search import RunsTable
+    from gittrack.search.service import RunsTable
     from gittrack.subclients import PromotionsClient, RegistryClient, RemoteClient
 
 _live_writers: weakref.WeakSet[RunWriter] = weakref.WeakSet()
@@ -228,14 +228,14 @@ class Client:
         pip_requirements: list[str] | None = None,
     ) -> dict:
         """Save a model (flavor detected when not given) with its model.yaml, as artifact ``name``."""
-        from gittrack.models import log_model
+        from gittrack.flavors import log_model
 
         return log_model(self._writer(run_id), model, name, flavor, signature, input_example, pip_requirements)
 
     def load_model(self, uri: str) -> Any:
         """Load ``runs:/<run>/<name>`` or ``MODEL@<version|stage|latest>``: fetched if needed,
         verified against the run's pointer, then loaded."""
-        from gittrack.models import load, parse_uri
+        from gittrack.flavors import load, parse_uri
 
         if not uri.startswith("runs:/") and "@" in uri:
             from gittrack.registry.service import load as load_registered
@@ -249,7 +249,7 @@ class Client:
         self, model_uri: str, name: str, version: str | None = None, bump: str = "patch", message: str | None = None
     ) -> dict:
         """Register ``runs:/<run>/<artifact>`` as a new version of model ``name`` (a GTO tag)."""
-        from gittrack.models import parse_uri
+        from gittrack.flavors import parse_uri
         from gittrack.registry.service import register, version_dict
 
         run, artifact = parse_uri(model_uri)
@@ -365,7 +365,7 @@ class Client:
         ``metrics.y``, ``tags.z``...) or, with ``output_format="list"``, ``Run`` objects.
         ``run_view``: ``active``, ``deleted`` or ``all``.
         """
-        from gittrack.search import search_runs
+        from gittrack.search.service import search_runs
 
         return search_runs(self._repo, experiment_names, filter_string, order_by, max_results, run_view, output_format)
 
@@ -378,13 +378,13 @@ class Client:
         run_view: str = "active",
     ):
         """Search without pandas: flat rows plus the runs that could not be read (for the CLI)."""
-        from gittrack.search import find_rows
+        from gittrack.search.service import find_rows
 
         return find_rows(self._repo, experiment_names, filter_string, order_by, max_results, run_view)
 
     def runs_of(self, rows) -> list[Run]:
         """``Run`` objects for rows returned by :meth:`find_rows`."""
-        from gittrack.search import runs_of
+        from gittrack.search.service import runs_of
 
         return runs_of(self._repo, rows)
 
@@ -440,7 +440,7 @@ class Client:
     ) -> RunsTable:
         """What ``gittrack runs list`` shows: the matching runs (at most ``limit``) as flat rows, the
         columns chosen by name or glob (``columns``), sort keys no run has, and unreadable runs."""
-        from gittrack.search import runs_table
+        from gittrack.search.service import runs_table
 
         return runs_table(self._repo, experiments, filter_string, order_by, limit, run_view, columns)
 

@@ -94,8 +94,8 @@ def pre_push(repo: pygit2.Repository, remote: str, lines: Iterable[str]) -> list
     """Push the runs recorded from the commits of the branches being pushed; returns their ids."""
     import pygit2
 
-    from gittrack.search import find_rows
-    from gittrack.sharing import push
+    from gittrack.search.service import find_rows
+    from gittrack.sync import push
 
     if os.environ.get("GITTRACK_IN_HOOK") or not _flag(repo, "gittrack.pushRuns", True):
         return []

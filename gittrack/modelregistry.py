@@ -1,15 +1,5 @@
-"""Deprecated import path: the registry service is ``gittrack.registry.service`` (use ``Client().registry``).
+"""Moved to ``gittrack.registry.service`` (use ``Client().registry``); this path works for one more release."""
 
-Kept for one release so that code importing ``gittrack.modelregistry`` keeps working.
-"""
+from gittrack._moved import alias
 
-import warnings
-
-from gittrack.registry.service import *  # noqa: F403
-from gittrack.registry.service import load  # noqa: F401
-
-warnings.warn(
-    "gittrack.modelregistry is deprecated: use gittrack.Client().registry (or gittrack.registry.service)",
-    DeprecationWarning,
-    stacklevel=2,
-)
+alias(__name__, "gittrack.registry.service")

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from gittrack.client import Client
     from gittrack.registry.promotions import CheckResult
     from gittrack.registry.state import Version
-    from gittrack.sharing import SyncReport
     from gittrack.store.packing import Progress
+    from gittrack.sync import SyncReport
 
 
 class RegistryClient:
@@ -181,7 +181,7 @@ class RemoteClient:
     ) -> SyncReport:  # fmt: skip
         """Push runs (all, one experiment's or the given ones), run indexes, registry tags and
         artifact data to ``remote`` (default: the upstream, else origin)."""
-        from gittrack.sharing import push
+        from gittrack.sync import push
 
         return push(self._repo, remote, experiment, runs, artifacts, pack, progress)
 
@@ -190,12 +190,12 @@ class RemoteClient:
         progress: Progress | None = None,
     ) -> SyncReport:  # fmt: skip
         """Fetch runs and registry tags from ``remote``, taking in only valid runs."""
-        from gittrack.sharing import pull
+        from gittrack.sync import pull
 
         return pull(self._repo, remote, experiment, artifacts, progress)
 
     def setup(self, name: str = "origin", push_runs: bool = True) -> list[str]:
         """Make plain ``git fetch``/``git push`` of remote ``name`` move runs; returns the config lines added."""
-        from gittrack.sharing import setup_remote
+        from gittrack.sync import setup_remote
 
         return setup_remote(self._repo, name, push_runs)

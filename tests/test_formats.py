@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gittrack.errors import MalformedRunError
+from gittrack.search.cache import _load_data, data_json
 from gittrack.store import metricfile
 from gittrack.store.ids import new_run_id
-from gittrack.store.index import _load_data, data_json
 from gittrack.store.limits import INT64_MAX, INT64_MIN, MAX_TIMESTAMP_MS
 from gittrack.store.record import MetricSummary, RunRecord, dump_record, parse_record
 

@@ -19,9 +19,9 @@ import gittrack
 from gittrack.cli import main
 from gittrack.data import dvcstore
 from gittrack.errors import ConflictError
-from gittrack.sharing import pull, push, remote_runs
 from gittrack.store import packs
 from gittrack.store.ids import RUN_ID_LENGTH, RUN_ID_PATTERN
+from gittrack.sync import pull, push, remote_runs
 from tests.conftest import BIN, git
 
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import gittrack
 from gittrack.cli import main
 from gittrack.data import dvcstore
-from gittrack.sharing import pull, push
+from gittrack.sync import pull, push
 from tests.conftest import BIN, git
 
 pytestmark = pytest.mark.slow

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 
 from gittrack.data import dvcstore
 from gittrack.errors import GittrackError, InvalidValueError, MalformedRunError
-from gittrack.query.filter import parse_filter
-from gittrack.query.order import parse_order_by
 from gittrack.registry import desired
 from gittrack.registry.state import read_tag
 from gittrack.registry.tags import parse_tag
+from gittrack.search.filter import parse_filter
+from gittrack.search.order import parse_order_by
 from gittrack.store import metricfile, packs, rules
 from gittrack.store.ids import new_run_id
 from gittrack.store.limits import MAX_FUTURE_SECONDS, MAX_TIMESTAMP_MS
@@ -239,7 +239,7 @@ def test_fuzz_tag_objects(tmp_path: Path) -> None:
 
 
 def test_deep_filters_and_many_terms_are_refused() -> None:
-    from gittrack.query.filter import FilterSyntaxError
+    from gittrack.search.filter import FilterSyntaxError
 
     with pytest.raises(FilterSyntaxError, match="nested more than"):
         parse_filter("(" * 400 + "metrics.a > 1" + ")" * 400)

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gittrack
-from gittrack.query.filter import FilterSyntaxError, parse_filter
-from gittrack.search import find_rows, search_runs
+from gittrack.search.filter import FilterSyntaxError, parse_filter
+from gittrack.search.service import find_rows, search_runs
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 import gittrack
 from gittrack.cli import main
 from gittrack.data import dvcstore
-from gittrack.sharing import pull, push, setup_remote
+from gittrack.sync import pull, push, setup_remote
 from gittrack.workspace import checkout
 from tests.conftest import BIN, git
 

@@ -1,1 +1,1 @@
-"""Finding runs: the filter grammar, ordering, evaluation in Python and in SQL, and DataFrames."""
+"""Deprecated package: the filter grammar, ordering and DataFrames moved to ``gittrack.search``."""

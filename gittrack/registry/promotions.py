@@ -17,12 +17,12 @@ from gittrack.registry.policy import default_branch, default_tip
 from gittrack.registry.report import report, run_of_version
 from gittrack.registry.service import allowed_stages, promote, resolve
 from gittrack.registry.state import registry_state
-from gittrack.sharing import push
 from gittrack.store import transport
 from gittrack.store.remote import remote_runs
 from gittrack.store.repo import identity, signature
 from gittrack.store.timefmt import now_ms
 from gittrack.store.trees import apply_changes
+from gittrack.sync import push
 
 if TYPE_CHECKING:
     import pygit2

@@ -335,7 +335,7 @@ def verify(repo: pygit2.Repository, spec: str) -> list[tuple[str, bool, str]]:
 
 def load(repo: pygit2.Repository, spec: str) -> Any:
     """Load the model a ``MODEL@...`` spec resolves to."""
-    from gittrack.models import load as load_model
+    from gittrack.flavors import load as load_model
 
     version = resolve(repo, spec)
     if version.run_id is None:

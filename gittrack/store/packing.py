@@ -86,8 +86,8 @@ def pack_runs(
 
 
 @dataclass
-class Intake:
-    """What taking in a fetched index did."""
+class IndexMerge:
+    """What merging a fetched run index into ours did: runs added, refused (with why), in conflict."""
 
     experiment: str
     added: int = 0
@@ -96,9 +96,9 @@ class Intake:
     unreported: int = 0  # refused runs past the report's limit
 
 
-def take_in(
+def merge_fetched(
     repo: pygit2.Repository, ref_name: str, fetched: pygit2.Oid, progress: Progress | None = None
-) -> tuple[pygit2.Oid | None, Intake]:
+) -> tuple[pygit2.Oid | None, IndexMerge]:
     """Check a fetched index (untrusted) run by run and merge it with ours; returns the new local
     tip (not yet stored in the ref) and what was taken in.
 
@@ -106,7 +106,7 @@ def take_in(
     experiment whose ``summary.json`` is exactly the packed summary. A run whose id we hold with
     another commit is a conflict: ours stays."""
     experiment = packs.experiment_of(ref_name)
-    intake = Intake(experiment)
+    intake = IndexMerge(experiment)
     theirs = packs.read_index(repo, ref_name, fetched)
     intake.rejected.extend(theirs.problems)
     if theirs.problems and not theirs.runs:
@@ -146,9 +146,12 @@ def take_in(
     return packs.append(repo, experiment, ours_tip, ordered) if ordered else ours_tip, intake
 
 
-def _reject(intake: Intake, line: str) -> None:
+def _reject(intake: IndexMerge, line: str) -> None:
     """Note a refused run; past the report's limit only count it (a hostile index may hold many)."""
     if len(intake.rejected) < MAX_PROBLEMS:
         intake.rejected.append(line)
     else:
         intake.unreported += 1
+
+
+take_in, Intake = merge_fetched, IndexMerge  # their names before 0.2, kept for one release

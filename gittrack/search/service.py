@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from gittrack.entities import Run
 from gittrack.errors import GittrackError, UsageError
-from gittrack.query.evaluate import compile_predicate, sort_rows
-from gittrack.query.filter import parse_filter
-from gittrack.query.frame import columns_of, columns_of_rows, flat_row, select_columns
-from gittrack.query.order import parse_order_by
-from gittrack.query.sql import order_sql, to_sql
+from gittrack.search.cache import IndexUnavailable, SearchCache, row_from_record
+from gittrack.search.evaluate import compile_predicate, sort_rows
+from gittrack.search.filter import parse_filter
+from gittrack.search.frame import columns_of, columns_of_rows, flat_row, select_columns
+from gittrack.search.order import parse_order_by
+from gittrack.search.rows import ATTRIBUTE, METRIC, RunRow, has_key
+from gittrack.search.sql import order_sql, to_sql
 from gittrack.store import rules, runfiles
-from gittrack.store.index import IndexUnavailable, RunIndex, row_from_record
 from gittrack.store.naming import validate_experiment
-from gittrack.store.rows import ATTRIBUTE, METRIC, RunRow, has_key
 from gittrack.store.runstore import DELETED_NAMESPACE, RunStore
 from gittrack.store.timefmt import ms_to_iso
 
@@ -85,7 +85,7 @@ def _find(repo, experiment_names, filter_string, order_by, max_results, run_view
     rows = None
     if use_index:
         try:
-            index = RunIndex(repo)
+            index = SearchCache(repo)
             try:
                 problems = index.sync()
                 if index.fresh is not None:  # just built from nothing: every row is in memory
@@ -160,7 +160,7 @@ def search_runs(
             return found
         if output_format == "list":
             return runs_of(repo, found)
-        from gittrack.query.frame import to_frame
+        from gittrack.search.frame import to_frame
 
         return to_frame(found)
 

@@ -1,0 +1,220 @@
+"""Models as artifacts: saved with a flavor and a ``model.yaml``, loaded back as live objects.
+
+Flavors: ``sklearn`` (joblib, else pickle), ``pytorch`` (state_dict plus the class path),
+``python`` (any picklable object with ``predict``; pickle) and ``file`` (an existing model file
+or folder, loaded back as its local path). Pickle and joblib run code when loaded: a model is
+only loaded after its content hash matches the pointer recorded in the run commit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import pickle
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gittrack._version import __version__
+from gittrack.artifacts import artifact_entry, dvc_of, log_entry
+from gittrack.data import dvcstore
+from gittrack.errors import ModelError, UsageError
+from gittrack.store import naming
+from gittrack.store.writer import RunWriter
+from gittrack.store.yamlio import dump_yaml, load_yaml
+
+if TYPE_CHECKING:
+    import pygit2
+
+    from gittrack.entities import Run
+
+log = logging.getLogger("gittrack")
+FLAVORS = ("sklearn", "pytorch", "python", "file")
+MODEL_YAML = "model.yaml"
+_FLAVOR_PACKAGES = {"sklearn": ["scikit-learn", "numpy", "scipy", "joblib"], "pytorch": ["torch"], "python": []}
+
+
+def detect_flavor(model: Any) -> str:
+    """The flavor of ``model`` when none is given."""
+    if isinstance(model, str | os.PathLike):
+        if not os.path.exists(model):
+            raise UsageError(f"model file '{model}' does not exist")
+        return "file"
+    if any(cls.__module__.startswith("sklearn.") for cls in type(model).__mro__):
+        return "sklearn"
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(model, torch.nn.Module):
+        return "pytorch"
+    if callable(getattr(model, "predict", None)):
+        return "python"
+    raise UsageError(
+        f"cannot tell how to save a {type(model).__name__}: pass flavor= (one of {', '.join(FLAVORS)}), "
+        "or a path to a model file"
+    )
+
+
+def infer_signature(example: Any) -> dict[str, Any] | None:
+    """Column names and dtypes of a DataFrame, or shape and dtype of an array (batch size -1)."""
+    if example is None:
+        return None
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(example, pandas.DataFrame):
+        return {
+            "inputs": {
+                "type": "dataframe",
+                "columns": [{"name": str(c), "dtype": str(t)} for c, t in example.dtypes.items()],
+            }
+        }
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(example, numpy.ndarray | list):
+        array = numpy.asarray(example)
+        return {"inputs": {"type": "ndarray", "shape": [-1, *array.shape[1:]], "dtype": str(array.dtype)}}
+    raise UsageError(f"input_example must be a pandas DataFrame or an array, got {type(example).__name__}")
+
+
+def _installed(names: list[str]) -> list[str]:
+    from importlib import metadata
+
+    out = []
+    for name in names:
+        try:
+            out.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _save(model: Any, flavor: str, folder: Path) -> dict[str, Any]:
+    """Write the model's files into ``folder``; returns how to load them."""
+    if flavor == "file":
+        source = Path(model)
+        target = folder / source.name
+        if source.is_dir():
+            shutil.copytree(source, target, symlinks=True)
+        else:
+            shutil.copy2(source, target)
+        return {"loader": "path", "file": source.name}
+    if flavor == "pytorch":
+        import torch
+
+        torch.save(model.state_dict(), folder / "state_dict.pt")
+        cls = type(model)
+        return {"loader": "torch-state-dict", "file": "state_dict.pt", "class": f"{cls.__module__}:{cls.__qualname__}"}
+    try:
+        if flavor == "sklearn" and importlib.util.find_spec("joblib") is not None:
+            import joblib
+
+            joblib.dump(model, folder / "model.joblib")
+            return {"loader": "joblib", "file": "model.joblib"}
+        with open(folder / "model.pkl", "wb") as out:
+            pickle.dump(model, out, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise ModelError(f"cannot pickle this {type(model).__name__} ({exc}); save it to a file and log that") from None
+    return {"loader": "pickle", "file": "model.pkl"}
+
+
+def log_model(
+    writer: RunWriter,
+    model: Any,
+    name: str = "model",
+    flavor: str | None = None,
+    signature: dict[str, Any] | None = None,
+    input_example: Any = None,
+    pip_requirements: list[str] | None = None,
+) -> dict[str, Any]:
+    """Save ``model`` with its ``model.yaml`` and log the folder as artifact ``name``."""
+    flavor = flavor or detect_flavor(model)
+    if flavor not in FLAVORS:
+        raise UsageError(f"flavor {flavor!r} is not one of {', '.join(FLAVORS)}")
+    path = naming.artifact_path(None, name)
+    with tempfile.TemporaryDirectory(prefix="gittrack-model-") as tmp:
+        folder = Path(tmp) / path.rpartition("/")[2]
+        folder.mkdir()
+        how = _save(model, flavor, folder)
+        meta = {
+            "schema": 1,
+            "flavor": flavor,
+            **how,
+            "model_class": f"{type(model).__module__}.{type(model).__qualname__}" if flavor != "file" else None,
+            "python": platform.python_version(),
+            "gittrack": __version__,
+            "requirements": list(pip_requirements)
+            if pip_requirements is not None
+            else _installed(_FLAVOR_PACKAGES.get(flavor, [])),
+            "signature": signature if signature is not None else infer_signature(input_example),
+        }
+        (folder / MODEL_YAML).write_bytes(dump_yaml(meta))
+        return log_entry(writer, folder, path, "model", {"flavor": flavor})
+
+
+def parse_uri(uri: str) -> tuple[str, str]:
+    """``runs:/<run>/<path>`` -> (run, path)."""
+    if not isinstance(uri, str) or not uri.startswith("runs:/"):
+        raise UsageError(f"model URI {uri!r} is not of the form runs:/<run>/<name>")
+    run, _, path = uri[len("runs:/") :].lstrip("/").partition("/")
+    if not run or not path:
+        raise UsageError(f"model URI {uri!r} is not of the form runs:/<run>/<name>")
+    return run, path
+
+
+def _check_environment(meta: dict[str, Any]) -> None:
+    recorded = str(meta.get("python", ""))
+    if recorded.rsplit(".", 1)[0] != platform.python_version().rsplit(".", 1)[0]:
+        log.warning("gittrack: the model was saved with Python %s; this is %s", recorded, platform.python_version())
+    for requirement in meta.get("requirements") or []:
+        name, _, version = str(requirement).partition("==")
+        current = _installed([name])
+        if not current:
+            log.warning("gittrack: the model needs %s, which is not installed", requirement)
+        elif version and current[0] != f"{name}=={version}":
+            log.warning("gittrack: the model was saved with %s; installed: %s", requirement, current[0])
+
+
+def load(repo: pygit2.Repository, run: Run, path: str) -> Any:
+    """Fetch (if needed), verify against the run's pointer, and load the model at ``path`` of ``run``."""
+    dvc = dvc_of(repo)
+    entry = artifact_entry(repo, run, path)
+    dvcstore.fetch(dvc, [entry])
+    target = Path(tempfile.mkdtemp(prefix="gittrack-model-")) / path.rpartition("/")[2]
+    dvcstore.materialise(dvc, entry, target)
+    actual = dvcstore.hash_path(dvc, target).md5
+    if actual != entry.md5:
+        raise ModelError(f"model '{path}' of run {run.info.run_name} does not match its recorded hash; not loading it")
+    meta_file = target / MODEL_YAML
+    if not meta_file.is_file():
+        raise ModelError(f"artifact '{path}' of run {run.info.run_name} is not a model (no {MODEL_YAML})")
+    meta = load_yaml(meta_file.read_bytes(), f"{path}/{MODEL_YAML}")
+    if not isinstance(meta, dict) or meta.get("flavor") not in FLAVORS:
+        raise ModelError(f"{path}/{MODEL_YAML} does not name a known flavor")
+    _check_environment(meta)
+    file = target / naming.artifact_path(None, str(meta.get("file")))
+    loader = meta.get("loader")
+    if loader == "path":
+        return str(file)
+    if loader == "joblib":
+        import joblib
+
+        return joblib.load(file)
+    if loader == "pickle":
+        with open(file, "rb") as handle:
+            return pickle.load(handle)  # noqa: S301 - verified against the run's recorded hash above
+    if loader == "torch-state-dict":
+        import torch
+
+        module, _, qualname = str(meta.get("class")).partition(":")
+        cls: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            cls = getattr(cls, part)
+        try:
+            instance = cls()
+        except TypeError as exc:
+            raise ModelError(
+                f"cannot rebuild {qualname} without arguments ({exc}); load the state_dict yourself"
+            ) from None
+        instance.load_state_dict(torch.load(file, weights_only=True))
+        return instance
+    raise ModelError(f"{path}/{MODEL_YAML} names an unknown loader {loader!r}")

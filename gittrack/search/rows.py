@@ -1,0 +1,95 @@
+"""The flat view of a run that searches filter and order (info fields plus params, metrics, tags),
+and the same for many runs column by column, as DataFrames are built from."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gittrack.store.ids import short_id
+
+METRIC, PARAM, TAG, ATTRIBUTE = "metric", "param", "tag", "attribute"
+
+
+@dataclass(slots=True)
+class RunRow:
+    """One run as searched; ``status`` is the effective status (a vanished RUNNING run is KILLED)."""
+
+    commit: str
+    ref: str
+    run_id: str
+    run_name: str
+    experiment: str
+    status: str
+    user: str
+    source_commit: str | None
+    source_branch: str | None
+    parent_run_id: str | None
+    host: str
+    start_time: int
+    end_time: int | None
+    dirty: bool
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+    @property
+    def short_id(self) -> str:
+        """The run id as shown to people (``gittrack.store.ids.short_id``)."""
+        return short_id(self.run_id)
+
+
+INFO_COLUMNS = (
+    "run_id", "run_name", "experiment", "status", "start_time", "end_time", "duration",
+    "user", "source_commit", "dirty", "parent_run_id", "ref",
+)  # fmt: skip
+
+
+@dataclass
+class RunColumns:
+    """Search results column by column, as DataFrames are built: ``info`` maps each info column
+    but ``duration`` to its values (times in epoch ms); then each run's params, metrics, tags."""
+
+    info: dict[str, Sequence[Any]]
+    params: Sequence[dict[str, str]]
+    metrics: Sequence[dict[str, float | None]]
+    tags: Sequence[dict[str, str]]
+
+
+STORED_INFO = tuple(name for name in INFO_COLUMNS if name != "duration")  # each is a RunRow attribute too
+
+
+def as_number(text: str) -> float | None:
+    """A param or tag value read as a number, or None if it is not one (NaN counts as none)."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def value_of(row: RunRow, kind: str, key: str) -> Any:
+    """The value a filter or an ordering sees for ``<kind>.<key>`` (None when absent)."""
+    if kind == METRIC:
+        return row.metrics.get(key)
+    if kind == PARAM:
+        return row.params.get(key)
+    if kind == ATTRIBUTE:
+        return getattr(row, key)
+    return row.tags.get(key)
+
+
+def has_key(row: RunRow, kind: str, key: str) -> bool:
+    """Whether the run has the key at all (IS NULL / IS NOT NULL)."""
+    if kind == ATTRIBUTE:
+        return getattr(row, key) is not None
+    return key in (row.metrics if kind == METRIC else row.params if kind == PARAM else row.tags)
+
+
+def like_regex(pattern: str, case_insensitive: bool) -> re.Pattern:
+    """SQL LIKE as a regex: ``%`` any run of characters, ``_`` one character, the rest literal."""
+    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.compile(regex, re.DOTALL | (re.IGNORECASE if case_insensitive else 0))
