@@ -42,7 +42,7 @@ def review(root: Path, branch: str) -> None:
     )
     lines = result.stdout.splitlines()
     verdict = lines[next((i for i, line in enumerate(lines) if line.startswith("**Check")), len(lines)) :]
-    print(f"\n$ gittrack registry check --base main    (CI on {branch}: exit {result.returncode})")
+    print(f"\n$ gittrack promotions check --base main    (CI on {branch}: exit {result.returncode})")
     print("\n".join(verdict))
     subprocess.run(["git", "checkout", "-q", "main"], cwd=root, check=True)
 

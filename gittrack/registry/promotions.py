@@ -81,7 +81,7 @@ def push_tags(repo: pygit2.Repository, names: list[str], remote: str | None = No
 
 @dataclass
 class CheckResult:
-    """What ``registry check`` found."""
+    """What ``promotions check`` found."""
 
     ok: bool
     report: str

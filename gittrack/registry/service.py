@@ -107,7 +107,7 @@ def promote(
 ) -> list[str]:
     """Assign ``stage`` to a version (a rollback is just promoting an older version again);
     ``archive_existing`` unassigns the stage from every other version. Returns the tags written.
-    Stages the policy guards need a reviewed request (``registry apply`` passes ``enforce_guard=False``)."""
+    Stages the policy guards need a reviewed request (``promotions apply`` passes ``enforce_guard=False``)."""
     tags.validate_stage(stage)
     stages = allowed_stages(repo)
     if stage not in stages:
