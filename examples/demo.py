@@ -38,7 +38,7 @@ def review(root: Path, branch: str) -> None:
     """What CI does on the pull request: check the request, show the verdict."""
     subprocess.run(["git", "checkout", "-q", branch], cwd=root, check=True)
     result = subprocess.run(
-        [*GITTRACK, "registry", "check", "--base", "main"], cwd=root, capture_output=True, text=True
+        [*GITTRACK, "promotions", "check", "--base", "main"], cwd=root, capture_output=True, text=True
     )
     lines = result.stdout.splitlines()
     verdict = lines[next((i for i, line in enumerate(lines) if line.startswith("**Check")), len(lines)) :]
@@ -99,14 +99,14 @@ def main() -> None:
     sh(*GITTRACK, "models", "promote", "taxi-duration", "v0.0.1", "staging", cwd=root)
 
     # production is guarded: a promotion is a reviewed request (a branch and a report), checked, merged, applied
-    sh(*GITTRACK, "registry", "policy", "taxi-duration", "--no-worse", "val_rmse:min", "--guard", "production",
+    sh(*GITTRACK, "promotions", "policy", "taxi-duration", "--no-worse", "val_rmse:min", "--guard", "production",
        "--commit", cwd=root)  # fmt: skip
     sh(*GITTRACK, "models", "promote", "taxi-duration", "v0.0.1", "production", "--request", cwd=root)
     review(root, "promote/taxi-duration/production/v0.0.1")
     sh("git", "merge", "-q", "--no-ff", "-m", "Merge promote/taxi-duration/production/v0.0.1",
        "promote/taxi-duration/production/v0.0.1", cwd=root)  # fmt: skip
-    sh(*GITTRACK, "registry", "apply", cwd=root)
-    sh(*GITTRACK, "registry", "status", cwd=root)
+    sh(*GITTRACK, "promotions", "apply", cwd=root)
+    sh(*GITTRACK, "promotions", "status", cwd=root)
     sh(*GITTRACK, "models", "show", "taxi-duration", cwd=root)
     sh("git", "tag", "-n1", cwd=root)
 

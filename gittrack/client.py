@@ -250,34 +250,26 @@ class Client:
     ) -> dict:
         """Register ``runs:/<run>/<artifact>`` as a new version of model ``name`` (a GTO tag)."""
         from gittrack.flavors import parse_uri
-        from gittrack.registry.service import register, version_dict
+        from gittrack.registry.service import version_dict
 
         run, artifact = parse_uri(model_uri)
-        return version_dict(self._repo, register(self._repo, run, artifact, name, version, bump, message))
+        return version_dict(self._repo, self.registry.register(name, run, artifact, version, bump, message))
 
     def promote_model(self, name: str, version: str, stage: str, archive_existing: bool = False) -> list[str]:
-        """Put a version in a stage (GTO assign tag); returns the tags written."""
-        from gittrack.registry.service import promote
-
-        return promote(self._repo, name, version, stage, archive_existing)
+        """``registry.promote``: put a version in a stage (GTO assign tag); returns the tags written."""
+        return self.registry.promote(name, version, stage, archive_existing)
 
     def demote_model(self, name: str, version: str, stage: str) -> str:
-        """Take a version out of a stage (GTO unassign tag)."""
-        from gittrack.registry.service import demote
-
-        return demote(self._repo, name, version, stage)
+        """``registry.demote``: take a version out of a stage (GTO unassign tag)."""
+        return self.registry.demote(name, version, stage)
 
     def deprecate_model(self, name: str, version: str | None = None) -> str:
-        """Deprecate a version, or the whole model when no version is given."""
-        from gittrack.registry.service import deprecate
-
-        return deprecate(self._repo, name, version)
+        """``registry.deprecate``: a version, or the whole model when no version is given."""
+        return self.registry.deprecate(name, version)
 
     def get_model_version(self, name: str, version_or_stage: str) -> dict:
-        """A version by number (``v1.2.0``), stage (``production``) or ``latest``."""
-        from gittrack.registry.service import resolve, version_dict
-
-        return version_dict(self._repo, resolve(self._repo, f"{name}@{version_or_stage}"))
+        """A version by number (``v1.2.0``), stage (``production``) or ``latest`` (``registry.get``)."""
+        return self.registry.get(f"{name}@{version_or_stage}")
 
     def search_model_versions(self, name: str | None = None):
         """Every registered version (of one model if given) as a DataFrame."""

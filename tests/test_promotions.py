@@ -292,7 +292,7 @@ def test_shipped_hooks_and_ci_files() -> None:
         assert os.access(shipped, os.X_OK)
     github = yaml.safe_load((ROOT / "docs" / "ci" / "github-actions.yml").read_text())
     assert {"check", "apply"} <= set(github["jobs"])
-    assert "gittrack registry check" in str(github)
+    assert "gittrack promotions check" in str(github)
     gitlab = yaml.safe_load((ROOT / "docs" / "ci" / "gitlab-ci.yml").read_text())
     assert {"registry-check", "registry-apply"} <= set(gitlab)
     result = CliRunner().invoke(main, ["hooks", "run", "nope"])

@@ -86,7 +86,7 @@ def test_thresholds_in_words_need_no_shell_quoting(word: str, symbol: str) -> No
 
 def test_the_documented_policy_commands_survive_the_shell(repo: Path) -> None:
     page = (Path(__file__).resolve().parent.parent / "docs" / "promotions.md").read_text()
-    block = page.split("### `gittrack registry policy`", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    block = page.split("### `gittrack promotions policy`", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     examples = [c for c in block.replace("\\\n", " ").splitlines() if "--threshold" in c and "auc" in c]
     assert len(examples) == 2
     for example in examples:
