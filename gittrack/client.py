@@ -275,6 +275,62 @@ class Client:
         ]
         return pd.DataFrame(rows, columns=columns)
 
+    def list_models(self) -> list[dict]:
+        """Every model: ``model``, ``latest``, ``deprecated``, ``stages`` ({stage: version}), ``versions``
+        (a count); malformed registry tags are logged as warnings and skipped."""
+        import logging
+
+        from gittrack.modelregistry import list_models
+
+        found, problems = list_models(self._repo)
+        for problem in problems:
+            logging.getLogger("gittrack").warning("gittrack: %s", problem)
+        return found
+
+    def get_model(self, name: str) -> dict:
+        """One model as ``models show --json`` gives it: versions with stages, dates, people and runs."""
+        from gittrack.modelregistry import show
+
+        return show(self._repo, name)
+
+    def get_model_history(self, name: str) -> list[dict]:
+        """Every event of a model (registered, assigned, unassigned, deprecated...), oldest first."""
+        from gittrack.modelregistry import history
+
+        return history(self._repo, name)
+
+    def get_model_lineage(self, spec: str) -> dict:
+        """``MODEL@VERSION|STAGE|latest`` -> its run -> source commit -> data inputs, as ``models lineage --json``."""
+        from gittrack.modelregistry import lineage
+
+        return lineage(self._repo, spec)
+
+    def list_promotion_requests(self) -> list[dict]:
+        """Open promotion requests (``promote/<model>/<stage>/<version>`` branches, local or
+        remote-tracking, not merged into the default branch), each with its Markdown ``report``."""
+        from gittrack.promotions import open_requests
+
+        return open_requests(self._repo)
+
+    def list_run_files(self, run_id: str, path: str = "") -> list[dict]:
+        """The entries (``name``, ``path``, ``type``, ``size``) of a folder of the run's code snapshot."""
+        from gittrack.snapshots import list_files
+
+        return list_files(self._repo, self.get_run(run_id), path)
+
+    def read_run_file(self, run_id: str, path: str, max_bytes: int = 10 * 1024 * 1024) -> bytes:
+        """A file of the run's code snapshot, as it was when the run started (at most ``max_bytes``)."""
+        from gittrack.snapshots import read_file
+
+        return read_file(self._repo, self.get_run(run_id), path, max_bytes)
+
+    def diff_run_source(self, run_id: str) -> dict:
+        """The run's snapshot against its source commit: ``source_commit``, ``files`` (path, status,
+        additions, deletions) and ``patch``: the uncommitted edits it ran with."""
+        from gittrack.snapshots import source_diff
+
+        return source_diff(self._repo, self.get_run(run_id))
+
     def rename_run(self, run_id: str, name: str) -> None:
         """Give a RUNNING run another name (its id and ref stay)."""
         self._writer(run_id).set_name(name)
