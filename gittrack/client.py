@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from gittrack.data.dvcstore import has_dvc
 from gittrack.entities import Metric, Run
-from gittrack.errors import ImmutableRunError, InvalidValueError
+from gittrack.errors import GittrackError, ImmutableRunError, InvalidValueError
 from gittrack.store import runfiles, settings
 from gittrack.store.ids import short_id
 from gittrack.store.naming import DEFAULT_EXPERIMENT
@@ -274,6 +274,22 @@ class Client:
             "commit",
         ]
         return pd.DataFrame(rows, columns=columns)
+
+    def list_experiments(self) -> list[str]:
+        """The experiments that have runs (active, deleted or packed), sorted, from ref names alone."""
+        from gittrack.store import naming, packs
+        from gittrack.store.runstore import DELETED_NAMESPACE
+
+        components = set()
+        for name in self._repo.references:
+            for namespace in (naming.RUNS_NAMESPACE, DELETED_NAMESPACE, packs.INDEX_NAMESPACE):
+                if name.startswith(namespace):
+                    components.add(name[len(namespace) :].partition("/")[0])
+        found = set()
+        for component in components:
+            with contextlib.suppress(GittrackError):
+                found.add(naming.decode_component(component))
+        return sorted(found)
 
     def list_models(self) -> list[dict]:
         """Every model: ``model``, ``latest``, ``deprecated``, ``stages`` ({stage: version}), ``versions``

@@ -52,3 +52,8 @@ def test_a_runs_code_and_its_uncommitted_edits(built):
         client.read_run_file(run, "../../etc/passwd")
     with pytest.raises(gittrack.NotFoundError):
         client.read_run_file(run, ".gittrack/run/run.yaml")
+
+
+def test_experiments_come_from_the_ref_names(built):
+    root, _ = built
+    assert gittrack.Client(root).list_experiments() == ["churn", "taxi"]
