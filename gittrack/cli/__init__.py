@@ -33,6 +33,6 @@ def main() -> None:
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
 
 
-from gittrack.cli import artifacts, commands, metrics, models, promotions, runs, sharing  # noqa: E402
+from gittrack.cli import artifacts, commands, metrics, models, promotions, runs, sharing, ui  # noqa: E402
 
-__all__ = ["artifacts", "commands", "main", "metrics", "models", "promotions", "runs", "sharing"]
+__all__ = ["artifacts", "commands", "main", "metrics", "models", "promotions", "runs", "sharing", "ui"]
