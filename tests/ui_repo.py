@@ -14,6 +14,7 @@ import gittrack
 from tests.conftest import BIN
 
 XSS = "<script>alert(1)</script>"
+LONG_STEPS = 5000
 XSS_FILE = "<img src=x onerror=alert(2)>.txt"
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -84,6 +85,11 @@ def build(root: Path, steps: int = 50) -> dict:
     client.flush(running.info.run_id)
     client.detach(running.info.run_id)
     ids["running"] = running.info.run_id
+    long = client.create_run(experiment="long", run_name="long-history")
+    for step in range(LONG_STEPS):
+        client.log_metric(long.info.run_id, "loss", 100.0 if step == 1234 else 1.0 / (step + 1), step=step)
+    client.set_terminated(long.info.run_id)
+    ids["long"] = long.info.run_id
     client.register_model(f"runs:/{ids['sweep-0']}/model", "taxi-model")
     client.promote_model("taxi-model", "v0.0.1", "staging")
     client.register_model(f"runs:/{ids['churn']}/model", "taxi-model")
