@@ -681,18 +681,41 @@ async function comparePage() {
   sx.value = firstParam || Object.keys(columns)[0];
   sy.value = keys.length ? `metrics.${keys[0]}` : Object.keys(columns)[0];
 
+  // parallel coordinates drawn as SVG lines (plotly's parcoords needs WebGL, which not every machine has)
   const drawParallel = () => {
     const metric = pcSelect.value;
     const dims = Object.entries(data.params).map(([k, values]) => {
       const nums = values.map(numeric);
       if (nums.every((n) => !Number.isNaN(n))) return { label: k, values: nums };
       const labels = [...new Set(values.map(String))].sort();
-      return { label: k, values: values.map((v) => labels.indexOf(String(v))), tickvals: labels.map((_, i) => i), ticktext: labels };
+      return { label: k, values: values.map((v) => labels.indexOf(String(v))), text: labels };
     });
-    const target = metric ? data.metrics[metric].map(numeric) : [];
-    if (metric) dims.push({ label: metric, values: target });
-    Plotly.react("parallel", [{ type: "parcoords", dimensions: dims, line: metric ? { color: target, colorscale: "Viridis", showscale: true } : {} }],
-      { margin: { l: 60, r: 60, t: 40, b: 20 } }, { displaylogo: false, responsive: true });
+    if (metric) dims.push({ label: metric, values: data.metrics[metric].map(numeric) });
+    const scaled = dims.map((d) => {
+      const finite = d.values.filter((v) => Number.isFinite(v));
+      const lo = Math.min(...finite);
+      const hi = Math.max(...finite);
+      return { ...d, lo, hi, y: d.values.map((v) => (Number.isFinite(v) ? (hi > lo ? (v - lo) / (hi - lo) : 0.5) : null)) };
+    });
+    const target = metric ? scaled[scaled.length - 1] : null;
+    const shade = (i) => {
+      if (!target || target.y[i] === null) return color(i);
+      const t = target.y[i];
+      return `rgb(${Math.round(68 + t * 185)},${Math.round(1 + t * 230)},${Math.round(84 + t * (37 - 84))})`;
+    };
+    const traces = runs.map((r, i) => ({ type: "scatter", mode: "lines+markers", x: scaled.map((_, j) => j), y: scaled.map((d) => d.y[i]),
+      name: names[i], line: { color: shade(i), width: 2 }, marker: { size: 6 },
+      text: scaled.map((d) => `${d.label} = ${d.text ? d.text[d.values[i]] : fmt(d.values[i])}`), hoverinfo: "text+name" }));
+    const notes = scaled.flatMap((d, j) => [
+      { x: j, y: 1.06, text: `<b>${d.label.replace(/[<>&]/g, "")}</b>`, showarrow: false, yanchor: "bottom" },
+      { x: j, y: 1, text: fmt(d.text ? d.text[d.hi] : d.hi).replace(/[<>&]/g, ""), showarrow: false, xanchor: "right", xshift: -4, font: { size: 10 } },
+      { x: j, y: 0, text: fmt(d.text ? d.text[d.lo] : d.lo).replace(/[<>&]/g, ""), showarrow: false, xanchor: "right", xshift: -4, font: { size: 10 } },
+    ]);
+    const shapes = scaled.map((_, j) => ({ type: "line", x0: j, x1: j, y0: 0, y1: 1, line: { color: "#7a8399", width: 1 } }));
+    Plotly.react("parallel", traces, { margin: { l: 60, r: 30, t: 50, b: 20 }, annotations: notes, shapes, showlegend: true,
+      xaxis: { visible: false, range: [-0.3, scaled.length - 0.7] }, yaxis: { visible: false, range: [-0.05, 1.12] } },
+    { displaylogo: false, responsive: true });
+    document.getElementById("parallel").dataset.axes = String(scaled.length);
   };
   const drawScatter = () => {
     const x = columns[sx.value] || [];
