@@ -43,7 +43,7 @@ def api_first_page(root: Path) -> float:
     from gittrack.ui.app import create_app
 
     params = {"filter": FILTER, "order": ORDER, "limit": 100}
-    with TestClient(create_app(root), base_url="http://127.0.0.1") as http:
+    with TestClient(create_app(root, timeout=3600), base_url="http://127.0.0.1") as http:
         first = http.get("/api/runs", params=params)  # builds the search index
         assert first.status_code == 200, first.text
         times = []
@@ -80,7 +80,7 @@ def pages(url: str, run_id: str) -> dict[str, float]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
         page.goto(f"{url}/?experiment=e0")  # warm: the index built, the browser's cache filled
-        page.wait_for_selector("#runs tbody tr")
+        page.wait_for_selector("#runs tbody tr", timeout=600_000)
         times = []
         for _ in range(3):
             page.goto("about:blank")
