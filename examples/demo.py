@@ -127,8 +127,13 @@ def main() -> None:
     )
     subprocess.run([sys.executable, "-c", code, best["run_id"]], cwd=root, check=True)
 
+    # one self-contained HTML file about the runs (for a pull request, a CI artifact or Pages)
+    sh(*GITTRACK, "report", "-e", "taxi-duration", "-o", "report.html", cwd=root)
+
     print(
         f"\nThe demo repository stays at {root}. Look around:\n"
+        f"  gittrack ui --repo {root}   # the web UI: runs, charts, artifacts, compare, models\n"
+        f"  open {root / 'report.html'}\n"
         f"  cd {root}\n"
         "  git for-each-ref refs/runs/          # every run is a ref\n"
         f"  git log --stat {best['ref']}\n"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from gittrack.data.dvcstore import has_dvc
 from gittrack.entities import Metric, Run
-from gittrack.errors import ImmutableRunError, InvalidValueError, NotFoundError
+from gittrack.errors import GittrackError, ImmutableRunError, InvalidValueError, NotFoundError
 from gittrack.store import runfiles, settings
 from gittrack.store.ids import short_id
 from gittrack.store.naming import DEFAULT_EXPERIMENT
@@ -297,6 +297,55 @@ class Client:
             "commit",
         ]
         return pd.DataFrame(rows, columns=columns)
+
+    def list_experiments(self) -> list[str]:
+        """The experiments that have runs (active, deleted or packed), sorted, from ref names alone."""
+        from gittrack.store import naming, packs
+        from gittrack.store.runstore import DELETED_NAMESPACE
+
+        components = set()
+        for name in self._repo.references:
+            for namespace in (naming.RUNS_NAMESPACE, DELETED_NAMESPACE, packs.INDEX_NAMESPACE):
+                if name.startswith(namespace):
+                    components.add(name[len(namespace) :].partition("/")[0])
+        found = set()
+        for component in components:
+            with contextlib.suppress(GittrackError):
+                found.add(naming.decode_component(component))
+        return sorted(found)
+
+    def list_models(self) -> list[dict]:
+        """Every model: ``model``, ``latest``, ``deprecated``, ``stages`` ({stage: version}), ``versions``
+        (a count); malformed registry tags are logged as warnings and skipped (``registry.list``)."""
+        import logging
+
+        found, problems = self.registry.list()
+        for problem in problems:
+            logging.getLogger("gittrack").warning("gittrack: %s", problem)
+        return found
+
+    def list_promotion_requests(self) -> list[dict]:
+        """Open promotion requests (``promotions.open_requests``), each with its Markdown ``report``."""
+        return self.promotions.open_requests()
+
+    def list_run_files(self, run_id: str, path: str = "") -> list[dict]:
+        """The entries (``name``, ``path``, ``type``, ``size``) of a folder of the run's code snapshot."""
+        from gittrack.snapshots import list_files
+
+        return list_files(self._repo, self.get_run(run_id), path)
+
+    def read_run_file(self, run_id: str, path: str, max_bytes: int = 10 * 1024 * 1024) -> bytes:
+        """A file of the run's code snapshot, as it was when the run started (at most ``max_bytes``)."""
+        from gittrack.snapshots import read_file
+
+        return read_file(self._repo, self.get_run(run_id), path, max_bytes)
+
+    def diff_run_source(self, run_id: str) -> dict:
+        """The run's snapshot against its source commit: ``source_commit``, ``files`` (path, status,
+        additions, deletions) and ``patch``: the uncommitted edits it ran with."""
+        from gittrack.snapshots import source_diff
+
+        return source_diff(self._repo, self.get_run(run_id))
 
     def rename_run(self, run_id: str, name: str) -> None:
         """Give a RUNNING run another name (its id and ref stay)."""

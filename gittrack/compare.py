@@ -154,18 +154,24 @@ def _changed(a: dict, b: dict) -> dict[str, tuple]:
 _STATUS = {1: "added", 2: "deleted", 3: "modified", 4: "renamed", 5: "copied", 8: "type changed"}
 
 
-def diff(repo: pygit2.Repository, a: Run, b: Run) -> RunDiff:
-    """Everything that differs between runs ``a`` and ``b``; the code diff excludes ``.gittrack/run``."""
-    import pygit2
-
-    trees = [without_run_dir(repo, repo[pygit2.Oid(hex=r.info.commit)].tree_id) for r in (a, b)]
-    changes = repo[trees[0]].diff_to_tree(repo[trees[1]])
+def file_changes(changes: pygit2.Diff) -> list[FileChange]:
+    """The files of a pygit2 diff (renames found) with their status and line counts."""
     changes.find_similar()
     files = []
     for patch in changes:
         delta = patch.delta
         _, additions, deletions = patch.line_stats
         files.append(FileChange(delta.new_file.path, _STATUS.get(int(delta.status), "changed"), additions, deletions))
+    return files
+
+
+def diff(repo: pygit2.Repository, a: Run, b: Run) -> RunDiff:
+    """Everything that differs between runs ``a`` and ``b``; the code diff excludes ``.gittrack/run``."""
+    import pygit2
+
+    trees = [without_run_dir(repo, repo[pygit2.Oid(hex=r.info.commit)].tree_id) for r in (a, b)]
+    changes = repo[trees[0]].diff_to_tree(repo[trees[1]])
+    files = file_changes(changes)
     metrics = {
         k: (a.data.metrics.get(k), b.data.metrics.get(k)) for k in sorted(set(a.data.metrics) | set(b.data.metrics))
     }

@@ -141,6 +141,13 @@ class PromotionsClient:
 
         return status(self._repo, head)
 
+    def open_requests(self) -> list[dict[str, Any]]:
+        """Requests not merged into the default branch (``promote/<model>/<stage>/<version>``
+        branches, local or remote-tracking), each with its Markdown ``report`` or ``problem``."""
+        from gittrack.registry.promotions import open_requests
+
+        return open_requests(self._repo)
+
     def policy(self, model: str) -> dict[str, Any]:
         """The policy of ``model`` (``*``: the default one) in force, and the work tree's if it differs."""
         from gittrack.registry.policy import show_policy

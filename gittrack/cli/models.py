@@ -44,7 +44,12 @@ def register(model: str, run_spec: str, artifact: str, version: str | None, bump
     default=None,
     help="With --request: push the branch, runs and tags.",
 )
-@click.option("--report", "report_file", type=click.Path(), help="With --request: write the Markdown report here.")
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(),
+    help="With --request: write the report here (Markdown; a .html file embeds it with the runs' charts).",
+)
 def promote(model, version, stage, archive_existing, request, push_remote, report_file) -> None:
     """Put MODEL VERSION in STAGE (promoting an older version again is a rollback)."""
     if request:
@@ -52,7 +57,11 @@ def promote(model, version, stage, archive_existing, request, push_remote, repor
 
         promotions = client_here().promotions
         branch, report = promotions.request(model, version, stage)
-        if report_file:
+        if report_file and report_file.endswith((".html", ".htm")):
+            from gittrack.cli.ui import promotion_html
+
+            promotion_html(report_file, model, version, stage, report)
+        elif report_file:
             Path(report_file).write_text(report)
         click.echo(report if not report_file else f"report written to {report_file}")
         click.echo(f"created branch {branch}; open a pull request from it")

@@ -8,7 +8,7 @@ branch under review, so a request cannot loosen its own policy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gittrack.data import dvcstore
 from gittrack.errors import GittrackError, UsageError
@@ -165,3 +165,41 @@ def status(repo: pygit2.Repository, head: str = "HEAD") -> list[str]:
                     f"{model} {stage}: the tags say {state.holders(stage)[0].version}, registry.yaml names none"
                 )
     return drift
+
+
+REQUEST_PREFIX = "promote/"
+
+
+def open_requests(repo: pygit2.Repository) -> list[dict[str, Any]]:
+    """The promotion requests not merged into the default branch: local ``promote/*`` branches and
+    those of remote-tracking branches, each with its Markdown report (or the reason there is none)."""
+    import pygit2
+
+    base_tip = default_tip(repo)
+    base = desired_file.read_at(repo, base_tip)
+    found: dict[str, dict[str, Any]] = {}
+    for prefix in ("refs/heads/", "refs/remotes/"):
+        for name in repo.references:
+            if not name.startswith(prefix):
+                continue
+            short = name[len(prefix) :]
+            if prefix == "refs/remotes/":
+                short = short.partition("/")[2]
+            if not short.startswith(REQUEST_PREFIX) or short in found:
+                continue
+            parts = short[len(REQUEST_PREFIX) :].split("/")
+            if len(parts) < 3:
+                continue
+            model, stage, version = "/".join(parts[:-2]), parts[-2], parts[-1]
+            tip = repo.references[name].peel(pygit2.Commit)
+            if base_tip is not None and (tip.id == base_tip or repo.descendant_of(base_tip, tip.id)):
+                continue  # merged
+            item = {"branch": short, "ref": name, "model": model, "stage": stage, "version": version,
+                    "commit": str(tip.id), "author": tip.author.name, "time": tip.commit_time,
+                    "message": tip.message.strip(), "report": None, "problem": None}  # fmt: skip
+            try:
+                item["report"] = report(repo, model, version, stage, base)[0]
+            except GittrackError as exc:
+                item["problem"] = str(exc)
+            found[short] = item
+    return sorted(found.values(), key=lambda r: (-r["time"], r["branch"]))

@@ -1,0 +1,140 @@
+"""Web UI benchmarks: the JSON API over 100,000 runs, and pages drawn in headless Chromium.
+
+    python benchmarks/bench_ui.py [--runs N] [--steps N]
+
+Builds a repository of ``--runs`` synthetic finished runs (default 100,000) in 10 experiments
+(so 10,000 runs an experiment; see synth.py), and one run with 5 metrics of ``--steps`` points
+each (default 100,000). Prints:
+- ``/api/runs`` first page (100 rows) with a filter and an order over every run, warm (the
+  search index built), best of 5, through the ASGI app in process;
+- the runs page of one experiment (10,000 runs): first paint of the table in headless Chromium,
+  from navigation to the rows on screen, warm, best of 3;
+- the run page with 5 metrics x 100,000 steps: from navigation to the 5 charts drawn, first load
+  (the server reads the histories) and warm (they are cached), best of 3.
+MLflow's UI is not measured (see docs/ui.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synth import build_repo
+
+import gittrack
+
+FILTER = "metrics.rmse < 0.5 and params.model = 'rf'"
+ORDER = "metrics.rmse ASC"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def api_first_page(root: Path) -> float:
+    import warnings
+
+    warnings.filterwarnings("ignore", "Using `httpx`")
+    from starlette.testclient import TestClient
+
+    from gittrack.ui.app import create_app
+
+    params = {"filter": FILTER, "order": ORDER, "limit": 100}
+    with TestClient(create_app(root, timeout=3600), base_url="http://127.0.0.1") as http:
+        first = http.get("/api/runs", params=params)  # builds the search index
+        assert first.status_code == 200, first.text
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            response = http.get("/api/runs", params=params)
+            times.append(time.perf_counter() - started)
+            assert len(response.json()["runs"]) == 100
+    return min(times)
+
+
+def long_run(root: Path, steps: int) -> str:
+    client = gittrack.Client(root)
+    run = client.create_run(experiment="long", run_name="long-history")
+    for step in range(steps):
+        client.log_metrics(run.info.run_id, {f"m{k}": (k + 1) / (step + 1) for k in range(5)}, step=step)
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id
+
+
+def serve(root: Path) -> tuple[subprocess.Popen, str]:
+    gittrack_bin = str(Path(sys.executable).parent / "gittrack")
+    process = subprocess.Popen([gittrack_bin, "ui", "--port", "0", "--repo", str(root)], stdout=subprocess.PIPE,
+                               text=True)  # fmt: skip
+    line = process.stdout.readline()
+    return process, line.split()[2].rstrip("/")
+
+
+def pages(url: str, run_id: str) -> dict[str, float]:
+    from playwright.sync_api import sync_playwright
+
+    out: dict[str, float] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.goto(f"{url}/?experiment=e0")  # warm: the index built, the browser's cache filled
+        page.wait_for_selector("#runs tbody tr", timeout=600_000)
+        times = []
+        for _ in range(3):
+            page.goto("about:blank")
+            started = time.perf_counter()
+            page.goto(f"{url}/?experiment=e0")
+            page.wait_for_selector("#runs tbody tr")
+            times.append(time.perf_counter() - started)
+        assert page.locator("#runs tbody tr").count() == 100
+        out["runs"] = min(times)
+        times = []
+        for attempt in range(4):
+            page.goto("about:blank")
+            started = time.perf_counter()
+            page.goto(f"{url}/runs/{run_id}#charts")
+            page.wait_for_selector("#charts[data-drawn='5']", timeout=120_000)
+            elapsed = time.perf_counter() - started
+            if attempt == 0:
+                out["run_first"] = elapsed
+            else:
+                times.append(elapsed)
+        out["run_warm"] = min(times)
+        browser.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--steps", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="gittrack-bench-ui-") as tmp:
+        root = Path(tmp) / "repo"
+        started = time.perf_counter()
+        build_repo(root, args.runs, experiments=[f"e{i}" for i in range(10)])
+        run_id = long_run(root, args.steps)
+        print(f"built {args.runs:,} runs and one of 5 x {args.steps:,} points in {time.perf_counter() - started:.0f} s")
+        api = api_first_page(root)
+        process, url = serve(root)
+        try:
+            timed = pages(url, run_id)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    per = args.runs // 10
+    rows = [
+        (f"/api/runs first page (100 rows, filter + order) over {args.runs:,} runs, warm", api, 0.1),
+        (f"runs page of an experiment of {per:,} runs: first paint in headless Chromium", timed["runs"], 1.0),
+        (f"run page, 5 metrics x {args.steps:,} steps: charts drawn, first load", timed["run_first"], 1.0),
+        (f"run page, 5 metrics x {args.steps:,} steps: charts drawn, warm", timed["run_warm"], 1.0),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, seconds, target in rows:
+        print(f"{name:<{width}}  {seconds * 1000:7.0f} ms   (target <= {target * 1000:.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()
