@@ -26,6 +26,7 @@ from gittrack.errors import (
 )
 
 _LAZY = {
+    "gittrack.autologging": ["autolog"],
     "gittrack.client": ["Client"],
     "gittrack.entities": ["Metric", "Run", "RunData", "RunInfo"],
     "gittrack.fluent": [
@@ -60,6 +61,7 @@ _LAZY = {
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 if TYPE_CHECKING:
+    from gittrack.autologging import autolog
     from gittrack.client import Client
     from gittrack.entities import Metric, Run, RunData, RunInfo
     from gittrack.fluent import (
@@ -124,6 +126,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "active_run",
+    "autolog",
     "compare_runs",
     "download_artifacts",
     "end_run",
