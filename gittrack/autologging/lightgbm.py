@@ -41,9 +41,10 @@ class _LightGBM(_boosting.Library):
         if not booster.best_iteration:
             return {}
         out = {"best_iteration": booster.best_iteration - 1, "stopped_iteration": booster.current_iteration() - 1}
-        for results in booster.best_score.values():
-            for value in results.values():
-                out["best_score"] = float(value)
+        training = getattr(booster, "_train_data_name", "training")
+        for name, results in booster.best_score.items():
+            for value in results.values() if name != training else ():
+                out["best_score"] = float(value)  # the first metric of the first validation set, as early stopping uses
                 return out
         return out
 
