@@ -58,6 +58,7 @@ def _logger_class(base: Any) -> type:
             self._checkpoints = checkpoints
             self._repo = repo
             self._active: Any = None
+            self._run_id: str | None = None
             self._created = False
             self._module: Any = None
             self._checkpoint_callback: Any = None
@@ -77,6 +78,7 @@ def _logger_class(base: Any) -> type:
                 elif self._tags:
                     active.client.set_tags(active.run_id, self._tags)
                 self._active = active
+                self._run_id = active.run_id
             return self._active
 
         @property
@@ -86,7 +88,8 @@ def _logger_class(base: Any) -> type:
 
         @property
         def run_id(self) -> str:
-            return self.run.run_id
+            """The run's id (also once training has ended it)."""
+            return self._run_id or self.run.run_id
 
         @property
         def name(self) -> str:
