@@ -37,11 +37,13 @@ class GittrackCallback(TrainerCallback):
         self.experiment = experiment
         self.repo = repo
         self._active: Any = None
+        self._run_id: str | None = None
         self._created = False
 
     @property
     def run_id(self) -> str | None:
-        return self._active.run_id if self._active is not None else None
+        """The run's id once training has started (also after it has ended)."""
+        return self._run_id
 
     def _start(self) -> Any:
         import gittrack
@@ -52,6 +54,7 @@ class GittrackCallback(TrainerCallback):
                 active = gittrack.start_run(self.experiment, repo=self.repo)
                 self._created = True
             self._active = active
+            self._run_id = active.run_id
         return self._active
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
