@@ -128,18 +128,24 @@ def start_run(
     while the run is active; None follows ``$GITTRACK_SYSTEM_METRICS`` or ``gittrack.systemMetrics``
     for a top-level run this process created (see docs/autolog.md).
     """
+    sample = _wants_system_metrics(log_system_metrics, nested, repo)  # a bad setting is refused before the run
     active = _start_run(experiment, run_name, params, tags, nested, repo)
-    _start_system_metrics(active, log_system_metrics, nested)
+    if sample and (log_system_metrics or active.owned):
+        from gittrack import system_metrics
+
+        active._system_metrics = system_metrics.start(active.client, active.run_id)
     return active
 
 
-def _start_system_metrics(active: ActiveRun, wanted: bool | None, nested: bool) -> None:
-    if wanted is False or (wanted is None and (nested or not active.owned)):
-        return
+def _wants_system_metrics(wanted: bool | None, nested: bool, repo: str | os.PathLike | None) -> bool:
+    """``log_system_metrics``, or for a top-level run the settings (checked here even when not used)."""
+    if wanted is False or (wanted is None and nested):
+        return False
     from gittrack import system_metrics
 
-    if wanted or system_metrics.enabled(active.client.repo_path):
-        active._system_metrics = system_metrics.start(active.client, active.run_id)
+    path = _client(repo or os.environ.get("GITTRACK_REPO")).repo_path
+    system_metrics.interval(path)
+    return bool(wanted) or system_metrics.enabled(path)
 
 
 def _start_run(
