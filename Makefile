@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_artifacts.py
 	$(BIN)/python benchmarks/bench_sharing.py
 	$(BIN)/python benchmarks/bench_registry.py
+	$(BIN)/python benchmarks/bench_system_metrics.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,8 +1,9 @@
 """System metrics: CPU, memory, disk, network and GPU use, sampled in the background into ``system/`` metrics.
 
-A ``Monitor`` thread takes a reading every second (or every interval, when shorter), averages
-the readings of each interval and logs them as one point per metric with ``step`` = the
-interval's number (0, 1, 2...), under MLflow's names. psutil is imported when a monitor
+A ``Monitor`` thread takes a reading of the gauges (CPU, memory, GPUs) every second (or every
+interval, when shorter), averages the readings of each interval and logs them as one point per
+metric with ``step`` = the interval's number (0, 1, 2...), under MLflow's names, with the disk
+and network figures as they are at the end of the interval. psutil is imported when a monitor
 starts, NVIDIA's NVML binding (``pynvml``, from the ``nvidia-ml-py`` package) only when it is
 installed and a driver answers; neither is imported by ``import gittrack``.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -27,13 +29,6 @@ MIN_INTERVAL = 1.0
 MB = 1024 * 1024
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
-# Counters since the monitor started: each point is the total at the end of its interval, not an average.
-CUMULATIVE = (
-    "system/disk_read_megabytes",
-    "system/disk_write_megabytes",
-    "system/network_receive_megabytes",
-    "system/network_transmit_megabytes",
-)
 
 
 def _setting(repo_path: str | None, env: str, key: str) -> str | None:
@@ -138,18 +133,30 @@ class _Gpus:
 
 
 class Sampler:
-    """One reading of every system metric; ``pid``'s process tree for the process memory."""
+    """Readings of the system metrics; ``pid``'s process tree for the process memory.
+
+    ``read()`` takes the gauges (CPU, memory, GPUs), cheap enough for every second; ``totals()``
+    the disk and network figures and looks for new child processes, once per interval.
+    """
 
     def __init__(self, pid: int | None = None, disk_path: str | None = None) -> None:
         import psutil
 
         self.psutil = psutil
         self.process = psutil.Process(pid or os.getpid())
+        self.children: list[Any] = []
         self.disk_path = disk_path or os.path.abspath(os.sep)
         psutil.cpu_percent(interval=None)  # the first call starts the measuring window
         self.disk0 = psutil.disk_io_counters()
         self.net0 = psutil.net_io_counters()
         self.gpus = _Gpus()
+        self._find_children()
+
+    def _find_children(self) -> None:
+        try:
+            self.children = self.process.children(recursive=True)
+        except self.psutil.Error:
+            self.children = []
 
     def read(self) -> dict[str, float]:
         psutil = self.psutil
@@ -161,7 +168,7 @@ class Sampler:
         }
         try:
             rss = self.process.memory_info().rss
-            for child in self.process.children(recursive=True):
+            for child in self.children:
                 try:
                     rss += child.memory_info().rss
                 except psutil.Error:
@@ -169,6 +176,12 @@ class Sampler:
             out["system/process_memory_usage_megabytes"] = rss / MB
         except psutil.Error:
             pass  # the watched process has ended
+        out.update(self.gpus.read())
+        return out
+
+    def totals(self) -> dict[str, float]:
+        psutil = self.psutil
+        out: dict[str, float] = {}
         try:
             disk = psutil.disk_usage(self.disk_path)
             out["system/disk_usage_percentage"] = disk.percent
@@ -184,7 +197,7 @@ class Sampler:
         if net is not None and self.net0 is not None:
             out["system/network_receive_megabytes"] = (net.bytes_recv - self.net0.bytes_recv) / MB
             out["system/network_transmit_megabytes"] = (net.bytes_sent - self.net0.bytes_sent) / MB
-        out.update(self.gpus.read())
+        self._find_children()
         return out
 
     def close(self) -> None:
@@ -192,13 +205,9 @@ class Sampler:
 
 
 def average(readings: list[dict[str, float]]) -> dict[str, float]:
-    """One point per metric for an interval: the mean of its readings (the last for counters)."""
+    """One point per metric for an interval: the mean of its readings."""
     keys = {key for reading in readings for key in reading}
-    out = {}
-    for key in sorted(keys):
-        values = [r[key] for r in readings if key in r]
-        out[key] = values[-1] if key in CUMULATIVE else sum(values) / len(values)
-    return out
+    return {key: statistics.fmean(r[key] for r in readings if key in r) for key in sorted(keys)}
 
 
 class Monitor:
@@ -241,6 +250,7 @@ class Monitor:
         if not self._readings:
             return
         point, self._readings = average(self._readings), []
+        point.update(self.sampler.totals())  # disk and network: as they are at the end of the interval
         self._log_metrics(point, self.step)
         self.step += 1
 
