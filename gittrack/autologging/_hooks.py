@@ -51,11 +51,9 @@ def remove(callback: Callback) -> None:
 def _watchers(fullname: str) -> list[Callback]:
     with _lock:
         found = list(_callbacks.get(fullname, []))
-        if _prefix_callbacks:
-            top = fullname.partition(".")[0]
-            for name, callbacks in _prefix_callbacks.items():
-                if fullname == name or (fullname.startswith(name + ".") and top == name.partition(".")[0]):
-                    found.extend(callbacks)
+        for name, callbacks in _prefix_callbacks.items():
+            if fullname == name or fullname.startswith(name + "."):
+                found.extend(callbacks)
         return found
 
 

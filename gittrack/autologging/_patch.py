@@ -12,7 +12,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger("gittrack")
@@ -30,9 +30,6 @@ class Settings:
     max_tuning_runs: int | None = 5
     log_post_training_metrics: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def with_(self, **changes: Any) -> Settings:
-        return replace(self, **changes)
 
 
 _settings: dict[str, Settings] = {}
