@@ -31,6 +31,7 @@ from gittrack.errors import (
 )
 
 _LAZY = {
+    "gittrack.autologging": ["autolog"],
     "gittrack.client": ["Client"],
     "gittrack.initialize": ["init"],
     "gittrack.hooks": ["install_hooks", "run_hook"],
@@ -67,6 +68,7 @@ _LAZY = {
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 if TYPE_CHECKING:
+    from gittrack.autologging import autolog
     from gittrack.client import Client
     from gittrack.entities import Metric, Run, RunData, RunInfo
     from gittrack.fluent import (
@@ -138,6 +140,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "active_run",
+    "autolog",
     "compare_runs",
     "download_artifacts",
     "end_run",

@@ -530,11 +530,16 @@ class Client:
         on_stderr: Callable[[bytes], None] | None = None,
         on_start: Callable[[Run], None] | None = None,
         cwd: str | os.PathLike | None = None,
+        system_metrics: bool | None = None,
     ) -> tuple[Run, int]:
-        """Run ``command`` as a new run (``gittrack run``); returns the ended run and its exit code."""
+        """Run ``command`` as a new run (``gittrack run``); returns the ended run and its exit code.
+        ``system_metrics``: sample CPU, memory, disk, network and GPUs into ``system/`` metrics
+        (None: as ``$GITTRACK_SYSTEM_METRICS`` or git config ``gittrack.systemMetrics`` say)."""
         from gittrack.runner import run_command
 
-        return run_command(self, command, experiment, run_name, params, tags, on_stdout, on_stderr, on_start, cwd)
+        return run_command(
+            self, command, experiment, run_name, params, tags, on_stdout, on_stderr, on_start, cwd, system_metrics
+        )
 
     def pack_runs(self, experiments: Iterable[str] | None = None, progress=None):
         """Move ended runs from a ref each into their experiment's index ref (``refs/runs-index/``),

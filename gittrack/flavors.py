@@ -1,9 +1,12 @@
 """Models as artifacts: saved with a flavor and a ``model.yaml``, loaded back as live objects.
 
 Flavors: ``sklearn`` (joblib, else pickle), ``pytorch`` (state_dict plus the class path),
-``python`` (any picklable object with ``predict``; pickle) and ``file`` (an existing model file
-or folder, loaded back as its local path). Pickle and joblib run code when loaded: a model is
-only loaded after its content hash matches the pointer recorded in the run commit.
+``python`` (any picklable object with ``predict``; pickle), ``file`` (an existing model file
+or folder, loaded back as its local path), and for autologging ``xgboost`` and ``lightgbm``
+(a ``Booster`` in the library's own format), ``lightning`` (a LightningModule as a Lightning
+checkpoint) and ``transformers`` (``save_pretrained``/``from_pretrained``). Pickle and joblib
+run code when loaded: a model is only loaded after its content hash matches the pointer
+recorded in the run commit.
 """
 
 from __future__ import annotations
@@ -33,9 +36,17 @@ if TYPE_CHECKING:
     from gittrack.entities import Run
 
 log = logging.getLogger("gittrack")
-FLAVORS = ("sklearn", "pytorch", "python", "file")
+FLAVORS = ("sklearn", "pytorch", "python", "file", "xgboost", "lightgbm", "lightning", "transformers")
 MODEL_YAML = "model.yaml"
-_FLAVOR_PACKAGES = {"sklearn": ["scikit-learn", "numpy", "scipy", "joblib"], "pytorch": ["torch"], "python": []}
+_FLAVOR_PACKAGES = {
+    "sklearn": ["scikit-learn", "numpy", "scipy", "joblib"],
+    "pytorch": ["torch"],
+    "python": [],
+    "xgboost": ["xgboost", "xgboost-cpu", "numpy"],
+    "lightgbm": ["lightgbm", "numpy"],
+    "lightning": ["lightning", "pytorch-lightning", "torch"],
+    "transformers": ["transformers", "torch", "safetensors"],
+}
 
 
 def detect_flavor(model: Any) -> str:
@@ -46,6 +57,10 @@ def detect_flavor(model: Any) -> str:
         return "file"
     if any(cls.__module__.startswith("sklearn.") for cls in type(model).__mro__):
         return "sklearn"
+    for flavor, module, cls in _NATIVE:
+        found = sys.modules.get(module)
+        if found is not None and isinstance(model, getattr(found, cls, ())):
+            return flavor
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(model, torch.nn.Module):
         return "pytorch"
@@ -55,6 +70,16 @@ def detect_flavor(model: Any) -> str:
         f"cannot tell how to save a {type(model).__name__}: pass flavor= (one of {', '.join(FLAVORS)}), "
         "or a path to a model file"
     )
+
+
+# flavor, module, class: models detected by their class when the library is imported
+_NATIVE = (
+    ("xgboost", "xgboost", "Booster"),
+    ("lightgbm", "lightgbm", "Booster"),
+    ("lightning", "lightning.pytorch", "LightningModule"),
+    ("lightning", "pytorch_lightning", "LightningModule"),
+    ("transformers", "transformers", "PreTrainedModel"),
+)
 
 
 def infer_signature(example: Any) -> dict[str, Any] | None:
@@ -98,6 +123,25 @@ def _save(model: Any, flavor: str, folder: Path) -> dict[str, Any]:
         else:
             shutil.copy2(source, target)
         return {"loader": "path", "file": source.name}
+    cls = type(model)
+    class_path = f"{cls.__module__}:{cls.__qualname__}"
+    if flavor == "xgboost":
+        model.save_model(folder / "model.ubj")
+        return {"loader": "xgboost-booster", "file": "model.ubj"}
+    if flavor == "lightgbm":
+        model.save_model(folder / "model.txt")
+        return {"loader": "lightgbm-booster", "file": "model.txt"}
+    if flavor == "lightning":
+        import torch
+
+        version = getattr(sys.modules.get("lightning") or sys.modules.get("pytorch_lightning"), "__version__", "")
+        checkpoint = {"state_dict": model.state_dict(), "pytorch-lightning_version": version,
+                      model.CHECKPOINT_HYPER_PARAMS_KEY: dict(model.hparams)}  # fmt: skip
+        torch.save(checkpoint, folder / "model.ckpt")
+        return {"loader": "lightning-checkpoint", "file": "model.ckpt", "class": class_path}
+    if flavor == "transformers":
+        model.save_pretrained(folder / "pretrained")
+        return {"loader": "pretrained", "file": "pretrained", "class": class_path}
     if flavor == "pytorch":
         import torch
 
@@ -202,13 +246,26 @@ def load(repo: pygit2.Repository, run: Run, path: str) -> Any:
     if loader == "pickle":
         with open(file, "rb") as handle:
             return pickle.load(handle)  # noqa: S301 - verified against the run's recorded hash above
-    if loader == "torch-state-dict":
-        import torch
+    if loader == "xgboost-booster":
+        import xgboost
 
+        return xgboost.Booster(model_file=str(file))
+    if loader == "lightgbm-booster":
+        import lightgbm
+
+        return lightgbm.Booster(model_file=str(file))
+    if loader in ("lightning-checkpoint", "pretrained", "torch-state-dict"):
         module, _, qualname = str(meta.get("class")).partition(":")
         cls: Any = importlib.import_module(module)
         for part in qualname.split("."):
             cls = getattr(cls, part)
+    if loader == "lightning-checkpoint":
+        return cls.load_from_checkpoint(str(file), map_location="cpu")
+    if loader == "pretrained":
+        return cls.from_pretrained(str(file))
+    if loader == "torch-state-dict":
+        import torch
+
         try:
             instance = cls()
         except TypeError as exc:

@@ -44,6 +44,12 @@ class ActiveRun:
         self._client = client
         self.run_id = run_id
         self.owned = owned
+        self._system_metrics = None
+
+    @property
+    def client(self) -> Client:
+        """The ``Client`` writing this run (for code that logs into it from other threads)."""
+        return self._client
 
     @property
     def info(self):
@@ -114,8 +120,42 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     nested: bool = False,
     repo: str | os.PathLike | None = None,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
-    """Start (or, under ``gittrack run``, attach to) a run; use it with ``with`` or call ``end_run``."""
+    """Start (or, under ``gittrack run``, attach to) a run; use it with ``with`` or call ``end_run``.
+
+    ``log_system_metrics``: sample CPU, memory, disk, network and GPU use into ``system/`` metrics
+    while the run is active; None follows ``$GITTRACK_SYSTEM_METRICS`` or ``gittrack.systemMetrics``
+    for a top-level run this process created (see docs/autolog.md).
+    """
+    sample = _wants_system_metrics(log_system_metrics, nested, repo)  # a bad setting is refused before the run
+    active = _start_run(experiment, run_name, params, tags, nested, repo)
+    if sample and (log_system_metrics or active.owned):
+        from gittrack import system_metrics
+
+        active._system_metrics = system_metrics.start(active.client, active.run_id)
+    return active
+
+
+def _wants_system_metrics(wanted: bool | None, nested: bool, repo: str | os.PathLike | None) -> bool:
+    """``log_system_metrics``, or for a top-level run the settings (checked here even when not used)."""
+    if wanted is False or (wanted is None and nested):
+        return False
+    from gittrack import system_metrics
+
+    path = _client(repo or os.environ.get("GITTRACK_REPO")).repo_path
+    system_metrics.interval(path)
+    return bool(wanted) or system_metrics.enabled(path)
+
+
+def _start_run(
+    experiment: str | None,
+    run_name: str | None,
+    params: Mapping[str, Any] | None,
+    tags: Mapping[str, Any] | None,
+    nested: bool,
+    repo: str | os.PathLike | None,
+) -> ActiveRun:
     with _stack_lock:
         if _stack and not nested:
             raise UsageError(f"run {short_id(_stack[-1].run_id)} is already active; end it first or pass nested=True")
@@ -179,12 +219,30 @@ def _end(active: ActiveRun, status: str, error: dict[str, str] | None) -> None:
     """End ``active`` and every run nested inside it."""
     while _stack:
         top = _stack.pop()
-        if top.owned:
-            top._client.set_terminated(top.run_id, status if top is active else KILLED, error)
-        else:
-            top._client.detach(top.run_id)
+        close_run(top, status if top is active else KILLED, error)
         if top is active:
             return
+
+
+def close_run(active: ActiveRun, status: str, error: dict[str, str] | None = None) -> None:
+    """Stop the run's system metrics, then end it (or, for a run this process attached to, stop writing it)."""
+    if active._system_metrics is not None:
+        monitor, active._system_metrics = active._system_metrics, None
+        monitor.stop()
+    if active.owned:
+        active._client.set_terminated(active.run_id, status, error)
+    else:
+        active._client.detach(active.run_id)
+
+
+def release_run(active: ActiveRun) -> None:
+    """Take ``active`` (and runs nested in it) off the stack without ending it: autologging keeps
+    the run it created open after ``fit`` so that metrics computed on the model's predictions
+    can still land in it; it ends that run itself later."""
+    with _stack_lock:
+        while active in _stack:
+            if _stack.pop() is active:
+                return
 
 
 def end_run(status: str = FINISHED) -> None:

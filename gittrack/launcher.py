@@ -25,6 +25,7 @@ def run_command(
     on_stderr: Callable[[bytes], None] | None = None,
     on_start: Callable[[Run], None] | None = None,
     cwd: str | os.PathLike | None = None,
+    system_metrics: bool | None = None,
 ) -> tuple[Run, int]:
     """The old signature of ``Client(repo).run_command``."""
     return Client(repo).run_command(command, experiment, run_name, params, tags, on_stdout, on_stderr, on_start, cwd)

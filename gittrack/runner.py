@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from gittrack import system_metrics as sysmetrics
 from gittrack.entities import Run
 from gittrack.errors import UsageError
 from gittrack.store.record import FAILED, FINISHED, KILLED
@@ -86,10 +87,18 @@ def run_command(
     on_stderr: Callable[[bytes], None] | None = None,
     on_start: Callable[[Run], None] | None = None,
     cwd: str | os.PathLike | None = None,
+    system_metrics: bool | None = None,
 ) -> tuple[Run, int]:
     """Run ``command`` as a new run of ``client``'s repository (``Client.run_command``); returns
-    the ended run and the exit code to exit with."""
+    the ended run and the exit code to exit with.
+
+    ``system_metrics``: sample the machine and the command's process tree into ``system/``
+    metrics (None: as ``$GITTRACK_SYSTEM_METRICS`` or ``gittrack.systemMetrics`` say).
+    """
     check_command(command)
+    if system_metrics is None:
+        system_metrics = sysmetrics.enabled(client.repo_path)
+    sysmetrics.interval(client.repo_path)  # a bad setting is refused before the run exists
     run = client.create_run(experiment, run_name, params, tags, command=command, launcher="gittrack run", cwd=cwd)
     run_id = run.info.run_id
     if on_start is not None:
@@ -116,7 +125,12 @@ def run_command(
         for pump in pumps:
             pump.start()
         forwarder.attach(proc)
-        proc.wait()
+        monitor = sysmetrics.start(client, run_id, pid=proc.pid) if system_metrics else None
+        try:
+            proc.wait()
+        finally:
+            if monitor is not None:
+                monitor.stop()
         for pump in pumps:
             pump.join()
     signalled = forwarder.received[0] if forwarder.received else 0

@@ -23,6 +23,8 @@ for _var in (
     "GITTRACK_EXPERIMENT",
     "GITTRACK_REPO",
     "GITTRACK_CHECKPOINT_INTERVAL",
+    "GITTRACK_SYSTEM_METRICS",
+    "GITTRACK_SYSTEM_METRICS_INTERVAL",
 ):
     os.environ.pop(_var, None)
 
@@ -70,3 +72,29 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def gittrack_cmd() -> list[str]:
     """The installed ``gittrack`` console script, to run as a real subprocess."""
     return [str(BIN / "gittrack")]
+
+
+@pytest.fixture
+def dvc_project(repo: Path) -> Path:
+    """The repo fixture set up for artifacts by ``gittrack init`` (DVC, no remote), as models need."""
+    from click.testing import CliRunner
+
+    from gittrack.cli import main
+    from gittrack.data import dvcstore
+
+    dvcstore.open_dvc.cache_clear()
+    result = CliRunner().invoke(main, ["init", "--commit"])
+    assert result.exit_code == 0, result.output
+    return repo
+
+
+@pytest.fixture
+def autologging(dvc_project: Path):
+    """Autologging on for the test, then off again (patches undone, runs it left open ended)."""
+    import gittrack
+    from gittrack.autologging import _patch
+
+    _patch._warned.clear()
+    yield gittrack.autolog
+    gittrack.autolog(disable=True)
+    _patch._warned.clear()

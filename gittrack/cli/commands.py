@@ -64,8 +64,20 @@ def init(path: Path, with_dvc: bool, dvc_remote: str | None, commit: bool | None
 @click.option(
     "-t", "--tag", "tags", multiple=True, callback=key_values, metavar="KEY=VALUE", help="A tag (repeatable)."
 )
+@click.option(
+    "--system-metrics/--no-system-metrics",
+    default=None,
+    help="Sample CPU, memory, disk, network and GPU use as system/ metrics (default: gittrack.systemMetrics).",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
-def run(experiment: str | None, run_name: str | None, params: dict, tags: dict, command: tuple[str, ...]) -> None:
+def run(
+    experiment: str | None,
+    run_name: str | None,
+    params: dict,
+    tags: dict,
+    system_metrics: bool | None,
+    command: tuple[str, ...],
+) -> None:
     """Run COMMAND as a run: its output passes through and is kept, its exit code is the status.
 
     A script that uses gittrack logs into this same run. Example:
@@ -86,7 +98,7 @@ def run(experiment: str | None, run_name: str | None, params: dict, tags: dict, 
 
     finished, code = client_here().run_command(
         list(command), experiment, run_name, params, tags,
-        on_stdout=write(out), on_stderr=write(err), on_start=started,
+        on_stdout=write(out), on_stderr=write(err), on_start=started, system_metrics=system_metrics,
     )  # fmt: skip
     info = finished.info
     took = fmt_duration(info.start_time, info.end_time, info.end_time or info.start_time)
