@@ -91,7 +91,7 @@ def _head(data: Any, rows: int = 5) -> Any:
 
 def signature(model: Any, X: Any) -> dict[str, Any] | None:
     """Inputs (columns and dtypes, or shape and dtype) of ``X``, and outputs of ``model.predict`` on its head."""
-    from gittrack.models import infer_signature
+    from gittrack.flavors import infer_signature
 
     example = _head(X)
     if example is None:

@@ -98,7 +98,7 @@ def to_csv(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]]) -> str:
 
 
 def policy_lines(rules: dict[str, Any]) -> list[str]:
-    """A promotion policy (``gittrack.promotions.show_policy``'s form) as indented lines."""
+    """A promotion policy (``Client().promotions.policy``'s form) as indented lines."""
     no_worse = [
         f"{r['metric']} ({'lower' if r['direction'] == 'min' else 'higher'} is better"
         + (f", tolerance {r['tolerance']:g})" if r["tolerance"] else ")")
