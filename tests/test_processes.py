@@ -18,6 +18,12 @@ from tests.conftest import git
 pytestmark = pytest.mark.slow
 
 
+def _default_sigint() -> None:
+    """In the child: SIGINT as a terminal delivers it, even when the suite itself was started in the
+    background by a shell that ignores SIGINT (which its children would inherit)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _env(**extra: str) -> dict[str, str]:
     return {**os.environ, **extra}
 
@@ -123,7 +129,8 @@ def test_signals_end_an_api_run_as_killed_with_a_final_checkpoint(repo: Path, si
             time.sleep(60)
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
+                            preexec_fn=_default_sigint)  # fmt: skip
     assert proc.stdout.readline() == b"ready\n"
     proc.send_signal(signum)
     proc.wait(timeout=120)
@@ -147,6 +154,7 @@ def test_sigint_to_gittrack_run_kills_the_command_and_the_run(repo: Path, gittra
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=_env(),
+        preexec_fn=_default_sigint,
     )
     assert proc.stdout.readline() == b"up\n"
     proc.send_signal(signal.SIGINT)
