@@ -213,6 +213,49 @@ class Client:
         run, path = parse_uri(uri)
         return load(self._repo, self.get_run(run), path)
 
+    # -- experiments ----------------------------------------------------------------------
+    def create_experiment(self, name: str, tags: Mapping[str, Any] | None = None, description: str | None = None):
+        """Create an experiment with tags and a description (stored in git, shared by push/pull)."""
+        from gittrack.experiments import create_experiment
+
+        return create_experiment(self._repo, name, dict(tags or {}), description)
+
+    def get_experiment(self, name: str):
+        """An ``Experiment`` (name = id, tags, description, lifecycle_stage, run counts)."""
+        from gittrack.experiments import get_experiment
+
+        return get_experiment(self._repo, name)
+
+    def list_experiments(self, view: str = "active"):
+        """Every experiment with runs or metadata: ``active``, ``deleted`` or ``all``."""
+        from gittrack.experiments import list_experiments
+
+        return list_experiments(self._repo, view)
+
+    def set_experiment_tags(self, name: str, tags: Mapping[str, Any]) -> None:
+        """Set tags of an experiment (a value of None removes the tag)."""
+        from gittrack.experiments import set_tags
+
+        set_tags(self._repo, name, dict(tags))
+
+    def set_experiment_description(self, name: str, description: str | None) -> None:
+        """Set (None: remove) an experiment's description."""
+        from gittrack.experiments import set_description
+
+        set_description(self._repo, name, description)
+
+    def delete_experiment(self, name: str) -> int:
+        """Delete an experiment and its runs (restorable); returns how many runs were deleted."""
+        from gittrack.experiments import delete_experiment
+
+        return delete_experiment(self._repo, name)
+
+    def restore_experiment(self, name: str) -> int:
+        """Restore a deleted experiment and its deleted runs; returns how many runs came back."""
+        from gittrack.experiments import restore_experiment
+
+        return restore_experiment(self._repo, name)
+
     # -- registry -------------------------------------------------------------------------
     def register_model(
         self, model_uri: str, name: str, version: str | None = None, bump: str = "patch", message: str | None = None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from gittrack.data import dvcstore
 from gittrack.errors import GittrackError
 from gittrack.registry.tags import parse_tag
-from gittrack.store import naming, packs, rules, runfiles, settings, transport
+from gittrack.store import naming, notes, packs, rules, runfiles, settings, transport
 from gittrack.store.index import RunIndex
 from gittrack.store.limits import MAX_PROBLEMS
 from gittrack.store.packing import Progress, pack_runs, take_in
@@ -178,7 +178,26 @@ def push(
         _prune_remote_refs(repo, remote, experiment, report)
     if clashing_tags:
         _push_renumbered(repo, remote, clashing_tags, report)
+    if repo.references.get(notes.NOTES_REF) is not None:
+        _fetch_notes(repo, remote, report)
+        for result in transport.push(root, remote, [f"{notes.NOTES_REF}:{notes.NOTES_REF}"]):
+            if not result.ok:
+                report.refused.append(f"{result.ref}: {result.why}")
     return report
+
+
+def _fetch_notes(repo: pygit2.Repository, remote: str, report: SyncReport) -> None:
+    """Merge the remote's metadata notes (experiments, model versions) into ours (store/notes.py)."""
+    staging = _staging(remote) + "notes/gittrack"
+    try:  # a glob, so that a remote without notes is no error
+        transport.fetch(repo.workdir, remote, [f"+{notes.NOTES_REF}*:{staging}*"], prune=False)
+    except transport.RemoteError as exc:
+        report.skipped.append(f"{notes.NOTES_REF}: {exc}")
+        return
+    for ref in [r for r in repo.references.iterator() if r.name.startswith(staging)]:
+        if ref.name == staging:
+            notes.take_in(repo, ref.target)
+        ref.delete()
 
 
 def _push_data(repo: pygit2.Repository, remote: str, refs: list[RunRef] | None, report: SyncReport) -> None:
@@ -376,6 +395,7 @@ def pull(
         transport.fetch(root, remote, ["refs/tags/*:refs/tags/*"], prune=False)
     except transport.RemoteError as exc:
         report.skipped.append(f"tags: {exc}")
+    _fetch_notes(repo, remote, report)
     incoming = [(ref.name, ref.target) for ref in repo.references.iterator() if ref.name.startswith(target)]
     store = RunStore(repo)
     packed = {ref.name: ref.commit for ref, _ in visible_packed(store.indexes(experiment), set())}
