@@ -318,6 +318,45 @@ class Client:
         ]
         return pd.DataFrame(rows, columns=columns)
 
+    def create_registered_model(
+        self, name: str, tags: Mapping[str, Any] | None = None, description: str | None = None
+    ) -> None:
+        """Record a model before its first version, with a description and tags (stored in git)."""
+        from gittrack.errors import UsageError
+        from gittrack.modelregistry import list_models
+        from gittrack.registry import meta
+
+        if name in meta.models_with_metadata(self._repo) or name in {m["model"] for m in list_models(self._repo)[0]}:
+            raise UsageError(f"registered model {name!r} exists already")
+        meta.update_model(self._repo, name, description if description is not None else ..., dict(tags or {}))
+
+    def get_model_metadata(self, name: str, version: str | None = None):
+        """Description and tags of a registered model, or of one of its versions (``v1.2.0``)."""
+        from gittrack.registry import meta
+
+        if version is None:
+            return meta.model_metadata(self._repo, name)
+        return meta.version_metadata(self._repo, self.get_model_version(name, version)["tag"])
+
+    def update_model_metadata(
+        self, name: str, version: str | None = None, description: Any = ..., tags: Mapping[str, Any] | None = None
+    ) -> None:
+        """Set the description (None removes it) and tags (a None value removes one) of a registered
+        model, or of one of its versions; kept in git notes that push and pull carry."""
+        from gittrack.registry import meta
+
+        if version is None:
+            meta.update_model(self._repo, name, description, dict(tags or {}))
+        else:
+            tag = self.get_model_version(name, version)["tag"]
+            meta.update_version(self._repo, tag, description, dict(tags or {}))
+
+    def list_model_metadata(self) -> dict:
+        """Every registered model with a metadata note: name -> ``Metadata``."""
+        from gittrack.registry import meta
+
+        return meta.models_with_metadata(self._repo)
+
     def rename_run(self, run_id: str, name: str) -> None:
         """Give a RUNNING run another name (its id and ref stay)."""
         self._writer(run_id).set_name(name)
