@@ -162,6 +162,21 @@ class Client:
 
         return log_input(self._writer(run_id), path, name, track)
 
+    def log_dataset(
+        self,
+        run_id: str,
+        name: str,
+        digest: str | None = None,
+        context: str | None = None,
+        path: str | os.PathLike | None = None,
+        source: str | None = None,
+    ) -> dict:
+        """Record a dataset (name, digest, context; a local ``path`` is also hashed by DVC), searchable
+        as ``dataset.name``, ``dataset.digest`` and ``dataset.context``."""
+        from gittrack.artifacts import log_dataset
+
+        return log_dataset(self._writer(run_id), name, digest, context, path, source)
+
     def log_artifact(self, run_id: str, local_path: str | os.PathLike, artifact_path: str | None = None) -> dict:
         """Store a file or folder in the DVC cache and point to it from the run."""
         from gittrack.artifacts import log_artifact
