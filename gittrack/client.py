@@ -210,11 +210,15 @@ class Client:
         signature: dict | None = None,
         input_example: Any = None,
         pip_requirements: list[str] | None = None,
+        serialization: str | None = None,
+        extra=None,
     ) -> dict:
-        """Save a model (flavor detected when not given) with its model.yaml, as artifact ``name``."""
+        """Save a model (flavor detected when not given) with its model.yaml, as artifact ``name``;
+        ``serialization`` and ``extra``: see ``gittrack.models.log_model``."""
         from gittrack.models import log_model
 
-        return log_model(self._writer(run_id), model, name, flavor, signature, input_example, pip_requirements)
+        writer = self._writer(run_id)
+        return log_model(writer, model, name, flavor, signature, input_example, pip_requirements, serialization, extra)
 
     def load_model(self, uri: str) -> Any:
         """Load ``runs:/<run>/<name>`` or ``MODEL@<version|stage|latest>``: fetched if needed,
