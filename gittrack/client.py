@@ -156,6 +156,10 @@ class Client:
         for key, value in _mapping(tags, "tags").items():
             writer.set_tag(key, value)
 
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag of a running run."""
+        self._writer(run_id).delete_tag(key)
+
     def log_input(self, run_id: str, path: str | os.PathLike, name: str | None = None, track: bool = False) -> dict:
         """Record the DVC hash of a data file or folder the run used (``track``: also ``dvc add`` it)."""
         from gittrack.artifacts import log_input
