@@ -34,7 +34,10 @@ def _semver_key(version: str) -> tuple:
 
 def ordered_versions(client: gittrack.Client, name: str) -> list[dict[str, Any]]:
     """Every version of ``name`` (deprecated ones too), oldest registration first: MLflow's numbering."""
-    frame = client.search_model_versions(name)
+    try:
+        frame = client.search_model_versions(name)
+    except NotFoundError:
+        return []  # a model created with metadata only
     rows = frame.to_dict("records")
     rows.sort(key=lambda r: (r["registered_at"].value, _semver_key(r["version"])))
     return rows
@@ -161,7 +164,10 @@ def registered_model(client: gittrack.Client, name: str) -> RegisteredModel:
 
 
 def _has_versions(client: gittrack.Client, name: str) -> bool:
-    return bool(len(client.search_model_versions(name)))
+    try:
+        return bool(len(client.search_model_versions(name)))
+    except NotFoundError:
+        return False
 
 
 def parse_models_uri(client: gittrack.Client, uri: str) -> tuple[str, str, str]:

@@ -3,6 +3,7 @@ pickled module MLflow loads)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from gittrack.mlflow import _flavor
@@ -46,15 +47,16 @@ def log_model(
 
 @translate
 def load_model(model_uri: str, dst_path: str | None = None, **kwargs: Any) -> Any:
-    """The module a URI names: rebuilt from its state_dict when its class builds without
-    arguments (no pickle), else unpickled from the saved module as MLflow does (runs its code)."""
-    from gittrack.errors import GittrackError
+    """The module a URI names: rebuilt from its state_dict when its class builds without arguments
+    into that state (no pickle), else unpickled from the saved module as MLflow does (runs its code)."""
+    from gittrack.errors import NotFoundError
 
     try:
         return _flavor.load_native(model_uri)
-    except GittrackError as exc:
-        if "without arguments" not in str(exc):
-            raise
+    except NotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the class cannot be rebuilt from its state_dict: unpickle it
+        logging.getLogger("gittrack").debug("gittrack.mlflow: unpickling the module (%s)", exc)
     import torch
 
     from gittrack.mlflow.tracking.client import download

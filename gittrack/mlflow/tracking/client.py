@@ -111,8 +111,15 @@ class MlflowClient:
     # -- runs --------------------------------------------------------------------------------
     @translate
     def get_run(self, run_id: str) -> Run:
-        """A run by id (also a unique id prefix or name, as gittrack takes)."""
-        return _convert.to_mlflow_run(self._client.get_run(run_id))
+        """A run by id (also a unique id prefix or name, as gittrack takes); deleted runs too, as in MLflow."""
+        try:
+            return _convert.to_mlflow_run(self._client.get_run(run_id))
+        except NotFoundError:
+            quoted = str(run_id).replace("'", "''")
+            found = self._client.search_runs(None, f"attributes.run_id = '{quoted}'", None, 1, "deleted", "list")
+            if not found:
+                raise
+            return _convert.to_mlflow_run(found[0])
 
     @translate
     def get_parent_run(self, run_id: str) -> Run | None:
@@ -583,13 +590,14 @@ def register(
     from gittrack.errors import GittrackError
 
     run_id, path = _registry.resolve_model_uri(client, model_uri)
+    run = None
     with contextlib.suppress(GittrackError):
         run = client.get_run(run_id)
-        if run.record.status == "RUNNING":
-            raise UsageError(
-                f"run {run.info.run_name} is still running: register its model once it has ended (a version "
-                "tags the run's final commit), or log it with registered_model_name=, which does that for you"
-            )
+    if run is not None and run.record.status == "RUNNING":
+        raise UsageError(
+            f"run {run.info.run_name} is still running: register its model once it has ended (a version "
+            "tags the run's final commit), or log it with registered_model_name=, which does that for you"
+        )
     created = client.register_model(f"runs:/{run_id}/{path}", name)
     if tags or description is not None:
         described = description if description is not None else ...

@@ -60,6 +60,8 @@ class ActiveRun(Run):
     def __exit__(self, exc_type, exc, tb) -> bool:
         from gittrack.mlflow._flavor import flush_registrations
 
+        global _last_run_id
+        _last_run_id = self._active.run_id
         result = translate(self._active.__exit__)(exc_type, exc, tb)
         translate(flush_registrations)()
         return result
@@ -274,6 +276,10 @@ def end_run(status: str = "FINISHED") -> None:
     import gittrack
     from gittrack.mlflow._flavor import flush_registrations
 
+    global _last_run_id
+    active = gittrack.active_run()
+    if active is not None:
+        _last_run_id = active.run_id
     gittrack.end_run(status)
     flush_registrations()
 
