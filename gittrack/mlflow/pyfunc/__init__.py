@@ -31,6 +31,13 @@ class PythonModel:
         """The model's predictions."""
         raise NotImplementedError
 
+    @property
+    def predict_type_hints(self) -> Any:
+        """What real MLflow asks of a PythonModel it loads (it computes it from ``predict``)."""
+        from mlflow.pyfunc.model import PythonModel as MlflowPythonModel  # only where real MLflow loads it
+
+        return MlflowPythonModel.predict_type_hints.fget(self)
+
 
 def _takes_context(python_model: Any) -> bool:
     try:
