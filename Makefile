@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_sharing.py
 	$(BIN)/python benchmarks/bench_registry.py
 	$(BIN)/python benchmarks/bench_history.py
+	$(BIN)/python benchmarks/bench_mlflow.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

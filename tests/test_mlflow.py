@@ -50,7 +50,9 @@ def make_repo(path: Path) -> Path:
 # -- the module ------------------------------------------------------------------------------------
 def test_import_loads_no_library_and_every_import_form_works() -> None:
     code = (
-        "import sys, gittrack.mlflow as mlflow\n"
+        "import sys, gittrack\n"
+        "assert 'gittrack.mlflow' not in sys.modules\n"
+        "import gittrack.mlflow as mlflow\n"
         "heavy = [m for m in ('pygit2', 'pandas', 'numpy', 'sklearn', 'dvc', 'yaml') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
         "from gittrack.mlflow.tracking import MlflowClient\n"
