@@ -21,6 +21,7 @@ _SUBMODULES = frozenset(
         "exceptions",
         "lightgbm",
         "models",
+        "protos",
         "pyfunc",
         "pytorch",
         "sklearn",
