@@ -151,6 +151,8 @@ def test_experiments_are_entities_whose_ids_round_trip(repo: Path) -> None:
         mlflow.set_experiment("taxi")
     client.restore_experiment(exp_id)
     assert len(mlflow.search_runs(experiment_ids=[exp_id])) == 2
+    assert mlflow.get_experiment("0").name == "default"
+    assert mlflow.set_experiment(experiment_id="0").name == "default"
     with mlflow.start_run(experiment_id="0") as default_run:
         pass
     assert default_run.info.experiment_id == "default"
@@ -199,7 +201,7 @@ def test_runs_have_mlflows_fields_and_system_tags_and_work_after_their_block(rep
     assert mlflow.get_parent_run(child.info.run_id).info.run_id == info.run_id
 
 
-def test_start_run_resumes_a_run_made_by_the_client(repo: Path) -> None:
+def test_start_run_resumes_a_run_made_by_the_client(repo: Path, monkeypatch) -> None:
     client = MlflowClient()
     made = client.create_run("0", tags={"mlflow.runName": "from-client", "k": "v"})
     client.log_param(made.info.run_id, "p", 1)
@@ -210,6 +212,12 @@ def test_start_run_resumes_a_run_made_by_the_client(repo: Path) -> None:
     assert (run.data.params, run.data.metrics, run.data.tags["k"]) == ({"p": "1"}, {"m": 2.0}, "v")
     with pytest.raises(MlflowException, match="cannot be reopened"):
         mlflow.start_run(run_id=made.info.run_id)
+    again = client.create_run("0")
+    monkeypatch.setenv("MLFLOW_RUN_ID", again.info.run_id)
+    with mlflow.start_run() as resumed:
+        pass
+    assert resumed.info.run_id == again.info.run_id
+    monkeypatch.delenv("MLFLOW_RUN_ID")
     with pytest.raises(MlflowException, match="already active"), mlflow.start_run():
         mlflow.start_run()
 

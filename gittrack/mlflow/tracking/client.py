@@ -290,8 +290,14 @@ class MlflowClient:
 
     @translate
     def get_experiment(self, experiment_id: str) -> Experiment:
-        """An experiment by id."""
-        return _convert.to_mlflow_experiment(self._client.get_experiment(_convert.experiment_name(experiment_id)))
+        """An experiment by id; the default one (``"0"``) exists even before its first run, as in MLflow."""
+        name = _convert.experiment_name(experiment_id)
+        try:
+            return _convert.to_mlflow_experiment(self._client.get_experiment(name))
+        except NotFoundError:
+            if name != _convert.DEFAULT_EXPERIMENT:
+                raise
+            return Experiment(experiment_id=name, name=name, artifact_location=f"runs:/{name}")
 
     @translate
     def get_experiment_by_name(self, name: str) -> Experiment | None:

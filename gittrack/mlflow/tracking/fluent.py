@@ -117,7 +117,7 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     try:
         experiment = client.get_experiment(name)
     except gittrack.NotFoundError:
-        if experiment_id is not None:
+        if experiment_id is not None and name != _convert.DEFAULT_EXPERIMENT:
             raise
         experiment = client.create_experiment(name)
     if experiment.lifecycle_stage == DELETED:
@@ -218,7 +218,7 @@ def start_run(
     description: str | None = None,
     log_system_metrics: bool | None = None,
 ) -> ActiveRun:
-    """Start a run (or resume a RUNNING one with ``run_id``); a context manager."""
+    """Start a run (or resume a RUNNING one with ``run_id``, or ``$MLFLOW_RUN_ID``); a context manager."""
     import gittrack
 
     global _last_run_id
@@ -226,6 +226,8 @@ def start_run(
     if description is not None:
         plain["mlflow.note.content"] = description
     repo = _state.repo()
+    if run_id is None and os.environ.get("MLFLOW_RUN_ID") and gittrack.active_run() is None:
+        run_id = os.environ["MLFLOW_RUN_ID"]  # as MLflow: resume the run the environment names
     if run_id is not None:
         active = gittrack.start_run(nested=nested, repo=repo, run_id=run_id)
         if plain:
