@@ -113,6 +113,11 @@ def set_experiment(name: str) -> str:
     return _experiment
 
 
+def experiment_name() -> str | None:
+    """The experiment ``set_experiment`` chose for runs started without one (None: none chosen)."""
+    return _experiment
+
+
 def start_run(
     experiment: str | None = None,
     run_name: str | None = None,
