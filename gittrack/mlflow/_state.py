@@ -22,7 +22,8 @@ _env_read = False
 _REMOTE_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "databricks", "databricks-uc", "uc")
 
 
-def _warn_once(uri: str) -> None:
+def warn_once(uri: str) -> None:
+    """Say once per process that ``uri`` is not used and where runs go."""
     global _warned
     if not _warned:
         _warned = True
@@ -80,7 +81,7 @@ def select(uri: str | None, registry: bool = False) -> None:
                 "run 'git init' there, or use a path inside one"
             )
     else:
-        _warn_once(str(uri))
+        warn_once(str(uri))
     if registry:
         _registry_uri, _registry_repo = str(uri), root or _registry_repo
     else:
@@ -96,6 +97,12 @@ def _from_environment() -> None:
         select(os.environ["MLFLOW_TRACKING_URI"])
     if os.environ.get("MLFLOW_REGISTRY_URI") and _registry_uri is None:
         select(os.environ["MLFLOW_REGISTRY_URI"], registry=True)
+
+
+def tracking_uri_set() -> bool:
+    """Whether a tracking URI was set (``set_tracking_uri`` or ``MLFLOW_TRACKING_URI``)."""
+    _from_environment()
+    return _tracking_uri is not None
 
 
 def repo() -> str | None:

@@ -83,14 +83,14 @@ class MlflowClient:
         if tracking_uri is not None:
             path = _state.local_path(str(tracking_uri))
             if path is None:
-                _state._warn_once(str(tracking_uri))
+                _state.warn_once(str(tracking_uri))
             else:
                 self._repo = _state.repo_root(path) or self._repo
         self._registry_repo = self._repo
         if registry_uri is not None:
             registry_path = _state.local_path(str(registry_uri))
             if registry_path is None:
-                _state._warn_once(str(registry_uri))
+                _state.warn_once(str(registry_uri))
             else:
                 self._registry_repo = _state.repo_root(registry_path) or self._repo
         self._tracking_uri = tracking_uri

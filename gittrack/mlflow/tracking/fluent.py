@@ -88,8 +88,7 @@ def get_tracking_uri() -> str:
 
 def is_tracking_uri_set() -> bool:
     """Whether ``set_tracking_uri`` (or ``MLFLOW_TRACKING_URI``) chose one."""
-    _state.repo()
-    return _state._tracking_uri is not None
+    return _state.tracking_uri_set()
 
 
 @translate
@@ -136,13 +135,14 @@ def _active_experiment() -> str:
     variables, else gittrack's (``$GITTRACK_EXPERIMENT``, ``default``)."""
     import gittrack.fluent
 
-    if _experiment_set and gittrack.fluent._experiment:
-        return gittrack.fluent._experiment
+    chosen = gittrack.fluent.experiment_name()
+    if _experiment_set and chosen:
+        return chosen
     if os.environ.get("MLFLOW_EXPERIMENT_NAME"):
         return os.environ["MLFLOW_EXPERIMENT_NAME"]
     if os.environ.get("MLFLOW_EXPERIMENT_ID"):
         return _convert.experiment_name(os.environ["MLFLOW_EXPERIMENT_ID"])
-    return gittrack.fluent._experiment or os.environ.get("GITTRACK_EXPERIMENT") or _convert.DEFAULT_EXPERIMENT
+    return chosen or os.environ.get("GITTRACK_EXPERIMENT") or _convert.DEFAULT_EXPERIMENT
 
 
 @translate
@@ -231,7 +231,7 @@ def start_run(
     if run_id is not None:
         active = gittrack.start_run(nested=nested, repo=repo, run_id=run_id)
         if plain:
-            set_run_tags(active._client, active.run_id, plain)
+            set_run_tags(gittrack_client(), active.run_id, plain)
     else:
         stack_parent = gittrack.active_run()
         experiment = None
@@ -296,7 +296,7 @@ def _run_id(run_id: str | None = None) -> tuple[Any, str]:
     if active is None:
         start_run()
         active = gittrack.fluent.active_run()
-    return active._client, active.run_id
+    return gittrack.fluent.shared_client(), active.run_id
 
 
 @translate
@@ -492,7 +492,7 @@ def flush_async_logging() -> None:
 
     active = gittrack.fluent.active_run()
     if active is not None:
-        active._client.flush(active.run_id)
+        gittrack.fluent.shared_client().flush(active.run_id)
 
 
 @translate
