@@ -127,6 +127,30 @@ def log_input(writer: RunWriter, path: str | os.PathLike, name: str | None = Non
     return record
 
 
+def log_dataset(
+    writer: RunWriter,
+    name: str,
+    digest: str | None = None,
+    context: str | None = None,
+    path: str | os.PathLike | None = None,
+    source: str | None = None,
+) -> dict:
+    """Record a dataset the run used: its name, digest and context (``training``, ``eval``...), and
+    when ``path`` is a local file or folder, its DVC hash as :func:`log_input` does. ``source``
+    says where an in-memory dataset came from (recorded as its path)."""
+    if path is not None:
+        if not os.path.exists(path):
+            raise NotFoundError(f"dataset '{path}' does not exist")
+        entry = dvcstore.hash_path(dvc_of(writer.repo), path)
+        record = {"path": _relative(writer.repo, path), "md5": entry.md5, "size": entry.size, "nfiles": entry.nfiles}
+    else:
+        record = {"path": str(source or name), "md5": None}
+    record.update(source="log_input", dirty=False, name=str(name))
+    record.update({k: str(v) for k, v in (("digest", digest), ("context", context)) if v is not None})
+    writer.add_inputs([record])
+    return record
+
+
 # -- artifacts -----------------------------------------------------------------------------
 def log_artifact(
     writer: RunWriter, local_path: str | os.PathLike, artifact_path: str | None = None, kind: str = "artifact"

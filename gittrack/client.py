@@ -187,11 +187,30 @@ class Client:
         for key, value in _mapping(tags, "tags").items():
             writer.set_tag(key, value)
 
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag of a running run."""
+        self._writer(run_id).delete_tag(key)
+
     def log_input(self, run_id: str, path: str | os.PathLike, name: str | None = None, track: bool = False) -> dict:
         """Record the DVC hash of a data file or folder the run used (``track``: also ``dvc add`` it)."""
         from gittrack.artifacts import log_input
 
         return log_input(self._writer(run_id), path, name, track)
+
+    def log_dataset(
+        self,
+        run_id: str,
+        name: str,
+        digest: str | None = None,
+        context: str | None = None,
+        path: str | os.PathLike | None = None,
+        source: str | None = None,
+    ) -> dict:
+        """Record a dataset (name, digest, context; a local ``path`` is also hashed by DVC), searchable
+        as ``dataset.name``, ``dataset.digest`` and ``dataset.context``."""
+        from gittrack.artifacts import log_dataset
+
+        return log_dataset(self._writer(run_id), name, digest, context, path, source)
 
     def log_artifact(self, run_id: str, local_path: str | os.PathLike, artifact_path: str | None = None) -> dict:
         """Store a file or folder in the DVC cache and point to it from the run."""
@@ -226,11 +245,15 @@ class Client:
         signature: dict | None = None,
         input_example: Any = None,
         pip_requirements: list[str] | None = None,
+        serialization: str | None = None,
+        extra=None,
     ) -> dict:
-        """Save a model (flavor detected when not given) with its model.yaml, as artifact ``name``."""
+        """Save a model (flavor detected when not given) with its model.yaml, as artifact ``name``;
+        ``serialization`` and ``extra``: see ``gittrack.flavors.log_model``."""
         from gittrack.flavors import log_model
 
-        return log_model(self._writer(run_id), model, name, flavor, signature, input_example, pip_requirements)
+        writer = self._writer(run_id)
+        return log_model(writer, model, name, flavor, signature, input_example, pip_requirements, serialization, extra)
 
     def load_model(self, uri: str) -> Any:
         """Load ``runs:/<run>/<name>`` or ``MODEL@<version|stage|latest>``: fetched if needed,
@@ -243,6 +266,49 @@ class Client:
             return load_registered(self._repo, uri)
         run, path = parse_uri(uri)
         return load(self._repo, self.get_run(run), path)
+
+    # -- experiments ----------------------------------------------------------------------
+    def create_experiment(self, name: str, tags: Mapping[str, Any] | None = None, description: str | None = None):
+        """Create an experiment with tags and a description (stored in git, shared by push/pull)."""
+        from gittrack.experiments import create_experiment
+
+        return create_experiment(self._repo, name, dict(tags or {}), description)
+
+    def get_experiment(self, name: str):
+        """An ``Experiment`` (name = id, tags, description, lifecycle_stage, run counts)."""
+        from gittrack.experiments import get_experiment
+
+        return get_experiment(self._repo, name)
+
+    def list_experiments(self, view: str = "active"):
+        """Every experiment with runs or metadata: ``active``, ``deleted`` or ``all``."""
+        from gittrack.experiments import list_experiments
+
+        return list_experiments(self._repo, view)
+
+    def set_experiment_tags(self, name: str, tags: Mapping[str, Any]) -> None:
+        """Set tags of an experiment (a value of None removes the tag)."""
+        from gittrack.experiments import set_tags
+
+        set_tags(self._repo, name, dict(tags))
+
+    def set_experiment_description(self, name: str, description: str | None) -> None:
+        """Set (None: remove) an experiment's description."""
+        from gittrack.experiments import set_description
+
+        set_description(self._repo, name, description)
+
+    def delete_experiment(self, name: str) -> int:
+        """Delete an experiment and its runs (restorable); returns how many runs were deleted."""
+        from gittrack.experiments import delete_experiment
+
+        return delete_experiment(self._repo, name)
+
+    def restore_experiment(self, name: str) -> int:
+        """Restore a deleted experiment and its deleted runs; returns how many runs came back."""
+        from gittrack.experiments import restore_experiment
+
+        return restore_experiment(self._repo, name)
 
     # -- registry -------------------------------------------------------------------------
     def register_model(
@@ -298,7 +364,7 @@ class Client:
         ]
         return pd.DataFrame(rows, columns=columns)
 
-    def list_experiments(self) -> list[str]:
+    def experiment_names(self) -> list[str]:
         """The experiments that have runs (active, deleted or packed), sorted, from ref names alone."""
         from gittrack.store import naming, packs
         from gittrack.store.runstore import DELETED_NAMESPACE
@@ -346,6 +412,44 @@ class Client:
         from gittrack.snapshots import source_diff
 
         return source_diff(self._repo, self.get_run(run_id))
+
+    def create_registered_model(
+        self, name: str, tags: Mapping[str, Any] | None = None, description: str | None = None
+    ) -> None:
+        """Record a model before its first version, with a description and tags (stored in git)."""
+        from gittrack.errors import UsageError
+        from gittrack.registry import meta
+
+        if name in meta.models_with_metadata(self._repo) or name in {m["model"] for m in self.registry.list()[0]}:
+            raise UsageError(f"registered model {name!r} exists already")
+        meta.update_model(self._repo, name, description if description is not None else ..., dict(tags or {}))
+
+    def get_model_metadata(self, name: str, version: str | None = None):
+        """Description and tags of a registered model, or of one of its versions (``v1.2.0``)."""
+        from gittrack.registry import meta
+
+        if version is None:
+            return meta.model_metadata(self._repo, name)
+        return meta.version_metadata(self._repo, self.get_model_version(name, version)["tag"])
+
+    def update_model_metadata(
+        self, name: str, version: str | None = None, description: Any = ..., tags: Mapping[str, Any] | None = None
+    ) -> None:
+        """Set the description (None removes it) and tags (a None value removes one) of a registered
+        model, or of one of its versions; kept in git notes that push and pull carry."""
+        from gittrack.registry import meta
+
+        if version is None:
+            meta.update_model(self._repo, name, description, dict(tags or {}))
+        else:
+            tag = self.get_model_version(name, version)["tag"]
+            meta.update_version(self._repo, tag, description, dict(tags or {}))
+
+    def list_model_metadata(self) -> dict:
+        """Every registered model with a metadata note: name -> ``Metadata``."""
+        from gittrack.registry import meta
+
+        return meta.models_with_metadata(self._repo)
 
     def rename_run(self, run_id: str, name: str) -> None:
         """Give a RUNNING run another name (its id and ref stay)."""

@@ -1,12 +1,12 @@
 """Models as artifacts: saved with a flavor and a ``model.yaml``, loaded back as live objects.
 
 Flavors: ``sklearn`` (joblib, else pickle), ``pytorch`` (state_dict plus the class path),
-``python`` (any picklable object with ``predict``; pickle), ``file`` (an existing model file
-or folder, loaded back as its local path), and for autologging ``xgboost`` and ``lightgbm``
-(a ``Booster`` in the library's own format), ``lightning`` (a LightningModule as a Lightning
-checkpoint) and ``transformers`` (``save_pretrained``/``from_pretrained``). Pickle and joblib
-run code when loaded: a model is only loaded after its content hash matches the pointer
-recorded in the run commit.
+``xgboost`` (XGBoost's UBJSON, a Booster or a sklearn wrapper as it was), ``lightgbm`` (a Booster
+in LightGBM's text format, its sklearn wrappers pickled), ``lightning`` (a LightningModule as a
+Lightning checkpoint), ``transformers`` (``save_pretrained``/``from_pretrained``), ``python``
+(any picklable object with ``predict``; pickle) and ``file`` (an existing model file or folder,
+loaded back as its local path). Pickle and joblib run code when loaded: a model is only loaded
+after its content hash matches the pointer recorded in the run commit.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import platform
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,17 +37,14 @@ if TYPE_CHECKING:
     from gittrack.entities import Run
 
 log = logging.getLogger("gittrack")
-FLAVORS = ("sklearn", "pytorch", "python", "file", "xgboost", "lightgbm", "lightning", "transformers")
+FLAVORS = ("sklearn", "pytorch", "xgboost", "lightgbm", "lightning", "transformers", "python", "file")
+SERIALIZATIONS = ("pickle", "cloudpickle")
 MODEL_YAML = "model.yaml"
 _FLAVOR_PACKAGES = {
-    "sklearn": ["scikit-learn", "numpy", "scipy", "joblib"],
-    "pytorch": ["torch"],
-    "python": [],
-    "xgboost": ["xgboost", "xgboost-cpu", "numpy"],
-    "lightgbm": ["lightgbm", "numpy"],
-    "lightning": ["lightning", "pytorch-lightning", "torch"],
-    "transformers": ["transformers", "torch", "safetensors"],
-}
+    "sklearn": ["scikit-learn", "numpy", "scipy", "joblib"], "pytorch": ["torch"], "python": [],
+    "xgboost": ["xgboost", "xgboost-cpu", "numpy", "scipy"], "lightgbm": ["lightgbm", "numpy", "scipy"],
+    "lightning": ["lightning", "pytorch-lightning", "torch"], "transformers": ["transformers", "torch", "safetensors"],
+}  # fmt: skip
 
 
 def detect_flavor(model: Any) -> str:
@@ -55,6 +53,9 @@ def detect_flavor(model: Any) -> str:
         if not os.path.exists(model):
             raise UsageError(f"model file '{model}' does not exist")
         return "file"
+    for flavor in ("xgboost", "lightgbm"):  # before sklearn: their wrappers are sklearn estimators too
+        if any(cls.__module__.split(".")[0] == flavor for cls in type(model).__mro__):
+            return flavor
     if any(cls.__module__.startswith("sklearn.") for cls in type(model).__mro__):
         return "sklearn"
     for flavor, module, cls in _NATIVE:
@@ -113,8 +114,10 @@ def _installed(names: list[str]) -> list[str]:
     return out
 
 
-def _save(model: Any, flavor: str, folder: Path) -> dict[str, Any]:
-    """Write the model's files into ``folder``; returns how to load them."""
+def _save(model: Any, flavor: str, folder: Path, serialization: str | None = None) -> dict[str, Any]:
+    """Write the model's files into ``folder``; returns how to load them. ``serialization``
+    (``pickle``, ``cloudpickle``) pickles sklearn and python models into ``model.pkl`` instead of
+    the flavor's default."""
     if flavor == "file":
         source = Path(model)
         target = folder / source.name
@@ -125,12 +128,6 @@ def _save(model: Any, flavor: str, folder: Path) -> dict[str, Any]:
         return {"loader": "path", "file": source.name}
     cls = type(model)
     class_path = f"{cls.__module__}:{cls.__qualname__}"
-    if flavor == "xgboost":
-        model.save_model(folder / "model.ubj")
-        return {"loader": "xgboost-booster", "file": "model.ubj"}
-    if flavor == "lightgbm":
-        model.save_model(folder / "model.txt")
-        return {"loader": "lightgbm-booster", "file": "model.txt"}
     if flavor == "lightning":
         import torch
 
@@ -148,8 +145,21 @@ def _save(model: Any, flavor: str, folder: Path) -> dict[str, Any]:
         torch.save(model.state_dict(), folder / "state_dict.pt")
         cls = type(model)
         return {"loader": "torch-state-dict", "file": "state_dict.pt", "class": f"{cls.__module__}:{cls.__qualname__}"}
+    cls = type(model)
+    if flavor == "xgboost":
+        model.save_model(str(folder / "model.ubj"))
+        return {"loader": "xgboost", "file": "model.ubj", "class": f"{cls.__module__}:{cls.__qualname__}"}
+    if flavor == "lightgbm" and cls.__name__ == "Booster":
+        model.save_model(str(folder / "model.lgb"))
+        return {"loader": "lightgbm-booster", "file": "model.lgb"}
     try:
-        if flavor == "sklearn" and importlib.util.find_spec("joblib") is not None:
+        if serialization == "cloudpickle":
+            import cloudpickle
+
+            with open(folder / "model.pkl", "wb") as out:
+                cloudpickle.dump(model, out)
+            return {"loader": "pickle", "file": "model.pkl"}
+        if flavor == "sklearn" and serialization is None and importlib.util.find_spec("joblib") is not None:
             import joblib
 
             joblib.dump(model, folder / "model.joblib")
@@ -169,16 +179,23 @@ def log_model(
     signature: dict[str, Any] | None = None,
     input_example: Any = None,
     pip_requirements: list[str] | None = None,
+    serialization: str | None = None,
+    extra: Callable[[Path, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Save ``model`` with its ``model.yaml`` and log the folder as artifact ``name``."""
+    """Save ``model`` with its ``model.yaml`` and log the folder as artifact ``name``.
+
+    ``serialization``: see :func:`_save`. ``extra(folder, meta)`` may add files beside the
+    model's own before the folder is logged (the MLflow layer writes its ``MLmodel`` there)."""
     flavor = flavor or detect_flavor(model)
     if flavor not in FLAVORS:
         raise UsageError(f"flavor {flavor!r} is not one of {', '.join(FLAVORS)}")
+    if serialization is not None and serialization not in SERIALIZATIONS:
+        raise UsageError(f"serialization {serialization!r} is not one of {', '.join(SERIALIZATIONS)}")
     path = naming.artifact_path(None, name)
     with tempfile.TemporaryDirectory(prefix="gittrack-model-") as tmp:
         folder = Path(tmp) / path.rpartition("/")[2]
         folder.mkdir()
-        how = _save(model, flavor, folder)
+        how = _save(model, flavor, folder, serialization)
         meta = {
             "schema": 1,
             "flavor": flavor,
@@ -191,6 +208,8 @@ def log_model(
             else _installed(_FLAVOR_PACKAGES.get(flavor, [])),
             "signature": signature if signature is not None else infer_signature(input_example),
         }
+        if extra is not None:
+            extra(folder, meta)
         (folder / MODEL_YAML).write_bytes(dump_yaml(meta))
         return log_entry(writer, folder, path, "model", {"flavor": flavor})
 
@@ -246,26 +265,26 @@ def load(repo: pygit2.Repository, run: Run, path: str) -> Any:
     if loader == "pickle":
         with open(file, "rb") as handle:
             return pickle.load(handle)  # noqa: S301 - verified against the run's recorded hash above
-    if loader == "xgboost-booster":
+    if loader == "xgboost":
         import xgboost
 
-        return xgboost.Booster(model_file=str(file))
+        cls = _import_class(str(meta.get("class")))
+        instance = xgboost.Booster() if cls is xgboost.Booster else cls()
+        instance.load_model(str(file))
+        return instance
     if loader == "lightgbm-booster":
         import lightgbm
 
         return lightgbm.Booster(model_file=str(file))
-    if loader in ("lightning-checkpoint", "pretrained", "torch-state-dict"):
-        module, _, qualname = str(meta.get("class")).partition(":")
-        cls: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            cls = getattr(cls, part)
     if loader == "lightning-checkpoint":
-        return cls.load_from_checkpoint(str(file), map_location="cpu")
+        return _import_class(str(meta.get("class"))).load_from_checkpoint(str(file), map_location="cpu")
     if loader == "pretrained":
-        return cls.from_pretrained(str(file))
+        return _import_class(str(meta.get("class"))).from_pretrained(str(file))
     if loader == "torch-state-dict":
         import torch
 
+        qualname = str(meta.get("class")).partition(":")[2]
+        cls = _import_class(str(meta.get("class")))
         try:
             instance = cls()
         except TypeError as exc:
@@ -275,3 +294,12 @@ def load(repo: pygit2.Repository, run: Run, path: str) -> Any:
         instance.load_state_dict(torch.load(file, weights_only=True))
         return instance
     raise ModelError(f"{path}/{MODEL_YAML} names an unknown loader {loader!r}")
+
+
+def _import_class(path: str) -> Any:
+    """The class ``module:Qual.Name`` names (as model.yaml records it)."""
+    module, _, qualname = path.partition(":")
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found

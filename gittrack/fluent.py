@@ -95,6 +95,12 @@ def _outcome(exc: BaseException | None) -> tuple[str, dict[str, str] | None]:
     return FAILED, {"type": type(exc).__name__, "message": str(exc)[:2000], "traceback": text}
 
 
+def shared_client(repo: str | os.PathLike | None = None) -> Client:
+    """The ``Client`` the fluent API writes through for ``repo`` (the active run's when None): code
+    that mixes fluent calls and a client on the same runs uses this one, so each run has one writer."""
+    return _client(repo)
+
+
 def _client(repo: str | os.PathLike | None) -> Client:
     if repo is None and _stack:
         return _stack[-1]._client
@@ -113,6 +119,11 @@ def set_experiment(name: str) -> str:
     return _experiment
 
 
+def experiment_name() -> str | None:
+    """The experiment ``set_experiment`` chose for runs started without one (None: none chosen)."""
+    return _experiment
+
+
 def start_run(
     experiment: str | None = None,
     run_name: str | None = None,
@@ -121,15 +132,21 @@ def start_run(
     nested: bool = False,
     repo: str | os.PathLike | None = None,
     log_system_metrics: bool | None = None,
+    run_id: str | None = None,
+    parent_run_id: str | None = None,
 ) -> ActiveRun:
     """Start (or, under ``gittrack run``, attach to) a run; use it with ``with`` or call ``end_run``.
+
+    ``run_id`` resumes a RUNNING run of this user (one made with ``Client.create_run``, or left by a
+    process that stopped) instead of starting one; ``parent_run_id`` makes the new run a child of
+    that run rather than of the active one.
 
     ``log_system_metrics``: sample CPU, memory, disk, network and GPU use into ``system/`` metrics
     while the run is active; None follows ``$GITTRACK_SYSTEM_METRICS`` or ``gittrack.systemMetrics``
     for a top-level run this process created (see docs/autolog.md).
     """
     sample = _wants_system_metrics(log_system_metrics, nested, repo)  # a bad setting is refused before the run
-    active = _start_run(experiment, run_name, params, tags, nested, repo)
+    active = _start_run(experiment, run_name, params, tags, nested, repo, run_id, parent_run_id)
     if sample and (log_system_metrics or active.owned):
         from gittrack import system_metrics
 
@@ -155,10 +172,14 @@ def _start_run(
     tags: Mapping[str, Any] | None,
     nested: bool,
     repo: str | os.PathLike | None,
+    run_id: str | None = None,
+    parent_run_id: str | None = None,
 ) -> ActiveRun:
     with _stack_lock:
         if _stack and not nested:
             raise UsageError(f"run {short_id(_stack[-1].run_id)} is already active; end it first or pass nested=True")
+        if run_id is not None:
+            return _resume(_client(repo), run_id, params, tags)
         attach_id = os.environ.get("GITTRACK_RUN_ID")
         if attach_id and not _stack:
             client = _client(repo or os.environ.get("GITTRACK_REPO"))
@@ -178,7 +199,7 @@ def _start_run(
                 client.set_tags(active.run_id, tags)
             return active
         client = _client(repo)
-        parent = _stack[-1].run_id if _stack else None
+        parent = parent_run_id or (_stack[-1].run_id if _stack else None)
         run = client.create_run(
             experiment=experiment or _experiment or (_stack[-1].info.experiment if _stack else None),
             run_name=run_name,
@@ -189,6 +210,32 @@ def _start_run(
         active = ActiveRun(client, run.info.run_id, owned=True)
         _push(active)
         return active
+
+
+def _resume(client: Client, run_id: str, params, tags) -> ActiveRun:
+    """Make the RUNNING run ``run_id`` the active run again."""
+    from gittrack.errors import ImmutableRunError
+    from gittrack.store.repo import identity, open_repo
+
+    run = client.get_run(run_id)
+    if run.record.status != "RUNNING":
+        raise ImmutableRunError(
+            f"run {short_id(run.info.run_id)} has ended ({run.info.status}); ended runs cannot be reopened, "
+            "start a new run"
+        )
+    user = identity(open_repo(client.repo_path))[0]
+    if run.info.user != user:
+        raise UsageError(
+            f"run {short_id(run.info.run_id)} belongs to {run.info.user!r}, not {user!r}; start a run of your own"
+        )
+    client.attach_run(run.info.run_id)
+    active = ActiveRun(client, run.info.run_id, owned=True)
+    _push(active)
+    if params:
+        client.log_params(active.run_id, params)
+    if tags:
+        client.set_tags(active.run_id, tags)
+    return active
 
 
 def _warn_ignored(run: Run, experiment: str | None, run_name: str | None) -> None:

@@ -20,7 +20,7 @@ from gittrack.registry.state import read_tag
 from gittrack.registry.tags import parse_tag
 from gittrack.registry.write import renumber
 from gittrack.search.cache import SearchCache
-from gittrack.store import naming, packs, rules, runfiles, settings, transport
+from gittrack.store import naming, notes, packs, rules, runfiles, settings, transport
 from gittrack.store.limits import MAX_PROBLEMS
 from gittrack.store.packing import Progress, merge_fetched, pack_runs
 from gittrack.store.remote import remote_runs, staging_prefix
@@ -171,7 +171,26 @@ def push(
         _prune_remote_refs(repo, remote, experiment, report)
     if clashing_tags:
         _push_renumbered(repo, remote, clashing_tags, report)
+    if repo.references.get(notes.NOTES_REF) is not None:
+        _fetch_notes(repo, remote, report)
+        for result in transport.push(root, remote, [f"{notes.NOTES_REF}:{notes.NOTES_REF}"]):
+            if not result.ok:
+                report.refused.append(f"{result.ref}: {result.why}")
     return report
+
+
+def _fetch_notes(repo: pygit2.Repository, remote: str, report: SyncReport) -> None:
+    """Merge the remote's metadata notes (experiments, model versions) into ours (store/notes.py)."""
+    staging = staging_prefix(remote) + "notes/gittrack"
+    try:  # a glob, so that a remote without notes is no error
+        transport.fetch(repo.workdir, remote, [f"+{notes.NOTES_REF}*:{staging}*"], prune=False)
+    except transport.RemoteError as exc:
+        report.skipped.append(f"{notes.NOTES_REF}: {exc}")
+        return
+    for ref in [r for r in repo.references.iterator() if r.name.startswith(staging)]:
+        if ref.name == staging:
+            notes.take_in(repo, ref.target)
+        ref.delete()
 
 
 def _push_data(repo: pygit2.Repository, remote: str, refs: list[RunRef] | None, report: SyncReport) -> None:
@@ -353,6 +372,7 @@ def pull(
         transport.fetch(root, remote, ["refs/tags/*:refs/tags/*"], prune=False)
     except transport.RemoteError as exc:
         report.skipped.append(f"tags: {exc}")
+    _fetch_notes(repo, remote, report)
     incoming = [(ref.name, ref.target) for ref in repo.references.iterator() if ref.name.startswith(target)]
     store = RunStore(repo)
     packed = {ref.name: ref.commit for ref, _ in visible_packed(store.indexes(experiment), set())}

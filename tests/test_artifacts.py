@@ -324,3 +324,26 @@ def test_a_folder_prefix_downloads_the_files_logged_into_it(dvc_repo: Path, tmp_
     missing = CliRunner().invoke(main, ["artifacts", "get", active.run_id, "plot"])
     assert missing.exit_code == 1
     assert "has no artifact 'plot'" in missing.output
+
+
+def test_xgboost_and_lightgbm_flavors_round_trip(dvc_repo: Path) -> None:
+    xgboost = pytest.importorskip("xgboost")
+    lightgbm = pytest.importorskip("lightgbm")
+    x = np.random.default_rng(0).normal(size=(60, 3))
+    y = (x[:, 0] > 0).astype(int)
+    models = {
+        "xgb": xgboost.XGBClassifier(n_estimators=3, max_depth=2).fit(x, y),
+        "booster": xgboost.train({"max_depth": 2}, xgboost.DMatrix(x, label=y), num_boost_round=3),
+        "lgbm": lightgbm.LGBMClassifier(n_estimators=3, verbose=-1).fit(x, y),
+        "lgb-booster": lightgbm.train({"verbose": -1}, lightgbm.Dataset(x, label=y), num_boost_round=3),
+    }
+    with gittrack.start_run() as active:
+        for name, model in models.items():
+            gittrack.log_model(model, name=name)
+    flavors = {a["path"]: a["flavor"] for a in gittrack.get_run(active.run_id).record.artifacts}
+    assert flavors == {"xgb": "xgboost", "booster": "xgboost", "lgbm": "lightgbm", "lgb-booster": "lightgbm"}
+    for name, model in models.items():
+        loaded = gittrack.load_model(f"runs:/{active.run_id}/{name}")
+        assert type(loaded) is type(model)
+        data = xgboost.DMatrix(x) if name == "booster" else x
+        np.testing.assert_allclose(loaded.predict(data), model.predict(data), rtol=1e-6)

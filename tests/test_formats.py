@@ -74,8 +74,8 @@ def test_search_index_data_reads_back_in_python_and_sqlite(params, tags, metrics
     """The index's data column: Python gets the values back (NaN as None), and SQLite's json_extract
     (what filters use) sees the same numbers and strings, infinities included."""
     text = data_json(_record(params, tags, metrics))
-    back_params, back_metrics, back_tags = _load_data(text)
-    assert (back_params, back_tags) == (params, tags)
+    back_params, back_metrics, back_tags, back_datasets = _load_data(text)
+    assert (back_params, back_tags, back_datasets) == (params, tags, [])
     assert back_metrics == {k: None if math.isnan(v) else v for k, v in metrics.items()}
     conn = sqlite3.connect(":memory:")
     for slot, values in ((0, params), (1, metrics), (2, tags)):

@@ -310,3 +310,26 @@ def test_lineage_tells_git_tracked_inputs_from_dvc_data(repo: Path) -> None:
     assert by_path["labels.csv"]["in_cache"] is False
     assert by_path["big.csv"]["in_git"] is False
     assert by_path["big.csv"]["in_cache"] is True
+
+
+def test_model_and_version_metadata_are_git_notes_that_travel(runs, repo: Path, tmp_path: Path) -> None:
+    client = gittrack.Client()
+    client.create_registered_model("churn", tags={"team": "ml"}, description="predicts churn")
+    client.register_model(f"runs:/{runs[0]}/model", "churn")
+    client.update_model_metadata("churn", "v0.0.1", description="first", tags={"validated": "yes"})
+    client.update_model_metadata("churn", "v0.0.1", tags={"validated": None, "owner": "ada"})
+    version = client.get_model_metadata("churn", "v0.0.1")
+    assert (version.description, version.tags) == ("first", {"owner": "ada"})
+    assert client.get_model_metadata("churn").tags == {"team": "ml"}
+    assert '"v":"first"' in git(repo, "notes", "--ref=gittrack", "show", "churn@v0.0.1")
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", "HEAD:main")
+    push(pygit2.Repository(str(repo)), artifacts=False)
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "-q", str(remote), str(other)], check=True, capture_output=True)
+    pull(pygit2.Repository(str(other)))
+    theirs = gittrack.Client(other)
+    assert theirs.get_model_metadata("churn", "v0.0.1").description == "first"
+    assert theirs.get_model_metadata("churn").description == "predicts churn"

@@ -50,7 +50,13 @@ def names(frame: pd.DataFrame) -> list[str]:
         ("metrics.rmse < 0.8 and params.model = 'rf'", ["rf-shallow", "rf-deep"]),
         ("params.model != 'rf'", ["nan-run", "lin"]),
         ("metrics.r2 != 1", ["lin"]),  # a run lacking the key never matches, even with !=
-        ("metrics.rmse != 0", ["lin", "rf-shallow", "rf-deep"]),  # NaN never matches
+        ("metrics.rmse != 0", ["nan-run", "lin", "rf-shallow", "rf-deep"]),  # NaN matches != only, as in MLflow
+        ("metrics.rmse = 0 OR metrics.rmse < 0 OR metrics.rmse >= 0", ["lin", "rf-shallow", "rf-deep"]),
+        ("metrics.rmse NOT IN (0.4)", ["nan-run", "lin", "rf-shallow"]),
+        ("tags.mlflow.runName = 'lin'", ["lin"]),
+        ("status = 'FINISHED' AND run_name IN ('lin', 'rf-deep')", ["lin", "rf-deep"]),
+        ("`metric`.rmse >= 0.5 AND `Run name` LIKE 'rf%'", ["rf-shallow"]),
+        ("Created > 0 AND attributes.artifact_uri LIKE 'runs:/%'", ["nan-run", "lin", "rf-shallow", "rf-deep"]),
         ("params.model LIKE 'r%'", ["rf-shallow", "rf-deep"]),
         ("params.model ILIKE 'r_'", ["nan-run", "rf-shallow", "rf-deep"]),
         ("params.model IN ('rf', 'linear')", ["lin", "rf-shallow", "rf-deep"]),
@@ -332,3 +338,26 @@ def test_index_and_scan_paths_agree(tmp_path_factory, runs, filters, order, pack
             assert a.params == b.params
             assert a.tags == b.tags
             assert a.metrics.keys() == b.metrics.keys()
+
+
+def test_dataset_filters_match_any_dataset_of_the_run(repo: Path) -> None:
+    client = gittrack.Client()
+    specs = {"a": [("train", "d1", "training"), ("val", "d2", "eval")], "b": [("Train", "d3", "training")], "c": []}
+    for name, datasets in specs.items():
+        run_id = client.create_run(run_name=name).info.run_id
+        for dataset, digest, context in datasets:
+            client.log_dataset(run_id, dataset, digest, context)
+        client.set_terminated(run_id)
+    cases = {
+        "dataset.name = 'train'": ["a"],
+        "datasets.name ILIKE 'train'": ["b", "a"],
+        "dataset.context = 'eval'": ["a"],
+        "dataset.digest IN ('d3', 'd9')": ["b"],
+        "dataset.name LIKE 'v%' OR dataset.digest = 'd3'": ["b", "a"],
+        "dataset.name != 'train'": ["b", "a"],  # a has another dataset than train
+        "dataset.name IS NULL": ["c"],
+    }
+    for filter_string, expected in cases.items():
+        assert names(gittrack.search_runs(filter_string=filter_string)) == expected, filter_string
+        scanned = find_rows(pygit2.Repository("."), filter_string=filter_string, use_index=False).rows
+        assert [r.run_name for r in scanned] == expected, filter_string

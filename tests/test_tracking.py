@@ -619,3 +619,19 @@ def test_run_record_to_dict_is_the_run_yaml_document(repo: Path) -> None:
     assert doc["start_time"].endswith("Z")
     doc["params"]["lr"] = "changed"
     assert run.record.params == {"lr": "0.1"}  # a copy: changing it changes nothing
+
+
+def test_start_run_resumes_a_running_run_and_takes_a_parent(repo: Path) -> None:
+    client = gittrack.fluent.shared_client()
+    created = client.create_run(experiment="resume")
+    with gittrack.start_run(run_id=created.info.run_id) as active:
+        gittrack.log_metric("m", 1.0)
+        gittrack.set_tag("drop", "me")
+        client.delete_tag(active.run_id, "drop")
+    run = gittrack.get_run(created.info.run_id)
+    assert (run.info.status, run.data.metrics, run.data.tags) == ("FINISHED", {"m": 1.0}, {})
+    with pytest.raises(gittrack.ImmutableRunError, match="cannot be reopened"):
+        gittrack.start_run(run_id=created.info.run_id)
+    with gittrack.start_run(parent_run_id=created.info.run_id) as child:
+        pass
+    assert gittrack.get_run(child.run_id).info.parent_run_id == created.info.run_id

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from gittrack.errors import GittrackError, IndexUnavailable, MalformedRunError
-from gittrack.search.rows import STORED_INFO, RunColumns, RunRow, as_number, like_regex
+from gittrack.search.rows import STORED_INFO, RunColumns, RunRow, as_number, datasets_of, like_regex
 from gittrack.store import naming, packs, rules, runfiles
 from gittrack.store.liveness import effective_status
 from gittrack.store.record import RunRecord, parse_summary
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gittrack")
 
-SCHEMA = 9
+SCHEMA = 10
 _DDL = """
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY, commit_id TEXT UNIQUE NOT NULL, run_id TEXT NOT NULL, experiment TEXT NOT NULL,
@@ -341,13 +341,13 @@ class SearchCache:
         rows = []
         data = _load_data("[" + ",".join(row[16] for row in info) + "]")  # one parse, not one per run
         for (commit, run_id, name, exp, status, user, src, branch, parent, host, start, end, dirty, pid,
-             heartbeat, interval, _, ref), (params_, metrics_, tags_) in zip(info, data, strict=True):  # fmt: skip
+             heartbeat, interval, _, ref), (params_, metrics_, tags_, ds) in zip(info, data, strict=True):  # fmt: skip
             if None in metrics_.values():  # NaN is stored as null
                 metrics_ = {key: math.nan if value is None else value for key, value in metrics_.items()}
             if status == "RUNNING":
                 status = _status(status, host, pid, heartbeat, interval)
             rows.append(RunRow(commit, ref, run_id, name, exp, status, user, src, branch, parent, host, start, end,
-                               bool(dirty), params_, metrics_, tags_))  # fmt: skip
+                               bool(dirty), params_, metrics_, tags_, tuple(map(tuple, ds))))  # fmt: skip
         return rows
 
     def select_columns(
@@ -422,15 +422,17 @@ def _load_data(text: str) -> list:
 
 
 def data_json(record: RunRecord) -> str:
-    """``[params, metrics, tags]`` as compact JSON: what searches filter on (``json_extract``) and show.
+    """``[params, metrics, tags, datasets]`` as compact JSON: what searches filter on (``json_extract``)
+    and show; datasets are ``[name, digest, context]`` lists (``rows.datasets_of``).
 
     NaN is null and infinities are ``±1e999`` (JSON has neither; both SQLite and Python read
     ``1e999`` as infinity)."""
     values = {key: m.value for key, m in record.metrics.items()}
+    datasets = datasets_of(record.inputs)
     if all(map(math.isfinite, values.values())):
-        return orjson.dumps([record.params, values, record.tags]).decode()
+        return orjson.dumps([record.params, values, record.tags, datasets]).decode()
     metrics = ",".join(f"{_ENCODE(key)}:{_number(value)}" for key, value in values.items())
-    return f"[{_ENCODE(record.params)},{{{metrics}}},{_ENCODE(record.tags)}]"
+    return f"[{_ENCODE(record.params)},{{{metrics}}},{_ENCODE(record.tags)},{_ENCODE(datasets)}]"
 
 
 def _artifact_json(record: RunRecord) -> str | None:
@@ -461,7 +463,7 @@ def row_from_record(record: RunRecord, ref: str, commit: str) -> RunRow:
         commit, ref, record.id, record.name, record.experiment, effective_status(record), record.user.get("name", ""),
         _text(source.get("commit")), _text(source.get("branch")), record.parent_run, record.host, record.start_time,
         record.end_time, bool(source.get("dirty")), dict(record.params),
-        {key: m.value for key, m in record.metrics.items()}, dict(record.tags),
+        {key: m.value for key, m in record.metrics.items()}, dict(record.tags), datasets_of(record.inputs),
     )  # fmt: skip
 
 

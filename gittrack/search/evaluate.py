@@ -1,8 +1,10 @@
 """Filters and orderings evaluated in Python over ``RunRow`` objects (the path without the index).
 
 Semantics shared with the SQL path (``gittrack.search.sql``), checked against it by tests:
-a run lacking the key never matches a comparison (not even ``!=``); NaN never matches; NOT,
-AND and OR are plain boolean logic; missing values sort last in either direction.
+a run lacking the key never matches a comparison (not even ``!=``); a NaN metric matches only
+``!=`` and ``NOT IN`` (as in MLflow); a dataset comparison matches when any of the run's datasets
+does; NOT, AND and OR are plain boolean logic; missing values sort last in either direction,
+NaN just before them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from gittrack.search.filter import And, Comparison, Not, Or
 from gittrack.search.order import OrderKey
-from gittrack.search.rows import METRIC, RunRow, as_number, has_key, like_regex, value_of
+from gittrack.search.rows import DATASET, METRIC, RunRow, as_number, dataset_values, has_key, like_regex, value_of
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
@@ -40,10 +42,22 @@ def compile_predicate(node: Any) -> Predicate:
 
 
 def _comparison(node: Comparison) -> Predicate:
-    kind, key, op, literal = node.kind, node.key, node.op, node.value
+    kind, key, op = node.kind, node.key, node.op
     if op in ("IS NULL", "IS NOT NULL"):
         wanted = op == "IS NOT NULL"
         return lambda row: has_key(row, kind, key) == wanted
+
+    if kind == DATASET:
+        test = _test(node, lambda row: row)
+        return lambda row: any(test(v) for v in dataset_values(row, key))
+    if kind == METRIC and op in ("!=", "NOT IN"):
+        test = _test(node, lambda v: v)
+
+        def unequal(row: RunRow) -> bool:
+            value = row.metrics.get(key)
+            return value is not None and (math.isnan(value) or test(value))
+
+        return unequal
 
     def read(row: RunRow) -> Any:
         value = value_of(row, kind, key)
@@ -55,6 +69,12 @@ def _comparison(node: Comparison) -> Predicate:
             return None
         return value
 
+    return _test(node, read)
+
+
+def _test(node: Comparison, read: Callable[[Any], Any]) -> Predicate:
+    """A predicate over whatever ``read`` extracts: false when it gives None."""
+    op, literal = node.op, node.value
     if op in ("IN", "NOT IN"):
         members = frozenset(literal)
         inside = op == "IN"
@@ -67,14 +87,16 @@ def _comparison(node: Comparison) -> Predicate:
 
 
 def sort_rows(rows: list[RunRow], order: list[OrderKey]) -> list[RunRow]:
-    """Rows in the requested order; missing values last; ties: newest start, then run id."""
+    """Rows in the requested order; missing values last, NaN just before them (MLflow's order);
+    ties: newest start, then run id."""
     ordered = sorted(rows, key=lambda r: r.run_id, reverse=True)
     ordered.sort(key=lambda r: r.start_time, reverse=True)
     for spec in reversed(order):
         present = [r for r in ordered if _sortable(r, spec) is not None]
-        missing = [r for r in ordered if _sortable(r, spec) is None]
+        nan = [r for r in ordered if _sortable(r, spec) is None and value_of(r, spec.kind, spec.key) is not None]
+        missing = [r for r in ordered if value_of(r, spec.kind, spec.key) is None]
         present.sort(key=lambda r: _sortable(r, spec), reverse=spec.descending)
-        ordered = present + missing
+        ordered = present + nan + missing
     return ordered
 
 

@@ -17,21 +17,30 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gittrack.errors import FilterSyntaxError
-from gittrack.search.rows import ATTRIBUTE, METRIC, PARAM, TAG
+from gittrack.search.rows import ATTRIBUTE, DATASET, DATASET_FIELDS, METRIC, PARAM, TAG
 
 PREFIXES = {
     "metric": METRIC, "metrics": METRIC,
     "param": PARAM, "params": PARAM, "parameter": PARAM, "parameters": PARAM,
     "tag": TAG, "tags": TAG,
     "attribute": ATTRIBUTE, "attributes": ATTRIBUTE, "attr": ATTRIBUTE, "run": ATTRIBUTE,
+    "dataset": DATASET, "datasets": DATASET,
 }  # fmt: skip
 STRING, TIME, BOOL = "string", "time", "bool"
 ATTRIBUTES = {
     "run_id": STRING, "run_name": STRING, "experiment": STRING, "status": STRING, "user": STRING,
     "source_commit": STRING, "source_branch": STRING, "parent_run_id": STRING, "host": STRING,
-    "start_time": TIME, "end_time": TIME, "dirty": BOOL,
+    "start_time": TIME, "end_time": TIME, "dirty": BOOL, "artifact_uri": STRING,
 }  # fmt: skip
-ATTRIBUTE_ALIASES = {"user_id": "user", "experiment_name": "experiment", "created": "start_time"}
+ATTRIBUTE_ALIASES = {
+    "user_id": "user", "experiment_name": "experiment", "created": "start_time", "run name": "run_name",
+    "run_uuid": "run_id", "parent_run": "parent_run_id",
+}  # fmt: skip
+# MLflow's system tags that are attributes of every gittrack run
+SYSTEM_TAGS = {
+    "mlflow.runName": "run_name", "mlflow.user": "user", "mlflow.parentRunId": "parent_run_id",
+    "mlflow.source.git.commit": "source_commit", "mlflow.source.git.branch": "source_branch",
+}  # fmt: skip
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
 
 
@@ -77,7 +86,8 @@ class _Token:
 
 _TOKEN = re.compile(
     r"""(?P<ws>\s+)
-    |(?P<ident>[A-Za-z_]+\.(?:`[^`]*`|"[^"]*"|[\w.\-/:]+))
+    |(?P<ident>(?:[A-Za-z_]+|`[A-Za-z_]+`)\.(?:`[^`]*`|"[^"]*"|[\w.\-/:]+))
+    |(?P<bare>`[^`]*`)
     |(?P<string>'(?:[^']|'')*'|"(?:[^"]|"")*")
     |(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
     |(?P<op>==|!=|<>|<=|>=|=|<|>)
@@ -106,6 +116,8 @@ def _tokens(text: str) -> list[_Token]:
             out.append(_Token("op", raw, {"==": "=", "<>": "!="}.get(raw, raw), pos))
         elif kind == "word":
             out.append(_Token("word", raw, raw.upper(), pos))
+        elif kind == "bare":
+            out.append(_Token("bare", raw, raw[1:-1], pos))
         elif kind != "ws":
             out.append(_Token(kind, raw, raw, pos))
         pos = match.end()
@@ -114,7 +126,11 @@ def _tokens(text: str) -> list[_Token]:
 
 
 def parse_identifier(text: str, pos: int = 0, what: str = "filter") -> tuple[str, str]:
-    """Split ``metrics.rmse`` (or ``params.`a b```, ``attributes.status``) into (kind, key)."""
+    """Split ``metrics.rmse`` (or ``params.`a b```, ``attributes.status``, ```metric`.x``) into (kind, key);
+    ``tags.mlflow.runName`` and MLflow's other system tags that gittrack keeps as attributes are those."""
+    if text.startswith("`"):
+        end = text.find("`", 1)
+        text = text[1:end] + text[end + 1 :]
     prefix, _, rest = text.partition(".")
     kind = PREFIXES.get(prefix.lower())
     if kind is None:
@@ -123,12 +139,27 @@ def parse_identifier(text: str, pos: int = 0, what: str = "filter") -> tuple[str
     key = rest[1:-1] if rest[:1] in '`"' and len(rest) >= 2 else rest
     if not key:
         raise FilterSyntaxError(f"{what}: column '{text}' at position {pos} has no key")
+    if kind == TAG and key in SYSTEM_TAGS:
+        return ATTRIBUTE, SYSTEM_TAGS[key]
+    if kind == DATASET:
+        if key not in DATASET_FIELDS:
+            raise FilterSyntaxError(
+                f"{what}: unknown dataset field '{key}' at position {pos}; they are name, digest, context"
+            )
+        return kind, key
     if kind == ATTRIBUTE:
-        key = ATTRIBUTE_ALIASES.get(key, key)
+        key = ATTRIBUTE_ALIASES.get(key.lower(), key)
         if key not in ATTRIBUTES:
             names = ", ".join(sorted(ATTRIBUTES))
             raise FilterSyntaxError(f"{what}: unknown attribute '{key}' at position {pos}; attributes are {names}")
     return kind, key
+
+
+def bare_attribute(name: str) -> str | None:
+    """The attribute an unprefixed name means, as MLflow allows (``status``, ``run_name``,
+    ``Run name``, ``Created``), or None."""
+    key = ATTRIBUTE_ALIASES.get(name.lower(), name)
+    return key if key in ATTRIBUTES else None
 
 
 MAX_FILTER_CHARS = 100_000
@@ -208,10 +239,13 @@ class _Parser:
 
     def comparison(self) -> Comparison:
         token = self.take()
-        if token.kind != "ident":
+        if token.kind == "ident":
+            kind, key = parse_identifier(token.text, token.pos)
+        elif token.kind in ("word", "bare") and bare_attribute(token.text.strip("`")) is not None:
+            kind, key = ATTRIBUTE, bare_attribute(token.text.strip("`"))
+        else:
             self.i -= 1
             raise self.fail("a column such as metrics.rmse, params.lr, tags.team or attributes.status")
-        kind, key = parse_identifier(token.text, token.pos)
         op_token = self.peek()
         if self.word("IS"):
             negate = self.word("NOT")
@@ -270,6 +304,12 @@ class _Parser:
         where = f"at position {at.pos}"
         if isinstance(value, bool) and kind != METRIC:
             numbers = strings = True  # booleans are checked by the column's own rules below
+        if kind == DATASET:
+            if not strings or op not in ("=", "!=", "IN", "NOT IN", "LIKE", "ILIKE"):
+                raise FilterSyntaxError(
+                    f"filter: dataset.{key} {where} takes =, !=, IN, NOT IN, LIKE or ILIKE with quoted strings"
+                )
+            return Comparison(kind, key, op, _frozen(value))
         if op in ("LIKE", "ILIKE") and (kind == METRIC or (kind == ATTRIBUTE and ATTRIBUTES[key] != STRING)):
             raise FilterSyntaxError(f"filter: {op} {where} works on strings; {kind} '{key}' is not one")
         if not numbers and not strings:

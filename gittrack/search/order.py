@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gittrack.search.filter import ATTRIBUTES, FilterSyntaxError, parse_identifier
+from gittrack.search.filter import FilterSyntaxError, bare_attribute, parse_identifier
 from gittrack.search.rows import ATTRIBUTE
 
 _PREFIXED = re.compile(r"[A-Za-z_]+\.")
@@ -65,12 +65,12 @@ def _clause(clause: object) -> OrderKey:
         bare = _BARE.match(clause, start)
         end = bare.end() if bare else start
         word = clause[start:end] or _WORD.match(clause, start).group()
-        if word not in ATTRIBUTES:
+        if bare_attribute(word) is None:
             raise FilterSyntaxError(
                 f"{what}: unknown column '{word}' at position {start}; columns start with metrics., params., "
                 f"tags., attributes. (or are an attribute such as start_time)"
             )
-        kind, name = ATTRIBUTE, word
+        kind, name = ATTRIBUTE, bare_attribute(word)
     descending = False
     direction = _WORD.search(clause, end)
     if direction is not None:

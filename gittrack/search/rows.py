@@ -11,7 +11,8 @@ from typing import Any
 
 from gittrack.store.ids import short_id
 
-METRIC, PARAM, TAG, ATTRIBUTE = "metric", "param", "tag", "attribute"
+METRIC, PARAM, TAG, ATTRIBUTE, DATASET = "metric", "param", "tag", "attribute", "dataset"
+DATASET_FIELDS = ("name", "digest", "context")  # a dataset of a run: one of its inputs
 
 
 @dataclass(slots=True)
@@ -35,11 +36,30 @@ class RunRow:
     params: dict[str, str]
     metrics: dict[str, float]
     tags: dict[str, str]
+    datasets: tuple[tuple[str | None, str | None, str | None], ...] = ()  # (name, digest, context) per input
+
+    @property
+    def artifact_uri(self) -> str:
+        """Where the run's artifacts are, as MLflow's ``artifact_uri`` names it: ``runs:/<run id>``."""
+        return f"runs:/{self.run_id}"
 
     @property
     def short_id(self) -> str:
         """The run id as shown to people (``gittrack.store.ids.short_id``)."""
         return short_id(self.run_id)
+
+
+def datasets_of(inputs: Sequence[Any]) -> tuple[tuple[str | None, str | None, str | None], ...]:
+    """The (name, digest, context) of each input a run recorded: the name given (else the path), the
+    dataset digest (else the DVC md5) and the context (``training``...) if any."""
+    out = []
+    for item in inputs:
+        if isinstance(item, dict):
+            name = item.get("name") or item.get("path")
+            digest = item.get("digest") or item.get("md5")
+            context = item.get("context")
+            out.append(tuple(v if isinstance(v, str) else None for v in (name, digest, context)))
+    return tuple(out)
 
 
 INFO_COLUMNS = (
@@ -79,13 +99,23 @@ def value_of(row: RunRow, kind: str, key: str) -> Any:
         return row.params.get(key)
     if kind == ATTRIBUTE:
         return getattr(row, key)
+    if kind == DATASET:
+        return None  # a run has several datasets: see ``dataset_values``
     return row.tags.get(key)
+
+
+def dataset_values(row: RunRow, key: str) -> list[str]:
+    """The values of one dataset field (``name``, ``digest``, ``context``) over a run's datasets."""
+    slot = DATASET_FIELDS.index(key)
+    return [d[slot] for d in row.datasets if d[slot] is not None]
 
 
 def has_key(row: RunRow, kind: str, key: str) -> bool:
     """Whether the run has the key at all (IS NULL / IS NOT NULL)."""
     if kind == ATTRIBUTE:
         return getattr(row, key) is not None
+    if kind == DATASET:
+        return bool(dataset_values(row, key))
     return key in (row.metrics if kind == METRIC else row.params if kind == PARAM else row.tags)
 
 

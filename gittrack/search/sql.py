@@ -3,8 +3,9 @@
 Same semantics as ``gittrack.search.evaluate``: params, metrics and tags are read from each run's
 ``data`` JSON (``[params, metrics, tags]``) with ``json_extract``; a comparison on a missing key is
 false (``coalesce(..., 0)``), so a run lacking the key never matches, even under NOT; NaN metrics
-are stored as null and never match; LIKE and ILIKE call the same Python matcher; the status is
-the effective one (``gt_status``).
+are stored as JSON null (present, unlike a missing key) and match only ``!=`` and ``NOT IN``;
+datasets (``$[3]``, ``[name, digest, context]`` each) match when any of them does; LIKE and ILIKE
+call the same Python matcher; the status is the effective one (``gt_status``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from gittrack.errors import InvalidNameError
 from gittrack.search.cache import STATUS_SQL
 from gittrack.search.filter import And, Comparison, Not, Or
 from gittrack.search.order import OrderKey
-from gittrack.search.rows import ATTRIBUTE, METRIC, PARAM, TAG
+from gittrack.search.rows import ATTRIBUTE, DATASET, DATASET_FIELDS, METRIC, PARAM, TAG
 from gittrack.store.naming import validate_key
 
 _SLOTS = {PARAM: 0, METRIC: 1, TAG: 2}
@@ -23,7 +24,7 @@ _ATTRIBUTE_SQL = {
     "run_id": "r.run_id", "run_name": "r.run_name", "experiment": "r.experiment", "status": STATUS_SQL,
     "user": "r.user", "source_commit": "r.source_commit", "source_branch": "r.source_branch",
     "parent_run_id": "r.parent_run", "host": "r.host", "start_time": "r.start_time",
-    "end_time": "r.end_time", "dirty": "r.dirty",
+    "end_time": "r.end_time", "dirty": "r.dirty", "artifact_uri": "('runs:/' || r.run_id)",
 }  # fmt: skip
 
 
@@ -62,6 +63,13 @@ def _test(column: str, bound: list[Any], node: Comparison) -> tuple[str, list[An
 
 
 def _comparison(node: Comparison) -> tuple[str, list[Any]]:
+    if node.kind == DATASET:
+        field = f"json_extract(d.value, '$[{DATASET_FIELDS.index(node.key)}]')"
+        if node.op in ("IS NULL", "IS NOT NULL"):
+            found = f"EXISTS (SELECT 1 FROM json_each(r.data, '$[3]') d WHERE {field} IS NOT NULL)"  # noqa: S608
+            return (found if node.op == "IS NOT NULL" else f"NOT {found}"), []
+        test, params = _test(field, [], node)
+        return f"EXISTS (SELECT 1 FROM json_each(r.data, '$[3]') d WHERE {test})", params  # noqa: S608 - bound
     if node.kind == ATTRIBUTE:
         column = _ATTRIBUTE_SQL[node.key]
         if node.op in ("IS NULL", "IS NOT NULL"):
@@ -75,7 +83,10 @@ def _comparison(node: Comparison) -> tuple[str, list[Any]]:
     column = "json_extract(r.data, ?)"
     if node.numeric and node.kind != METRIC:
         column = f"gt_num({column})"
-    return _test(column, [path], node)
+    test, params = _test(column, [path], node)
+    if node.kind == METRIC and node.op in ("!=", "NOT IN"):  # NaN (JSON null) is unequal to everything
+        return f"({test} OR coalesce(json_type(r.data, ?) = 'null', 0))", [*params, path]
+    return test, params
 
 
 def order_sql(order: list[OrderKey]) -> tuple[str, list[Any]]:
@@ -90,7 +101,8 @@ def order_sql(order: list[OrderKey]) -> tuple[str, list[Any]]:
             if path is None:
                 continue  # no run has it: every run ties
             column = "json_extract(r.data, ?)"
-            params.extend([path, path])
+            params.extend([path, path, path])
+            terms.append("json_type(r.data, ?) IS NULL")  # missing last; NaN (JSON null) just before
         terms.append(f"({column}) IS NULL, ({column}) {'DESC' if spec.descending else 'ASC'}")
     terms.append("r.start_time DESC, r.run_id DESC")
     return ", ".join(terms), params

@@ -180,7 +180,7 @@ class _Pending:
     """Changes logged since the last checkpoint."""
 
     params: dict[str, tuple[str, str]] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str | None] = field(default_factory=dict)  # None: the tag is deleted
     points: list[tuple[str, int, int, float]] = field(default_factory=list)
     logs: dict[str, tuple[bytes, int]] = field(default_factory=dict)
     artifacts: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
@@ -332,6 +332,12 @@ class RunWriter:
         with self._lock:
             self._pending.tags[key] = text
 
+    def delete_tag(self, key: str) -> None:
+        """Remove a tag (nothing happens when the run has no such tag)."""
+        naming.validate_key(key, "tag key")
+        with self._lock:
+            self._pending.tags[key] = None
+
     def log_metric(self, key: str, value: Any, step: int | None = None, timestamp: int | None = None) -> None:
         """Buffer one metric point; ``step`` defaults to one past the key's highest step."""
         next_step = self._next_step.get(key)
@@ -464,7 +470,7 @@ class RunWriter:
             name=pending.name or state.record.name,
             params=dict(state.record.params),
             param_types=dict(state.record.param_types),
-            tags={**state.record.tags, **pending.tags},
+            tags={k: v for k, v in {**state.record.tags, **pending.tags}.items() if v is not None},
             metrics=dict(state.record.metrics),
             logs=dict(state.record.logs),
         )

@@ -178,7 +178,7 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
 
 
 def experiments(request: Request) -> Json:
-    return Json({"experiments": _backend(request).client.list_experiments()})
+    return Json({"experiments": _backend(request).client.experiment_names()})
 
 
 def _search_args(request: Request) -> tuple:

@@ -1,0 +1,208 @@
+"""Experiments as entities: a name (which is also its id), tags, a description and a lifecycle.
+
+An experiment exists once it has runs or metadata. Its metadata is a git note
+(``gittrack.store.notes``) on a blob naming it, so it travels with ``gittrack push``/``pull``.
+Deleting an experiment deletes its runs (restorable, as ``gittrack runs delete``) and marks it
+deleted; restoring brings both back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gittrack.errors import InvalidValueError, NotFoundError, UsageError
+from gittrack.store import notes
+from gittrack.store.naming import validate_experiment, validate_key
+from gittrack.store.timefmt import now_ms
+
+if TYPE_CHECKING:
+    import pygit2
+
+ACTIVE, DELETED = "active", "deleted"
+VIEWS = (ACTIVE, DELETED, "all")
+_TAG = "tag."
+MAX_TAG_CHARS = 8000
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment: ``experiment_id`` is its name (stable across clones)."""
+
+    name: str
+    tags: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+    lifecycle_stage: str = ACTIVE
+    creation_time: int | None = None
+    last_update_time: int | None = None
+    runs: int = 0
+    deleted_runs: int = 0
+
+    @property
+    def experiment_id(self) -> str:
+        """The id MLflow-style calls take: the name itself."""
+        return self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "name": self.name,
+            "experiment_id": self.experiment_id,
+            "tags": dict(self.tags),
+            "description": self.description,
+            "lifecycle_stage": self.lifecycle_stage,
+            "creation_time": self.creation_time,
+            "last_update_time": self.last_update_time,
+            "runs": self.runs,
+            "deleted_runs": self.deleted_runs,
+        }
+
+
+def _counts(repo: pygit2.Repository) -> tuple[dict[str, tuple[int, int, int | None, int | None]], int]:
+    """experiment -> (active runs, deleted runs, first start, last start), from the search index."""
+    from gittrack.search.service import find_rows
+
+    counts: dict[str, list] = {}
+    for view, slot in (("active", 0), ("deleted", 1)):
+        for row in find_rows(repo, run_view=view).rows:
+            entry = counts.setdefault(row.experiment, [0, 0, None, None])
+            entry[slot] += 1
+            entry[2] = row.start_time if entry[2] is None else min(entry[2], row.start_time)
+            entry[3] = row.start_time if entry[3] is None else max(entry[3], row.start_time)
+    return {name: tuple(v) for name, v in counts.items()}, 0
+
+
+def _build(name: str, data: bytes, counts: tuple | None) -> Experiment:
+    fields, first, last = notes.state(data)
+    active, deleted, first_run, last_run = counts or (0, 0, None, None)
+    created = min(t for t in (first, first_run) if t is not None) if (first or first_run) else None
+    updated = max(t for t in (last, last_run) if t is not None) if (last or last_run) else None
+    return Experiment(
+        name=name,
+        tags={k[len(_TAG) :]: v for k, v in fields.items() if k.startswith(_TAG)},
+        description=fields.get("description"),
+        lifecycle_stage=DELETED if fields.get("lifecycle") == DELETED else ACTIVE,
+        creation_time=created,
+        last_update_time=updated,
+        runs=active,
+        deleted_runs=deleted,
+    )
+
+
+def list_experiments(repo: pygit2.Repository, view: str = ACTIVE) -> list[Experiment]:
+    """Every experiment that has runs or metadata (``view``: active, deleted or all), by name."""
+    if view not in VIEWS:
+        raise UsageError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
+    counts, _ = _counts(repo)
+    metadata: dict[str, bytes] = {}
+    for target, data in notes.all_notes(repo).items():
+        found = notes.subject_name(repo, target)
+        if found is not None and found[0] == notes.EXPERIMENT:
+            metadata[found[1]] = data
+    out = []
+    for name in sorted(set(counts) | set(metadata)):
+        experiment = _build(name, metadata.get(name, b""), counts.get(name))
+        if view == "all" or experiment.lifecycle_stage == view:
+            out.append(experiment)
+    return out
+
+
+def get_experiment(repo: pygit2.Repository, name: str) -> Experiment:
+    """The experiment ``name``; ``NotFoundError`` when it has neither runs nor metadata."""
+    validate_experiment(name)
+    data = notes.read(repo, notes.subject(repo, notes.EXPERIMENT, name))
+    counts = _counts(repo)[0].get(name)
+    if not data and counts is None:
+        raise NotFoundError(f"no experiment named {name!r}; create it, or start a run in it")
+    return _build(name, data, counts)
+
+
+def find_experiment(repo: pygit2.Repository, name: str) -> Experiment | None:
+    """:func:`get_experiment`, or None when it does not exist."""
+    try:
+        return get_experiment(repo, name)
+    except NotFoundError:
+        return None
+
+
+def _write(repo: pygit2.Repository, name: str, changes: dict[str, str | None]) -> None:
+    t = now_ms()
+    notes.append(repo, notes.subject(repo, notes.EXPERIMENT, name), [(t, k, v) for k, v in changes.items()])
+
+
+def create_experiment(
+    repo: pygit2.Repository, name: str, tags: dict[str, Any] | None = None, description: str | None = None
+) -> Experiment:
+    """Create an experiment (refused when it exists, deleted or not)."""
+    validate_experiment(name)
+    existing = find_experiment(repo, name)
+    if existing is not None:
+        state = " (deleted: restore it instead)" if existing.lifecycle_stage == DELETED else ""
+        raise UsageError(f"experiment {name!r} exists already{state}")
+    changes: dict[str, str | None] = {"name": name}
+    for key, value in (tags or {}).items():
+        changes[_TAG + validate_key(key, "tag key")] = _text(value)
+    if description is not None:
+        changes["description"] = _text(description)
+    _write(repo, name, changes)
+    return get_experiment(repo, name)
+
+
+def ensure_experiment(repo: pygit2.Repository, name: str) -> Experiment:
+    """The experiment ``name``, created when missing; a deleted one is refused."""
+    found = find_experiment(repo, name)
+    if found is None:
+        return create_experiment(repo, name)
+    if found.lifecycle_stage == DELETED:
+        raise UsageError(f"experiment {name!r} is deleted; restore it first or use another name")
+    return found
+
+
+def set_tags(repo: pygit2.Repository, name: str, tags: dict[str, Any]) -> None:
+    """Set (or with None, remove) tags of an existing experiment."""
+    get_experiment(repo, name)
+    changes = {_TAG + validate_key(k, "tag key"): None if v is None else _text(v) for k, v in tags.items()}
+    _write(repo, name, changes)
+
+
+def set_description(repo: pygit2.Repository, name: str, description: str | None) -> None:
+    """Set (or with None, remove) the description of an existing experiment."""
+    get_experiment(repo, name)
+    _write(repo, name, {"description": None if description is None else _text(description)})
+
+
+def delete_experiment(repo: pygit2.Repository, name: str) -> int:
+    """Delete the experiment's runs (restorable) and mark it deleted; returns how many runs moved."""
+    from gittrack.store.runstore import RunStore
+
+    experiment = get_experiment(repo, name)
+    if experiment.lifecycle_stage == DELETED:
+        raise UsageError(f"experiment {name!r} is deleted already")
+    store = RunStore(repo)
+    refs, _ = store.refs(name)
+    for ref in refs:
+        store.delete(ref)
+    _write(repo, name, {"lifecycle": DELETED})
+    return len(refs)
+
+
+def restore_experiment(repo: pygit2.Repository, name: str) -> int:
+    """Undo :func:`delete_experiment`: the experiment and every deleted run of it; returns how many runs."""
+    from gittrack.store.runstore import DELETED_NAMESPACE, RunStore
+
+    experiment = get_experiment(repo, name)
+    if experiment.lifecycle_stage != DELETED:
+        raise UsageError(f"experiment {name!r} is not deleted")
+    store = RunStore(repo)
+    refs, _ = store.refs(name, namespace=DELETED_NAMESPACE)
+    for ref in refs:
+        store.restore(ref.run_id)
+    _write(repo, name, {"lifecycle": ACTIVE})
+    return len(refs)
+
+
+def _text(value: Any) -> str:
+    text = str(value)
+    if len(text) > MAX_TAG_CHARS or "\x00" in text:
+        raise InvalidValueError(f"experiment tag or description is over {MAX_TAG_CHARS} characters or has a NUL")
+    return text

@@ -1,0 +1,278 @@
+"""Logging and loading models for the flavor modules (``mlflow.sklearn``, ``mlflow.xgboost``...).
+
+A model is saved by gittrack's ``log_model`` (its ``model.yaml``, DVC, the run commit) with an
+MLflow ``MLmodel`` file and MLflow's file layout beside it, so real MLflow loads the folder too
+(``mlflow.pyfunc.load_model(<downloaded folder>)``).
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from gittrack.mlflow import _registry, _state
+from gittrack.mlflow._pending import register_after_run
+from gittrack.mlflow.exceptions import MlflowException
+from gittrack.mlflow.models.model import ModelInfo
+from gittrack.mlflow.models.signature import ModelSignature, infer_signature
+
+PYFUNC = "python_function"
+
+
+def _version(package: str) -> str | None:
+    from importlib import metadata
+
+    for name in (package, f"{package}-cpu"):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def _environment(folder: Path, requirements: list[str]) -> dict[str, str]:
+    """requirements.txt, python_env.yaml and conda.yaml as MLflow writes them."""
+    import yaml
+
+    python = platform.python_version()
+    (folder / "requirements.txt").write_text("".join(f"{r}\n" for r in requirements))
+    (folder / "python_env.yaml").write_text(
+        yaml.safe_dump({"python": python, "build_dependencies": ["pip"], "dependencies": ["-r requirements.txt"]})
+    )
+    conda = {
+        "name": "mlflow-env",
+        "channels": ["conda-forge"],
+        "dependencies": [f"python={python}", "pip", {"pip": list(requirements)}],
+    }
+    (folder / "conda.yaml").write_text(yaml.safe_dump(conda, sort_keys=False))
+    return {"conda": "conda.yaml", "virtualenv": "python_env.yaml"}
+
+
+def _mlmodel_writer(
+    flavor: str,
+    model: Any,
+    artifact_path: str,
+    run_id: str,
+    signature: ModelSignature | None,
+    artifacts: dict[str, str] | None,
+    model_uuid: str,
+    created: str,
+    metadata: dict | None,
+):
+    """The ``extra`` hook of gittrack's log_model: MLmodel and MLflow's files beside model.yaml."""
+
+    def write(folder: Path, meta: dict[str, Any]) -> None:
+        import yaml
+
+        file = str(meta.get("file"))
+        cls = type(model)
+        env = _environment(folder, list(meta.get("requirements") or []))
+        python = platform.python_version()
+        flavors: dict[str, Any] = {}
+        if flavor == "sklearn":
+            flavors[PYFUNC] = {
+                "loader_module": "mlflow.sklearn",
+                "model_path": file,
+                "predict_fn": "predict",
+                "env": env,
+                "python_version": python,
+            }
+            flavors["sklearn"] = {
+                "pickled_model": file,
+                "serialization_format": "cloudpickle",
+                "sklearn_version": _version("scikit-learn"),
+                "code": None,
+            }
+        elif flavor == "xgboost":
+            flavors[PYFUNC] = {"loader_module": "mlflow.xgboost", "data": file, "env": env, "python_version": python}
+            flavors["xgboost"] = {
+                "xgb_version": _version("xgboost"),
+                "data": file,
+                "code": None,
+                "model_class": f"{cls.__module__}.{cls.__name__}",
+                "model_format": "ubj",
+            }
+        elif flavor == "lightgbm":
+            flavors[PYFUNC] = {"loader_module": "mlflow.lightgbm", "data": file, "env": env, "python_version": python}
+            flavors["lightgbm"] = {
+                "lgb_version": _version("lightgbm"),
+                "data": file,
+                "code": None,
+                "model_class": f"{cls.__module__}.{cls.__name__}",
+            }
+        elif flavor == "pytorch":
+            import cloudpickle
+            import torch
+
+            data = folder / "data"
+            data.mkdir()
+            torch.save(model, data / "model.pth", pickle_module=cloudpickle)
+            (data / "pickle_module_info.txt").write_text("mlflow.pytorch.pickle_module")
+            flavors[PYFUNC] = {
+                "loader_module": "mlflow.pytorch",
+                "data": "data",
+                "env": env,
+                "python_version": python,
+                "pickle_module_name": "mlflow.pytorch.pickle_module",
+            }
+            flavors["pytorch"] = {"model_data": "data", "pytorch_version": _version("torch"), "code": None}
+        elif flavor == "python":
+            copied = {}
+            for key, source in (artifacts or {}).items():
+                local = Path(_local_artifact(source))
+                target = folder / "artifacts" / local.name
+                target.parent.mkdir(exist_ok=True)
+                if local.is_dir():
+                    shutil.copytree(local, target)
+                else:
+                    shutil.copy2(local, target)
+                copied[key] = {"path": f"artifacts/{local.name}", "uri": str(source)}
+            meta["artifacts"] = {key: value["path"] for key, value in copied.items()}
+            flavors[PYFUNC] = {
+                "loader_module": "mlflow.pyfunc.model",
+                "python_model": file,
+                "env": env,
+                "python_version": python,
+                "cloudpickle_version": _version("cloudpickle"),
+                "artifacts": copied,
+                "streamable": False,
+            }
+        document: dict[str, Any] = {
+            "artifact_path": artifact_path,
+            "flavors": flavors,
+            "model_uuid": model_uuid,
+            "run_id": run_id,
+            "utc_time_created": created,
+            "gittrack_version": meta.get("gittrack"),
+        }
+        if signature is not None:
+            document["signature"] = signature.to_dict()
+        if metadata:
+            document["metadata"] = dict(metadata)
+        (folder / "MLmodel").write_text(yaml.safe_dump(document, sort_keys=False))
+
+    return write
+
+
+def _local_artifact(source: str) -> str:
+    """A pyfunc artifact's local path: a path, ``file:`` URI or ``runs:/`` URI (downloaded)."""
+    if str(source).startswith("runs:/"):
+        from gittrack.mlflow.tracking.client import MlflowClient
+
+        run_id, _, path = str(source)[len("runs:/") :].partition("/")
+        return MlflowClient().download_artifacts(run_id, path)
+    local = _state.local_path(str(source))
+    if local is None or not Path(local).exists():
+        raise MlflowException.invalid_parameter_value(f"artifact {source!r} is not a local file or a runs:/ URI")
+    return local
+
+
+def log_model(
+    flavor: str,
+    model: Any,
+    artifact_path: str | None = None,
+    name: str | None = None,
+    signature: Any = None,
+    input_example: Any = None,
+    registered_model_name: str | None = None,
+    pip_requirements: list[str] | None = None,
+    serialization: str | None = None,
+    artifacts: dict[str, str] | None = None,
+    metadata: dict | None = None,
+    extra_pip_requirements: list[str] | None = None,
+) -> ModelInfo:
+    """Log ``model`` of ``flavor`` in the active run (started if none) as artifact ``name``."""
+    from gittrack.mlflow.tracking.client import ensure_dvc
+    from gittrack.mlflow.tracking.fluent import active_run_target
+
+    client, run_id = active_run_target()
+    ensure_dvc(client)
+    path = (name or artifact_path or "model").strip("/")
+    if signature is not None and not isinstance(signature, ModelSignature):
+        signature = ModelSignature.from_dict(signature) if isinstance(signature, dict) else None
+    if signature is None and input_example is not None:
+        signature = infer_signature(_example_input(input_example))
+    model_uuid = uuid.uuid4().hex
+    created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    writer = _mlmodel_writer(flavor, model, path, run_id, signature, artifacts, model_uuid, created, metadata)
+    requirements = list(pip_requirements) if pip_requirements is not None else None
+    if extra_pip_requirements:
+        requirements = (requirements or []) + list(extra_pip_requirements)
+    example = _example_input(input_example) if input_example is not None else None
+    try:
+        client.log_model(
+            run_id,
+            model,
+            name=path,
+            flavor=flavor,
+            signature=signature.to_dict() if signature is not None and example is None else None,
+            input_example=example if _gittrack_example(example) else None,
+            pip_requirements=requirements,
+            serialization=serialization,
+            extra=writer,
+        )
+    except ImportError as exc:
+        raise MlflowException(f"cannot save a {flavor} model: {exc}") from None
+    version = None
+    if registered_model_name:
+        version = register_after_run(client, run_id, path, registered_model_name)
+    return ModelInfo(
+        path,
+        f"runs:/{run_id}/{path}",
+        run_id,
+        {flavor: {}},
+        signature,
+        version,
+        model_uuid,
+        created,
+        dict(metadata or {}),
+    )
+
+
+def _example_input(example: Any) -> Any:
+    """An input example's data (MLflow also takes ``(input, params)`` tuples and dicts)."""
+    if isinstance(example, tuple) and len(example) == 2 and isinstance(example[1], dict):
+        return example[0]
+    return example
+
+
+def _gittrack_example(example: Any) -> bool:
+    import sys
+
+    pandas, numpy = sys.modules.get("pandas"), sys.modules.get("numpy")
+    return (pandas is not None and isinstance(example, pandas.DataFrame)) or (
+        numpy is not None and isinstance(example, numpy.ndarray)
+    )
+
+
+def resolve(model_uri: str) -> tuple[Any, str, str]:
+    """(gittrack client, run id, artifact path) of a runs:/ or models:/ URI."""
+    from gittrack.mlflow.tracking.client import gittrack_client
+
+    if not isinstance(model_uri, str) or not model_uri.startswith(("runs:/", "models:/")):
+        raise MlflowException.invalid_parameter_value(
+            f"gittrack.mlflow loads runs:/<run id>/<path> and models:/ URIs, not {model_uri!r}; "
+            "for a folder on disk use real MLflow (the folder has an MLmodel file)"
+        )
+    client = gittrack_client(_state.registry_repo() if model_uri.startswith("models:/") else None)
+    run_id, path = _registry.resolve_model_uri(client, model_uri)
+    return client, run_id, path
+
+
+def load_native(model_uri: str) -> Any:
+    """The model object a URI names, loaded by gittrack (fetched, verified against the run, loaded)."""
+    client, run_id, path = resolve(model_uri)
+    return client.load_model(f"runs:/{run_id}/{path}")
+
+
+def flavor_of(model_uri: str) -> tuple[Any, str, str, str]:
+    """(client, run id, path, gittrack flavor) of the model a URI names."""
+    client, run_id, path = resolve(model_uri)
+    for artifact in client.get_run(run_id).record.artifacts:
+        if artifact.get("path") == path and artifact.get("kind") == "model":
+            return client, run_id, path, str(artifact.get("flavor"))
+    raise MlflowException(f"run {run_id} has no model at {path!r}", error_code="RESOURCE_DOES_NOT_EXIST")

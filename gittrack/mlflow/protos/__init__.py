@@ -1,0 +1,1 @@
+"""``mlflow.protos`` for gittrack: only the error codes user code compares with."""

@@ -1,0 +1,1 @@
+"""``mlflow.store`` for gittrack (only what user code imports from it)."""

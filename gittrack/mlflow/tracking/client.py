@@ -1,0 +1,747 @@
+"""``MlflowClient`` on gittrack: runs, experiments, artifacts and the registry by id.
+
+Every call goes through the public ``gittrack.Client`` (the one the fluent API shares, so a run
+created here and resumed with ``start_run(run_id=...)`` has one writer).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from gittrack.errors import NotFoundError, UsageError
+from gittrack.mlflow import _convert, _registry, _state
+from gittrack.mlflow._registry import register
+from gittrack.mlflow.entities import Experiment, FileInfo, Metric, Run, ViewType
+from gittrack.mlflow.entities.model_registry import ModelVersion, RegisteredModel
+from gittrack.mlflow.exceptions import MlflowException, translate
+from gittrack.mlflow.store.entities.paged_list import PagedList
+
+_SYSTEM_RUN_TAGS = ("mlflow.runName", "mlflow.parentRunId", "mlflow.user")
+
+
+def gittrack_client(repo: str | None = None):
+    """The ``gittrack.Client`` for ``repo`` (default: the selected tracking repository), shared
+    with the fluent API."""
+    from gittrack.fluent import shared_client
+
+    return shared_client(repo if repo is not None else _state.repo())
+
+
+def ensure_dvc(client) -> None:
+    """Set DVC up (local cache, nothing committed) the first time an artifact is logged, saying so."""
+    import sys
+
+    from gittrack.data.dvcstore import has_dvc
+
+    root = client.repo_path
+    if has_dvc(root):
+        return
+    from gittrack.initialize import init_repository
+
+    init_repository(root, dvc=True)
+    print(
+        f"gittrack.mlflow: set up DVC in {root.rstrip('/')} for artifacts and models (a local cache; "
+        "commit .dvc/ with 'gittrack init --commit', add a remote with --dvc-remote)",
+        file=sys.stderr,
+    )
+
+
+def split_run_tags(tags: dict[str, Any] | None) -> tuple[dict[str, Any], str | None, str | None]:
+    """MLflow's tags as (plain tags, run name from ``mlflow.runName``, parent from ``mlflow.parentRunId``)."""
+    plain = dict(tags or {})
+    name = plain.pop("mlflow.runName", None)
+    parent = plain.pop("mlflow.parentRunId", None)
+    plain.pop("mlflow.user", None)  # the run's user is recorded from git's identity
+    return plain, name, parent
+
+
+def _token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _offset(page_token: str | None) -> int:
+    if not page_token:
+        return 0
+    try:
+        return int(json.loads(base64.urlsafe_b64decode(page_token.encode()))["offset"])
+    except (ValueError, KeyError, TypeError):
+        raise MlflowException.invalid_parameter_value(f"invalid page token {page_token!r}") from None
+
+
+class MlflowClient:
+    """MLflow's client; ``tracking_uri``/``registry_uri``: a path inside a git repository selects it,
+    any other URI warns once and the current repository is used."""
+
+    @translate
+    def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
+        self._repo = _state.repo()
+        if tracking_uri is not None:
+            path = _state.local_path(str(tracking_uri))
+            if path is None:
+                _state.warn_once(str(tracking_uri))
+            else:
+                self._repo = _state.repo_root(path) or self._repo
+        self._registry_repo = self._repo
+        if registry_uri is not None:
+            registry_path = _state.local_path(str(registry_uri))
+            if registry_path is None:
+                _state.warn_once(str(registry_uri))
+            else:
+                self._registry_repo = _state.repo_root(registry_path) or self._repo
+        self._tracking_uri = tracking_uri
+
+    @property
+    def _client(self):
+        return gittrack_client(self._repo)
+
+    @property
+    def _registry(self):
+        return gittrack_client(self._registry_repo)
+
+    @property
+    def tracking_uri(self) -> str:
+        """The repository's path."""
+        return self._client.repo_path
+
+    # -- runs --------------------------------------------------------------------------------
+    @translate
+    def get_run(self, run_id: str) -> Run:
+        """A run by id (also a unique id prefix or name, as gittrack takes); deleted runs too, as in MLflow."""
+        try:
+            return _convert.to_mlflow_run(self._client.get_run(run_id))
+        except NotFoundError:
+            quoted = str(run_id).replace("'", "''")
+            found = self._client.search_runs(None, f"attributes.run_id = '{quoted}'", None, 1, "deleted", "list")
+            if not found:
+                raise
+            return _convert.to_mlflow_run(found[0])
+
+    @translate
+    def get_parent_run(self, run_id: str) -> Run | None:
+        """The parent of a nested run, or None."""
+        parent = self._client.get_run(run_id).info.parent_run_id
+        return self.get_run(parent) if parent else None
+
+    @translate
+    def create_run(
+        self,
+        experiment_id: str,
+        start_time: int | None = None,
+        tags: dict[str, Any] | None = None,
+        run_name: str | None = None,
+    ) -> Run:
+        """Start a run (RUNNING) in an experiment; end it with ``set_terminated``."""
+        plain, tag_name, parent = split_run_tags(tags)
+        client = self._client
+        experiment = _convert.experiment_name(experiment_id)
+        check_active_experiment(client, experiment)
+        run = client.create_run(experiment=experiment, run_name=run_name or tag_name, parent_run_id=parent)
+        client.set_tags(run.info.run_id, {**source_tags(), **plain})
+        client.flush(run.info.run_id)
+        return self.get_run(run.info.run_id)
+
+    @translate
+    def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
+        """End a run: FINISHED (default), FAILED or KILLED."""
+        from gittrack.mlflow._pending import flush_registrations
+
+        self._client.set_terminated(run_id, status or "FINISHED")
+        flush_registrations()
+
+    @translate
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
+        """Rename a running run, or end it with ``status``."""
+        if name is not None:
+            self._client.rename_run(run_id, name)
+        if status is not None and status != "RUNNING":
+            self._client.set_terminated(run_id, status)
+
+    @translate
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run (restorable with ``restore_run``)."""
+        self._client.delete_runs([run_id])
+
+    @translate
+    def restore_run(self, run_id: str) -> None:
+        """Bring a deleted run back."""
+        self._client.restore_run(run_id)
+
+    @translate
+    def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
+        """Record a param; returns the value."""
+        self._client.log_param(run_id, key, value)
+        return value
+
+    @translate
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+        synchronous: bool | None = None,
+        **_: Any,
+    ) -> None:
+        """Record a metric point (``step`` defaults to 0, as in MLflow)."""
+        self._client.log_metric(run_id, key, value, step if step is not None else 0, timestamp)
+
+    @translate
+    def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
+        """Set a tag; ``mlflow.runName`` renames the run."""
+        set_run_tags(self._client, run_id, {key: value})
+
+    @translate
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag."""
+        self._client.delete_tag(run_id, key)
+
+    @translate
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: list | tuple = (),
+        params: list | tuple = (),
+        tags: list | tuple = (),
+        synchronous: bool | None = None,
+    ) -> None:
+        """Record ``Metric``, ``Param`` and ``RunTag`` objects in one call."""
+        client = self._client
+        for param in params:
+            client.log_param(run_id, param.key, param.value)
+        for metric in metrics:
+            client.log_metric(run_id, metric.key, metric.value, metric.step or 0, metric.timestamp)
+        if tags:
+            set_run_tags(client, run_id, {t.key: t.value for t in tags})
+
+    @translate
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of a metric, in logged order."""
+        return [Metric(m.key, m.value, m.timestamp, m.step) for m in self._client.get_metric_history(run_id, key)]
+
+    @translate
+    def search_runs(
+        self,
+        experiment_ids: Any,
+        filter_string: str = "",
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """Runs of experiments matching a filter: a list of ``Run`` with ``.token`` for the next page."""
+        start = _offset(page_token)
+        runs = self._client.search_runs(
+            _convert.experiment_names(experiment_ids),
+            filter_string or "",
+            order_by,
+            start + max_results + 1,
+            ViewType.to_gittrack(run_view_type),
+            "list",
+        )
+        page = [_convert.to_mlflow_run(r) for r in runs[start : start + max_results]]
+        return PagedList(page, _token(start + max_results) if len(runs) > start + max_results else None)
+
+    # -- artifacts ---------------------------------------------------------------------------
+    @translate
+    def log_artifact(self, run_id: str, local_path: str | os.PathLike, artifact_path: str | None = None) -> None:
+        """Store a file or folder as an artifact (content in DVC)."""
+        ensure_dvc(self._client)
+        self._client.log_artifact(run_id, local_path, artifact_path)
+
+    @translate
+    def log_artifacts(self, run_id: str, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None:
+        """Store a folder's content as artifacts."""
+        ensure_dvc(self._client)
+        self._client.log_artifacts(run_id, local_dir, artifact_path)
+
+    @translate
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        """Store ``text`` as the artifact file ``artifact_file``."""
+        with_file(self, run_id, artifact_file, lambda p: Path(p).write_text(text, encoding="utf-8"))
+
+    @translate
+    def log_dict(self, run_id: str, dictionary: dict, artifact_file: str) -> None:
+        """Store a dict as JSON (or YAML for ``.yaml``/``.yml`` files)."""
+        write_dict(self, run_id, dictionary, artifact_file)
+
+    @translate
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        """The artifacts directly under ``path`` (default: the top level)."""
+        return list_artifacts(self._client, run_id, path)
+
+    @translate
+    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
+        """Write an artifact (a folder prefix: everything under it) to ``dst_path``; returns the local path."""
+        return download(self._client, run_id, path, dst_path)
+
+    # -- experiments ---------------------------------------------------------------------------
+    @translate
+    def create_experiment(self, name: str, artifact_location: str | None = None, tags: dict | None = None) -> str:
+        """Create an experiment; returns its id (its name)."""
+        tags = dict(tags or {})
+        description = tags.pop("mlflow.note.content", None)
+        return self._client.create_experiment(name, tags, description).experiment_id
+
+    @translate
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """An experiment by id; the default one (``"0"``) exists even before its first run, as in MLflow."""
+        name = _convert.experiment_name(experiment_id)
+        try:
+            return _convert.to_mlflow_experiment(self._client.get_experiment(name))
+        except NotFoundError:
+            if name != _convert.DEFAULT_EXPERIMENT:
+                raise
+            return Experiment(experiment_id=name, name=name, artifact_location=f"runs:/{name}")
+
+    @translate
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """An experiment by name, or None."""
+        try:
+            return _convert.to_mlflow_experiment(self._client.get_experiment(name))
+        except NotFoundError:
+            return None
+
+    @translate
+    def search_experiments(
+        self,
+        view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int | None = None,
+        filter_string: str | None = None,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """Experiments, filtered on ``name`` and ``tags.<key>`` (=, !=, LIKE, ILIKE; AND)."""
+        found = [
+            _convert.to_mlflow_experiment(e) for e in self._client.list_experiments(ViewType.to_gittrack(view_type))
+        ]
+        found = [
+            e for e in found if matches(filter_string, {"name": e.name, **{f"tags.{k}": v for k, v in e.tags.items()}})
+        ]
+        found = order_experiments(found, order_by)
+        start = _offset(page_token)
+        end = len(found) if max_results is None else start + max_results
+        return PagedList(found[start:end], _token(end) if end < len(found) else None)
+
+    @translate
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Delete an experiment and its runs (restorable)."""
+        self._client.delete_experiment(_convert.experiment_name(experiment_id))
+
+    @translate
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Restore a deleted experiment and its runs."""
+        self._client.restore_experiment(_convert.experiment_name(experiment_id))
+
+    @translate
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Refused: an experiment's name is its id and is in every run's ref."""
+        raise MlflowException.invalid_parameter_value(
+            "gittrack cannot rename an experiment: its name is its id and is part of every run's ref; create a new one"
+        )
+
+    @translate
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        """Set an experiment tag (``mlflow.note.content`` is its description)."""
+        set_experiment_tags(self._client, _convert.experiment_name(experiment_id), {key: value})
+
+    @translate
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove an experiment tag."""
+        set_experiment_tags(self._client, _convert.experiment_name(experiment_id), {key: None})
+
+    # -- registry ------------------------------------------------------------------------------
+    @translate
+    def create_registered_model(
+        self, name: str, tags: dict | None = None, description: str | None = None, **_: Any
+    ) -> RegisteredModel:
+        """Record a model before its first version (description and tags are kept in git)."""
+        self._registry.create_registered_model(name, tags, description)
+        return _registry.registered_model(self._registry, name)
+
+    @translate
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        """A registered model with its latest version per stage, tags and aliases."""
+        return _registry.registered_model(self._registry, name)
+
+    @translate
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 100,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """Registered models, filtered on ``name`` and ``tags.<key>``."""
+        client = self._registry
+        models = [_registry.registered_model(client, n) for n in _registry.model_names(client)]
+        models = [
+            m for m in models if matches(filter_string, {"name": m.name, **{f"tags.{k}": v for k, v in m.tags.items()}})
+        ]
+        if order_by and any("DESC" in o.upper() for o in order_by):
+            models.reverse()
+        start = _offset(page_token)
+        end = start + max_results
+        return PagedList(models[start:end], _token(end) if end < len(models) else None)
+
+    @translate
+    def update_registered_model(self, name: str, description: str | None = None, **_: Any) -> RegisteredModel:
+        """Set a registered model's description."""
+        self._registry.update_model_metadata(name, description=description)
+        return _registry.registered_model(self._registry, name)
+
+    @translate
+    def rename_registered_model(self, name: str, new_name: str) -> None:
+        """Refused: GTO tags carry the model's name and never change."""
+        raise MlflowException.invalid_parameter_value(
+            f"gittrack cannot rename model {name!r}: its versions are git tags named after it, which never change"
+        )
+
+    @translate
+    def delete_registered_model(self, name: str) -> None:
+        """Deprecate the whole model (GTO's deprecation: the history stays)."""
+        self._registry.deprecate_model(name)
+
+    @translate
+    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
+        """Set a registered model's tag."""
+        self._registry.update_model_metadata(name, tags={key: value})
+
+    @translate
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        """Remove a registered model's tag."""
+        self._registry.update_model_metadata(name, tags={key: None})
+
+    @translate
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict | None = None,
+        description: str | None = None,
+        **_: Any,
+    ) -> ModelVersion:
+        """Register ``source`` (``runs:/<run>/<path>``; or a path inside ``run_id``'s artifacts) as a new version."""
+        uri = source if source.startswith("runs:/") else f"runs:/{run_id}/{source.rstrip('/').rsplit('/', 1)[-1]}"
+        return register(self._registry, uri, name, tags, description)
+
+    @translate
+    def get_model_version(self, name: str, version: Any) -> ModelVersion:
+        """A version by MLflow number."""
+        return _registry.get_version(self._registry, name, version)
+
+    @translate
+    def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
+        """The newest version in each stage asked for (default: each stage, None included)."""
+        found = {}
+        for mv in _registry.versions(self._registry, name):
+            found[mv.current_stage.lower()] = mv
+        if not stages:
+            return list(found.values())
+        return [found[s.lower()] for s in stages if s.lower() in found]
+
+    @translate
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 10000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """Versions filtered on ``name``, ``run_id``, ``version_number``, ``source_path`` and ``tags.<key>``."""
+        client = self._registry
+        found = []
+        for name in _registry.model_names(client):
+            for mv in _registry.versions(client, name):
+                fields = {
+                    "name": mv.name,
+                    "run_id": mv.run_id,
+                    "version_number": mv.version,
+                    "source_path": mv.source,
+                    **{f"tags.{k}": v for k, v in mv.tags.items()},
+                }
+                if matches(filter_string, fields):
+                    found.append(mv)
+        found.sort(key=lambda mv: (mv.name, -int(mv.version)))
+        start = _offset(page_token)
+        end = start + max_results
+        return PagedList(found[start:end], _token(end) if end < len(found) else None)
+
+    @translate
+    def transition_model_version_stage(
+        self, name: str, version: Any, stage: str, archive_existing_versions: bool = False
+    ) -> ModelVersion:
+        """Move a version to Staging, Production (GTO assign), Archived or None (GTO unassign)."""
+        transition(self._registry, name, version, stage, archive_existing_versions)
+        return _registry.get_version(self._registry, name, version)
+
+    @translate
+    def update_model_version(self, name: str, version: Any, description: str | None = None) -> ModelVersion:
+        """Set a version's description (a git note on its tag)."""
+        client = self._registry
+        client.update_model_metadata(name, _registry.semver_of(client, name, version), description=description)
+        return _registry.get_version(client, name, version)
+
+    @translate
+    def delete_model_version(self, name: str, version: Any) -> None:
+        """Deprecate a version (GTO's deregistration); its number is never reused."""
+        client = self._registry
+        client.deprecate_model(name, _registry.semver_of(client, name, version))
+
+    @translate
+    def set_model_version_tag(self, name: str, version: Any = None, key: str = "", value: Any = "", **kw: Any) -> None:
+        """Set a version's tag (a git note on its tag)."""
+        client = self._registry
+        semver = _version_or_stage(client, name, version, kw.get("stage"))
+        client.update_model_metadata(name, semver, tags={key: value})
+
+    @translate
+    def delete_model_version_tag(self, name: str, version: Any = None, key: str = "", **kw: Any) -> None:
+        """Remove a version's tag."""
+        client = self._registry
+        semver = _version_or_stage(client, name, version, kw.get("stage"))
+        client.update_model_metadata(name, semver, tags={key: None})
+
+    @translate
+    def set_registered_model_alias(self, name: str, alias: str, version: Any) -> None:
+        """Point an alias (a GTO stage) at a version; the stage must be allowed here."""
+        client = self._registry
+        client.promote_model(name, _registry.semver_of(client, name, version), _registry.gto_stage(alias), True)
+
+    @translate
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        """Remove an alias (GTO unassign of the stage's holders)."""
+        client = self._registry
+        stage = _registry.gto_stage(alias)
+        holder = client.get_model_version(name, stage)
+        client.demote_model(name, holder["version"], stage)
+
+    @translate
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        """The version an alias names."""
+        return _registry.by_stage_or_alias(self._registry, name, alias)
+
+    @translate
+    def get_model_version_download_uri(self, name: str, version: Any) -> str:
+        """Where the version's files are: ``runs:/<run>/<artifact>``."""
+        return _registry.get_version(self._registry, name, version).source
+
+
+def _fields(name: str, tags: dict[str, str]) -> dict[str, str]:
+    return {"name": name, **{f"tags.{k}": v for k, v in tags.items()}}
+
+
+def _version_or_stage(client, name: str, version: Any, stage: str | None) -> str:
+    if version is not None:
+        return _registry.semver_of(client, name, version)
+    if stage is not None:
+        return client.get_model_version(name, _registry.gto_stage(stage))["version"]
+    raise MlflowException.invalid_parameter_value("give version= (or stage=)")
+
+
+def check_active_experiment(client, name: str) -> None:
+    from gittrack.experiments import DELETED
+
+    try:
+        experiment = client.get_experiment(name)
+    except NotFoundError:
+        return
+    if experiment.lifecycle_stage == DELETED:
+        raise UsageError(f"experiment {name!r} is deleted; restore it first or use another experiment")
+
+
+def source_tags() -> dict[str, str]:
+    """``mlflow.source.name`` and ``mlflow.source.type`` of this process, as MLflow records them."""
+    import sys
+
+    entry = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] not in ("", "-c") else "<console>"
+    return {"mlflow.source.name": entry, "mlflow.source.type": "LOCAL"}
+
+
+def set_run_tags(client, run_id: str, tags: dict[str, Any]) -> None:
+    """Set run tags; ``mlflow.runName`` renames the run, ``mlflow.user``/``mlflow.parentRunId`` are
+    gittrack's own fields and cannot be set."""
+    plain = dict(tags)
+    name = plain.pop("mlflow.runName", None)
+    for key in ("mlflow.user", "mlflow.parentRunId"):
+        if key in plain:
+            raise MlflowException.invalid_parameter_value(
+                f"tag {key} is recorded by gittrack (git's identity, the nesting of runs) and cannot be set"
+            )
+    if name is not None:
+        client.rename_run(run_id, str(name))
+    if plain:
+        client.set_tags(run_id, plain)
+
+
+def set_experiment_tags(client, name: str, tags: dict[str, Any]) -> None:
+    """Experiment tags; ``mlflow.note.content`` is the description."""
+    plain = dict(tags)
+    if "mlflow.note.content" in plain:
+        client.set_experiment_description(name, plain.pop("mlflow.note.content"))
+    if plain:
+        client.set_experiment_tags(name, plain)
+
+
+def transition(client, name: str, version: Any, stage: str, archive_existing: bool = False) -> None:
+    """MLflow's stage transition as GTO events (see ``gittrack.mlflow._registry``)."""
+    semver = _registry.semver_of(client, name, version)
+    target = _registry.gto_stage(stage)
+    held = client.get_model_version(name, semver)["stages"]
+    if target in ("none", "archived"):
+        for held_stage in held:
+            client.demote_model(name, semver, held_stage)
+        client.update_model_metadata(
+            name, semver, tags={_registry.ARCHIVED_TAG: "true" if target == "archived" else None}
+        )
+        return
+    others = []
+    if archive_existing:
+        others = [
+            mv
+            for mv in _registry.versions(client, name)
+            if mv.gto_version != semver and target in _held(client, name, mv)
+        ]
+    client.promote_model(name, semver, target, archive_existing)
+    client.update_model_metadata(name, semver, tags={_registry.ARCHIVED_TAG: None})
+    for mv in others:
+        client.update_model_metadata(name, mv.gto_version, tags={_registry.ARCHIVED_TAG: "true"})
+
+
+def _held(client, name: str, mv: ModelVersion) -> list[str]:
+    return list(client.get_model_version(name, mv.gto_version)["stages"])
+
+
+# -- artifacts ---------------------------------------------------------------------------------
+def with_file(mlflow_client: MlflowClient, run_id: str, artifact_file: str, write) -> None:
+    """Write ``artifact_file``'s content with ``write(path)`` into a temporary folder and log it there."""
+    import tempfile
+
+    folder, _, filename = artifact_file.replace("\\", "/").rpartition("/")
+    with tempfile.TemporaryDirectory(prefix="gittrack-mlflow-") as tmp:
+        local = os.path.join(tmp, filename)
+        write(local)
+        mlflow_client.log_artifact(run_id, local, folder or None)
+
+
+def write_dict(mlflow_client: MlflowClient, run_id: str, dictionary: dict, artifact_file: str) -> None:
+    """``log_dict``: JSON, or YAML for ``.yaml``/``.yml``."""
+
+    def write(path: str) -> None:
+        if artifact_file.endswith((".yaml", ".yml")):
+            import yaml
+
+            Path(path).write_text(yaml.safe_dump(dictionary, sort_keys=False), encoding="utf-8")
+        else:
+            Path(path).write_text(json.dumps(dictionary, indent=2), encoding="utf-8")
+
+    with_file(mlflow_client, run_id, artifact_file, write)
+
+
+def list_artifacts(client, run_id: str, path: str | None = None) -> list[FileInfo]:
+    """MLflow's listing: the entries directly under ``path``; inside a folder artifact, its files."""
+    prefix = (path or "").strip("/")
+    artifacts = client.list_artifacts(run_id)
+    for artifact in artifacts:
+        if (
+            prefix
+            and (prefix == artifact["path"] or prefix.startswith(artifact["path"] + "/"))
+            and (artifact.get("nfiles") or 0) > 0
+        ):
+            local = Path(client.download_artifacts(run_id, artifact["path"]))
+            inner = local / prefix[len(artifact["path"]) :].lstrip("/")
+            return [
+                FileInfo(f"{prefix}/{p.name}", p.is_dir(), None if p.is_dir() else p.stat().st_size)
+                for p in sorted(inner.iterdir())
+            ]
+    entries: dict[str, FileInfo] = {}
+    for artifact in artifacts:
+        rel = artifact["path"]
+        if prefix:
+            if not rel.startswith(prefix + "/"):
+                continue
+            rest = rel[len(prefix) + 1 :]
+        else:
+            rest = rel
+        head, sep, _ = rest.partition("/")
+        shown = f"{prefix}/{head}" if prefix else head
+        is_dir = bool(sep) or (artifact.get("nfiles") or 0) > 0 or artifact.get("kind") == "model"
+        entries[shown] = FileInfo(shown, is_dir, None if is_dir else artifact.get("size"))
+    return [entries[k] for k in sorted(entries)]
+
+
+def download(client, run_id: str, path: str = "", dst_path: str | None = None) -> str:
+    """Download an artifact (or a file inside a folder artifact, or everything under a folder prefix)."""
+    wanted = (path or "").strip("/")
+    if wanted:
+        for artifact in client.list_artifacts(run_id):
+            if wanted.startswith(artifact["path"] + "/"):
+                local = client.download_artifacts(run_id, artifact["path"], dst_path)
+                found = Path(local) / wanted[len(artifact["path"]) + 1 :]
+                if not found.exists():
+                    raise NotFoundError(
+                        f"artifact {artifact['path']!r} has no file {wanted[len(artifact['path']) + 1 :]!r}"
+                    )
+                return str(found)
+    return client.download_artifacts(run_id, wanted or None, dst_path)
+
+
+# -- tiny filters for experiments and registry searches -------------------------------------------
+_CLAUSE = re.compile(
+    r"""\s*(?P<key>(?:tags?\.)?(?:`[^`]+`|"[^"]+"|[\w.]+))\s*(?P<op>!=|=|LIKE|ILIKE|IN)\s*"""
+    r"""(?P<value>'(?:[^']|'')*'|"(?:[^"]|"")*"|\([^)]*\)|[-\w.]+)\s*""",
+    re.IGNORECASE,
+)
+
+
+def matches(filter_string: str | None, fields: dict[str, Any]) -> bool:
+    """Whether ``fields`` satisfy an AND of ``key op value`` clauses (=, !=, LIKE, ILIKE, IN)."""
+    if not filter_string or not filter_string.strip():
+        return True
+    from gittrack.search.rows import like_regex
+
+    for clause in re.split(r"\s+AND\s+", filter_string.strip(), flags=re.IGNORECASE):
+        match = _CLAUSE.fullmatch(clause)
+        if match is None:
+            raise MlflowException.invalid_parameter_value(f"cannot parse filter clause {clause!r}")
+        key = match["key"].replace("`", "").replace('"', "")
+        key = "tags." + key.split(".", 1)[1] if key.lower().startswith("tag.") else key
+        op, raw = match["op"].upper(), match["value"]
+        actual = fields.get(key)
+        if op == "IN":
+            values = [v.strip().strip("'\"") for v in raw.strip("()").split(",")]
+            ok = actual is not None and str(actual) in values
+        else:
+            value = raw[1:-1] if raw[:1] in "'\"" else raw
+            if actual is None:
+                ok = False
+            elif op == "=":
+                ok = str(actual) == value
+            elif op == "!=":
+                ok = str(actual) != value
+            else:
+                ok = like_regex(value, op == "ILIKE").fullmatch(str(actual)) is not None
+        if not ok:
+            return False
+    return True
+
+
+def order_experiments(found: list[Experiment], order_by: list[str] | None) -> list[Experiment]:
+    """Experiments ordered by ``name``, ``creation_time``, ``last_update_time`` or ``experiment_id``."""
+    if not order_by:
+        return sorted(found, key=lambda e: -(e.creation_time or 0))  # MLflow: newest first
+    for clause in reversed(order_by):
+        column, _, direction = clause.strip().partition(" ")
+        column = column.removeprefix("attributes.")
+        found = sorted(
+            found,
+            key=lambda e, c=column: (getattr(e, c, None) is None, getattr(e, c, None) or 0),
+            reverse=direction.strip().upper() == "DESC",
+        )
+    return found

@@ -1,0 +1,1 @@
+"""``mlflow.utils`` for gittrack (only what user code imports from it)."""

@@ -1,0 +1,169 @@
+"""Metadata that belongs to no run: experiment tags and descriptions, registered-model and
+model-version descriptions and tags. Stored as git notes on ``refs/notes/gittrack``.
+
+Each note is an append-only event log, one JSON object a line, ``{"t": <epoch ms>, "k": <field>,
+"v": <text or null>}`` (null removes the field). The state is the replay of the lines in
+``(t, line)`` order, so two clones' notes merge by taking the union of their lines: nothing is
+lost and both sides agree on the result (``git notes merge -s cat_sort_uniq`` computes the same).
+
+A note annotates the object it describes: a registry tag object for a model version, or, for
+things git has no object of (an experiment, a registered model), a small blob naming it
+(``gittrack experiment\\n<name>\\n``), written into the object database.
+
+Notes come from remotes, so they are read as untrusted: bounded sizes, malformed lines skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pygit2
+
+NOTES_REF = "refs/notes/gittrack"
+MAX_NOTE_BYTES = 1024 * 1024
+MAX_LINE_BYTES = 64 * 1024
+MAX_FIELD_CHARS = 250
+MAX_NOTES = 100_000
+MAX_VALUE_CHARS = 20_000
+EXPERIMENT, MODEL = "experiment", "model"
+
+
+def subject(repo: pygit2.Repository, kind: str, name: str) -> pygit2.Oid:
+    """The object a note about the experiment or registered model ``name`` annotates (written if missing)."""
+    return repo.create_blob(f"gittrack {kind}\n{name}\n".encode())
+
+
+def parse_lines(data: bytes) -> list[tuple[int, str, str | None, str]]:
+    """The valid events of a note as ``(t, field, value, line)``; anything malformed is skipped."""
+    if len(data) > MAX_NOTE_BYTES:
+        data = data[:MAX_NOTE_BYTES]
+    events = []
+    for raw in data.split(b"\n"):
+        if not raw.strip() or len(raw) > MAX_LINE_BYTES:
+            continue
+        try:
+            item = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(item, dict):
+            continue
+        t, key, value = item.get("t"), item.get("k"), item.get("v")
+        if (
+            type(t) is not int
+            or not isinstance(key, str)
+            or not 0 < len(key) <= MAX_FIELD_CHARS
+            or not (value is None or (isinstance(value, str) and len(value) <= MAX_VALUE_CHARS))
+        ):
+            continue
+        events.append((t, key, value, raw.decode("utf-8", "replace")))
+    events.sort(key=lambda e: (e[0], e[3]))
+    return events
+
+
+def format_event(t: int, key: str, value: str | None) -> str:
+    """One line of a note."""
+    return json.dumps({"t": t, "k": key, "v": value}, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def state(data: bytes) -> tuple[dict[str, str], int | None, int | None]:
+    """``(fields, first time, last time)`` of a note: each field's last value (removed ones left out)."""
+    fields: dict[str, str] = {}
+    events = parse_lines(data)
+    for _, key, value, _ in events:
+        if value is None:
+            fields.pop(key, None)
+        else:
+            fields[key] = value
+    if not events:
+        return fields, None, None
+    return fields, events[0][0], events[-1][0]
+
+
+def merge(*notes: bytes) -> bytes:
+    """The union of several versions of one note's lines, in replay order."""
+    lines = {line for data in notes for *_, line in parse_lines(data)}
+    ordered = sorted(lines, key=lambda line: (json.loads(line)["t"], line))
+    return ("\n".join(ordered) + "\n").encode() if ordered else b""
+
+
+def read(repo: pygit2.Repository, target: pygit2.Oid, ref: str = NOTES_REF) -> bytes:
+    """The raw note on ``target`` (empty when there is none)."""
+    try:
+        note = repo.lookup_note(str(target), ref)
+    except KeyError:
+        return b""
+    return repo[note.id].data[:MAX_NOTE_BYTES]
+
+
+def append(repo: pygit2.Repository, target: pygit2.Oid, events: list[tuple[int, str, str | None]]) -> None:
+    """Add events to the note on ``target``."""
+    from gittrack.store.repo import identity, signature
+
+    current = read(repo, target)
+    added = "\n".join(format_event(t, k, v) for t, k, v in events)
+    merged = merge(current, added.encode())
+    name, email = identity(repo)
+    when = max((t for t, _, _ in events), default=0)
+    who = signature(name, email, when)
+    repo.create_note(merged.decode(), who, who, str(target), NOTES_REF, True)
+
+
+def all_notes(repo: pygit2.Repository, ref: str = NOTES_REF) -> dict[str, bytes]:
+    """Every note of ``ref``: annotated object id -> raw note."""
+    if repo.references.get(ref) is None:
+        return {}
+    out = {}
+    for count, note in enumerate(repo.notes(ref)):
+        if count >= MAX_NOTES:
+            break
+        out[str(note.annotated_id)] = repo[note.id].data[:MAX_NOTE_BYTES]
+    return out
+
+
+def subject_name(repo: pygit2.Repository, target: str) -> tuple[str, str] | None:
+    """``(kind, name)`` when ``target`` is a subject blob written by :func:`subject`, else None."""
+    import pygit2
+
+    try:
+        obj = repo[pygit2.Oid(hex=target)]
+    except (KeyError, ValueError):
+        return None
+    if obj.type != pygit2.enums.ObjectType.BLOB or obj.size > 4096:
+        return None
+    parts = obj.data.decode("utf-8", "replace").split("\n")
+    if len(parts) != 3 or parts[2] != "" or not parts[0].startswith("gittrack "):
+        return None
+    return parts[0][len("gittrack ") :], parts[1]
+
+
+def take_in(repo: pygit2.Repository, incoming_tip: pygit2.Oid) -> int:
+    """Merge the notes of a fetched notes commit into ``refs/notes/gittrack``: the local ref moves to
+    ``incoming_tip`` and local notes that it lacks are re-applied on top (so the result is a
+    descendant of the remote's and pushes as a fast-forward). Returns how many notes changed."""
+    import pygit2
+
+    local_ref = repo.references.get(NOTES_REF)
+    if local_ref is not None and local_ref.target == incoming_tip:
+        return 0
+    if local_ref is not None and repo.descendant_of(local_ref.target, incoming_tip):
+        return 0  # we are ahead: nothing new from them
+    staging = "refs/gittrack/notes-merge"
+    repo.references.create(staging, incoming_tip, force=True)
+    try:
+        theirs = all_notes(repo, staging)
+        ours = all_notes(repo, NOTES_REF) if local_ref is not None else {}
+        changed = 0
+        for target, data in ours.items():
+            merged = merge(theirs.get(target, b""), data)
+            if merged != merge(theirs.get(target, b"")):
+                who = pygit2.Signature("gittrack", "gittrack@localhost")
+                repo.create_note(merged.decode(), who, who, target, staging, True)
+                changed += 1
+        new_tip = repo.references[staging].target
+        repo.references.create(NOTES_REF, new_tip, force=True)
+        changed += sum(1 for target, data in theirs.items() if merge(data) != merge(ours.get(target, b""), data))
+        return changed
+    finally:
+        repo.references.delete(staging)
