@@ -16,7 +16,7 @@ import pytest
 import gittrack
 import gittrack.mlflow as mlflow
 from gittrack.data import dvcstore
-from gittrack.mlflow import _flavor, _state
+from gittrack.mlflow import _pending, _state
 from gittrack.mlflow.entities import ViewType
 from gittrack.mlflow.exceptions import MlflowException
 from gittrack.mlflow.tracking import MlflowClient
@@ -35,7 +35,7 @@ def _fresh_mlflow_state():
     _state.reset()
     fluent._last_run_id = None
     fluent._experiment_set = False
-    _flavor._pending.clear()
+    _pending._pending.clear()
 
 
 def make_repo(path: Path) -> Path:

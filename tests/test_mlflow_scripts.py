@@ -65,6 +65,9 @@ def test_mlflow_scripts_record_git_native_runs_tags_and_dvc_data(repo: Path) -> 
     assert train.data.tags["team"] == "churn"
     assert train.data.tags["mlflow.note.content"] == "baseline forest"
     assert [m.value for m in client.get_metric_history(train.info.run_id, "depth_curve")] == [0.2, 0.3, 0.4]
+    assert train.data.params["max_depth"] == "4"  # mlflow.sklearn.autolog() recorded the fit too
+    assert "criterion" in train.data.params
+    assert 0 < train.data.metrics["training_accuracy_score"] <= 1
     tuning = client.list_runs("churn-tuning")
     parent = next(r for r in tuning if r.info.run_name == "optuna-search")
     children = [r for r in tuning if r.info.parent_run_id == parent.info.run_id]

@@ -17,6 +17,7 @@ def load(name):
 X_train, X_test, y_train, y_test = (load(n) for n in ("X_train", "X_test", "y_train", "y_test"))
 mlflow.set_tracking_uri("file:./mlruns")
 mlflow.set_experiment("churn-training")
+mlflow.sklearn.autolog(log_models=False)  # params and training metrics of every fit; the model is logged below
 
 with mlflow.start_run(run_name="random-forest", tags={"team": "churn"}, description="baseline forest") as run:
     params = {"n_estimators": 20, "max_depth": 4, "random_state": 0}
