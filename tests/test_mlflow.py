@@ -527,3 +527,14 @@ def test_autolog_without_gittrack_autolog_says_so_in_one_line(monkeypatch) -> No
     with pytest.raises(MlflowException, match=r"mlflow\.sklearn\.autolog\(\) needs gittrack's autologging") as caught:
         mlflow.sklearn.autolog()
     assert "\n" not in str(caught.value)
+
+
+def test_log_system_metrics_samples_the_machine(repo: Path, monkeypatch) -> None:
+    import time
+
+    monkeypatch.setenv("GITTRACK_SYSTEM_METRICS_INTERVAL", "1")
+    with mlflow.start_run(log_system_metrics=True) as run:
+        time.sleep(1.6)
+    metrics = mlflow.get_run(run.info.run_id).data.metrics
+    assert "system/cpu_utilization_percentage" in metrics
+    assert metrics["system/system_memory_usage_megabytes"] > 0

@@ -229,7 +229,7 @@ def start_run(
     if run_id is None and os.environ.get("MLFLOW_RUN_ID") and gittrack.active_run() is None:
         run_id = os.environ["MLFLOW_RUN_ID"]  # as MLflow: resume the run the environment names
     if run_id is not None:
-        active = gittrack.start_run(nested=nested, repo=repo, run_id=run_id)
+        active = gittrack.start_run(nested=nested, repo=repo, run_id=run_id, log_system_metrics=log_system_metrics)
         if plain:
             set_run_tags(gittrack_client(), active.run_id, plain)
     else:
@@ -250,6 +250,7 @@ def start_run(
             nested=nested,
             repo=repo,
             parent_run_id=parent_run_id or tag_parent,
+            log_system_metrics=log_system_metrics,
         )
     _last_run_id = active.run_id
     return ActiveRun(active)
