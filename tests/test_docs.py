@@ -1,0 +1,189 @@
+"""Every page of the documentation, run as a scenario (tests/docrunner.py): its commands and
+snippets in order, in a fresh folder with what the page assumes (a project, a bare remote, a DVC
+remote). A page that drifts from the code fails here."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.docblocks import alternatives, blocks, commands, minimal, option_words
+from tests.docrunner import ROOT, Page, Scenario
+
+PAGES = ["README.md", *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))]
+
+
+def taxi_project(s: Scenario, folder: Path) -> None:
+    """The example project: examples/train.py and the synthetic trips it trains on."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "examples" / "train.py", folder / "train.py")
+    spec = importlib.util.spec_from_file_location("demo", ROOT / "examples" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    demo.write_trips(folder / "data" / "trips.csv", n=2000)
+    (folder / ".gitignore").write_text("__pycache__/\n")
+
+
+TRAINING = """
+import itertools
+_points = itertools.count(1)
+"""
+
+
+# -- docs/tracking.md ----------------------------------------------------------------------------
+
+
+def tracking_setup(s: Scenario) -> None:
+    taxi_project(s, s.tmp / "my-project")
+    s.sh("git init -q && git add . && git commit -q -m 'Train on the trips'", cwd=s.tmp / "my-project")
+
+
+TRACKING = Page(
+    "docs/tracking.md",
+    setup=tracking_setup,
+    prelude=TRAINING
+    + """
+def train_one_epoch():
+    n = next(_points)
+    return 1.0 / n, 2.0 / n
+
+def evaluate(lr):
+    return 1.0 - lr
+""",
+    skip={"pip install gittrack": "the suite runs the gittrack it tests"},
+    values={
+        "path/to/repo": ".",
+        "taxi-run-name": lambda s: s.ns["run"].info.run_name,
+        "COMMAND": "python train.py",
+        "RUN": lambda s: s.run(0),
+        "<run-id>": lambda s: s.run(-1, "taxi"),
+    },
+    before={"git for-each-ref refs/runs/": "gittrack run -e taxi -- python train.py --lr 0.2"},
+    after={"import gittrack": lambda s: s.output.split()[1:] == ["FINISHED", "0.06666666666666667"]},
+)
+
+
+# -- README.md -----------------------------------------------------------------------------------
+
+
+def team_project(s: Scenario, folder: str = "project") -> None:
+    """A bare remote and a clone of it holding the example project, set up with a local DVC remote
+    and pushed, as the current folder."""
+    s.sh(f"git init -q --bare -b main {s.remote} && git clone -q {s.remote} {folder}")
+    s.cwd = s.tmp / folder
+    taxi_project(s, s.cwd)
+    s.sh("git add . && git commit -q -m 'Train on the trips' && git push -q origin main")
+    s.sh(f"gittrack init --dvc-remote {s.dvc_remote} --commit && git push -q origin main")
+
+
+def readme_setup(s: Scenario) -> None:
+    team_project(s)
+    with open(s.cwd / ".gitignore", "a") as ignore:
+        ignore.write("/plots/\n")
+    s.sh("git commit -q -am 'Ignore plots' && git push -q origin main")
+    (s.cwd / "plots").mkdir()
+    (s.cwd / "plots" / "learning_curve.png").write_bytes(b"\x89PNG a learning curve")
+
+
+README = Page(
+    "README.md",
+    setup=readme_setup,
+    prelude=TRAINING
+    + """
+import pandas as pd
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+def train_one_epoch():
+    return 3.0 / next(_points)
+
+trips = pd.read_csv("data/trips.csv")
+x_val = trips[["distance_km", "hour", "passengers"]]
+pipeline = make_pipeline(StandardScaler(), LinearRegression()).fit(x_val, trips["duration_min"])
+""",
+    replace={"make demo": f"python {ROOT}/examples/demo.py"},
+    skip={"make test": "it runs this very suite"},
+    values={
+        "01m8eehfryh3": lambda s: s.run(-1)[:12],
+        "RUN": lambda s: s.run(0) if s.line.startswith("gittrack runs delete") else s.run(-1 - s.index),
+        "RUN_A": lambda s: s.run(-2),
+        "RUN_B": lambda s: s.run(-1),
+        "DIR": lambda s: str(s.tmp / "artifacts"),
+        "<run-id>": lambda s: s.run(-1, "taxi"),
+    },
+    before={
+        "gittrack models promote churn v0.0.2 production --request --push": lambda s: s.sh(
+            f"gittrack models register churn --run {s.run(-2, 'taxi')}"
+        ),
+    },
+    after={
+        "gittrack.search_runs(filter_string=": lambda s: len(s.ns["_"]) == 1,
+    },
+    expect={
+        "gittrack models register churn --run RUN": ["churn@v0.0.1"],
+        "gittrack models promote churn v0.0.1 production": ["churn#production#1"],
+    },
+)
+
+
+# -- the tests -----------------------------------------------------------------------------------
+
+SCENARIOS = {page.path: page for page in [README, TRACKING]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PAGES)
+def test_page(path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = SCENARIOS.get(path, Page(path))
+    Scenario(page, tmp_path, monkeypatch.chdir).run_page()
+
+
+def test_blocks_are_read_with_their_markers(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "Text.\n\n```sh\ngittrack init\n```\n\n<!-- no-test: needs a cloud bucket -->\n```python\nx = 1\n```\n\n"
+        "- a list item:\n\n  ```sh\n  git checkout main\n  dvc checkout\n  ```\n\n````text\n```\n````\n"
+    )
+    found = blocks(page)
+    assert [(b.lang, b.line, b.skip) for b in found] == [
+        ("sh", 3, None),
+        ("python", 8, "needs a cloud bucket"),
+        ("sh", 14, None),
+        ("text", 19, None),
+    ]
+    assert found[2].code == "git checkout main\ndvc checkout\n"
+    assert found[3].code == "```\n"
+    page.write_text("<!-- no-test: -->\n```sh\ngittrack init\n```\n")
+    with pytest.raises(ValueError, match="needs a reason"):
+        blocks(page)
+    page.write_text("```sh\ngittrack init\n")
+    with pytest.raises(ValueError, match="never closed"):
+        blocks(page)
+
+
+def test_synopses_become_commands() -> None:
+    code = (
+        "gittrack push [REMOTE] \\\n    [--pack | --no-pack]   # a comment\n\ngittrack runs list [-e X]...\n  [--all]\n"
+    )
+    assert commands(code) == ["gittrack push [REMOTE] [--pack | --no-pack]", "gittrack runs list [-e X]... [--all]"]
+    assert commands("git log  # '#' in a comment\necho '# kept'\n") == ["git log", "echo '# kept'"]
+    assert alternatives("gittrack artifacts list RUN / get RUN -o DIR") == [
+        "gittrack artifacts list RUN",
+        "gittrack artifacts get RUN -o DIR",
+    ]
+    assert alternatives("gittrack push / gittrack pull") == ["gittrack push", "gittrack pull"]
+    assert minimal("gittrack runs compare RUN RUN... [--diff-only]") == "gittrack runs compare RUN RUN"
+    assert (
+        minimal("gittrack registry policy MODEL|'*' [--no-worse M:min|max[:TOL]]...")
+        == "gittrack registry policy MODEL"
+    )
+    assert minimal("gittrack run [-p KEY=VALUE ...] -- COMMAND [ARGS...]") == "gittrack run -- COMMAND"
+    assert minimal("gittrack runs list --csv | head -3") == "gittrack runs list --csv | head -3"
+    assert option_words("gittrack runs list [-s 'a ASC|DESC'] [--json | --csv=x] -- python -v") == (
+        ["gittrack", "runs", "list"],
+        ["-s", "--json", "--csv"],
+    )
