@@ -80,7 +80,7 @@ def _skip(lines: list[str], fence_index: int, page: str) -> str | None:
 # ``cmd b``; upper-case words (RUN, MODEL...) and <angle> words are placeholders the test fills in.
 
 
-def _scan(text: str):
+def scan(text: str):
     """(index, char, inside quotes) for each character of ``text``."""
     quote = None
     for i, char in enumerate(text):
@@ -96,7 +96,7 @@ def _scan(text: str):
 
 
 def _strip_comment(line: str) -> str:
-    for i, char, quoted in _scan(line):
+    for i, char, quoted in scan(line):
         if char == "#" and not quoted and (i == 0 or line[i - 1].isspace()):
             return line[:i].rstrip()
     return line.rstrip()
@@ -125,7 +125,7 @@ def commands(code: str) -> list[str]:
 def _top_level(line: str):
     """(index, char) of characters outside quotes and brackets."""
     depth = 0
-    for i, char, quoted in _scan(line):
+    for i, char, quoted in scan(line):
         if quoted:
             continue
         if char == "[":
@@ -152,7 +152,7 @@ def minimal(line: str) -> str:
     ``X...`` -> X."""
     kept = []
     depth = 0
-    for _, char, quoted in _scan(line):
+    for _, char, quoted in scan(line):
         if not quoted and char == "[":
             depth += 1
         elif not quoted and char == "]":
@@ -173,7 +173,7 @@ def option_words(line: str) -> tuple[list[str], list[str]]:
     synopsis against the CLI; words after a lone ``--`` belong to another program."""
     import shlex
 
-    flat = "".join(" " if char in "[]|" and not quoted else char for _, char, quoted in _scan(line))
+    flat = "".join(" " if char in "[]|" and not quoted else char for _, char, quoted in scan(line))
     words = shlex.split(flat)
     if "--" in words:
         words = words[: words.index("--")]

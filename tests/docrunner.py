@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.conftest import BIN
-from tests.docblocks import Block, alternatives, blocks, commands, minimal, option_words
+from tests.docblocks import Block, alternatives, blocks, commands, minimal, option_words, scan
 
 ROOT = Path(__file__).resolve().parent.parent
 Step = str | Callable[["Scenario"], object]
@@ -131,11 +131,14 @@ class Scenario:
 
     def _fill_line(self, line: str, pattern: re.Pattern, shell: bool) -> str:
         seen: dict[str, int] = {}  # the n-th RUN of a line may stand for another run than the first
+        quoted = {i for i, _, inside in scan(line) if inside} if shell else set()
 
         def value(match: re.Match) -> str:
             key = match[0]
             if key in NOT_PLACEHOLDERS or (not shell and key not in self.page.values):
                 return key
+            if match.start() in quoted and UPPER.fullmatch(key) and key not in self.page.values:
+                return key  # 'metrics.rmse ASC' is text
             if not self._use("values", key):
                 raise AssertionError(f"no value for the placeholder {key} in: {line.strip()}")
             self.line, self.index = line.strip(), seen.get(key, 0)
@@ -219,9 +222,11 @@ class Scenario:
             elif self._use("checks", first):
                 self.chdir(self.cwd)
                 self.page.checks[first](self, block)
-            elif block.lang in ("sh", "python"):
+            elif block.lang == "sh":
+                self.run_shell(block)  # its lines have their own before and after steps
+            elif block.lang == "python":
                 self._step("before", first)
-                self.run_shell(block) if block.lang == "sh" else self.run_python(block)
+                self.run_python(block)
                 self._step("after", first)
             elif block.lang == "text" and previous is not None and previous.lang == "sh":
                 compare_output(self.output, block)
