@@ -113,8 +113,17 @@ class Scenario:
                         raise AssertionError(f"{self.page.path}: the check {kind} {key!r} failed:\n{self.output}")
                 else:
                     for command in commands(step):
-                        self.sh(command)
+                        self.cd(command) or self.sh(command)
                 return
+
+    def cd(self, command: str) -> bool:
+        """Move the scenario for ``cd FOLDER`` (bash forgets it between lines); False otherwise."""
+        words = command.split()
+        if words[0] != "cd" or len(words) != 2:
+            return False
+        self.cwd = (self.cwd / words[1]).resolve()
+        assert self.cwd.is_dir(), f"no folder {self.cwd}"
+        return True
 
     def fill(self, text: str, shell: bool) -> str:
         """``text`` with the page's example values and placeholders replaced; in a shell line every
@@ -158,10 +167,7 @@ class Scenario:
                     check_options(alternative, block)
                 command = self.fill(minimal(alternative), shell=True)
                 self._step("before", *keys)
-                words = command.split()
-                if words[0] == "cd" and len(words) == 2:
-                    self.cwd = (self.cwd / words[1]).resolve()
-                    assert self.cwd.is_dir(), f"{block.where}: no folder {self.cwd}"
+                if self.cd(command):
                     continue
                 status = next((self.page.exits[k] for k in keys if self._use("exits", k)), 0)
                 try:

@@ -262,9 +262,128 @@ model = LinearRegression().fit([[0.0], [1.0]], [0.0, 2.0])
 )
 
 
+# -- docs/sharing.md -----------------------------------------------------------------------------
+
+
+def sharing_setup(s: Scenario) -> None:
+    """The author's clone with two runs of train.py to push; the remote runs the server hook."""
+    team_project(s)
+    s.sh("gittrack hooks install --server", cwd=s.remote)
+    s.sh("gittrack run -e taxi -- python train.py --lr 0.01 && gittrack run -e taxi -- python train.py --lr 0.05")
+
+
+def remote_setup_writes(s: Scenario, block) -> None:
+    """``gittrack remote setup`` adds exactly the lines the page shows to .git/config."""
+    s.sh("gittrack remote setup")
+    for line in block.code.splitlines()[1:]:
+        key, value = (part.strip() for part in line.split(";")[0].split("=", 1))
+        assert value in s.sh(f"git config --get-all remote.origin.{key}").split("\n"), line
+
+
+def report_fields(s: Scenario) -> bool:
+    """The push report has every field the page's comment names."""
+    import re
+
+    from gittrack.sharing import push
+
+    code = next(b.code for b in blocks(ROOT / "docs/sharing.md") if "report = push(" in b.code)
+    fields = re.findall(r"\.(\w+)", code.split("report = push(")[1].split("report = pull(")[0])
+    report = push(s.ns["repo"], "origin")
+    return len(fields) == 9 and all(hasattr(report, field) for field in fields)
+
+
+SHARING = Page(
+    "docs/sharing.md",
+    setup=sharing_setup,
+    values={
+        "RUN": lambda s: s.run(-1),
+        "refs/runs/taxi/<run-id>": lambda s: __import__("gittrack").get_run(s.run(0)).info.commit,
+    },
+    before={
+        "gittrack pull [REMOTE] [-e EXPERIMENT] [--artifacts]": "git clone -q ../remote.git ../teammate\ncd ../teammate"
+    },
+    checks={'[remote "origin"]': remote_setup_writes},
+    expect={
+        "gittrack push [REMOTE] [RUN...] [-e EXPERIMENT] [--no-artifacts] [--pack | --no-pack]": ["2 run(s) sent"],
+        "gittrack pull [REMOTE] [-e EXPERIMENT] [--artifacts]": ["2 run(s) new"],
+        "gittrack runs pack [EXPERIMENT...]": ["taxi: packed 2 run(s)"],
+        "gittrack reproduce RUN [--tolerance REL] [-t KEY=REL ...] [--keep] [--allow-outside]": ["reproduced"],
+    },
+    after={
+        "dvc pull": lambda s: (s.cwd / ".gittrack/run/artifacts/model/model.yaml").is_file(),
+        "import pygit2": report_fields,
+    },
+)
+
+
+# -- docs/registry.md ----------------------------------------------------------------------------
+
+
+def model_runs(s: Scenario, n: int, experiment: str = "churn") -> None:
+    """``n`` finished runs, each with a scikit-learn model and an auc."""
+    from sklearn.linear_model import LinearRegression
+
+    import gittrack
+
+    client = gittrack.Client(s.cwd)
+    for i in range(n):
+        run_id = client.create_run(experiment, params={"slope": i + 1}).info.run_id
+        client.log_metrics(run_id, {"auc": 0.8 + i / 100, "rmse": 0.5 - i / 100, "accuracy": 0.9})
+        client.log_model(run_id, LinearRegression().fit([[0.0], [1.0]], [0.0, i + 1.0]), name="model")
+        client.set_terminated(run_id)
+
+
+def registry_setup(s: Scenario) -> None:
+    plain_project(s)
+    s.sh("gittrack init --commit")
+    model_runs(s, 6)
+    s.sh(f"gittrack models register fraud --run {s.run(5)} && gittrack models register spam --run {s.run(5)}")
+
+
+def tag_message(s: Scenario, block) -> None:
+    """The version tag's message is the page's, run id aside."""
+    shown = s.sh("git tag -l --format='%(contents)' churn@v0.0.1").rstrip("\n")
+    assert shown == s.fill(block.code, shell=False).rstrip("\n"), shown
+
+
+REGISTRY = Page(
+    "docs/registry.md",
+    setup=registry_setup,
+    prelude="import gittrack",
+    values={
+        "01m8eehfryh39g4skp466cbd0h": lambda s: s.run(0),
+        "01m8eehfryh3": lambda s: s.run(0)[:12],
+        "<run>": lambda s: s.run(1) if "v1.0.0" in s.line else s.run(2),
+        "MODEL": lambda s: "fraud" if s.line.startswith("gittrack models deprecate") else "churn",
+        "RUN": lambda s: s.run(3),
+        "VERSION": "v1.0.0",
+        "STAGE": "production",
+        "DIR": lambda s: str(s.tmp / "model"),
+    },
+    replace={'client.deprecate_model("churn")  # the whole model': 'client.deprecate_model("spam")'},
+    checks={"Registering artifact churn version v0.0.1": tag_message},
+    before={
+        'client.promote_model("churn", "v0.0.2"': lambda s: s.sh(
+            f"gittrack models register churn --run {s.run(4)} --version v0.0.2"
+        ),
+        "gittrack models list [--json]": "gittrack models promote churn v1.1.0 production",
+    },
+    expect={
+        "gittrack models register MODEL --run RUN [--artifact model] [--version vX.Y.Z | --bump major|minor|patch] "
+        "[-m MESSAGE]": ["churn v1.1.1"],
+        "gittrack models list [--json]": ["churn", "production: v1.1.0"],
+        "gittrack models lineage MODEL@VERSION": ["churn v1.0.0"],
+    },
+    after={
+        "gittrack.get_model_version(": lambda s: s.ns["model"].predict([[1.0]])[0] == 3.0,
+        "gittrack models get MODEL@STAGE -o DIR": lambda s: (s.tmp / "model" / "model" / "model.yaml").is_file(),
+    },
+)
+
+
 # -- the tests -----------------------------------------------------------------------------------
 
-SCENARIOS = {page.path: page for page in [README, DATA, SEARCH, TRACKING]}
+SCENARIOS = {page.path: page for page in [README, DATA, REGISTRY, SEARCH, SHARING, TRACKING]}
 
 
 @pytest.mark.slow
