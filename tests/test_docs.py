@@ -381,9 +381,69 @@ REGISTRY = Page(
 )
 
 
+# -- docs/promotions.md --------------------------------------------------------------------------
+
+
+def promotions_setup(s: Scenario) -> None:
+    """The scientist's clone with churn v0.0.1 and v0.0.2 shared; the remote runs the server hook."""
+    team_project(s)
+    model_runs(s, 2)
+    s.sh(f"gittrack models register churn --run {s.run(0)} && gittrack models register churn --run {s.run(1)}")
+    s.sh("gittrack push")
+    s.sh("gittrack hooks install --server", cwd=s.remote)
+
+
+def registry_yaml(s: Scenario, block) -> None:
+    """The example registry.yaml, committed on main of a scratch clone, is the policy in force."""
+    import json
+
+    scratch = s.tmp / "scratch"
+    s.sh(f"git clone -q {s.remote} {scratch}")
+    (scratch / "registry.yaml").write_text(block.code)
+    s.sh("git add registry.yaml && git commit -q -m 'Add the registry'", cwd=scratch)
+    churn = json.loads(s.sh("gittrack registry policy churn --json", cwd=scratch))["in_force"]
+    assert churn["applies"] == "churn"
+    assert churn["guard"] == ["production"]
+    assert [rule["metric"] for rule in churn["no_worse"]] == ["auc", "rmse"]
+    assert churn["thresholds"] == [{"metric": "auc", "op": ">=", "value": 0.75}]
+    other = json.loads(s.sh("gittrack registry policy fraud --json", cwd=scratch))["in_force"]
+    assert (other["applies"], other["guard"], other["no_worse"]) == ("*", ["production"], [])
+    assert "churn production: registry.yaml wants v0.0.2" in s.sh("gittrack registry status", cwd=scratch, status=1)
+
+
+REQUEST = "promote/churn/production/v0.0.2"
+PROMOTIONS = Page(
+    "docs/promotions.md",
+    setup=promotions_setup,
+    values={"MODEL": "churn", "/srv/git/project.git": lambda s: str(s.remote)},
+    checks={"# gittrack registry: desired stage holders": registry_yaml},
+    before={
+        "gittrack models promote churn v0.0.2 production --request --push [--report report.md]": (
+            "git push -q origin main"
+        ),
+        "gittrack pull origin": f"git clone -q ../remote.git ../ci\ncd ../ci\ngit checkout -q {REQUEST}",
+        "gittrack registry apply --push [REMOTE]": (  # the pull request is merged
+            f"git checkout -q main\ngit merge -q --no-ff -m 'Merge {REQUEST}' origin/{REQUEST}\ngit push -q origin main"
+        ),
+    },
+    expect={
+        "gittrack registry policy churn --no-worse rmse:min --no-worse accuracy:max:0.01 --threshold auc:ge:0.8 "
+        "--guard production --commit": ["in force here now; the server hook and CI enforce it once main is pushed"],
+        "gittrack models promote churn v0.0.2 production --request --push [--report report.md]": [
+            f"created branch {REQUEST}",
+            "**Policy: PASS**",
+        ],
+        "gittrack registry check --base origin/main --remote origin [--report report.md]": ["**Check: PASS**"],
+        "gittrack registry apply --push [REMOTE]": ["created tag churn#production#"],
+        "gittrack hooks install --server --path /srv/git/project.git": ["pre-receive"],
+    },
+    after={"gittrack registry apply --push [REMOTE]": lambda s: "in sync" in s.sh("gittrack registry status")},
+)
+
+
 # -- the tests -----------------------------------------------------------------------------------
 
-SCENARIOS = {page.path: page for page in [README, DATA, REGISTRY, SEARCH, SHARING, TRACKING]}
+SCENARIOS = {page.path: page for page in [README, DATA, PROMOTIONS, REGISTRY, SEARCH, SHARING, TRACKING]}
 
 
 @pytest.mark.slow
@@ -453,3 +513,12 @@ def test_load_model_logged_by_the_active_run(repo: Path) -> None:
 class Doubler:
     def predict(self, values):
         return [2 * v for v in values]
+
+
+@pytest.mark.xfail(strict=True, reason="registry policy adds a rule again when it is already there")
+def test_a_policy_rule_given_twice_is_kept_once(repo: Path) -> None:
+    gt = str(BIN / "gittrack")
+    subprocess.run([gt, "registry", "policy", "churn", "--threshold", "auc:ge:0.8", "--commit"], check=True)
+    subprocess.run([gt, "registry", "policy", "churn", "--threshold", "auc:>=:0.8"], check=True, capture_output=True)
+    shown = subprocess.run([gt, "registry", "policy", "churn"], capture_output=True, text=True, check=True).stdout
+    assert "auc >= 0.8, auc >= 0.8" not in shown
