@@ -5,6 +5,7 @@ remote). A page that drifts from the code fails here."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -441,9 +442,119 @@ PROMOTIONS = Page(
 )
 
 
+# -- docs/format.md ------------------------------------------------------------------------------
+
+FORMAT_SCRIPT = """
+import os, sys, tempfile
+import gittrack
+
+with gittrack.start_run():
+    gittrack.log_metrics({"loss": 1.0})
+    for step in range(4100):  # a sealed segment of 4,096 points, and a tail
+        gittrack.log_metric("val loss", 1.0 / (step + 1), step=step)
+    folder = tempfile.mkdtemp()
+    with open(os.path.join(folder, "weights.bin"), "wb") as out:
+        out.write(b"weights")
+    gittrack.log_artifact(os.path.join(folder, "weights.bin"), "models")
+    gittrack.log_artifacts(folder, "folder")
+    print("to stdout")
+    print("to stderr", file=sys.stderr)
+"""
+
+
+def format_setup(s: Scenario) -> None:
+    """Two runs of experiment 'Taxi' under gittrack run: the first packed, the second with a ref."""
+    plain_project(s)
+    (s.cwd / "train.py").write_text(FORMAT_SCRIPT)
+    s.sh("git commit -q -am 'Log everything' && gittrack init --commit")
+    s.sh("gittrack run -e Taxi -- python train.py && gittrack runs pack")
+    s.sh("gittrack run -e Taxi -- python train.py")
+    s.ns["ref"] = s.sh("git for-each-ref --format='%(refname)' refs/runs/").strip()
+
+
+def template(text: str) -> re.Pattern:
+    """A line of the page as a pattern: each <placeholder> stands for some text."""
+    return re.compile(re.sub(r"<[^>]+>", ".+?", re.escape(text).replace("\\<", "<").replace("\\>", ">")))
+
+
+def file_names(block_code: str) -> list[str]:
+    """The paths of a listing such as ``logs/stdout.txt, stderr.txt     (a comment)``."""
+    names = []
+    for line in block_code.splitlines():
+        path = re.split(r"\s{2,}", line.strip())[0].removesuffix(" ...")
+        first, *others = path.split(", ")
+        names += [first, *(first.rsplit("/", 1)[0] + "/" + other for other in others)]
+    return names
+
+
+def run_ref_names(s: Scenario, block) -> None:
+    refs = s.sh("git for-each-ref --format='%(refname)' refs/runs/ refs/runs-deleted/").split()
+    assert refs
+    assert all(template(block.code.strip()).fullmatch(ref) for ref in refs), refs
+    assert refs[0].split("/")[2] == "%54axi"  # the experiment's name, encoded
+
+
+def index_tree(s: Scenario, block) -> None:
+    tree = s.sh("git ls-tree -r --name-only refs/runs-index/%54axi").split()
+    assert [name for name in file_names(block.code) if not any(template(name).fullmatch(t) for t in tree)] == []
+    assert s.sh("git show refs/runs-index/%54axi:FORMAT") == "gittrack-run-index 1\n"
+
+
+def commit_message(s: Scenario, block) -> None:
+    message = s.sh(f"git log -1 --format=%B {s.ns['ref']}").rstrip("\n").splitlines()
+    expected = block.code.rstrip("\n").splitlines()
+    assert len(message) == len(expected)
+    assert all(template(e).fullmatch(m) for e, m in zip(expected, message, strict=True))
+
+
+def run_files(s: Scenario, block) -> None:
+    tree = s.sh(f"git ls-tree -r --name-only {s.ns['ref']}").split("\n")
+    missing = [name for name in file_names(block.code) if not any(template(name).fullmatch(t) for t in tree)]
+    assert missing == [], f"no file of the run for {missing} in {tree}"
+
+
+def metric_file(s: Scenario, block) -> None:
+    shown = s.sh(f"git show '{s.ns['ref']}:.gittrack/run/metrics/val%20loss.tsv'").splitlines()
+    sealed = s.sh(f"git show '{s.ns['ref']}:.gittrack/run/metrics/val%20loss.segments/00000001.tsv'").splitlines()
+    expected = block.code.splitlines()
+    assert shown[0] == sealed[0] == expected[0]
+    assert len(sealed) == 4097
+    assert len(shown) == 5
+    for line in (*expected[1:], *sealed[1:3]):
+        step, timestamp, value = line.split("\t")
+        assert int(step) >= 0
+        assert int(timestamp) > 0
+        assert float(value) > 0
+
+
+def dvc_pointer(s: Scenario, block) -> None:
+    import yaml
+
+    documented = yaml.safe_load(block.code)["outs"][0]
+    for name, folder in (("models/weights.bin.dvc", False), ("folder.dvc", True)):
+        written = yaml.safe_load(s.sh(f"git show {s.ns['ref']}:.gittrack/run/artifacts/{name}"))["outs"][0]
+        assert set(written) == set(documented) - ({"nfiles"} if not folder else set())
+        assert written["hash"] == "md5"
+        assert written["md5"].endswith(".dir") == folder
+
+
+FORMAT = Page(
+    "docs/format.md",
+    setup=format_setup,
+    checks={
+        "refs/runs/<experiment>/<run-id>": run_ref_names,
+        "FORMAT": index_tree,
+        "run <name> <12-char id>": commit_message,
+        ".gittrack/run/run.yaml": run_files,
+        "step\ttimestamp_ms\tvalue": metric_file,
+        "outs:": dvc_pointer,
+    },
+)
+
+
 # -- the tests -----------------------------------------------------------------------------------
 
-SCENARIOS = {page.path: page for page in [README, DATA, PROMOTIONS, REGISTRY, SEARCH, SHARING, TRACKING]}
+SCENARIOS = {page.path: page for page in [README, DATA, FORMAT, PROMOTIONS, REGISTRY, SEARCH, SHARING, TRACKING]}
 
 
 @pytest.mark.slow
