@@ -633,3 +633,49 @@ def test_a_policy_rule_given_twice_is_kept_once(repo: Path) -> None:
     subprocess.run([gt, "registry", "policy", "churn", "--threshold", "auc:>=:0.8"], check=True, capture_output=True)
     shown = subprocess.run([gt, "registry", "policy", "churn"], capture_output=True, text=True, check=True).stdout
     assert "auc >= 0.8, auc >= 0.8" not in shown
+
+
+RUNNER_PAGE = """
+```sh
+echo made > out.txt   # a comment
+cat out.txt
+```
+
+```text
+made
+```
+
+```python
+with open("out.txt") as f:
+    text = f.read().strip()
+text
+```
+
+<!-- no-test: shows a failure on purpose -->
+```sh
+exit 3
+```
+
+```sh
+test -f FILE
+```
+"""
+
+
+def test_the_runner_checks_exit_codes_outputs_and_what_it_was_told(tmp_path: Path, monkeypatch) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(RUNNER_PAGE)
+    (tmp_path / "run").mkdir()
+    told = {"values": {"FILE": "out.txt"}, "after": {"with open": lambda s: s.ns["_"] == "made"}}
+    Scenario(Page(str(page), **told), tmp_path / "run", monkeypatch.chdir).run_page()
+    (tmp_path / "again").mkdir()
+    with pytest.raises(AssertionError, match=r"`test -f nothing.txt` exited with 1, not 0"):
+        Scenario(Page(str(page), values={"FILE": "nothing.txt"}), tmp_path / "again", monkeypatch.chdir).run_page()
+    (tmp_path / "stale").mkdir()
+    with pytest.raises(AssertionError, match=r"names text the page no longer has.*'cat made\.txt'"):
+        Scenario(Page(str(page), values={"FILE": "out.txt"}, exits={"cat made.txt": 1}), tmp_path / "stale",
+                 monkeypatch.chdir).run_page()  # fmt: skip
+    page.write_text(RUNNER_PAGE.replace("made\n```\n\n```python", "other\n```\n\n```python"))
+    (tmp_path / "output").mkdir()
+    with pytest.raises(AssertionError, match=r"the output lacks \['other'\]"):
+        Scenario(Page(str(page), **told), tmp_path / "output", monkeypatch.chdir).run_page()
