@@ -15,7 +15,9 @@ import contextlib
 import io
 import os
 import re
+import signal
 import subprocess
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +50,7 @@ class Page:
     before: dict[str, Step] = field(default_factory=dict)  # line or block -> what happens first
     after: dict[str, Step] = field(default_factory=dict)  # line or block -> checks afterwards
     checks: dict[str, Callable[[Scenario, Block], None]] = field(default_factory=dict)  # block -> check
+    serve: dict[str, str] = field(default_factory=dict)  # line that starts a server -> a path to fetch from it
 
 
 class Scenario:
@@ -83,6 +86,30 @@ class Scenario:
         if status is not None and result.returncode != status:
             raise AssertionError(f"`{command}` exited with {result.returncode}, not {status}:\n{self.output[-3000:]}")
         return result.stdout
+
+    def serve(self, command: str, path: str) -> None:
+        """Start a server line (on a free port unless it names one), wait for the URL it prints,
+        fetch ``path`` from it, then stop it with Ctrl-C as a person would; it must stop cleanly."""
+        print(f"$ {command} &")
+        if "--port" not in command:
+            command += " --port 0"
+        process = subprocess.Popen(
+            ["bash", "-c", f"exec {command}"], cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            first = process.stdout.readline()
+            found = re.search(r"http://[^\s]+", first)
+            assert found, f"`{command}` printed no URL: {first}"
+            with urllib.request.urlopen(found[0].rstrip("/") + path, timeout=60) as response:
+                assert response.status == 200, response.status
+                body = response.read().decode()
+        finally:
+            process.send_signal(signal.SIGINT)
+            rest = process.communicate(timeout=30)[0]
+        self.output = first + rest + body
+        print(self.output)
+        assert process.returncode == 0, f"`{command}` stopped by Ctrl-C with {process.returncode}"
 
     def runs(self, experiment: str | None = None) -> list:
         """Every run of the repository (deleted ones too), oldest first."""
@@ -171,7 +198,8 @@ class Scenario:
                     continue
                 status = next((self.page.exits[k] for k in keys if self._use("exits", k)), 0)
                 try:
-                    self.sh(command, status=status)
+                    served = next((k for k in keys if self._use("serve", k)), None)
+                    self.serve(command, self.page.serve[served]) if served else self.sh(command, status=status)
                 except AssertionError as error:
                     raise AssertionError(f"{block.where}: {line}\n{error}") from None
                 for key in keys:
@@ -244,7 +272,7 @@ class Scenario:
             previous = block
         unused = [
             f"{kind}: {key!r}"
-            for kind in ("values", "replace", "skip", "exits", "expect", "before", "after", "checks")
+            for kind in ("values", "replace", "skip", "exits", "expect", "before", "after", "checks", "serve")
             for key in getattr(self.page, kind)
             if (kind, key) not in self.used
         ]
