@@ -8,6 +8,7 @@ import importlib.util
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,18 @@ def readme_setup(s: Scenario) -> None:
     (s.cwd / "plots" / "learning_curve.png").write_bytes(b"\x89PNG a learning curve")
 
 
+def autologged_forest(s: Scenario) -> None:
+    """The forest's fit was a complete run; turning autologging off ends it (reads see its last checkpoint)."""
+    import gittrack
+
+    run_id = gittrack.autolog.last_run_id()
+    gittrack.autolog(disable=True)
+    run = gittrack.get_run(run_id)
+    assert run.data.params["n_estimators"] == "100"
+    assert "training_accuracy_score" in run.data.metrics
+    assert [a["path"] for a in run.record.artifacts] == ["model"]
+
+
 README = Page(
     "README.md",
     setup=readme_setup,
@@ -92,6 +105,9 @@ def train_one_epoch():
 trips = pd.read_csv("data/trips.csv")
 x_val = trips[["distance_km", "hour", "passengers"]]
 pipeline = make_pipeline(StandardScaler(), LinearRegression()).fit(x_val, trips["duration_min"])
+
+from sklearn.ensemble import RandomForestClassifier
+X_train, y_train = x_val[:500], trips["duration_min"][:500] > 30
 """,
     replace={"make demo": f"python {ROOT}/examples/demo.py"},
     skip={"make test": "it runs this very suite"},
@@ -111,11 +127,171 @@ pipeline = make_pipeline(StandardScaler(), LinearRegression()).fit(x_val, trips[
         ),
     },
     after={
+        "gittrack.autolog()": autologged_forest,
         "gittrack.search_runs(filter_string=": lambda s: len(s.ns["_"]) == 1,
+        "gittrack report -e taxi -o report.html": lambda s: "<html" in (s.cwd / "report.html").read_text()[:500],
     },
     expect={
         "gittrack models register churn --run RUN": ["churn@v0.0.1"],
         "gittrack models promote churn v0.0.1 production": ["churn#production#1"],
+        "gittrack ui [--port 5151] [--allow-write]": ["read-only; Ctrl-C to stop", '"taxi"'],
+    },
+    serve={"gittrack ui [--port 5151] [--allow-write]": "/api/experiments"},
+)
+
+
+# -- docs/architecture.md ------------------------------------------------------------------------
+
+
+def tree_paths(code: str) -> list[str]:
+    """The paths of a package tree drawn with two spaces an indent; a deeper line that follows a
+    file is the previous description wrapped."""
+    paths: list[str] = []
+    folders: list[tuple[int, str]] = []
+    for line in code.splitlines():
+        indent = len(line) - len(line.lstrip())
+        names = re.match(r"[\w./]+(?:, [\w./]+)*", line.strip())[0].split(", ")
+        if indent == 0:
+            folders = [(0, names[0])]
+            continue
+        while folders and folders[-1][0] >= indent:
+            folders.pop()
+        if not folders or indent != folders[-1][0] + 2:
+            continue
+        for name in names:
+            assert name.endswith((".py", "/")), f"not a module or a folder: {name!r} in {line!r}"
+            paths.append(folders[-1][1] + name)
+            if name.endswith("/"):
+                folders.append((indent, paths[-1]))
+    return paths
+
+
+def package_tree(s: Scenario, block) -> None:
+    """Every path of the tree exists; every module is in it, inside a folder it shows whole, or
+    named among the old import paths the page lists."""
+    listed = tree_paths(block.code)
+    assert [path for path in listed if not (ROOT / path).exists()] == []
+    page = (ROOT / "docs/architecture.md").read_text()
+    old = re.findall(r"`(gittrack\.[\w.*]+)`", page.split("Old import paths")[1])
+    old_paths = {name.replace(".", "/").replace("/*", "/") + ("" if name.endswith("*") else ".py") for name in old}
+    folders = {p for p in listed if p.endswith("/")}
+    whole = {f for f in folders | old_paths if f.endswith("/") and not any(p != f and p.startswith(f) for p in listed)}
+    unlisted = [
+        path
+        for path in (str(f.relative_to(ROOT)) for f in (ROOT / "gittrack").rglob("*.py"))
+        if not Path(path).name.startswith("_")
+        and path not in listed
+        and path not in old_paths
+        and not any(path.startswith(folder) for folder in whole)
+    ]
+    assert unlisted == [], f"modules docs/architecture.md does not show: {unlisted}"
+
+
+ARCHITECTURE = Page("docs/architecture.md", checks={"gittrack/": package_tree})
+
+
+# -- docs/autolog.md -----------------------------------------------------------------------------
+
+LIGHTNING = """
+import lightning
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+class Regression(lightning.pytorch.LightningModule):
+    def __init__(self, lr=0.1):
+        super().__init__()
+        self.save_hyperparameters()
+        self.layer = torch.nn.Linear(1, 1)
+
+    def training_step(self, batch, _):
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.layer(x), y)
+        self.log("train_loss", loss)
+        return loss
+
+    def validation_step(self, batch, _):
+        x, y = batch
+        self.log("val_loss", torch.nn.functional.mse_loss(self.layer(x), y))
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+points = torch.linspace(0, 1, 32).unsqueeze(1)
+train_loader = DataLoader(TensorDataset(points, 2 * points), batch_size=2)  # enough steps to log (every 50)
+val_loader = DataLoader(TensorDataset(points, 2 * points), batch_size=8)
+model = Regression()
+"""
+
+OPTUNA = """
+import optuna
+from gittrack.integrations.optuna import GittrackCallback
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+study = optuna.create_study(study_name="rf", sampler=optuna.samplers.RandomSampler(seed=0))
+
+def objective(trial):
+    return (trial.suggest_float("x", -1, 1) - 0.5) ** 2
+"""
+
+
+def define(code: str):
+    """A step that runs ``code`` in the page's namespace: what a snippet assumes, just before it."""
+    return lambda s: exec(code, s.ns)
+
+
+def autolog_setup(s: Scenario) -> None:
+    plain_project(s)
+    s.sh("gittrack init --commit")
+
+
+def post_training_metrics(s: Scenario) -> None:
+    import gittrack
+
+    run_id = gittrack.autolog.last_run_id()
+    gittrack.autolog(disable=True)  # ends the run, so that reading it sees everything
+    metrics = gittrack.get_run(run_id).data.metrics
+    assert {"accuracy_score_X_test", "LogisticRegression_score_X_test"} <= set(metrics), metrics
+
+
+def lightning_run(s: Scenario) -> None:
+    import gittrack
+
+    run = gittrack.get_run(s.ns["trainer"].logger.run_id)
+    assert (run.info.experiment, run.info.status) == ("mnist", "FINISHED")
+    assert {"train_loss", "val_loss"} <= set(run.data.metrics)
+    assert "model" in [a["path"] for a in run.record.artifacts]
+
+
+def optuna_runs(s: Scenario) -> None:
+    import gittrack
+
+    trials = gittrack.search_runs(filter_string="tags.`optuna.study_name` = 'rf'")
+    assert len(trials) == 50, len(trials)
+    parent = gittrack.get_run("tune-rf")
+    assert parent.data.metrics["best_value"] == s.ns["study"].best_value
+
+
+AUTOLOG = Page(
+    "docs/autolog.md",
+    setup=autolog_setup,
+    prelude="""
+from sklearn.datasets import make_classification
+
+X, y = make_classification(n_samples=120, n_features=4, random_state=0)
+X_train, X_test, y_train, y_test = X[:90], X[90:], y[:90], y[90:]
+""",
+    before={
+        "model = LogisticRegression()": define(  # looked up after autolog(), as the page says they must be
+            "from sklearn.linear_model import LogisticRegression\nfrom sklearn.metrics import accuracy_score"
+        ),
+        "from gittrack.integrations.lightning import GittrackLogger": define(LIGHTNING),
+        "with gittrack.start_run(run_name=": define(OPTUNA),
+    },
+    after={
+        "import gittrack": lambda s: s.ns["gittrack"].autolog.last_run_id() is not None,
+        "model = LogisticRegression()": post_training_metrics,
+        "from gittrack.integrations.lightning import GittrackLogger": lightning_run,
+        "with gittrack.start_run(run_name=": optuna_runs,
     },
 )
 
@@ -314,14 +490,14 @@ def registry_yaml(s: Scenario, block) -> None:
     s.sh(f"git clone -q {s.remote} {scratch}")
     (scratch / "registry.yaml").write_text(block.code)
     s.sh("git add registry.yaml && git commit -q -m 'Add the registry'", cwd=scratch)
-    churn = json.loads(s.sh("gittrack registry policy churn --json", cwd=scratch))["in_force"]
+    churn = json.loads(s.sh("gittrack promotions policy churn --json", cwd=scratch))["in_force"]
     assert churn["applies"] == "churn"
     assert churn["guard"] == ["production"]
     assert [rule["metric"] for rule in churn["no_worse"]] == ["auc", "rmse"]
     assert churn["thresholds"] == [{"metric": "auc", "op": ">=", "value": 0.75}]
-    other = json.loads(s.sh("gittrack registry policy fraud --json", cwd=scratch))["in_force"]
+    other = json.loads(s.sh("gittrack promotions policy fraud --json", cwd=scratch))["in_force"]
     assert (other["applies"], other["guard"], other["no_worse"]) == ("*", ["production"], [])
-    assert "churn production: registry.yaml wants v0.0.2" in s.sh("gittrack registry status", cwd=scratch, status=1)
+    assert "churn production: registry.yaml wants v0.0.2" in s.sh("gittrack promotions status", cwd=scratch, status=1)
 
 
 REQUEST = "promote/churn/production/v0.0.2"
@@ -335,22 +511,22 @@ PROMOTIONS = Page(
             "git push -q origin main"
         ),
         "gittrack pull origin": f"git clone -q ../remote.git ../ci\ncd ../ci\ngit checkout -q {REQUEST}",
-        "gittrack registry apply --push [REMOTE]": (  # the pull request is merged
+        "gittrack promotions apply --push [REMOTE]": (  # the pull request is merged
             f"git checkout -q main\ngit merge -q --no-ff -m 'Merge {REQUEST}' origin/{REQUEST}\ngit push -q origin main"
         ),
     },
     expect={
-        "gittrack registry policy churn --no-worse rmse:min --no-worse accuracy:max:0.01 --threshold auc:ge:0.8 "
+        "gittrack promotions policy churn --no-worse rmse:min --no-worse accuracy:max:0.01 --threshold auc:ge:0.8 "
         "--guard production --commit": ["in force here now; the server hook and CI enforce it once main is pushed"],
         "gittrack models promote churn v0.0.2 production --request --push [--report report.md]": [
             f"created branch {REQUEST}",
             "**Policy: PASS**",
         ],
-        "gittrack registry check --base origin/main --remote origin [--report report.md]": ["**Check: PASS**"],
-        "gittrack registry apply --push [REMOTE]": ["created tag churn#production#"],
+        "gittrack promotions check --base origin/main --remote origin [--report report.md]": ["**Check: PASS**"],
+        "gittrack promotions apply --push [REMOTE]": ["created tag churn#production#"],
         "gittrack hooks install --server --path /srv/git/project.git": ["pre-receive"],
     },
-    after={"gittrack registry apply --push [REMOTE]": lambda s: "in sync" in s.sh("gittrack registry status")},
+    after={"gittrack promotions apply --push [REMOTE]": lambda s: "in sync" in s.sh("gittrack promotions status")},
 )
 
 
@@ -483,13 +659,10 @@ def remote_setup_writes(s: Scenario, block) -> None:
 
 def report_fields(s: Scenario) -> bool:
     """The push report has every field the page's comment names."""
-    import re
-
-    from gittrack.sharing import push
-
-    code = next(b.code for b in blocks(ROOT / "docs/sharing.md") if "report = push(" in b.code)
-    fields = re.findall(r"\.(\w+)", code.split("report = push(")[1].split("report = pull(")[0])
-    report = push(s.ns["repo"], "origin")
+    code = next(b.code for b in blocks(ROOT / "docs/sharing.md") if ".push(" in b.code)
+    comment = "".join(line.split("#", 1)[1] for line in code.splitlines() if "#" in line)
+    fields = re.findall(r"\.(\w+)", comment)
+    report = s.ns["client"].remote.push("origin")
     return len(fields) == 9 and all(hasattr(report, field) for field in fields)
 
 
@@ -512,7 +685,7 @@ SHARING = Page(
     },
     after={
         "dvc pull": lambda s: (s.cwd / ".gittrack/run/artifacts/model/model.yaml").is_file(),
-        "import pygit2": report_fields,
+        "import gittrack": report_fields,
     },
 )
 
@@ -552,16 +725,74 @@ def evaluate(lr):
 )
 
 
+# -- docs/ui.md ----------------------------------------------------------------------------------
+
+
+def ui_setup(s: Scenario) -> None:
+    plain_project(s)
+    s.sh("gittrack init --commit")
+    model_runs(s, 3)
+
+
+UI = Page(
+    "docs/ui.md",
+    setup=ui_setup,
+    skip={"pip install 'gittrack[ui]'": "the suite's environment has the ui extra (through dev)"},
+    serve={"gittrack ui [--host 127.0.0.1] [--port 5151] [--repo PATH] [--open] [--allow-write]": "/api/experiments"},
+    expect={
+        "gittrack ui [--host 127.0.0.1] [--port 5151] [--repo PATH] [--open] [--allow-write]": [
+            "gittrack ui: http://127.0.0.1:",
+            '{"experiments":["churn"]}',
+        ],
+        "gittrack report [RUN... | -e EXPERIMENT -f FILTER] [-n 20] -o report.html [--title TEXT]": [
+            "report of 3 run(s) written to report.html"
+        ],
+    },
+    after={
+        "gittrack report [RUN... | -e EXPERIMENT -f FILTER] [-n 20] -o report.html [--title TEXT]": lambda s: (
+            "plotly" in (s.cwd / "report.html").read_text()
+        )
+    },
+)
+
+
 # -- the tests -------------------------------------------------------------------------------------
 
-SCENARIOS = {page.path: page for page in [README, DATA, FORMAT, PROMOTIONS, REGISTRY, SEARCH, SHARING, TRACKING]}
+WITHOUT_BLOCKS = [Page("docs/ci.md"), Page("docs/security.md")]
+SCENARIOS = {
+    page.path: page
+    for page in [
+        README,
+        ARCHITECTURE,
+        AUTOLOG,
+        DATA,
+        FORMAT,
+        PROMOTIONS,
+        REGISTRY,
+        SEARCH,
+        SHARING,
+        TRACKING,
+        UI,
+        *WITHOUT_BLOCKS,
+    ]
+}
+
+
+def test_every_page_has_a_scenario() -> None:
+    assert sorted(SCENARIOS) == sorted(PAGES)  # a new page gets its entry above, even with no block yet
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", PAGES)
 def test_page(path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    page = SCENARIOS.get(path, Page(path))
-    Scenario(page, tmp_path, monkeypatch.chdir).run_page()
+    page = SCENARIOS[path]
+    try:
+        Scenario(page, tmp_path, monkeypatch.chdir).run_page()
+    finally:
+        if "gittrack.autologging" in sys.modules:  # a page that turned autologging on: off, its runs ended
+            import gittrack
+
+            gittrack.autolog(disable=True)
 
 
 def test_blocks_are_read_with_their_markers(tmp_path: Path) -> None:
@@ -632,12 +863,12 @@ class Doubler:
         return [2 * v for v in values]
 
 
-@pytest.mark.xfail(strict=True, reason="registry policy adds a rule again when it is already there")
+@pytest.mark.xfail(strict=True, reason="promotions policy adds a rule again when it is already there")
 def test_a_policy_rule_given_twice_is_kept_once(repo: Path) -> None:
-    gt = str(BIN / "gittrack")
-    subprocess.run([gt, "registry", "policy", "churn", "--threshold", "auc:ge:0.8", "--commit"], check=True)
-    subprocess.run([gt, "registry", "policy", "churn", "--threshold", "auc:>=:0.8"], check=True, capture_output=True)
-    shown = subprocess.run([gt, "registry", "policy", "churn"], capture_output=True, text=True, check=True).stdout
+    policy = [str(BIN / "gittrack"), "promotions", "policy", "churn"]
+    subprocess.run([*policy, "--threshold", "auc:ge:0.8", "--commit"], check=True, capture_output=True)
+    subprocess.run([*policy, "--threshold", "auc:>=:0.8"], check=True, capture_output=True)
+    shown = subprocess.run(policy, capture_output=True, text=True, check=True).stdout
     assert "auc >= 0.8, auc >= 0.8" not in shown
 
 
