@@ -95,7 +95,7 @@ class Scenario:
             command += " --port 0"
         process = subprocess.Popen(
             ["bash", "-c", f"exec {command}"], cwd=self.cwd, env=self.env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True,
+            stderr=subprocess.STDOUT, text=True, preexec_fn=_default_sigint,
         )  # fmt: skip
         try:
             first = process.stdout.readline()
@@ -277,6 +277,12 @@ class Scenario:
             if (kind, key) not in self.used
         ]
         assert not unused, f"{self.page.path}: the test names text the page no longer has: {unused}"
+
+
+def _default_sigint() -> None:
+    """In the child: SIGINT as a terminal delivers it, even when the suite was started in the
+    background by a shell that ignores SIGINT (which children inherit)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def check_options(line: str, block: Block) -> None:
