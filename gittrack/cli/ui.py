@@ -29,6 +29,7 @@ def _need_ui_extra() -> None:
 def ui(host: str, port: int, repo: str | None, open_browser: bool, allow_write: bool) -> None:
     """Serve the web UI over this repository: runs, charts, artifacts, code, compare, models."""
     _need_ui_extra()
+    import contextlib
     import socket
 
     import uvicorn
@@ -50,6 +51,7 @@ def ui(host: str, port: int, repo: str | None, open_browser: bool, allow_write: 
     except OSError as exc:
         sock.close()
         raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port") from None
+    sock.listen(2048)  # before the URL is printed: a client that reads it may connect at once (uvicorn's backlog)
     bound = sock.getsockname()[1]
     shown = "127.0.0.1" if host in ANY_ADDRESS else (f"[{host}]" if ":" in host else host)
     url = f"http://{shown}:{bound}/"
@@ -59,7 +61,8 @@ def ui(host: str, port: int, repo: str | None, open_browser: bool, allow_write: 
 
         webbrowser.open(url)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, limit_concurrency=64)
-    uvicorn.Server(config).run(sockets=[sock])
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it stops: uvicorn shuts down, then re-raises it
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 @main.command("report")
