@@ -7,6 +7,8 @@ restores them without gittrack.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import tempfile
@@ -115,7 +117,8 @@ def log_input(writer: RunWriter, path: str | os.PathLike, name: str | None = Non
             raise UsageError(f"input '{path}' is outside the repository; DVC tracks files inside it only "
                              "(copy it in, or log it without track=True to record its hash)")  # fmt: skip
         try:
-            dvc.add(str(full))
+            with contextlib.redirect_stdout(io.StringIO()):  # DVC's "To track the changes with git..."
+                dvc.add(str(full))
         except Exception as exc:  # noqa: BLE001 - DVC raises many types; one line for the user
             raise dvcstore.DataError(f"DVC could not track '{path}': {str(exc).splitlines()[0]}") from None
     entry = dvcstore.hash_path(dvc, path)

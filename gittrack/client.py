@@ -483,8 +483,14 @@ class Client:
 
     # -- reading --------------------------------------------------------------------------
     def get_run(self, run_id: str) -> Run:
-        """A run by id, unique id prefix, unique name or ref."""
-        return Run.from_stored(self._store.get(run_id))
+        """A run by id, unique id prefix, unique name or ref; a run this client is writing is read
+        with what was logged since its last checkpoint (written first)."""
+        stored = self._store.get(run_id)
+        writer = self._writers.get(stored.record.id)
+        if writer is not None and writer.has_pending():
+            writer.checkpoint()
+            stored = self._store.get(run_id)
+        return Run.from_stored(stored)
 
     def list_runs(self, experiment: str | None = None) -> list[Run]:
         """Every readable run (of one experiment if given), newest first; malformed runs are skipped."""

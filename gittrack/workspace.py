@@ -93,7 +93,7 @@ def checkout(repo: pygit2.Repository, spec: str, branch: str | None = None, forc
     except GittrackError as exc:  # never leave the work tree half-switched: back to where it was
         _switch_back(repo, before, before_commit, branch)
         where = before.removeprefix("refs/heads/") if before else str(before_commit)[:12]
-        raise type(exc)(f"{exc}; the work tree is back on {where}") from None
+        raise type(exc)(f"{str(exc).rstrip('.')}; the work tree is back on {where}") from None
 
 
 def _switch_back(repo: pygit2.Repository, ref: str | None, commit: pygit2.Oid | None, branch: str | None) -> None:

@@ -848,7 +848,6 @@ def test_synopses_become_commands() -> None:
         check_options("gittrack runs lists", where)
 
 
-@pytest.mark.xfail(strict=True, reason="load_model reads the run's last checkpoint, not what this process logged since")
 def test_load_model_logged_by_the_active_run(repo: Path) -> None:
     import gittrack
 
@@ -863,7 +862,6 @@ class Doubler:
         return [2 * v for v in values]
 
 
-@pytest.mark.xfail(strict=True, reason="promotions policy adds a rule again when it is already there")
 def test_a_policy_rule_given_twice_is_kept_once(repo: Path) -> None:
     policy = [str(BIN / "gittrack"), "promotions", "policy", "churn"]
     subprocess.run([*policy, "--threshold", "auc:ge:0.8", "--commit"], check=True, capture_output=True)
@@ -872,9 +870,6 @@ def test_a_policy_rule_given_twice_is_kept_once(repo: Path) -> None:
     assert "auc >= 0.8, auc >= 0.8" not in shown
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the project's 'plots/' ignore rule hides the run's .gittrack/run/artifacts/plots"
-)
 def test_checkout_of_a_run_whose_artifact_folder_the_project_ignores(repo: Path, tmp_path: Path) -> None:
     import gittrack
 

@@ -107,8 +107,12 @@ def set_policy(
         else desired_file.read_at(repo, default_tip(repo))
     )
     policy = Policy() if clear else state.policies.get(model, Policy())
-    policy.no_worse += [desired_file.parse_no_worse(r) for r in no_worse]
-    policy.thresholds += [desired_file.parse_threshold(r) for r in thresholds]
+    for rule in map(desired_file.parse_no_worse, no_worse):  # a rule given again is kept once
+        if rule not in policy.no_worse:
+            policy.no_worse.append(rule)
+    for rule in map(desired_file.parse_threshold, thresholds):
+        if rule not in policy.thresholds:
+            policy.thresholds.append(rule)
     policy.guard += [tags.validate_stage(s) for s in guard if s not in policy.guard]
     state.policies[model] = policy
     path.write_bytes(state.to_bytes())

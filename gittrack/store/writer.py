@@ -392,6 +392,12 @@ class RunWriter:
             self._pending.inputs.extend(inputs)
 
     # -- writing ----------------------------------------------------------------------------
+    def has_pending(self) -> bool:
+        """Whether something was logged since the last checkpoint."""
+        pending = self._pending
+        return bool(pending.params or pending.tags or pending.points or pending.logs or pending.artifacts
+                    or pending.inputs or pending.name or pending.end)  # fmt: skip
+
     def checkpoint(self) -> pygit2.Oid:
         """Commit everything pending (and refresh the heartbeat); returns the new commit id."""
         with self._commit_lock:
@@ -507,13 +513,15 @@ class RunWriter:
             for path, (pointer, info) in pending.artifacts.items():
                 changes[f"{runfiles.ARTIFACTS}/{path}.dvc"] = (repo.create_blob(pointer), _blob_mode())
                 record.artifacts.append(info)
-            for folder in {path.rpartition("/")[0] for path in pending.artifacts}:
+            for folder in {path.rpartition("/")[0] for path in pending.artifacts} | {""}:
                 names = sorted(
                     a["path"].rpartition("/")[2] for a in record.artifacts if a["path"].rpartition("/")[0] == folder
                 )
-                ignore = "".join(f"/{name}\n" for name in names).encode()
+                # at the root, first re-include every folder and pointer: a project rule such as 'plots/'
+                # must not hide the run's .dvc files from git (and so from 'dvc checkout'); then the data
+                ignore = ("" if folder else ARTIFACT_REINCLUDE) + "".join(f"/{name}\n" for name in names)
                 changes[f"{runfiles.ARTIFACTS}/{folder}/.gitignore".replace("//", "/")] = (
-                    repo.create_blob(ignore),
+                    repo.create_blob(ignore.encode()),
                     _blob_mode(),
                 )
         for name, (data, total) in pending.logs.items():
@@ -561,6 +569,9 @@ class RunWriter:
                 self.background_error = exc
                 log.warning("gittrack: checkpoint of run %s failed: %s", short_id(self.run_id), exc)
                 return
+
+
+ARTIFACT_REINCLUDE = "!*/\n!*.dvc\n!.gitignore\n"
 
 
 def _blob_mode() -> int:
