@@ -546,6 +546,15 @@ def tag_message(s: Scenario, block) -> None:
     assert shown == s.fill(block.code, shell=False).rstrip("\n"), shown
 
 
+def described_models(s: Scenario) -> None:
+    """The new model and churn have their descriptions; churn's team tag is gone, v0.0.1 has its own."""
+    client = s.ns["client"]
+    upsell, churn = client.get_model_metadata("upsell"), client.get_model_metadata("churn")
+    assert (upsell.description, upsell.tags) == ("predicts upsell", {"team": "ml"}), upsell
+    assert (churn.description, churn.tags) == ("predicts churn", {}), churn
+    assert (s.ns["_"].description, s.ns["_"].tags) == ("first", {"validated": "yes"}), s.ns["_"]
+
+
 REGISTRY = Page(
     "docs/registry.md",
     setup=registry_setup,
@@ -576,6 +585,7 @@ REGISTRY = Page(
     },
     after={
         "gittrack.get_model_version(": lambda s: s.ns["model"].predict([[1.0]])[0] == 3.0,
+        'client.create_registered_model("upsell"': described_models,
         "gittrack models get MODEL@STAGE -o DIR": lambda s: (s.tmp / "model" / "model" / "model.yaml").is_file(),
     },
 )
