@@ -470,6 +470,37 @@ FORMAT = Page(
 )
 
 
+# -- docs/mlflow.md --------------------------------------------------------------------------------
+
+
+def mlflow_script(s: Scenario) -> None:
+    """An MLflow script on the imports the page gives, in a repository with no gittrack or DVC set-up:
+    its run is a commit on refs/runs/<experiment>/<run-id>, its artifact in the DVC cache DVC was set up
+    for, and the client and ViewType read it back."""
+    mlflow, client, view = s.ns["mlflow"], s.ns["MlflowClient"](), s.ns["ViewType"]
+    experiment = mlflow.set_experiment("taxi")
+    with mlflow.start_run(run_name="first") as run:
+        mlflow.log_params({"lr": 0.1, "model": "rf"})
+        mlflow.log_metric("rmse", 0.7)
+        mlflow.log_dict({"features": ["distance_km"]}, "features.json")
+    assert (experiment.experiment_id, run.info.status, run.data.metrics) == ("taxi", "FINISHED", {"rmse": 0.7})
+    assert s.sh("git for-each-ref --format='%(refname)' refs/runs/").split() == [f"refs/runs/taxi/{run.info.run_id}"]
+    found = client.search_runs(["taxi"], "params.model = 'rf'", run_view_type=view.ACTIVE_ONLY)
+    assert [r.info.run_id for r in found] == [run.info.run_id]
+    assert [f.path for f in client.list_artifacts(run.info.run_id)] == ["features.json"]
+    downloaded = client.download_artifacts(run.info.run_id, "features.json", str(s.tmp))
+    assert Path(downloaded).read_text().count("distance_km") == 1
+    assert (s.cwd / ".dvc").is_dir()
+    loaded = s.sh(  # neither import loads what it does not need
+        f"{sys.executable} -c \"import sys, gittrack; print('gittrack.mlflow' in sys.modules); "
+        "import gittrack.mlflow; print(sorted({'sklearn', 'pandas', 'gittrack.mlflow.sklearn'} & set(sys.modules)))\""
+    )
+    assert loaded.split("\n")[:2] == ["False", "[]"], loaded
+
+
+MLFLOW = Page("docs/mlflow.md", setup=plain_project, after={"import gittrack.mlflow as mlflow": mlflow_script})
+
+
 # -- docs/promotions.md ----------------------------------------------------------------------------
 
 
@@ -546,6 +577,15 @@ def tag_message(s: Scenario, block) -> None:
     assert shown == s.fill(block.code, shell=False).rstrip("\n"), shown
 
 
+def described_models(s: Scenario) -> None:
+    """The new model and churn have their descriptions; churn's team tag is gone, v0.0.1 has its own."""
+    client = s.ns["client"]
+    upsell, churn = client.get_model_metadata("upsell"), client.get_model_metadata("churn")
+    assert (upsell.description, upsell.tags) == ("predicts upsell", {"team": "ml"}), upsell
+    assert (churn.description, churn.tags) == ("predicts churn", {}), churn
+    assert (s.ns["_"].description, s.ns["_"].tags) == ("first", {"validated": "yes"}), s.ns["_"]
+
+
 REGISTRY = Page(
     "docs/registry.md",
     setup=registry_setup,
@@ -576,6 +616,7 @@ REGISTRY = Page(
     },
     after={
         "gittrack.get_model_version(": lambda s: s.ns["model"].predict([[1.0]])[0] == 3.0,
+        'client.create_registered_model("upsell"': described_models,
         "gittrack models get MODEL@STAGE -o DIR": lambda s: (s.tmp / "model" / "model" / "model.yaml").is_file(),
     },
 )
@@ -599,6 +640,8 @@ def search_setup(s: Scenario) -> None:
             client.log_metrics(run_id, {"rmse": rmse + 0.1 * (2 - step), "val_loss": 1.0 / (step + 1)}, step=step)
         client.log_metrics(run_id, {"val loss": 1e-4, "auc": 1 - rmse / 10, "f1": 0.85})
         client.set_tag(run_id, "team", "pricing")
+        if name == "baseline":  # what the dataset filter finds
+            client.log_dataset(run_id, "train", digest="5f2e8a1c", context="training", source="data/trips.csv")
         client.set_terminated(run_id)
 
 
@@ -767,6 +810,7 @@ SCENARIOS = {
         AUTOLOG,
         DATA,
         FORMAT,
+        MLFLOW,
         PROMOTIONS,
         REGISTRY,
         SEARCH,
@@ -793,6 +837,14 @@ def test_page(path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
             import gittrack
 
             gittrack.autolog(disable=True)
+        if "gittrack.mlflow.tracking.fluent" in sys.modules:  # a page that used gittrack.mlflow: its state forgotten
+            from gittrack.mlflow import _pending, _state
+            from gittrack.mlflow.tracking import fluent
+
+            _state.reset()
+            fluent._last_run_id = None
+            fluent._experiment_set = False
+            _pending._pending.clear()
 
 
 def test_blocks_are_read_with_their_markers(tmp_path: Path) -> None:
