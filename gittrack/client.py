@@ -541,6 +541,21 @@ class Client:
             self, command, experiment, run_name, params, tags, on_stdout, on_stderr, on_start, cwd, system_metrics
         )
 
+    # -- moving history in and out (docs/migrate.md) -------------------------------------
+    def import_mlflow(
+        self,
+        tracking_uri: str | None = None,
+        experiments: Iterable[str] | None = None,
+        registry: bool = True,
+        dry_run: bool = False,
+        progress=None,
+    ):
+        """Import an MLflow store's runs (and, with ``registry``, its registered models) as runs
+        and registry tags here; runs imported before are skipped. Returns a ``MigrationReport``."""
+        from gittrack.migrate.mlflow_import import import_mlflow
+
+        return import_mlflow(self._repo, tracking_uri, experiments, registry, dry_run, progress)
+
     def pack_runs(self, experiments: Iterable[str] | None = None, progress=None):
         """Move ended runs from a ref each into their experiment's index ref (``refs/runs-index/``),
         so pushes and fetches stay fast with many runs; returns a ``PackReport``."""
