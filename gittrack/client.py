@@ -556,6 +556,16 @@ class Client:
 
         return import_mlflow(self._repo, tracking_uri, experiments, registry, dry_run, progress)
 
+    def export_mlflow(
+        self, tracking_uri: str, experiments: Iterable[str] | None = None, registry: bool = True, progress=None
+    ):
+        """Write this repository's runs (params, metric histories, tags, times, status, artifacts and
+        models) and registry (versions, stages as aliases) into an MLflow store; runs exported
+        before are skipped. Returns a ``MigrationReport``."""
+        from gittrack.migrate.mlflow_export import export_mlflow
+
+        return export_mlflow(self, tracking_uri, experiments, registry, progress)
+
     def pack_runs(self, experiments: Iterable[str] | None = None, progress=None):
         """Move ended runs from a ref each into their experiment's index ref (``refs/runs-index/``),
         so pushes and fetches stay fast with many runs; returns a ``PackReport``."""

@@ -126,3 +126,50 @@ def test_cli_dry_run_file_store_and_errors(dvc_project: Path, tmp_path: Path, gi
     assert missing.returncode == 2
     assert missing.stderr.strip().startswith("error: no MLflow store at")
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+def _mlflow_runs(uri: str) -> dict[str, tuple]:
+    """MLflow run id (the original one, for exported runs) -> what a round trip must keep."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    found = {}
+    for experiment in client.search_experiments():
+        for run in client.search_runs([experiment.experiment_id]):
+            histories = {
+                key: [(m.step, m.timestamp, repr(m.value)) for m in client.get_metric_history(run.info.run_id, key)]
+                for key in run.data.metrics
+            }
+            original = run.data.tags.get("mlflow.imported_run_id", run.info.run_id)
+            found[original] = (run.info.run_id, run.data.params, histories, run.data.tags, run.info.status,
+                               run.info.start_time, run.info.end_time)  # fmt: skip
+    return found
+
+
+def test_round_trip_mlflow_gittrack_mlflow_keeps_params_points_and_tags(
+    dvc_project: Path, sqlite_store, tmp_path: Path, gittrack_cmd: list[str]
+) -> None:
+    uri, ids = sqlite_store
+    gittrack.Client().import_mlflow(uri)
+    target = f"sqlite:///{tmp_path / 'exported.db'}"
+    result = subprocess.run([*gittrack_cmd, "export", "mlflow", "--tracking-uri", target, "--json"],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["runs"], summary["versions"], summary["stage_events"]) == (7, 3, 2)
+    assert not (dvc_project / "mlruns").exists()  # artifacts go beside the database, not into the work tree
+    before, after = _mlflow_runs(uri), _mlflow_runs(target)
+    assert set(after) == set(before) - {ids["deleted"]}
+    for mlflow_id, (_, params, histories, tags, status, start, end) in after.items():
+        assert (params, histories, status, start, end) == before[mlflow_id][1:3] + before[mlflow_id][4:]
+        old_tags = dict(before[mlflow_id][3])
+        if "mlflow.parentRunId" in old_tags:  # the parent is the exported parent
+            assert tags["mlflow.parentRunId"] == after[old_tags.pop("mlflow.parentRunId")][0]
+        assert old_tags.items() <= tags.items()
+    from mlflow import MlflowClient
+
+    exported = MlflowClient(tracking_uri=target).get_registered_model("churn")
+    assert exported.aliases == {"champion": 3, "staging": 2}
+    again = subprocess.run([*gittrack_cmd, "export", "mlflow", "--tracking-uri", target, "--json"],
+                           capture_output=True, text=True)  # fmt: skip
+    assert json.loads(again.stdout)["runs"] == 0

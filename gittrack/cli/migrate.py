@@ -30,3 +30,24 @@ def import_mlflow(tracking_uri: str | None, experiments: tuple[str, ...], regist
         tracking_uri, list(experiments) or None, registry, dry_run, progress=progress_bar("importing runs")
     )
     click.echo(to_json(report.as_dict()) if as_json else migration_summary(report.as_dict()))
+
+
+@main.group("export")
+def export() -> None:
+    """Write this repository's runs and registry into another tool's store (docs/migrate.md)."""
+
+
+@export.command("mlflow")
+@click.option("--tracking-uri", required=True, help="The MLflow store to write: a folder or sqlite:///mlflow.db.")
+@click.option("-e", "--experiment", "experiments", multiple=True, help="Only this experiment (repeatable).")
+@click.option("--registry/--no-registry", default=True, show_default=True, help="Export the model registry too.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as JSON (keys as in docs/migrate.md).")
+def export_mlflow(tracking_uri: str, experiments: tuple[str, ...], registry: bool, as_json: bool) -> None:
+    """Export runs (params, metric histories, tags, times, status, artifacts, models) and the registry
+    (versions; each stage's holder as an alias) to MLflow. Runs exported before are skipped."""
+    from gittrack import Client
+
+    report = Client().export_mlflow(
+        tracking_uri, list(experiments) or None, registry, progress=progress_bar("exporting runs")
+    )
+    click.echo(to_json(report.as_dict()) if as_json else migration_summary(report.as_dict(), "exported"))

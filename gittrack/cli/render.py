@@ -146,9 +146,9 @@ def progress_bar(label: str, width: int = 30):
     return progress
 
 
-def migration_summary(report: dict[str, Any]) -> str:
+def migration_summary(report: dict[str, Any], verb: str = "imported") -> str:
     """An import's or export's summary (``MigrationReport.as_dict()``) as lines for people."""
-    verb = "would import" if report.get("dry_run") else "imported"
+    verb = f"would {verb.removesuffix('ed')}" if report.get("dry_run") else verb
     lines = [
         f"{verb} {report['runs']} runs ({report['runs_present']} already here), "
         f"{report['metric_points']} metric points, {report['params']} params, {report['tags']} tags",

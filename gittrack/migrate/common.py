@@ -18,16 +18,21 @@ _ARTIFACTS_SOURCE = re.compile(r"/(?P<run>[0-9a-f]{32})/artifacts/(?P<path>.+)$"
 _MODELS_SOURCE = re.compile(r"^models:/(?P<model>m-[0-9a-f]+)$")
 
 
-def mlflow_client(tracking_uri: str | None):
-    """An ``MlflowClient`` on ``tracking_uri`` (its registry too); a one-line error without the extra."""
+def mlflow_client(tracking_uri: str | None, create: bool = False):
+    """An ``MlflowClient`` on ``tracking_uri`` (its registry too); a one-line error without the extra.
+    A folder or SQLite store must exist unless ``create`` (an export) is set."""
     try:
         from mlflow.tracking import MlflowClient
     except ImportError:
         raise UsageError("MLflow is not installed; pip install 'gittrack[mlflow]'") from None
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # gittrack shows its own
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "mlruns"
+    if uri.startswith("sqlite:///") and not create and not Path(uri[len("sqlite:///") :]).is_file():
+        raise UsageError(f"no MLflow database at '{uri}'; give --tracking-uri sqlite:///<path of mlflow.db>")
     if "://" not in uri and not uri.startswith("sqlite:"):
         folder = Path(uri)
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
         if not folder.is_dir():
             raise UsageError(
                 f"no MLflow store at '{uri}'; give --tracking-uri (a mlruns/ folder or sqlite:///mlflow.db)"
