@@ -556,6 +556,14 @@ class Client:
 
         return import_mlflow(self._repo, tracking_uri, experiments, registry, dry_run, progress)
 
+    def import_dvc_experiments(self, experiment: str | None = None, all_commits: bool = False, progress=None):
+        """Import the DVC experiments of this repository (``refs/exps``; those of HEAD, or of every
+        commit) as runs of ``experiment`` whose snapshot is the experiment's commit; experiments
+        imported before are skipped. Returns a ``MigrationReport``."""
+        from gittrack.migrate.dvc_import import import_dvc_experiments
+
+        return import_dvc_experiments(self._repo, experiment or DEFAULT_EXPERIMENT, all_commits, progress)
+
     def export_mlflow(
         self, tracking_uri: str, experiments: Iterable[str] | None = None, registry: bool = True, progress=None
     ):

@@ -32,6 +32,19 @@ def import_mlflow(tracking_uri: str | None, experiments: tuple[str, ...], regist
     click.echo(to_json(report.as_dict()) if as_json else migration_summary(report.as_dict()))
 
 
+@import_.command("dvc-exps")
+@click.option("-e", "--experiment", help="The gittrack experiment to record them in (default: 'default').")
+@click.option("--all-commits", is_flag=True, help="The experiments of every commit, not only of HEAD's.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as JSON (keys as in docs/migrate.md).")
+def import_dvc_exps(experiment: str | None, all_commits: bool, as_json: bool) -> None:
+    """Import DVC experiments (refs/exps) as runs: the experiment's commit as snapshot, params and
+    metrics as 'dvc exp show' shows them, DVCLive step histories as metric histories."""
+    from gittrack import Client
+
+    report = Client().import_dvc_experiments(experiment, all_commits, progress=progress_bar("importing experiments"))
+    click.echo(to_json(report.as_dict()) if as_json else migration_summary(report.as_dict()))
+
+
 @main.group("export")
 def export() -> None:
     """Write this repository's runs and registry into another tool's store (docs/migrate.md)."""

@@ -43,8 +43,8 @@ def mlflow_client(tracking_uri: str | None, create: bool = False):
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def imported_runs(repo: pygit2.Repository) -> dict[str, tuple[str, str]]:
-    """MLflow run id -> (gittrack run id, ref name) for every imported run here, deleted ones too."""
+def runs_with_tag(repo: pygit2.Repository, tag: str) -> dict[str, tuple[str, str]]:
+    """Value of ``tag`` -> (gittrack run id, ref name) for every run here that has it, deleted ones too."""
     from gittrack.store.runstore import DELETED_NAMESPACE, RunStore
 
     store = RunStore(repo)
@@ -55,10 +55,15 @@ def imported_runs(repo: pygit2.Repository) -> dict[str, tuple[str, str]]:
                 record = store.read(ref).record
             except GittrackError:
                 continue
-            mlflow_id = record.tags.get(IMPORTED_RUN_TAG)
-            if mlflow_id:
-                found[mlflow_id] = (record.id, ref.name)
+            value = record.tags.get(tag)
+            if value:
+                found[value] = (record.id, ref.name)
     return found
+
+
+def imported_runs(repo: pygit2.Repository) -> dict[str, tuple[str, str]]:
+    """MLflow run id -> (gittrack run id, ref name) for every imported run here, deleted ones too."""
+    return runs_with_tag(repo, IMPORTED_RUN_TAG)
 
 
 def version_artifact(client, version) -> str | None:
