@@ -213,6 +213,10 @@ def import_mlflow(
     from gittrack.store.ids import new_run_id
 
     client = mlflow_client(tracking_uri)
+    if not dry_run:
+        from gittrack.artifacts import dvc_of
+
+        dvc_of(repo)  # artifacts and models go to DVC: say so before writing anything
     report = MigrationReport(dry_run=dry_run)
     known = imported_runs(repo)
     ids = {mlflow_id: run_id for mlflow_id, (run_id, _) in known.items()}
