@@ -11,7 +11,6 @@ run id is kept as the tag ``mlflow.imported_run_id``; importing again skips the 
 
 from __future__ import annotations
 
-import logging
 import re
 import tempfile
 from collections.abc import Callable, Iterable
@@ -25,8 +24,6 @@ from gittrack.migrate.report import MigrationReport
 if TYPE_CHECKING:
     import pygit2
 
-log = logging.getLogger("gittrack")
-
 SNAPSHOT_TAG = "gittrack.import.snapshot"
 ENDED_STATUSES = ("FINISHED", "FAILED", "KILLED")
 _PAGE = 1000
@@ -35,7 +32,7 @@ _FLAVOR_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 Progress = Callable[[int, int], None]
 
 
-def _experiments(client, names: Iterable[str] | None, report: MigrationReport) -> list:
+def _experiments(client, names: Iterable[str] | None) -> list:
     from mlflow.entities import ViewType
 
     every = client.search_experiments(view_type=ViewType.ALL)
@@ -151,7 +148,8 @@ def _add_artifacts(writer, client, run, models: list, report: MigrationReport, t
         report.models += kind == "model"
 
 
-def _import_run(repo, client, run, experiment: str, ids: dict[str, str], models: list, report: MigrationReport):
+def _import_run(repo, client, run, experiment: str, ids: dict[str, str], models: list, deleted: bool, report):
+    """Write one MLflow run (a deleted one, or one of a deleted experiment, as a deleted run)."""
     from gittrack.store import naming
     from gittrack.store.runstore import DELETED_NAMESPACE
     from gittrack.store.writer import RunWriter
@@ -162,7 +160,7 @@ def _import_run(repo, client, run, experiment: str, ids: dict[str, str], models:
     run_id = ids[info.run_id]
     parent = tags.get("mlflow.parentRunId")
     ref = naming.run_ref(experiment, run_id)
-    if info.lifecycle_stage == "deleted":
+    if deleted:
         ref = DELETED_NAMESPACE + ref.removeprefix(naming.RUNS_NAMESPACE)
     user = (info.user_id or tags.get("mlflow.user") or "unknown").strip() or "unknown"
     name = info.run_name if info.run_name and info.run_name.strip() and info.run_name.isprintable() else None
@@ -221,7 +219,7 @@ def import_mlflow(
     known = imported_runs(repo)
     ids = {mlflow_id: run_id for mlflow_id, (run_id, _) in known.items()}
     todo = []
-    for experiment in _experiments(client, experiments, report):
+    for experiment in _experiments(client, experiments):
         try:
             naming.validate_experiment(experiment.name)
         except InvalidNameError as exc:
@@ -235,14 +233,15 @@ def import_mlflow(
                 report.skip(f"MLflow run {run.info.run_id}", f"it is {run.info.status}; import it again once it ends")
             else:
                 ids[run.info.run_id] = new_run_id(int(run.info.start_time or 0))
-                todo.append((run, experiment.name, models.get(run.info.run_id, [])))
-    for done, (run, experiment, models) in enumerate(todo, 1):
+                deleted = "deleted" in (run.info.lifecycle_stage, experiment.lifecycle_stage)
+                todo.append((run, experiment.name, models.get(run.info.run_id, []), deleted))
+    for done, (run, experiment, models, deleted) in enumerate(todo, 1):
         if dry_run:
             report.runs += 1
             report.params += len(run.data.params)
             report.tags += len(run.data.tags)
         else:
-            _import_run(repo, client, run, experiment, ids, models, report)
+            _import_run(repo, client, run, experiment, ids, models, deleted, report)
         if progress is not None:
             progress(done, len(todo))
     if registry:
