@@ -69,6 +69,7 @@ def main() -> None:
         os.chdir(repo)
         import gittrack
 
+        gittrack.init(repo)  # DVC for artifacts, as an import needs
         client = gittrack.Client(repo)
         began = time.perf_counter()
         report = client.import_mlflow(uri, registry=False)
