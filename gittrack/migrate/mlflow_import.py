@@ -11,6 +11,7 @@ run id is kept as the tag ``mlflow.imported_run_id``; importing again skips the 
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable
@@ -73,6 +74,46 @@ def _logged_models(client, experiment_id: str) -> dict[str, list]:
         token = page.token
         if not token:
             return found
+
+
+class _SqliteHistories:
+    """Metric histories of a ``sqlite:///`` store, one indexed query per run (MLflow's client asks once
+    per metric through its ORM, which makes an import of many runs several times slower). It reads
+    only the ``metrics`` table (MLflow's schema: ``run_uuid``, ``key``, ``value``, ``step``,
+    ``timestamp``, ``is_nan``, read-only); any other store, or a schema without those columns,
+    goes through MLflow's client."""
+
+    def __init__(self, tracking_uri: str | None) -> None:
+        self.db = None
+        uri = tracking_uri or ""
+        if uri.startswith("sqlite:///"):
+            import sqlite3
+
+            try:
+                db = sqlite3.connect(f"{Path(uri[len('sqlite:///') :]).resolve().as_uri()}?mode=ro", uri=True)
+                db.execute("SELECT run_uuid, key, value, step, timestamp, is_nan FROM metrics LIMIT 1").fetchall()
+                self.db = db
+            except sqlite3.Error:
+                self.db = None
+
+    def of_run(self, client, run_id: str, keys: Iterable[str]) -> dict[str, list[tuple[int, int, float]]]:
+        """key -> [(step, timestamp, value)] for every key of the run."""
+        if self.db is None:
+            return {
+                key: [(m.step, m.timestamp, m.value) for m in client.get_metric_history(run_id, key)] for key in keys
+            }
+        found: dict[str, list[tuple[int, int, float]]] = {key: [] for key in keys}
+        rows = self.db.execute(
+            "SELECT key, step, timestamp, value, is_nan FROM metrics WHERE run_uuid = ? ORDER BY key, step, timestamp",
+            (run_id,),
+        )
+        for key, step, timestamp, value, is_nan in rows:
+            found.setdefault(key, []).append((int(step), int(timestamp), float("nan") if is_nan else float(value)))
+        return found
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
 
 
 def _source_commit(repo: pygit2.Repository, tags: dict[str, str]) -> tuple[Any, str]:
@@ -148,7 +189,8 @@ def _add_artifacts(writer, client, run, models: list, report: MigrationReport, t
         report.models += kind == "model"
 
 
-def _import_run(repo, client, run, experiment: str, ids: dict[str, str], models: list, deleted: bool, report):
+def _import_run(repo, client, histories, run, experiment: str, ids: dict[str, str], models: list, deleted: bool,
+                report):  # fmt: skip
     """Write one MLflow run (a deleted one, or one of a deleted experiment, as a deleted run)."""
     from gittrack.store import naming
     from gittrack.store.runstore import DELETED_NAMESPACE
@@ -182,12 +224,11 @@ def _import_run(repo, client, run, experiment: str, ids: dict[str, str], models:
         except GittrackError as exc:
             report.skip(f"tag {key!r} of {what}", str(exc))
     last = int(info.start_time or 0)
-    for key in data.metrics:
+    for key, history in histories.of_run(client, info.run_id, data.metrics).items():
         try:
-            history = client.get_metric_history(info.run_id, key)
-            for point in history:
-                writer.log_metric(key, point.value, step=point.step, timestamp=point.timestamp)
-                last = max(last, point.timestamp)
+            for step, timestamp, value in history:
+                writer.log_metric(key, value, step=step, timestamp=timestamp)
+                last = max(last, timestamp)
             report.metric_points += len(history)
         except GittrackError as exc:
             report.skip(f"metric {key!r} of {what}", str(exc))
@@ -235,15 +276,19 @@ def import_mlflow(
                 ids[run.info.run_id] = new_run_id(int(run.info.start_time or 0))
                 deleted = "deleted" in (run.info.lifecycle_stage, experiment.lifecycle_stage)
                 todo.append((run, experiment.name, models.get(run.info.run_id, []), deleted))
-    for done, (run, experiment, models, deleted) in enumerate(todo, 1):
-        if dry_run:
-            report.runs += 1
-            report.params += len(run.data.params)
-            report.tags += len(run.data.tags)
-        else:
-            _import_run(repo, client, run, experiment, ids, models, deleted, report)
-        if progress is not None:
-            progress(done, len(todo))
+    histories = _SqliteHistories(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
+    try:
+        for done, (run, experiment, models, deleted) in enumerate(todo, 1):
+            if dry_run:
+                report.runs += 1
+                report.params += len(run.data.params)
+                report.tags += len(run.data.tags)
+            else:
+                _import_run(repo, client, histories, run, experiment, ids, models, deleted, report)
+            if progress is not None:
+                progress(done, len(todo))
+    finally:
+        histories.close()
     if registry:
         from gittrack.migrate.mlflow_registry import import_registry
 
