@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ui.py
 	$(BIN)/python benchmarks/bench_system_metrics.py
 	$(BIN)/python benchmarks/bench_mlflow.py
+	$(BIN)/python benchmarks/bench_migrate.py --runs 1000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

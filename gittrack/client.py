@@ -651,6 +651,39 @@ class Client:
             self, command, experiment, run_name, params, tags, on_stdout, on_stderr, on_start, cwd, system_metrics
         )
 
+    # -- moving history in and out (docs/migrate.md) -------------------------------------
+    def import_mlflow(
+        self,
+        tracking_uri: str | None = None,
+        experiments: Iterable[str] | None = None,
+        registry: bool = True,
+        dry_run: bool = False,
+        progress=None,
+    ):
+        """Import an MLflow store's runs (and, with ``registry``, its registered models) as runs
+        and registry tags here; runs imported before are skipped. Returns a ``MigrationReport``."""
+        from gittrack.migrate.mlflow_import import import_mlflow
+
+        return import_mlflow(self._repo, tracking_uri, experiments, registry, dry_run, progress)
+
+    def import_dvc_experiments(self, experiment: str | None = None, all_commits: bool = False, progress=None):
+        """Import the DVC experiments of this repository (``refs/exps``; those of HEAD, or of every
+        commit) as runs of ``experiment`` whose snapshot is the experiment's commit; experiments
+        imported before are skipped. Returns a ``MigrationReport``."""
+        from gittrack.migrate.dvc_import import import_dvc_experiments
+
+        return import_dvc_experiments(self._repo, experiment or DEFAULT_EXPERIMENT, all_commits, progress)
+
+    def export_mlflow(
+        self, tracking_uri: str, experiments: Iterable[str] | None = None, registry: bool = True, progress=None
+    ):
+        """Write this repository's runs (params, metric histories, tags, times, status, artifacts and
+        models) and registry (versions, stages as aliases) into an MLflow store; runs exported
+        before are skipped. Returns a ``MigrationReport``."""
+        from gittrack.migrate.mlflow_export import export_mlflow
+
+        return export_mlflow(self, tracking_uri, experiments, registry, progress)
+
     def pack_runs(self, experiments: Iterable[str] | None = None, progress=None):
         """Move ended runs from a ref each into their experiment's index ref (``refs/runs-index/``),
         so pushes and fetches stay fast with many runs; returns a ``PackReport``."""

@@ -16,6 +16,7 @@ import logging
 import os
 import pickle
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -265,6 +266,15 @@ def load(repo: pygit2.Repository, run: Run, path: str) -> Any:
     if loader == "pickle":
         with open(file, "rb") as handle:
             return pickle.load(handle)  # noqa: S301 - verified against the run's recorded hash above
+    if loader == "mlflow":  # an imported MLflow model: MLflow's loader of its flavor reads the folder
+        flavor = str(meta.get("mlflow_flavor"))
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", flavor):
+            raise ModelError(f"{path}/{MODEL_YAML} names an invalid MLflow flavor {flavor!r}")
+        try:
+            module = importlib.import_module(f"mlflow.{flavor}")
+        except ImportError:
+            raise ModelError(f"this MLflow {flavor} model loads with MLflow: pip install 'gittrack[mlflow]'") from None
+        return module.load_model(str(target))
     if loader == "xgboost":
         import xgboost
 

@@ -635,3 +635,24 @@ def test_start_run_resumes_a_running_run_and_takes_a_parent(repo: Path) -> None:
     with gittrack.start_run(parent_run_id=created.info.run_id) as child:
         pass
     assert gittrack.get_run(child.run_id).info.parent_run_id == created.info.run_id
+
+
+def test_a_recorded_run_is_written_whole_with_its_own_times(repo: Path) -> None:
+    """RunWriter.create_recorded (imports): given start/end times, user and snapshot commit; no ref
+    exists until the one final checkpoint."""
+    from gittrack.store.writer import RunWriter
+
+    handle = pygit2.Repository(str(repo))
+    head = handle.head.target
+    writer = RunWriter.create_recorded(
+        handle, "old", start_time=1_600_000_000_000, user=("grace", "grace@example.com"), commit=head, run_name="r1"
+    )
+    writer.log_param("lr", "0.1")
+    writer.log_metric("loss", 0.5, step=3, timestamp=1_600_000_000_500)
+    assert handle.references.get(writer.ref) is None
+    writer.finish(FAILED, end_time=1_600_000_001_000)
+    run = gittrack.Client().get_run(writer.run_id)
+    assert (run.info.status, run.info.start_time, run.info.end_time) == (FAILED, 1_600_000_000_000, 1_600_000_001_000)
+    assert (run.info.user, run.info.source_commit, run.info.run_name) == ("grace", str(head), "r1")
+    assert handle[run.info.commit].parents[0].id == head
+    assert handle[run.info.commit].tree["train.py"].id == handle[head].tree["train.py"].id

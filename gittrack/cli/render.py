@@ -126,3 +126,37 @@ def progress_printer(label: str):
             click.echo(f"\r{label} {done}/{total}", err=True, nl=done == total)
 
     return progress
+
+
+def progress_bar(label: str, width: int = 30):
+    """A ``progress(done, total)`` callback drawing ``label [####....] done/total`` on a terminal
+    only (at most ten redraws a second)."""
+    import sys
+
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if not sys.stderr.isatty() or (done != total and now - last[0] < 0.1):
+            return
+        last[0] = now
+        filled = width * done // total if total else width
+        click.echo(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", err=True, nl=done == total)
+
+    return progress
+
+
+def migration_summary(report: dict[str, Any], verb: str = "imported") -> str:
+    """An import's or export's summary (``MigrationReport.as_dict()``) as lines for people."""
+    verb = f"would {verb.removesuffix('ed')}" if report.get("dry_run") else verb
+    lines = [
+        f"{verb} {report['runs']} runs ({report['runs_present']} already here), "
+        f"{report['metric_points']} metric points, {report['params']} params, {report['tags']} tags",
+        f"artifacts: {report['artifacts']} ({report['artifact_bytes']} bytes), {report['models']} logged models",
+        f"registry: {report['registered_models']} models, {report['versions']} new versions, "
+        f"{report['stage_events']} stage events",
+    ]
+    skipped = report.get("skipped") or []
+    lines.append(f"skipped: {len(skipped)}")
+    lines += [f"  {item['what']}: {item['why']}" for item in skipped]
+    return "\n".join(lines)

@@ -274,6 +274,63 @@ class RunWriter:
         return cls(repo, naming.run_ref(experiment, run_id), state, interval)
 
     @classmethod
+    def create_recorded(
+        cls,
+        repo: pygit2.Repository,
+        experiment: str,
+        *,
+        start_time: int,
+        user: tuple[str, str],
+        commit: pygit2.Oid | None,
+        run_id: str | None = None,
+        run_name: str | None = None,
+        parent_run: str | None = None,
+        host: str = "",
+        argv: list[str] | None = None,
+        ref: str | None = None,
+    ) -> RunWriter:
+        """Prepare a run recorded elsewhere (an import): its snapshot is ``commit``'s tree (no
+        workspace), its start time and user are given; as with ``create``, nothing is written
+        before the first checkpoint, so writing it all and calling ``finish`` once is atomic.
+        ``ref`` may name where it goes (e.g. under ``refs/runs-deleted/``)."""
+        naming.validate_experiment(experiment)
+        if run_name is not None:
+            _run_name(run_name)
+        run_id = run_id or new_run_id(start_time)
+        name, email = user
+        tree = repo[commit].tree_id if commit is not None else apply_changes(repo, None, {})
+        record = RunRecord(
+            id=run_id,
+            name=run_name or new_run_name(),
+            experiment=experiment,
+            start_time=start_time,
+            heartbeat=start_time,
+            checkpoint_interval=DEFAULT_CHECKPOINT_INTERVAL,
+            user={"name": name, "email": email},
+            host=host,
+            pid=0,
+            parent_run=parent_run,
+            source={
+                "commit": str(commit) if commit is not None else None,
+                "branch": None,
+                "dirty": False,
+                "diffstat": {"files": 0, "insertions": 0, "deletions": 0},
+            },
+            command=command_summary(argv or [], workdir(repo), "python", None),
+            environment=environment_summary(),
+            snapshot={"excluded": []},
+        )
+        state = _State(
+            commit=None,
+            snapshot_tree=tree,
+            run_tree=apply_changes(repo, None, {}),
+            parents=[commit] if commit is not None else [],
+            author=signature(name, email, start_time),
+            record=record,
+        )
+        return cls(repo, ref or naming.run_ref(experiment, run_id), state, DEFAULT_CHECKPOINT_INTERVAL)
+
+    @classmethod
     def attach(cls, repo: pygit2.Repository, ref: str, interval: float = DEFAULT_CHECKPOINT_INTERVAL) -> RunWriter:
         """Write into an existing RUNNING run (another process may be writing it too)."""
         try:
@@ -411,11 +468,13 @@ class RunWriter:
                     self._pending = pending
                 raise
 
-    def finish(self, status: str, error: dict[str, str] | None = None) -> pygit2.Oid:
-        """End the run with ``status`` (FINISHED, FAILED or KILLED) and write the final checkpoint."""
+    def finish(self, status: str, error: dict[str, str] | None = None, end_time: int | None = None) -> pygit2.Oid:
+        """End the run with ``status`` (FINISHED, FAILED or KILLED) and write the final checkpoint
+        (``end_time``, epoch ms, defaults to now: an import passes the recorded one)."""
         self.stop_heartbeat()
         with self._lock:
-            self._pending.end = {"status": status, "end_time": now_ms(), "error": error}
+            end = now_ms() if end_time is None else end_time
+            self._pending.end = {"status": status, "end_time": end, "error": error}
         return self.checkpoint()
 
     def _commit(self, pending: _Pending) -> pygit2.Oid:

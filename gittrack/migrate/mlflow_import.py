@@ -1,0 +1,296 @@
+"""``gittrack import mlflow``: an MLflow store's runs and registered models as gittrack runs and tags.
+
+The store is read through MLflow's own client (the ``gittrack[mlflow]`` extra), so every store
+MLflow reads (a ``mlruns/`` folder, ``sqlite:///mlflow.db``, a tracking server) is read by the
+code that wrote it, artifacts included wherever they live.
+
+Each MLflow run is written by one ``RunWriter.create_recorded`` and one final checkpoint, so its
+ref appears complete or not at all: an interrupted import leaves no half-written run. The MLflow
+run id is kept as the tag ``mlflow.imported_run_id``; importing again skips the runs found with it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gittrack.errors import GittrackError, InvalidNameError, UsageError
+from gittrack.migrate.common import IMPORTED_RUN_TAG, imported_runs, mlflow_client
+from gittrack.migrate.report import MigrationReport
+
+if TYPE_CHECKING:
+    import pygit2
+
+SNAPSHOT_TAG = "gittrack.import.snapshot"
+ENDED_STATUSES = ("FINISHED", "FAILED", "KILLED")
+_PAGE = 1000
+_FLAVOR_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+Progress = Callable[[int, int], None]
+
+
+def _experiments(client, names: Iterable[str] | None) -> list:
+    from mlflow.entities import ViewType
+
+    every = client.search_experiments(view_type=ViewType.ALL)
+    if not names:
+        return sorted(every, key=lambda e: e.name)
+    wanted = list(names)
+    by_name = {e.name: e for e in every}
+    missing = [n for n in wanted if n not in by_name]
+    if missing:
+        raise UsageError(f"no MLflow experiment named {', '.join(map(repr, missing))}; known: {', '.join(by_name)}")
+    return [by_name[n] for n in wanted]
+
+
+def _all_runs(client, experiment_id: str) -> list:
+    from mlflow.entities import ViewType
+
+    runs, token = [], None
+    while True:
+        page = client.search_runs([experiment_id], run_view_type=ViewType.ALL, max_results=_PAGE, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def _logged_models(client, experiment_id: str) -> dict[str, list]:
+    """MLflow 3's logged models of an experiment, by source run id (empty before MLflow 3)."""
+    search = getattr(client, "search_logged_models", None)
+    if search is None:
+        return {}
+    found: dict[str, list] = {}
+    token = None
+    while True:
+        page = search(experiment_ids=[experiment_id], max_results=100, page_token=token)
+        for model in page:
+            if model.source_run_id:
+                found.setdefault(model.source_run_id, []).append(model)
+        token = page.token
+        if not token:
+            return found
+
+
+class _SqliteHistories:
+    """Metric histories of a ``sqlite:///`` store, one indexed query per run (MLflow's client asks once
+    per metric through its ORM, which makes an import of many runs several times slower). It reads
+    only the ``metrics`` table (MLflow's schema: ``run_uuid``, ``key``, ``value``, ``step``,
+    ``timestamp``, ``is_nan``, read-only); any other store, or a schema without those columns,
+    goes through MLflow's client."""
+
+    def __init__(self, tracking_uri: str | None) -> None:
+        self.db = None
+        uri = tracking_uri or ""
+        if uri.startswith("sqlite:///"):
+            import sqlite3
+
+            try:
+                db = sqlite3.connect(f"{Path(uri[len('sqlite:///') :]).resolve().as_uri()}?mode=ro", uri=True)
+                db.execute("SELECT run_uuid, key, value, step, timestamp, is_nan FROM metrics LIMIT 1").fetchall()
+                self.db = db
+            except sqlite3.Error:
+                self.db = None
+
+    def of_run(self, client, run_id: str, keys: Iterable[str]) -> dict[str, list[tuple[int, int, float]]]:
+        """key -> [(step, timestamp, value)] for every key of the run."""
+        if self.db is None:
+            return {
+                key: [(m.step, m.timestamp, m.value) for m in client.get_metric_history(run_id, key)] for key in keys
+            }
+        found: dict[str, list[tuple[int, int, float]]] = {key: [] for key in keys}
+        rows = self.db.execute(
+            "SELECT key, step, timestamp, value, is_nan FROM metrics WHERE run_uuid = ? ORDER BY key, step, timestamp",
+            (run_id,),
+        )
+        for key, step, timestamp, value, is_nan in rows:
+            found.setdefault(key, []).append((int(step), int(timestamp), float("nan") if is_nan else float(value)))
+        return found
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+
+
+def _source_commit(repo: pygit2.Repository, tags: dict[str, str]) -> tuple[Any, str]:
+    """The commit whose tree is the run's snapshot, and how it was chosen (kept as a tag)."""
+    import pygit2
+
+    recorded = tags.get("mlflow.source.git.commit")
+    if recorded:
+        try:
+            commit = repo.revparse_single(recorded).peel(pygit2.Commit)
+            return commit.id, "source commit"
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            why = f"HEAD at import: the source commit {recorded[:12]} is not in this repository"
+    else:
+        why = "HEAD at import: MLflow recorded no source commit"
+    if repo.head_is_unborn:
+        return None, "empty: MLflow recorded no source commit and this repository has no commit"
+    return repo.head.peel(pygit2.Commit).id, why
+
+
+def _model_meta(folder: Path) -> dict[str, Any]:
+    """A gittrack ``model.yaml`` for an MLflow model folder: loaded by MLflow's loader of its flavor
+    (``mlflow.<flavor>.load_model``), its MLmodel file and the rest kept as they are."""
+    from gittrack._version import __version__
+    from gittrack.store.yamlio import load_yaml
+
+    mlmodel = load_yaml((folder / "MLmodel").read_bytes(), "MLmodel")
+    flavors = mlmodel.get("flavors") if isinstance(mlmodel, dict) else None
+    flavors = flavors if isinstance(flavors, dict) else {}
+    python = (flavors.get("python_function") or {}).get("python_version") or ""
+    native = [name for name in flavors if name != "python_function" and _FLAVOR_NAME.match(str(name))]
+    mlflow_flavor = native[0] if native else "pyfunc"
+    return {"schema": 1, "flavor": "sklearn" if mlflow_flavor == "sklearn" else "python", "loader": "mlflow",
+            "mlflow_flavor": mlflow_flavor, "file": "MLmodel", "model_class": None, "python": str(python),
+            "gittrack": __version__, "requirements": [], "signature": None}  # fmt: skip
+
+
+def _add_artifacts(writer, client, run, models: list, report: MigrationReport, tmp: Path) -> None:
+    """Download the run's artifacts (and MLflow 3 logged models) and log them through DVC."""
+    from gittrack.artifacts import log_entry
+    from gittrack.flavors import MODEL_YAML
+    from gittrack.store.naming import artifact_path
+    from gittrack.store.yamlio import dump_yaml
+
+    entries: list[tuple[Path, str]] = []
+    if client.list_artifacts(run.info.run_id):
+        local = Path(client.download_artifacts(run.info.run_id, "", str(tmp / "run")))
+        entries += [(child, child.name) for child in sorted(local.iterdir())]
+    taken = {name for _, name in entries}
+    for model in models:
+        import mlflow.artifacts
+
+        target = tmp / "models" / model.model_id
+        target.mkdir(parents=True)
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model.artifact_location, dst_path=str(target)))
+        name = model.name if model.name not in taken else f"{model.name}-{model.model_id}"
+        taken.add(name)
+        entries.append((local, name))
+    for local, name in entries:
+        try:
+            path = artifact_path(None, name)
+        except GittrackError as exc:
+            report.skip(f"artifact {name!r} of MLflow run {run.info.run_id}", str(exc))
+            continue
+        kind, extra = "artifact", None
+        if local.is_dir() and (local / "MLmodel").is_file():
+            meta = _model_meta(local)
+            (local / MODEL_YAML).write_bytes(dump_yaml(meta))
+            kind, extra = "model", {"flavor": meta["flavor"]}
+        info = log_entry(writer, local, path, kind, extra)
+        report.artifacts += 1
+        report.artifact_bytes += int(info.get("size") or 0)
+        report.models += kind == "model"
+
+
+def _import_run(repo, client, histories, run, experiment: str, ids: dict[str, str], models: list, deleted: bool,
+                report):  # fmt: skip
+    """Write one MLflow run (a deleted one, or one of a deleted experiment, as a deleted run)."""
+    from gittrack.store import naming
+    from gittrack.store.runstore import DELETED_NAMESPACE
+    from gittrack.store.writer import RunWriter
+
+    info, data = run.info, run.data
+    tags = dict(data.tags)
+    commit, snapshot = _source_commit(repo, tags)
+    run_id = ids[info.run_id]
+    parent = tags.get("mlflow.parentRunId")
+    ref = naming.run_ref(experiment, run_id)
+    if deleted:
+        ref = DELETED_NAMESPACE + ref.removeprefix(naming.RUNS_NAMESPACE)
+    user = (info.user_id or tags.get("mlflow.user") or "unknown").strip() or "unknown"
+    name = info.run_name if info.run_name and info.run_name.strip() and info.run_name.isprintable() else None
+    writer = RunWriter.create_recorded(
+        repo, experiment, start_time=int(info.start_time or 0), user=(user, f"{user}@mlflow.invalid"),
+        commit=commit, run_id=run_id, run_name=name, parent_run=ids.get(parent) if parent else None, ref=ref,
+    )  # fmt: skip
+    what = f"MLflow run {info.run_id}"
+    for key, value in data.params.items():
+        try:
+            writer.log_param(key, value)
+            report.params += 1
+        except GittrackError as exc:
+            report.skip(f"param {key!r} of {what}", str(exc))
+    for key, value in {**tags, IMPORTED_RUN_TAG: info.run_id, SNAPSHOT_TAG: snapshot}.items():
+        try:
+            writer.set_tag(key, value)
+            report.tags += 1
+        except GittrackError as exc:
+            report.skip(f"tag {key!r} of {what}", str(exc))
+    last = int(info.start_time or 0)
+    for key, history in histories.of_run(client, info.run_id, data.metrics).items():
+        try:
+            for step, timestamp, value in history:
+                writer.log_metric(key, value, step=step, timestamp=timestamp)
+                last = max(last, timestamp)
+            report.metric_points += len(history)
+        except GittrackError as exc:
+            report.skip(f"metric {key!r} of {what}", str(exc))
+    with tempfile.TemporaryDirectory(prefix="gittrack-import-") as tmp:
+        _add_artifacts(writer, client, run, models, report, Path(tmp))
+        end = int(info.end_time) if info.end_time else last
+        writer.finish(info.status, end_time=max(end, int(info.start_time or 0)))
+    report.runs += 1
+
+
+def import_mlflow(
+    repo: pygit2.Repository,
+    tracking_uri: str | None = None,
+    experiments: Iterable[str] | None = None,
+    registry: bool = True,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> MigrationReport:
+    """Import an MLflow store's runs (and registered models) into this repository; see docs/migrate.md."""
+    from gittrack.store import naming
+    from gittrack.store.ids import new_run_id
+
+    client = mlflow_client(tracking_uri)
+    if not dry_run:
+        from gittrack.artifacts import dvc_of
+
+        dvc_of(repo)  # artifacts and models go to DVC: say so before writing anything
+    report = MigrationReport(dry_run=dry_run)
+    known = imported_runs(repo)
+    ids = {mlflow_id: run_id for mlflow_id, (run_id, _) in known.items()}
+    todo = []
+    for experiment in _experiments(client, experiments):
+        try:
+            naming.validate_experiment(experiment.name)
+        except InvalidNameError as exc:
+            report.skip(f"MLflow experiment {experiment.name!r}", str(exc))
+            continue
+        models = _logged_models(client, experiment.experiment_id)
+        for run in _all_runs(client, experiment.experiment_id):
+            if run.info.run_id in known:
+                report.runs_present += 1
+            elif run.info.status not in ENDED_STATUSES:
+                report.skip(f"MLflow run {run.info.run_id}", f"it is {run.info.status}; import it again once it ends")
+            else:
+                ids[run.info.run_id] = new_run_id(int(run.info.start_time or 0))
+                deleted = "deleted" in (run.info.lifecycle_stage, experiment.lifecycle_stage)
+                todo.append((run, experiment.name, models.get(run.info.run_id, []), deleted))
+    histories = _SqliteHistories(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
+    try:
+        for done, (run, experiment, models, deleted) in enumerate(todo, 1):
+            if dry_run:
+                report.runs += 1
+                report.params += len(run.data.params)
+                report.tags += len(run.data.tags)
+            else:
+                _import_run(repo, client, histories, run, experiment, ids, models, deleted, report)
+            if progress is not None:
+                progress(done, len(todo))
+    finally:
+        histories.close()
+    if registry:
+        from gittrack.migrate.mlflow_registry import import_registry
+
+        import_registry(repo, client, ids, report, dry_run)
+    return report
