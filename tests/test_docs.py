@@ -122,6 +122,9 @@ X_train, y_train = x_val[:500], trips["duration_min"][:500] > 30
         "<run-id>": lambda s: s.run(-1, "taxi"),
     },
     before={  # the README registers one version; the request promotes a second one
+        "gittrack import mlflow --tracking-uri sqlite:///mlflow.db": lambda s: mlflow_store(
+            f"sqlite:///{s.cwd}/mlflow.db"
+        ),
         "gittrack models promote churn v0.0.2 production --request --push": lambda s: s.sh(
             f"gittrack models register churn --run {s.run(-2, 'taxi')}"
         ),
@@ -501,6 +504,59 @@ def mlflow_script(s: Scenario) -> None:
 MLFLOW = Page("docs/mlflow.md", setup=plain_project, after={"import gittrack.mlflow as mlflow": mlflow_script})
 
 
+# -- docs/migrate.md -------------------------------------------------------------------------------
+
+
+def mlflow_store(uri: str) -> None:
+    """An MLflow store (a database or a folder) holding one finished run of experiment churn."""
+    import os
+
+    from mlflow.tracking import MlflowClient
+
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = MlflowClient(tracking_uri=uri)
+    run = client.create_run(client.create_experiment("churn"), run_name="forest")
+    client.log_param(run.info.run_id, "depth", "4")
+    for step in range(3):
+        client.log_metric(run.info.run_id, "auc", 0.7 + step / 10, step=step)
+    client.set_terminated(run.info.run_id)
+
+
+def migrate_setup(s: Scenario) -> None:
+    """The page's my-project, beside which the MLflow stores it imports from lie."""
+    project = s.tmp / "my-project"
+    project.mkdir()
+    (project / "train.py").write_text("print('training')\n")
+    s.sh("git init -q && git add . && git commit -q -m 'Start'", cwd=project)
+    (project / "path" / "to").mkdir(parents=True)
+    mlflow_store(f"sqlite:///{project}/path/to/mlflow.db")
+    mlflow_store(str(project / "path" / "to" / "mlruns"))
+
+
+def imported_once(s: Scenario) -> bool:
+    """The dry runs wrote nothing; the import brought the database's run, with its MLflow id."""
+    import gittrack
+
+    [run] = gittrack.Client(s.cwd).list_runs("churn")
+    return run.data.params == {"depth": "4"} and bool(run.data.tags["mlflow.imported_run_id"])
+
+
+MIGRATE = Page(
+    "docs/migrate.md",
+    setup=migrate_setup,
+    skip={
+        "pip install 'gittrack[mlflow]'": "the extra is installed with .[dev]",
+        "gittrack import mlflow [--tracking-uri URI] [-e EXPERIMENT...] [--registry/--no-registry] [--dry-run] "
+        "[--json]": "a synopsis: the steps below run the command",
+        "gittrack import dvc-exps [-e NAME] [--all-commits] [--json]": "a synopsis: the DVC section runs it",
+        "gittrack export mlflow --tracking-uri URI [-e EXPERIMENT...] [--registry/--no-registry] [--json]": (
+            "a synopsis: 'Back to MLflow' runs it"
+        ),
+    },
+    after={"gittrack import mlflow --tracking-uri sqlite:///path/to/mlflow.db": imported_once},
+)
+
+
 # -- docs/promotions.md ----------------------------------------------------------------------------
 
 
@@ -810,6 +866,7 @@ SCENARIOS = {
         AUTOLOG,
         DATA,
         FORMAT,
+        MIGRATE,
         MLFLOW,
         PROMOTIONS,
         REGISTRY,

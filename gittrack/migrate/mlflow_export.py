@@ -148,8 +148,8 @@ def export_mlflow(
         raise UsageError("give the MLflow store to export to with --tracking-uri (a folder or sqlite:///mlflow.db)")
     mlflow = mlflow_client(tracking_uri, create=True)
     report = MigrationReport()
-    names = list(experiments) if experiments else client.list_experiments()
-    known = set(client.list_experiments())
+    names = list(experiments) if experiments else client.experiment_names()
+    known = set(client.experiment_names())
     missing = [n for n in names if n not in known]
     if missing:
         raise UsageError(f"no experiment named {', '.join(map(repr, missing))} here; known: {', '.join(sorted(known))}")
