@@ -106,6 +106,12 @@ def workspace_inputs(repo: pygit2.Repository, snapshot_tree: pygit2.Oid) -> list
     return inputs
 
 
+def _hashed(writer: RunWriter, path: str | os.PathLike) -> dict[str, Any]:
+    """An input's path (relative to the repository when inside it) and its DVC hash, size, file count."""
+    entry = dvcstore.hash_path(dvc_of(writer.repo), path)
+    return {"path": _relative(writer.repo, path), "md5": entry.md5, "size": entry.size, "nfiles": entry.nfiles}
+
+
 def log_input(writer: RunWriter, path: str | os.PathLike, name: str | None = None, track: bool = False) -> dict:
     """Record the DVC hash of a file or folder as an input; ``track`` also adds it to DVC."""
     dvc = dvc_of(writer.repo)
@@ -121,9 +127,7 @@ def log_input(writer: RunWriter, path: str | os.PathLike, name: str | None = Non
                 dvc.add(str(full))
         except Exception as exc:  # noqa: BLE001 - DVC raises many types; one line for the user
             raise dvcstore.DataError(f"DVC could not track '{path}': {str(exc).splitlines()[0]}") from None
-    entry = dvcstore.hash_path(dvc, path)
-    record = {"path": _relative(writer.repo, path), "md5": entry.md5, "size": entry.size, "nfiles": entry.nfiles,
-              "source": "log_input", "dirty": False}  # fmt: skip
+    record = {**_hashed(writer, path), "source": "log_input", "dirty": False}
     if name is not None:
         record["name"] = str(name)
     writer.add_inputs([record])
@@ -144,8 +148,7 @@ def log_dataset(
     if path is not None:
         if not os.path.exists(path):
             raise NotFoundError(f"dataset '{path}' does not exist")
-        entry = dvcstore.hash_path(dvc_of(writer.repo), path)
-        record = {"path": _relative(writer.repo, path), "md5": entry.md5, "size": entry.size, "nfiles": entry.nfiles}
+        record = _hashed(writer, path)
     else:
         record = {"path": str(source or name), "md5": None}
     record.update(source="log_input", dirty=False, name=str(name))

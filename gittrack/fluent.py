@@ -192,12 +192,7 @@ def _start_run(
                     client.set_tag(active.run_id, "gittrack.script_run_name", run_name)
                 else:
                     client.rename_run(active.run_id, run_name)
-            _push(active)
-            if params:
-                client.log_params(active.run_id, params)
-            if tags:
-                client.set_tags(active.run_id, tags)
-            return active
+            return _activate(active, params, tags)
         client = _client(repo)
         parent = parent_run_id or (_stack[-1].run_id if _stack else None)
         run = client.create_run(
@@ -229,12 +224,16 @@ def _resume(client: Client, run_id: str, params, tags) -> ActiveRun:
             f"run {short_id(run.info.run_id)} belongs to {run.info.user!r}, not {user!r}; start a run of your own"
         )
     client.attach_run(run.info.run_id)
-    active = ActiveRun(client, run.info.run_id, owned=True)
+    return _activate(ActiveRun(client, run.info.run_id, owned=True), params, tags)
+
+
+def _activate(active: ActiveRun, params, tags) -> ActiveRun:
+    """Make a run this process did not just create the active one, logging ``params`` and ``tags`` into it."""
     _push(active)
     if params:
-        client.log_params(active.run_id, params)
+        active.client.log_params(active.run_id, params)
     if tags:
-        client.set_tags(active.run_id, tags)
+        active.client.set_tags(active.run_id, tags)
     return active
 
 

@@ -327,8 +327,8 @@ def test_a_folder_prefix_downloads_the_files_logged_into_it(dvc_repo: Path, tmp_
 
 
 def test_xgboost_and_lightgbm_flavors_round_trip(dvc_repo: Path) -> None:
-    xgboost = pytest.importorskip("xgboost")
-    lightgbm = pytest.importorskip("lightgbm")
+    xgboost = pytest.importorskip("xgboost", reason="xgboost is optional (the autolog extra); its flavor needs it")
+    lightgbm = pytest.importorskip("lightgbm", reason="lightgbm is optional (the autolog extra); its flavor needs it")
     x = np.random.default_rng(0).normal(size=(60, 3))
     y = (x[:, 0] > 0).astype(int)
     models = {

@@ -14,7 +14,7 @@ import pytest
 import gittrack
 from tests.conftest import git
 
-pytest.importorskip("mlflow")
+pytest.importorskip("mlflow", reason="MLflow is optional (the mlflow extra); importing and exporting read it")
 
 BUILDER = Path(__file__).with_name("mlflow_stores.py")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from gittrack.mlflow import _registry, _state
 from gittrack.mlflow._pending import register_after_run
-from gittrack.mlflow.exceptions import MlflowException
+from gittrack.mlflow.exceptions import MlflowException, translate
 from gittrack.mlflow.models.model import ModelInfo
 from gittrack.mlflow.models.signature import ModelSignature, infer_signature
 
@@ -276,3 +276,57 @@ def flavor_of(model_uri: str) -> tuple[Any, str, str, str]:
         if artifact.get("path") == path and artifact.get("kind") == "model":
             return client, run_id, path, str(artifact.get("flavor"))
     raise MlflowException(f"run {run_id} has no model at {path!r}", error_code="RESOURCE_DOES_NOT_EXIST")
+
+
+# MLflow's log_model arguments after the model, in their positional order; a flavor may insert
+# its own (pytorch's pickle_module) after code_paths
+_LOG_ARGS = ("artifact_path", "conda_env", "code_paths", "registered_model_name", "signature", "input_example",
+             "await_registration_for", "pip_requirements", "extra_pip_requirements", "metadata", "name")  # fmt: skip
+
+
+def model_logger(flavor: str, model_arg: str, serialization: str | None = None, own_args: tuple[str, ...] = ()):
+    """``mlflow.<flavor>.log_model``: the model positionally or as ``model_arg`` (MLflow's name for
+    it, e.g. ``sk_model``), then MLflow's arguments in MLflow's order; those gittrack has no use
+    for (``conda_env``, ``code_paths``, ``await_registration_for``, ``own_args``) are accepted."""
+    names = (model_arg, *_LOG_ARGS[:3], *own_args, *_LOG_ARGS[3:])
+
+    def flavor_log_model(*args: Any, **kwargs: Any) -> ModelInfo:
+        if len(args) > len(names) or set(names[: len(args)]) & set(kwargs):
+            raise TypeError(f"mlflow.{flavor}.log_model() takes {', '.join(names)}, each once")
+        given = {**dict(zip(names, args, strict=False)), **kwargs}
+        if given.get(model_arg) is None:
+            raise MlflowException.invalid_parameter_value(f"mlflow.{flavor}.log_model needs the model ({model_arg})")
+        return log_model(
+            flavor, given[model_arg], given.get("artifact_path"), given.get("name"), given.get("signature"),
+            given.get("input_example"), given.get("registered_model_name"), given.get("pip_requirements"),
+            serialization, metadata=given.get("metadata"), extra_pip_requirements=given.get("extra_pip_requirements"),
+        )  # fmt: skip
+
+    flavor_log_model.__name__ = flavor_log_model.__qualname__ = "log_model"
+    flavor_log_model.__doc__ = (
+        f"Log the {flavor} model in the active run (artifact ``name``, default ``model``); with "
+        "``registered_model_name``, also register it as that model's next version."
+    )
+    return translate(flavor_log_model)
+
+
+def native_loader():
+    """``mlflow.<flavor>.load_model`` for flavors whose model loads as the library's own object."""
+
+    def load_model(model_uri: str, dst_path: str | None = None) -> Any:
+        """The model a runs:/ or models:/ URI names, as the library's own object."""
+        return load_native(model_uri)
+
+    return translate(load_model)
+
+
+def autologger(library: str):
+    """``mlflow.<library>.autolog``: gittrack's autologging for that library (``gittrack.autolog.<library>``)."""
+
+    def autolog(**kwargs: Any) -> Any:
+        from gittrack.mlflow._autolog import call
+
+        return call(library, kwargs)
+
+    autolog.__doc__ = f"gittrack's autologging for {library} (``gittrack.autolog.{library}``)."
+    return autolog

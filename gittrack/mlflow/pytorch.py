@@ -12,37 +12,7 @@ from gittrack.mlflow.exceptions import translate
 FLAVOR_NAME = "pytorch"
 
 
-@translate
-def log_model(
-    pytorch_model: Any,
-    artifact_path: str | None = None,
-    conda_env: Any = None,
-    code_paths: Any = None,
-    pickle_module: Any = None,
-    registered_model_name: str | None = None,
-    signature: Any = None,
-    input_example: Any = None,
-    await_registration_for: int = 300,
-    pip_requirements: list[str] | None = None,
-    extra_pip_requirements: list[str] | None = None,
-    metadata: dict | None = None,
-    name: str | None = None,
-    **_: Any,
-) -> _flavor.ModelInfo:
-    """Log the module in the active run; with ``registered_model_name``, also register it."""
-    return _flavor.log_model(
-        "pytorch",
-        pytorch_model,
-        artifact_path,
-        name,
-        signature,
-        input_example,
-        registered_model_name,
-        pip_requirements,
-        None,
-        metadata=metadata,
-        extra_pip_requirements=extra_pip_requirements,
-    )
+log_model = _flavor.model_logger("pytorch", "pytorch_model", own_args=("pickle_module",))
 
 
 @translate
@@ -66,8 +36,4 @@ def load_model(model_uri: str, dst_path: str | None = None, **kwargs: Any) -> An
     return torch.load(local, weights_only=False, **kwargs)
 
 
-def autolog(**kwargs: Any) -> Any:
-    """gittrack's autologging for PyTorch (``gittrack.autolog.pytorch``)."""
-    from gittrack.mlflow._autolog import call
-
-    return call("pytorch", kwargs)
+autolog = _flavor.autologger("pytorch")
