@@ -4,8 +4,9 @@
 
 Logs one metric of ``--points`` points (in proper segments) in a fresh repository, then runs,
 each as its own process: ``gittrack metrics RUN --csv`` (streams, constant memory),
-``gittrack runs show RUN`` (reads the run's summary, never the history) and
-``Client.get_metric_history`` (returns the whole list). Prints wall time and peak RSS (a timing
+``gittrack runs show RUN`` (reads the run's summary, never the history),
+``Client.get_metric_history`` (returns the whole list of ``Metric``), ``Client.get_metric_arrays``
+(numpy columns) and the fluent ``gittrack.get_metric_history`` (a DataFrame). Prints wall time and peak RSS (a timing
 printout, not a timed test).
 """
 
@@ -31,6 +32,14 @@ print(run_id)
 HISTORY = r"""
 import sys, gittrack
 print(len(gittrack.Client(".").get_metric_history(sys.argv[1], "loss")))
+"""
+ARRAYS = r"""
+import sys, gittrack
+print(len(gittrack.Client(".").get_metric_arrays(sys.argv[1], "loss").value))
+"""
+FRAME = r"""
+import sys, gittrack
+print(len(gittrack.get_metric_history(sys.argv[1], "loss")))
 """
 
 
@@ -68,6 +77,8 @@ def main() -> None:
             ("runs show RUN", [str(BIN / "gittrack"), "runs", "show", run_id]),
             ("metrics RUN --csv", [str(BIN / "gittrack"), "metrics", run_id, "--csv"]),
             ("Client.get_metric_history", [sys.executable, "-c", HISTORY, run_id]),
+            ("Client.get_metric_arrays", [sys.executable, "-c", ARRAYS, run_id]),
+            ("gittrack.get_metric_history (DataFrame)", [sys.executable, "-c", FRAME, run_id]),
         ):
             seconds, peak = measured(argv, root)
             print(f"{label:40} {seconds:8.2f} {peak:8.0f}")

@@ -439,14 +439,8 @@ def get_metric_history(run_id: str, key: str, repo: str | os.PathLike | None = N
     """One metric's history as a DataFrame: ``step``, ``timestamp`` (UTC datetime), ``value``."""
     import pandas as pd
 
-    points = _client(repo).get_metric_history(run_id, key)
-    return pd.DataFrame(
-        {
-            "step": pd.Series([p.step for p in points], dtype="int64"),
-            "timestamp": pd.to_datetime(pd.Series([p.timestamp for p in points], dtype="int64"), unit="ms", utc=True),
-            "value": pd.Series([p.value for p in points], dtype="float64"),
-        }
-    )
+    steps, timestamps, values = _client(repo).get_metric_arrays(run_id, key)
+    return pd.DataFrame({"step": steps, "timestamp": pd.to_datetime(timestamps, unit="ms", utc=True), "value": values})
 
 
 def compare_runs(run_ids: list[str], repo: str | os.PathLike | None = None):

@@ -6,7 +6,7 @@ import math
 import sqlite3
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gittrack.errors import MalformedRunError
@@ -101,6 +101,77 @@ def test_metric_points_out_of_range_are_refused(point) -> None:
     data = metricfile.encode_points([metricfile.format_point(*point)])
     with pytest.raises(MalformedRunError, match="out of range"):
         metricfile.decode_points(data, "hostile")
+
+
+def _decoded(segments: list[bytes]) -> tuple[str, list]:
+    """What each decoder makes of segments: ``("ok", points)`` or ``("error", message)``."""
+    try:
+        return "ok", [p for data in segments for p in metricfile.decode_points(data, "m")]
+    except MalformedRunError as exc:
+        return "error", [str(exc)]
+
+
+def _columnar(segments: list[bytes]) -> tuple[str, list]:
+    try:
+        columns = metricfile.decode_columns(segments, "m")
+    except MalformedRunError as exc:
+        return "error", [str(exc)]
+    assert [c.dtype.name for c in columns] == ["int64", "int64", "float64"]
+    return "ok", list(zip(columns.step.tolist(), columns.timestamp.tolist(), columns.value.tolist(), strict=True))
+
+
+def _same(a: tuple[str, list], b: tuple[str, list]) -> bool:
+    if a[0] != b[0] or len(a[1]) != len(b[1]):
+        return False
+    if a[0] == "error":
+        return a == b
+    return all(p[:2] == q[:2] and _same_float(p[2], q[2]) for p, q in zip(a[1], b[1], strict=True))
+
+
+points = st.tuples(st.integers(INT64_MIN, INT64_MAX), st.integers(0, MAX_TIMESTAMP_MS), floats)
+
+
+COLUMNAR = settings(deadline=None)  # the first example imports pandas
+
+
+@COLUMNAR
+@given(st.lists(st.lists(points, max_size=30), max_size=4))
+def test_columnar_decoding_gives_the_points_of_the_segments(segments) -> None:
+    """The numpy/pandas reader charts use reads well-formed histories exactly as decode_points."""
+    data = [metricfile.encode_points([metricfile.format_point(*p) for p in segment]) for segment in segments]
+    assert _same(_columnar(data), _decoded(data))
+
+
+# lines made of the characters where the fast reader and Python's int/float could disagree
+fields = st.text(alphabet="0123456789+-.eEnaif_ x", max_size=8)
+lines = st.one_of(
+    st.tuples(fields, fields, fields).map(lambda f: "\t".join(f)),
+    st.lists(fields, max_size=5).map("\t".join),
+    points.map(lambda p: metricfile.format_point(*p).decode().rstrip("\n")),
+)
+
+
+@COLUMNAR
+@given(st.lists(st.lists(lines, max_size=6).map(lambda ls: "".join(line + "\n" for line in ls)), max_size=3))
+def test_columnar_decoding_accepts_and_refuses_what_decode_points_does(bodies) -> None:
+    """On any text, including hostile lines, both readers agree: same points or the same error."""
+    data = [metricfile.HEADER + body.encode() for body in bodies]
+    assert _same(_columnar(data), _decoded(data))
+
+
+def test_columnar_decoding_of_many_segments_matches() -> None:
+    """Segments are parsed a chunk at a time: the result and a bad line's error are the same."""
+    segments = [
+        metricfile.encode_points(
+            [metricfile.format_point(i * 10 + j, 1_700_000_000_000 + j, 1 / (j + 1)) for j in range(10)]
+        )
+        for i in range(150)
+    ]
+    assert _same(_columnar(segments), _decoded(segments))
+    assert len(_columnar(segments)[1]) == 1500
+    segments[100] = metricfile.HEADER + b"x" + segments[100][len(metricfile.HEADER) :]
+    assert _columnar(segments) == _decoded(segments) == ("error", ["m line 2 is not 'step<TAB>timestamp_ms<TAB>value'"])
+    assert _columnar([]) == ("ok", [])
 
 
 def _valid_yaml() -> str:

@@ -207,6 +207,8 @@ def test_nan_and_infinities_are_kept(repo: Path) -> None:
     assert run.data.metrics["ninf"] == -math.inf
     assert run.data.metrics["big"] == 1e308
     assert math.isnan(gittrack.get_metric_history(active.run_id, "nan")["value"][0])
+    arrays = gittrack.Client().get_metric_arrays(active.run_id, "ninf")
+    assert arrays.value.tolist() == [-math.inf] and arrays.value.dtype.name == "float64"
 
 
 def test_long_history_is_written_in_segments(repo: Path) -> None:
@@ -226,6 +228,11 @@ def test_long_history_is_written_in_segments(repo: Path) -> None:
     assert [p.step for p in history] == list(range(10_000))
     assert history[-1].value == pytest.approx(1 / 10_000)
     assert client.get_run(run_id).record.metrics["loss"].count == 10_000
+    arrays = client.get_metric_arrays(run_id, "loss")  # the same points as numpy columns
+    assert arrays.step.tolist() == [p.step for p in history]
+    assert arrays.timestamp.tolist() == [p.timestamp for p in history]
+    assert arrays.value.tolist() == [p.value for p in history]
+    assert len(client.get_metric_arrays(run_id, "never-logged").value) == 0
 
 
 def test_steps_auto_increment_per_key(repo: Path) -> None:

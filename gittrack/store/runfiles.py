@@ -105,9 +105,8 @@ def read_summary_json(repo: pygit2.Repository, commit_id: pygit2.Oid) -> tuple[R
     return parse_summary(data, f"{what}: {RUN_DIR}/{SUMMARY}"), data
 
 
-def iter_history(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> Iterator[list[metricfile.Point]]:
-    """The history of metric ``key`` a segment at a time (sealed segments in order, then the
-    tail), so a history of millions of points is read in constant memory."""
+def _history_blobs(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> Iterator[bytes]:
+    """The bytes of the sealed segments of metric ``key`` in order, then of its tail."""
     what = f"run commit {str(commit_id)[:12]}"
     tree = run_tree_of(repo, commit_id)
     filename = metric_filename(key)
@@ -117,11 +116,24 @@ def iter_history(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> It
         segments = None
     if segments is not None:
         for entry in sorted(segments, key=lambda e: e.name):
-            data = read_blob(repo, segments, entry.name, metricfile.MAX_SEGMENT_BYTES, what)
-            yield metricfile.decode_points(data or b"", f"{what}: metric {key!r}")
+            yield read_blob(repo, segments, entry.name, metricfile.MAX_SEGMENT_BYTES, what) or b""
     tail = read_blob(repo, tree, f"{METRICS}/{filename}", metricfile.MAX_SEGMENT_BYTES, what)
     if tail is not None:
-        yield metricfile.decode_points(tail, f"{what}: metric {key!r}")
+        yield tail
+
+
+def iter_history(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> Iterator[list[metricfile.Point]]:
+    """The history of metric ``key`` a segment at a time (sealed segments in order, then the
+    tail), so a history of millions of points is read in constant memory."""
+    what = f"run commit {str(commit_id)[:12]}: metric {key!r}"
+    for data in _history_blobs(repo, commit_id, key):
+        yield metricfile.decode_points(data, what)
+
+
+def read_history_columns(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> metricfile.Columns:
+    """The full history of metric ``key`` as numpy columns (see ``metricfile.decode_columns``)."""
+    what = f"run commit {str(commit_id)[:12]}: metric {key!r}"
+    return metricfile.decode_columns(list(_history_blobs(repo, commit_id, key)), what)
 
 
 def read_history(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> list[metricfile.Point]:

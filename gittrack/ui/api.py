@@ -115,15 +115,10 @@ class Backend:
             if hit is not None:
                 self._series.move_to_end(cache_key)
                 return hit
-        steps, times, values = [], [], []
-        for segment in self.client.iter_metric_history(run.info.run_id, key):
-            for point in segment:
-                steps.append(point.step)
-                times.append(point.timestamp)
-                values.append(point.value)
-        if not values and key not in run.data.metrics:
+        steps, times, values = self.client.get_metric_arrays(run.info.run_id, key)
+        if not len(values) and key not in run.data.metrics:
             raise NotFoundError(f"run {run.info.run_name} has no metric {key!r}")
-        data = min_max(steps, times, values, points) if points else min_max(steps, times, values, len(values) + 1)
+        data = min_max(steps, times, values, points or len(values) + 1)
         data["key"] = key
         if run.info.status != "RUNNING":  # an ended run's commit never changes
             with self._lock:

@@ -62,8 +62,7 @@ def render_report(client, run_specs: list[str], title: str | None = None, preamb
         color = COLORS[i % len(COLORS)]
         series = {}
         for key in run.data.metrics:
-            points = client.get_metric_history(info.run_id, key)
-            s = min_max([p.step for p in points], [p.timestamp for p in points], [p.value for p in points], POINTS)
+            s = min_max(*client.get_metric_arrays(info.run_id, key), POINTS)
             s["value"] = [v if v is None or math.isfinite(v) else None for v in s["value"]]
             series[key] = {"step": s["step"], "value": s["value"]}
         end = info.end_time

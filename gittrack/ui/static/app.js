@@ -437,10 +437,18 @@ function runPage() {
   }
 
   // charts
+  const seriesRequests = {};
+  function fetchSeries(key) {
+    seriesRequests[key] = seriesRequests[key] || api(`/api/runs/${runId}/metric`, { key });
+    return seriesRequests[key];
+  }
+
   async function loadCharts(refresh) {
+    if (refresh) Object.keys(seriesRequests).forEach((key) => delete seriesRequests[key]);
+    const keys = Object.keys(run.metric_summaries).sort();
+    keys.forEach(fetchSeries);
     await whenPlotly();
     const where = document.getElementById("charts");
-    const keys = Object.keys(run.metric_summaries).sort();
     if (!keys.length) { where.replaceChildren(el("p", { class: "muted", text: "no metrics logged" })); return; }
     if (!refresh) {
       where.replaceChildren(...keys.map((key) => el("div", { class: "chart-box" },
@@ -450,7 +458,7 @@ function runPage() {
     }
     await Promise.all(keys.map(async (key) => {
       try {
-        chartState.series[key] = await api(`/api/runs/${runId}/metric`, { key });
+        chartState.series[key] = await fetchSeries(key);
       } catch (error) {
         showError(chartBox(key).querySelector(".chart"), error);
         return;
@@ -598,6 +606,11 @@ function runPage() {
     );
   }
 
+  // opened on its charts: ask for the histories at once (the keys come with the page), while
+  // the run's details and plotly.js load
+  if (location.hash === "#charts") {
+    for (const key of JSON.parse(root.dataset.metrics || "[]")) fetchSeries(key);
+  }
   load().then(() => showTab((location.hash || "#overview").slice(1)));
 }
 
