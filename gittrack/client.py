@@ -533,6 +533,14 @@ class Client:
 
         return find_rows(self._repo, experiment_names, filter_string, order_by, max_results, run_view)
 
+    def count_runs(
+        self, experiment_names: list[str] | None = None, filter_string: str = "", run_view: str = "active"
+    ) -> int:
+        """How many runs match a filter, without reading them (the UI's total)."""
+        from gittrack.search.service import count_runs
+
+        return count_runs(self._repo, experiment_names, filter_string, run_view)
+
     def runs_of(self, rows) -> list[Run]:
         """``Run`` objects for rows returned by :meth:`find_rows`."""
         from gittrack.search.service import runs_of

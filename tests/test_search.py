@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import gittrack
 from gittrack.search.filter import FilterSyntaxError, parse_filter
-from gittrack.search.service import find_rows, search_runs
+from gittrack.search.service import count_runs, find_rows, search_runs
 
 
 @pytest.fixture
@@ -175,6 +175,10 @@ def test_deleted_runs_view(runs) -> None:
     assert "lin" not in names(client.search_runs())
     assert names(client.search_runs(run_view="deleted")) == ["lin"]
     assert len(client.search_runs(run_view="all")) == 4
+    assert [client.count_runs(run_view=view) for view in ("active", "deleted", "all")] == [3, 1, 4]
+    assert client.count_runs(["taxi"], "params.model = 'rf'", run_view="all") == len(
+        client.search_runs(["taxi"], "params.model = 'rf'", run_view="all")
+    )
 
 
 @pytest.mark.parametrize(
@@ -334,6 +338,7 @@ def test_index_and_scan_paths_agree(tmp_path_factory, runs, filters, order, pack
         indexed = find_rows(repo, filter_string=text, order_by=order).rows
         scanned = find_rows(repo, filter_string=text, order_by=order, use_index=False).rows
         assert [r.run_id for r in indexed] == [r.run_id for r in scanned], text
+        assert count_runs(repo, filter_string=text) == len(scanned), text
         for a, b in zip(indexed, scanned, strict=True):
             assert a.params == b.params
             assert a.tags == b.tags

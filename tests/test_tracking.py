@@ -663,3 +663,32 @@ def test_a_recorded_run_is_written_whole_with_its_own_times(repo: Path) -> None:
     assert (run.info.user, run.info.source_commit, run.info.run_name) == ("grace", str(head), "r1")
     assert handle[run.info.commit].parents[0].id == head
     assert handle[run.info.commit].tree["train.py"].id == handle[head].tree["train.py"].id
+
+
+def test_a_run_found_once_follows_its_ref(repo: Path) -> None:
+    """Resolving a full id is remembered, but never past a change of the refs: a run deleted,
+    packed or repointed by plain git is looked up again."""
+    client = gittrack.Client()
+    first = client.create_run(experiment="e", run_name="first")
+    client.set_terminated(first.info.run_id)
+    second = client.create_run(experiment="e", run_name="second")
+    client.set_terminated(second.info.run_id)
+    run_id, ref = first.info.run_id, client.get_run(first.info.run_id).info.ref
+    assert client.get_run(run_id).info.run_name == "first"
+
+    git(repo, "update-ref", ref, client.get_run(second.info.run_id).info.commit)  # repointed by hand
+    with pytest.raises(gittrack.MalformedRunError):
+        client.get_run(run_id)  # the commit is another run's: refused, not the remembered one
+    git(repo, "update-ref", ref, first.info.commit)
+    assert client.get_run(run_id).info.commit == first.info.commit
+
+    client.delete_runs([run_id])
+    with pytest.raises(gittrack.NotFoundError, match="deleted"):
+        gittrack.Client().get_run(run_id)
+    client.restore_run(run_id)
+    client.pack_runs(["e"])
+    found = gittrack.Client().get_run(run_id)
+    assert (found.info.run_name, found.info.commit) == ("first", first.info.commit)
+    client.delete_runs([run_id])  # a packed run: deleted by a ref under refs/runs-deleted/
+    with pytest.raises(gittrack.NotFoundError, match="deleted"):
+        client.get_run(run_id)

@@ -350,6 +350,10 @@ class SearchCache:
                                bool(dirty), params_, metrics_, tags_, tuple(map(tuple, ds))))  # fmt: skip
         return rows
 
+    def count(self, where: str, params: list[Any], experiments: list[str] | None, view: str) -> int:
+        """How many runs a compiled filter matches, without reading them."""
+        return self._query("count(*)", where, params, "NULL", [], experiments, view, None)[0][0]
+
     def select_columns(
         self, where: str, params: list[Any], order: str, order_params: list[Any], experiments: list[str] | None,
         view: str, limit: int | None,

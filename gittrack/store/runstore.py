@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     import pygit2
 
 DELETED_NAMESPACE = "refs/runs-deleted/"
+# run id -> its RunRef as the last scan of every ref found it, per repository (git dir): resolving a
+# full id again is then one ref lookup, not a scan (a second with 100,000 runs). Each entry is
+# checked against the refs before it is used, so a run moved, deleted or repointed is looked up anew.
+_KNOWN: dict[str, dict[str, RunRef]] = {}
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,10 @@ class RunStore:
         ``refs/runs/``, or the deleted runs with ``namespace=DELETED_NAMESPACE``)."""
         if not isinstance(spec, str) or not spec.strip():
             raise InvalidNameError("a run must be given by id, id prefix, name or ref")
+        if namespace == naming.RUNS_NAMESPACE and len(spec) == RUN_ID_LENGTH:
+            known = _KNOWN.get(self.repo.path, {}).get(spec)
+            if known is not None and self._still_there(known):
+                return known
         matches = self._matches(spec, namespace)
         if not matches:
             deleted = namespace == DELETED_NAMESPACE
@@ -171,9 +179,24 @@ class RunStore:
             )
         return matches[0]
 
+    def _still_there(self, ref: RunRef) -> bool:
+        """Whether the refs still say what they said when ``ref`` was found: its own ref at the
+        same commit, or, packed, no ref of its own and not deleted (an index only ever grows)."""
+        own = self.repo.references.get(ref.name)
+        if not ref.packed:
+            return own is not None and own.target == ref.commit
+        return (
+            own is None and self.repo.references.get(DELETED_NAMESPACE + ref.name[len(naming.RUNS_NAMESPACE) :]) is None
+        )
+
     def _matches(self, spec: str, namespace: str) -> list[RunRef]:
         """The runs under ``namespace`` that ``spec`` names (a ref name under either namespace)."""
         refs, _ = self.refs(namespace=namespace)
+        if namespace == naming.RUNS_NAMESPACE:
+            by_id: dict[str, RunRef | None] = {}
+            for ref in refs:
+                by_id[ref.run_id] = None if ref.run_id in by_id else ref  # an id in two experiments: scan
+            _KNOWN[self.repo.path] = {run_id: ref for run_id, ref in by_id.items() if ref is not None}
         for space in (naming.RUNS_NAMESPACE, DELETED_NAMESPACE):
             if spec.startswith(space):
                 return [r for r in refs if r.name == namespace + spec[len(space) :]]

@@ -197,8 +197,7 @@ def runs(request: Request) -> Json:
 
 def runs_count(request: Request) -> Json:
     exps, filter_string, _, view = _search_args(request)
-    result = _backend(request).client.find_rows(exps, filter_string, None, None, view)
-    return Json({"count": len(result.rows)})
+    return Json({"count": _backend(request).client.count_runs(exps, filter_string, view)})
 
 
 def run(request: Request) -> Json:
