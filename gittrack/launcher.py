@@ -28,4 +28,6 @@ def run_command(
     system_metrics: bool | None = None,
 ) -> tuple[Run, int]:
     """The old signature of ``Client(repo).run_command``."""
-    return Client(repo).run_command(command, experiment, run_name, params, tags, on_stdout, on_stderr, on_start, cwd)
+    return Client(repo).run_command(
+        command, experiment, run_name, params, tags, on_stdout, on_stderr, on_start, cwd, system_metrics
+    )
