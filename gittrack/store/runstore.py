@@ -18,7 +18,7 @@ from gittrack.errors import (
     MalformedRunError,
     NotFoundError,
 )
-from gittrack.store import naming, packs, rules, runfiles
+from gittrack.store import annotations, naming, packs, rules, runfiles
 from gittrack.store.ids import RUN_ID_LENGTH, looks_like_prefix, short_id
 from gittrack.store.record import RunRecord
 
@@ -62,7 +62,7 @@ def visible_packed(indexes: list[packs.Index], hidden: set[str]) -> list[tuple[R
 
 @dataclass(frozen=True)
 class StoredRun:
-    """A run as read from its commit."""
+    """A run as read from its commit, with the edits of its note applied (``store.annotations``)."""
 
     ref: RunRef
     record: RunRecord
@@ -128,7 +128,7 @@ class RunStore:
             rules.check_named(record, ref.experiment, ref.run_id)
         except MalformedRunError as exc:
             raise MalformedRunError(f"{ref.name} {exc}") from None
-        return StoredRun(ref, record)
+        return StoredRun(ref, annotations.overlay(self.repo, record, ref.commit))
 
     def runs(self, experiment: str | None = None) -> tuple[list[StoredRun], list[str]]:
         """Every readable run, newest first, and a problem line for each run that is not."""
@@ -184,9 +184,10 @@ class RunStore:
 
     def _name_of(self, ref: RunRef) -> str | None:
         try:
-            return runfiles.read_record(self.repo, ref.commit).name
+            record = runfiles.read_summary(self.repo, ref.commit)
         except GittrackError:
             return None
+        return annotations.read(self.repo, ref.commit).name or record.name
 
     def get(self, spec: str) -> StoredRun:
         """Resolve and read one run."""

@@ -36,6 +36,7 @@ log = logging.getLogger("gittrack")
 DEFAULT_CHECKPOINT_INTERVAL = 10.0
 MAX_PARAM_LENGTH = 6000
 MAX_TAG_LENGTH = 8000
+MAX_RUN_NAME_LENGTH = 500
 FLUSH_POINTS = 100_000
 _CAS_ATTEMPTS = 50
 
@@ -108,7 +109,7 @@ def _metric_value(key: str, value: Any) -> float:
     )
 
 
-def _text(what: str, value: Any, limit: int) -> str:
+def checked_text(what: str, value: Any, limit: int) -> str:
     """``str(value)``, checked for length, for being encodable as UTF-8, and for NUL characters
     (SQLite, which searches filter with, and most databases end text there)."""
     text = value if isinstance(value, str) else str(value)
@@ -123,9 +124,15 @@ def _text(what: str, value: Any, limit: int) -> str:
     return text
 
 
-def _run_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip() or not name.isprintable():
-        raise InvalidValueError(f"run name must be a non-empty line of printable text, got {name!r}")
+def checked_run_name(name: Any) -> str:
+    """``name`` if it can name a run: one non-empty line of printable text, at most
+    ``MAX_RUN_NAME_LENGTH`` characters."""
+    if not isinstance(name, str) or not name.strip() or not name.isprintable() or len(name) > MAX_RUN_NAME_LENGTH:
+        shown = name if not isinstance(name, str) or len(name) < 60 else name[:60] + "..."
+        raise InvalidValueError(
+            f"run name must be a non-empty line of printable text of at most {MAX_RUN_NAME_LENGTH} characters, "
+            f"got {shown!r}"
+        )
     return name
 
 
@@ -236,7 +243,7 @@ class RunWriter:
         """Snapshot the workspace and prepare a new run; its ref appears at the first checkpoint."""
         naming.validate_experiment(experiment)
         if run_name is not None:
-            _run_name(run_name)
+            checked_run_name(run_name)
         snap = take_snapshot(repo, max_file_bytes)
         start = now_ms()
         run_id = new_run_id(start)
@@ -295,7 +302,7 @@ class RunWriter:
         ``ref`` may name where it goes (e.g. under ``refs/runs-deleted/``)."""
         naming.validate_experiment(experiment)
         if run_name is not None:
-            _run_name(run_name)
+            checked_run_name(run_name)
         run_id = run_id or new_run_id(start_time)
         name, email = user
         tree = repo[commit].tree_id if commit is not None else apply_changes(repo, None, {})
@@ -363,7 +370,7 @@ class RunWriter:
     def log_param(self, key: str, value: Any) -> None:
         """Record a param; logging it again with another value is an error (params never change)."""
         naming.validate_key(key, "param key")
-        text = _text(f"param {key!r}", value, MAX_PARAM_LENGTH)
+        text = checked_text(f"param {key!r}", value, MAX_PARAM_LENGTH)
         new = (text, _yaml_type(value))
         with self._lock:
             record = self._state.record
@@ -385,7 +392,7 @@ class RunWriter:
     def set_tag(self, key: str, value: Any) -> None:
         """Set a tag (tags, unlike params, may be overwritten)."""
         naming.validate_key(key, "tag key")
-        text = _text(f"tag {key!r}", value, MAX_TAG_LENGTH)
+        text = checked_text(f"tag {key!r}", value, MAX_TAG_LENGTH)
         with self._lock:
             self._pending.tags[key] = text
 
@@ -428,7 +435,7 @@ class RunWriter:
 
     def set_name(self, name: str) -> None:
         """Rename the run (its id, and so its ref, stay)."""
-        _run_name(name)
+        checked_run_name(name)
         with self._lock:
             self._pending.name = name
 

@@ -396,9 +396,10 @@ def restore_run(request: Request) -> Json:
 
 
 def edit_run(request: Request) -> Json:
-    """Rename a RUNNING run, set its tags or its description (MLflow's ``mlflow.note.content`` tag)
-    through the run's writer; the run's own process keeps them at its next checkpoint. An ended run
-    never changes (``ImmutableRunError``, 409)."""
+    """Rename a run, set its tags (a null value removes one) or its description (MLflow's
+    ``mlflow.note.content`` tag; empty removes it). A RUNNING run takes them through its writer
+    (its own process keeps them at its next checkpoint); an ended one keeps them as edits beside
+    its unchanged commit (docs/tracking.md)."""
     body = _body(request)
     client = _backend(request).client
     run_id = client.get_run(request.path_params["run_id"]).info.run_id
@@ -406,15 +407,17 @@ def edit_run(request: Request) -> Json:
     if not isinstance(tags, dict):
         raise UsageError("tags must be an object of names to values")
     if "description" in body:
-        tags = {**tags, "mlflow.note.content": body["description"]}
+        tags = {**tags, "mlflow.note.content": body["description"] or None}
     try:
         if body.get("name"):
             client.rename_run(run_id, str(body["name"]))
-        if tags:
-            client.set_tags(run_id, tags)
-        client.flush(run_id)
+        kept = {key: value for key, value in tags.items() if value is not None}
+        if kept:
+            client.set_tags(run_id, kept)
+        for key in [key for key, value in tags.items() if value is None]:
+            client.delete_tag(run_id, key)
     finally:
-        client.detach(run_id)
+        client.detach(run_id)  # writes what a RUNNING run was given
     return Json({"run": row_id(client.get_run(run_id))})
 
 
