@@ -190,6 +190,26 @@ class Client:
         """Remove a tag of a run (as :meth:`set_tag`)."""
         self._edit(run_id, {key: None})
 
+    def edit_run(
+        self, run_id: str, tags: Mapping[str, Any] | None = None, name: str | None = None, description: Any = ...
+    ) -> Run:
+        """Change a run's tags (a value of None removes the tag), its name and its description
+        (MLflow's ``mlflow.note.content`` tag; None or empty removes it) in one edit, as
+        :meth:`set_tag` does; returns the run as it is now."""
+        changes = {
+            key: None if value is None else _as_text(value) for key, value in _mapping(tags or {}, "tags").items()
+        }
+        if description is not ...:
+            changes["mlflow.note.content"] = None if description in (None, "") else _as_text(description)
+        spec = self.get_run(run_id).info.run_id
+        attached = spec in self._writers
+        try:
+            self._edit(spec, changes, name)
+        finally:
+            if not attached:  # a writer opened for this edit writes it and lets go
+                self.detach(spec)
+        return self.get_run(spec)
+
     def _edit(self, run_id: str, tags: dict[str, Any], name: str | None = None) -> None:
         """Change tags (a value of None removes the tag) and the name of a run: through the writer of a
         RUNNING run, as a note on the commit of an ended (or packed) one (``store.annotations``)."""

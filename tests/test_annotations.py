@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,57 @@ def test_later_events_win_and_null_restores(repo: Path) -> None:
     for value in ("1", "2", "3"):  # one millisecond or not, the last call wins
         client.set_tag(run_id, "n", value)
     assert client.get_run(run_id).data.tags["n"] == "3"
+
+
+def test_cli_tags_renames_and_describes_an_ended_run(repo: Path) -> None:
+    from click.testing import CliRunner
+
+    from gittrack.cli import main
+
+    client = gittrack.Client()
+    run_id = ended_run(client, old="x")
+    short = client.get_run(run_id).info.short_id
+    runner = CliRunner()
+
+    def cli(*args: str):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    done = cli("runs", "tag", short, "reviewed=yes", "note=a=b", "--delete", "old")
+    assert (done.exit_code, done.output) == (0, f"tagged base ({short}): reviewed=yes note=a=b -old\n")
+    done = cli("runs", "rename", short, "final model")
+    assert (done.exit_code, done.output) == (0, f"renamed run {short} to final model\n")
+    done = cli("runs", "describe", "final model", "kept for the report")
+    assert (done.exit_code, done.output) == (0, f"described final model ({short})\n")
+    run = client.get_run(run_id)
+    assert run.data.tags == {"reviewed": "yes", "note": "a=b", "mlflow.note.content": "kept for the report"}
+    listed = cli("runs", "list", "-f", "tags.reviewed = 'yes'", "--json")
+    assert [r["run_name"] for r in json.loads(listed.output)] == ["final model"]
+    shown = cli("runs", "show", short, "--json")
+    assert json.loads(shown.output)["tags"]["reviewed"] == "yes"
+    assert "final model" in cli("runs", "show", short).output
+    assert cli("runs", "describe", short, "").output == f"removed the description of final model ({short})\n"
+    for args, code, message in [
+        (("runs", "tag", short), 2, "give at least one KEY=VALUE"),
+        (("runs", "tag", short, "novalue"), 2, "is not KEY=VALUE"),
+        (("runs", "tag", short, "bad key!=1"), 2, "has characters other than"),
+        (("runs", "rename", short, "two\nlines"), 2, "run name must be"),
+        (("runs", "tag", "nope", "a=1"), 1, "no run matches 'nope'"),
+    ]:
+        failed = CliRunner().invoke(main, list(args))
+        assert failed.exit_code == code, failed.output
+        assert message in failed.output
+        assert "Traceback" not in failed.output
+
+
+def test_cli_edit_as_a_process(repo: Path, gittrack_cmd: list[str]) -> None:
+    import subprocess
+
+    client = gittrack.Client()
+    run_id = ended_run(client)
+    done = subprocess.run([*gittrack_cmd, "runs", "tag", run_id[:12], "reviewed=yes"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    client.delete_runs([run_id])
+    refused = subprocess.run([*gittrack_cmd, "runs", "rename", run_id[:12], "x"], capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1
+    assert "is deleted" in refused.stderr

@@ -108,6 +108,7 @@ class SearchCache:
         self.path = path or gittrack_dir(repo) / "index.sqlite"
         self._conn: sqlite3.Connection | None = None
         self._packed: dict[str, bytes] = {}  # commit -> summary.json bytes of packed runs
+        self._edits = annotations.reader(repo)  # commit -> its edits (notes looked up once a sync)
         self.fresh: list[tuple[RunRow, int]] | None = None
         """After a sync that built the index from nothing: every run's row and deleted flag, so the
         first search can answer from memory instead of reading back what was just written."""
@@ -279,6 +280,7 @@ class SearchCache:
                 "SELECT commit_id, run_id, experiment FROM runs")}  # fmt: skip
             read: dict[str, RunRecord] = {}
             batch = _Batch()
+            self._edits = annotations.reader(self.repo)
             refs, problems = [], []
             for name in changed:
                 target, deleted = current[name]
@@ -343,7 +345,7 @@ class SearchCache:
             record = parse_summary(raw, f"packed run {target[:12]}")
         else:
             record = runfiles.read_summary(self.repo, oid)
-        edits = annotations.read(self.repo, oid)
+        edits = self._edits(oid)
         if not edits:
             batch.add(target, record)
             return record

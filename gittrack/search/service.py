@@ -113,11 +113,12 @@ def _scan(repo, experiments, predicate, order, max_results, run_view) -> tuple[l
             refs.extend(found)
             problems.extend(bad)
     rows = []
+    edits = annotations.reader(repo)
     for ref in refs:
         if experiments is not None and ref.experiment not in experiments:
             continue
         try:
-            record = annotations.overlay(repo, rules.read_run(repo, ref.commit, ref.experiment, ref.run_id), ref.commit)
+            record = annotations.apply(rules.read_run(repo, ref.commit, ref.experiment, ref.run_id), edits(ref.commit))
         except GittrackError as exc:
             problems.append(f"{ref.name}: {exc}")
             continue
@@ -181,9 +182,10 @@ def paused_gc() -> Iterator[None]:
 def runs_of(repo: pygit2.Repository, rows: list[RunRow]) -> list[Run]:
     """``Run`` objects for search rows, their records read from the run commits (with their edits)."""
     out = []
+    edits = annotations.reader(repo)
     for row in rows:
         oid = _oid(row.commit)
-        record = annotations.overlay(repo, runfiles.read_summary(repo, oid), oid)
+        record = annotations.apply(runfiles.read_summary(repo, oid), edits(oid))
         out.append(Run.from_record(record, row.ref, row.commit, status=row.status))
     return out
 

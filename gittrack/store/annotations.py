@@ -13,6 +13,7 @@ that fails is skipped; a note can change nothing but tags and the name.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gittrack.errors import InvalidNameError, InvalidValueError, UsageError
@@ -127,9 +128,16 @@ def read(repo: pygit2.Repository, commit: Any) -> Edits:
     return parse(notes.read(repo, commit))
 
 
-def overlay(repo: pygit2.Repository, record: RunRecord, commit: Any) -> RunRecord:
-    """``record`` (of run commit ``commit``) with its edits applied."""
-    return apply(record, read(repo, commit))
+def reader(repo: pygit2.Repository) -> Callable[[Any], Edits]:
+    """:func:`read` for many runs: the notes ref is looked up once, not once a run."""
+    if repo.references.get(notes.NOTES_REF) is None:
+        return lambda commit: Edits()
+    return lambda commit: parse(notes.read(repo, commit))
+
+
+def overlay(repo: pygit2.Repository, record: RunRecord, commit: Any, edits: Edits | None = None) -> RunRecord:
+    """``record`` (of run commit ``commit``) with its edits (read if not given) applied."""
+    return apply(record, read(repo, commit) if edits is None else edits)
 
 
 def write(repo: pygit2.Repository, commit: Any, tags: dict[str, str | None] | None = None,

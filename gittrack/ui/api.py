@@ -401,24 +401,12 @@ def edit_run(request: Request) -> Json:
     (its own process keeps them at its next checkpoint); an ended one keeps them as edits beside
     its unchanged commit (docs/tracking.md)."""
     body = _body(request)
-    client = _backend(request).client
-    run_id = client.get_run(request.path_params["run_id"]).info.run_id
     tags = body.get("tags") or {}
     if not isinstance(tags, dict):
         raise UsageError("tags must be an object of names to values")
-    if "description" in body:
-        tags = {**tags, "mlflow.note.content": body["description"] or None}
-    try:
-        if body.get("name"):
-            client.rename_run(run_id, str(body["name"]))
-        kept = {key: value for key, value in tags.items() if value is not None}
-        if kept:
-            client.set_tags(run_id, kept)
-        for key in [key for key, value in tags.items() if value is None]:
-            client.delete_tag(run_id, key)
-    finally:
-        client.detach(run_id)  # writes what a RUNNING run was given
-    return Json({"run": row_id(client.get_run(run_id))})
+    name = str(body["name"]) if body.get("name") else None
+    edited = _backend(request).client.edit_run(request.path_params["run_id"], tags, name, body.get("description", ...))
+    return Json({"run": row_id(edited)})
 
 
 def row_id(run: Any) -> dict[str, Any]:
