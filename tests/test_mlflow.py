@@ -327,6 +327,38 @@ def test_client_writes_runs_by_id(repo: Path) -> None:
     assert ended.data.tags["t"] == "v"
 
 
+def test_client_tags_and_renames_finished_runs(repo: Path) -> None:
+    with mlflow.start_run(run_name="trained") as run:
+        mlflow.log_param("lr", 0.1)
+        mlflow.set_tag("stage", "draft")
+    run_id = run.info.run_id
+    commit = gittrack.get_run(run_id).info.commit
+    client = MlflowClient()
+    client.set_tag(run_id, "evaluated", "true")  # tagging a run after evaluating it
+    client.set_tag(run_id, "mlflow.note.content", "held-out auc 0.91")
+    client.delete_tag(run_id, "stage")
+    client.update_run(run_id, name="trained-and-evaluated")
+    finished = mlflow.get_run(run_id)
+    assert finished.info.status == "FINISHED"
+    assert finished.info.run_name == "trained-and-evaluated"
+    assert finished.data.tags["mlflow.runName"] == "trained-and-evaluated"
+    assert finished.data.tags["evaluated"] == "true"
+    assert finished.data.tags["mlflow.note.content"] == "held-out auc 0.91"
+    assert "stage" not in finished.data.tags
+    assert finished.data.params == {"lr": "0.1"}
+    client.set_tag(run_id, "mlflow.runName", "renamed-by-tag")
+    found = mlflow.search_runs(filter_string="tags.evaluated = 'true'")
+    assert list(found["tags.mlflow.runName"]) == ["renamed-by-tag"]
+    assert [r.info.run_name for r in client.search_runs(["Default"], "attributes.run_name = 'renamed-by-tag'")] == [
+        "renamed-by-tag"
+    ]
+    with pytest.raises(MlflowException, match="recorded by gittrack"):
+        client.set_tag(run_id, "mlflow.user", "someone")
+    with pytest.raises(MlflowException):
+        client.log_metric(run_id, "late", 1.0)  # metrics of a finished run stay as they were
+    assert gittrack.get_run(run_id).info.commit == commit
+
+
 # -- the registry ----------------------------------------------------------------------------------
 class Doubler:
     def predict(self, values):
