@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from gittrack.errors import InvalidNameError, InvalidValueError, UsageError
 from gittrack.store import notes
+from gittrack.store.ids import checked_run_name
 from gittrack.store.naming import validate_key
+from gittrack.store.record import MAX_TAG_LENGTH, checked_text
 from gittrack.store.timefmt import now_ms
-from gittrack.store.writer import MAX_TAG_LENGTH, checked_run_name, checked_text
 
 if TYPE_CHECKING:
     import pygit2

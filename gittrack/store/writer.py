@@ -20,9 +20,18 @@ from typing import TYPE_CHECKING, Any
 from gittrack.errors import ConflictError, ImmutableRunError, InvalidValueError, MalformedRunError
 from gittrack.store import metricfile, naming, rules, runfiles
 from gittrack.store.environment import command_summary, environment_summary, requirements_blob
-from gittrack.store.ids import new_run_id, new_run_name, short_id
+from gittrack.store.ids import checked_run_name, new_run_id, new_run_name, short_id
 from gittrack.store.limits import INT64_MAX, INT64_MIN, MAX_TIMESTAMP_MS
-from gittrack.store.record import ENDED, MetricSummary, RunRecord, dump_record, dump_summary
+from gittrack.store.record import (
+    ENDED,
+    MAX_PARAM_LENGTH,
+    MAX_TAG_LENGTH,
+    MetricSummary,
+    RunRecord,
+    checked_text,
+    dump_record,
+    dump_summary,
+)
 from gittrack.store.repo import identity, signature, workdir
 from gittrack.store.snapshot import DEFAULT_MAX_FILE_BYTES, RUN_DIR, take_snapshot, without_run_dir
 from gittrack.store.timefmt import now_ms
@@ -34,9 +43,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("gittrack")
 
 DEFAULT_CHECKPOINT_INTERVAL = 10.0
-MAX_PARAM_LENGTH = 6000
-MAX_TAG_LENGTH = 8000
-MAX_RUN_NAME_LENGTH = 500
 FLUSH_POINTS = 100_000
 _CAS_ATTEMPTS = 50
 
@@ -107,33 +113,6 @@ def _metric_value(key: str, value: Any) -> float:
     raise InvalidValueError(
         f"metric {key!r} got {_shown(value)}; metric values must be real numbers (NaN and inf allowed)"
     )
-
-
-def checked_text(what: str, value: Any, limit: int) -> str:
-    """``str(value)``, checked for length, for being encodable as UTF-8, and for NUL characters
-    (SQLite, which searches filter with, and most databases end text there)."""
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > limit:
-        raise InvalidValueError(f"{what} is {len(text)} characters, over the {limit} limit")
-    if "\x00" in text:
-        raise InvalidValueError(f"{what} contains a NUL character (\\x00); remove it")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidValueError(f"{what} is not valid unicode (lone surrogates)") from None
-    return text
-
-
-def checked_run_name(name: Any) -> str:
-    """``name`` if it can name a run: one non-empty line of printable text, at most
-    ``MAX_RUN_NAME_LENGTH`` characters."""
-    if not isinstance(name, str) or not name.strip() or not name.isprintable() or len(name) > MAX_RUN_NAME_LENGTH:
-        shown = name if not isinstance(name, str) or len(name) < 60 else name[:60] + "..."
-        raise InvalidValueError(
-            f"run name must be a non-empty line of printable text of at most {MAX_RUN_NAME_LENGTH} characters, "
-            f"got {shown!r}"
-        )
-    return name
 
 
 def _integer(what: str, value: Any) -> int:
