@@ -232,3 +232,20 @@ def test_cli_edit_as_a_process(repo: Path, gittrack_cmd: list[str]) -> None:
     assert refused.returncode == 1
     assert refused.stderr.count("\n") == 1
     assert "is deleted" in refused.stderr
+
+
+def test_an_edit_keeps_the_cached_params_metrics_and_datasets(repo: Path) -> None:
+    import math
+
+    client = gittrack.Client()
+    run = client.create_run(experiment="exp", run_name="odd", params={"p": "é"})
+    client.log_metrics(run.info.run_id, {"nan": math.nan, "inf": math.inf, "low": -math.inf, "x": 0.5})
+    client.log_dataset(run.info.run_id, "trips", digest="abc", context="training")
+    client.set_terminated(run.info.run_id)
+    before = client.find_rows().rows[0]
+    client.set_tag(run.info.run_id, "reviewed", "yes")
+    after = client.find_rows(filter_string="metrics.inf > 1 and dataset.name = 'trips'").rows[0]
+    assert after.tags == {"reviewed": "yes"}
+    assert (after.params, after.datasets) == (before.params, before.datasets)
+    assert math.isnan(after.metrics["nan"])
+    assert (after.metrics["inf"], after.metrics["low"], after.metrics["x"]) == (math.inf, -math.inf, 0.5)

@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gittrack.errors import InvalidNameError, InvalidValueError, UsageError
+from gittrack.errors import InvalidValueError, UsageError
 from gittrack.store import notes
 from gittrack.store.ids import checked_run_name
 from gittrack.store.naming import validate_key
@@ -61,7 +61,7 @@ def _event(key: str, value: str | None) -> tuple[str, str | None] | None:
         if key.startswith(TAG):
             check_tag_key(key[len(TAG) :])
             return key, None if value is None else checked_text("tag", value, MAX_TAG_LENGTH)
-    except (InvalidNameError, UsageError):
+    except UsageError:  # InvalidNameError and InvalidValueError too
         return None
     return None
 
