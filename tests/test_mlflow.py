@@ -210,8 +210,14 @@ def test_start_run_resumes_a_run_made_by_the_client(repo: Path, monkeypatch) -> 
     assert run.info.status == "FINISHED"
     assert run.info.run_name == "from-client"
     assert (run.data.params, run.data.metrics, run.data.tags["k"]) == ({"p": "1"}, {"m": 2.0}, "v")
-    with pytest.raises(MlflowException, match="cannot be reopened"):
-        mlflow.start_run(run_id=made.info.run_id)
+    with mlflow.start_run(run_id=made.info.run_id) as finished:  # as MLflow: tag a finished run
+        mlflow.set_tag("evaluated", "true")
+        mlflow.set_tag("mlflow.runName", "from-client-evaluated")
+        with pytest.raises(MlflowException, match="has already ended"):
+            mlflow.log_metric("late", 1.0)
+    assert finished.info.status == "FINISHED"
+    assert (finished.info.run_name, finished.data.tags["evaluated"]) == ("from-client-evaluated", "true")
+    assert finished.data.metrics == {"m": 2.0}
     again = client.create_run("0")
     monkeypatch.setenv("MLFLOW_RUN_ID", again.info.run_id)
     with mlflow.start_run() as resumed:

@@ -326,7 +326,8 @@ class RunWriter:
         state = _State.load(repo, target)
         if state.record.status in ENDED:
             raise ImmutableRunError(
-                f"run {state.record.id} is {state.record.status}; ended runs cannot change, start a new run"
+                f"run {short_id(state.record.id)} has already ended ({state.record.status}); its params, metrics "
+                "and artifacts cannot change (its tags and name can): start a new run"
             )
         return cls(repo, ref, state, interval)
 
