@@ -178,18 +178,63 @@ class Client:
             writer.log_metric(key, value, step, timestamp)
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
-        """Set a tag (stored as a string)."""
-        self._writer(run_id).set_tag(key, value)
+        """Set a tag (stored as a string) of any run: a RUNNING run records it, an ended one keeps it
+        as an edit beside its unchanged commit (docs/tracking.md); ``mlflow.runName`` renames it."""
+        self._edit(run_id, {key: _as_text(value)})
 
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
-        """Set several tags."""
-        writer = self._writer(run_id)
-        for key, value in _mapping(tags, "tags").items():
-            writer.set_tag(key, value)
+        """Set several tags (as :meth:`set_tag`)."""
+        self._edit(run_id, {key: _as_text(value) for key, value in _mapping(tags, "tags").items()})
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        """Remove a tag of a running run."""
-        self._writer(run_id).delete_tag(key)
+        """Remove a tag of a run (as :meth:`set_tag`)."""
+        self._edit(run_id, {key: None})
+
+    def edit_run(
+        self, run_id: str, tags: Mapping[str, Any] | None = None, name: str | None = None, description: Any = ...
+    ) -> Run:
+        """Change a run's tags (a value of None removes the tag), its name and its description
+        (MLflow's ``mlflow.note.content`` tag; None or empty removes it) in one edit, as
+        :meth:`set_tag` does; returns the run as it is now."""
+        changes = {
+            key: None if value is None else _as_text(value) for key, value in _mapping(tags or {}, "tags").items()
+        }
+        if description is not ...:
+            changes["mlflow.note.content"] = None if description in (None, "") else _as_text(description)
+        spec = self.get_run(run_id).info.run_id
+        attached = spec in self._writers
+        try:
+            self._edit(spec, changes, name)
+        finally:
+            if not attached:  # a writer opened for this edit writes it and lets go
+                self.detach(spec)
+        return self.get_run(spec)
+
+    def _edit(self, run_id: str, tags: dict[str, Any], name: str | None = None) -> None:
+        """Change tags (a value of None removes the tag) and the name of a run: through the writer of a
+        RUNNING run, as a note on the commit of an ended (or packed) one (``store.annotations``)."""
+        from gittrack.store import annotations
+
+        if tags.get("mlflow.runName") is not None:  # MLflow's name tag is the run's name
+            name = str(tags.pop("mlflow.runName"))
+        writer = self._writers.get(run_id)
+        if writer is None:
+            ref = self._store.resolve(run_id)
+            if ref.packed or runfiles.read_summary(self._repo, ref.commit).status in ENDED:
+                annotations.write(self._repo, ref.commit, tags, name)
+                return
+            try:
+                writer = self._writer(run_id)
+            except ImmutableRunError:  # it ended since we looked
+                annotations.write(self._repo, self._store.resolve(run_id).commit, tags, name)
+                return
+        if name is not None:
+            writer.set_name(name)
+        for key, value in tags.items():
+            if value is None:
+                writer.delete_tag(key)
+            else:
+                writer.set_tag(key, value)
 
     def log_input(self, run_id: str, path: str | os.PathLike, name: str | None = None, track: bool = False) -> dict:
         """Record the DVC hash of a data file or folder the run used (``track``: also ``dvc add`` it)."""
@@ -452,8 +497,8 @@ class Client:
         return meta.models_with_metadata(self._repo)
 
     def rename_run(self, run_id: str, name: str) -> None:
-        """Give a RUNNING run another name (its id and ref stay)."""
-        self._writer(run_id).set_name(name)
+        """Give a run another name (its id and ref stay; an ended run's commit too, as :meth:`set_tag`)."""
+        self._edit(run_id, {}, name)
 
     def set_log(self, run_id: str, name: str, data: bytes, total_bytes: int) -> None:
         """Keep captured output of the run's command under ``.gittrack/run/logs/<name>.txt``."""
@@ -713,6 +758,10 @@ def check_end_status(status: Any) -> str:
             f"status {status!r} is not one of {', '.join(sorted(ENDED))}; the run was left as it was"
         )
     return status
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
 
 
 def _mapping(value: Any, what: str) -> Mapping[str, Any]:

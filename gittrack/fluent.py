@@ -40,10 +40,12 @@ class Terminated(SystemExit):
 class ActiveRun:
     """A run this process is writing; a context manager that ends the run on exit."""
 
-    def __init__(self, client: Client, run_id: str, owned: bool) -> None:
+    def __init__(self, client: Client, run_id: str, owned: bool, editing: bool = False) -> None:
         self._client = client
         self.run_id = run_id
         self.owned = owned
+        self.editing = editing
+        """An ended run opened again (``start_run(run_id=)``): only its tags and name can change."""
         self._system_metrics = None
 
     @property
@@ -65,7 +67,7 @@ class ActiveRun:
         """This run as a ``Run`` object: as of the last checkpoint while it is active, then as
         stored (the ended run, as in ``with start_run() as run: ...`` then ``run.info.status``)."""
         with _stack_lock:
-            if self in _stack:
+            if self in _stack and not self.editing:
                 return self._client.attach_run(self.run_id)
         return self._client.get_run(self.run_id)
 
@@ -138,8 +140,10 @@ def start_run(
     """Start (or, under ``gittrack run``, attach to) a run; use it with ``with`` or call ``end_run``.
 
     ``run_id`` resumes a RUNNING run of this user (one made with ``Client.create_run``, or left by a
-    process that stopped) instead of starting one; ``parent_run_id`` makes the new run a child of
-    that run rather than of the active one.
+    process that stopped) instead of starting one; given an ended run, it makes that run the active
+    one for changing its tags and name (as ``Client.set_tag`` does; anything else it refuses with
+    ``ImmutableRunError``) and leaves it as it ended. ``parent_run_id`` makes the new run a child
+    of that run rather than of the active one.
 
     ``log_system_metrics``: sample CPU, memory, disk, network and GPU use into ``system/`` metrics
     while the run is active; None follows ``$GITTRACK_SYSTEM_METRICS`` or ``gittrack.systemMetrics``
@@ -147,7 +151,7 @@ def start_run(
     """
     sample = _wants_system_metrics(log_system_metrics, nested, repo)  # a bad setting is refused before the run
     active = _start_run(experiment, run_name, params, tags, nested, repo, run_id, parent_run_id)
-    if sample and (log_system_metrics or active.owned):
+    if sample and (log_system_metrics or active.owned) and not active.editing:
         from gittrack import system_metrics
 
         active._system_metrics = system_metrics.start(active.client, active.run_id)
@@ -208,16 +212,19 @@ def _start_run(
 
 
 def _resume(client: Client, run_id: str, params, tags) -> ActiveRun:
-    """Make the RUNNING run ``run_id`` the active run again."""
+    """Make the RUNNING run ``run_id`` the active run again, or an ended one the active run for
+    edits of its tags and name."""
     from gittrack.errors import ImmutableRunError
     from gittrack.store.repo import identity, open_repo
 
     run = client.get_run(run_id)
     if run.record.status != "RUNNING":
-        raise ImmutableRunError(
-            f"run {short_id(run.info.run_id)} has ended ({run.info.status}); ended runs cannot be reopened, "
-            "start a new run"
-        )
+        if params:
+            raise ImmutableRunError(
+                f"run {short_id(run.info.run_id)} has ended ({run.info.status}); its params cannot change, "
+                "start a new run"
+            )
+        return _activate(ActiveRun(client, run.info.run_id, owned=False, editing=True), None, tags)
     user = identity(open_repo(client.repo_path))[0]
     if run.info.user != user:
         raise UsageError(

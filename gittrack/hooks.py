@@ -4,8 +4,8 @@ Client ``pre-push``: when branches are pushed, also push the runs recorded from 
 Client ``post-merge`` (opt-in, ``gittrack.applyOnMerge``): apply merged promotions locally.
 Server ``pre-receive`` (self-hosted bare remotes): refuse stage tags for guarded stages that the
 protected branch's registry.yaml does not ask for, deleting or rewriting finished runs and
-registry tags, malformed refs under ``refs/runs/``, and run index updates that drop runs or
-hold runs their commits do not back.
+registry tags, malformed refs under ``refs/runs/``, run index updates that drop runs or
+hold runs their commits do not back, and rewrites or deletions of the metadata notes.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from gittrack.errors import GittrackError, UsageError
 from gittrack.store import rules
+from gittrack.store.notes import NOTES_REF
 from gittrack.store.packs import INDEX_NAMESPACE
 
 if TYPE_CHECKING:
@@ -162,6 +163,8 @@ def pre_receive(lines: Iterable[str], repo: pygit2.Repository | None = None) -> 
             reason = _check_run(repo, old, new, ref, index_tips)
         elif ref.startswith(INDEX_NAMESPACE):
             reason = _check_index(repo, old, new, ref)
+        elif ref == NOTES_REF:
+            reason = _check_notes(repo, old, new)
         elif ref.startswith("refs/tags/") and looks_like_registry_tag(ref[len("refs/tags/") :]):
             if old != ZERO:
                 reason = "registry tags are never moved or deleted; write a new event instead"
@@ -237,6 +240,18 @@ def _guard_problem(parsed: TagName, model: Model | None, version: Version | None
                 return (f"stage {stage!r} of {parsed.model} is guarded and the protected branch's registry.yaml "
                         f"asks for {holder.version} there; change it through a promotion request first")  # fmt: skip
     return None
+
+
+def _check_notes(repo: pygit2.Repository, old: str, new: str) -> str | None:
+    """The metadata notes (experiments, registry metadata, edits of runs) only grow: an update must
+    descend from what the server holds, since a clone merges them before it pushes (``gittrack push``)."""
+    import pygit2
+
+    if new == ZERO:
+        return "the metadata notes are never deleted"
+    if old in (ZERO, new) or repo.descendant_of(pygit2.Oid(hex=new), pygit2.Oid(hex=old)):
+        return None
+    return "the update drops notes the server holds; 'gittrack pull' merges them, then push again"
 
 
 def _check_index(repo: pygit2.Repository, old: str, new: str, ref: str) -> str | None:

@@ -459,6 +459,22 @@ def dvc_pointer(s: Scenario, block) -> None:
         assert written["md5"].endswith(".dir") == folder
 
 
+def run_edits_note(s: Scenario, block) -> None:
+    """The CLI's edits of an ended run write the documented lines to a note on its unchanged commit."""
+    import json
+
+    ref = s.ns["ref"]
+    commit = s.sh(f"git rev-parse {ref}").strip()
+    s.sh(f"gittrack runs tag {ref} reviewed=yes && gittrack runs rename {ref} best-lr")
+    s.sh(f"gittrack runs describe {ref} 'kept for the weekly report'")
+    written = [json.loads(line) for line in s.sh(f"git notes --ref=gittrack show {commit}").splitlines()]
+    documented = [json.loads(line) for line in block.code.splitlines()]
+    assert [(e["k"], e["v"]) for e in written] == [(e["k"], e["v"]) for e in documented]
+    assert all(set(e) == {"k", "t", "v"} for e in written)
+    assert [e["t"] for e in written] == sorted({e["t"] for e in written})
+    assert s.sh(f"git rev-parse {ref}").strip() == commit
+
+
 FORMAT = Page(
     "docs/format.md",
     setup=format_setup,
@@ -469,6 +485,7 @@ FORMAT = Page(
         ".gittrack/run/run.yaml": run_files,
         "step\ttimestamp_ms\tvalue": metric_file,
         "outs:": dvc_pointer,
+        '{"k":"tag:reviewed"': run_edits_note,
     },
 )
 
@@ -818,9 +835,14 @@ def evaluate(lr):
         "COMMAND": "python train.py",
         "RUN": lambda s: s.run(0),
         "<run-id>": lambda s: s.run(-1, "taxi"),
+        "KEY": "reviewed",
+        "VALUE": "yes",
+        "NAME": "best-lr",
+        "TEXT": "'kept for the weekly report'",
     },
     before={"git for-each-ref refs/runs/": "gittrack run -e taxi -- python train.py --lr 0.2"},
     after={"import gittrack": lambda s: s.output.split()[1:] == ["FINISHED", "0.06666666666666667"]},
+    expect={"gittrack runs list -f \"tags.reviewed = 'yes'\"": ["best-lr"]},  # the run edited just before
 )
 
 

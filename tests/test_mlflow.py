@@ -210,8 +210,14 @@ def test_start_run_resumes_a_run_made_by_the_client(repo: Path, monkeypatch) -> 
     assert run.info.status == "FINISHED"
     assert run.info.run_name == "from-client"
     assert (run.data.params, run.data.metrics, run.data.tags["k"]) == ({"p": "1"}, {"m": 2.0}, "v")
-    with pytest.raises(MlflowException, match="cannot be reopened"):
-        mlflow.start_run(run_id=made.info.run_id)
+    with mlflow.start_run(run_id=made.info.run_id) as finished:  # as MLflow: tag a finished run
+        mlflow.set_tag("evaluated", "true")
+        mlflow.set_tag("mlflow.runName", "from-client-evaluated")
+        with pytest.raises(MlflowException, match="has already ended"):
+            mlflow.log_metric("late", 1.0)
+    assert finished.info.status == "FINISHED"
+    assert (finished.info.run_name, finished.data.tags["evaluated"]) == ("from-client-evaluated", "true")
+    assert finished.data.metrics == {"m": 2.0}
     again = client.create_run("0")
     monkeypatch.setenv("MLFLOW_RUN_ID", again.info.run_id)
     with mlflow.start_run() as resumed:
@@ -325,6 +331,38 @@ def test_client_writes_runs_by_id(repo: Path) -> None:
     assert (ended.info.status, ended.data.params, ended.data.metrics["m"]) == ("FAILED", {"a": "1", "b": "2"}, 2.5)
     assert "u" not in ended.data.tags
     assert ended.data.tags["t"] == "v"
+
+
+def test_client_tags_and_renames_finished_runs(repo: Path) -> None:
+    with mlflow.start_run(run_name="trained") as run:
+        mlflow.log_param("lr", 0.1)
+        mlflow.set_tag("stage", "draft")
+    run_id = run.info.run_id
+    commit = gittrack.get_run(run_id).info.commit
+    client = MlflowClient()
+    client.set_tag(run_id, "evaluated", "true")  # tagging a run after evaluating it
+    client.set_tag(run_id, "mlflow.note.content", "held-out auc 0.91")
+    client.delete_tag(run_id, "stage")
+    client.update_run(run_id, name="trained-and-evaluated")
+    finished = mlflow.get_run(run_id)
+    assert finished.info.status == "FINISHED"
+    assert finished.info.run_name == "trained-and-evaluated"
+    assert finished.data.tags["mlflow.runName"] == "trained-and-evaluated"
+    assert finished.data.tags["evaluated"] == "true"
+    assert finished.data.tags["mlflow.note.content"] == "held-out auc 0.91"
+    assert "stage" not in finished.data.tags
+    assert finished.data.params == {"lr": "0.1"}
+    client.set_tag(run_id, "mlflow.runName", "renamed-by-tag")
+    found = mlflow.search_runs(filter_string="tags.evaluated = 'true'")
+    assert list(found["tags.mlflow.runName"]) == ["renamed-by-tag"]
+    assert [r.info.run_name for r in client.search_runs(["Default"], "attributes.run_name = 'renamed-by-tag'")] == [
+        "renamed-by-tag"
+    ]
+    with pytest.raises(MlflowException, match="recorded by gittrack"):
+        client.set_tag(run_id, "mlflow.user", "someone")
+    with pytest.raises(MlflowException):
+        client.log_metric(run_id, "late", 1.0)  # metrics of a finished run stay as they were
+    assert gittrack.get_run(run_id).info.commit == commit
 
 
 # -- the registry ----------------------------------------------------------------------------------

@@ -360,3 +360,68 @@ def test_oversized_filters_are_usage_errors_and_keep_the_index(repo: Path) -> No
         assert out.returncode == 2
         assert len(out.stderr.splitlines()) == 1
     assert index.exists()
+
+
+# -- edits of ended runs: notes on run commits -------------------------------------------------
+def _note(root: Path, target: str, lines: list[str]) -> None:
+    """Put a raw note on ``target`` as plain git would (appended to what is there)."""
+    (root / "note.txt").write_text("\n".join(lines) + "\n")
+    git(root, "notes", "--ref=gittrack", "append", "-F", str(root / "note.txt"), target)
+    (root / "note.txt").unlink()
+
+
+def test_hostile_run_notes_change_only_valid_tags_and_names(world) -> None:
+    attacker, victim, run_id = world["attacker"], world["victim"], world["run"]
+    commit = run_commit(attacker, run_id)
+    head = git(attacker, "rev-parse", "HEAD").strip()
+    _note(attacker, commit, [
+        '{"t":1,"k":"tag:reviewed","v":"yes"}',
+        '{"t":2,"k":"tag:huge","v":"' + "x" * 19_000 + '"}',
+        '{"t":3,"k":"tag:bad key;rm -rf","v":"x"}',
+        '{"t":4,"k":"tag:mlflow.user","v":"mallory"}',
+        '{"t":5,"k":"name","v":"\\u001b]0;owned\\u0007evil"}',
+        '{"t":6,"k":"param:lr","v":"0.9"}',
+        '{"t":7,"k":"status","v":"FAILED"}',
+        '{"t":8,"k":"commit","v":"' + head + '"}',
+        '{"t":9,"k":"tag:nul","v":"a\\u0000b"}',
+        "x" * 70_000,
+        '{"t":10,"k":"tag:color","v":"\\u001b[31mred"}',
+    ])  # fmt: skip
+    _note(attacker, head, ['{"t":1,"k":"tag:reviewed","v":"yes"}', '{"t":2,"k":"name","v":"ghost"}'])
+    assert gt(attacker, "push").returncode == 0
+    pulled = gt(victim, "pull")
+    assert pulled.returncode == 0, pulled.stderr
+    run = gittrack.Client(victim).get_run(run_id)
+    assert run.data.tags == {"reviewed": "yes", "color": "\x1b[31mred"}
+    assert run.info.run_name != "ghost"
+    assert "\x1b" not in run.info.run_name
+    assert run.data.params == {"lr": "0.1"}
+    assert run.info.status == "FINISHED"
+    assert run.info.commit == commit
+    listed = gt(victim, "runs", "list", "-f", "tags.reviewed = 'yes'", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [r["run_id"] for r in json.loads(listed.stdout)] == [run_id]  # not the branch commit
+    shown = gt(victim, "runs", "list", "-c", "tags.color")
+    assert "\x1b" not in shown.stdout
+    assert "\\x1b[31mred" in shown.stdout
+    assert gt(victim, "runs", "list", "-f", "tags.huge LIKE 'x%'", "--json").stdout.strip() == "[]"
+
+
+def test_rewriting_the_notes_is_refused_by_the_hook_and_merged_by_pull(world) -> None:
+    attacker, victim, run_id = world["attacker"], world["victim"], world["run"]
+    assert gt(victim, "pull").returncode == 0
+    gittrack.Client(victim).set_tag(run_id, "reviewed", "yes")
+    assert gt(victim, "push").returncode == 0
+    git(attacker, "fetch", "-q", "origin", "+refs/notes/gittrack:refs/notes/gittrack")
+    parent = git(attacker, "rev-parse", "refs/notes/gittrack").strip()
+    git(attacker, "update-ref", "-d", "refs/notes/gittrack")
+    _note(attacker, run_commit(attacker, run_id), ['{"t":1,"k":"tag:reviewed","v":"no"}'])  # a new history
+    assert git(attacker, "merge-base", "--is-ancestor", parent, "refs/notes/gittrack", check=False) == ""
+    pushed = push_raw(attacker, "refs/notes/gittrack:refs/notes/gittrack")
+    assert (pushed.returncode != 0) == world["hook"]
+    if world["hook"]:
+        assert "drops notes the server holds" in pushed.stderr
+        assert push_raw(attacker, ":refs/notes/gittrack").returncode != 0  # nor deleted
+    assert gt(victim, "pull").returncode == 0
+    tags = gittrack.Client(victim).get_run(run_id).data.tags
+    assert tags == {"reviewed": "yes"}  # our edit came later than theirs (t=1), both lines kept

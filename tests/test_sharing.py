@@ -3,6 +3,7 @@ checking out runs and reproducing them."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -469,3 +470,28 @@ def test_reproduce_refuses_an_entry_point_outside_the_repository(repo: Path, tmp
     allowed = subprocess.run([gt, "reproduce", "outside", "--allow-outside"], capture_output=True, text=True)
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
     assert "reproduced" in allowed.stdout
+
+
+def test_two_clones_edit_one_ended_run_and_converge(bare: Path, tmp_path: Path) -> None:
+    a = clone(str(bare), tmp_path / "a")
+    b = clone(str(bare), tmp_path / "b")
+    run_id, _ = record(a, n=2)
+    gt = str(BIN / "gittrack")
+    assert subprocess.run([gt, "push"], cwd=a, capture_output=True).returncode == 0
+    assert subprocess.run([gt, "pull"], cwd=b, capture_output=True).returncode == 0
+    commit = gittrack.Client(a).get_run(run_id).info.commit
+    gittrack.Client(a).set_tag(run_id, "reviewed", "yes")  # both edit the run before either pushes
+    gittrack.Client(a).rename_run(run_id, "chosen")
+    gittrack.Client(b).edit_run(run_id, {"owner": "bea"}, description="best of the sweep")
+    for root in (a, b, a):  # pull merges the notes by union, push sends the merge on
+        subprocess.run([gt, "pull"], cwd=root, capture_output=True, check=True)
+        subprocess.run([gt, "push"], cwd=root, capture_output=True, check=True)
+    for root in (a, b):
+        run = gittrack.Client(root).get_run(run_id)
+        assert run.info.run_name == "chosen"
+        assert run.info.commit == commit
+        assert run.data.tags == {"reviewed": "yes", "owner": "bea", "mlflow.note.content": "best of the sweep"}
+        listed = subprocess.run([gt, "runs", "list", "-f", "tags.reviewed = 'yes'", "--json"], cwd=root,
+                                capture_output=True, text=True, check=True)  # fmt: skip
+        assert [(r["run_id"], r["run_name"]) for r in json.loads(listed.stdout)] == [(run_id, "chosen")]
+    assert git(a, "rev-parse", "refs/notes/gittrack") == git(b, "rev-parse", "refs/notes/gittrack")

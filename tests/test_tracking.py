@@ -637,8 +637,15 @@ def test_start_run_resumes_a_running_run_and_takes_a_parent(repo: Path) -> None:
         client.delete_tag(active.run_id, "drop")
     run = gittrack.get_run(created.info.run_id)
     assert (run.info.status, run.data.metrics, run.data.tags) == ("FINISHED", {"m": 1.0}, {})
-    with pytest.raises(gittrack.ImmutableRunError, match="cannot be reopened"):
-        gittrack.start_run(run_id=created.info.run_id)
+    with gittrack.start_run(run_id=created.info.run_id) as reopened:  # ended: its tags and name only
+        gittrack.set_tag("reviewed", "yes")
+        assert reopened.info.status == "FINISHED"
+        with pytest.raises(gittrack.ImmutableRunError, match="has already ended"):
+            gittrack.log_metric("m", 2.0)
+    run = gittrack.get_run(created.info.run_id)
+    assert (run.info.status, run.data.metrics, run.data.tags) == ("FINISHED", {"m": 1.0}, {"reviewed": "yes"})
+    with pytest.raises(gittrack.ImmutableRunError, match="params cannot change"):
+        gittrack.start_run(run_id=created.info.run_id, params={"p": 1})
     with gittrack.start_run(parent_run_id=created.info.run_id) as child:
         pass
     assert gittrack.get_run(child.run_id).info.parent_run_id == created.info.run_id

@@ -207,9 +207,24 @@ def test_writes_with_allow_write(tmp_path):
                            json={"name": "renamed", "description": "why", "tags": {"k": "v"}}).json()  # fmt: skip
         assert edited["run"]["run_name"] == "renamed"
         assert edited["run"]["tags"] == {"k": "v", "mlflow.note.content": "why"}
+        client.set_tag(run_id, "old", "x")
+        commit = client.get_run(run_id).info.commit
+        edited = http.post(f"/api/runs/{run_id}/edit", headers=headers,
+                           json={"name": "reviewed-run", "description": "checked by hand",
+                                 "tags": {"reviewed": "yes", "old": None}}).json()  # fmt: skip
+        assert edited["run"] == {"run_id": run_id, "run_name": "reviewed-run",
+                                 "tags": {"reviewed": "yes", "mlflow.note.content": "checked by hand"}}  # fmt: skip
+        shown = http.get(f"/api/runs/{run_id}").json()
+        assert (shown["run_name"], shown["description"], shown["commit"]) == (
+            "reviewed-run", "checked by hand", commit)  # fmt: skip
+        listed = http.get("/api/runs", params={"filter": "tags.reviewed = 'yes'"}).json()["runs"]
+        assert [(r["run_id"], r["run_name"]) for r in listed] == [(run_id, "reviewed-run")]
+        cleared = http.post(f"/api/runs/{run_id}/edit", headers=headers, json={"description": ""}).json()
+        assert cleared["run"]["tags"] == {"reviewed": "yes"}
+        http.post(f"/api/runs/{run_id}/delete", headers=headers)
         refused = http.post(f"/api/runs/{run_id}/edit", headers=headers, json={"name": "x"})
-        assert refused.status_code == 409
-        assert "ended" in refused.json()["error"]
+        assert refused.status_code == 404
+        assert "restore" in refused.json()["error"]
 
 
 def test_report_is_one_file_with_values_escaped(built, tmp_path):

@@ -249,3 +249,39 @@ def test_static_report_opened_from_a_file(site, page, tmp_path):
     expect(page.locator("#report-runs")).to_contain_text(XSS)
     expect(page.locator("#report-params tr.differs")).to_have_count(3)
     page.screenshot(path=SHOTS / "report.png", full_page=True)
+
+
+def test_editing_an_ended_run_with_allow_write(browser, tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    client = gittrack.Client(root)
+    run_id = client.create_run(experiment="e", run_name="done").info.run_id
+    client.set_terminated(run_id)
+    commit = client.get_run(run_id).info.commit
+    process = subprocess.Popen([str(BIN / "gittrack"), "ui", "--port", "0", "--allow-write", "--repo", str(root)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    try:
+        url = process.stdout.readline().split()[2].rstrip("/")
+        page = context.new_page()
+        answers = ["reviewed", "yes", "checked by hand"]  # tag key, its value, the description
+        page.on("dialog", lambda dialog: dialog.accept(answers.pop(0)))
+        page.goto(f"{url}/runs/{run_id}")
+        expect(page.locator("#run-name")).to_have_text("done")
+        with page.expect_navigation():
+            page.click("#add-tag")
+        expect(page.locator("#tab-overview")).to_contain_text("reviewed")
+        with page.expect_navigation():
+            page.click("#describe")
+        page.reload()
+        overview = page.locator("#tab-overview")
+        expect(overview).to_contain_text("checked by hand")
+        expect(overview.locator("tr", has_text="reviewed")).to_contain_text("yes")
+        assert answers == []
+        page.screenshot(path=SHOTS / "run-edited.png")
+    finally:
+        context.close()
+        process.terminate()
+        process.wait(timeout=10)
+    assert client.get_run(run_id).info.commit == commit

@@ -1,4 +1,4 @@
-"""``gittrack runs``: list, show, delete and restore runs."""
+"""``gittrack runs``: list, show, edit, delete and restore runs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from gittrack.cli.app import main
+from gittrack.cli.options import key_values
 from gittrack.cli.render import (
     fmt_duration,
     fmt_time,
@@ -30,7 +31,7 @@ METRIC_COLUMNS = 3
 
 @main.group()
 def runs() -> None:
-    """List, inspect and delete recorded runs."""
+    """List, inspect, edit and delete recorded runs."""
 
 
 def _client():
@@ -193,6 +194,38 @@ def _print_run(run: Run, summaries: dict) -> None:
             f"\n{name}: {log.get('bytes')} bytes{note} (git show {info.commit[:12]}:.gittrack/run/logs/{name}.txt)"
         )
     click.echo(f"\ncheck out exactly what ran: gittrack checkout {info.short_id} (or git checkout {info.commit})")
+
+
+@runs.command("tag")
+@click.argument("run")
+@click.argument("tags", metavar="KEY=VALUE...", nargs=-1, callback=key_values)
+@click.option("-d", "--delete", "removed", multiple=True, metavar="KEY", help="Remove this tag (repeatable).")
+def tag(run: str, tags: dict[str, str], removed: tuple[str, ...]) -> None:
+    """Set (or with --delete remove) tags of RUN, ended or not; an ended run's commit stays as it is."""
+    if not tags and not removed:
+        raise click.UsageError("give at least one KEY=VALUE or --delete KEY")
+    edited = _client().edit_run(run, {**tags, **dict.fromkeys(removed)})
+    changes = [f"{key}={safe_text(value)}" for key, value in tags.items()] + [f"-{key}" for key in removed]
+    click.echo(f"tagged {safe_text(edited.info.run_name)} ({edited.info.short_id}): {' '.join(changes)}")
+
+
+@runs.command("rename")
+@click.argument("run")
+@click.argument("name")
+def rename(run: str, name: str) -> None:
+    """Give RUN another name (its id, and an ended run's commit, stay)."""
+    edited = _client().edit_run(run, name=name)
+    click.echo(f"renamed run {edited.info.short_id} to {safe_text(edited.info.run_name)}")
+
+
+@runs.command("describe")
+@click.argument("run")
+@click.argument("text")
+def describe(run: str, text: str) -> None:
+    """Set the description of RUN (MLflow's mlflow.note.content tag); an empty TEXT removes it."""
+    edited = _client().edit_run(run, description=text)
+    what = "described" if text else "removed the description of"
+    click.echo(f"{what} {safe_text(edited.info.run_name)} ({edited.info.short_id})")
 
 
 @runs.command("delete")

@@ -1,8 +1,11 @@
 """The search cache: a local SQLite copy of run summaries, so listing and searching never re-read
 every run (not to be confused with the run indexes under ``refs/runs-index/``, packed runs).
 
-Entries are keyed by run commit id: commits never change, so an entry never goes stale. Each
-use compares the refs under ``refs/runs/`` and ``refs/runs-deleted/``, and the runs packed in
+Entries are keyed by run commit id: commits never change, so an entry goes stale only when the
+run's edits (a note on its commit, ``gittrack.store.annotations``) change: the notes ref's commit
+is kept, and when it moved, only the rows of the runs whose note changed are recomputed (from the
+recorded name and tags, kept in ``base`` for runs with edits). Each use compares the refs under
+``refs/runs/`` and ``refs/runs-deleted/``, and the runs packed in
 ``refs/runs-index/``, with those the index last saw and reads only the new commits (a packed
 run's summary comes from its index, in bulk, not from its commit). The file lives in
 ``.git/gittrack/index.sqlite`` (WAL mode: readers never wait for a writer), is never shared,
@@ -27,7 +30,7 @@ import orjson
 
 from gittrack.errors import GittrackError, IndexUnavailable, MalformedRunError
 from gittrack.search.rows import STORED_INFO, RunColumns, RunRow, as_number, datasets_of, like_regex
-from gittrack.store import naming, packs, rules, runfiles
+from gittrack.store import annotations, naming, notes, packs, rules, runfiles
 from gittrack.store.liveness import effective_status
 from gittrack.store.record import RunRecord, parse_summary
 from gittrack.store.repo import gittrack_dir
@@ -38,13 +41,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gittrack")
 
-SCHEMA = 10
+SCHEMA = 11
 _DDL = """
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY, commit_id TEXT UNIQUE NOT NULL, run_id TEXT NOT NULL, experiment TEXT NOT NULL,
     run_name TEXT, status TEXT, start_time INTEGER, end_time INTEGER, heartbeat INTEGER,
     checkpoint_interval REAL, host TEXT, pid INTEGER, user TEXT, source_commit TEXT, source_branch TEXT,
-    dirty INTEGER, parent_run TEXT, data TEXT NOT NULL, artifacts TEXT);
+    dirty INTEGER, parent_run TEXT, data TEXT NOT NULL, artifacts TEXT, base TEXT);
 CREATE TABLE refs (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, deleted INTEGER NOT NULL);
 CREATE TABLE problems (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, message TEXT NOT NULL);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
@@ -105,6 +108,7 @@ class SearchCache:
         self.path = path or gittrack_dir(repo) / "index.sqlite"
         self._conn: sqlite3.Connection | None = None
         self._packed: dict[str, bytes] = {}  # commit -> summary.json bytes of packed runs
+        self._edits = annotations.reader(repo)  # commit -> its edits (notes looked up once a sync)
         self.fresh: list[tuple[RunRow, int]] | None = None
         """After a sync that built the index from nothing: every run's row and deleted flag, so the
         first search can answer from memory instead of reading back what was just written."""
@@ -243,9 +247,11 @@ class SearchCache:
     def sync(self) -> list[str]:
         """Bring the index up to date with the run refs; returns one line per unreadable run."""
         fingerprint = self._fingerprint()
+        notes_tip = annotations.tip(self.repo) or ""
         with self._db() as conn:
-            stored = conn.execute("SELECT value FROM meta WHERE key = 'refs'").fetchone()
-            if fingerprint is None or stored is None or stored[0] != fingerprint:
+            meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('refs', 'notes')"))
+            stored = meta.get("refs")
+            if fingerprint is None or stored is None or stored != fingerprint:
                 current = self._current_refs(conn)
                 seen = dict(
                     conn.execute("SELECT name, commit_id FROM refs UNION ALL SELECT name, commit_id FROM problems")
@@ -254,6 +260,10 @@ class SearchCache:
                     self._apply(conn, current)
                 if fingerprint is not None:
                     conn.execute("INSERT OR REPLACE INTO meta VALUES ('refs', ?)", (fingerprint,))
+            if meta.get("notes", "") != notes_tip:
+                if self.fresh is None:  # rows read just now have their edits already
+                    self._refresh_edits(conn, meta.get("notes") or None, notes_tip or None)
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('notes', ?)", (notes_tip,))
             problems = [f"{name}: {message}" for name, message in conn.execute("SELECT name, message FROM problems")]
             for (stored,) in conn.execute("SELECT problems FROM packs"):
                 problems.extend(json.loads(stored))
@@ -270,6 +280,7 @@ class SearchCache:
                 "SELECT commit_id, run_id, experiment FROM runs")}  # fmt: skip
             read: dict[str, RunRecord] = {}
             batch = _Batch()
+            self._edits = annotations.reader(self.repo)
             refs, problems = [], []
             for name in changed:
                 target, deleted = current[name]
@@ -291,8 +302,38 @@ class SearchCache:
             conn.executemany("INSERT INTO problems VALUES (?, ?, ?)", problems)
             conn.execute("DELETE FROM runs WHERE commit_id NOT IN (SELECT commit_id FROM refs)")
 
+    def _refresh_edits(self, conn: sqlite3.Connection, old_tip: str | None, new_tip: str | None) -> None:
+        """Recompute the name and tags of the runs whose note changed between two notes commits."""
+        import pygit2
+
+        changed = annotations.changed_since(self.repo, old_tip, new_tip)
+        if changed is None:  # the old notes are gone: look at every note and every edited run
+            changed = set(notes.all_notes(self.repo))
+            changed.update(c for (c,) in conn.execute("SELECT commit_id FROM runs WHERE base IS NOT NULL"))
+        if not changed:
+            return
+        wanted = sorted(changed)
+        found = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            found.extend(conn.execute(
+                f"SELECT commit_id, run_name, data, base FROM runs WHERE commit_id IN ({','.join('?' * len(chunk))})",  # noqa: S608
+                chunk,
+            ).fetchall())  # fmt: skip
+        updates = []
+        for commit, name, data, base in found:
+            parsed = _load_data(data)
+            base_name, base_tags = json.loads(base) if base else (name, parsed[2])
+            edits = annotations.read(self.repo, pygit2.Oid(hex=commit))
+            tags, shown = annotations.applied(base_tags, base_name, edits)
+            kept = _base_json(base_name, base_tags) if edits else None
+            updates.append((shown, _with_tags(parsed, tags), kept, commit))
+        with _transaction(conn):
+            conn.executemany("UPDATE runs SET run_name = ?, data = ?, base = ? WHERE commit_id = ?", updates)
+
     def _read(self, target: str, batch: _Batch) -> RunRecord:
-        """Read one run commit (from its index if packed) into ``batch``; returns its record."""
+        """Read one run commit (from its index if packed) into ``batch``; returns its record, with
+        the edits of its note applied."""
         import pygit2
 
         try:
@@ -304,8 +345,13 @@ class SearchCache:
             record = parse_summary(raw, f"packed run {target[:12]}")
         else:
             record = runfiles.read_summary(self.repo, oid)
-        batch.add(target, record)
-        return record
+        edits = self._edits(oid)
+        if not edits:
+            batch.add(target, record)
+            return record
+        shown = annotations.apply(record, edits)
+        batch.add(target, shown, _base_json(record.name, record.tags))
+        return shown
 
     # -- reading --------------------------------------------------------------------------
     def _query(
@@ -388,21 +434,21 @@ class _Batch:
     def __init__(self) -> None:
         self.runs: list[tuple] = []
 
-    def add(self, commit: str, record: RunRecord) -> None:
+    def add(self, commit: str, record: RunRecord, base: str | None = None) -> None:
         source = record.source
         self.runs.append((
             commit, record.id, record.experiment, record.name, record.status, record.start_time,
             record.end_time, record.heartbeat, record.checkpoint_interval, record.host, record.pid,
             record.user.get("name", ""), _text(source.get("commit")), _text(source.get("branch")),
-            int(bool(source.get("dirty"))), record.parent_run, data_json(record), _artifact_json(record),
+            int(bool(source.get("dirty"))), record.parent_run, data_json(record), _artifact_json(record), base,
         ))  # fmt: skip
 
     def write(self, conn: sqlite3.Connection) -> None:
         columns = (
             "commit_id, run_id, experiment, run_name, status, start_time, end_time, heartbeat, checkpoint_interval, "
-            "host, pid, user, source_commit, source_branch, dirty, parent_run, data, artifacts"
+            "host, pid, user, source_commit, source_branch, dirty, parent_run, data, artifacts, base"
         )
-        conn.executemany(f"INSERT INTO runs ({columns}) VALUES ({','.join('?' * 18)})", self.runs)  # noqa: S608
+        conn.executemany(f"INSERT INTO runs ({columns}) VALUES ({','.join('?' * 19)})", self.runs)  # noqa: S608
 
 
 def _number(value: float) -> str:
@@ -437,6 +483,18 @@ def data_json(record: RunRecord) -> str:
         return orjson.dumps([record.params, values, record.tags, datasets]).decode()
     metrics = ",".join(f"{_ENCODE(key)}:{_number(value)}" for key, value in values.items())
     return f"[{_ENCODE(record.params)},{{{metrics}}},{_ENCODE(record.tags)},{_ENCODE(datasets)}]"
+
+
+def _with_tags(data: list, tags: dict[str, str]) -> str:
+    """``data`` JSON (as :func:`data_json` writes it, parsed) with other tags."""
+    params, metrics, _, datasets = data
+    values = ",".join(f"{_ENCODE(key)}:{'null' if value is None else _number(value)}" for key, value in metrics.items())
+    return f"[{_ENCODE(params)},{{{values}}},{_ENCODE(tags)},{_ENCODE(datasets)}]"
+
+
+def _base_json(name: str, tags: dict[str, str]) -> str:
+    """The recorded name and tags of a run with edits: what its edits are applied over."""
+    return _ENCODE([name, tags])
 
 
 def _artifact_json(record: RunRecord) -> str | None:

@@ -25,7 +25,7 @@ from gittrack.search.frame import columns_of, columns_of_rows, flat_row, select_
 from gittrack.search.order import parse_order_by
 from gittrack.search.rows import ATTRIBUTE, METRIC, RunRow, has_key
 from gittrack.search.sql import order_sql, to_sql
-from gittrack.store import rules, runfiles
+from gittrack.store import annotations, rules, runfiles
 from gittrack.store.naming import validate_experiment
 from gittrack.store.runstore import DELETED_NAMESPACE, RunStore
 from gittrack.store.timefmt import ms_to_iso
@@ -125,11 +125,12 @@ def _scan(repo, experiments, predicate, order, max_results, run_view) -> tuple[l
             refs.extend(found)
             problems.extend(bad)
     rows = []
+    edits = annotations.reader(repo)
     for ref in refs:
         if experiments is not None and ref.experiment not in experiments:
             continue
         try:
-            record = rules.read_run(repo, ref.commit, ref.experiment, ref.run_id)
+            record = annotations.apply(rules.read_run(repo, ref.commit, ref.experiment, ref.run_id), edits(ref.commit))
         except GittrackError as exc:
             problems.append(f"{ref.name}: {exc}")
             continue
@@ -191,11 +192,14 @@ def paused_gc() -> Iterator[None]:
 
 
 def runs_of(repo: pygit2.Repository, rows: list[RunRow]) -> list[Run]:
-    """``Run`` objects for search rows, their records read from the run commits."""
-    return [
-        Run.from_record(runfiles.read_summary(repo, _oid(row.commit)), row.ref, row.commit, status=row.status)
-        for row in rows
-    ]
+    """``Run`` objects for search rows, their records read from the run commits (with their edits)."""
+    out = []
+    edits = annotations.reader(repo)
+    for row in rows:
+        oid = _oid(row.commit)
+        record = annotations.apply(runfiles.read_summary(repo, oid), edits(oid))
+        out.append(Run.from_record(record, row.ref, row.commit, status=row.status))
+    return out
 
 
 def _oid(hex_id: str) -> pygit2.Oid:

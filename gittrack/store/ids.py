@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from typing import Any
 
-from gittrack.errors import InvalidNameError
+from gittrack.errors import InvalidNameError, InvalidValueError
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
 RUN_ID_LENGTH = 26
 RUN_ID_PATTERN = rf"[{_ALPHABET}]{{{RUN_ID_LENGTH}}}"  # a full run id, for larger regexes
 _RUN_ID = re.compile(rf"^{RUN_ID_PATTERN}$")
 _PREFIX = re.compile(rf"^[{_ALPHABET}]{{1,{RUN_ID_LENGTH}}}$")
+MAX_RUN_NAME_LENGTH = 500
 
 _ADJECTIVES = tuple(
     """
@@ -71,3 +73,15 @@ def short_id(run_id: str) -> str:
     enough; 12 is unique unless two runs start in the same millisecond.
     """
     return run_id[:SHORT_ID_LENGTH]
+
+
+def checked_run_name(name: Any) -> str:
+    """``name`` if it can name a run: one non-empty line of printable text, at most
+    ``MAX_RUN_NAME_LENGTH`` characters."""
+    if not isinstance(name, str) or not name.strip() or not name.isprintable() or len(name) > MAX_RUN_NAME_LENGTH:
+        shown = name if not isinstance(name, str) or len(name) < 60 else name[:60] + "..."
+        raise InvalidValueError(
+            f"run name must be a non-empty line of printable text of at most {MAX_RUN_NAME_LENGTH} characters, "
+            f"got {shown!r}"
+        )
+    return name

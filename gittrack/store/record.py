@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from gittrack.errors import InvalidNameError, MalformedRunError
+from gittrack.errors import InvalidNameError, InvalidValueError, MalformedRunError
 from gittrack.store import naming
 from gittrack.store.ids import validate_run_id
 from gittrack.store.limits import INT64_MAX, INT64_MIN
@@ -21,6 +21,23 @@ SCHEMA_VERSION = 1
 RUNNING, FINISHED, FAILED, KILLED = "RUNNING", "FINISHED", "FAILED", "KILLED"
 STATUSES = (RUNNING, FINISHED, FAILED, KILLED)
 ENDED = frozenset((FINISHED, FAILED, KILLED))
+MAX_PARAM_LENGTH = 6000  # characters of a param value
+MAX_TAG_LENGTH = 8000  # characters of a tag value
+
+
+def checked_text(what: str, value: Any, limit: int) -> str:
+    """``str(value)``, checked for length, for being encodable as UTF-8, and for NUL characters
+    (SQLite, which searches filter with, and most databases end text there)."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        raise InvalidValueError(f"{what} is {len(text)} characters, over the {limit} limit")
+    if "\x00" in text:
+        raise InvalidValueError(f"{what} contains a NUL character (\\x00); remove it")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValueError(f"{what} is not valid unicode (lone surrogates)") from None
+    return text
 
 
 @dataclass

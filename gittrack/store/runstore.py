@@ -18,7 +18,7 @@ from gittrack.errors import (
     MalformedRunError,
     NotFoundError,
 )
-from gittrack.store import naming, packs, rules, runfiles
+from gittrack.store import annotations, naming, packs, rules, runfiles
 from gittrack.store.ids import RUN_ID_LENGTH, looks_like_prefix, short_id
 from gittrack.store.record import RunRecord
 
@@ -66,7 +66,7 @@ def visible_packed(indexes: list[packs.Index], hidden: set[str]) -> list[tuple[R
 
 @dataclass(frozen=True)
 class StoredRun:
-    """A run as read from its commit."""
+    """A run as read from its commit, with the edits of its note applied (``store.annotations``)."""
 
     ref: RunRef
     record: RunRecord
@@ -125,22 +125,24 @@ class RunStore:
         ref = self.repo.references.get(name)
         return [] if ref is None else [packs.read_index(self.repo, name, ref.target)]
 
-    def read(self, ref: RunRef) -> StoredRun:
-        """Read one run's record; raises ``MalformedRunError`` if its commit is not a valid run."""
+    def read(self, ref: RunRef, edits: annotations.Edits | None = None) -> StoredRun:
+        """Read one run's record, with its edits (read if not given); raises ``MalformedRunError``
+        if its commit is not a valid run."""
         record = runfiles.read_record(self.repo, ref.commit)
         try:
             rules.check_named(record, ref.experiment, ref.run_id)
         except MalformedRunError as exc:
             raise MalformedRunError(f"{ref.name} {exc}") from None
-        return StoredRun(ref, record)
+        return StoredRun(ref, annotations.overlay(self.repo, record, ref.commit, edits))
 
     def runs(self, experiment: str | None = None) -> tuple[list[StoredRun], list[str]]:
         """Every readable run, newest first, and a problem line for each run that is not."""
         refs, problems = self.refs(experiment)
         runs = []
+        edits = annotations.reader(self.repo)
         for ref in refs:
             try:
-                runs.append(self.read(ref))
+                runs.append(self.read(ref, edits(ref.commit)))
             except GittrackError as exc:
                 problems.append(f"{ref.name}: {exc}")
         return runs, problems
@@ -202,14 +204,17 @@ class RunStore:
                 return [r for r in refs if r.name == namespace + spec[len(space) :]]
         matches = [r for r in refs if r.run_id.startswith(spec)] if looks_like_prefix(spec) else []
         if not matches and len(spec) < RUN_ID_LENGTH:
-            matches = [r for r in refs if self._name_of(r) == spec]
+            edits = annotations.reader(self.repo)
+            matches = [r for r in refs if self._name_of(r, edits) == spec]
         return matches
 
-    def _name_of(self, ref: RunRef) -> str | None:
+    def _name_of(self, ref: RunRef, edits) -> str | None:
+        """The run's name as shown (a renamed run is found by its new name)."""
         try:
-            return runfiles.read_record(self.repo, ref.commit).name
+            record = runfiles.read_record(self.repo, ref.commit)
         except GittrackError:
             return None
+        return edits(ref.commit).name or record.name
 
     def get(self, spec: str) -> StoredRun:
         """Resolve and read one run."""

@@ -20,9 +20,18 @@ from typing import TYPE_CHECKING, Any
 from gittrack.errors import ConflictError, ImmutableRunError, InvalidValueError, MalformedRunError
 from gittrack.store import metricfile, naming, rules, runfiles
 from gittrack.store.environment import command_summary, environment_summary, requirements_blob
-from gittrack.store.ids import new_run_id, new_run_name, short_id
+from gittrack.store.ids import checked_run_name, new_run_id, new_run_name, short_id
 from gittrack.store.limits import INT64_MAX, INT64_MIN, MAX_TIMESTAMP_MS
-from gittrack.store.record import ENDED, MetricSummary, RunRecord, dump_record, dump_summary
+from gittrack.store.record import (
+    ENDED,
+    MAX_PARAM_LENGTH,
+    MAX_TAG_LENGTH,
+    MetricSummary,
+    RunRecord,
+    checked_text,
+    dump_record,
+    dump_summary,
+)
 from gittrack.store.repo import identity, signature, workdir
 from gittrack.store.snapshot import DEFAULT_MAX_FILE_BYTES, RUN_DIR, take_snapshot, without_run_dir
 from gittrack.store.timefmt import now_ms
@@ -34,8 +43,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("gittrack")
 
 DEFAULT_CHECKPOINT_INTERVAL = 10.0
-MAX_PARAM_LENGTH = 6000
-MAX_TAG_LENGTH = 8000
 FLUSH_POINTS = 100_000
 _CAS_ATTEMPTS = 50
 
@@ -106,27 +113,6 @@ def _metric_value(key: str, value: Any) -> float:
     raise InvalidValueError(
         f"metric {key!r} got {_shown(value)}; metric values must be real numbers (NaN and inf allowed)"
     )
-
-
-def _text(what: str, value: Any, limit: int) -> str:
-    """``str(value)``, checked for length, for being encodable as UTF-8, and for NUL characters
-    (SQLite, which searches filter with, and most databases end text there)."""
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > limit:
-        raise InvalidValueError(f"{what} is {len(text)} characters, over the {limit} limit")
-    if "\x00" in text:
-        raise InvalidValueError(f"{what} contains a NUL character (\\x00); remove it")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidValueError(f"{what} is not valid unicode (lone surrogates)") from None
-    return text
-
-
-def _run_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip() or not name.isprintable():
-        raise InvalidValueError(f"run name must be a non-empty line of printable text, got {name!r}")
-    return name
 
 
 def _integer(what: str, value: Any) -> int:
@@ -236,7 +222,7 @@ class RunWriter:
         """Snapshot the workspace and prepare a new run; its ref appears at the first checkpoint."""
         naming.validate_experiment(experiment)
         if run_name is not None:
-            _run_name(run_name)
+            checked_run_name(run_name)
         snap = take_snapshot(repo, max_file_bytes)
         start = now_ms()
         run_id = new_run_id(start)
@@ -295,7 +281,7 @@ class RunWriter:
         ``ref`` may name where it goes (e.g. under ``refs/runs-deleted/``)."""
         naming.validate_experiment(experiment)
         if run_name is not None:
-            _run_name(run_name)
+            checked_run_name(run_name)
         run_id = run_id or new_run_id(start_time)
         name, email = user
         tree = repo[commit].tree_id if commit is not None else apply_changes(repo, None, {})
@@ -340,7 +326,8 @@ class RunWriter:
         state = _State.load(repo, target)
         if state.record.status in ENDED:
             raise ImmutableRunError(
-                f"run {state.record.id} is {state.record.status}; ended runs cannot change, start a new run"
+                f"run {short_id(state.record.id)} has already ended ({state.record.status}); its params, metrics "
+                "and artifacts cannot change (its tags and name can): start a new run"
             )
         return cls(repo, ref, state, interval)
 
@@ -363,7 +350,7 @@ class RunWriter:
     def log_param(self, key: str, value: Any) -> None:
         """Record a param; logging it again with another value is an error (params never change)."""
         naming.validate_key(key, "param key")
-        text = _text(f"param {key!r}", value, MAX_PARAM_LENGTH)
+        text = checked_text(f"param {key!r}", value, MAX_PARAM_LENGTH)
         new = (text, _yaml_type(value))
         with self._lock:
             record = self._state.record
@@ -385,7 +372,7 @@ class RunWriter:
     def set_tag(self, key: str, value: Any) -> None:
         """Set a tag (tags, unlike params, may be overwritten)."""
         naming.validate_key(key, "tag key")
-        text = _text(f"tag {key!r}", value, MAX_TAG_LENGTH)
+        text = checked_text(f"tag {key!r}", value, MAX_TAG_LENGTH)
         with self._lock:
             self._pending.tags[key] = text
 
@@ -428,7 +415,7 @@ class RunWriter:
 
     def set_name(self, name: str) -> None:
         """Rename the run (its id, and so its ref, stay)."""
-        _run_name(name)
+        checked_run_name(name)
         with self._lock:
             self._pending.name = name
 

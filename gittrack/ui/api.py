@@ -390,26 +390,17 @@ def restore_run(request: Request) -> Json:
 
 
 def edit_run(request: Request) -> Json:
-    """Rename a RUNNING run, set its tags or its description (MLflow's ``mlflow.note.content`` tag)
-    through the run's writer; the run's own process keeps them at its next checkpoint. An ended run
-    never changes (``ImmutableRunError``, 409)."""
+    """Rename a run, set its tags (a null value removes one) or its description (MLflow's
+    ``mlflow.note.content`` tag; empty removes it). A RUNNING run takes them through its writer
+    (its own process keeps them at its next checkpoint); an ended one keeps them as edits beside
+    its unchanged commit (docs/tracking.md)."""
     body = _body(request)
-    client = _backend(request).client
-    run_id = client.get_run(request.path_params["run_id"]).info.run_id
     tags = body.get("tags") or {}
     if not isinstance(tags, dict):
         raise UsageError("tags must be an object of names to values")
-    if "description" in body:
-        tags = {**tags, "mlflow.note.content": body["description"]}
-    try:
-        if body.get("name"):
-            client.rename_run(run_id, str(body["name"]))
-        if tags:
-            client.set_tags(run_id, tags)
-        client.flush(run_id)
-    finally:
-        client.detach(run_id)
-    return Json({"run": row_id(client.get_run(run_id))})
+    name = str(body["name"]) if body.get("name") else None
+    edited = _backend(request).client.edit_run(request.path_params["run_id"], tags, name, body.get("description", ...))
+    return Json({"run": row_id(edited)})
 
 
 def row_id(run: Any) -> dict[str, Any]:

@@ -155,7 +155,7 @@ class MlflowClient:
 
     @translate
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
-        """Rename a running run, or end it with ``status``."""
+        """Rename a run (a finished one too), or end a running one with ``status``."""
         if name is not None:
             self._client.rename_run(run_id, name)
         if status is not None and status != "RUNNING":

@@ -603,6 +603,7 @@ function runPage() {
       el("button", { id: "rename", text: "Rename", onclick: () => { const name = prompt("New name", run.run_name); if (name) act(() => post(`/api/runs/${runId}/edit`, { name })); } }),
       el("button", { id: "describe", text: "Edit description", onclick: () => { const text = prompt("Description", run.description); if (text !== null) act(() => post(`/api/runs/${runId}/edit`, { description: text })); } }),
       el("button", { id: "add-tag", text: "Set tag", onclick: () => { const key = prompt("Tag key"); if (!key) return; const value = prompt(`Value of ${key}`, run.tags[key] || ""); if (value !== null) act(() => post(`/api/runs/${runId}/edit`, { tags: { [key]: value } })); } }),
+      el("button", { id: "delete-tag", text: "Remove tag", onclick: () => { const key = prompt("Tag to remove"); if (key) act(() => post(`/api/runs/${runId}/edit`, { tags: { [key]: null } })); } }),
     );
   }
 
