@@ -208,7 +208,8 @@ def test_nan_and_infinities_are_kept(repo: Path) -> None:
     assert run.data.metrics["big"] == 1e308
     assert math.isnan(gittrack.get_metric_history(active.run_id, "nan")["value"][0])
     arrays = gittrack.Client().get_metric_arrays(active.run_id, "ninf")
-    assert arrays.value.tolist() == [-math.inf] and arrays.value.dtype.name == "float64"
+    assert arrays.value.tolist() == [-math.inf]
+    assert arrays.value.dtype.name == "float64"
 
 
 def test_long_history_is_written_in_segments(repo: Path) -> None:
