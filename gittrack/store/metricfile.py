@@ -8,6 +8,8 @@ the tail, so its cost grows with the points added since the last one, not with t
 from __future__ import annotations
 
 import functools
+import itertools
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
 from gittrack.errors import MalformedRunError
@@ -71,18 +73,18 @@ def _check_segment(data: bytes, what: str) -> None:
         raise MalformedRunError(f"{what} does not start with the header 'step timestamp_ms value'")
 
 
-def decode_columns(segments: list[bytes], what: str) -> Columns:
+def decode_columns(segments: Iterable[bytes], what: str) -> Columns:
     """Parse segments, in order, into ``Columns``: exactly the points of ``decode_points``, about
     six times faster and without a Python object per point, for charts and frames of long
     histories. pandas' C reader parses (it rounds exactly, as ``float`` does) once a check of the
     bytes has ruled out any text where the two could disagree; anything else (a blank line, a
     stray character, a number out of range) goes through ``decode_points``, so errors match too.
-    Segments are parsed ``_CHUNK`` at a time, so the text of a huge history is never all in memory."""
+    Segments are read and parsed ``_CHUNK`` at a time, so a huge history's text is never all in memory."""
     import numpy as np
 
     parts = [Columns(*(np.array([], dtype=dtype) for dtype in _DTYPES))]
-    for first in range(0, len(segments), _CHUNK):
-        chunk = segments[first : first + _CHUNK]
+    segments = iter(segments)
+    while chunk := list(itertools.islice(segments, _CHUNK)):
         for data in chunk:
             _check_segment(data, what)
         text = b"".join(data[len(HEADER) :].rstrip(b"\n") + b"\n" for data in chunk if len(data) > len(HEADER))

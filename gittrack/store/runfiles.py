@@ -133,7 +133,7 @@ def iter_history(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> It
 def read_history_columns(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> metricfile.Columns:
     """The full history of metric ``key`` as numpy columns (see ``metricfile.decode_columns``)."""
     what = f"run commit {str(commit_id)[:12]}: metric {key!r}"
-    return metricfile.decode_columns(list(_history_blobs(repo, commit_id, key)), what)
+    return metricfile.decode_columns(_history_blobs(repo, commit_id, key), what)
 
 
 def read_history(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> list[metricfile.Point]:
