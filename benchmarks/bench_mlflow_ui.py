@@ -1,7 +1,8 @@
 """MLflow's web UI and REST search on the data bench_ui.py measures gittrack's UI on.
 
     python benchmarks/bench_mlflow_ui.py [--runs 2000] [--steps 20000] [--experiments 1]
-    python benchmarks/bench_mlflow_ui.py --runs 10000 --steps 100000 --experiments 10   # docs/ui.md
+    python benchmarks/bench_mlflow_ui.py --runs 10000 --steps 100000                  # docs/ui.md
+    python benchmarks/bench_mlflow_ui.py --runs 10000 --steps 100000 --experiments 10 # and 100,000 runs
 
 Builds an MLflow SQLite store (mlflow_store.py: MLflow creates the schema and experiments, the
 runs go in through MLflow's own tables) holding ``--experiments`` experiments of ``--runs``
