@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_system_metrics.py
 	$(BIN)/python benchmarks/bench_mlflow.py
 	$(BIN)/python benchmarks/bench_migrate.py --runs 1000
+	$(BIN)/python benchmarks/bench_mlflow_ui.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
