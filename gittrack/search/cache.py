@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gittrack")
 
-SCHEMA = 11
+SCHEMA = 13
 _DDL = """
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY, commit_id TEXT UNIQUE NOT NULL, run_id TEXT NOT NULL, experiment TEXT NOT NULL,
@@ -53,6 +53,7 @@ CREATE TABLE problems (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, message T
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE packs (index_ref TEXT PRIMARY KEY, tip TEXT NOT NULL, runs TEXT NOT NULL, problems TEXT NOT NULL);
 CREATE INDEX runs_start ON runs (start_time DESC, run_id DESC);
+CREATE INDEX runs_experiment ON runs (experiment, start_time DESC, run_id DESC);
 CREATE INDEX refs_commit ON refs (commit_id);
 """
 _INFO = (
@@ -359,14 +360,15 @@ class SearchCache:
         experiments: list[str] | None, view: str, limit: int | None,
     ) -> list[tuple]:  # fmt: skip
         """``columns`` of the runs matching a compiled filter, in order; ``view``: active, deleted or all."""
-        clauses = [where]
-        args = list(params)
+        clauses, args = [], []
+        if experiments is not None:  # first, and by its index: the filter then reads only these runs
+            clauses.append(f"r.experiment IN ({','.join('?' * len(experiments))})")
+            args.extend(experiments)
+        clauses.append(where)
+        args.extend(params)
         if view != "all":
             clauses.append("f.deleted = ?")
             args.append(int(view == "deleted"))
-        if experiments is not None:
-            clauses.append(f"r.experiment IN ({','.join('?' * len(experiments))})")
-            args.extend(experiments)
         sql = (
             f"SELECT {columns} FROM runs r CROSS JOIN refs f ON f.commit_id = r.commit_id "  # noqa: S608 - compiled, bound
             f"WHERE {' AND '.join(clauses)} ORDER BY {order}"
