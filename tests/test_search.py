@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gittrack
+from gittrack.search.cache import SearchCache
 from gittrack.search.filter import FilterSyntaxError, parse_filter
 from gittrack.search.service import count_runs, find_rows, search_runs
 
@@ -366,3 +367,24 @@ def test_dataset_filters_match_any_dataset_of_the_run(repo: Path) -> None:
         assert names(gittrack.search_runs(filter_string=filter_string)) == expected, filter_string
         scanned = find_rows(pygit2.Repository("."), filter_string=filter_string, use_index=False).rows
         assert [r.run_name for r in scanned] == expected, filter_string
+
+
+def test_a_first_page_searched_by_halves_is_the_same(runs, repo: Path, monkeypatch) -> None:
+    """A large index splits a first-page search between two connections: same rows, same order."""
+    client = gittrack.Client()
+    for i in range(12):
+        run_id = client.create_run("taxi", f"extra-{i}", {"model": ("rf", "lin")[i % 2]}).info.run_id
+        client.log_metric(run_id, "rmse", [0.3, math.nan, 0.1, math.inf][i % 4])
+        client.set_terminated(run_id)
+    client.delete_runs([runs["lin"]])
+    repository = pygit2.Repository(str(repo))
+    cases = [("", None), ("params.model = 'rf'", ["metrics.rmse"]), ("metrics.rmse < 1", ["metrics.rmse DESC"]),
+             ("", ["params.model", "run_name DESC"]), ("tags.`mlflow.runName` LIKE 'extra-%'", None)]  # fmt: skip
+    for view in ("active", "all"):
+        for text, order in cases:
+            whole = [r.run_id for r in find_rows(repository, None, text, order, 5, view).rows]
+            monkeypatch.setattr(SearchCache, "PARALLEL_MIN_RUNS", 1)
+            halves = [r.run_id for r in find_rows(repository, None, text, order, 5, view).rows]
+            monkeypatch.setattr(SearchCache, "PARALLEL_MIN_RUNS", 10**9)
+            assert halves == whole, (text, order, view)
+            assert len(whole) == min(5, len(find_rows(repository, None, text, order, None, view).rows))

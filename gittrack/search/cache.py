@@ -60,6 +60,7 @@ _INFO = (
     "r.commit_id, r.run_id, r.run_name, r.experiment, r.status, r.user, r.source_commit, r.source_branch, "
     "r.parent_run, r.host, r.start_time, r.end_time, r.dirty, r.pid, r.heartbeat, r.checkpoint_interval, r.data, f.name"
 )
+_FROM = "FROM runs r CROSS JOIN refs f ON f.commit_id = r.commit_id"
 # the effective status: a RUNNING run whose writer is gone is KILLED (Python is called for RUNNING runs only)
 STATUS_SQL = (
     "CASE r.status WHEN 'RUNNING' THEN gt_status(r.status, r.host, r.pid, r.heartbeat, r.checkpoint_interval) "
@@ -103,6 +104,9 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 class SearchCache:
     """The search cache of one repository (``.git/gittrack/index.sqlite``)."""
+
+    PARALLEL_MIN_RUNS = 20_000
+    """From this many runs, a search for a first page is split between two connections."""
 
     def __init__(self, repo: pygit2.Repository, path: Path | None = None) -> None:
         self.repo = repo
@@ -369,16 +373,48 @@ class SearchCache:
         if view != "all":
             clauses.append("f.deleted = ?")
             args.append(int(view == "deleted"))
-        sql = (
-            f"SELECT {columns} FROM runs r CROSS JOIN refs f ON f.commit_id = r.commit_id "  # noqa: S608 - compiled, bound
-            f"WHERE {' AND '.join(clauses)} ORDER BY {order}"
-        )
+        condition = " AND ".join(clauses)
+        if limit is not None and experiments is None:
+            ids = self._first_ids_by_halves(condition, args, order, order_params, limit)
+            if ids is not None:
+                condition, args = f"r.id IN ({','.join('?' * len(ids))}) AND {condition}", [*ids, *args]
+        sql = f"SELECT {columns} {_FROM} WHERE {condition} ORDER BY {order}"
         args.extend(order_params)
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
         with self._db() as conn:
             return conn.execute(sql, args).fetchall()
+
+    def _first_ids_by_halves(
+        self, condition: str, args: list[Any], order: str, order_params: list[Any], limit: int
+    ) -> list[int] | None:
+        """The ids of the first ``limit`` matching runs of each half of a large index, searched by
+        two connections at once (SQLite lets go of the GIL while it works, so two cores share the
+        filter's work); the first ``limit`` runs of all are among them. None: a small index, one
+        core, or an error the single query will report."""
+        if (os.cpu_count() or 1) < 2:
+            return None
+        from concurrent.futures import ThreadPoolExecutor
+
+        with self._db() as conn:
+            (last,) = conn.execute("SELECT max(id) FROM runs").fetchone()
+        if last is None or last < self.PARALLEL_MIN_RUNS:
+            return None
+        half = f"SELECT r.id {_FROM} WHERE {condition} AND r.id {{}} ? ORDER BY {order} LIMIT ?"
+
+        def first_ids(side: str) -> list[int]:
+            conn = self._connect()
+            try:
+                return [row[0] for row in conn.execute(half.format(side), [*args, last // 2, *order_params, limit])]
+            finally:
+                conn.close()
+
+        try:
+            with ThreadPoolExecutor(2, thread_name_prefix="gittrack-search") as pool:
+                return sorted({run for found in pool.map(first_ids, ("<=", ">")) for run in found})
+        except sqlite3.Error:
+            return None
 
     def select(
         self, where: str, params: list[Any], order: str, order_params: list[Any], experiments: list[str] | None,
