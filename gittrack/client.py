@@ -572,11 +572,13 @@ class Client:
         order_by: list[str] | None = None,
         max_results: int | None = None,
         run_view: str = "active",
+        offset: int = 0,
     ):
-        """Search without pandas: flat rows plus the runs that could not be read (for the CLI)."""
+        """Search without pandas: flat rows plus the runs that could not be read (for the CLI);
+        ``offset`` skips the first matches (a page of a long list)."""
         from gittrack.search.service import find_rows
 
-        return find_rows(self._repo, experiment_names, filter_string, order_by, max_results, run_view)
+        return find_rows(self._repo, experiment_names, filter_string, order_by, max_results, run_view, offset=offset)
 
     def count_runs(
         self, experiment_names: list[str] | None = None, filter_string: str = "", run_view: str = "active"

@@ -212,6 +212,8 @@ def test_bad_arguments(runs) -> None:
         gittrack.search_runs(max_results=0)
     with pytest.raises(gittrack.UsageError, match="order_by"):
         gittrack.search_runs(order_by=[" DESC"])
+    with pytest.raises(gittrack.UsageError, match="offset"):
+        gittrack.Client().find_rows(offset=-1)
 
 
 def test_corrupt_index_is_rebuilt(runs, repo: Path, caplog) -> None:
@@ -340,6 +342,9 @@ def test_index_and_scan_paths_agree(tmp_path_factory, runs, filters, order, pack
         scanned = find_rows(repo, filter_string=text, order_by=order, use_index=False).rows
         assert [r.run_id for r in indexed] == [r.run_id for r in scanned], text
         assert count_runs(repo, filter_string=text) == len(scanned), text
+        for use_index in (True, False):  # a page further down: the same runs as slicing the whole list
+            page = find_rows(repo, filter_string=text, order_by=order, max_results=2, offset=1, use_index=use_index)
+            assert [r.run_id for r in page.rows] == [r.run_id for r in scanned[1:3]], text
         for a, b in zip(indexed, scanned, strict=True):
             assert a.params == b.params
             assert a.tags == b.tags
@@ -378,6 +383,7 @@ def test_a_first_page_searched_by_halves_is_the_same(runs, repo: Path, monkeypat
         client.set_terminated(run_id)
     client.delete_runs([runs["lin"]])
     repository = pygit2.Repository(str(repo))
+    whole_newest = [r.run_id for r in find_rows(repository, None, "", None, 5).rows]
     cases = [("", None), ("params.model = 'rf'", ["metrics.rmse"]), ("metrics.rmse < 1", ["metrics.rmse DESC"]),
              ("", ["params.model", "run_name DESC"]), ("tags.`mlflow.runName` LIKE 'extra-%'", None)]  # fmt: skip
     for view in ("active", "all"):
@@ -387,4 +393,11 @@ def test_a_first_page_searched_by_halves_is_the_same(runs, repo: Path, monkeypat
             halves = [r.run_id for r in find_rows(repository, None, text, order, 5, view).rows]
             monkeypatch.setattr(SearchCache, "PARALLEL_MIN_RUNS", 10**9)
             assert halves == whole, (text, order, view)
+            monkeypatch.setattr(SearchCache, "PARALLEL_MIN_RUNS", 1)
+            page = [r.run_id for r in find_rows(repository, None, text, order, 2, view, offset=3).rows]
+            monkeypatch.setattr(SearchCache, "PARALLEL_MIN_RUNS", 10**9)
+            assert page == [r.run_id for r in find_rows(repository, None, text, order, None, view).rows][3:5]
             assert len(whole) == min(5, len(find_rows(repository, None, text, order, None, view).rows))
+    monkeypatch.setattr(SearchCache, "PARALLEL_MIN_RUNS", 1)
+    monkeypatch.setattr(SearchCache, "PARALLEL_MAX_LIMIT", 2)  # a deep page: one query, as before
+    assert [r.run_id for r in find_rows(repository, None, "", None, 5).rows] == whole_newest

@@ -107,6 +107,8 @@ class SearchCache:
 
     PARALLEL_MIN_RUNS = 20_000
     """From this many runs, a search for a first page is split between two connections."""
+    PARALLEL_MAX_LIMIT = 2_000
+    """Up to this many runs asked for (the ids found are bound as parameters of the last query)."""
 
     def __init__(self, repo: pygit2.Repository, path: Path | None = None) -> None:
         self.repo = repo
@@ -361,9 +363,10 @@ class SearchCache:
     # -- reading --------------------------------------------------------------------------
     def _query(
         self, columns: str, where: str, params: list[Any], order: str, order_params: list[Any],
-        experiments: list[str] | None, view: str, limit: int | None,
+        experiments: list[str] | None, view: str, limit: int | None, offset: int = 0,
     ) -> list[tuple]:  # fmt: skip
-        """``columns`` of the runs matching a compiled filter, in order; ``view``: active, deleted or all."""
+        """``columns`` of the runs matching a compiled filter, in order, from the ``offset``-th on;
+        ``view``: active, deleted or all."""
         clauses, args = [], []
         if experiments is not None:  # first, and by its index: the filter then reads only these runs
             clauses.append(f"r.experiment IN ({','.join('?' * len(experiments))})")
@@ -374,15 +377,15 @@ class SearchCache:
             clauses.append("f.deleted = ?")
             args.append(int(view == "deleted"))
         condition = " AND ".join(clauses)
-        if limit is not None and experiments is None:
-            ids = self._first_ids_by_halves(condition, args, order, order_params, limit)
+        if limit is not None and offset + limit <= self.PARALLEL_MAX_LIMIT and experiments is None:
+            ids = self._first_ids_by_halves(condition, args, order, order_params, offset + limit)
             if ids is not None:
                 condition, args = f"r.id IN ({','.join('?' * len(ids))}) AND {condition}", [*ids, *args]
         sql = f"SELECT {columns} {_FROM} WHERE {condition} ORDER BY {order}"
         args.extend(order_params)
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            args.extend([-1 if limit is None else limit, offset])
         with self._db() as conn:
             return conn.execute(sql, args).fetchall()
 
@@ -418,10 +421,11 @@ class SearchCache:
 
     def select(
         self, where: str, params: list[Any], order: str, order_params: list[Any], experiments: list[str] | None,
-        view: str, limit: int | None,
+        view: str, limit: int | None, offset: int = 0,
     ) -> list[RunRow]:  # fmt: skip
-        """Rows matching a compiled filter, in order; ``view``: active, deleted or all."""
-        info = self._query(_INFO, where, params, order, order_params, experiments, view, limit)
+        """Rows matching a compiled filter, in order, from the ``offset``-th on; ``view``: active,
+        deleted or all."""
+        info = self._query(_INFO, where, params, order, order_params, experiments, view, limit, offset)
         rows = []
         data = _load_data("[" + ",".join(row[16] for row in info) + "]")  # one parse, not one per run
         for (commit, run_id, name, exp, status, user, src, branch, parent, host, start, end, dirty, pid,

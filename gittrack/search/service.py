@@ -70,9 +70,14 @@ def find_rows(
     max_results: int | None = None,
     run_view: str = "active",
     use_index: bool = True,
+    offset: int = 0,
 ) -> SearchResult:
-    """The runs matching a filter, ordered (default: newest first) and limited."""
-    rows, problems = _find(repo, experiment_names, filter_string, order_by, max_results, run_view, use_index)
+    """The runs matching a filter, ordered (default: newest first), from the ``offset``-th on
+    (a page of a long list: SQLite skips the others without building their rows), and limited."""
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise UsageError(f"offset must be an integer of 0 or more, got {offset!r}")
+    rows, problems = _find(repo, experiment_names, filter_string, order_by, max_results, run_view, use_index,
+                           offset=offset)  # fmt: skip
     return SearchResult(rows, problems)
 
 
@@ -84,7 +89,7 @@ def count_runs(
     return _find(repo, experiment_names, filter_string, None, None, run_view, True, "count")[0]
 
 
-def _find(repo, experiment_names, filter_string, order_by, max_results, run_view, use_index, shape="rows"):
+def _find(repo, experiment_names, filter_string, order_by, max_results, run_view, use_index, shape="rows", offset=0):
     """``(rows, problems)``; ``shape`` "columns": ``(RunColumns, problems)``, "count": ``(count,
     problems)``: from the index when it can be used (straight from SQL), else from every run commit."""
     experiments = _check(experiment_names, max_results, run_view, "rows")
@@ -98,24 +103,26 @@ def _find(repo, experiment_names, filter_string, order_by, max_results, run_view
                 problems = index.sync()
                 if index.fresh is not None:  # just built from nothing: every row is in memory
                     found = [row for row, deleted in index.fresh if _wanted(row, deleted, experiments, run_view)]
-                    rows = _evaluate(found, compile_predicate(node), order, max_results)
+                    rows = _evaluate(found, compile_predicate(node), order, max_results, offset)
                 else:
                     if shape == "count":
                         return index.count(*to_sql(node), experiments, run_view), problems
                     query = (*to_sql(node), *order_sql(order), experiments, run_view, max_results)
-                    return (index.select_columns(*query) if shape == "columns" else index.select(*query)), problems
+                    if shape == "columns":
+                        return index.select_columns(*query), problems
+                    return index.select(*query, offset), problems
             finally:
                 index.close()
         except IndexUnavailable as exc:
             log.warning("gittrack: %s; reading every run instead", exc)
     if rows is None:
-        rows, problems = _scan(repo, experiments, compile_predicate(node), order, max_results, run_view)
+        rows, problems = _scan(repo, experiments, compile_predicate(node), order, max_results, run_view, offset)
     if shape == "count":
         return len(rows), problems
     return (columns_of_rows(rows) if shape == "columns" else rows), problems
 
 
-def _scan(repo, experiments, predicate, order, max_results, run_view) -> tuple[list[RunRow], list[str]]:
+def _scan(repo, experiments, predicate, order, max_results, run_view, offset=0) -> tuple[list[RunRow], list[str]]:
     """The path without the index: read every run commit, filter and sort in Python."""
     store = RunStore(repo)
     refs, problems = [], []
@@ -135,7 +142,7 @@ def _scan(repo, experiments, predicate, order, max_results, run_view) -> tuple[l
             problems.append(f"{ref.name}: {exc}")
             continue
         rows.append(row_from_record(record, ref.name, str(ref.commit)))
-    return _evaluate(rows, predicate, order, max_results), problems
+    return _evaluate(rows, predicate, order, max_results, offset), problems
 
 
 def _wanted(row: RunRow, deleted: int, experiments: list[str] | None, run_view: str) -> bool:
@@ -144,9 +151,9 @@ def _wanted(row: RunRow, deleted: int, experiments: list[str] | None, run_view: 
     )
 
 
-def _evaluate(rows: list[RunRow], predicate, order, max_results: int | None) -> list[RunRow]:
-    """Filter, order and limit rows in Python (same semantics as the SQL path)."""
-    rows = sort_rows([row for row in rows if predicate(row)], order)
+def _evaluate(rows: list[RunRow], predicate, order, max_results: int | None, offset: int = 0) -> list[RunRow]:
+    """Filter, order, skip ``offset`` and limit rows in Python (same semantics as the SQL path)."""
+    rows = sort_rows([row for row in rows if predicate(row)], order)[offset:]
     return rows[:max_results] if max_results else rows
 
 

@@ -189,10 +189,10 @@ def runs(request: Request) -> Json:
     exps, filter_string, order, view = _search_args(request)
     offset = _int(request, "offset", 0, 0, 10_000_000)
     limit = _int(request, "limit", PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
-    result = _backend(request).client.find_rows(exps, filter_string, order, offset + limit + 1, view)
-    rows = result.rows[offset : offset + limit]
+    result = _backend(request).client.find_rows(exps, filter_string, order, limit + 1, view, offset=offset)
+    rows = result.rows[:limit]
     return Json({"runs": [row_dict(r) for r in rows], "offset": offset, "limit": limit,
-                 "more": len(result.rows) > offset + limit, "problems": result.problems[:20]})  # fmt: skip
+                 "more": len(result.rows) > limit, "problems": result.problems[:20]})  # fmt: skip
 
 
 def runs_count(request: Request) -> Json:
