@@ -3,6 +3,7 @@ checking out runs and reproducing them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -85,11 +86,24 @@ def test_two_clones_share_runs_through_a_path_remote(bare: Path, tmp_path: Path)
 
 
 def start_daemon(base: Path, port: int) -> subprocess.Popen:
-    """git daemon serving ``base`` on 127.0.0.1:``port``, pushes allowed; returns once it listens."""
+    """git daemon serving ``base`` on 127.0.0.1:``port``, pushes allowed; returns once it listens.
+    It runs in a process group of its own, so that stopping the group stops the children it forks
+    for connections too (killing only the daemon left them running)."""
     proc = subprocess.Popen(
-        ["git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", "--listen=127.0.0.1",
-         f"--port={port}", f"--base-path={base}", str(base)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "git",
+            "daemon",
+            "--reuseaddr",
+            "--export-all",
+            "--enable=receive-pack",
+            "--listen=127.0.0.1",
+            f"--port={port}",
+            f"--base-path={base}",
+            str(base),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )  # fmt: skip
     deadline = time.time() + 10
     while time.time() < deadline:
@@ -109,9 +123,9 @@ def daemon(bare: Path):
     procs = [start_daemon(bare.parent, port)]
     yield f"git://127.0.0.1:{port}/{bare.name}", port, procs
     for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
 
 
 def test_two_clones_share_runs_over_the_git_protocol(daemon, tmp_path: Path) -> None:
@@ -125,7 +139,7 @@ def test_push_interrupted_by_the_remote_dying_then_retried(daemon, bare: Path, t
     record(a, n=150)
     pusher = subprocess.Popen([str(BIN / "gittrack"), "push"], cwd=a, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(0.2)
-    procs[0].send_signal(signal.SIGKILL)
+    os.killpg(procs[0].pid, signal.SIGKILL)  # the daemon and the child serving the push
     procs[0].wait()
     pusher.wait(timeout=60)
     procs.append(start_daemon(bare.parent, port))
