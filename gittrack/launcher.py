@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from gittrack.client import Client
@@ -21,13 +21,8 @@ def run_command(
     params: Mapping[str, Any] | None = None,
     tags: Mapping[str, Any] | None = None,
     repo: str | os.PathLike | None = None,
-    on_stdout: Callable[[bytes], None] | None = None,
-    on_stderr: Callable[[bytes], None] | None = None,
-    on_start: Callable[[Run], None] | None = None,
-    cwd: str | os.PathLike | None = None,
-    system_metrics: bool | None = None,
+    *rest: Any,
+    **options: Any,
 ) -> tuple[Run, int]:
-    """The old signature of ``Client(repo).run_command``."""
-    return Client(repo).run_command(
-        command, experiment, run_name, params, tags, on_stdout, on_stderr, on_start, cwd, system_metrics
-    )
+    """The old signature of ``Client(repo).run_command`` (``repo`` sixth); the rest as there."""
+    return Client(repo).run_command(command, experiment, run_name, params, tags, *rest, **options)

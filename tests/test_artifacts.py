@@ -17,7 +17,7 @@ from click.testing import CliRunner
 import gittrack
 from gittrack.cli import main
 from gittrack.data import dvcstore
-from tests.conftest import BIN, git
+from tests.conftest import BIN, git, optional
 
 pytestmark = pytest.mark.slow
 
@@ -182,7 +182,7 @@ def test_models_round_trip_for_each_flavor(dvc_repo: Path, tmp_path: Path) -> No
 
 
 def test_pytorch_flavor(dvc_repo: Path) -> None:
-    torch = pytest.importorskip("torch", reason="torch is optional; the pytorch flavor needs it")
+    torch = optional("torch", reason="torch is optional; the pytorch flavor needs it")
     model = torch.nn.Linear(3, 1)
     with gittrack.start_run() as active:
         gittrack.log_model(model, flavor="pytorch", name="net")
@@ -327,8 +327,8 @@ def test_a_folder_prefix_downloads_the_files_logged_into_it(dvc_repo: Path, tmp_
 
 
 def test_xgboost_and_lightgbm_flavors_round_trip(dvc_repo: Path) -> None:
-    xgboost = pytest.importorskip("xgboost", reason="xgboost is optional (the autolog extra); its flavor needs it")
-    lightgbm = pytest.importorskip("lightgbm", reason="lightgbm is optional (the autolog extra); its flavor needs it")
+    xgboost = optional("xgboost", reason="xgboost is optional (the autolog extra); its flavor needs it")
+    lightgbm = optional("lightgbm", reason="lightgbm is optional (the autolog extra); its flavor needs it")
     x = np.random.default_rng(0).normal(size=(60, 3))
     y = (x[:, 0] > 0).astype(int)
     models = {

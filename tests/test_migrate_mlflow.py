@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 import gittrack
-from tests.conftest import git
+from tests.conftest import git, optional
 
-pytest.importorskip("mlflow", reason="MLflow is optional (the mlflow extra); importing and exporting read it")
+optional("mlflow", reason="MLflow is optional (the mlflow extra); importing and exporting read it")
 
 BUILDER = Path(__file__).with_name("mlflow_stores.py")
 

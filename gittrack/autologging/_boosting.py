@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -117,15 +118,22 @@ def log_booster(lib: Library, session: Session, booster: Any, arguments: Mapping
                f"feature_importance_{kind}.png", values, f"feature importance ({kind})")  # fmt: skip
 
 
+def patch_loaded(lib: Library, package: str, train_module: str, wrapper_base: str) -> None:
+    """Patch a boosting library if it is imported: ``train`` where it is defined and re-exported
+    (``package``, ``train_module``, the sklearn module), and ``fit`` of its sklearn wrappers
+    (``wrapper_base`` in ``<package>.sklearn`` and its subclasses)."""
+    module = sys.modules.get(package)
+    if module is None or not hasattr(module, "train"):
+        return
+    wrappers = sys.modules.get(f"{package}.sklearn")
+    patch_train(lib, [module, sys.modules.get(train_module), wrappers])
+    if wrappers is not None:
+        patch_wrappers(lib, getattr(wrappers, wrapper_base))
+
+
 def patch_wrappers(lib: Library, base: type) -> None:
     """Patch ``fit`` of the sklearn wrapper ``base`` and of its subclasses that define their own."""
-    todo, seen = [base], set()
-    while todo:
-        cls = todo.pop()
-        if cls in seen:
-            continue
-        seen.add(cls)
-        todo.extend(cls.__subclasses__())
+    for cls in _common.with_subclasses(base):
         if inspect.isfunction(cls.__dict__.get("fit")):
             patch(lib.name, cls, "fit", functools.partial(_fit_wrapper, lib))
 

@@ -24,6 +24,18 @@ _BAD_KEY = re.compile(r"[^\w\-./: ]")
 _dataset_lock = threading.Lock()
 
 
+def with_subclasses(base: type) -> list[type]:
+    """``base`` and every class derived from it, each once (the classes a patch must reach)."""
+    found, seen, todo = [], set(), [base]
+    while todo:
+        cls = todo.pop()
+        if cls not in seen:
+            seen.add(cls)
+            found.append(cls)
+            todo.extend(cls.__subclasses__())
+    return found
+
+
 def key(text: Any) -> str:
     """A param or metric key the store accepts: other characters become ``_``."""
     cleaned = _BAD_KEY.sub("_", str(text)).strip("/") or "_"

@@ -9,7 +9,6 @@ Nothing here imports lightgbm.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
@@ -62,10 +61,4 @@ def on_import(module: ModuleType) -> None:
 
 
 def patch_loaded() -> None:
-    lightgbm = sys.modules.get("lightgbm")
-    if lightgbm is None or not hasattr(lightgbm, "train"):
-        return
-    _boosting.patch_train(LIGHTGBM, [lightgbm, sys.modules.get("lightgbm.engine"), sys.modules.get("lightgbm.sklearn")])
-    wrappers = sys.modules.get("lightgbm.sklearn")
-    if wrappers is not None:
-        _boosting.patch_wrappers(LIGHTGBM, wrappers.LGBMModel)
+    _boosting.patch_loaded(LIGHTGBM, "lightgbm", "lightgbm.engine", "LGBMModel")

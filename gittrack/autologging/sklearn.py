@@ -51,14 +51,7 @@ def patch_loaded() -> None:
     """Patch every scikit-learn estimator class already defined, and the metrics if imported."""
     base = sys.modules.get("sklearn.base")
     if base is not None:
-        seen: set[type] = set()
-        todo = [base.BaseEstimator]
-        while todo:
-            cls = todo.pop()
-            if cls in seen:
-                continue
-            seen.add(cls)
-            todo.extend(cls.__subclasses__())
+        for cls in _common.with_subclasses(base.BaseEstimator):
             if cls.__module__.startswith("sklearn."):
                 _patch_class(cls)
     metrics = sys.modules.get("sklearn.metrics")

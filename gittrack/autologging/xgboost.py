@@ -9,7 +9,6 @@ as ``feature_importance_<type>.json`` (and ``.png``), and the model: a ``Booster
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
@@ -72,10 +71,4 @@ def on_import(module: ModuleType) -> None:
 
 
 def patch_loaded() -> None:
-    xgboost = sys.modules.get("xgboost")
-    if xgboost is None or not hasattr(xgboost, "train"):
-        return
-    _boosting.patch_train(XGBOOST, [xgboost, sys.modules.get("xgboost.training"), sys.modules.get("xgboost.sklearn")])
-    wrappers = sys.modules.get("xgboost.sklearn")
-    if wrappers is not None:
-        _boosting.patch_wrappers(XGBOOST, wrappers.XGBModel)
+    _boosting.patch_loaded(XGBOOST, "xgboost", "xgboost.training", "XGBModel")
