@@ -180,11 +180,11 @@ class Client:
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         """Set a tag (stored as a string) of any run: a RUNNING run records it, an ended one keeps it
         as an edit beside its unchanged commit (docs/tracking.md); ``mlflow.runName`` renames it."""
-        self._edit(run_id, {key: _as_text(value)})
+        self._edit(run_id, {key: str(value)})
 
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         """Set several tags (as :meth:`set_tag`)."""
-        self._edit(run_id, {key: _as_text(value) for key, value in _mapping(tags, "tags").items()})
+        self._edit(run_id, {key: str(value) for key, value in _mapping(tags, "tags").items()})
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag of a run (as :meth:`set_tag`)."""
@@ -196,11 +196,9 @@ class Client:
         """Change a run's tags (a value of None removes the tag), its name and its description
         (MLflow's ``mlflow.note.content`` tag; None or empty removes it) in one edit, as
         :meth:`set_tag` does; returns the run as it is now."""
-        changes = {
-            key: None if value is None else _as_text(value) for key, value in _mapping(tags or {}, "tags").items()
-        }
+        changes = {key: None if value is None else str(value) for key, value in _mapping(tags or {}, "tags").items()}
         if description is not ...:
-            changes["mlflow.note.content"] = None if description in (None, "") else _as_text(description)
+            changes["mlflow.note.content"] = None if description in (None, "") else str(description)
         spec = self.get_run(run_id).info.run_id
         attached = spec in self._writers
         try:
@@ -760,10 +758,6 @@ def check_end_status(status: Any) -> str:
             f"status {status!r} is not one of {', '.join(sorted(ENDED))}; the run was left as it was"
         )
     return status
-
-
-def _as_text(value: Any) -> str:
-    return value if isinstance(value, str) else str(value)
 
 
 def _mapping(value: Any, what: str) -> Mapping[str, Any]:
