@@ -24,8 +24,10 @@ from gittrack.store.writer import RunWriter
 if TYPE_CHECKING:
     import pygit2
 
+    from gittrack.data.restore import Restored
     from gittrack.search.service import RunsTable
     from gittrack.subclients import PromotionsClient, RegistryClient, RemoteClient
+    from gittrack.workspace import Plan, Reproduction
 
 _live_writers: weakref.WeakSet[RunWriter] = weakref.WeakSet()
 _live_lock = threading.Lock()
@@ -665,12 +667,18 @@ class Client:
             raise NotFoundError(f"run {run.info.run_name} has no metric {missing[0]!r}; it has: {known}")
         return {key: self.iter_metric_history(run.info.run_id, key) for key in wanted}
 
-    def checkout(self, run_id: str, branch: str | None = None, force: bool = False) -> tuple[Run, str]:
+    def checkout(
+        self,
+        run_id: str,
+        branch: str | None = None,
+        force: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[Run, Restored]:
         """Put a run's code, inputs and artifacts in the work tree (detached, or on a new ``branch``);
-        returns the run and what happened to its DVC data. Unsafe snapshots are refused."""
+        returns the run and what was restored of its DVC data. Unsafe snapshots are refused."""
         from gittrack.workspace import checkout
 
-        return checkout(self._repo, run_id, branch, force)
+        return checkout(self._repo, run_id, branch, force, progress)
 
     def reproduce(
         self,
@@ -681,12 +689,15 @@ class Client:
         on_stdout: Callable[[bytes], None] | None = None,
         on_stderr: Callable[[bytes], None] | None = None,
         allow_outside: bool = False,
-    ):
-        """Re-run a run's command at its snapshot (a temporary worktree) and compare every metric."""
+        approve: Callable[[Plan], bool] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Reproduction:
+        """Re-run a run's command at its snapshot (a temporary worktree, its DVC data restored) and
+        compare its metrics; ``approve`` sees the command first and may refuse it."""
         from gittrack.workspace import reproduce
 
         return reproduce(self._repo, self, run_id, tolerance, dict(metric_tolerances or {}), keep, on_stdout,
-                         on_stderr, allow_outside)  # fmt: skip
+                         on_stderr, allow_outside, approve, progress)  # fmt: skip
 
     def run_command(
         self,

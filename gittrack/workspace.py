@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
 import logging
 import math
+import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gittrack.data import dvcstore
+from gittrack.data import dvcstore, restore
+from gittrack.data.outputs import Output, snapshot_outputs
+from gittrack.data.restore import Restored
 from gittrack.entities import Run
 from gittrack.errors import GittrackError, MalformedRunError, UsageError
-from gittrack.store import rules
 from gittrack.store.ids import short_id
 from gittrack.store.repo import identity, signature
 from gittrack.store.runstore import RunStore
@@ -24,6 +28,7 @@ from gittrack.store.timefmt import now_ms
 
 if TYPE_CHECKING:
     import pygit2
+    from dvc.repo import Repo
 
     from gittrack.client import Client
 
@@ -37,33 +42,56 @@ def _uncommitted(repo: pygit2.Repository) -> list[str]:
     return [path for path, flags in repo.status(untracked_files="no").items() if not flags & ignored]
 
 
-def restore_data(root: str, targets: list[str], outputs: list[str]) -> str:
-    """``dvc checkout`` of the DVC files ``targets`` (checked by ``rules.dvc_outputs``), fetching from
-    the DVC remote what the cache lacks; ``outputs`` are re-checked on disk just before DVC writes."""
-    if not dvcstore.has_dvc(root):
-        return "no DVC set-up: nothing to restore"
-    if not targets:
-        return "no DVC data to restore"
-    dvcstore.open_dvc.cache_clear()
-    if dvcstore.checkout(dvcstore.open_dvc(root), targets, outputs):
-        return "DVC data restored (fetched from the DVC remote)"
-    return "DVC data restored from the local cache"
+def _own_dvc(root: str) -> Repo | None:
+    """The repository's own DVC (its settings, cache and remote), opened before any snapshot file
+    arrives in the work tree, so a snapshot's ``.dvc/config`` is never what restores data."""
+    return dvcstore.open_dvc(root) if dvcstore.has_dvc(root) else None
 
 
-def checkout(repo: pygit2.Repository, spec: str, branch: str | None = None, force: bool = False) -> tuple[Run, str]:
+def _snapshot_outputs(repo: pygit2.Repository, tree_id: pygit2.Oid, what: str) -> list[Output]:
+    try:
+        return snapshot_outputs(repo, tree_id)
+    except MalformedRunError as exc:
+        raise MalformedRunError(f"refusing to {what}: {exc}") from None
+
+
+def _ignore_run_folder(repo: pygit2.Repository) -> None:
+    """Add ``/.gittrack/run/`` to the repository's own ignore list (``.git/info/exclude``, never
+    committed): restored artifacts left there when the work tree switches back to a branch must
+    not end up in the next ``git add -A``."""
+    common = Path(repo.path)
+    if (common / "commondir").is_file():
+        common = (common / (common / "commondir").read_text().strip()).resolve()
+    exclude = common / "info" / "exclude"
+    lines = exclude.read_text().splitlines() if exclude.is_file() else []
+    if _RUN_IGNORE not in lines:
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a") as out:
+            out.write(("\n" if lines and not exclude.read_text().endswith("\n") else "") + _RUN_IGNORE + "\n")
+
+
+_RUN_IGNORE = f"/{RUN_DIR}/"
+
+
+def checkout(
+    repo: pygit2.Repository,
+    spec: str,
+    branch: str | None = None,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Run, Restored]:
     """Put a run's code (and its DVC inputs and artifacts) in the work tree: detached at the run
-    commit, or on a new ``branch`` whose tip is the run's code without ``.gittrack/run/``."""
+    commit, or on a new ``branch`` whose tip is the run's code without ``.gittrack/run/``.
+
+    The data's objects are gathered (fetched from the DVC remote) before the work tree changes;
+    if they cannot all be had, or writing one fails, the work tree stays (or goes back) where it was."""
     import pygit2
 
     stored = RunStore(repo).get(spec)
     commit = repo[stored.ref.commit]
-    try:
-        targets, outputs = rules.dvc_outputs(repo, commit.tree_id)
-    except MalformedRunError as exc:
-        raise MalformedRunError(f"refusing to check out run {short_id(stored.record.id)}: {exc}") from None
+    outputs = _snapshot_outputs(repo, commit.tree_id, f"check out run {short_id(stored.record.id)}")
     if branch:  # the branch's tip has the run's code without .gittrack/run/
-        targets = [t for t in targets if not t.startswith(f"{RUN_DIR}/")]
-        outputs = [o for o in outputs if not o.startswith(f"{RUN_DIR}/")]
+        outputs = [o for o in outputs if not o.path.startswith(f"{RUN_DIR}/")]
     dirty = _uncommitted(repo)
     if dirty and not force:
         listed = ", ".join(dirty[:3]) + (" ..." if len(dirty) > 3 else "")
@@ -71,6 +99,9 @@ def checkout(repo: pygit2.Repository, spec: str, branch: str | None = None, forc
     strategy = pygit2.enums.CheckoutStrategy.FORCE if force else pygit2.enums.CheckoutStrategy.SAFE
     if branch and repo.branches.local.get(branch) is not None:
         raise UsageError(f"branch {branch!r} exists already; choose another name")
+    root = repo.workdir.rstrip("/")
+    dvc = _own_dvc(root) if outputs else None
+    fetched = restore.gather(dvc, outputs)
     before = repo.head.name if not repo.head_is_detached and not repo.head_is_unborn else None
     before_commit = None if repo.head_is_unborn else repo.head.target
     try:
@@ -82,6 +113,7 @@ def checkout(repo: pygit2.Repository, spec: str, branch: str | None = None, forc
             repo.branches.local.create(branch, repo[tip])
             repo.checkout(f"refs/heads/{branch}", strategy=strategy)
         else:
+            _ignore_run_folder(repo)
             repo.checkout_tree(commit, strategy=strategy)
             repo.set_head(commit.id)
     except pygit2.GitError as exc:
@@ -89,11 +121,13 @@ def checkout(repo: pygit2.Repository, spec: str, branch: str | None = None, forc
             f"cannot check out run {short_id(stored.record.id)}: {exc}; move those files or pass --force"
         ) from None
     try:
-        return Run.from_stored(stored), restore_data(repo.workdir.rstrip("/"), targets, outputs)
+        done = restore.write(dvc, root, outputs, progress)
     except GittrackError as exc:  # never leave the work tree half-switched: back to where it was
         _switch_back(repo, before, before_commit, branch)
         where = before.removeprefix("refs/heads/") if before else str(before_commit)[:12]
         raise type(exc)(f"{str(exc).rstrip('.')}; the work tree is back on {where}") from None
+    done.fetched = fetched
+    return Run.from_stored(stored), done
 
 
 def _switch_back(repo: pygit2.Repository, ref: str | None, commit: pygit2.Oid | None, branch: str | None) -> None:
@@ -109,6 +143,16 @@ def _switch_back(repo: pygit2.Repository, ref: str | None, commit: pygit2.Oid | 
         repo.branches.local.delete(branch)
 
 
+MACHINE_DEPENDENT = ("system/*", "*_runtime", "*_per_second")
+"""Metrics that measure the machine, not the model (system metrics, timings, throughput):
+``reproduce`` shows them but does not compare them (docs/sharing.md)."""
+
+
+def machine_dependent(key: str) -> bool:
+    """Whether metric ``key`` is one of :data:`MACHINE_DEPENDENT`."""
+    return any(fnmatch.fnmatchcase(key, pattern) for pattern in MACHINE_DEPENDENT)
+
+
 @dataclass
 class MetricCheck:
     """One metric of the original run against the reproduction."""
@@ -117,10 +161,14 @@ class MetricCheck:
     original: float
     reproduced: float | None
     tolerance: float
+    compared: bool = True
+    """False for a machine-dependent metric: shown, never a failure."""
 
     @property
     def ok(self) -> bool:
-        """Within the relative tolerance (NaN matches NaN)."""
+        """Within the relative tolerance (NaN matches NaN); always for a metric not compared."""
+        if not self.compared:
+            return True
         if self.reproduced is None:
             return False
         a, b = self.original, self.reproduced
@@ -138,11 +186,26 @@ class Reproduction:
     checks: list[MetricCheck]
     exit_code: int
     worktree: str | None
+    branch: str | None = None
+    data: Restored | None = None
 
     @property
     def ok(self) -> bool:
-        """The command succeeded and every metric matched."""
+        """The command succeeded and every compared metric matched."""
         return self.exit_code == 0 and all(c.ok for c in self.checks)
+
+
+@dataclass
+class Plan:
+    """What ``reproduce`` is about to do, for the caller to show (and, for a run recorded on
+    another machine or by another person, to approve) before anything runs."""
+
+    run: Run
+    argv: list[str]
+    cwd: str
+    foreign: bool
+    """The run was recorded by another git user or on another host."""
+    outputs: int
 
 
 def reproduce(
@@ -155,13 +218,17 @@ def reproduce(
     on_stdout: Callable[[bytes], None] | None = None,
     on_stderr: Callable[[bytes], None] | None = None,
     allow_outside: bool = False,
+    approve: Callable[[Plan], bool] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Reproduction:
-    """Re-run a run's recorded command in a temporary worktree at its snapshot and compare metrics.
+    """Re-run a run's recorded command in a temporary worktree at its snapshot, with its DVC data
+    restored, and compare its metrics (machine-dependent ones are shown, not compared).
 
     A run whose entry point (the script it ran) is not in its snapshot, because it lay outside
     the repository or git ignored it, is refused unless ``allow_outside``: re-running it would run
-    that file as it is today, not the code that ran. ``client`` is the repository's; the
-    reproduction is recorded by a client of the same kind on the worktree."""
+    that file as it is today, not the code that ran. ``approve`` sees the command before it runs
+    and may refuse it (``UsageError``). ``client`` is the repository's; the reproduction is
+    recorded by a client of the same kind on the worktree."""
     original = client.get_run(spec)
     command = original.record.command
     argv = list(command.get("argv") or [])
@@ -176,25 +243,34 @@ def reproduce(
             f"run {original.info.run_name} ran {command['entry_point']}, which {missing}: its code is not in the "
             "run's snapshot, so re-running it would run that file as it is today; pass --allow-outside to do so anyway"
         )
-    try:
-        targets, outputs = rules.dvc_outputs(repo, repo[original.info.commit].tree_id)
-    except MalformedRunError as exc:
-        raise MalformedRunError(f"refusing to reproduce run {short_id(original.info.run_id)}: {exc}") from None
+    run_id = short_id(original.info.run_id)
+    outputs = _snapshot_outputs(repo, repo[original.info.commit].tree_id, f"reproduce run {run_id}")
     if argv and argv[0] == "python":
         argv[0] = sys.executable
-    name = f"gittrack-reproduce-{short_id(original.info.run_id)}-{now_ms() % 100000}"
+    relative_cwd = command.get("cwd") if command.get("cwd") not in (None, ".") else ""
+    plan = Plan(original, argv, relative_cwd or ".", _foreign(repo, original), len(outputs))
+    if approve is not None and not approve(plan):
+        raise UsageError(f"not reproducing run {run_id}: its command was not approved")
+    root = repo.workdir.rstrip("/")
+    dvc = _own_dvc(root)
+    fetched = restore.gather(dvc, outputs)  # before anything is created: a missing object stops here
+    name = f"gittrack-reproduce-{run_id}-{now_ms() % 100000}"
     folder = Path(tempfile.mkdtemp(prefix="gittrack-reproduce-")) / "worktree"
     branch = repo.branches.local.create(name, repo[original.info.commit])
     worktree = repo.add_worktree(name, str(folder), branch)
     try:
-        if dvcstore.has_dvc(folder):
-            _share_dvc_cache(repo.workdir, folder)
-            restore_data(str(folder), targets, outputs)
-        cwd = folder / (command.get("cwd") if command.get("cwd") not in (None, ".") else "")
-        new, code = type(client)(folder).run_command(
-            argv, experiment=original.info.experiment, tags={"reproduced_from": original.info.run_id},
-            cwd=cwd, on_stdout=on_stdout, on_stderr=on_stderr,
-        )  # fmt: skip
+        data = restore.write(dvc, folder, outputs, progress)
+        data.fetched = fetched
+        with _shared_dvc_cache(dvc):
+            new, code = type(client)(folder).run_command(
+                argv, experiment=original.info.experiment, tags={"reproduced_from": original.info.run_id},
+                cwd=folder / relative_cwd, on_stdout=on_stdout, on_stderr=on_stderr,
+                system_metrics=any(machine_dependent(k) for k in original.data.metrics) or None,
+            )  # fmt: skip
+    except GittrackError as exc:
+        if keep:
+            raise type(exc)(f"{str(exc).rstrip('.')}; kept worktree {folder} on branch {name}") from None
+        raise
     finally:
         if not keep:
             shutil.rmtree(folder.parent, ignore_errors=True)
@@ -202,10 +278,38 @@ def reproduce(
             repo.branches.local.delete(name)
     limits = overrides or {}
     checks = [
-        MetricCheck(key, value, new.data.metrics.get(key), limits.get(key, tolerance))
+        MetricCheck(key, value, new.data.metrics.get(key), limits.get(key, tolerance), not machine_dependent(key))
         for key, value in sorted(original.data.metrics.items())
     ]
-    return Reproduction(original, new, checks, code, str(folder) if keep else None)
+    return Reproduction(original, new, checks, code, str(folder) if keep else None, name if keep else None, data)
+
+
+def _foreign(repo: pygit2.Repository, run: Run) -> bool:
+    """Whether ``run`` was recorded by another git user or on another host than this clone's."""
+    import socket
+
+    email = run.record.user.get("email") if isinstance(run.record.user, dict) else None
+    return email != identity(repo)[1] or run.record.host != socket.gethostname()
+
+
+@contextlib.contextmanager
+def _shared_dvc_cache(dvc: Repo | None) -> Iterator[None]:
+    """While the reproduction runs, DVC in its process uses the repository's cache (a worktree
+    has none of its own): a system-level DVC config naming it, in ``$DVC_SYSTEM_CONFIG_DIR``."""
+    if dvc is None:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="gittrack-dvc-") as folder:
+        Path(folder, "config").write_text(f"[cache]\n    dir = {restore.cache_dir(dvc)}\n")
+        old = os.environ.get("DVC_SYSTEM_CONFIG_DIR")
+        os.environ["DVC_SYSTEM_CONFIG_DIR"] = folder
+        try:
+            yield
+        finally:
+            if old is None:
+                os.environ.pop("DVC_SYSTEM_CONFIG_DIR", None)
+            else:
+                os.environ["DVC_SYSTEM_CONFIG_DIR"] = old
 
 
 def _entry_not_in_snapshot(repo: pygit2.Repository, run: Run) -> str | None:
@@ -225,12 +329,3 @@ def _entry_not_in_snapshot(repo: pygit2.Repository, run: Run) -> str | None:
     return (
         None if found is not None and found.type_str == "blob" else "was not snapshotted (ignored by git, or too big)"
     )
-
-
-def _share_dvc_cache(main_root: str, worktree: Path) -> None:
-    """Point the worktree's DVC at the main work tree's cache (a worktree has no cache of its own)."""
-    dvcstore.open_dvc.cache_clear()
-    dvc = dvcstore.open_dvc(str(worktree))
-    with dvc.config.edit("local") as conf:
-        conf["cache"]["dir"] = str(Path(main_root) / ".dvc" / "cache")
-    dvcstore.open_dvc.cache_clear()

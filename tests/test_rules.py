@@ -55,6 +55,8 @@ def commit_with(repo: pygit2.Repository, rec: RunRecord, parents: list | None = 
 # -- what DVC may write ---------------------------------------------------------------------------
 POINTER = "outs:\n- md5: {md5}\n  hash: md5\n  path: {path}\n"
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+STAGE = "stages:\n  s:\n    cmd: x\n    wdir: {wdir}\n    outs: [o]\n"
+LOCK = f"schema: '2.0'\nstages:\n  s:\n    cmd: x\n    outs:\n    - path: o\n      hash: md5\n      md5: {MD5}\n"
 
 
 @pytest.mark.parametrize(
@@ -70,16 +72,63 @@ MD5 = "d41d8cd98f00b204e9800998ecf8427e"
         ({"x.dvc": POINTER.format(md5=MD5, path="/etc/passwd")}, "absolute path"),
         ({"x.dvc": POINTER.format(md5=MD5, path=".git/hooks/pre-commit")}, "into .git/"),
         ({"x.dvc": POINTER.format(md5=MD5, path=".dvc/config")}, "into .dvc/"),
-        ({"x.dvc": "outs:\n- md5: x\n  path: .\n"}, "outside the work tree"),
+        ({"x.dvc": f"outs:\n- md5: {MD5}\n  path: .\n"}, "plain relative name"),
+        ({"x.dvc": "outs:\n- md5: x\n  path: d\n"}, "not a DVC md5"),
         ({"x.dvc": "outs: 3\n"}, "no outs list"),
         ({"x.dvc": "a: &a [1]\nb: *a\n"}, "aliases"),
         ({".dvc/config": "[cache]\n    dir = /home/victim\n"}, "where DVC keeps its cache"),
-        ({".dvc/config.local": "[core]\n"}, "where DVC keeps its cache"),
+        ({".dvc/config": '[cache]\n    "dir" = /home/victim\n'}, "where DVC keeps its cache"),
+        ({".dvc/config": "[cache]\n    local = c\n['remote \"c\"']\n    url = /x\n"}, "where DVC keeps its cache"),
+        ({".dvc/config": "[core]\n    site_cache_dir = /x\n"}, "site_cache_dir"),
+        ({".dvc/config.local": "[core]\n"}, "config.local"),
+        ({".dvc/cache": ("/x", LINK)}, "symlink"),
+        ({".dvc/tmp": ("/x", LINK)}, "symlink"),
+        ({".dvc/tmp/lock": "x"}, "folder '.dvc/tmp'"),
         ({".dvc/config": "[core]\n    remote = r\n['remote \"r\"']\n    url = /x\n"}, None),
         ({"dvc.yaml": "stages:\n  s:\n    cmd: x\n    outs: [out.bin]\n"}, None),
-        ({"dvc.yaml": "stages:\n  s:\n    cmd: x\n    wdir: ../..\n    outs: [o]\n"}, "outside the work tree"),
-        ({"lnk": ("/tmp", LINK), "dvc.yaml": "stages:\n  s:\n    cmd: x\n    outs: [lnk/o]\n"}, "symlink"),
-        ({"dvc.lock": "stages:\n  s:\n    outs:\n    - path: ../x\n      md5: a\n"}, "outside the work tree"),
+        ({"dvc.yaml": STAGE.format(wdir="../.."), "dvc.lock": LOCK}, "outside the work tree"),
+        ({"lnk": ("/tmp", LINK), "dvc.yaml": STAGE.format(wdir="lnk"), "dvc.lock": LOCK}, "symlink"),
+        ({"dvc.yaml": STAGE.format(wdir="."), "dvc.lock": LOCK.replace("path: o", "path: ../x")}, "outside the work"),
+        ({"dvc.yaml": STAGE.format(wdir="."), "dvc.lock": LOCK}, None),
+        # templates resolve as DVC resolves them: the literal '${w}' is not what gets written
+        (
+            {
+                "conf": ("/home/victim/.ssh", LINK),
+                "dvc.yaml": "vars:\n- w: conf\n" + STAGE.format(wdir="${w}"),
+                "dvc.lock": LOCK,
+            },
+            "symlink 'conf'",
+        ),
+        (
+            {
+                "conf": ("/home/victim/.ssh", LINK),
+                "params.yaml": "w: conf\n",
+                "dvc.yaml": STAGE.format(wdir="${w}"),
+                "dvc.lock": LOCK,
+            },
+            "symlink 'conf'",
+        ),
+        (
+            {
+                "conf": ("/home/victim/.ssh", LINK),
+                "dvc.lock": LOCK.replace("  s:", "  s@conf:"),
+                "dvc.yaml": "stages:\n  s:\n    foreach: [conf]\n    do:\n      cmd: x\n      wdir: ${item}\n"
+                "      outs: [o]\n",
+            },
+            "symlink 'conf'",
+        ),
+        ({"dvc.yaml": "vars:\n- missing.yaml\n" + STAGE.format(wdir="${w}"), "dvc.lock": LOCK}, "cannot be resolved"),
+        (
+            {
+                "dvc.yaml": "stages:\n  s:\n    matrix:\n      a: ["
+                + ",".join(map(str, range(200)))
+                + "]\n      b: ["
+                + ",".join(map(str, range(200)))
+                + "]\n    cmd: x\n",
+                "dvc.lock": LOCK,
+            },
+            "more than",
+        ),
     ],
 )
 def test_where_dvc_may_write(bare, files, problem) -> None:

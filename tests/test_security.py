@@ -13,7 +13,8 @@ import pygit2
 import pytest
 
 import gittrack
-from gittrack.data import dvcstore
+from gittrack.data import dvcstore, restore
+from gittrack.data.outputs import Output
 from gittrack.store.trees import apply_changes
 from tests.conftest import BIN, git
 
@@ -129,11 +130,19 @@ def test_a_symlink_made_after_the_check_is_refused_at_write_time(tmp_path: Path,
     assert gt(root, "init", "--commit").returncode == 0
     outside = tmp_path / "outside"
     outside.mkdir()
+    source = tmp_path / "x.txt"
+    source.write_text("data\n")
+    dvc = dvcstore.open_dvc(str(root))
+    entry = dvcstore.add_to_cache(dvc, source)
     (root / "data").symlink_to(outside)  # appeared between the snapshot check and the write
-    dvcstore.open_dvc.cache_clear()
+    (root / "deep").mkdir()
+    (root / "deep" / "x.txt").symlink_to(outside / "y.txt")  # a link at the final name is replaced, not followed
     with pytest.raises(dvcstore.DataError, match="symlink"):
-        dvcstore.checkout(dvcstore.open_dvc(str(root)), ["data/x.txt.dvc"], ["data/x.txt"])
+        restore.write(dvc, root, [Output("data/x.txt", entry, "data/x.txt.dvc")])
+    restore.write(dvc, root, [Output("deep/x.txt", entry, "deep/x.txt.dvc")])
     assert list(outside.iterdir()) == []
+    assert not (root / "deep" / "x.txt").is_symlink()
+    assert (root / "deep" / "x.txt").read_text() == "data\n"
 
 
 # -- 2: YAML bombs and malformed records -----------------------------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 
 import click
 
 from gittrack.cli.app import main
 from gittrack.cli.options import client_here
-from gittrack.cli.render import progress_printer, table, warn
+from gittrack.cli.render import progress_bar, progress_printer, table, warn
 
 
 def _report(verb: str, report) -> None:
@@ -90,21 +91,24 @@ def setup(name: str, no_push: bool) -> None:
 @click.option("-f", "--force", is_flag=True, help="Discard uncommitted changes.")
 def checkout(run: str, branch: str | None, force: bool) -> None:
     """Put RUN's code, inputs and artifacts in the work tree."""
-    found, data = client_here().checkout(run, branch, force)
+    found, data = client_here().checkout(run, branch, force, progress_bar("restoring DVC data"))
     where = f"on new branch {branch}" if branch else f"detached at {found.info.commit[:12]}"
-    click.echo(f"checked out run {found.info.run_name} ({found.info.run_id}) {where}; {data}")
+    click.echo(f"checked out run {found.info.run_name} ({found.info.run_id}) {where}; {data.summary()}")
 
 
 @main.command()
 @click.argument("run")
 @click.option("--tolerance", type=float, default=1e-6, show_default=True, help="Relative tolerance for metrics.")
 @click.option("-t", "--metric-tolerance", "overrides", multiple=True, metavar="KEY=REL", help="Per-metric tolerance.")
-@click.option("--keep", is_flag=True, help="Keep the temporary worktree.")
+@click.option("--keep", is_flag=True, help="Keep the temporary worktree and its branch.")
 @click.option(
     "--allow-outside", is_flag=True, help="Re-run even a script that is not in the snapshot (today's version of it)."
 )
-def reproduce(run: str, tolerance: float, overrides: tuple[str, ...], keep: bool, allow_outside: bool) -> None:
-    """Re-run RUN's command at its snapshot and check that every metric comes out the same."""
+@click.option("-y", "--yes", is_flag=True, help="Run the command of a run recorded by someone else without asking.")
+def reproduce(
+    run: str, tolerance: float, overrides: tuple[str, ...], keep: bool, allow_outside: bool, yes: bool
+) -> None:
+    """Re-run RUN's command at its snapshot, with its DVC data, and check that its metrics come out the same."""
     from gittrack.errors import UsageError
 
     limits = {}
@@ -122,16 +126,34 @@ def reproduce(run: str, tolerance: float, overrides: tuple[str, ...], keep: bool
 
         return sink
 
+    def approve(plan) -> bool:
+        record = plan.run.record
+        who = f"{record.user.get('name', '?')} on {record.host or '?'}" if isinstance(record.user, dict) else "?"
+        click.echo(f"reproducing run {plan.run.info.run_name} ({plan.run.info.run_id}), recorded by {who}")
+        click.echo(f"command: {shlex.join(plan.argv)}  (in {plan.cwd}, {plan.outputs} DVC output(s) to restore)")
+        if not plan.foreign or yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError("this run was recorded by someone else or on another machine; read its command above "
+                             "and pass --yes to run it")  # fmt: skip
+        return click.confirm("run this command?", default=False)
+
     result = client_here().reproduce(
-        run, tolerance, limits, keep, write(sys.stdout.buffer), write(sys.stderr.buffer), allow_outside
-    )
-    rows = [[c.key, c.original, "-" if c.reproduced is None else c.reproduced, c.tolerance, "ok" if c.ok else "DIFFERS"]
-            for c in result.checks]  # fmt: skip
+        run, tolerance, limits, keep, write(sys.stdout.buffer), write(sys.stderr.buffer), allow_outside, approve,
+        progress_bar("restoring DVC data"),
+    )  # fmt: skip
+    rows = [[c.key, c.original, "-" if c.reproduced is None else c.reproduced, c.tolerance if c.compared else "-",
+             ("ok" if c.ok else "DIFFERS") if c.compared else "not compared"] for c in result.checks]  # fmt: skip
     click.echo(f"\noriginal {result.original.info.run_id}, reproduction {result.reproduced.info.run_id}")
+    if result.data is not None and result.data.outputs:
+        click.echo(result.data.summary())
     if rows:
         click.echo(table(["metric", "original", "reproduced", "tolerance", ""], rows))
+    skipped = [c.key for c in result.checks if not c.compared]
+    if skipped:
+        click.echo(f"not compared (they measure the machine, not the model): {', '.join(skipped)}")
     if result.worktree:
-        click.echo(f"worktree kept at {result.worktree}")
+        click.echo(f"worktree kept at {result.worktree} on branch {result.branch}")
     if result.exit_code != 0:
         click.echo(f"the command exited with status {result.exit_code}")
     click.echo("reproduced" if result.ok else "NOT reproduced")

@@ -12,7 +12,6 @@ import contextlib
 import functools
 import logging
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,7 +103,11 @@ def init_dvc(root: str | os.PathLike, remote: str | None = None) -> list[str]:
 
 def default_remote(root: str | os.PathLike) -> str | None:
     """The URL of DVC's default remote at ``root``, or None."""
-    dvc = open_dvc(str(root))
+    return remote_url(open_dvc(str(root)))
+
+
+def remote_url(dvc: Repo) -> str | None:
+    """The URL of the default remote of an open DVC repository (its settings as they were read), or None."""
     name = dvc.config["core"].get("remote")
     return dvc.config["remote"].get(name, {}).get("url") if name else None
 
@@ -267,6 +270,18 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+@contextlib.contextmanager
+def _quiet():
+    """DVC's own warnings (lists of missing cache files) off: gittrack reports in one line."""
+    chatter = logging.getLogger("dvc")
+    level = chatter.level
+    chatter.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        chatter.setLevel(level)
+
+
 def fetch(dvc: Repo, entries: list[DataEntry], remote: str | None = None) -> int:
     """Bring missing objects from the DVC remote into the local cache; returns how many came."""
     missing = [e for e in entries if not in_cache(dvc, e)]
@@ -274,55 +289,15 @@ def fetch(dvc: Repo, entries: list[DataEntry], remote: str | None = None) -> int
         return 0
     count = 0
     try:
-        for _ in range(2):  # first the files and .dir listings, then the files the listings name
-            count += len(dvc.cloud.pull(_expanded(dvc, missing), remote=remote).transferred)
+        with _quiet():
+            for _ in range(2):  # first the files and .dir listings, then the files the listings name
+                count += len(dvc.cloud.pull(_expanded(dvc, missing), remote=remote).transferred)
     except Exception as exc:  # noqa: BLE001 - DVC raises many types; report one line
-        raise DataError(f"could not fetch from the DVC remote: {exc}") from None
+        raise DataError(f"could not fetch from the DVC remote: {_first_line(exc)}") from None
     still = [e.md5 for e in missing if not in_cache(dvc, e)]
     if still:
         raise DataError(f"the DVC remote lacks {', '.join(still[:3])}; was it pushed ('gittrack push' or 'dvc push')?")
     return count
-
-
-def _through_link(root: str, output: str) -> str | None:
-    """The first folder on the way from ``root`` to ``output`` that is a symlink, or None."""
-    path = root
-    for part in output.split("/")[:-1]:
-        path = os.path.join(path, part)
-        try:
-            if stat.S_ISLNK(os.lstat(path).st_mode):
-                return path
-        except FileNotFoundError:
-            return None
-    return None
-
-
-def checkout(dvc: Repo, targets: list[str], outputs: list[str]) -> bool:
-    """``dvc checkout`` of ``targets`` (DVC files), fetching what the cache lacks first. Just before
-    DVC writes, the folders on the way to each of ``outputs`` are checked again on disk: none may
-    be a symlink (one may have appeared since the snapshot was checked). True if it fetched."""
-    from dvc.exceptions import CheckoutError
-
-    root = dvc.root_dir
-    for output in outputs:
-        link = _through_link(root, output)
-        if link is not None:
-            raise DataError(f"'{os.path.relpath(link, root)}' is a symlink; DVC would write {output} through it. "
-                            "Remove the link and check out again")  # fmt: skip
-    try:
-        dvc.checkout(targets=targets, force=True)
-        return False
-    except CheckoutError as exc:
-        if not exc.target_infos:  # not a cache miss: nothing to fetch
-            raise DataError(f"could not restore DVC data: {str(exc).splitlines()[0]}") from None
-    except Exception as exc:  # noqa: BLE001 - DVC raises many types; one line for the user
-        raise DataError(f"could not restore DVC data: {str(exc).splitlines()[0]}") from None
-    try:
-        dvc.fetch(targets=targets)
-        dvc.checkout(targets=targets, force=True)
-        return True
-    except Exception as exc:  # noqa: BLE001 - DVC raises many types; one line for the user
-        raise DataError(f"could not restore DVC data: {str(exc).splitlines()[0]}") from None
 
 
 def materialise(dvc: Repo, entry: DataEntry, dest: str | os.PathLike) -> None:

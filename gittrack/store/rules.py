@@ -9,9 +9,7 @@ raises ``MalformedRunError`` with that reason.
 
 from __future__ import annotations
 
-import posixpath
-import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gittrack.errors import GittrackError, InvalidValueError, MalformedRunError
 from gittrack.store import runfiles
@@ -19,20 +17,14 @@ from gittrack.store.limits import (
     INT64_MAX,
     INT64_MIN,
     MAX_FUTURE_SECONDS,
-    MAX_POINTER_BYTES,
-    MAX_POINTERS,
     MAX_TIMESTAMP_MS,
 )
 from gittrack.store.record import ENDED, RUNNING, RunRecord
-from gittrack.store.yamlio import load_yaml
 
 if TYPE_CHECKING:
     import pygit2
 
     from gittrack.store.packs import PackedRun
-
-_LINK_MODE = 0o120000
-_TREE_MODE = 0o040000
 
 
 # -- run commits ----------------------------------------------------------------------------
@@ -165,158 +157,12 @@ def check_timestamp(timestamp: int) -> int:
     return timestamp
 
 
-# -- where DVC may write ----------------------------------------------------------------------
-_Scan = tuple[tuple[str, ...], tuple[tuple[str, str], ...], str | None]
-_TREE_SCANS: dict[str, _Scan] = {}
-_MAX_SCANS = 200_000
-_DVC_CONFIG_PATHS = re.compile(rb"^\s*(dir|site_cache_dir)\s*=", re.MULTILINE)
-
-
-def _scan(repo: pygit2.Repository, tree: pygit2.Tree) -> _Scan:
-    """Symlinks, DVC files (``*.dvc``, ``dvc.yaml``, ``dvc.lock``: path, blob id) and a problem of
-    one tree, relative to it; memoised by tree id (trees are shared across snapshots)."""
-    key = str(tree.id)
-    found = _TREE_SCANS.get(key)
-    if found is not None:
-        return found
-    links: list[str] = []
-    files: list[tuple[str, str]] = []
-    problem = None
-    for entry in tree:
-        name = entry.name
-        if entry.filemode == _LINK_MODE:
-            links.append(name)
-        elif entry.filemode == _TREE_MODE:
-            sub_links, sub_files, sub_problem = _scan(repo, repo[entry.id])
-            links.extend(f"{name}/{p}" for p in sub_links)
-            files.extend((f"{name}/{p}", oid) for p, oid in sub_files)
-            problem = problem or (sub_problem and f"{name}/{sub_problem}")
-        elif name.endswith(".dvc") or name in ("dvc.yaml", "dvc.lock", "config", "config.local"):
-            files.append((name, str(entry.id)))
-        if len(files) > MAX_POINTERS:
-            problem = f"holds more than {MAX_POINTERS} DVC files"
-            break
-    if len(_TREE_SCANS) > _MAX_SCANS:
-        _TREE_SCANS.clear()
-    found = _TREE_SCANS[key] = (tuple(links), tuple(files), problem)
-    return found
-
-
-def _blob(repo: pygit2.Repository, oid: str, path: str) -> bytes:
-    import pygit2
-
-    _, size = repo.odb.read_header(pygit2.Oid(hex=oid))
-    if size > MAX_POINTER_BYTES:
-        raise MalformedRunError(f"'{path}' is {size} bytes, over the {MAX_POINTER_BYTES} byte limit")
-    return repo.odb.read(pygit2.Oid(hex=oid))[1]
-
-
-def _outs_of(doc: Any, folder: str, path: str) -> list[str]:
-    """The paths (relative to the repository) that a DVC file makes DVC write."""
-    if path.endswith(".dvc"):
-        base = posixpath.join(folder, str(doc.get("wdir", ".")) if isinstance(doc, dict) else ".")
-        outs = doc.get("outs") if isinstance(doc, dict) else None
-        if not isinstance(outs, list):
-            raise MalformedRunError(f"'{path}' is not a .dvc file (no outs list)")
-        return [posixpath.join(base, _out_path(out, path)) for out in outs]
-    stages = doc.get("stages") if isinstance(doc, dict) else None
-    found = []
-    for stage in (stages or {}).values() if isinstance(stages, dict) else ():
-        if not isinstance(stage, dict):
-            continue
-        wdir = stage.get("wdir", ".")
-        if not isinstance(wdir, str):
-            raise MalformedRunError(f"'{path}' has a stage whose wdir is not a path")
-        for kind in ("outs", "metrics", "plots"):
-            items = stage.get(kind) or []
-            for out in items if isinstance(items, list) else ():
-                found.append(posixpath.join(folder, wdir, _out_path(out, path)))
-    return found
-
-
-def _out_path(out: Any, path: str) -> str:
-    if isinstance(out, dict) and isinstance(out.get("path"), str):
-        return out["path"]
-    if isinstance(out, dict) and len(out) == 1 and isinstance(next(iter(out)), str):
-        return next(iter(out))  # dvc.yaml's {path: {options}}
-    if isinstance(out, str):
-        return out
-    raise MalformedRunError(f"'{path}' has an output without a path")
-
-
-def _write_problem(target: str, links: set[str], source: str) -> str | None:
-    """Why DVC must not write ``target`` (a path joined from a DVC file's folder and its output)."""
-    if target.startswith("/"):
-        return f"'{source}' writes to an absolute path ({target[:80]!r})"
-    normal = posixpath.normpath(target)
-    parts = normal.split("/")
-    if normal in (".", "") or parts[0] == "..":
-        return f"'{source}' writes outside the work tree ({target[:80]!r})"
-    if ".git" in parts or parts[0] == ".dvc":
-        return f"'{source}' writes into {'.git' if '.git' in parts else '.dvc'}/ ({target[:80]!r})"
-    for i in range(1, len(parts) + 1):
-        prefix = "/".join(parts[:i])
-        if prefix in links:
-            return f"'{source}' writes through the symlink '{prefix}' ({target[:80]!r})"
-    return None
-
-
-def dvc_outputs(repo: pygit2.Repository, tree_id: pygit2.Oid) -> tuple[list[str], list[str]]:
-    """The DVC files of a snapshot (what ``dvc checkout`` would act on) and the paths they write,
-    normalised; ``MalformedRunError`` if one would write outside the work tree, into ``.git/`` or
-    ``.dvc/``, or through a symlink of the snapshot, or the DVC set-up redirects the cache."""
-    links, files, problem = _scan(repo, repo[tree_id])
-    if problem is not None:
-        raise MalformedRunError(f"the snapshot {problem}")
-    link_set = set(links)
-    targets, outputs = [], []
-    for path, oid in files:
-        folder, _, name = path.rpartition("/")
-        if name in ("config", "config.local"):
-            if folder != ".dvc":
-                continue
-            if name == "config.local" or _DVC_CONFIG_PATHS.search(_blob(repo, oid, path)):
-                raise MalformedRunError(f"the snapshot's '{path}' sets where DVC keeps its cache; refused")
-            continue
-        if name == "dvc.lock":
-            continue  # its outputs are the ones dvc.yaml names, checked there
-        doc = load_yaml(_blob(repo, oid, path), path)
-        for target in _outs_of(doc, folder, path):
-            if (reason := _write_problem(target, link_set, path)) is not None:
-                raise MalformedRunError(reason)
-            outputs.append(posixpath.normpath(target))
-        targets.append(path)
-    for path, oid in files:  # dvc.lock: the paths DVC actually checks out, relative to the stage's wdir
-        folder, _, name = path.rpartition("/")
-        if name == "dvc.lock":
-            for target in _lock_outputs(repo, oid, folder, path, dict(files)):
-                if (reason := _write_problem(target, link_set, path)) is not None:
-                    raise MalformedRunError(reason)
-    return targets, outputs
-
-
-def _lock_outputs(repo: pygit2.Repository, oid: str, folder: str, path: str, files: dict[str, str]) -> list[str]:
-    lock = load_yaml(_blob(repo, oid, path), path)
-    yaml_path = posixpath.join(folder, "dvc.yaml") if folder else "dvc.yaml"
-    spec = load_yaml(_blob(repo, files[yaml_path], yaml_path), yaml_path) if yaml_path in files else {}
-    spec_stages = spec.get("stages") if isinstance(spec, dict) and isinstance(spec.get("stages"), dict) else {}
-    stages = lock.get("stages") if isinstance(lock, dict) else None
-    found = []
-    for name, stage in stages.items() if isinstance(stages, dict) else ():
-        if not isinstance(stage, dict):
-            continue
-        declared = spec_stages.get(str(name).split("@")[0])
-        wdir = declared.get("wdir", ".") if isinstance(declared, dict) else "."
-        outs = stage.get("outs") or []
-        for out in outs if isinstance(outs, list) else ():
-            found.append(posixpath.join(folder, str(wdir), _out_path(out, path)))
-    return found
-
-
+# -- where DVC data may be restored -------------------------------------------------------------
 def tree_problem(repo: pygit2.Repository, tree_id: pygit2.Oid) -> str | None:
-    """Why checking out a snapshot would let DVC write where it must not (None: it is safe)."""
-    try:
-        dvc_outputs(repo, tree_id)
-    except MalformedRunError as exc:
-        return str(exc)
-    return None
+    """Why restoring a snapshot's DVC data is refused (None: it is safe): the resolver of
+    ``gittrack.data.outputs``, the one that checkout and reproduce restore from, finds an output
+    it cannot resolve exactly, or one outside the work tree, in ``.git``/``.dvc``, or through a
+    symlink, or a ``.dvc/`` set-up that moves DVC's files out of the repository."""
+    from gittrack.data.outputs import outputs_problem
+
+    return outputs_problem(repo, tree_id)
