@@ -130,6 +130,20 @@ def main() -> None:
     # one self-contained HTML file about the runs (for a pull request, a CI artifact or Pages)
     sh(*GITTRACK, "report", "-e", "taxi-duration", "-o", "report.html", cwd=root)
 
+    # a teammate's fresh clone: runs and tags through git, data and models through the DVC remote
+    remote = root.parent / f"{root.name}-remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    subprocess.run(["git", "remote", "add", "origin", str(remote)], cwd=root, check=True)
+    subprocess.run(["git", "push", "-q", "origin", "main"], cwd=root, check=True)
+    sh(*GITTRACK, "push", cwd=root)
+    teammate = root.parent / f"{root.name}-teammate"
+    subprocess.run(["git", "clone", "-q", str(remote), str(teammate)], check=True)
+    git_identity(teammate)
+    sh(*GITTRACK, "pull", cwd=teammate)
+    # the best run again, from its snapshot, with the data it read: same metrics or a non-zero exit
+    # (--yes: the teammate read the command it prints and agrees to run it)
+    sh(*GITTRACK, "reproduce", best["run_id"][:12], "--yes", cwd=teammate)
+
     print(
         f"\nThe demo repository stays at {root}. Look around:\n"
         f"  gittrack ui --repo {root}   # the web UI: runs, charts, artifacts, compare, models\n"

@@ -31,10 +31,20 @@ MAX_POINTER_BYTES = 1024 * 1024
 
 
 def dvc_of(repo: pygit2.Repository):
-    """DVC's repository object for ``repo``'s work tree; a usage error when DVC is not set up."""
+    """DVC's repository object for ``repo``'s work tree, DVC set up there on first use (a local
+    cache, nothing committed), whichever path logs the first artifact, model or input."""
     root = repo.workdir.rstrip("/")
     if not dvcstore.has_dvc(root):
-        raise UsageError(f"{root} has no DVC set-up; artifacts live in DVC: run 'gittrack init' there first")
+        try:
+            dvcstore.init_dvc(root)
+        except Exception:  # another process set it up at the same moment
+            if not dvcstore.has_dvc(root):
+                raise
+        log.warning(
+            "gittrack: set up DVC in %s for artifacts and models (a local cache, nothing committed); "
+            "share it with 'gittrack init --commit --dvc-remote URL'",
+            root,
+        )
     return dvcstore.open_dvc(root)
 
 

@@ -19,7 +19,7 @@ from gittrack.errors import GittrackError
 from gittrack.registry.state import read_tag
 from gittrack.registry.tags import parse_tag
 from gittrack.registry.write import renumber
-from gittrack.search.cache import SearchCache
+from gittrack.search.cache import SearchCache, referenced_data
 from gittrack.store import naming, notes, packs, rules, runfiles, settings, transport
 from gittrack.store.limits import MAX_PROBLEMS
 from gittrack.store.packing import Progress, merge_fetched, pack_runs
@@ -194,7 +194,8 @@ def _fetch_notes(repo: pygit2.Repository, remote: str, report: SyncReport) -> No
 
 
 def _push_data(repo: pygit2.Repository, remote: str, refs: list[RunRef] | None, report: SyncReport) -> None:
-    """Send the artifact data of ``refs`` (None: of every run here) that the local DVC cache holds.
+    """Send the DVC data of ``refs`` (None: of every run here) that the local DVC cache holds: every
+    object a run references, its artifacts and models and the inputs its snapshot's DVC files record.
 
     Data the cache lacks is skipped, with one summary line, when the DVC remote has it already or
     when it belongs to someone else's run (pulled, its data never fetched: its author's push sends
@@ -202,7 +203,14 @@ def _push_data(repo: pygit2.Repository, remote: str, refs: list[RunRef] | None, 
     entries = _dvc_objects(repo, None if refs is None else [r.name for r in refs])
     if not entries:
         return
-    outcome = dvcstore.push(dvcstore.open_dvc(repo.workdir.rstrip("/")), entries)
+    dvc = dvcstore.open_dvc(repo.workdir.rstrip("/"))
+    if dvcstore.remote_url(dvc) is None:
+        report.skipped.append(
+            f"the DVC data of the runs ({len(entries)} object(s)): no DVC remote is configured here; "
+            "add one with 'gittrack init --dvc-remote URL --commit' and push again"
+        )
+        return
+    outcome = dvcstore.push(dvc, entries)
     report.data_objects = outcome.sent
     absent = {e.md5 for e in outcome.absent}
     ours: set[str] = set()
@@ -211,13 +219,14 @@ def _push_data(repo: pygit2.Repository, remote: str, refs: list[RunRef] | None, 
             record = runfiles.read_summary(repo, ref.commit)
         except GittrackError:
             continue
-        lacking = sorted({a["md5"] for a in record.artifacts if isinstance(a, dict) and a.get("md5") in absent})
+        lacking = sorted({item["path"] for item in referenced_data(record) if item["md5"] in absent})
         if lacking:
-            ours.update(lacking)
+            ours.update(item["md5"] for item in referenced_data(record) if item["md5"] in absent)
             shown = ", ".join(lacking[:3]) + (f" and {len(lacking) - 3} more" if len(lacking) > 3 else "")
             report.missing_data.append(
-                f"run {ref.run_id} ({ref.experiment}): {len(lacking)} artifact object(s) ({shown}) are neither in "
-                "the local DVC cache nor on the DVC remote; log them again in a new run, or push with --no-artifacts"
+                f"run {ref.run_id} ({ref.experiment}): {len(lacking)} DVC object(s) ({shown}) are neither in the "
+                "local DVC cache nor on the DVC remote; 'dvc add' or log them again in a new run, or push with "
+                "--no-artifacts"
             )
     elsewhere = len(absent - ours)
     if outcome.on_remote or elsewhere:

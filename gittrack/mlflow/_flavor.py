@@ -186,11 +186,9 @@ def log_model(
     extra_pip_requirements: list[str] | None = None,
 ) -> ModelInfo:
     """Log ``model`` of ``flavor`` in the active run (started if none) as artifact ``name``."""
-    from gittrack.mlflow.tracking.client import ensure_dvc
     from gittrack.mlflow.tracking.fluent import active_run_target
 
     client, run_id = active_run_target()
-    ensure_dvc(client)
     path = (name or artifact_path or "model").strip("/")
     if signature is not None and not isinstance(signature, ModelSignature):
         signature = ModelSignature.from_dict(signature) if isinstance(signature, dict) else None

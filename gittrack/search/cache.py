@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gittrack")
 
-SCHEMA = 13
+SCHEMA = 14
 _DDL = """
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY, commit_id TEXT UNIQUE NOT NULL, run_id TEXT NOT NULL, experiment TEXT NOT NULL,
@@ -458,7 +458,8 @@ class SearchCache:
         )  # fmt: skip
 
     def artifact_objects(self, names: Iterable[str] | None = None) -> list[tuple[str, int | None, int | None]]:
-        """(md5, size, nfiles) of every artifact of the runs whose refs are ``names`` (None: all runs)."""
+        """(md5, size, nfiles) of every DVC object (artifacts, DVC-tracked inputs) of the runs whose refs
+        are ``names`` (None: all runs)."""
         with self._db() as conn:
             query = "SELECT f.name, r.artifacts FROM runs r JOIN refs f ON f.commit_id = r.commit_id"
             rows = conn.execute(query + " WHERE r.artifacts IS NOT NULL").fetchall()
@@ -540,13 +541,18 @@ def _base_json(name: str, tags: dict[str, str]) -> str:
 
 
 def _artifact_json(record: RunRecord) -> str | None:
-    """The DVC objects a run's artifacts need: ``[[md5, size, nfiles], ...]`` (None: no artifacts)."""
-    found = [
-        [a.get("md5"), a.get("size"), a.get("nfiles")]
-        for a in record.artifacts
-        if isinstance(a, dict) and isinstance(a.get("md5"), str)
-    ]
+    """The DVC objects a run references: ``[[md5, size, nfiles], ...]`` of its artifacts and models,
+    and of the inputs a DVC file of its snapshot records (None: none). An input recorded only by
+    its hash (``log_input`` of a file DVC does not track) references no stored object."""
+    found = [[item.get("md5"), item.get("size"), item.get("nfiles")] for item in referenced_data(record)]
     return json.dumps(found) if found else None
+
+
+def referenced_data(record: RunRecord) -> list[dict]:
+    """The artifacts and DVC-tracked inputs of ``record`` whose objects live in DVC (see :func:`_artifact_json`)."""
+    items = [a for a in record.artifacts if isinstance(a, dict)]
+    items += [i for i in record.inputs if isinstance(i, dict) and i.get("source") not in (None, "log_input")]
+    return [item for item in items if isinstance(item.get("md5"), str)]
 
 
 def _active_name(name: str) -> str:

@@ -32,25 +32,6 @@ def gittrack_client(repo: str | None = None):
     return shared_client(repo if repo is not None else _state.repo())
 
 
-def ensure_dvc(client) -> None:
-    """Set DVC up (local cache, nothing committed) the first time an artifact is logged, saying so."""
-    import sys
-
-    from gittrack.data.dvcstore import has_dvc
-
-    root = client.repo_path
-    if has_dvc(root):
-        return
-    from gittrack.initialize import init_repository
-
-    init_repository(root, dvc=True)
-    print(
-        f"gittrack.mlflow: set up DVC in {root.rstrip('/')} for artifacts and models (a local cache; "
-        "commit .dvc/ with 'gittrack init --commit', add a remote with --dvc-remote)",
-        file=sys.stderr,
-    )
-
-
 def split_run_tags(tags: dict[str, Any] | None) -> tuple[dict[str, Any], str | None, str | None]:
     """MLflow's tags as (plain tags, run name from ``mlflow.runName``, parent from ``mlflow.parentRunId``)."""
     plain = dict(tags or {})
@@ -251,13 +232,11 @@ class MlflowClient:
     @translate
     def log_artifact(self, run_id: str, local_path: str | os.PathLike, artifact_path: str | None = None) -> None:
         """Store a file or folder as an artifact (content in DVC)."""
-        ensure_dvc(self._client)
         self._client.log_artifact(run_id, local_path, artifact_path)
 
     @translate
     def log_artifacts(self, run_id: str, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None:
         """Store a folder's content as artifacts."""
-        ensure_dvc(self._client)
         self._client.log_artifacts(run_id, local_dir, artifact_path)
 
     @translate

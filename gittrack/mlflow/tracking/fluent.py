@@ -14,7 +14,6 @@ from gittrack.mlflow.entities import Experiment, Run, ViewType
 from gittrack.mlflow.exceptions import MlflowException, translate
 from gittrack.mlflow.tracking.client import (
     MlflowClient,
-    ensure_dvc,
     gittrack_client,
     set_run_tags,
     source_tags,
@@ -373,7 +372,6 @@ def delete_tag(key: str) -> None:
 def log_artifact(local_path: str | os.PathLike, artifact_path: str | None = None, run_id: str | None = None) -> None:
     """Store a file or folder as an artifact (content in DVC; DVC is set up on first use)."""
     client, run_id = active_run_target(run_id)
-    ensure_dvc(client)
     client.log_artifact(run_id, local_path, artifact_path)
 
 
@@ -381,7 +379,6 @@ def log_artifact(local_path: str | os.PathLike, artifact_path: str | None = None
 def log_artifacts(local_dir: str | os.PathLike, artifact_path: str | None = None, run_id: str | None = None) -> None:
     """Store a folder's content as artifacts."""
     client, run_id = active_run_target(run_id)
-    ensure_dvc(client)
     client.log_artifacts(run_id, local_dir, artifact_path)
 
 
@@ -458,8 +455,7 @@ def log_input(dataset: Any, context: str | None = None, tags: dict | None = None
     client, run_id = active_run_target()
     path = getattr(dataset, "local_path", None)
     if path is not None:
-        ensure_dvc(client)
-    client.log_dataset(run_id, dataset.name, dataset.digest, context, path, getattr(dataset, "source_uri", None))
+        client.log_dataset(run_id, dataset.name, dataset.digest, context, path, getattr(dataset, "source_uri", None))
 
 
 @translate
