@@ -32,13 +32,17 @@ def taxi_project(s: Scenario, folder: Path) -> None:
 
 
 def team_project(s: Scenario, folder: str = "project") -> None:
-    """A bare remote and a clone of it holding the example project, set up with a local DVC remote
-    and pushed, as the current folder."""
+    """A bare remote and a clone of it holding the example project, set up with a local DVC remote,
+    its trips tracked by DVC, and pushed, as the current folder."""
     s.sh(f"git init -q --bare -b main {s.remote} && git clone -q {s.remote} {folder}")
     s.cwd = s.tmp / folder
     taxi_project(s, s.cwd)
-    s.sh("git add . && git commit -q -m 'Train on the trips' && git push -q origin main")
+    s.sh("git add train.py .gitignore && git commit -q -m 'Train on the trips' && git push -q origin main")
     s.sh(f"gittrack init --dvc-remote {s.dvc_remote} --commit && git push -q origin main")
+    s.sh(
+        f"{sys.executable} -m dvc add -q data/trips.csv && git add data && git commit -q -m 'Track the trips with DVC'"
+    )
+    s.sh("git push -q origin main")
 
 
 def plain_project(s: Scenario) -> None:
@@ -797,7 +801,10 @@ SHARING = Page(
         "gittrack push [REMOTE] [RUN...] [-e EXPERIMENT] [--no-artifacts] [--pack | --no-pack]": ["2 run(s) sent"],
         "gittrack pull [REMOTE] [-e EXPERIMENT] [--artifacts]": ["2 run(s) new"],
         "gittrack runs pack [EXPERIMENT...]": ["taxi: packed 2 run(s)"],
-        "gittrack reproduce RUN [--tolerance REL] [-t KEY=REL ...] [--keep] [--allow-outside]": ["reproduced"],
+        "gittrack reproduce RUN [--tolerance REL] [-t KEY=REL ...] [--keep] [--allow-outside] [--yes]": [
+            "DVC data restored",
+            "reproduced",
+        ],
     },
     after={
         "dvc pull": lambda s: (s.cwd / ".gittrack/run/artifacts/model/model.yaml").is_file(),
