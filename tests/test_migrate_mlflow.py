@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import gittrack
+from gittrack.cli import main
 from tests.conftest import git, optional
 
 optional("mlflow", reason="MLflow is optional (the mlflow extra); importing and exporting read it")
@@ -65,6 +67,14 @@ def test_import_keeps_runs_histories_tags_and_artifacts(dvc_project: Path, sqlit
     assert {a["path"] for a in client.list_artifacts(parent.info.run_id)} == {"plots", "notes.md"}
     out = Path(client.download_artifacts(parent.info.run_id, "plots", dvc_project.parent / "out"))
     assert (out / "sub" / "deep.txt").read_text() == "deep\n"
+    one = Path(client.download_artifacts(parent.info.run_id, "plots/sub/deep.txt", dvc_project.parent / "one"))
+    assert (one.read_text(), sorted(p.name for p in one.parent.parent.iterdir())) == ("deep\n", ["sub"])
+    dest = str(dvc_project.parent / "got")
+    got = CliRunner().invoke(main, ["artifacts", "get", parent.info.run_id, "plots/loss.txt", "-o", dest])
+    assert got.exit_code == 0, got.output
+    assert Path(got.output.strip()).read_text() == "0.5\n"
+    listed = CliRunner().invoke(main, ["artifacts", "list", parent.info.run_id, "plots", "--json"])
+    assert [a["path"] for a in json.loads(listed.output)] == ["plots/loss.txt", "plots/sub/deep.txt"]
 
 
 def test_import_registry_versions_stages_and_alias(dvc_project: Path, sqlite_store) -> None:
