@@ -13,10 +13,10 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from gittrack.data import dvcstore
-from gittrack.errors import MalformedRunError, NotFoundError, UsageError
+from gittrack.errors import InvalidNameError, MalformedRunError, NotFoundError, UsageError
 from gittrack.store import naming, runfiles
 from gittrack.store.writer import RunWriter
 from gittrack.store.yamlio import load_yaml
@@ -198,9 +198,59 @@ def log_artifacts(writer: RunWriter, local_dir: str | os.PathLike, artifact_path
     return [log_artifact(writer, child) for child in sorted(folder.iterdir()) if not child.is_symlink()]
 
 
-def list_artifacts(run: Run) -> list[dict]:
-    """The artifacts a run recorded (path, md5, size, nfiles, kind)."""
-    return [dict(a) for a in run.record.artifacts]
+def _logged(run: Run) -> list[str]:
+    return [a["path"] for a in run.record.artifacts if isinstance(a.get("path"), str)]
+
+
+def _files_inside(repo: pygit2.Repository, run: Run, wanted: str) -> dict[str, dvcstore.DataEntry] | None:
+    """For a folder logged as one artifact (``plots``) or a path inside it (``plots/curve.csv``,
+    ``plots/sub``): its files by artifact path, read from the folder's DVC listing. None when no
+    logged folder is or holds ``wanted``."""
+    for folder in _logged(run):
+        if wanted != folder and not wanted.startswith(folder + "/"):
+            continue
+        entry = artifact_entry(repo, run, folder)
+        if not entry.is_dir:
+            continue
+        inner = wanted[len(folder) + 1 :]
+        files = {}
+        for rel, item in dvcstore.folder_files(dvc_of(repo), entry).items():
+            if not inner or rel == inner or rel.startswith(inner + "/"):
+                try:
+                    files[naming.artifact_path(folder, rel)] = item
+                except InvalidNameError:  # a listing is untrusted: nothing is written outside the folder
+                    log.warning("gittrack: skipped %r in artifact folder %s: not a safe relative path", rel, folder)
+        if not files:
+            raise NotFoundError(
+                f"artifact folder '{folder}' of run {run.info.run_name} has no '{inner}'; "
+                f"see 'gittrack artifacts list {run.info.run_id[:12]} {folder}'"
+            )
+        return files
+    return None
+
+
+def list_artifacts(repo: pygit2.Repository, run: Run, path: str | None = None) -> list[dict]:
+    """The artifacts a run recorded (path, md5, size, nfiles, kind). With ``path``: the artifacts
+    under that folder; for a folder logged as one artifact, or a path inside it, each of its files
+    (kind ``file``), read from the folder's DVC listing."""
+    if not path:
+        return [dict(a) for a in run.record.artifacts]
+    wanted = naming.artifact_path(None, path)
+    under = [dict(a) for a in run.record.artifacts if str(a.get("path", "")).startswith(wanted + "/")]
+    if under:
+        return under
+    files = _files_inside(repo, run, wanted)
+    if files is None:
+        exact = [dict(a) for a in run.record.artifacts if a.get("path") == wanted]
+        if not exact:
+            _missing(run, wanted)
+        return exact
+    return [{"path": p, "md5": e.md5, "size": e.size, "nfiles": None, "kind": "file"} for p, e in sorted(files.items())]
+
+
+def _missing(run: Run, path: str) -> NoReturn:
+    known = ", ".join(_logged(run)) or "none"
+    raise NotFoundError(f"run {run.info.run_name} has no artifact '{path}'; it has: {known}")
 
 
 def artifact_entry(repo: pygit2.Repository, run: Run, path: str) -> dvcstore.DataEntry:
@@ -210,8 +260,7 @@ def artifact_entry(repo: pygit2.Repository, run: Run, path: str) -> dvcstore.Dat
     path = naming.artifact_path(None, path)
     data = runfiles.read_artifact_pointer(repo, pygit2.Oid(hex=run.info.commit), path)
     if data is None:
-        known = ", ".join(a.get("path", "?") for a in run.record.artifacts) or "none"
-        raise NotFoundError(f"run {run.info.run_name} has no artifact '{path}'; it has: {known}")
+        _missing(run, path)
     entry, _ = dvcstore.read_pointer(data, f"{path}.dvc")
     return entry
 
@@ -223,17 +272,24 @@ def download_artifacts(
     fetching from the DVC remote what the local cache lacks; returns the local path.
 
     A ``path`` that names a folder the artifacts were logged into (``plots`` for ``plots/loss.png``
-    and ``plots/acc.png``) writes every artifact under it, and returns that folder."""
+    and ``plots/acc.png``) writes every artifact under it, and returns that folder. A ``path``
+    inside a folder logged as one artifact (``plots/curve.csv`` when ``plots`` was logged whole)
+    writes just that file (or subfolder), fetching only it."""
     dvc = dvc_of(repo)
-    paths = [path] if path else [a["path"] for a in run.record.artifacts]
-    if not paths:
-        raise NotFoundError(f"run {run.info.run_name} has no artifacts")
-    if path:
+    if not path:
+        if not run.record.artifacts:
+            raise NotFoundError(f"run {run.info.run_name} has no artifacts")
+        entries = {p: artifact_entry(repo, run, p) for p in _logged(run)}
+    else:
         wanted = naming.artifact_path(None, path)
-        logged = [a.get("path") for a in run.record.artifacts if isinstance(a.get("path"), str)]
+        logged = _logged(run)
         inside = sorted(p for p in logged if p.startswith(wanted + "/"))
-        paths = inside if wanted not in logged and inside else [wanted]
-    entries = {p: artifact_entry(repo, run, p) for p in paths}
+        if wanted in logged:
+            entries = {wanted: artifact_entry(repo, run, wanted)}
+        elif inside:
+            entries = {p: artifact_entry(repo, run, p) for p in inside}
+        else:  # inside a logged folder, else not there (artifact_entry says what the run has)
+            entries = _files_inside(repo, run, wanted) or {wanted: artifact_entry(repo, run, wanted)}
     dvcstore.fetch(dvc, list(entries.values()))
     target = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="gittrack-artifacts-"))
     for p, entry in entries.items():

@@ -269,14 +269,16 @@ class Client:
 
         return log_artifacts(self._writer(run_id), local_dir, artifact_path)
 
-    def list_artifacts(self, run_id: str) -> list[dict]:
-        """The artifacts of a run: path, md5, size, nfiles, kind."""
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[dict]:
+        """The artifacts of a run: path, md5, size, nfiles, kind. With ``path``, those under that
+        folder; inside a folder logged as one artifact, its files (kind ``file``)."""
         from gittrack.artifacts import list_artifacts
 
-        return list_artifacts(self.get_run(run_id))
+        return list_artifacts(self._repo, self.get_run(run_id), path)
 
     def download_artifacts(self, run_id: str, path: str | None = None, dst: str | os.PathLike | None = None) -> str:
-        """Materialise artifacts from the DVC cache (fetching from the DVC remote when missing)."""
+        """Materialise artifacts from the DVC cache (fetching from the DVC remote when missing).
+        ``path`` is an artifact, a folder of artifacts, or a file or folder inside a folder artifact."""
         from gittrack.artifacts import download_artifacts
 
         return download_artifacts(self._repo, self.get_run(run_id), path, dst)

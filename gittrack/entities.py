@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gittrack.store.ids import short_id
-from gittrack.store.liveness import effective_status
+from gittrack.store.liveness import effective_end_time, effective_status
 from gittrack.store.record import RunRecord
 from gittrack.store.timefmt import ms_to_iso
 
@@ -61,15 +61,17 @@ class Run:
 
     @classmethod
     def from_record(cls, record: RunRecord, ref: str, commit: Any, status: str | None = None) -> Run:
-        """Build a run; the status shown is the effective one (a vanished RUNNING run is KILLED)."""
+        """Build a run; the status shown is the effective one (a vanished RUNNING run is KILLED,
+        ended at its last heartbeat)."""
         source = record.source
+        status = status or effective_status(record)
         info = RunInfo(
             run_id=record.id,
             run_name=record.name,
             experiment=record.experiment,
-            status=status or effective_status(record),
+            status=status,
             start_time=record.start_time,
-            end_time=record.end_time,
+            end_time=effective_end_time(status, record.end_time, record.heartbeat),
             user=record.user.get("name", ""),
             user_email=record.user.get("email", ""),
             source_commit=source.get("commit"),

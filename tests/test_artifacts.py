@@ -116,6 +116,60 @@ def test_artifacts_come_back_from_the_dvc_remote(dvc_repo: Path, tmp_path: Path)
         gittrack.download_artifacts(active.run_id, "report.txt", tmp_path / "again")
 
 
+def test_a_file_inside_a_logged_folder_comes_back_alone(dvc_repo: Path, tmp_path: Path) -> None:
+    import gittrack.mlflow as mlflow
+    from gittrack.mlflow.tracking import MlflowClient
+
+    plots = tmp_path / "plots"
+    (plots / "sub").mkdir(parents=True)
+    (plots / "curve.csv").write_text("step,loss\n0,1.0\n1,0.5\n")
+    (plots / "big.bin").write_bytes(b"x" * 4096)
+    (plots / "sub" / "deep.txt").write_text("deep")
+    with gittrack.start_run(run_name="plotted") as active:
+        gittrack.log_artifacts(plots, "plots")  # one folder artifact
+    run_id = active.run_id
+    [logged] = gittrack.get_run(run_id).record.artifacts
+    dvc_api = dvcstore.open_dvc(str(dvc_repo))
+    dvcstore.push(dvc_api, [dvcstore.DataEntry(logged["md5"], logged["size"], logged["nfiles"])])
+    shutil.rmtree(dvc_repo / ".dvc" / "cache")
+    dvcstore.open_dvc.cache_clear()  # as a new process would see it: everything is on the DVC remote
+    path = gittrack.download_artifacts(run_id, "plots/curve.csv", tmp_path / "one")
+    assert path == str(tmp_path / "one" / "plots" / "curve.csv")
+    assert Path(path).read_text() == "step,loss\n0,1.0\n1,0.5\n"
+    assert [p.name for p in (tmp_path / "one" / "plots").iterdir()] == ["curve.csv"]
+    cached = {p.name for p in (dvc_repo / ".dvc" / "cache").rglob("*") if p.is_file()}
+    assert len(cached) == 2  # the folder's listing and that file: big.bin was not fetched
+    sub = Path(gittrack.download_artifacts(run_id, "plots/sub", tmp_path / "sub"))
+    assert (sub / "deep.txt").read_text() == "deep"
+    listed = gittrack.Client().list_artifacts(run_id, "plots")  # sizes of what is in the local cache
+    assert [(a["path"], a["kind"], a["size"]) for a in listed] == [
+        ("plots/big.bin", "file", None), ("plots/curve.csv", "file", 22), ("plots/sub/deep.txt", "file", 4),
+    ]  # fmt: skip
+    runner = CliRunner()
+    got = runner.invoke(main, ["artifacts", "get", "plotted", "plots/curve.csv", "-o", str(tmp_path / "cli")])
+    assert got.exit_code == 0, got.output
+    assert got.output.strip() == str(tmp_path / "cli" / "plots" / "curve.csv")
+    table = runner.invoke(main, ["artifacts", "list", "plotted", "plots/sub"]).output
+    assert "plots/sub/deep.txt" in table
+    assert "plots/curve.csv" not in table
+    as_json = json.loads(runner.invoke(main, ["artifacts", "list", "plotted", "plots", "--json"]).output)
+    assert [a["path"] for a in as_json] == ["plots/big.bin", "plots/curve.csv", "plots/sub/deep.txt"]
+    missing = runner.invoke(main, ["artifacts", "get", "plotted", "plots/nope.csv"])
+    assert missing.exit_code == 1
+    hint = f"see 'gittrack artifacts list {run_id[:12]} plots'"
+    assert f"artifact folder 'plots' of run plotted has no 'nope.csv'; {hint}" in missing.output
+    escaping = runner.invoke(main, ["artifacts", "get", "plotted", "plots/../../etc/passwd"])
+    assert escaping.exit_code == 2
+    assert "escapes the run's artifact folder" in escaping.output
+    # the MLflow layer addresses files inside folders the same way
+    assert mlflow.artifacts.load_text(f"runs:/{run_id}/plots/curve.csv").startswith("step,loss")
+    assert [(f.path, f.is_dir) for f in MlflowClient().list_artifacts(run_id, "plots")] == [
+        ("plots/big.bin", False), ("plots/curve.csv", False), ("plots/sub", True),
+    ]  # fmt: skip
+    assert [f.path for f in MlflowClient().list_artifacts(run_id, "plots/sub")] == ["plots/sub/deep.txt"]
+    assert MlflowClient().list_artifacts(run_id, "plots/none") == []
+
+
 def test_inputs_are_recorded_with_dvc_hashes_and_dirty_flags(dvc_repo: Path, tmp_path: Path) -> None:
     recorded = (dvc_repo / "data" / "train.csv.dvc").read_text()
     with gittrack.start_run() as clean:

@@ -355,7 +355,7 @@ model = LinearRegression().fit([[0.0], [1.0]], [0.0, 2.0])
     expect={
         "gittrack init --dvc-remote s3://my-bucket/dvc --commit": ["DVC: remote", "committed them"],
         "dvc status": ["up to date"],
-        "gittrack artifacts list RUN [--json]": ["model.onnx", "models/final/model.onnx", "plots"],
+        "gittrack artifacts list RUN [PATH] [--json]": ["model.onnx", "models/final/model.onnx", "plots"],
     },
     after={
         "dvc checkout": lambda s: (

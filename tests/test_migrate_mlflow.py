@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import gittrack
+from gittrack.cli import main
 from tests.conftest import git, optional
 
 optional("mlflow", reason="MLflow is optional (the mlflow extra); importing and exporting read it")
@@ -57,6 +59,10 @@ def test_import_keeps_runs_histories_tags_and_artifacts(dvc_project: Path, sqlit
     assert math.isnan(history[2].value)
     assert parent.info.end_time >= parent.info.start_time
     assert {runs["fold-0"].info.parent_run_id, runs["fold-1"].info.parent_run_id} == {parent.info.run_id}
+    parent_tag = runs["fold-0"].data.tags["mlflow.parentRunId"]  # MLflow's parent id, as this repository's
+    assert client.get_run(parent_tag).info.run_name == "parent"
+    shown = CliRunner().invoke(main, ["runs", "show", runs["fold-1"].data.tags["mlflow.parentRunId"], "--json"])
+    assert json.loads(shown.output)["run_name"] == "parent"
     assert runs["broken"].info.status == "FAILED"
     assert "mistake" not in runs  # deleted in MLflow: a deleted run here, restorable
     deleted = git(dvc_project, "for-each-ref", "--format=%(refname)", "refs/runs-deleted/churn/").split()
@@ -65,6 +71,14 @@ def test_import_keeps_runs_histories_tags_and_artifacts(dvc_project: Path, sqlit
     assert {a["path"] for a in client.list_artifacts(parent.info.run_id)} == {"plots", "notes.md"}
     out = Path(client.download_artifacts(parent.info.run_id, "plots", dvc_project.parent / "out"))
     assert (out / "sub" / "deep.txt").read_text() == "deep\n"
+    one = Path(client.download_artifacts(parent.info.run_id, "plots/sub/deep.txt", dvc_project.parent / "one"))
+    assert (one.read_text(), sorted(p.name for p in one.parent.parent.iterdir())) == ("deep\n", ["sub"])
+    dest = str(dvc_project.parent / "got")
+    got = CliRunner().invoke(main, ["artifacts", "get", parent.info.run_id, "plots/loss.txt", "-o", dest])
+    assert got.exit_code == 0, got.output
+    assert Path(got.output.strip()).read_text() == "0.5\n"
+    listed = CliRunner().invoke(main, ["artifacts", "list", parent.info.run_id, "plots", "--json"])
+    assert [a["path"] for a in json.loads(listed.output)] == ["plots/loss.txt", "plots/sub/deep.txt"]
 
 
 def test_import_registry_versions_stages_and_alias(dvc_project: Path, sqlite_store) -> None:
@@ -87,6 +101,19 @@ def test_import_registry_versions_stages_and_alias(dvc_project: Path, sqlite_sto
     assert client.load_model("churn@champion").predict([[3.0]]).tolist() == [1]
     again = client.import_mlflow(uri)
     assert (again.runs, again.runs_present, again.versions, again.stage_events) == (0, 8, 0, 0)
+
+
+def test_a_dry_run_counts_what_the_import_writes(dvc_project: Path, sqlite_store) -> None:
+    uri, _ = sqlite_store
+    client = gittrack.Client()
+    would = client.import_mlflow(uri, dry_run=True).as_dict()
+    assert client.list_runs() == []
+    assert git(dvc_project, "tag", "--list") == ""
+    did = client.import_mlflow(uri).as_dict()
+    assert did["metric_points"] > 0
+    assert did["artifacts"] > 0
+    assert did["models"] > 0
+    assert would == {**did, "dry_run": True}
 
 
 def test_interrupted_import_resumes_without_half_runs(dvc_project: Path, sqlite_store) -> None:
@@ -116,10 +143,14 @@ def test_cli_dry_run_file_store_and_errors(dvc_project: Path, tmp_path: Path, gi
     summary = json.loads(result.stdout)
     assert (summary["dry_run"], summary["runs"], summary["skipped"]) == (True, 5, [])
     assert gittrack.Client().list_runs() == []
-    result = subprocess.run([*gittrack_cmd, "import", "mlflow", "--tracking-uri", str(store)],
+    assert git(dvc_project, "status", "--porcelain") == ""
+    said = subprocess.run([*gittrack_cmd, "import", "mlflow", "--tracking-uri", str(store), "--dry-run"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert "would import 5 runs (0 already here), 6 metric points" in said.stdout
+    result = subprocess.run([*gittrack_cmd, "import", "mlflow", "--tracking-uri", str(store), "--json"],
                             capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "imported 5 runs (0 already here), 6 metric points" in result.stdout
+    assert json.loads(result.stdout) == {**summary, "dry_run": False}  # the dry run counted what the import did
     assert len(gittrack.Client().list_runs("churn")) == 4
     missing = subprocess.run([*gittrack_cmd, "import", "mlflow", "--tracking-uri", str(tmp_path / "nowhere")],
                              capture_output=True, text=True)  # fmt: skip

@@ -403,8 +403,7 @@ def test_registry_speaks_mlflow_on_gto_tags(repo: Path, tmp_path: Path) -> None:
     assert [v.version for v in client.get_latest_versions("churn", stages=["Production"])] == ["3"]
     client.transition_model_version_stage("churn", "1", "None")
     assert client.get_model_version("churn", "1").current_stage == "None"
-    git(repo, "config", "gittrack.stages", "staging,production,champion")
-    client.set_registered_model_alias("churn", "champion", "2")
+    client.set_registered_model_alias("churn", "champion", "2")  # any alias, with no stage list configured
     assert client.get_model_version_by_alias("churn", "champion").version == "2"
     assert client.get_model_version("churn", "2").aliases == ["champion"]
     assert client.get_registered_model("churn").aliases == {"champion": "2"}
@@ -416,6 +415,7 @@ def test_registry_speaks_mlflow_on_gto_tags(repo: Path, tmp_path: Path) -> None:
     client.delete_registered_model_alias("churn", "champion")
     with pytest.raises(MlflowException, match="no version of churn is in stage 'champion'"):
         client.get_model_version_by_alias("churn", "champion")
+    git(repo, "config", "gittrack.stages", "staging,production,champion")
     with pytest.raises(MlflowException, match="stage 'gold' is not allowed here; allowed stages"):
         client.set_registered_model_alias("churn", "gold", "1")
     client.update_model_version("churn", "1", description="first")

@@ -117,6 +117,55 @@ def test_sigkill_mid_run_keeps_checkpointed_metrics_and_shows_killed(repo: Path)
     assert git(repo, "fsck", "--no-dangling") == ""
 
 
+def test_a_killed_run_ended_at_its_last_heartbeat_everywhere(repo: Path, gittrack_cmd: list[str]) -> None:
+    import json
+
+    from starlette.testclient import TestClient
+
+    from gittrack.mlflow.tracking import MlflowClient
+    from gittrack.store.timefmt import ms_to_iso
+    from gittrack.ui.app import create_app
+
+    script = textwrap.dedent(
+        """
+        import time
+        import gittrack
+        gittrack.start_run(experiment="crash", run_name="crashed")
+        gittrack.log_metric("loss", 1.0, step=0)
+        time.sleep(600)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], env=_env(GITTRACK_CHECKPOINT_INTERVAL="0.2"))
+    try:
+        _wait_for(lambda: bool(gittrack.list_runs("crash")) and "loss" in gittrack.list_runs("crash")[0].record.metrics)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    run = gittrack.get_run("crashed")
+    start, heartbeat = run.info.start_time, run.record.heartbeat
+    assert run.record.end_time is None  # the process never wrote its end
+    assert (run.info.status, run.info.end_time) == ("KILLED", heartbeat)
+    time.sleep(1.2)  # later, the run has not lasted any longer
+    [listed] = gittrack.list_runs("crash")
+    assert listed.info.end_time == heartbeat
+    frame = gittrack.search_runs("crash")
+    assert frame["end_time"][0].value // 1_000_000 == heartbeat
+    assert frame["duration"][0].value // 1_000_000 == heartbeat - start
+    assert len(gittrack.search_runs("crash", filter_string=f"end_time = {heartbeat}")) == 1
+    assert len(gittrack.search_runs("crash", filter_string="end_time > 0", order_by="end_time DESC")) == 1
+    shown = subprocess.run([*gittrack_cmd, "runs", "list", "-e", "crash", "--json"], capture_output=True, text=True)
+    assert json.loads(shown.stdout)[0]["end_time"] == ms_to_iso(heartbeat)
+    columns = subprocess.run([*gittrack_cmd, "runs", "list", "-e", "crash", "--json", "-c", "duration"],
+                             capture_output=True, text=True)  # fmt: skip
+    assert json.loads(columns.stdout)[0]["duration"] == (heartbeat - start) / 1000
+    details = subprocess.run([*gittrack_cmd, "runs", "show", "crashed"], capture_output=True, text=True).stdout
+    assert f"took {(heartbeat - start) / 1000:.1f}s" in details
+    assert MlflowClient().get_run(run.info.run_id).info.end_time == heartbeat
+    with TestClient(create_app(repo), base_url="http://127.0.0.1:5151") as http:
+        [row] = http.get("/api/runs", params={"experiment": "crash"}).json()["runs"]
+    assert (row["status"], row["end_time"], row["duration"]) == ("KILLED", heartbeat, heartbeat - start)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signals_end_an_api_run_as_killed_with_a_final_checkpoint(repo: Path, signum: int) -> None:
     script = textwrap.dedent(

@@ -96,6 +96,10 @@ def test_request_check_merge_apply(team, tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert "guarded" in refused.stderr
     assert "--request" in refused.stderr
+    git(ds, "config", "gittrack.stages", "staging")  # a configured stage list restricts requests too
+    refused = gt(ds, "models", "promote", "churn", "v0.0.2", "production", "--request", ok=False)
+    assert "stage 'production' is not allowed here; allowed stages: staging" in refused.stderr
+    git(ds, "config", "--unset", "gittrack.stages")
     report_file = tmp_path / "report.md"
     made = gt(ds, "models", "promote", "churn", "v0.0.2", "production", "--request", "--push", "--report",
               str(report_file))  # fmt: skip

@@ -92,8 +92,8 @@ def test_stages_rollback_archive_and_deprecation(runs, repo: Path) -> None:
     assert sum("!#" in t for t in written) == 2  # GTO unassign tags for both earlier holders
     shown = json.loads(cli("models", "show", "churn", "--json").output)
     assert shown["stages"] == {"production": ["v0.0.3"]}
-    with pytest.raises(gittrack.UsageError, match="allowed stages: staging, production"):
-        client.promote_model("churn", "v0.0.3", "canary")
+    with pytest.raises(gittrack.InvalidNameError, match="stage name 'bad stage'"):
+        client.promote_model("churn", "v0.0.3", "bad stage")
     client.demote_model("churn", "v0.0.3", "production")
     with pytest.raises(gittrack.NotFoundError, match="no version of churn is in stage 'production'"):
         client.get_model_version("churn", "production")
@@ -190,6 +190,24 @@ def test_malformed_registry_tags_are_warnings(runs, repo: Path) -> None:
     assert "churn     v0.0.1" in result.output
     with pytest.raises(gittrack.NotFoundError, match="not a run here"):
         gittrack.load_model("handmade@v1.0.0")
+
+
+def test_any_stage_is_allowed_until_a_list_is_configured(runs, repo: Path) -> None:
+    gittrack.register_model(f"runs:/{runs[0]}/model", "churn")
+    client = gittrack.Client()
+    client.promote_model("churn", "v0.0.1", "champion")  # MLflow's recommended alias names, as GTO allows
+    assert cli("models", "promote", "churn", "v0.0.1", "challenger").exit_code == 0
+    assert json.loads(cli("models", "show", "churn", "--json").output)["stages"] == {
+        "challenger": ["v0.0.1"],
+        "champion": ["v0.0.1"],
+    }
+    assert json.loads(gto(repo, "show", "--json"))["churn"]["stage"]["champion"] == "v0.0.1"  # GTO reads it too
+    git(repo, "config", "gittrack.stages", "staging, production")
+    with pytest.raises(gittrack.UsageError, match="allowed stages: staging, production"):
+        client.promote_model("churn", "v0.0.1", "canary")
+    result = cli("models", "promote", "churn", "v0.0.1", "canary")
+    assert result.exit_code == 2
+    assert "stage 'canary' is not allowed here; allowed stages: staging, production" in result.output
 
 
 def test_gto_config_stages_are_honoured(runs, repo: Path) -> None:

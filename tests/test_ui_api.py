@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -12,6 +16,7 @@ from starlette.testclient import TestClient
 import gittrack
 from gittrack.ui.app import create_app
 from gittrack.ui.downsample import min_max
+from gittrack.ui.report import render_report
 from tests.conftest import BIN
 from tests.ui_repo import LONG_STEPS, XSS, XSS_FILE, build
 
@@ -269,3 +274,68 @@ def test_gittrack_ui_starts_fast_and_warns_about_every_address(built):
         process.terminate()
         _, err = process.communicate(timeout=10)
     assert err.startswith("warning: listening on 0.0.0.0")
+
+
+NODE = shutil.which("node")
+_FIGURES_JS = """
+const vm = require("vm");
+const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const drawn = [];
+const context = {
+  Plotly: { react: (div, data, layout) => drawn.push({ key: div.dataset.key, data, layout }) },
+  document: {
+    getElementById: () => ({ textContent: input.data }),
+    querySelectorAll: () => input.keys.map((key) => ({ dataset: { key } })),
+    body: { dataset: {} },
+  },
+};
+vm.createContext(context);
+for (const script of input.scripts) vm.runInContext(script, context);
+process.stdout.write(JSON.stringify(input.expression ? vm.runInContext(input.expression, context) : drawn));
+"""
+
+
+def _figures(scripts: list[str], expression: str = "", data: str = "", keys: tuple[str, ...] = ()) -> Any:
+    """What the UI's own chart scripts build, run under node with Plotly and the page stubbed: the
+    value of ``expression``, or the figures they handed to Plotly."""
+    payload = json.dumps({"scripts": scripts, "expression": expression, "data": data, "keys": list(keys)})
+    done = subprocess.run([NODE, "-e", _FIGURES_JS], input=payload, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.skipif(NODE is None, reason="the chart scripts are run with node")
+def test_a_metric_with_one_point_is_drawn_as_a_marker(repo: Path) -> None:
+    client = gittrack.Client(repo)
+    run_id = client.create_run(experiment="single", run_name="one-shot").info.run_id
+    client.log_metric(run_id, "auc", 0.91, step=0)
+    for step in range(40):
+        client.log_metric(run_id, "loss", 1 / (step + 1), step=step)
+    client.set_terminated(run_id)
+    with TestClient(create_app(repo), base_url="http://127.0.0.1:5151") as http:
+        page = http.get(f"/runs/{run_id}").text
+        charts = http.get("/static/charts.js").text
+        auc = http.get(f"/api/runs/{run_id}/metric", params={"key": "auc"}).json()
+        loss = http.get(f"/api/runs/{run_id}/metric", params={"key": "loss"}).json()
+    assert page.index('src="/static/charts.js"') < page.index('src="/static/app.js"')
+
+    def figure(series: dict, smoothing: float) -> dict:
+        lines = json.dumps([{"name": "m", "series": series, "start": 0}])
+        options = json.dumps({"title": "m", "axis": "step", "smoothing": smoothing, "log": False})
+        return _figures([charts], f"lineFigure({lines}, {options})")
+
+    _, smoothed = figure(auc, 0.6)["data"]  # the faint raw curve, then the smoothed one
+    assert (smoothed["mode"], smoothed["x"], smoothed["y"]) == ("lines+markers", [0], [0.91])
+    [plain] = figure(auc, 0)["data"]
+    assert plain["mode"] == "lines+markers"
+    assert plain["marker"]["color"] == plain["line"]["color"]
+    [long] = figure(loss, 0)["data"]
+    assert (long["mode"], len(long["x"])) == ("lines", 40)
+    html = render_report(client, [run_id])  # the HTML report draws with the same code
+    data = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)[1]
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.S)[-2:]  # charts.js, then report.js
+    drawn = _figures(scripts, data=data, keys=("auc", "loss"))
+    assert [(d["key"], d["data"][0]["mode"], len(d["data"][0]["x"])) for d in drawn] == [
+        ("auc", "lines+markers", 1),
+        ("loss", "lines", 40),
+    ]

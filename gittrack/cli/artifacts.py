@@ -15,12 +15,14 @@ def artifacts() -> None:
 
 @artifacts.command("list")
 @click.argument("run")
+@click.argument("path", required=False)
 @click.option("--json", "as_json", is_flag=True, help="JSON array: path, kind, flavor, md5, size, nfiles.")
-def list_artifacts(run: str, as_json: bool) -> None:
-    """List RUN's artifacts."""
+def list_artifacts(run: str, path: str | None, as_json: bool) -> None:
+    """List RUN's artifacts, or those under folder PATH (inside a folder logged as one artifact:
+    its files)."""
     from gittrack import Client
 
-    found = Client().list_artifacts(run)
+    found = Client().list_artifacts(run, path)
     if as_json:
         click.echo(to_json(found))
         return
@@ -40,7 +42,8 @@ def list_artifacts(run: str, as_json: bool) -> None:
 @click.option("-o", "--output", "dest", type=click.Path(), help="Where to write (default: a new temporary folder).")
 def get(run: str, path: str | None, dest: str | None) -> None:
     """Write RUN's artifact PATH, or every artifact under folder PATH (default: all), to disk,
-    from the DVC cache or the DVC remote."""
+    from the DVC cache or the DVC remote. PATH may be a file inside a folder logged as one
+    artifact (plots/curve.csv): just that file is fetched and written."""
     from gittrack import Client
 
     click.echo(Client().download_artifacts(run, path, dest))

@@ -221,6 +221,33 @@ def _expanded(dvc: Repo, entries: list[DataEntry]) -> set:
     return found
 
 
+def folder_files(dvc: Repo, entry: DataEntry, remote: str | None = None) -> dict[str, DataEntry]:
+    """The files of folder ``entry`` by their path inside it (``sub/a.csv``), read from its ``.dir``
+    listing; only that listing is fetched from the DVC remote when the local cache lacks it. A
+    file's size is None until its content is in the local cache (the listing has none)."""
+    from dvc_data.hashfile.tree import Tree
+
+    odb = dvc.cache.local
+    if not odb.exists(entry.md5):
+        try:
+            dvc.cloud.pull({_hash_info(entry)}, remote=remote)
+        except Exception as exc:  # noqa: BLE001 - DVC raises many types; report one line
+            raise DataError(f"could not fetch from the DVC remote: {_first_line(exc)}") from None
+        if not odb.exists(entry.md5):
+            raise DataError(f"the DVC remote lacks {entry.md5}; was it pushed ('gittrack push' or 'dvc push')?")
+    try:
+        tree = Tree.load(odb, _hash_info(entry))
+    except Exception as exc:  # noqa: BLE001 - a corrupt listing: one line for the user
+        raise DataError(f"cannot read the folder listing {entry.md5}: {_first_line(exc)}") from None
+    files = {}
+    for key, meta, hi in tree:
+        size = getattr(meta, "size", None)  # DVC's listings name md5s only: the size is known once cached
+        if size is None and odb.exists(hi.value):
+            size = os.path.getsize(odb.oid_to_path(hi.value))
+        files["/".join(key)] = DataEntry(hi.value, size, None)
+    return files
+
+
 @dataclass
 class PushOutcome:
     """What :func:`push` did: objects sent, and the entries whose data the local cache lacks."""

@@ -151,57 +151,113 @@ def _model_meta(folder: Path) -> dict[str, Any]:
             "gittrack": __version__, "requirements": [], "signature": None}  # fmt: skip
 
 
-def _has_artifacts(client, run) -> bool:
-    """Whether the run has artifacts, listed at the run's artifact URI: ``client.list_artifacts``
+def _listing(client, run, path: str = "") -> list[tuple[str, bool, int]]:
+    """``(path, is_dir, bytes)`` of the entries directly under ``path`` of the run's artifacts (paths
+    from the run's artifact root), listed at the run's artifact URI: ``client.list_artifacts``
     first reads the whole run again from the store (a quarter of an import's time at 1,000 runs)."""
     import mlflow.artifacts
 
     if not run.info.artifact_uri or client.tracking_uri.startswith("databricks"):
-        return bool(client.list_artifacts(run.info.run_id))  # Databricks adds profile details to the URI
-    return bool(mlflow.artifacts.list_artifacts(artifact_uri=run.info.artifact_uri, tracking_uri=client.tracking_uri))
+        found = client.list_artifacts(run.info.run_id, path or None)  # Databricks adds profile details to the URI
+    else:
+        uri = run.info.artifact_uri.rstrip("/") + (f"/{path}" if path else "")
+        found = mlflow.artifacts.list_artifacts(artifact_uri=uri, tracking_uri=client.tracking_uri)
+    # MLflow gives paths from some root of its own (the URI's parent, for one): keep each name
+    return [(f"{path}/{i.path.rsplit('/', 1)[-1]}".lstrip("/"), i.is_dir, int(i.file_size or 0)) for i in found]
 
 
-def _add_artifacts(writer, client, run, models: list, report: MigrationReport, tmp: Path) -> None:
-    """Download the run's artifacts (and MLflow 3 logged models) and log them through DVC."""
-    from gittrack.artifacts import log_entry
-    from gittrack.flavors import MODEL_YAML
-    from gittrack.store.naming import artifact_path
-    from gittrack.store.yamlio import dump_yaml
+def _listed_size(client, run, entry: tuple[str, bool, int]) -> int:
+    """The bytes of one listed artifact: a file's size, a folder's files' sizes added up."""
+    path, is_dir, size = entry
+    return sum(_listed_size(client, run, inner) for inner in _listing(client, run, path)) if is_dir else size
 
-    entries: list[tuple[Path, str]] = []
-    if _has_artifacts(client, run):
-        local = Path(client.download_artifacts(run.info.run_id, "", str(tmp / "run")))
-        entries += [(child, child.name) for child in sorted(local.iterdir())]
-    taken = {name for _, name in entries}
+
+def _artifact_entries(client, run, models: list) -> list[tuple[str, Any, Any]]:
+    """Every artifact the import writes for a run, as ``(name, listed entry or None, logged model
+    or None)``: the run's top-level artifacts, then its MLflow 3 logged models (renamed
+    ``<name>-<model id>`` when the name is taken)."""
+    entries: list[tuple[str, Any, Any]] = [(entry[0], entry, None) for entry in _listing(client, run)]
+    taken = {name for name, _, _ in entries}
     for model in models:
-        import mlflow.artifacts
-
-        target = tmp / "models" / model.model_id
-        target.mkdir(parents=True)
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model.artifact_location, dst_path=str(target)))
         name = model.name if model.name not in taken else f"{model.name}-{model.model_id}"
         taken.add(name)
-        entries.append((local, name))
-    for local, name in entries:
+        entries.append((name, None, model))
+    return entries
+
+
+def _count_artifact(report: MigrationReport, kind: str, size: int) -> None:
+    """Count one artifact (``size``: its bytes in MLflow) for an import and its dry run alike."""
+    report.artifacts += 1
+    report.artifact_bytes += size
+    report.models += kind == "model"
+
+
+def _add_artifacts(writer, client, run, models: list, report: MigrationReport, tmp: Path | None) -> None:
+    """Download the run's artifacts (and MLflow 3 logged models) and log them through DVC; with
+    ``tmp`` None (a dry run), only count them, from MLflow's listings, as the import would."""
+    from gittrack.store.naming import artifact_path
+
+    entries = _artifact_entries(client, run, models)
+    run_folder = None
+    if tmp is not None and any(info is not None for _, info, _ in entries):
+        run_folder = Path(client.download_artifacts(run.info.run_id, "", str(tmp / "run")))
+    for name, info, model in entries:
         try:
             path = artifact_path(None, name)
         except GittrackError as exc:
             report.skip(f"artifact {name!r} of MLflow run {run.info.run_id}", str(exc))
             continue
-        kind, extra = "artifact", None
-        if local.is_dir() and (local / "MLmodel").is_file():
-            meta = _model_meta(local)
-            (local / MODEL_YAML).write_bytes(dump_yaml(meta))
-            kind, extra = "model", {"flavor": meta["flavor"]}
-        info = log_entry(writer, local, path, kind, extra)
-        report.artifacts += 1
-        report.artifact_bytes += int(info.get("size") or 0)
-        report.models += kind == "model"
+        if tmp is None:
+            is_model = model is not None or (
+                info[1] and any(inner[0] == f"{name}/MLmodel" for inner in _listing(client, run, name))
+            )
+            size = _listed_size(client, run, info) if info is not None else _model_size(model)
+            _count_artifact(report, "model" if is_model else "artifact", size)
+            continue
+        local = run_folder / name if model is None else _download_model(model, tmp)
+        _log_artifact(writer, local, path, report)
+
+
+def _download_model(model, tmp: Path) -> Path:
+    import mlflow.artifacts
+
+    target = tmp / "models" / model.model_id
+    target.mkdir(parents=True)
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=model.artifact_location, dst_path=str(target)))
+
+
+def _model_size(model) -> int:
+    """The bytes of an MLflow 3 logged model's files, from MLflow's listing of its location."""
+    import mlflow.artifacts
+
+    def size(uri: str) -> int:
+        found = mlflow.artifacts.list_artifacts(artifact_uri=uri)
+        return sum(size(f"{uri}/{i.path.rsplit('/', 1)[-1]}") if i.is_dir else int(i.file_size or 0) for i in found)
+
+    return size(model.artifact_location.rstrip("/"))
+
+
+def _log_artifact(writer, local: Path, path: str, report: MigrationReport) -> None:
+    """Log one downloaded artifact through DVC (an MLflow model folder as a model) and count it."""
+    from gittrack.artifacts import log_entry
+    from gittrack.flavors import MODEL_YAML
+    from gittrack.store.yamlio import dump_yaml
+
+    kind, extra, added = "artifact", None, 0
+    if local.is_dir() and (local / "MLmodel").is_file():
+        meta = _model_meta(local)
+        added = len(dump_yaml(meta))
+        (local / MODEL_YAML).write_bytes(dump_yaml(meta))
+        kind, extra = "model", {"flavor": meta["flavor"]}
+    info = log_entry(writer, local, path, kind, extra)
+    _count_artifact(report, kind, int(info.get("size") or 0) - added)  # MLflow's bytes, as a dry run counts them
 
 
 def _import_run(repo, client, histories, run, experiment: str, ids: dict[str, str], models: list, deleted: bool,
-                report):  # fmt: skip
-    """Write one MLflow run (a deleted one, or one of a deleted experiment, as a deleted run)."""
+                report, dry_run: bool = False):  # fmt: skip
+    """Write one MLflow run (a deleted one, or one of a deleted experiment, as a deleted run). A dry
+    run goes through the same steps, validated by the same writer, and counts what it would write;
+    it commits nothing and downloads no artifact."""
     from gittrack.store import naming
     from gittrack.store.runstore import DELETED_NAMESPACE
     from gittrack.store.writer import RunWriter
@@ -211,6 +267,8 @@ def _import_run(repo, client, histories, run, experiment: str, ids: dict[str, st
     commit, snapshot = _source_commit(repo, tags)
     run_id = ids[info.run_id]
     parent = tags.get("mlflow.parentRunId")
+    if parent in ids:  # MLflow's parent id as this repository's, so that get_run(tags[...]) finds it
+        tags["mlflow.parentRunId"] = ids[parent]
     ref = naming.run_ref(experiment, run_id)
     if deleted:
         ref = DELETED_NAMESPACE + ref.removeprefix(naming.RUNS_NAMESPACE)
@@ -242,10 +300,13 @@ def _import_run(repo, client, histories, run, experiment: str, ids: dict[str, st
             report.metric_points += len(history)
         except GittrackError as exc:
             report.skip(f"metric {key!r} of {what}", str(exc))
-    with tempfile.TemporaryDirectory(prefix="gittrack-import-") as tmp:
-        _add_artifacts(writer, client, run, models, report, Path(tmp))
-        end = int(info.end_time) if info.end_time else last
-        writer.finish(info.status, end_time=max(end, int(info.start_time or 0)))
+    if dry_run:
+        _add_artifacts(writer, client, run, models, report, None)
+    else:
+        with tempfile.TemporaryDirectory(prefix="gittrack-import-") as tmp:
+            _add_artifacts(writer, client, run, models, report, Path(tmp))
+            end = int(info.end_time) if info.end_time else last
+            writer.finish(info.status, end_time=max(end, int(info.start_time or 0)))
     report.runs += 1
 
 
@@ -289,12 +350,7 @@ def import_mlflow(
     histories = _SqliteHistories(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
     try:
         for done, (run, experiment, models, deleted) in enumerate(todo, 1):
-            if dry_run:
-                report.runs += 1
-                report.params += len(run.data.params)
-                report.tags += len(run.data.tags)
-            else:
-                _import_run(repo, client, histories, run, experiment, ids, models, deleted, report)
+            _import_run(repo, client, histories, run, experiment, ids, models, deleted, report, dry_run)
             if progress is not None:
                 progress(done, len(todo))
     finally:

@@ -15,7 +15,7 @@ from gittrack.errors import GittrackError, UsageError
 from gittrack.registry import desired as desired_file
 from gittrack.registry.policy import default_branch, default_tip
 from gittrack.registry.report import report, run_of_version
-from gittrack.registry.service import allowed_stages, promote, resolve
+from gittrack.registry.service import check_stage, promote, resolve
 from gittrack.registry.state import registry_state
 from gittrack.store import transport
 from gittrack.store.remote import remote_runs
@@ -34,8 +34,7 @@ def request(repo: pygit2.Repository, model: str, version: str, stage: str) -> tu
     changing registry.yaml; returns (branch, Markdown report). The work tree is not touched."""
     import pygit2
 
-    if stage not in allowed_stages(repo):
-        raise UsageError(f"stage {stage!r} is not allowed here; allowed stages: {', '.join(allowed_stages(repo))}")
+    check_stage(repo, stage)
     found = resolve(repo, f"{model}@{version}")
     if not found.active:
         raise UsageError(f"{model} {version} is deprecated; it cannot be promoted")

@@ -23,21 +23,34 @@ from gittrack.store.yamlio import load_yaml
 if TYPE_CHECKING:
     import pygit2
 
-DEFAULT_STAGES = ("staging", "production")
 
-
-def allowed_stages(repo: pygit2.Repository) -> list[str]:
-    """Stages from GTO's ``.gto`` file if present, else git config ``gittrack.stages``, else the default."""
-    gto = Path(repo.workdir) / ".gto"
-    if gto.is_file():
+def allowed_stages(repo: pygit2.Repository) -> list[str] | None:
+    """The stages this repository restricts itself to: GTO's ``.gto`` ``stages`` list if present,
+    else git config ``gittrack.stages`` (comma-separated); None when neither names any, which
+    allows every valid stage name, as GTO does (MLflow aliases such as ``champion`` among them)."""
+    gto = Path(repo.workdir) / ".gto" if repo.workdir else None
+    if gto is not None and gto.is_file():
         config = load_yaml(gto.read_bytes(), ".gto") or {}
         stages = config.get("stages") if isinstance(config, dict) else None
         if isinstance(stages, list) and stages:
             return [str(s) for s in stages]
     try:
-        return [s.strip() for s in repo.config["gittrack.stages"].split(",") if s.strip()]
+        configured = [s.strip() for s in repo.config["gittrack.stages"].split(",") if s.strip()]
     except KeyError:
-        return list(DEFAULT_STAGES)
+        return None
+    return configured or None
+
+
+def check_stage(repo: pygit2.Repository, stage: str) -> str:
+    """``stage`` if it is a valid stage name the repository allows; else a one-line error."""
+    tags.validate_stage(stage)
+    stages = allowed_stages(repo)
+    if stages is not None and stage not in stages:
+        raise UsageError(
+            f"stage {stage!r} is not allowed here; allowed stages: {', '.join(stages)} "
+            "(set in .gto or git config gittrack.stages)"
+        )
+    return stage
 
 
 def _model(repo: pygit2.Repository, name: str, must_exist: bool = True) -> Model:
@@ -108,10 +121,7 @@ def promote(
     """Assign ``stage`` to a version (a rollback is just promoting an older version again);
     ``archive_existing`` unassigns the stage from every other version. Returns the tags written.
     Stages the policy guards need a reviewed request (``promotions apply`` passes ``enforce_guard=False``)."""
-    tags.validate_stage(stage)
-    stages = allowed_stages(repo)
-    if stage not in stages:
-        raise UsageError(f"stage {stage!r} is not allowed here; allowed stages: {', '.join(stages)}")
+    check_stage(repo, stage)
     if enforce_guard and stage in policy_of(repo, name).guard:
         raise UsageError(
             f"stage {stage!r} of {name} is guarded: request it with 'gittrack models promote {name} {version} "

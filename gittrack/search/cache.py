@@ -31,7 +31,7 @@ import orjson
 from gittrack.errors import GittrackError, IndexUnavailable, MalformedRunError
 from gittrack.search.rows import STORED_INFO, RunColumns, RunRow, as_number, datasets_of, like_regex
 from gittrack.store import annotations, naming, notes, packs, rules, runfiles
-from gittrack.store.liveness import effective_status
+from gittrack.store.liveness import effective_end_time, effective_status
 from gittrack.store.record import RunRecord, parse_summary
 from gittrack.store.repo import gittrack_dir
 from gittrack.store.runstore import DELETED_NAMESPACE, visible_packed
@@ -66,9 +66,11 @@ STATUS_SQL = (
     "CASE r.status WHEN 'RUNNING' THEN gt_status(r.status, r.host, r.pid, r.heartbeat, r.checkpoint_interval) "
     "ELSE r.status END"
 )
+# the effective end time: a run that ended without recording it (killed) ended at its last heartbeat
+END_TIME_SQL = f"CASE WHEN r.end_time IS NOT NULL OR {STATUS_SQL} = 'RUNNING' THEN r.end_time ELSE r.heartbeat END"
 # rows.STORED_INFO's columns, in its order, then the data
 _FRAME_INFO = (
-    f"r.run_id, r.run_name, r.experiment, {STATUS_SQL}, r.start_time, r.end_time, r.user, r.source_commit, "
+    f"r.run_id, r.run_name, r.experiment, {STATUS_SQL}, r.start_time, {END_TIME_SQL}, r.user, r.source_commit, "
     "r.dirty = 1, r.parent_run, f.name, r.data"
 )
 
@@ -434,6 +436,7 @@ class SearchCache:
                 metrics_ = {key: math.nan if value is None else value for key, value in metrics_.items()}
             if status == "RUNNING":
                 status = _status(status, host, pid, heartbeat, interval)
+            end = effective_end_time(status, end, heartbeat)
             rows.append(RunRow(commit, ref, run_id, name, exp, status, user, src, branch, parent, host, start, end,
                                bool(dirty), params_, metrics_, tags_, tuple(map(tuple, ds))))  # fmt: skip
         return rows
@@ -569,10 +572,11 @@ def _text(value: Any) -> str | None:
 def row_from_record(record: RunRecord, ref: str, commit: str) -> RunRow:
     """The searchable row of a run read straight from its commit (the path without the index)."""
     source = record.source
+    status = effective_status(record)
     return RunRow(
-        commit, ref, record.id, record.name, record.experiment, effective_status(record), record.user.get("name", ""),
+        commit, ref, record.id, record.name, record.experiment, status, record.user.get("name", ""),
         _text(source.get("commit")), _text(source.get("branch")), record.parent_run, record.host, record.start_time,
-        record.end_time, bool(source.get("dirty")), dict(record.params),
+        effective_end_time(status, record.end_time, record.heartbeat), bool(source.get("dirty")), dict(record.params),
         {key: m.value for key, m in record.metrics.items()}, dict(record.tags), datasets_of(record.inputs),
     )  # fmt: skip
 

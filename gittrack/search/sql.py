@@ -5,7 +5,8 @@ Same semantics as ``gittrack.search.evaluate``: params, metrics and tags are rea
 false (``coalesce(..., 0)``), so a run lacking the key never matches, even under NOT; NaN metrics
 are stored as JSON null (present, unlike a missing key) and match only ``!=`` and ``NOT IN``;
 datasets (``$[3]``, ``[name, digest, context]`` each) match when any of them does; LIKE and ILIKE
-call the same Python matcher; the status is the effective one (``gt_status``).
+call the same Python matcher; the status is the effective one (``gt_status``), and so is the end
+time (a killed run ended at its last heartbeat).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from gittrack.errors import InvalidNameError
-from gittrack.search.cache import STATUS_SQL
+from gittrack.search.cache import END_TIME_SQL, STATUS_SQL
 from gittrack.search.filter import And, Comparison, Not, Or
 from gittrack.search.order import OrderKey
 from gittrack.search.rows import ATTRIBUTE, DATASET, DATASET_FIELDS, METRIC, PARAM, TAG
@@ -24,7 +25,7 @@ _ATTRIBUTE_SQL = {
     "run_id": "r.run_id", "run_name": "r.run_name", "experiment": "r.experiment", "status": STATUS_SQL,
     "user": "r.user", "source_commit": "r.source_commit", "source_branch": "r.source_branch",
     "parent_run_id": "r.parent_run", "host": "r.host", "start_time": "r.start_time",
-    "end_time": "r.end_time", "dirty": "r.dirty", "artifact_uri": "('runs:/' || r.run_id)",
+    "end_time": END_TIME_SQL, "dirty": "r.dirty", "artifact_uri": "('runs:/' || r.run_id)",
 }  # fmt: skip
 
 

@@ -1,11 +1,12 @@
-"""Whether a run marked RUNNING is really still running (its process alive, its heartbeat fresh)."""
+"""Whether a run marked RUNNING is really still running (its process alive, its heartbeat fresh),
+and when a run that never recorded its end (killed) ended: at its last heartbeat."""
 
 from __future__ import annotations
 
 import os
 import socket
 
-from gittrack.store.record import KILLED, RUNNING, RunRecord
+from gittrack.store.record import ENDED, KILLED, RUNNING, RunRecord
 from gittrack.store.timefmt import now_ms
 
 STALE_FACTOR = 5
@@ -41,3 +42,11 @@ def effective_status(record: RunRecord, now: int | None = None, host: str | None
     if (now if now is not None else now_ms()) - record.heartbeat > stale_after_ms(record):
         return KILLED
     return RUNNING
+
+
+def effective_end_time(status: str, end_time: int | None, heartbeat: int) -> int | None:
+    """The recorded end time; for a run shown ended (``status`` is the effective one) that never
+    recorded it, such as a process killed with SIGKILL, its last heartbeat (its last checkpoint)."""
+    if end_time is not None or status not in ENDED:
+        return end_time
+    return heartbeat

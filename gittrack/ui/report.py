@@ -91,6 +91,7 @@ def render_report(client, run_specs: list[str], title: str | None = None, preamb
         css=Markup((HERE / "static" / "style.css").read_text()),  # noqa: S704 - our own file
         data_json=Markup(_script_json({"runs": data_runs})),  # noqa: S704 - escaped above
         plotly_js=Markup(_inline_js(plotly_js().read_text(encoding="utf-8"))),  # noqa: S704 - plotly's bundle
+        charts_js=Markup(_inline_js((HERE / "static" / "charts.js").read_text())),  # noqa: S704 - our own file
         report_js=Markup(_inline_js((HERE / "static" / "report.js").read_text())),  # noqa: S704 - our own file
     )
 

@@ -626,21 +626,14 @@ def write_dict(mlflow_client: MlflowClient, run_id: str, dictionary: dict, artif
 def list_artifacts(client, run_id: str, path: str | None = None) -> list[FileInfo]:
     """MLflow's listing: the entries directly under ``path``; inside a folder artifact, its files."""
     prefix = (path or "").strip("/")
-    artifacts = client.list_artifacts(run_id)
-    for artifact in artifacts:
-        if (
-            prefix
-            and (prefix == artifact["path"] or prefix.startswith(artifact["path"] + "/"))
-            and (artifact.get("nfiles") or 0) > 0
-        ):
-            local = Path(client.download_artifacts(run_id, artifact["path"]))
-            inner = local / prefix[len(artifact["path"]) :].lstrip("/")
-            return [
-                FileInfo(f"{prefix}/{p.name}", p.is_dir(), None if p.is_dir() else p.stat().st_size)
-                for p in sorted(inner.iterdir())
-            ]
+    try:
+        found = client.list_artifacts(run_id, prefix or None)
+    except NotFoundError:
+        if not prefix:
+            raise
+        return []  # as MLflow: nothing under a path that is not there
     entries: dict[str, FileInfo] = {}
-    for artifact in artifacts:
+    for artifact in found:
         rel = artifact["path"]
         if prefix:
             if not rel.startswith(prefix + "/"):
@@ -657,18 +650,7 @@ def list_artifacts(client, run_id: str, path: str | None = None) -> list[FileInf
 
 def download(client, run_id: str, path: str = "", dst_path: str | None = None) -> str:
     """Download an artifact (or a file inside a folder artifact, or everything under a folder prefix)."""
-    wanted = (path or "").strip("/")
-    if wanted:
-        for artifact in client.list_artifacts(run_id):
-            if wanted.startswith(artifact["path"] + "/"):
-                local = client.download_artifacts(run_id, artifact["path"], dst_path)
-                found = Path(local) / wanted[len(artifact["path"]) + 1 :]
-                if not found.exists():
-                    raise NotFoundError(
-                        f"artifact {artifact['path']!r} has no file {wanted[len(artifact['path']) + 1 :]!r}"
-                    )
-                return str(found)
-    return client.download_artifacts(run_id, wanted or None, dst_path)
+    return client.download_artifacts(run_id, (path or "").strip("/") or None, dst_path)
 
 
 # -- tiny filters for experiments and registry searches -------------------------------------------

@@ -1,9 +1,8 @@
-// gittrack ui: plain JavaScript over the JSON API. Every value from a run is put on the page as
+// gittrack ui: plain JavaScript over the JSON API (charts.js, loaded first, draws the curves). Every value from a run is put on the page as
 // text (textContent), never as markup; the only HTML inserted is the server's Markdown rendering
 // of promotion reports, made with raw HTML disabled.
 "use strict";
 
-const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 const WRITE = document.body.dataset.write === "1";
 const REFRESH_MS = 5000;
 
@@ -106,46 +105,7 @@ function quoteKey(key) {
 }
 
 // -- charts (plotly, served by this server from the plotly package) ------------------------------
-function smooth(values, weight) {
-  if (!weight) return values;
-  const out = [];
-  let last = 0;
-  let n = 0;
-  for (const v of values) {
-    if (v === null || !Number.isFinite(v)) { out.push(v); continue; }
-    last = last * weight + (1 - weight) * v;
-    n += 1;
-    out.push(last / (1 - Math.pow(weight, n)));
-  }
-  return out;
-}
-
-function xValues(series, axis, start) {
-  if (axis === "wall") return series.timestamp.map((t) => new Date(t));
-  if (axis === "relative") return series.timestamp.map((t) => (t - start) / 1000);
-  return series.step;
-}
-
-function drawLines(div, lines, options) {
-  const traces = [];
-  lines.forEach((line, i) => {
-    const color = line.color || COLORS[i % COLORS.length];
-    const x = xValues(line.series, options.axis, line.start);
-    if (options.smoothing) {
-      traces.push({ x, y: line.series.value, type: "scatter", mode: "lines", line: { color, width: 1 }, opacity: 0.25,
-        hoverinfo: "skip", showlegend: false });
-    }
-    traces.push({ x, y: smooth(line.series.value, options.smoothing), type: "scatter", mode: "lines",
-      name: line.name, line: { color, width: 1.6 }, connectgaps: false });
-  });
-  const layout = {
-    margin: { l: 50, r: 10, t: 28, b: 36 }, title: { text: options.title, font: { size: 13 } },
-    xaxis: { title: { text: options.axis === "step" ? "step" : options.axis === "wall" ? "time (UTC)" : "seconds" } },
-    yaxis: { type: options.log ? "log" : "linear" }, showlegend: lines.length > 1, legend: { orientation: "h" },
-  };
-  return Plotly.react(div, traces, layout, { displaylogo: false, responsive: true });
-}
-
+// the figures themselves: lineFigure and drawLines in charts.js (shared with the HTML report)
 function whenPlotly() {
   return new Promise((resolve) => {
     if (window.Plotly) resolve();

@@ -1,18 +1,14 @@
-// gittrack report: draws the overlaid metric curves from the data inlined in this file.
+// gittrack report: draws the overlaid metric curves from the data inlined in this file, with
+// charts.js (inlined before it), as the web UI does.
 "use strict";
 (function () {
   const data = JSON.parse(document.getElementById("report-data").textContent);
   for (const div of document.querySelectorAll("#charts .chart")) {
     const key = div.dataset.key;
-    const traces = [];
-    data.runs.forEach((run) => {
-      const s = run.series[key];
-      if (!s) return;
-      traces.push({ x: s.step, y: s.value, type: "scatter", mode: "lines", name: run.run_name, line: { color: run.color, width: 1.6 } });
-    });
-    Plotly.newPlot(div, traces, { title: { text: key, font: { size: 13 } }, margin: { l: 50, r: 10, t: 28, b: 36 },
-      xaxis: { title: { text: "step" } }, legend: { orientation: "h" } }, { displaylogo: false, responsive: true });
-    div.dataset.traces = String(traces.length);
+    const lines = data.runs.filter((run) => run.series[key])
+      .map((run) => ({ name: run.run_name, series: run.series[key], start: 0, color: run.color }));
+    drawLines(div, lines, { title: key, axis: "step", smoothing: 0, log: false });
+    div.dataset.traces = String(lines.length);
   }
   document.body.dataset.ready = "1";
 })();
