@@ -240,7 +240,7 @@ def test_failed_block_and_end_run(repo: Path) -> None:
     mlflow.end_run()
 
 
-def test_artifacts_set_up_dvc_on_first_use_and_come_back(repo: Path, tmp_path: Path, capsys) -> None:
+def test_artifacts_set_up_dvc_on_first_use_and_come_back(repo: Path, tmp_path: Path, caplog) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -262,7 +262,7 @@ def test_artifacts_set_up_dvc_on_first_use_and_come_back(repo: Path, tmp_path: P
         mlflow.log_figure(figure, "figure.png")
         mlflow.log_image(np.zeros((4, 4, 3), dtype=np.uint8), "image.png")
         assert mlflow.get_artifact_uri("notes.txt") == f"runs:/{run.info.run_id}/notes.txt"
-    assert capsys.readouterr().err.count("set up DVC") == 1
+    assert caplog.text.count("set up DVC") == 1
     assert (repo / ".dvc").is_dir()
     client = MlflowClient()
     top = client.list_artifacts(run.info.run_id)
