@@ -128,6 +128,13 @@ class Client:
         writer = self._writer(run_id)
         return self._run_of(writer)
 
+    def move_run(self, run_id: str, experiment: str) -> Run:
+        """Put a RUNNING run in another experiment (its ref and record both say so); the run of
+        ``gittrack run`` without ``-e`` moves to the experiment its script starts runs in."""
+        writer = self._writer(run_id)
+        writer.move(experiment)
+        return self._run_of(writer)
+
     def _adopt(self, writer: RunWriter) -> None:
         self._writers[writer.run_id] = writer
         with _live_lock:
