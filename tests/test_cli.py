@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -328,3 +331,33 @@ def test_init_twice_commits_every_dvc_file_and_keeps_dvcs_chatter_out(repo: Path
     fourth = subprocess.run([*gittrack_cmd, "init", "--commit"], capture_output=True, text=True, check=True)
     assert "DVC set up: .dvcignore" in fourth.stdout
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_tables_piped_to_another_program_keep_whole_values(repo: Path, gittrack_cmd) -> None:
+    long_metric = "validation_root_mean_squared_error_of_the_holdout_month"
+    with gittrack.start_run(experiment="taxi-duration-forecasting", run_name="gradient-boosting-with-many-trees"):
+        gittrack.log_metric(long_metric, 0.123456)
+        gittrack.log_metric("mean_absolute_percentage_error_on_weekends", 4.5)
+    piped = subprocess.run([*gittrack_cmd, "runs", "list"], stdout=subprocess.PIPE, text=True, check=True)
+    header, _, row = piped.stdout.splitlines()
+    assert long_metric in header
+    assert "mean_absolute_percentage_error_on_weekends" in header
+    assert "gradient-boosting-with-many-trees" in row
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row)  # the whole start time
+    assert "…" not in piped.stdout
+    # on a terminal the table still fits its width
+    import pty
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "COLUMNS": "90"}
+    done = subprocess.run([*gittrack_cmd, "runs", "list"], stdout=follower, env=env, check=True)
+    os.close(follower)
+    shown = b""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(leader, 65536):
+            shown += chunk
+    os.close(leader)
+    assert done.returncode == 0
+    lines = shown.decode().splitlines()
+    assert "…" in shown.decode()
+    assert max(len(line) for line in lines) <= 90 < len(header)
