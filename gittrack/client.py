@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from gittrack.data.dvcstore import has_dvc
 from gittrack.entities import Metric, Run
-from gittrack.errors import GittrackError, ImmutableRunError, InvalidValueError, NotFoundError
+from gittrack.errors import ImmutableRunError, InvalidValueError, NotFoundError
 from gittrack.store import runfiles, settings
 from gittrack.store.ids import short_id
 from gittrack.store.naming import DEFAULT_EXPERIMENT
@@ -128,6 +128,13 @@ class Client:
     def attach_run(self, run_id: str) -> Run:
         """Log into an existing RUNNING run from this process (as a script under ``gittrack run`` does)."""
         writer = self._writer(run_id)
+        return self._run_of(writer)
+
+    def move_run(self, run_id: str, experiment: str) -> Run:
+        """Put a RUNNING run in another experiment (its ref and record both say so); the run of
+        ``gittrack run`` without ``-e`` moves to the experiment its script starts runs in."""
+        writer = self._writer(run_id)
+        writer.move(experiment)
         return self._run_of(writer)
 
     def _adopt(self, writer: RunWriter) -> None:
@@ -413,19 +420,9 @@ class Client:
 
     def experiment_names(self) -> list[str]:
         """The experiments that have runs (active, deleted or packed), sorted, from ref names alone."""
-        from gittrack.store import naming, packs
-        from gittrack.store.runstore import DELETED_NAMESPACE
+        from gittrack.store.runstore import experiment_names
 
-        components = set()
-        for name in self._repo.references:
-            for namespace in (naming.RUNS_NAMESPACE, DELETED_NAMESPACE, packs.INDEX_NAMESPACE):
-                if name.startswith(namespace):
-                    components.add(name[len(namespace) :].partition("/")[0])
-        found = set()
-        for component in components:
-            with contextlib.suppress(GittrackError):
-                found.add(naming.decode_component(component))
-        return sorted(found)
+        return experiment_names(self._repo)
 
     def list_models(self) -> list[dict]:
         """Every model: ``model``, ``latest``, ``deprecated``, ``stages`` ({stage: version}), ``versions``
@@ -544,6 +541,10 @@ class Client:
         import logging
 
         runs, problems = self._store.runs(experiment)
+        if experiment is not None and not runs:
+            from gittrack.search.service import require_experiments
+
+            require_experiments(self._repo, [experiment])
         for problem in problems:
             logging.getLogger("gittrack").warning("gittrack: skipped %s", problem)
         return [Run.from_stored(stored) for stored in runs]

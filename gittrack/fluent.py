@@ -2,8 +2,9 @@
 
 A process-wide stack of active runs; each call goes to the run on top of the stack. Under
 ``gittrack run`` (``$GITTRACK_RUN_ID`` set), the first run started attaches to the run that
-command created, so the script's params and metrics land in it; an experiment the script asks
-for cannot apply (a warning says so), its run name does when the command gave none.
+command created, so the script's params and metrics land in it. The experiment and run name
+the script asks for apply when the command gave none (the run moves to that experiment); when
+it did, the command's win and a warning says what was ignored.
 """
 
 from __future__ import annotations
@@ -188,9 +189,12 @@ def _start_run(
         if attach_id and not _stack:
             client = _client(repo or os.environ.get("GITTRACK_REPO"))
             run = client.attach_run(attach_id)
+            wanted = experiment or _experiment
+            if wanted is not None and _may_move(run):
+                run = client.move_run(run.info.run_id, validate_experiment(wanted))
             active = ActiveRun(client, run.info.run_id, owned=False)
             named = bool(os.environ.get("GITTRACK_RUN_NAMED"))
-            _warn_ignored(run, experiment or _experiment, run_name if named else None)
+            _warn_ignored(run, wanted, run_name if named else None)
             if run_name is not None:
                 if named:
                     client.set_tag(active.run_id, "gittrack.script_run_name", run_name)
@@ -242,6 +246,15 @@ def _activate(active: ActiveRun, params, tags) -> ActiveRun:
     if tags:
         active.client.set_tags(active.run_id, tags)
     return active
+
+
+def _may_move(run: Run) -> bool:
+    """Whether the script's experiment applies to the run of ``gittrack run`` it logs into: when
+    the command line named none (``$GITTRACK_EXPERIMENT_NAMED`` empty) and the run is still in
+    the one the command chose (a first start_run moved it already: later ones do not move it)."""
+    return not os.environ.get("GITTRACK_EXPERIMENT_NAMED") and run.info.experiment == os.environ.get(
+        "GITTRACK_EXPERIMENT"
+    )
 
 
 def _warn_ignored(run: Run, experiment: str | None, run_name: str | None) -> None:

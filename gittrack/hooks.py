@@ -213,7 +213,10 @@ def _check_registry_tag(
 def _guard_problem(parsed: TagName, model: Model | None, version: Version | None, guard: list[str],
                    asked: dict[str, str]) -> str | None:  # fmt: skip
     """Why a registry event changes a guarded stage in a way ``asked`` (the protected branch's
-    registry.yaml for the model: stage -> version) does not ask for."""
+    registry.yaml for the model: stage -> version) does not ask for. A guarded stage's holder
+    changes only through review, whoever set it: an unassign, deregister or deprecate that
+    takes the stage from its holder is refused unless the version left holding it is the one
+    registry.yaml asks for, also when registry.yaml names no holder (one from before the guard)."""
     from gittrack.registry.tags import ASSIGN, DEPRECATE, DEREGISTER, UNASSIGN
 
     if parsed.kind == ASSIGN and parsed.stage in guard:
@@ -223,22 +226,28 @@ def _guard_problem(parsed: TagName, model: Model | None, version: Version | None
             return (f"stage {parsed.stage!r} of {parsed.model} is guarded and the protected branch's "
                     f"registry.yaml asks for {wants}, not {given}; open a promotion request")  # fmt: skip
         return None
-    if parsed.kind == UNASSIGN:
-        removed = {parsed.stage} if version is not None else set()
-        holders = [version] if version is not None else []
-    elif parsed.kind == DEREGISTER:
-        holders = [v for v in (model.versions.values() if model else ()) if v.version == parsed.version]
-        removed = set(holders[0].stages) if holders else set()
-    elif parsed.kind == DEPRECATE:
-        holders = [v for v in (model.versions.values() if model else ()) if v.active]
-        removed = {s for v in holders for s in v.stages}
-    else:
+    if model is None or parsed.kind not in (UNASSIGN, DEREGISTER, DEPRECATE):
         return None
-    for holder in holders:
-        for stage in sorted(removed & set(holder.stages) & set(guard)):
-            if asked.get(stage) == holder.version:
-                return (f"stage {stage!r} of {parsed.model} is guarded and the protected branch's registry.yaml "
-                        f"asks for {holder.version} there; change it through a promotion request first")  # fmt: skip
+
+    def loses(holder: Version, stage: str) -> bool:
+        if parsed.kind == UNASSIGN:
+            return version is not None and holder.version == version.version and stage == parsed.stage
+        return parsed.kind == DEPRECATE or holder.version == parsed.version
+
+    for stage in sorted(set(guard)):
+        holders = model.holders(stage)
+        if not holders or not loses(holders[0], stage):
+            continue  # the stage keeps its holder
+        left = next((v.version for v in holders if not loses(v, stage)), None)
+        wants = asked.get(stage)
+        if left is not None and left == wants:
+            continue  # it leaves the stage to the version registry.yaml asks for
+        if wants == holders[0].version:
+            return (f"stage {stage!r} of {parsed.model} is guarded and the protected branch's registry.yaml "
+                    f"asks for {wants} there; change it through a promotion request first")  # fmt: skip
+        named = f"asks for {wants}" if wants else "names no holder"
+        return (f"stage {stage!r} of {parsed.model} is guarded: {holders[0].version} holds it and the protected "
+                f"branch's registry.yaml {named}; its holder changes only through a promotion request")  # fmt: skip
     return None
 
 

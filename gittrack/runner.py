@@ -1,7 +1,9 @@
 """``gittrack run -- COMMAND``: run any command as a run, passing its output through live.
 
 The command's process gets ``GITTRACK_RUN_ID`` (and the experiment, the repo, and whether the
-run was named: ``GITTRACK_RUN_NAMED``), so a script that uses gittrack logs into this same run.
+command named the run and its experiment: ``GITTRACK_RUN_NAMED``, ``GITTRACK_EXPERIMENT_NAMED``),
+so a script that uses gittrack logs into this same run, and its own name and experiment apply
+when the command gave none.
 Its exit code decides the status; its output is kept, capped, in the run.
 """
 
@@ -109,6 +111,7 @@ def run_command(
         "GITTRACK_EXPERIMENT": run.info.experiment,
         "GITTRACK_REPO": client.repo_path,
         "GITTRACK_RUN_NAMED": "1" if run_name else "",  # whether the script's start_run(run_name=) may rename it
+        "GITTRACK_EXPERIMENT_NAMED": "1" if experiment else "",  # whether its start_run(experiment=) may move it
         "PYTHONUNBUFFERED": "1",
     }
     captures = {"stdout": CappedCapture(), "stderr": CappedCapture()}

@@ -159,21 +159,25 @@ class PromotionsClient:
         clear: bool = False, commit: bool = False,
     ) -> dict[str, Any]:  # fmt: skip
         """Change ``model``'s rules in the work tree's registry.yaml and, with ``commit``, commit
-        that file (alone, ``commit`` commits the file as it is). Returns ``written`` (the file, or
-        None), ``commit`` (the new commit, or None), ``branch`` and ``default_branch``."""
+        that file (alone, ``commit`` commits the file as it is). A stage newly guarded that a model
+        holds already gets that holder recorded in the file as the desired one. Returns ``written``
+        (the file, or None), ``recorded`` (``{"model", "stage", "version"}`` of those holders),
+        ``commit`` (the new commit, or None), ``branch`` and ``default_branch``."""
         from gittrack.registry.policy import default_branch, set_policy
 
         changing = bool(no_worse or thresholds or guard or clear)
         path = Path(self._repo.workdir) / "registry.yaml"
         if not changing and not commit:
             raise UsageError("give rules (--guard, --no-worse, --threshold), --clear or --commit to change the policy")
+        recorded = []
         if changing:
-            _, path = set_policy(self._repo, model, list(no_worse), list(thresholds), list(guard), clear)
+            _, path, recorded = set_policy(self._repo, model, list(no_worse), list(thresholds), list(guard), clear)
         elif not path.exists():
             raise UsageError("there is no registry.yaml to commit; give rules first (--guard, --no-worse, --threshold)")
         sha = self._client.commit_files(["registry.yaml"], f"Set the promotion policy of {model}") if commit else None
         return {"written": str(path) if changing else None, "commit": sha, "branch": self._repo.head.shorthand,
-                "default_branch": default_branch(self._repo)}  # fmt: skip
+                "default_branch": default_branch(self._repo),
+                "recorded": [{"model": m, "stage": s, "version": v} for m, s, v in recorded]}  # fmt: skip
 
 
 class RemoteClient:

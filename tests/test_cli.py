@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -236,7 +239,63 @@ def test_a_script_under_gittrack_run_is_told_what_its_start_run_cannot_change(re
     run = gittrack.get_run("given")
     assert run.data.tags["gittrack.script_run_name"] == "x"
     assert "ignored experiment 'exp-b' and run_name 'x'" in named.output
-    assert gittrack.list_runs("exp-b") == []
+    assert "exp-b" not in gittrack.Client().experiment_names()
+
+
+def test_without_e_the_scripts_own_experiment_takes_the_run_of_gittrack_run(
+    repo: Path, gittrack_cmd, monkeypatch
+) -> None:
+    (repo / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import time
+            import gittrack
+            with gittrack.start_run(experiment="taxi", run_name="fit"):
+                gittrack.log_metric("rmse", 0.5)
+                time.sleep(0.5)  # the launcher's heartbeat writes the run meanwhile, wherever it is
+                gittrack.log_metric("rmse", 0.4)
+            with gittrack.start_run(experiment="other"):  # the run has its experiment now
+                gittrack.log_param("second", 1)
+            print("trained")
+            """
+        )
+    )
+    monkeypatch.setenv("GITTRACK_CHECKPOINT_INTERVAL", "0.1")
+    monkeypatch.setenv("GITTRACK_EXPERIMENT", "sandbox")  # a default from the shell, not the command line
+    done = subprocess.run([*gittrack_cmd, "run", "--", sys.executable, "train.py"], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    monkeypatch.delenv("GITTRACK_EXPERIMENT")
+    [run] = gittrack.list_runs("taxi")
+    assert (run.info.run_name, run.info.status, run.info.experiment) == ("fit", "FINISHED", "taxi")
+    assert run.info.ref == f"refs/runs/taxi/{run.info.run_id}"
+    assert run.data.metrics == {"rmse": 0.4}
+    assert run.data.params == {"second": "1"}
+    assert gittrack.Client().get_log(run.info.run_id, "stdout") == "trained\n"  # written by the launcher
+    assert gittrack.Client().experiment_names() == ["taxi"]  # nothing left in 'sandbox'
+    assert done.stderr.startswith("gittrack: run ")
+    assert "in experiment 'sandbox'\n" in done.stderr  # where it started
+    assert f"run {run.info.short_id} FINISHED after" in done.stderr
+    assert "in experiment 'taxi'; see 'gittrack runs show" in done.stderr
+    assert "ignored experiment 'other'" in done.stderr
+    # MLflow-style code too, through the API: set_experiment decides where the run goes
+    (repo / "train.py").write_text(
+        textwrap.dedent(
+            """
+            import gittrack.mlflow as mlflow
+            mlflow.set_experiment("churn")
+            with mlflow.start_run():
+                mlflow.log_metric("auc", 0.9)
+            """
+        )
+    )
+    ran, code = gittrack.Client().run_command([sys.executable, "train.py"])
+    assert code == 0
+    assert (ran.info.experiment, ran.data.metrics) == ("churn", {"auc": 0.9})
+    # the command line's experiment still wins over the script's
+    given, _ = gittrack.Client().run_command([sys.executable, "train.py"], experiment="cli")
+    assert given.info.experiment == "cli"
+    assert len(gittrack.list_runs("churn")) == 1
 
 
 def test_push_to_a_path_that_does_not_exist_suggests_a_remote_name(repo: Path, tmp_path: Path, cli) -> None:
@@ -272,3 +331,33 @@ def test_init_twice_commits_every_dvc_file_and_keeps_dvcs_chatter_out(repo: Path
     fourth = subprocess.run([*gittrack_cmd, "init", "--commit"], capture_output=True, text=True, check=True)
     assert "DVC set up: .dvcignore" in fourth.stdout
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_tables_piped_to_another_program_keep_whole_values(repo: Path, gittrack_cmd) -> None:
+    long_metric = "validation_root_mean_squared_error_of_the_holdout_month"
+    with gittrack.start_run(experiment="taxi-duration-forecasting", run_name="gradient-boosting-with-many-trees"):
+        gittrack.log_metric(long_metric, 0.123456)
+        gittrack.log_metric("mean_absolute_percentage_error_on_weekends", 4.5)
+    piped = subprocess.run([*gittrack_cmd, "runs", "list"], stdout=subprocess.PIPE, text=True, check=True)
+    header, _, row = piped.stdout.splitlines()
+    assert long_metric in header
+    assert "mean_absolute_percentage_error_on_weekends" in header
+    assert "gradient-boosting-with-many-trees" in row
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row)  # the whole start time
+    assert "…" not in piped.stdout
+    # on a terminal the table still fits its width
+    import pty
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "COLUMNS": "90"}
+    done = subprocess.run([*gittrack_cmd, "runs", "list"], stdout=follower, env=env, check=True)
+    os.close(follower)
+    shown = b""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(leader, 65536):
+            shown += chunk
+    os.close(leader)
+    assert done.returncode == 0
+    lines = shown.decode().splitlines()
+    assert "…" in shown.decode()
+    assert max(len(line) for line in lines) <= 90 < len(header)

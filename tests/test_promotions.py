@@ -350,3 +350,56 @@ def test_the_old_registry_group_still_works_with_a_note(repo: Path) -> None:
         == "warning: 'gittrack registry' is now 'gittrack promotions'; the old name goes in the next release\n"
     )
     assert new.stderr == ""
+
+
+def test_a_holder_from_before_the_guard_changes_only_through_review(tmp_path: Path, monkeypatch) -> None:
+    remote, ds = scientist(tmp_path)
+    monkeypatch.chdir(ds)
+    ids = [train(ds, f, auc) for f, auc in ((1.0, 0.80), (2.0, 0.85))]
+    for run_id in ids:
+        gt(ds, "models", "register", "churn", "--run", run_id)
+    gt(ds, "models", "promote", "churn", "v0.0.1", "production")  # no policy yet: a direct promotion
+    git(ds, "push", "-q", "origin", "main")
+    gt(ds, "push")
+    gt(remote, "hooks", "install", "--server")
+    holder, other = (gittrack.Client(ds).get_run(run_id).info.commit for run_id in ids)
+    # guarding the stage records who holds it, so the desired state is not in drift at once
+    guarded = gt(ds, "promotions", "policy", "churn", "--guard", "production", "--commit")
+    assert "recorded v0.0.1, which holds production now, as the production holder of churn" in guarded.stdout
+    assert parse((ds / "registry.yaml").read_bytes()).models == {"churn": {"production": "v0.0.1"}}
+    assert "in sync" in gt(ds, "promotions", "status").stdout
+    assert gittrack.Client(ds).promotions.set_policy("churn", guard=["production"])["recorded"] == []  # once
+    git(ds, "push", "-q", "origin", "main")
+
+    def sneak(name: str, commit: str) -> subprocess.CompletedProcess:
+        git(ds, "tag", "-a", "-m", "sneaky", name, commit)
+        pushed = subprocess.run(["git", "push", "origin", name], cwd=ds, capture_output=True, text=True)
+        git(ds, "tag", "-d", name)
+        return pushed
+
+    for name in ("churn#production!#7", "churn@v0.0.1!", "churn@deprecated"):
+        pushed = sneak(name, holder)
+        assert pushed.returncode != 0, name
+        assert "stage 'production' of churn is guarded and the protected branch's registry.yaml asks for v0.0.1" in (
+            pushed.stderr
+        )
+    # a guard written into registry.yaml by hand, naming no holder: the holder is guarded all the same
+    wanted = parse((ds / "registry.yaml").read_bytes())
+    wanted.models.clear()
+    (ds / "registry.yaml").write_bytes(wanted.to_bytes())
+    git(ds, "commit", "-q", "-am", "guard production, naming no holder")
+    git(ds, "push", "-q", "origin", "main")
+    drift = gt(ds, "promotions", "status", ok=False)
+    assert "churn production: the tags say v0.0.1, registry.yaml names none" in drift.stdout
+    for name in ("churn#production!#7", "churn@v0.0.1!", "churn@deprecated"):
+        pushed = sneak(name, holder)
+        assert pushed.returncode != 0, name
+        assert (
+            "stage 'production' of churn is guarded: v0.0.1 holds it and the protected branch's registry.yaml "
+            "names no holder; its holder changes only through a promotion request"
+        ) in pushed.stderr
+    # what leaves the guarded stage's holder alone is accepted
+    assert sneak("churn@v0.0.2!", other).returncode == 0
+    assert sneak("churn#staging#8", other).returncode == 0
+    gt(ds, "pull")
+    assert gittrack.Client(ds).get_model_version("churn", "production")["version"] == "v0.0.1"

@@ -401,3 +401,64 @@ def test_a_first_page_searched_by_halves_is_the_same(runs, repo: Path, monkeypat
     monkeypatch.setattr(SearchCache, "PARALLEL_MIN_RUNS", 1)
     monkeypatch.setattr(SearchCache, "PARALLEL_MAX_LIMIT", 2)  # a deep page: one query, as before
     assert [r.run_id for r in find_rows(repository, None, "", None, 5).rows] == whole_newest
+
+
+def test_a_misspelt_experiment_or_an_mlflow_number_is_refused_not_answered_with_no_runs(runs, repo: Path) -> None:
+    import gittrack.mlflow as mlflow
+    from gittrack.mlflow.tracking import MlflowClient
+
+    client = gittrack.Client()
+    with pytest.raises(gittrack.NotFoundError, match=r"^no experiment named 'taix'; did you mean 'taxi'\?$"):
+        client.search_runs("taix")
+    with pytest.raises(gittrack.NotFoundError, match="did you mean 'taxi'"):
+        client.search_runs(["other", "taix"])  # one good name does not hide a typo
+    with pytest.raises(gittrack.NotFoundError, match="did you mean 'taxi'"):
+        client.count_runs(["taix"])
+    with pytest.raises(gittrack.NotFoundError, match="did you mean 'taxi'"):
+        gittrack.list_runs("taix")
+    with pytest.raises(gittrack.NotFoundError, match="did you mean 'taxi'"):
+        search_runs(pygit2.Repository(str(repo)), "taix", use_index=False)
+    numbered = "no experiment has the id '1': experiments are named here and an experiment's id is its name"
+    for call in (
+        lambda: MlflowClient().search_runs(experiment_ids="1"),
+        lambda: mlflow.search_runs(experiment_ids=["1"]),
+        lambda: mlflow.search_runs(experiment_ids=["1"], output_format="list"),
+    ):
+        with pytest.raises(gittrack.NotFoundError) as caught:
+            call()
+        assert str(caught.value).startswith(numbered)
+        assert "use one of 'default', 'other', 'taxi'" in str(caught.value)
+        assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"  # and an MlflowException
+    # what exists is still answered: names, MLflow's "0" for default, an experiment with no runs yet
+    assert len(MlflowClient().search_runs(experiment_ids="taxi")) == 3
+    assert len(mlflow.search_runs(experiment_ids=["0"])) == 0
+    assert len(mlflow.search_runs(experiment_ids=["taxi", "other"])) == 4
+    client.create_experiment("fresh")
+    assert client.search_runs("fresh").empty
+    assert gittrack.list_runs("fresh") == []
+    client.delete_runs([runs["nan-run"]])
+    assert names(client.search_runs("other", run_view="deleted")) == ["nan-run"]  # only deleted runs: exists
+
+
+def test_runs_list_and_the_ui_refuse_a_misspelt_experiment(runs, repo: Path, gittrack_cmd) -> None:
+    import subprocess
+
+    from starlette.testclient import TestClient
+
+    from gittrack.ui.app import create_app
+
+    typo = subprocess.run([*gittrack_cmd, "runs", "list", "-e", "taix"], capture_output=True, text=True, check=False)
+    assert typo.returncode == 1
+    assert typo.stderr == "error: no experiment named 'taix'; did you mean 'taxi'?\n"
+    assert typo.stdout == ""
+    number = subprocess.run([*gittrack_cmd, "runs", "list", "-e", "2"], capture_output=True, text=True, check=False)
+    assert number.returncode == 1
+    assert "no experiment has the id '2': experiments are named here" in number.stderr
+    assert "Traceback" not in number.stderr
+    listed = subprocess.run([*gittrack_cmd, "runs", "list", "-e", "taxi"], capture_output=True, text=True, check=True)
+    assert "rf-deep" in listed.stdout
+    with TestClient(create_app(repo), base_url="http://127.0.0.1:5151") as http:
+        response = http.get("/api/runs", params={"experiment": "taix"})
+        assert response.status_code == 404
+        assert response.json()["error"] == "no experiment named 'taix'; did you mean 'taxi'?"
+        assert http.get("/api/runs/count", params={"experiment": "taxi"}).json() == {"count": 3}

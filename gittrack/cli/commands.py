@@ -93,7 +93,10 @@ def run(
 
         return sink
 
+    first_experiment = [experiment]
+
     def started(r) -> None:
+        first_experiment[0] = r.info.experiment
         click.echo(f"gittrack: run {r.info.run_name} {r.info.run_id} in experiment '{r.info.experiment}'", err=True)
 
     finished, code = client_here().run_command(
@@ -102,8 +105,9 @@ def run(
     )  # fmt: skip
     info = finished.info
     took = fmt_duration(info.start_time, info.end_time, info.end_time or info.start_time)
+    moved = f", in experiment '{info.experiment}'" if info.experiment != first_experiment[0] else ""
     click.echo(
-        f"gittrack: run {info.short_id} {info.status} after {took}; see 'gittrack runs show {info.short_id}'",
+        f"gittrack: run {info.short_id} {info.status} after {took}{moved}; see 'gittrack runs show {info.short_id}'",
         err=True,
     )
     sys.exit(code)

@@ -53,6 +53,11 @@ def policy(model: str, no_worse, thresholds, guard, clear: bool, commit: bool, a
         click.echo(to_json(shown))
         return
     click.echo("\n".join(_policy_text(shown)))
+    for held in changed["recorded"] if changed is not None else []:
+        click.echo(
+            f"recorded {held['version']}, which holds {held['stage']} now, as the {held['stage']} holder of "
+            f"{held['model']} in registry.yaml: it changes only through a promotion request from now on"
+        )
     if changed is not None and changed["commit"]:
         sha, branch, default = changed["commit"], changed["branch"], changed["default_branch"]
         if branch == default:

@@ -8,6 +8,7 @@ import json
 import math
 import re
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -55,11 +56,14 @@ def fmt_value(value: Any) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], width: int | None = None) -> str:
-    """A plain-text table whose widest columns are shortened to fit the terminal."""
+    """A plain-text table. On a terminal its widest columns are shortened to fit (``width``: that
+    many characters instead); piped to a file or another program, every value is printed whole."""
     cells = [[fmt_value(c) for c in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    budget = (width or shutil.get_terminal_size((120, 24)).columns) - 2 * (len(headers) - 1)
-    while sum(widths) > budget and max(widths) > 8:
+    if width is None:
+        width = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 0
+    budget = width - 2 * (len(headers) - 1)
+    while width and sum(widths) > budget and max(widths) > 8:
         widest = widths.index(max(widths))
         widths[widest] -= 1
 
@@ -119,7 +123,6 @@ def warn(message: str) -> None:
 
 def progress_printer(label: str):
     """A ``progress(done, total)`` callback that shows ``label done/total`` on a terminal only."""
-    import sys
 
     def progress(done: int, total: int) -> None:
         if sys.stderr.isatty() and (done == total or done % 500 == 0):
@@ -131,8 +134,6 @@ def progress_printer(label: str):
 def progress_bar(label: str, width: int = 30):
     """A ``progress(done, total)`` callback drawing ``label [####....] done/total`` on a terminal
     only (at most ten redraws a second)."""
-    import sys
-
     last = [0.0]
 
     def progress(done: int, total: int) -> None:

@@ -3,6 +3,7 @@ branch under review, so a request cannot loosen its own policy), shown, and edit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,8 +97,13 @@ def set_policy(
     thresholds: list[str] = (),
     guard: list[str] = (),
     clear: bool = False,
-) -> tuple[Policy, Path]:
-    """Change the policy of ``model`` (``*``: every model) in the work tree's registry.yaml."""
+) -> tuple[Policy, Path, list[tuple[str, str, str]]]:
+    """Change the policy of ``model`` (``*``: every model) in the work tree's registry.yaml.
+
+    A stage this change guards that a model holds already gets that holder recorded as the
+    desired one (when registry.yaml names none): from then on the holder changes only through a
+    request, and ``promotions status`` is in sync. Returns the policy, the file and those
+    ``(model, stage, version)``."""
     if model != desired_file.ALL:
         tags.validate_model(model)
     path = Path(repo.workdir) / desired_file.FILE
@@ -106,6 +112,7 @@ def set_policy(
         if path.exists()
         else desired_file.read_at(repo, default_tip(repo))
     )
+    guarded_before = _guarded(state)
     policy = Policy() if clear else state.policies.get(model, Policy())
     for rule in map(desired_file.parse_no_worse, no_worse):  # a rule given again is kept once
         if rule not in policy.no_worse:
@@ -115,5 +122,30 @@ def set_policy(
             policy.thresholds.append(rule)
     policy.guard += [tags.validate_stage(s) for s in guard if s not in policy.guard]
     state.policies[model] = policy
+    recorded = _record_holders(repo, state, guarded_before)
     path.write_bytes(state.to_bytes())
-    return policy, path
+    return policy, path, recorded
+
+
+def _guarded(state: Desired) -> Callable[[str], set[str]]:
+    """model -> the stages ``state``'s policy guards for it, as of now (later edits do not change it)."""
+    policies = {name: list(p.guard) for name, p in state.policies.items()}
+    return lambda model: set(policies.get(model, policies.get(desired_file.ALL, [])))
+
+
+def _record_holders(
+    repo: pygit2.Repository, state: Desired, guarded_before: Callable[[str], set[str]]
+) -> list[tuple[str, str, str]]:
+    """Name, in ``state``, the current holder of each stage that became guarded and that
+    registry.yaml names no holder of; returns ``(model, stage, version)`` recorded."""
+    from gittrack.registry.state import registry_state
+
+    recorded = []
+    for name, model in sorted(registry_state(repo).models.items()):
+        wanted = state.models.get(name, {})
+        for stage in sorted(set(state.policy(name).guard) - guarded_before(name)):
+            holders = model.holders(stage)
+            if holders and stage not in wanted:
+                state.models.setdefault(name, {})[stage] = holders[0].version
+                recorded.append((name, stage, holders[0].version))
+    return recorded

@@ -441,6 +441,13 @@ class SearchCache:
                                bool(dirty), params_, metrics_, tags_, tuple(map(tuple, ds))))  # fmt: skip
         return rows
 
+    def experiments_among(self, names: list[str]) -> set[str]:
+        """Those of ``names`` that have runs here (active or deleted): a lookup in the experiment index."""
+        with self._db() as conn:
+            marks = ",".join("?" * len(names))
+            found = conn.execute(f"SELECT DISTINCT experiment FROM runs WHERE experiment IN ({marks})", names)  # noqa: S608
+            return {name for (name,) in found}
+
     def count(self, where: str, params: list[Any], experiments: list[str] | None, view: str) -> int:
         """How many runs a compiled filter matches, without reading them."""
         return self._query("count(*)", where, params, "NULL", [], experiments, view, None)[0][0]

@@ -9,15 +9,16 @@ a read-only ``.git``...).
 from __future__ import annotations
 
 import contextlib
+import difflib
 import gc
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gittrack.entities import Run
-from gittrack.errors import GittrackError, UsageError
+from gittrack.errors import GittrackError, NotFoundError, UsageError
 from gittrack.search.cache import IndexUnavailable, SearchCache, row_from_record
 from gittrack.search.evaluate import compile_predicate, sort_rows
 from gittrack.search.filter import parse_filter
@@ -25,9 +26,9 @@ from gittrack.search.frame import columns_of, columns_of_rows, flat_row, select_
 from gittrack.search.order import parse_order_by
 from gittrack.search.rows import ATTRIBUTE, METRIC, RunRow, has_key
 from gittrack.search.sql import order_sql, to_sql
-from gittrack.store import annotations, rules, runfiles
-from gittrack.store.naming import validate_experiment
-from gittrack.store.runstore import DELETED_NAMESPACE, RunStore
+from gittrack.store import annotations, notes, rules, runfiles
+from gittrack.store.naming import DEFAULT_EXPERIMENT, validate_experiment
+from gittrack.store.runstore import DELETED_NAMESPACE, RunStore, experiment_names
 from gittrack.store.timefmt import ms_to_iso
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("gittrack")
 VIEWS = ("active", "deleted", "all")
 FORMATS = ("pandas", "list", "rows")
+LISTED = 10  # experiment names an error lists at most
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,44 @@ def _check(experiment_names, max_results, run_view, output_format) -> list[str] 
     if isinstance(experiment_names, str):
         experiment_names = [experiment_names]
     return [validate_experiment(name) for name in experiment_names]
+
+
+def require_experiments(repo: pygit2.Repository, names: Iterable[str], with_runs: Iterable[str] = ()) -> None:
+    """Refuse a query of an experiment that does not exist, rather than answer it with no runs.
+
+    Every query naming experiments (``search_runs``, ``find_rows``, ``count_runs``, ``list_runs``:
+    the CLI's and the web UI's too) comes through here. An experiment exists once it has runs or
+    metadata; ``default`` always does. ``with_runs``: names known to have runs (from the search
+    index), so that the usual case costs no scan of the refs. A miss is a ``NotFoundError`` with
+    the name that was probably meant or, for a number (an MLflow id), the names there are.
+    """
+    have = set(with_runs)
+    missing = [
+        name
+        for name in names
+        if name != DEFAULT_EXPERIMENT and name not in have and not notes.named(repo, notes.EXPERIMENT, name)
+    ]
+    if not missing:
+        return
+    known = set(experiment_names(repo)) | {DEFAULT_EXPERIMENT}
+    for name in missing:
+        if name not in known:
+            raise _unknown_experiment(name, sorted(known | notes.names(repo, notes.EXPERIMENT)))
+
+
+def _unknown_experiment(name: str, known: list[str]) -> NotFoundError:
+    listed = ", ".join(repr(k) for k in known[:LISTED])
+    if len(known) > LISTED:
+        listed += f" and {len(known) - LISTED} more"
+    if name.isdigit():
+        return NotFoundError(
+            f"no experiment has the id {name!r}: experiments are named here and an experiment's id is its name"
+            f" (MLflow's '0' is 'default'); use one of {listed}"
+        )
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return NotFoundError(f"no experiment named {name!r}; did you mean {close[0]!r}?")
+    return NotFoundError(f"no experiment named {name!r}; the experiments here are {listed}")
 
 
 def find_rows(
@@ -91,7 +131,8 @@ def count_runs(
 
 def _find(repo, experiment_names, filter_string, order_by, max_results, run_view, use_index, shape="rows", offset=0):
     """``(rows, problems)``; ``shape`` "columns": ``(RunColumns, problems)``, "count": ``(count,
-    problems)``: from the index when it can be used (straight from SQL), else from every run commit."""
+    problems)``: from the index when it can be used (straight from SQL), else from every run commit.
+    An experiment named that does not exist is a ``NotFoundError`` (a typo is not an empty answer)."""
     experiments = _check(experiment_names, max_results, run_view, "rows")
     node = parse_filter(filter_string)
     order = parse_order_by(order_by)
@@ -101,6 +142,8 @@ def _find(repo, experiment_names, filter_string, order_by, max_results, run_view
             index = SearchCache(repo)
             try:
                 problems = index.sync()
+                if experiments is not None:
+                    require_experiments(repo, experiments, index.experiments_among(experiments))
                 if index.fresh is not None:  # just built from nothing: every row is in memory
                     found = [row for row, deleted in index.fresh if _wanted(row, deleted, experiments, run_view)]
                     rows = _evaluate(found, compile_predicate(node), order, max_results, offset)
@@ -116,6 +159,8 @@ def _find(repo, experiment_names, filter_string, order_by, max_results, run_view
         except IndexUnavailable as exc:
             log.warning("gittrack: %s; reading every run instead", exc)
     if rows is None:
+        if experiments is not None:
+            require_experiments(repo, experiments)
         rows, problems = _scan(repo, experiments, compile_predicate(node), order, max_results, run_view, offset)
     if shape == "count":
         return len(rows), problems

@@ -32,7 +32,18 @@ EXPERIMENT, MODEL = "experiment", "model"
 
 def subject(repo: pygit2.Repository, kind: str, name: str) -> pygit2.Oid:
     """The object a note about the experiment or registered model ``name`` annotates (written if missing)."""
-    return repo.create_blob(f"gittrack {kind}\n{name}\n".encode())
+    return repo.create_blob(_subject_bytes(kind, name))
+
+
+def subject_id(kind: str, name: str) -> pygit2.Oid:
+    """The id :func:`subject` gives, computed without writing the blob (for lookups)."""
+    import pygit2
+
+    return pygit2.hash(_subject_bytes(kind, name))
+
+
+def _subject_bytes(kind: str, name: str) -> bytes:
+    return f"gittrack {kind}\n{name}\n".encode()
 
 
 def parse_lines(data: bytes) -> list[tuple[int, str, str | None, str]]:
@@ -120,6 +131,21 @@ def all_notes(repo: pygit2.Repository, ref: str = NOTES_REF) -> dict[str, bytes]
             break
         out[str(note.annotated_id)] = repo[note.id].data[:MAX_NOTE_BYTES]
     return out
+
+
+def named(repo: pygit2.Repository, kind: str, name: str) -> bool:
+    """Whether the experiment or registered model ``name`` has a note (looked up, nothing written)."""
+    return bool(read(repo, subject_id(kind, name)))
+
+
+def names(repo: pygit2.Repository, kind: str) -> set[str]:
+    """Every experiment or registered model (``kind``) that has a note."""
+    found = set()
+    for target in all_notes(repo):
+        subject = subject_name(repo, target)
+        if subject is not None and subject[0] == kind:
+            found.add(subject[1])
+    return found
 
 
 def subject_name(repo: pygit2.Repository, target: str) -> tuple[str, str] | None:

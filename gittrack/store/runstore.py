@@ -7,6 +7,7 @@ bad run fetched from a remote never hides the others.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,20 @@ class StoredRun:
 
     ref: RunRef
     record: RunRecord
+
+
+def experiment_names(repo: pygit2.Repository) -> list[str]:
+    """The experiments that have runs (active, deleted or packed), sorted, from ref names alone."""
+    components = set()
+    for name in repo.references:
+        for namespace in (naming.RUNS_NAMESPACE, DELETED_NAMESPACE, packs.INDEX_NAMESPACE):
+            if name.startswith(namespace):
+                components.add(name[len(namespace) :].partition("/")[0])
+    found = set()
+    for component in components:
+        with contextlib.suppress(GittrackError):
+            found.add(naming.decode_component(component))
+    return sorted(found)
 
 
 class RunStore:

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from gittrack.errors import ConflictError, ImmutableRunError, InvalidValueError, MalformedRunError
+from gittrack.errors import ConflictError, ImmutableRunError, InvalidNameError, InvalidValueError, MalformedRunError
 from gittrack.store import metricfile, naming, rules, runfiles
 from gittrack.store.environment import command_summary, environment_summary, requirements_blob
 from gittrack.store.ids import checked_run_name, new_run_id, new_run_name, short_id
@@ -464,6 +464,34 @@ class RunWriter:
             self._pending.end = {"status": status, "end_time": end, "error": error}
         return self.checkpoint()
 
+    def move(self, experiment: str) -> None:
+        """Put the RUNNING run in another experiment: its record says so and its ref becomes
+        ``refs/runs/<experiment>/<run-id>`` (as when ``gittrack run`` named none and the script
+        does). Other processes writing the run follow it there (``_current_target``)."""
+        from gittrack.store.refbatch import delete_refs
+
+        new_ref = naming.run_ref(experiment, self.run_id)
+        with self._commit_lock:
+            self.checkpoint()  # what was logged goes along; the move itself changes nothing else
+            if new_ref == self.ref:
+                return
+            if self.repo.references.get(new_ref) is not None:
+                raise ConflictError(f"run {short_id(self.run_id)}: {new_ref} exists already; not moving the run there")
+            written = None
+            for _attempt in range(_CAS_ATTEMPTS):
+                current = self._current_target()
+                state = self._state if current == self._state.commit else self._reload(current)
+                moved = self._apply(replace(state, record=replace(state.record, experiment=experiment)), _Pending())
+                if written is None:
+                    self.repo.references.create(new_ref, moved.commit, force=False)
+                else:
+                    self.repo.references[new_ref].set_target(moved.commit)
+                written = moved.commit
+                if delete_refs(self.repo, {self.ref: current}):  # only if no one wrote the old ref meanwhile
+                    self.ref, self.experiment, self._state = new_ref, experiment, moved
+                    return
+            raise ConflictError(f"run {short_id(self.run_id)}: {self.ref} keeps changing under us; not moved")
+
     def _commit(self, pending: _Pending) -> pygit2.Oid:
         import pygit2
 
@@ -490,10 +518,25 @@ class RunWriter:
     def _current_target(self) -> pygit2.Oid | None:
         ref = self.repo.references.get(self.ref)
         if ref is None and self._state.commit is not None:
+            moved = self._moved_to()
+            if moved is not None:  # another process moved it to another experiment: follow it
+                self.ref, self.experiment = moved
+                return self.repo.references[self.ref].target
             raise ConflictError(
                 f"run {short_id(self.run_id)} was deleted by someone else ({self.ref}); not recreating it"
             )
         return ref.target if ref is not None else None
+
+    def _moved_to(self) -> tuple[str, str] | None:
+        """``(ref, experiment)`` of this run under another experiment (see :meth:`move`), or None."""
+        suffix = "/" + self.run_id
+        for name in self.repo.references:
+            if name.startswith(naming.RUNS_NAMESPACE) and name.endswith(suffix) and name != self.ref:
+                try:
+                    return name, naming.parse_run_ref(name)[0]
+                except InvalidNameError:
+                    continue
+        return None
 
     def _reload(self, target: pygit2.Oid | None) -> _State:
         if target is None:
