@@ -14,7 +14,7 @@ from gittrack.store.naming import metric_filename
 from gittrack.store.record import dump_record, dump_summary, parse_summary
 from tests import test_security
 from tests.conftest import git
-from tests.test_security import BLOB, forge, gt, push_raw
+from tests.test_security import BLOB, forge, gt, push_raw, run_commit
 
 pytestmark = pytest.mark.slow
 RUN = ".gittrack/run"
@@ -82,3 +82,93 @@ def test_a_forged_checkpoint_of_a_running_run_cannot_rewrite_it(world) -> None:
     if world["hook"]:
         assert gt(victim, "push").returncode == 0
         assert git(world["remote"], "rev-parse", ref).strip() == git(victim, "rev-parse", ref).strip()
+
+
+# -- 7: the UI serves only files inside a run's materialised artifacts ---------------------------
+def _ui(root: Path):
+    from starlette.testclient import TestClient
+
+    from gittrack.ui.app import create_app
+
+    return TestClient(create_app(root), base_url="http://127.0.0.1:5151")
+
+
+DEEP = "../" * 12
+
+
+def test_an_artifact_path_out_of_the_run_is_refused_by_the_reader_and_the_ui(world, monkeypatch) -> None:
+    attacker, victim, run_id = world["attacker"], world["victim"], world["run"]
+    client = gittrack.Client(attacker)
+    other = client.create_run(experiment="exp").info.run_id
+    client.log_artifact(other, attacker / "payload.txt")
+    client.set_terminated(other)
+    commit = run_commit(attacker, other)
+    record = parse_summary(git(attacker, "show", f"{commit}:{RUN}/summary.json").encode())
+    md5 = record.artifacts[0]["md5"]
+    record.artifacts.append({**record.artifacts[0], "path": f"{DEEP}etc"})
+    files = {f"{RUN}/summary.json": (dump_summary(record), BLOB), f"{RUN}/run.yaml": (dump_record(record), BLOB)}
+    forged = forge(attacker, git(attacker, "rev-parse", f"refs/runs/exp/{other}").strip(), files)
+    ref = f"refs/runs/exp/{other}"
+    pushed = push_raw(attacker, f"{forged}:{ref}")
+    if world["hook"]:
+        assert pushed.returncode != 0
+        assert "escapes the run's artifact folder" in pushed.stderr
+    pulled = gt(victim, "pull")
+    assert pulled.returncode == 0, pulled.stderr
+    if not world["hook"]:
+        assert "escapes the run's artifact folder" in pulled.stderr
+    assert git(victim, "rev-parse", "--verify", "-q", ref, check=False) == ""
+    # brought in with plain git, the run is unreadable rather than a way out
+    git(attacker, "update-ref", ref, forged)
+    git(victim, "fetch", "-q", str(attacker), f"+{ref}:{ref}")
+    with _ui(victim) as http:
+        for path in ("payload.txt", f"{DEEP}etc/passwd", f"{DEEP}etc"):
+            for url in (
+                f"/api/runs/{other}/artifact",
+                f"/api/runs/{other}/artifact/raw",
+                f"/api/runs/{other}/artifacts",
+            ):
+                answer = http.get(url, params={"path": path})
+                assert answer.status_code >= 400, (url, path)
+                assert "root:" not in answer.text
+        # a genuine run: its artifact opens, a path out of it does not, nor a listing of '/'
+        assert http.get(f"/api/runs/{run_id}/artifact", params={"path": "payload.txt"}).json()["text"] == "echo pwned\n"
+        for path in (f"{DEEP}etc/passwd", "payload.txt/../../../../etc/passwd", "/", "//etc"):
+            for url in (f"/api/runs/{run_id}/artifact/raw", f"/api/runs/{run_id}/artifacts"):
+                answer = http.get(url, params={"path": path})
+                assert answer.status_code == 404, (url, path, answer.text)
+        # and if a reader ever let such an entry through, the UI still serves nothing outside
+        backend = http.app.app.state.backend
+        hostile = {"path": f"{DEEP}etc", "md5": md5, "size": 1, "nfiles": None, "kind": "artifact"}
+        real = type(backend.client).list_artifacts
+        monkeypatch.setattr(type(backend.client), "list_artifacts", lambda self, r: [*real(self, r), hostile])
+        for url in (f"/api/runs/{run_id}/artifact/raw", f"/api/runs/{run_id}/artifacts"):
+            assert http.get(url, params={"path": f"{DEEP}etc/passwd"}).status_code == 404
+            assert http.get(url, params={"path": f"{DEEP}etc"}).status_code == 404
+        monkeypatch.undo()
+        # nor a file of the materialised folder replaced by a symlink out of it
+        opened = next(backend._artifacts_dir.glob(f"{run_id}/*/payload.txt"))
+        opened.unlink()
+        opened.symlink_to("/etc/passwd")
+        answer = http.get(f"/api/runs/{run_id}/artifact/raw", params={"path": "payload.txt"})
+        assert answer.status_code == 404
+        assert "root:" not in answer.text
+
+
+def test_a_folder_listing_is_bounded_and_skips_symlinks(tmp_path: Path, monkeypatch) -> None:
+    from gittrack.ui import api
+
+    folder = tmp_path / "art"
+    (folder / "sub").mkdir(parents=True)
+    for i in range(30):
+        (folder / "sub" / f"f{i:02d}.txt").write_text("x")
+    (folder / "a.txt").write_text("a")
+    (folder / "out").symlink_to("/etc")
+    (folder / "passwd").symlink_to("/etc/passwd")
+    listed = api._listing(folder, "art")
+    assert [f["path"] for f in listed][:2] == ["art/a.txt", "art/sub/f00.txt"]
+    assert len(listed) == 31
+    monkeypatch.setattr(api, "MAX_LISTED", 5)
+    assert len(api._listing(folder, "art")) == 5
+    monkeypatch.setattr(api, "MAX_VISITED", 3)
+    assert len(api._listing(folder, "art")) <= 3
