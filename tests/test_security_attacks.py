@@ -13,7 +13,7 @@ import gittrack
 from gittrack.store.naming import metric_filename
 from gittrack.store.record import dump_record, dump_summary, parse_summary
 from tests import test_security
-from tests.conftest import git
+from tests.conftest import git, optional
 from tests.test_security import BLOB, forge, gt, push_raw, run_commit
 
 pytestmark = pytest.mark.slow
@@ -172,3 +172,86 @@ def test_a_folder_listing_is_bounded_and_skips_symlinks(tmp_path: Path, monkeypa
     assert len(api._listing(folder, "art")) == 5
     monkeypatch.setattr(api, "MAX_VISITED", 3)
     assert len(api._listing(folder, "art")) <= 3
+
+
+# -- 8: importing a hostile MLflow store --------------------------------------------------------
+_HOSTILE_STORE = """
+import sys, tempfile, warnings
+from pathlib import Path
+import mlflow
+from mlflow import MlflowClient
+warnings.filterwarnings("ignore")
+mlflow.set_tracking_uri(sys.argv[1])
+mlflow.set_experiment("churn")
+with tempfile.TemporaryDirectory() as tmp:
+    (Path(tmp) / "model.txt").write_text("weights")
+    (Path(tmp) / "notes.md").write_text("# notes")
+    for name in ("tampered", "honest"):
+        with mlflow.start_run(run_name=name, tags={"mlflow.source.git.commit": "secret-branch"}) as run:
+            for step in range(3):
+                mlflow.log_metric("loss", 1.0 - step / 10, step=step)
+            mlflow.log_artifact(str(Path(tmp) / "notes.md"))
+            client = MlflowClient()
+            model = client.create_logged_model(run.info.experiment_id, name="model", source_run_id=run.info.run_id)
+            client.log_model_artifacts(model.model_id, tmp)
+            client.finalize_logged_model(model.model_id, "READY")
+        print(run.info.run_id, model.model_id)
+"""
+
+
+def _hostile_mlflow_store(folder: Path, escape: Path, outside: Path) -> tuple[str, dict[str, str]]:
+    """A SQLite MLflow store whose first run names a model id that is an absolute path, a branch
+    as its source commit, artifacts in a folder outside the store and a text step."""
+    import os
+    import sqlite3
+    import sys
+
+    folder.mkdir()
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    made = subprocess.run([sys.executable, "-c", _HOSTILE_STORE, uri], cwd=folder, capture_output=True, text=True,
+                          env=env, check=False)  # fmt: skip
+    assert made.returncode == 0, made.stderr[-2000:]
+    (tampered, model), (honest, _) = (line.split() for line in made.stdout.split("\n")[-3:-1])
+    db = sqlite3.connect(folder / "mlflow.db")
+    for table in ("logged_models", "logged_model_tags", "logged_model_params", "logged_model_metrics"):
+        columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+        if "model_id" in columns:
+            db.execute(f"UPDATE {table} SET model_id = ? WHERE model_id = ?", (str(escape), model))
+    db.execute("UPDATE runs SET artifact_uri = ? WHERE run_uuid = ?", (outside.as_uri(), tampered))
+    db.execute("UPDATE metrics SET step = 'one' WHERE run_uuid = ? AND step = 1", (tampered,))
+    db.commit()
+    db.close()
+    return uri, {"tampered": tampered, "honest": honest}
+
+
+def test_importing_a_hostile_mlflow_store_stays_in_its_folders_and_commits(dvc_project: Path, tmp_path: Path):
+    optional("mlflow", reason="MLflow is optional (the mlflow extra)")
+    git(dvc_project, "checkout", "-q", "-b", "secret-branch")
+    (dvc_project / "secret.txt").write_text("the private branch\n")
+    git(dvc_project, "add", "secret.txt")
+    git(dvc_project, "commit", "-q", "-m", "private")
+    git(dvc_project, "checkout", "-q", "-")
+    outside = tmp_path / "victim-files"
+    outside.mkdir()
+    (outside / "id_rsa.txt").write_text("PRIVATE KEY\n")
+    escape = tmp_path / "written-by-import"
+    uri, runs = _hostile_mlflow_store(tmp_path / "store", escape, outside)
+    client = gittrack.Client(dvc_project)
+    report = client.import_mlflow(uri, registry=False)
+    skipped = dict(report.skipped)
+    assert report.runs == 2
+    assert not escape.exists()
+    assert any("is not a plain name" in why for why in skipped.values())
+    assert any("outside the MLflow store" in why for why in skipped.values())
+    assert any("'one'" in why and "not integers" in why for why in skipped.values())
+    imported = {r.data.tags["mlflow.imported_run_id"]: r for r in client.list_runs("churn")}
+    tampered, honest = imported[runs["tampered"]], imported[runs["honest"]]
+    assert [a["path"] for a in client.list_artifacts(tampered.info.run_id)] == []
+    assert sorted(a["path"] for a in client.list_artifacts(honest.info.run_id)) == ["model", "notes.md"]
+    assert [m.step for m in client.get_metric_history(tampered.info.run_id, "loss")] == [0, 2]
+    head = git(dvc_project, "rev-parse", "HEAD").strip()
+    for run in (tampered, honest):
+        assert "not a full commit id" in run.data.tags["gittrack.import.snapshot"]
+        assert git(dvc_project, "rev-parse", f"{run.info.commit}^").strip() == head
+        assert "secret.txt" not in git(dvc_project, "ls-tree", "-r", "--name-only", run.info.commit)
