@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pygit2
 import pytest
 
 import gittrack
@@ -14,7 +15,7 @@ from gittrack.store.naming import metric_filename
 from gittrack.store.record import dump_record, dump_summary, parse_summary
 from tests import test_security
 from tests.conftest import git, optional
-from tests.test_security import BLOB, forge, gt, push_raw, run_commit
+from tests.test_security import BLOB, _note, forge, gt, push_raw, run_commit
 
 pytestmark = pytest.mark.slow
 RUN = ".gittrack/run"
@@ -255,3 +256,53 @@ def test_importing_a_hostile_mlflow_store_stays_in_its_folders_and_commits(dvc_p
         assert "not a full commit id" in run.data.tags["gittrack.import.snapshot"]
         assert git(dvc_project, "rev-parse", f"{run.info.commit}^").strip() == head
         assert "secret.txt" not in git(dvc_project, "ls-tree", "-r", "--name-only", run.info.commit)
+
+
+# -- 9: an experiment's lifecycle and the order of note events ----------------------------------
+FUTURE = 1_999_999_999_999  # 2033
+
+
+def test_notes_cannot_delete_an_experiment_nor_outlive_later_edits_by_a_future_date(world) -> None:
+    from gittrack.store import notes
+
+    attacker, victim = world["attacker"], world["victim"]
+    gittrack.Client(attacker).create_experiment("churn", tags={"team": "ml"}, description="ours")
+    assert gt(attacker, "push").returncode == 0
+    assert gt(victim, "pull").returncode == 0
+    repo = pygit2.Repository(str(attacker))
+    for name in ("churn", "exp"):
+        _note(attacker, str(notes.subject(repo, notes.EXPERIMENT, name)), [
+            f'{{"k":"lifecycle","t":{FUTURE},"v":"deleted"}}',
+            f'{{"k":"description","t":{FUTURE},"v":"defaced"}}',
+            f'{{"k":"tag.team","t":{FUTURE},"v":"mallory"}}',
+        ])  # fmt: skip
+    # a registered model's note: the same replay
+    _note(attacker, str(notes.subject(repo, notes.MODEL, "churn")), [f'{{"k":"description","t":{FUTURE},"v":"x"}}'])
+    assert push_raw(attacker, "refs/notes/gittrack:refs/notes/gittrack").returncode == 0  # a fast-forward
+    assert gt(victim, "pull").returncode == 0
+    client = gittrack.Client(victim)
+    for name in ("churn", "exp"):
+        experiment = client.get_experiment(name)
+        assert experiment.lifecycle_stage == "active"
+        assert experiment.last_update_time < FUTURE
+    churn = client.get_experiment("churn")
+    assert (churn.description, churn.tags) == ("ours", {"team": "ml"})
+    assert {e.name for e in client.list_experiments()} >= {"churn", "exp"}
+    assert client.list_experiments("deleted") == []
+    assert len(client.search_runs("exp")) == 1  # its runs are where they were
+    # our own edits, made now, are what everyone reads, and the lifecycle is ours alone
+    client.set_experiment_description("churn", "ours, v2")
+    assert client.get_experiment("churn").description == "ours, v2"
+    assert client.delete_experiment("exp") == 1
+    assert client.get_experiment("exp").lifecycle_stage == "deleted"
+    assert client.restore_experiment("exp") == 1
+    assert client.get_experiment("exp").lifecycle_stage == "active"
+    assert client.delete_experiment("exp") == 1
+    assert gt(victim, "push").returncode == 0
+    fresh = _fresh_clone(world)
+    other = gittrack.Client(fresh)
+    assert other.get_experiment("churn").description == "ours, v2"
+    assert other.get_experiment("exp").lifecycle_stage == "active"  # a deletion is local, as runs' are
+    from gittrack.registry.meta import model_metadata
+
+    assert model_metadata(pygit2.Repository(str(fresh)), "churn").description is None

@@ -72,7 +72,7 @@ def parse(data: bytes) -> Edits:
         return Edits()
     tags: dict[str, str | None] = {}
     name = None
-    for _, key, value, _ in notes.parse_lines(data):
+    for _, key, value, _ in notes.current_lines(data):
         checked = _event(key, value)
         if checked is None:
             continue
