@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pygit2
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import gittrack
 from gittrack.store.naming import metric_filename
@@ -306,3 +308,32 @@ def test_notes_cannot_delete_an_experiment_nor_outlive_later_edits_by_a_future_d
     from gittrack.registry.meta import model_metadata
 
     assert model_metadata(pygit2.Repository(str(fresh)), "churn").description is None
+
+
+# -- 13: LIKE in linear time ---------------------------------------------------------------------
+def _like_reference(pattern: str, text: str, ci: bool) -> bool:
+    import re
+
+    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, text, re.DOTALL | (re.IGNORECASE if ci else 0)) is not None
+
+
+@given(st.text("ab%_", max_size=8), st.text("abAB", max_size=10), st.booleans())
+def test_like_matches_as_sql_does(pattern: str, text: str, ci: bool) -> None:
+    from gittrack.search.rows import like_pattern
+
+    assert like_pattern(pattern, ci).matches(text) == _like_reference(pattern, text, ci)
+
+
+def test_like_with_many_wildcards_over_a_long_value_is_fast(repo: Path) -> None:
+    import time
+
+    client = gittrack.Client(repo)
+    run_id = client.create_run(experiment="like", tags={"t": "a" * 8000}).info.run_id
+    client.set_terminated(run_id)
+    hostile = "tags.t LIKE '" + "%a" * 40 + "%b'"
+    started = time.monotonic()
+    assert len(client.search_runs("like", hostile)) == 0
+    assert len(client.search_runs("like", "tags.t LIKE '" + "%a" * 40 + "%'")) == 1
+    assert len(client.search_runs("like", "tags.t ILIKE 'A%a_'")) == 1
+    assert time.monotonic() - started < 5
