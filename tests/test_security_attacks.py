@@ -337,3 +337,63 @@ def test_like_with_many_wildcards_over_a_long_value_is_fast(repo: Path) -> None:
     assert len(client.search_runs("like", "tags.t LIKE '" + "%a" * 40 + "%'")) == 1
     assert len(client.search_runs("like", "tags.t ILIKE 'A%a_'")) == 1
     assert time.monotonic() - started < 5
+
+
+# -- 13: derived tags, the Host check and request bodies ---------------------------------------
+def test_notes_cannot_set_the_tags_gittrack_derives(world) -> None:
+    from gittrack.mlflow.tracking import MlflowClient
+
+    attacker, victim, run_id = world["attacker"], world["victim"], world["run"]
+    commit = run_commit(attacker, run_id)
+    other = "f" * 40
+    _note(attacker, commit, [
+        f'{{"t":1,"k":"tag:mlflow.source.git.commit","v":"{other}"}}',
+        '{"t":2,"k":"tag:mlflow.source.git.branch","v":"release"}',
+        '{"t":3,"k":"tag:mlflow.parentRunId","v":"x"}',
+        '{"t":4,"k":"tag:reviewed","v":"yes"}',
+    ])  # fmt: skip
+    assert gt(attacker, "push").returncode == 0
+    assert gt(victim, "pull").returncode == 0
+    run = gittrack.Client(victim).get_run(run_id)
+    tags = MlflowClient(tracking_uri=str(victim)).get_run(run_id).data.tags
+    assert tags["mlflow.source.git.commit"] == run.info.source_commit != other
+    assert tags.get("mlflow.source.git.branch") == run.info.source_branch
+    assert "mlflow.parentRunId" not in tags
+    assert tags["reviewed"] == "yes"
+
+
+def test_the_host_check_stays_on_for_every_address_and_takes_allowed_hosts(repo: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from gittrack.ui.app import create_app
+
+    for host, allowed in (("0.0.0.0", ()), ("::", ()), ("0.0.0.0", ("gpu-box", "10.0.0.5"))):
+        with TestClient(create_app(repo, host=host, allowed_hosts=allowed), base_url="http://127.0.0.1") as http:
+            assert http.get("/api/experiments").status_code == 200
+            assert http.get("/api/experiments", headers={"Host": "rebound.evil.example"}).status_code == 421
+            for name in allowed:
+                assert http.get("/api/experiments", headers={"Host": f"{name.upper()}:5151"}).status_code == 200
+    shown = subprocess.run(["gittrack", "ui", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "--allowed-host" in shown
+
+
+def test_a_chunked_body_over_the_limit_is_413(repo: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from gittrack.ui.app import create_app
+
+    def chunks():
+        for _ in range(20):
+            yield b"x" * 8192
+
+    client = gittrack.Client(repo)
+    run_id = client.create_run(experiment="e").info.run_id
+    client.set_terminated(run_id)
+    with TestClient(create_app(repo, allow_write=True), base_url="http://127.0.0.1") as http:
+        url = f"/api/runs/{run_id}/edit"
+        big = http.post(url, content=chunks(), headers={"X-Gittrack-Write": "1"})
+        assert big.status_code == 413
+        assert "limited to 65536 bytes" in big.text
+        small = http.post(url, content=iter([b'{"tags":', b' {"a": "1"}}']), headers={"X-Gittrack-Write": "1"})
+        assert small.status_code == 200, small.text
+    assert client.get_run(run_id).data.tags == {"a": "1"}
