@@ -2,8 +2,10 @@
 
 An experiment exists once it has runs or metadata. Its metadata is a git note
 (``gittrack.store.notes``) on a blob naming it, so it travels with ``gittrack push``/``pull``.
-Deleting an experiment deletes its runs (restorable, as ``gittrack runs delete``) and marks it
-deleted; restoring brings both back.
+Deleting an experiment deletes its runs (restorable, as ``gittrack runs delete``, and like it
+here only) and marks it deleted; restoring brings both back. The lifecycle is a note of this
+clone's own (``notes.LOCAL_REF``): anyone can push lines to the shared notes, so a ``lifecycle``
+line there is ignored, and only descriptions and tags come from them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 ACTIVE, DELETED = "active", "deleted"
 VIEWS = (ACTIVE, DELETED, "all")
 _TAG = "tag."
+_LIFECYCLE = "lifecycle"
 MAX_TAG_CHARS = 8000
 
 
@@ -72,8 +75,9 @@ def _counts(repo: pygit2.Repository) -> tuple[dict[str, tuple[int, int, int | No
     return {name: tuple(v) for name, v in counts.items()}, 0
 
 
-def _build(name: str, data: bytes, counts: tuple | None) -> Experiment:
+def _build(name: str, data: bytes, counts: tuple | None, local: bytes = b"") -> Experiment:
     fields, first, last = notes.state(data)
+    lifecycle = notes.state(local)[0].get(_LIFECYCLE)
     active, deleted, first_run, last_run = counts or (0, 0, None, None)
     created = min(t for t in (first, first_run) if t is not None) if (first or first_run) else None
     updated = max(t for t in (last, last_run) if t is not None) if (last or last_run) else None
@@ -81,7 +85,7 @@ def _build(name: str, data: bytes, counts: tuple | None) -> Experiment:
         name=name,
         tags={k[len(_TAG) :]: v for k, v in fields.items() if k.startswith(_TAG)},
         description=fields.get("description"),
-        lifecycle_stage=DELETED if fields.get("lifecycle") == DELETED else ACTIVE,
+        lifecycle_stage=DELETED if lifecycle == DELETED else ACTIVE,
         creation_time=created,
         last_update_time=updated,
         runs=active,
@@ -94,27 +98,34 @@ def list_experiments(repo: pygit2.Repository, view: str = ACTIVE) -> list[Experi
     if view not in VIEWS:
         raise UsageError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
     counts, _ = _counts(repo)
-    metadata: dict[str, bytes] = {}
-    for target, data in notes.all_notes(repo).items():
-        found = notes.subject_name(repo, target)
-        if found is not None and found[0] == notes.EXPERIMENT:
-            metadata[found[1]] = data
+    metadata, local = _notes(repo, notes.NOTES_REF), _notes(repo, notes.LOCAL_REF)
     out = []
-    for name in sorted(set(counts) | set(metadata)):
-        experiment = _build(name, metadata.get(name, b""), counts.get(name))
+    for name in sorted(set(counts) | set(metadata) | set(local)):
+        experiment = _build(name, metadata.get(name, b""), counts.get(name), local.get(name, b""))
         if view == "all" or experiment.lifecycle_stage == view:
             out.append(experiment)
     return out
 
 
+def _notes(repo: pygit2.Repository, ref: str) -> dict[str, bytes]:
+    """Experiment name -> its note on ``ref``."""
+    found: dict[str, bytes] = {}
+    for target, data in notes.all_notes(repo, ref).items():
+        subject = notes.subject_name(repo, target)
+        if subject is not None and subject[0] == notes.EXPERIMENT:
+            found[subject[1]] = data
+    return found
+
+
 def get_experiment(repo: pygit2.Repository, name: str) -> Experiment:
     """The experiment ``name``; ``NotFoundError`` when it has neither runs nor metadata."""
     validate_experiment(name)
-    data = notes.read(repo, notes.subject(repo, notes.EXPERIMENT, name))
+    target = notes.subject(repo, notes.EXPERIMENT, name)
+    data, local = notes.read(repo, target), notes.read(repo, target, notes.LOCAL_REF)
     counts = _counts(repo)[0].get(name)
-    if not data and counts is None:
+    if not data and not local and counts is None:
         raise NotFoundError(f"no experiment named {name!r}; create it, or start a run in it")
-    return _build(name, data, counts)
+    return _build(name, data, counts, local)
 
 
 def find_experiment(repo: pygit2.Repository, name: str) -> Experiment | None:
@@ -125,9 +136,9 @@ def find_experiment(repo: pygit2.Repository, name: str) -> Experiment | None:
         return None
 
 
-def _write(repo: pygit2.Repository, name: str, changes: dict[str, str | None]) -> None:
+def _write(repo: pygit2.Repository, name: str, changes: dict[str, str | None], ref: str = notes.NOTES_REF) -> None:
     t = now_ms()
-    notes.append(repo, notes.subject(repo, notes.EXPERIMENT, name), [(t, k, v) for k, v in changes.items()])
+    notes.append(repo, notes.subject(repo, notes.EXPERIMENT, name), [(t, k, v) for k, v in changes.items()], ref)
 
 
 def create_experiment(
@@ -182,7 +193,7 @@ def delete_experiment(repo: pygit2.Repository, name: str) -> int:
     refs, _ = store.refs(name)
     for ref in refs:
         store.delete(ref)
-    _write(repo, name, {"lifecycle": DELETED})
+    _write(repo, name, {_LIFECYCLE: DELETED}, notes.LOCAL_REF)
     return len(refs)
 
 
@@ -197,7 +208,7 @@ def restore_experiment(repo: pygit2.Repository, name: str) -> int:
     refs, _ = store.refs(name, namespace=DELETED_NAMESPACE)
     for ref in refs:
         store.restore(ref.run_id)
-    _write(repo, name, {"lifecycle": ACTIVE})
+    _write(repo, name, {_LIFECYCLE: ACTIVE}, notes.LOCAL_REF)
     return len(refs)
 
 

@@ -26,7 +26,11 @@ def _need_ui_extra() -> None:
 @click.option("--repo", type=click.Path(file_okay=False), help="The repository (default: the current folder).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the runs page in the default browser.")
 @click.option("--allow-write", is_flag=True, help="Allow deleting/restoring runs and editing names, tags, notes.")
-def ui(host: str, port: int, repo: str | None, open_browser: bool, allow_write: bool) -> None:
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests naming this host (the machine's name or address, for --host 0.0.0.0); "
+                   "repeatable.")  # fmt: skip
+def ui(host: str, port: int, repo: str | None, open_browser: bool, allow_write: bool,
+       allowed_hosts: tuple[str, ...]) -> None:  # fmt: skip
     """Serve the web UI over this repository: runs, charts, artifacts, code, compare, models."""
     _need_ui_extra()
     import contextlib
@@ -36,11 +40,14 @@ def ui(host: str, port: int, repo: str | None, open_browser: bool, allow_write: 
 
     from gittrack.ui import create_app
 
-    app = create_app(repo or os.environ.get("GITTRACK_REPO") or ".", allow_write=allow_write, host=host)
+    app = create_app(repo or os.environ.get("GITTRACK_REPO") or ".", allow_write=allow_write, host=host,
+                     allowed_hosts=allowed_hosts)  # fmt: skip
     if host in ANY_ADDRESS:
         click.echo(
             f"warning: listening on {host}: anyone who can reach this machine can read every run"
-            + (" and change runs (--allow-write)" if allow_write else ""),
+            + (" and change runs (--allow-write)" if allow_write else "")
+            + "; requests must name localhost"
+            + (f" or {', '.join(allowed_hosts)}" if allowed_hosts else " (add --allowed-host NAME for others)"),
             err=True,
         )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

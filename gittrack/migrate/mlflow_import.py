@@ -29,6 +29,8 @@ SNAPSHOT_TAG = "gittrack.import.snapshot"
 ENDED_STATUSES = ("FINISHED", "FAILED", "KILLED")
 _PAGE = 1000
 _FLAVOR_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256, in full
+_MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")  # MLflow writes m-<32 hex>
 
 Progress = Callable[[int, int], None]
 
@@ -85,6 +87,7 @@ class _SqliteHistories:
 
     def __init__(self, tracking_uri: str | None) -> None:
         self.db = None
+        self.refused: list[tuple[str, str]] = []  # (what, why) of rows that are not points
         uri = tracking_uri or ""
         if uri.startswith("sqlite:///"):
             import sqlite3
@@ -108,7 +111,16 @@ class _SqliteHistories:
             (run_id,),
         )
         for key, step, timestamp, value, is_nan in rows:
-            found.setdefault(key, []).append((int(step), int(timestamp), float("nan") if is_nan else float(value)))
+            try:
+                if not all(isinstance(n, int) for n in (step, timestamp)):
+                    raise TypeError
+                point = (step, timestamp, float("nan") if is_nan else float(value))
+            except (TypeError, ValueError):
+                shown = ", ".join(repr(v)[:40] for v in (step, timestamp, value))
+                self.refused.append((f"a point of metric {str(key)[:200]!r} of MLflow run {run_id}",
+                                     f"step, timestamp and value ({shown}) are not integers and a number"))  # fmt: skip
+                continue
+            found.setdefault(key, []).append(point)
         return found
 
     def close(self) -> None:
@@ -121,12 +133,15 @@ def _source_commit(repo: pygit2.Repository, tags: dict[str, str]) -> tuple[Any, 
     import pygit2
 
     recorded = tags.get("mlflow.source.git.commit")
-    if recorded:
-        try:
-            commit = repo.revparse_single(recorded).peel(pygit2.Commit)
-            return commit.id, "source commit"
-        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
-            why = f"HEAD at import: the source commit {recorded[:12]} is not in this repository"
+    if recorded and not _COMMIT_ID.fullmatch(recorded):
+        # a branch, tag or expression would pick a commit of this repository the store's author
+        # chose (a private branch, say) as the snapshot of a run that is then shared
+        why = f"HEAD at import: the source commit {recorded[:40]!r} is not a full commit id"
+    elif recorded:
+        found = repo.get(recorded)
+        if isinstance(found, pygit2.Commit):
+            return found.id, "source commit"
+        why = f"HEAD at import: the source commit {recorded[:12]} is not in this repository"
     else:
         why = "HEAD at import: MLflow recorded no source commit"
     if repo.head_is_unborn:
@@ -166,20 +181,80 @@ def _listing(client, run, path: str = "") -> list[tuple[str, bool, int]]:
     return [(f"{path}/{i.path.rsplit('/', 1)[-1]}".lstrip("/"), i.is_dir, int(i.file_size or 0)) for i in found]
 
 
+def _store_folder(tracking_uri: str) -> Path | None:
+    """The folder of a local store: a folder store itself, or the folder holding a SQLite file
+    (where MLflow keeps its artifacts by default); None for a tracking server."""
+    if tracking_uri.startswith("sqlite:///"):
+        return Path(tracking_uri[len("sqlite:///") :]).resolve().parent
+    local = _local_path(tracking_uri)
+    return local.resolve() if local is not None else None
+
+
+def _local_path(uri: str) -> Path | None:
+    """The local path a ``file:`` URI or a plain path names; None for any other scheme."""
+    from urllib.parse import unquote, urlparse
+    from urllib.request import url2pathname
+
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(url2pathname(unquote(parsed.path)))
+    if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
+        return Path(uri)
+    return None
+
+
+def _outside_store(tracking_uri: str, artifact_uri: str | None, max_entries: int = 100_000) -> str | None:
+    """Why the artifacts at ``artifact_uri`` are not read (None: they may be): a local folder is
+    read only inside the store's own folder, and only if no symlink in it leads out; the store
+    names these locations, and whatever is read ends up in runs that are shared."""
+    local = _local_path(artifact_uri or "")
+    if local is None:
+        return None  # kept where MLflow's artifact repositories fetch from (a server, a bucket)
+    root = _store_folder(tracking_uri)
+    where = f"its artifact location {str(artifact_uri)[:80]!r}"
+    if root is None or not local.resolve().is_relative_to(root):
+        return f"{where} is outside the MLflow store; only the store's own folder is read"
+    seen = 0
+    for parent, folders, files in os.walk(local.resolve(), followlinks=False):
+        for name in folders + files:
+            seen += 1
+            path = Path(parent, name)
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                return f"{where} holds a symlink out of the MLflow store"
+        if seen > max_entries:
+            return f"{where} holds more than {max_entries} entries"
+    return None
+
+
 def _listed_size(client, run, entry: tuple[str, bool, int]) -> int:
     """The bytes of one listed artifact: a file's size, a folder's files' sizes added up."""
     path, is_dir, size = entry
     return sum(_listed_size(client, run, inner) for inner in _listing(client, run, path)) if is_dir else size
 
 
-def _artifact_entries(client, run, models: list) -> list[tuple[str, Any, Any]]:
+def _artifact_entries(client, run, models: list, report: MigrationReport) -> list[tuple[str, Any, Any]]:
     """Every artifact the import writes for a run, as ``(name, listed entry or None, logged model
     or None)``: the run's top-level artifacts, then its MLflow 3 logged models (renamed
-    ``<name>-<model id>`` when the name is taken)."""
-    entries: list[tuple[str, Any, Any]] = [(entry[0], entry, None) for entry in _listing(client, run)]
+    ``<name>-<model id>`` when the name is taken). Locations outside the store's own folder and
+    model ids that are not plain names are skipped, with the reason, in an import and its dry run alike."""
+    what = f"MLflow run {run.info.run_id}"
+    outside = _outside_store(client.tracking_uri, run.info.artifact_uri)
+    entries: list[tuple[str, Any, Any]] = []
+    if outside is not None:
+        report.skip(f"artifacts of {what}", outside)
+    else:
+        entries = [(entry[0], entry, None) for entry in _listing(client, run)]
     taken = {name for name, _, _ in entries}
     for model in models:
-        name = model.name if model.name not in taken else f"{model.name}-{model.model_id}"
+        model_id = str(model.model_id)
+        if not _MODEL_ID.fullmatch(model_id):
+            report.skip(f"logged model {model_id[:60]!r} of {what}", "its id is not a plain name like 'm-0a1b...'")
+            continue
+        outside = _outside_store(client.tracking_uri, model.artifact_location)
+        if outside is not None:
+            report.skip(f"logged model {model_id} of {what}", outside)
+            continue
+        name = model.name if model.name not in taken else f"{model.name}-{model_id}"
         taken.add(name)
         entries.append((name, None, model))
     return entries
@@ -197,7 +272,7 @@ def _add_artifacts(writer, client, run, models: list, report: MigrationReport, t
     ``tmp`` None (a dry run), only count them, from MLflow's listings, as the import would."""
     from gittrack.store.naming import artifact_path
 
-    entries = _artifact_entries(client, run, models)
+    entries = _artifact_entries(client, run, models, report)
     run_folder = None
     if tmp is not None and any(info is not None for _, info, _ in entries):
         run_folder = Path(client.download_artifacts(run.info.run_id, "", str(tmp / "run")))
@@ -292,7 +367,15 @@ def _import_run(repo, client, histories, run, experiment: str, ids: dict[str, st
         except GittrackError as exc:
             report.skip(f"tag {key!r} of {what}", str(exc))
     last = int(info.start_time or 0)
-    for key, history in histories.of_run(client, info.run_id, data.metrics).items():
+    try:
+        by_key = histories.of_run(client, info.run_id, data.metrics)
+    except (TypeError, ValueError) as exc:  # MLflow's own client on a store holding text steps
+        report.skip(f"metrics of {what}", f"the store holds a point that is not numbers ({str(exc)[:80]})")
+        by_key = {}
+    for refused in histories.refused:
+        report.skip(*refused)
+    histories.refused.clear()
+    for key, history in by_key.items():
         try:
             for step, timestamp, value in history:
                 writer.log_metric(key, value, step=step, timestamp=timestamp)

@@ -84,9 +84,9 @@ def run_inputs(run: gittrack.entities.Run) -> RunInputs:
 
 
 def to_mlflow_run(run: gittrack.entities.Run) -> Run:
-    """MLflow's ``Run`` of a gittrack run (system tags merged under the run's own tags)."""
-    tags = {**system_tags(run), **run.data.tags}
-    tags["mlflow.runName"] = run.info.run_name
+    """MLflow's ``Run`` of a gittrack run: its own tags, and over them the system tags derived from
+    the record (name, user, source commit and branch, parent), which nothing else may set."""
+    tags = {**run.data.tags, **system_tags(run)}
     data = RunData(metrics=dict(run.data.metrics), params=dict(run.data.params), tags=tags)
     return Run(run_info(run), data, run_inputs(run))
 

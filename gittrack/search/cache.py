@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from gittrack.errors import GittrackError, IndexUnavailable, MalformedRunError
-from gittrack.search.rows import STORED_INFO, RunColumns, RunRow, as_number, datasets_of, like_regex
+from gittrack.search.rows import STORED_INFO, RunColumns, RunRow, as_number, datasets_of, like_pattern
 from gittrack.store import annotations, naming, notes, packs, rules, runfiles
 from gittrack.store.liveness import effective_end_time, effective_status
 from gittrack.store.record import RunRecord, parse_summary
@@ -77,13 +77,13 @@ _FRAME_INFO = (
 
 @functools.lru_cache(maxsize=256)
 def _like_pattern(pattern: str, case_insensitive: int):
-    return like_regex(pattern, bool(case_insensitive))
+    return like_pattern(pattern, bool(case_insensitive))
 
 
 def _like(pattern: str, value: Any, case_insensitive: int) -> int | None:
     if value is None or pattern is None:
         return None
-    return int(_like_pattern(pattern, case_insensitive).fullmatch(str(value)) is not None)
+    return int(_like_pattern(pattern, case_insensitive).matches(str(value)))
 
 
 def _status(status: str, host: str, pid: int, heartbeat: int, interval: float) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from gittrack.search.filter import And, Comparison, Not, Or
 from gittrack.search.order import OrderKey
-from gittrack.search.rows import DATASET, METRIC, RunRow, as_number, dataset_values, has_key, like_regex, value_of
+from gittrack.search.rows import DATASET, METRIC, RunRow, as_number, dataset_values, has_key, like_pattern, value_of
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
@@ -80,8 +80,8 @@ def _test(node: Comparison, read: Callable[[Any], Any]) -> Predicate:
         inside = op == "IN"
         return lambda row: (v := read(row)) is not None and (v in members) == inside
     if op in ("LIKE", "ILIKE"):
-        regex = like_regex(literal, op == "ILIKE")
-        return lambda row: (v := read(row)) is not None and regex.fullmatch(v) is not None
+        like = like_pattern(literal, op == "ILIKE")
+        return lambda row: (v := read(row)) is not None and like.matches(v)
     compare = _OPS[op]
     return lambda row: (v := read(row)) is not None and compare(v, literal)
 

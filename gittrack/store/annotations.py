@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from gittrack.store.record import RunRecord
 
 NAME, TAG = "name", "tag:"
-# tags gittrack derives from the record itself: a note never sets them
-SYSTEM_TAGS = frozenset(("mlflow.runName", "mlflow.user", "mlflow.parentRunId"))
+# tags gittrack derives from the record itself (``gittrack.mlflow`` shows them): a note never sets them
+SYSTEM_TAGS = frozenset(("mlflow.runName", "mlflow.user", "mlflow.parentRunId", "mlflow.source.git.commit",
+                         "mlflow.source.git.branch"))  # fmt: skip
 SYSTEM_PREFIX = "gittrack."
 
 
@@ -72,7 +73,7 @@ def parse(data: bytes) -> Edits:
         return Edits()
     tags: dict[str, str | None] = {}
     name = None
-    for _, key, value, _ in notes.parse_lines(data):
+    for _, key, value, _ in notes.current_lines(data):
         checked = _event(key, value)
         if checked is None:
             continue

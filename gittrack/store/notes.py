@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import pygit2
 
 NOTES_REF = "refs/notes/gittrack"
+# what only this clone decides (an experiment's lifecycle): never pushed, never taken from a remote
+LOCAL_REF = "refs/gittrack/local-notes"
 MAX_NOTE_BYTES = 1024 * 1024
 MAX_LINE_BYTES = 64 * 1024
 MAX_FIELD_CHARS = 250
@@ -78,10 +80,23 @@ def format_event(t: int, key: str, value: str | None) -> str:
     return json.dumps({"t": t, "k": key, "v": value}, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
+def current_lines(data: bytes, now: int | None = None) -> list[tuple[int, str, str | None, str]]:
+    """:func:`parse_lines` without the events dated more than ``MAX_FUTURE_SECONDS`` ahead of
+    ``now`` (epoch ms, default: this clock): a line claiming a future time would otherwise come
+    after every edit made until then, and undo them (it counts once its time has come; merges
+    keep it meanwhile, so clones still agree)."""
+    from gittrack.store.limits import MAX_FUTURE_SECONDS
+    from gittrack.store.timefmt import now_ms
+
+    horizon = (now_ms() if now is None else now) + MAX_FUTURE_SECONDS * 1000
+    return [event for event in parse_lines(data) if event[0] <= horizon]
+
+
 def state(data: bytes) -> tuple[dict[str, str], int | None, int | None]:
-    """``(fields, first time, last time)`` of a note: each field's last value (removed ones left out)."""
+    """``(fields, first time, last time)`` of a note: each field's last value (removed ones left
+    out), replaying the lines of :func:`current_lines`."""
     fields: dict[str, str] = {}
-    events = parse_lines(data)
+    events = current_lines(data)
     for _, key, value, _ in events:
         if value is None:
             fields.pop(key, None)
@@ -108,17 +123,23 @@ def read(repo: pygit2.Repository, target: pygit2.Oid, ref: str = NOTES_REF) -> b
     return repo[note.id].data[:MAX_NOTE_BYTES]
 
 
-def append(repo: pygit2.Repository, target: pygit2.Oid, events: list[tuple[int, str, str | None]]) -> None:
-    """Add events to the note on ``target``."""
+def append(
+    repo: pygit2.Repository, target: pygit2.Oid, events: list[tuple[int, str, str | None]], ref: str = NOTES_REF
+) -> None:
+    """Add events to the note on ``target`` (of ``ref``), each dated no earlier than just after the
+    note's last current event, so it replays after everything readers see now."""
     from gittrack.store.repo import identity, signature
 
-    current = read(repo, target)
+    current = read(repo, target, ref)
+    _, _, last = state(current)
+    floor = (last or 0) + 1
+    events = [(max(t, floor), k, v) for t, k, v in events]
     added = "\n".join(format_event(t, k, v) for t, k, v in events)
     merged = merge(current, added.encode())
     name, email = identity(repo)
     when = max((t for t, _, _ in events), default=0)
     who = signature(name, email, when)
-    repo.create_note(merged.decode(), who, who, str(target), NOTES_REF, True)
+    repo.create_note(merged.decode(), who, who, str(target), ref, True)
 
 
 def all_notes(repo: pygit2.Repository, ref: str = NOTES_REF) -> dict[str, bytes]:

@@ -334,6 +334,27 @@ def _well_typed(doc: dict) -> bool:
     )
 
 
+_VALID_ARTIFACT_PATHS: set[str] = set()
+
+
+def _check_artifact_paths(artifacts: list[dict[str, Any]], what: str) -> None:
+    """Every artifact path is a relative name inside the run's artifact folder, in the normal form
+    the writer gives it (no ``..``, no leading ``/``, no empty or ``.`` parts): readers join these
+    paths to folders on disk (the UI, downloads)."""
+    for artifact in artifacts:
+        path = artifact.get("path")
+        if path is None or path in _VALID_ARTIFACT_PATHS:
+            continue
+        try:
+            if naming.artifact_path(None, path) != path:
+                raise InvalidNameError(f"artifact path {path[:80]!r} is not in normal form")
+        except InvalidNameError as exc:
+            raise MalformedRunError(f"{what}: {exc}") from None
+        if len(_VALID_ARTIFACT_PATHS) > _MAX_VALID_KEYS:
+            _VALID_ARTIFACT_PATHS.clear()
+        _VALID_ARTIFACT_PATHS.add(path)
+
+
 def _from_doc(doc: Any, what: str) -> RunRecord:
     if type(doc) is not dict:
         raise MalformedRunError(f"{what} is not a mapping")
@@ -366,6 +387,7 @@ def _from_doc(doc: Any, what: str) -> RunRecord:
             raise MalformedRunError(f"{what}: {problem}")
     if not _INT64[0] <= doc["pid"] <= _INT64[1] or not 0 <= doc["checkpoint_interval"] <= 86400:
         raise MalformedRunError(f"{what}: 'pid' or 'checkpoint_interval' is out of range")
+    _check_artifact_paths(get("artifacts") or [], what)
     return RunRecord(
         id=run_id,
         name=doc["name"],

@@ -12,14 +12,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gittrack.errors import GittrackError, InvalidValueError, MalformedRunError
-from gittrack.store import runfiles
+from gittrack.store import metricfile, runfiles
 from gittrack.store.limits import (
     INT64_MAX,
     INT64_MIN,
     MAX_FUTURE_SECONDS,
     MAX_TIMESTAMP_MS,
 )
+from gittrack.store.naming import metric_filename
 from gittrack.store.record import ENDED, RUNNING, RunRecord
+from gittrack.store.snapshot import RUN_DIR
 
 if TYPE_CHECKING:
     import pygit2
@@ -69,8 +71,11 @@ def replace_problem(
     (None: it may).
 
     Only a RUNNING run moves, and only to a later checkpoint of itself: the same run, host, user,
-    start and source commit (checkpoints share their parents), every param as it was, every
-    metric with at least as many points, and a heartbeat no older."""
+    start and source commit (checkpoints share their parents), the same snapshot outside
+    ``.gittrack/run``, the same command, every param as it was, every metric point already
+    recorded still there unchanged (new points only appended), and a heartbeat no older. The
+    identity fields can be copied by anyone, so what a checkpoint may change is what makes a
+    forged one harmless: it can add to the run, never rewrite it."""
     if old_record.status in ENDED:
         return f"finished {where}"
     if new_record.id != old_record.id or new_record.experiment != old_record.experiment:
@@ -79,6 +84,10 @@ def replace_problem(
         return f"run {old_record.id} is RUNNING on {old_record.host or 'another host'}; only its own writer moves it"
     if new_record.start_time != old_record.start_time or repo[new].parent_ids != repo[old].parent_ids:
         return f"the update rewrites the start or the source commit of RUNNING run {old_record.id}"
+    if _outside_run(repo, repo[new].tree) != _outside_run(repo, repo[old].tree):
+        return f"the update changes the snapshot of RUNNING run {old_record.id}; a checkpoint keeps the files it ran"
+    if new_record.command != old_record.command or new_record.source != old_record.source:
+        return f"the update changes the command or source of RUNNING run {old_record.id}"
     changed = [k for k, v in old_record.params.items() if new_record.params.get(k) != v]
     if changed:
         return f"the update changes param {changed[0]!r} of RUNNING run {old_record.id}; params are written once"
@@ -86,9 +95,78 @@ def replace_problem(
               new_record.metrics[k].count < m.count]  # fmt: skip
     if shrunk:
         return f"the update drops points of metric {shrunk[0]!r} of RUNNING run {old_record.id}"
+    for key in old_record.metrics:
+        try:
+            rewritten = _rewrites_points(repo, old, new, key)
+        except GittrackError as exc:
+            return f"the update holds an unreadable history of metric {key!r} ({exc})"
+        if rewritten:
+            return f"the update rewrites recorded points of metric {key!r} of RUNNING run {old_record.id}"
     if new_record.heartbeat < old_record.heartbeat:
         return f"the update is older than what holds RUNNING run {old_record.id} now"
     return None
+
+
+def _outside_run(repo: pygit2.Repository, tree: pygit2.Tree) -> tuple:
+    """A comparable form of a run commit's tree without ``.gittrack/run`` (read, nothing written):
+    the root's entries but ``.gittrack``, and ``.gittrack``'s entries but ``run``."""
+    top, _, inner = RUN_DIR.partition("/")
+    entries = tuple((e.name, str(e.id), e.filemode) for e in tree if e.name != top)
+    try:
+        folder = repo[tree[top].id]
+    except KeyError:
+        return entries, None
+    if folder.type_str != "tree":
+        return entries, str(folder.id)
+    return entries, tuple((e.name, str(e.id), e.filemode) for e in folder if e.name != inner)
+
+
+def _history_parts(repo: pygit2.Repository, commit: pygit2.Oid, key: str) -> tuple[list[tuple[str, str]], str | None]:
+    """The sealed segments (name, blob id, in order) and the tail's blob id of metric ``key``."""
+    tree = runfiles.run_tree_of(repo, commit)
+    filename = metric_filename(key)
+    try:
+        folder = repo[tree[f"{runfiles.METRICS}/{metricfile.segment_dir(filename)}"].id]
+        sealed = sorted((e.name, str(e.id)) for e in folder) if folder.type_str == "tree" else []
+    except KeyError:
+        sealed = []
+    try:
+        tail: str | None = str(tree[f"{runfiles.METRICS}/{filename}"].id)
+    except KeyError:
+        tail = None
+    return sealed, tail
+
+
+def _points(repo: pygit2.Repository, blob: str, what: str) -> list[tuple[int, int, str]]:
+    """The points of one segment, values as exact text (so NaN equals NaN)."""
+    import pygit2
+
+    oid = pygit2.Oid(hex=blob)
+    _, size = repo.odb.read_header(oid)
+    if size > metricfile.MAX_SEGMENT_BYTES:
+        raise MalformedRunError(f"{what} is {size} bytes, over the {metricfile.MAX_SEGMENT_BYTES} byte limit")
+    return [(s, t, repr(v)) for s, t, v in metricfile.decode_points(repo.odb.read(oid)[1], what)]
+
+
+def _rewrites_points(repo: pygit2.Repository, old: pygit2.Oid, new: pygit2.Oid, key: str) -> bool:
+    """Whether ``new``'s history of metric ``key`` does not begin with every point of ``old``'s.
+
+    Sealed segments never change, so they are compared by blob id; only ``old``'s tail (one
+    segment) is read, and ``new``'s points after the shared segments until as many are read."""
+    old_sealed, old_tail = _history_parts(repo, old, key)
+    new_sealed, new_tail = _history_parts(repo, new, key)
+    if new_sealed[: len(old_sealed)] != old_sealed:
+        return True
+    recorded = _points(repo, old_tail, f"metric {key!r}") if old_tail is not None else []
+    if not recorded:
+        return False
+    later = [blob for _, blob in new_sealed[len(old_sealed) :]] + ([new_tail] if new_tail is not None else [])
+    found: list[tuple[int, int, str]] = []
+    for blob in later:
+        if len(found) >= len(recorded):
+            break
+        found.extend(_points(repo, blob, f"metric {key!r}"))
+    return found[: len(recorded)] != recorded
 
 
 def may_replace(repo: pygit2.Repository, old: pygit2.Oid, new: pygit2.Oid, where: str = "on the remote") -> str | None:

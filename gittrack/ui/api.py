@@ -23,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from gittrack.errors import FilterSyntaxError, GittrackError, NotFoundError, UsageError
+from gittrack.errors import FilterSyntaxError, GittrackError, InvalidNameError, NotFoundError, UsageError
+from gittrack.store.naming import artifact_path
 from gittrack.ui.downsample import DEFAULT_POINTS, min_max
 
 PAGE_LIMIT = 100
@@ -31,6 +32,8 @@ MAX_PAGE_LIMIT = 1000
 MAX_COMPARE = 20
 PREVIEW_BYTES = 256 * 1024
 CSV_ROWS = 200
+MAX_LISTED = 1000  # files listed of a folder artifact
+MAX_VISITED = 100_000  # entries looked at to list them
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
                ".webp": "image/webp"}  # fmt: skip
 TEXT_SUFFIXES = {".txt", ".log", ".md", ".py", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".sh", ".tsv", ".dvc"}
@@ -132,7 +135,10 @@ class Backend:
         """A file of a run's artifacts on disk (materialised from the DVC cache on first use) and
         its artifact entry; nothing outside the run's artifacts can be named."""
         run = self.client.get_run(run_id)
-        path = (path or "").strip("/")
+        try:
+            path = artifact_path(None, path or "")
+        except InvalidNameError:
+            raise NotFoundError(f"run {run.info.run_name} has no artifact '{str(path)[:60]}'") from None
         entries = sorted(self.client.list_artifacts(run.info.run_id), key=lambda a: -len(str(a.get("path", ""))))
         entry = next((a for a in entries if path == a.get("path") or path.startswith(f"{a.get('path')}/")), None)
         if entry is None or not isinstance(entry.get("md5"), str) or not re.fullmatch(r"[0-9a-f]{32}(\.dir)?",
@@ -147,9 +153,11 @@ class Backend:
                 staging.rename(root)
             except OSError:  # another request materialised it meanwhile
                 shutil.rmtree(staging, ignore_errors=True)
+        # the entry's path is a checked relative name (the record reader refuses others); still,
+        # serve only what resolves, symlinks followed, inside this artifact's materialised folder
         base = (root / entry["path"]).resolve()
         target = (root / path).resolve()
-        if target != base and base not in target.parents:
+        if not base.is_relative_to(root.resolve()) or not target.is_relative_to(base):
             raise NotFoundError(f"run {run.info.run_name} has no artifact '{path[:60]}'")
         if not target.exists():
             raise NotFoundError(f"run {run.info.run_name} has no artifact file '{path[:60]}'")
@@ -234,12 +242,27 @@ def artifacts(request: Request) -> Json:
     target, _ = backend.artifact_file(run_id, path)
     if not target.is_dir():
         raise UsageError(f"'{path[:60]}' is a file; preview it instead")
-    files = []
-    for child in sorted(target.rglob("*")):
-        if child.is_file() and not child.is_symlink():
-            files.append({"path": f"{path.strip('/')}/{child.relative_to(target).as_posix()}",
-                          "size": child.stat().st_size})  # fmt: skip
-    return Json({"files": files[:1000]})
+    return Json({"files": _listing(target, path.strip("/"))})
+
+
+def _listing(folder: Path, prefix: str) -> list[dict[str, Any]]:
+    """The files of a materialised folder artifact, sorted: at most ``MAX_LISTED`` files out of at
+    most ``MAX_VISITED`` entries looked at; symlinks are neither listed nor followed."""
+    files: list[dict[str, Any]] = []
+    visited = 0
+    for parent, folders, names in os.walk(folder, followlinks=False):
+        if len(files) >= MAX_LISTED or visited >= MAX_VISITED:
+            break
+        folders.sort()
+        for name in sorted(names):
+            visited += 1
+            child = Path(parent, name)
+            if not child.is_symlink() and child.is_file():
+                files.append({"path": f"{prefix}/{child.relative_to(folder).as_posix()}", "size": child.stat().st_size})
+            if len(files) >= MAX_LISTED or visited >= MAX_VISITED:
+                break
+        visited += len(folders)
+    return sorted(files, key=lambda f: f["path"])
 
 
 def _kind(name: str) -> str:

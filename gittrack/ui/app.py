@@ -13,6 +13,7 @@ import contextlib
 import importlib.util
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -61,25 +62,33 @@ class Guard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "")
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        name = (host.rsplit(":", 1)[0] if not host.endswith("]") else host).lower()
         if self.hosts is not None and name not in self.hosts:
             await _plain(421, f"host {host[:60]!r} is not served here; open the address gittrack ui printed")(
                 scope, receive, send
             )
             return
         length = headers.get("content-length")
+        too_large = _plain(413, f"request bodies are limited to {self.max_body} bytes")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await _plain(413, f"request bodies are limited to {self.max_body} bytes")(scope, receive, send)
+            await too_large(scope, receive, send)
             return
-        received = 0
+        # the body is read here, whole and bounded, before the app sees it: a chunked body (no
+        # Content-Length) over the limit is a 413 too, not an error raised inside a handler
+        body = b""
+        if scope.get("method") not in ("GET", "HEAD"):
+            body = await self._read_body(receive)
+            if body is None:
+                await too_large(scope, receive, send)
+                return
+        replayed = False
 
         async def limited_receive():
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_body:
-                raise _TooLarge
-            return message
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: only a disconnect can come
 
         started = False
 
@@ -97,16 +106,24 @@ class Guard:
 
         try:
             await asyncio.wait_for(self.app(scope, limited_receive, send_with_headers), self.timeout)
-        except _TooLarge:
-            if not started:
-                await _plain(413, f"request bodies are limited to {self.max_body} bytes")(scope, receive, send)
         except TimeoutError:
             if not started:
                 await _plain(503, f"the request took longer than {self.timeout:g} s")(scope, receive, send)
 
-
-class _TooLarge(Exception):
-    pass
+    async def _read_body(self, receive) -> bytes | None:
+        """The request body, or None once it is over ``max_body`` bytes (the rest is not read)."""
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
 
 def _plain(status: int, text: str) -> Response:
@@ -123,8 +140,13 @@ def create_app(
     allow_write: bool = False,
     host: str = "127.0.0.1",
     timeout: float = TIMEOUT,
+    allowed_hosts: Iterable[str] = (),
 ) -> Starlette:
-    """The ASGI application over the repository at ``repo`` (default: the current folder)."""
+    """The ASGI application over the repository at ``repo`` (default: the current folder).
+
+    Requests must name a local host, ``host`` (unless it is every address) or one of
+    ``allowed_hosts`` in their ``Host`` header: the check is never off, so a DNS-rebinding page
+    cannot read the API even when the server listens on 0.0.0.0."""
     backend = api.Backend(repo or ".", allow_write)
     import jinja2
 
@@ -196,5 +218,7 @@ def create_app(
 
     app = Starlette(routes=routes, exception_handlers={GittrackError: on_error}, lifespan=lifespan)
     app.state.backend = backend
-    hosts = None if host in ("0.0.0.0", "::") else LOCAL_HOSTS | {host}  # noqa: S104 - compared, not bound
+    hosts = LOCAL_HOSTS | {h.lower() for h in allowed_hosts}
+    if host not in ("0.0.0.0", "::"):  # noqa: S104 - compared, not bound
+        hosts.add(host)
     return Guard(app, hosts, timeout)  # type: ignore[return-value]

@@ -665,7 +665,7 @@ def matches(filter_string: str | None, fields: dict[str, Any]) -> bool:
     """Whether ``fields`` satisfy an AND of ``key op value`` clauses (=, !=, LIKE, ILIKE, IN)."""
     if not filter_string or not filter_string.strip():
         return True
-    from gittrack.search.rows import like_regex
+    from gittrack.search.rows import like_pattern
 
     for clause in re.split(r"\s+AND\s+", filter_string.strip(), flags=re.IGNORECASE):
         match = _CLAUSE.fullmatch(clause)
@@ -687,7 +687,7 @@ def matches(filter_string: str | None, fields: dict[str, Any]) -> bool:
             elif op == "!=":
                 ok = str(actual) != value
             else:
-                ok = like_regex(value, op == "ILIKE").fullmatch(str(actual)) is not None
+                ok = like_pattern(value, op == "ILIKE").matches(str(actual))
         if not ok:
             return False
     return True
