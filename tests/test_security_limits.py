@@ -1,0 +1,111 @@
+"""A hostile remote, round 2: trees that expand to far more than they weigh (many names for one
+blob), duplicate packed lines, dropped notes and run commits whose two record files disagree.
+Played with plain git from the attacker's clone against a bare remote, with and without the
+server hook; the victim's commands run with 3 GB of address space at most."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pygit2
+import pytest
+
+import gittrack
+from gittrack.store.record import dump_record, dump_summary, parse_summary
+from gittrack.store.trees import apply_changes
+from tests import test_security
+from tests.conftest import git
+from tests.test_security import BLOB, GT, forge, gt, push_raw, run_commit
+
+world = test_security.world  # the attacker, the victim and their remote (with and without the hook)
+
+pytestmark = pytest.mark.slow
+MEMORY = 3 * 1024**3
+WHO = pygit2.Signature("Mallory", "m@example.com")
+
+
+def _cap_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+
+
+def limited(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """A gittrack command with 3 GB of address space, as the victim would run it."""
+    return subprocess.run([GT, *args], cwd=cwd, capture_output=True, text=True, preexec_fn=_cap_memory, timeout=300)
+
+
+def limited_python(cwd: Path, code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
+                          preexec_fn=_cap_memory, timeout=300)  # fmt: skip
+
+
+def one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "MemoryError" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr[-2000:]
+    for word in words:
+        assert word in result.stderr
+
+
+def ended_run(root: Path, **params) -> str:
+    client = gittrack.Client(root)
+    run_id = client.create_run(experiment="exp", params=params).info.run_id
+    client.log_metric(run_id, "loss", 0.5)
+    client.set_terminated(run_id)
+    return run_id
+
+
+def many_names(root: Path, base: pygit2.Oid | None, folder: str, blob: pygit2.Oid, names: list[str]) -> pygit2.Oid:
+    """The tree ``base`` with ``folder`` holding every name in ``names``, all pointing at one blob."""
+    repo = pygit2.Repository(str(root))
+    builder = repo.TreeBuilder()
+    for name in names:
+        builder.insert(name, blob, BLOB)
+    sub = builder.write()
+    if not folder:
+        return sub
+    return apply_changes(repo, base, {folder: (sub, pygit2.GIT_FILEMODE_TREE)})
+
+
+# -- 10: a duplicate packed line and an own ref at a forged commit ---------------------------------
+def _forged_run(root: Path, commit: str) -> tuple[str, bytes]:
+    """A commit like ``commit`` recording other params and metrics, both files agreeing; and the
+    forged summary."""
+    summary = git(root, "show", f"{commit}:.gittrack/run/summary.json").encode()
+    record = parse_summary(summary)
+    record.params["lr"] = "0.9"
+    record.metrics["auc"].value = 0.99
+    forged = dump_summary(record)
+    return forge(root, commit, {".gittrack/run/summary.json": (forged, BLOB),
+                                ".gittrack/run/run.yaml": (dump_record(record), BLOB)}), forged  # fmt: skip
+
+
+@pytest.mark.parametrize("batch", ["0000.runs", "zzzz.runs"])
+def test_a_duplicate_packed_line_and_a_forged_own_ref_are_not_taken(world, batch: str) -> None:
+    attacker, victim, run_id = world["attacker"], world["victim"], world["run"]
+    assert gt(attacker, "runs", "pack").returncode == 0
+    assert gt(attacker, "push").returncode == 0
+    repo = pygit2.Repository(str(attacker))
+    tip = repo.references["refs/runs-index/exp"].target
+    commit = run_commit(attacker, run_id)
+    forged_commit, forged_summary = _forged_run(attacker, commit)
+    line = b"%s %s %s\n" % (run_id.encode(), commit.encode(), forged_summary)  # the packed commit, another summary
+    tree = apply_changes(repo, repo[tip].tree_id, {f"runs/{batch}": (repo.create_blob(line), BLOB)})
+    child = repo.create_commit(None, WHO, WHO, "more", tree, [tip])
+    index = push_raw(attacker, f"{child}:refs/runs-index/exp")
+    own = push_raw(attacker, f"{forged_commit}:refs/runs/exp/{run_id}")
+    assert (index.returncode != 0) == world["hook"]
+    assert (own.returncode != 0) == world["hook"]
+    pulled = limited(victim, "pull")
+    assert pulled.returncode == (0 if world["hook"] else 1), pulled.stderr[-2000:]  # 1: a conflict is reported
+    assert "Traceback" not in pulled.stderr
+    shown = json.loads(gt(victim, "runs", "show", run_id, "--json").stdout)
+    assert shown["params"] == {"lr": "0.1"}
+    assert shown["metrics"]["auc"] == 0.71
+    listed = json.loads(gt(victim, "runs", "list", "-e", "exp", "--json").stdout)
+    assert [r["metrics"]["auc"] for r in listed] == [0.71]
+    assert pygit2.Repository(str(victim)).references.get(f"refs/runs/exp/{run_id}") is None
