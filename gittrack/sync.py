@@ -189,7 +189,10 @@ def _fetch_notes(repo: pygit2.Repository, remote: str, report: SyncReport) -> No
         return
     for ref in [r for r in repo.references.iterator() if r.name.startswith(staging)]:
         if ref.name == staging:
-            notes.take_in(repo, ref.target)
+            try:
+                notes.take_in(repo, ref.target)
+            except GittrackError as exc:
+                _skip(report, f"{notes.NOTES_REF}: {exc}")
         ref.delete()
 
 

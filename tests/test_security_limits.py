@@ -5,6 +5,7 @@ server hook; the victim's commands run with 3 GB of address space at most."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import resource
 import subprocess
@@ -71,6 +72,66 @@ def many_names(root: Path, base: pygit2.Oid | None, folder: str, blob: pygit2.Oi
     return apply_changes(repo, base, {folder: (sub, pygit2.GIT_FILEMODE_TREE)})
 
 
+# -- 4: a notes tree of 4,000 names for one 1 MiB blob -------------------------------------------
+def _notes_bomb(root: Path) -> str:
+    """A notes commit on top of the remote's: 4,000 notes sharing one 1 MiB blob (a 600 KB push)."""
+    repo = pygit2.Repository(str(root))
+    line = b'{"k":"tag:a","t":1,"v":"b"}\n'
+    blob = repo.create_blob(line * (1024 * 1024 // len(line)))
+    names = [hashlib.sha1(str(i).encode()).hexdigest() for i in range(4000)]
+    tree = many_names(root, None, "", blob, names)
+    parents = []
+    if git(root, "ls-remote", "origin", "refs/notes/gittrack").strip():
+        git(root, "fetch", "-q", "origin", "+refs/notes/gittrack:refs/notes/gittrack")
+        parents = [repo.references["refs/notes/gittrack"].target]
+    return str(repo.create_commit(None, WHO, WHO, "notes", tree, parents))
+
+
+def test_a_notes_bomb_never_lands_and_pull_takes_the_rest(world) -> None:
+    attacker, victim, run_id = world["attacker"], world["victim"], world["run"]
+    gittrack.Client(attacker).set_tag(run_id, "reviewed", "yes")
+    assert gt(attacker, "push").returncode == 0  # genuine notes first: the bomb is a fast-forward
+    bomb = _notes_bomb(attacker)
+    pushed = push_raw(attacker, f"{bomb}:refs/notes/gittrack")
+    assert (pushed.returncode != 0) == world["hook"]
+    if world["hook"]:
+        assert "bytes" in pushed.stderr
+    later = ended_run(attacker, lr=0.2)
+    gt(attacker, "push")  # its notes are refused on a remote holding the bomb; its run is not
+    assert f"refs/runs/exp/{later}" in git(attacker, "ls-remote", "origin")
+    pulled = limited(victim, "pull")
+    assert pulled.returncode == 0, pulled.stderr[-2000:]
+    repo = pygit2.Repository(str(victim))
+    notes = repo.references.get("refs/notes/gittrack")
+    assert notes is None or str(notes.target) != bomb
+    if not world["hook"]:
+        assert "refs/notes/gittrack" in pulled.stderr
+    assert repo.references.get(f"refs/runs/exp/{later}") is not None  # the rest was taken in
+    listed = limited(victim, "runs", "list", "--json")
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert {r["run_id"] for r in json.loads(listed.stdout)} == {run_id, later}
+    # the victim is not stuck: its own edits still push (refused as one ref on a remote holding the bomb)
+    gittrack.Client(victim).set_tag(later, "seen", "yes")
+    pushed = limited(victim, "push")
+    assert "Traceback" not in pushed.stderr
+    assert "MemoryError" not in pushed.stderr
+
+
+@pytest.mark.parametrize("world", [False], indirect=True, ids=["plain-remote"])
+def test_a_notes_bomb_brought_in_by_plain_git_is_refused_in_one_line(world) -> None:
+    attacker, victim = world["attacker"], world["victim"]
+    bomb = _notes_bomb(attacker)
+    git(attacker, "update-ref", "refs/notes/gittrack", bomb)
+    git(victim, "fetch", "-q", str(attacker), "+refs/notes/gittrack:refs/notes/gittrack")
+    assert gt(victim, "pull").returncode == 0
+    for args in (("runs", "list"), ("runs", "list", "--json")):
+        one_line_error(limited(victim, *args), "refs/notes/gittrack", "update-ref -d")
+    listed = limited_python(victim, "import gittrack\ngittrack.Client().list_experiments()\n")
+    assert listed.returncode == 1
+    assert "MalformedRunError" in listed.stderr
+    assert "MemoryError" not in listed.stderr
+
+
 # -- 10: a duplicate packed line and an own ref at a forged commit ---------------------------------
 def _forged_run(root: Path, commit: str) -> tuple[str, bytes]:
     """A commit like ``commit`` recording other params and metrics, both files agreeing; and the
@@ -109,3 +170,39 @@ def test_a_duplicate_packed_line_and_a_forged_own_ref_are_not_taken(world, batch
     listed = json.loads(gt(victim, "runs", "list", "-e", "exp", "--json").stdout)
     assert [r["metrics"]["auc"] for r in listed] == [0.71]
     assert pygit2.Repository(str(victim)).references.get(f"refs/runs/exp/{run_id}") is None
+
+
+# -- 11: removing every note, pushed as a fast-forward ----------------------------------------------
+def test_removing_or_trimming_notes_is_refused_by_the_hook_and_kept_by_pull(world, tmp_path: Path) -> None:
+    attacker, victim, run_id = world["attacker"], world["victim"], world["run"]
+    assert gt(victim, "pull").returncode == 0
+    client = gittrack.Client(victim)
+    client.set_tag(run_id, "reviewed", "yes")
+    client.set_tag(run_id, "owner", "ana")
+    assert gt(victim, "push").returncode == 0
+    commit = run_commit(victim, run_id)
+    git(attacker, "fetch", "-q", "origin", "+refs/notes/gittrack:refs/notes/gittrack")
+    kept = git(attacker, "notes", "--ref=gittrack", "show", commit).splitlines()
+    (attacker / "note.txt").write_text(kept[0] + "\n")
+    git(attacker, "notes", "--ref=gittrack", "add", "-f", "-F", str(attacker / "note.txt"), commit)
+    trimmed = push_raw(attacker, "refs/notes/gittrack:refs/notes/gittrack")
+    assert (trimmed.returncode != 0) == world["hook"]
+    if world["hook"]:
+        assert "drops lines of the note" in trimmed.stderr
+    git(attacker, "notes", "--ref=gittrack", "remove", commit)
+    removed = push_raw(attacker, "refs/notes/gittrack:refs/notes/gittrack")
+    assert (removed.returncode != 0) == world["hook"]
+    if world["hook"]:
+        assert "removes the note" in removed.stderr
+    assert gt(victim, "pull").returncode == 0  # union merge: the victim keeps its edits
+    assert gittrack.Client(victim).get_run(run_id).data.tags == {"reviewed": "yes", "owner": "ana"}
+    fresh = tmp_path / "fresh"
+    subprocess.run(["git", "clone", "-q", str(world["remote"]), str(fresh)], check=True, capture_output=True)
+    assert gt(fresh, "pull").returncode == 0
+    tags = gittrack.Client(fresh).get_run(run_id).data.tags
+    if world["hook"]:
+        assert tags == {"reviewed": "yes", "owner": "ana"}
+    else:  # a remote without the hook loses them until a clone that has them pushes again
+        assert gt(victim, "push").returncode == 0
+        assert gt(fresh, "pull").returncode == 0
+        assert gittrack.Client(fresh).get_run(run_id).data.tags == {"reviewed": "yes", "owner": "ana"}

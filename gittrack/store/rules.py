@@ -133,6 +133,28 @@ def packed_problem(repo: pygit2.Repository, experiment: str, run: PackedRun, tre
     return tree_problem(repo, repo[oid].tree_id) if tree_check else None
 
 
+# -- metadata notes --------------------------------------------------------------------------
+def notes_update_problem(repo: pygit2.Repository, old: pygit2.Oid | None, new: pygit2.Oid) -> str | None:
+    """Why the metadata notes may not move from ``old`` (None: there were none) to ``new``.
+
+    The notes are event logs that only grow: the update must stay within the limits, descend from
+    ``old`` and keep every note and every valid line of it. Notes that are themselves over the
+    limits (pushed before the server checked them) may be replaced by any notes within them."""
+    from gittrack.store import notes
+
+    problem = notes.expansion_problem(repo, new)
+    if problem is not None:
+        return f"the update {problem}"
+    if old is None or old == new or notes.expansion_problem(repo, old) is not None:
+        return None
+    if not repo.descendant_of(new, old):
+        return "the update drops notes the server holds; 'gittrack pull' merges them, then push again"
+    dropped = notes.dropped(repo, old, new)
+    if dropped is not None:
+        return f"the update {dropped}; notes only grow ('gittrack pull' merges them, then push again)"
+    return None
+
+
 # -- registry tags ---------------------------------------------------------------------------
 def tag_date_problem(when: int, now: int, previous: int | None = None) -> str | None:
     """Why a new registry tag's tagger date (epoch seconds) is refused: too far in the future, or
