@@ -316,12 +316,12 @@ def _check_run(repo: pygit2.Repository, old: str, new: str, ref: str, index_tips
         except GittrackError:
             previous = None
         return "deleting runs is refused on this remote" if previous is None or previous.status in ENDED else None
+    if packed is not None and packed != new:
+        return f"run {run_id} is packed with commit {packed[:12]}; its ref may only point there"
+    if old != ZERO and (reason := rules.may_replace(repo, pygit2.Oid(hex=old), pygit2.Oid(hex=new))) is not None:
+        return reason
     try:
         rules.check_incoming_run(repo, pygit2.Oid(hex=new), experiment, run_id)
     except GittrackError as exc:
         return f"not a valid run commit ({exc})"
-    if packed is not None and packed != new:
-        return f"run {run_id} is packed with commit {packed[:12]}; its ref may only point there"
-    if old != ZERO:
-        return rules.may_replace(repo, pygit2.Oid(hex=old), pygit2.Oid(hex=new))
     return None

@@ -132,6 +132,41 @@ def test_a_notes_bomb_brought_in_by_plain_git_is_refused_in_one_line(world) -> N
     assert "MemoryError" not in listed.stderr
 
 
+# -- 5: a metric history of 2,000 segments sharing one 4 MiB blob ---------------------------------
+def _history_bomb(root: Path, run_id: str) -> str:
+    repo = pygit2.Repository(str(root))
+    commit = run_commit(root, run_id)
+    point = b"0\t0\t0.0\n"
+    blob = repo.create_blob(b"step\ttimestamp_ms\tvalue\n" + point * (4 * 1024 * 1024 // len(point) - 4))
+    names = [f"{i:08d}.tsv" for i in range(1, 2001)]
+    tree = many_names(root, repo[commit].tree_id, ".gittrack/run/metrics/loss.segments", blob, names)
+    return str(repo.create_commit(None, WHO, WHO, "history", tree, list(repo[commit].parent_ids)))
+
+
+def test_a_history_bomb_never_lands_and_readers_refuse_it(world) -> None:
+    attacker, victim = world["attacker"], world["victim"]
+    run_id = ended_run(attacker)
+    bomb = _history_bomb(attacker, run_id)
+    ref = f"refs/runs/exp/{run_id}"
+    pushed = push_raw(attacker, f"{bomb}:{ref}")
+    assert (pushed.returncode != 0) == world["hook"]
+    if world["hook"]:
+        assert "segments" in pushed.stderr or "bytes" in pushed.stderr
+    pulled = limited(victim, "pull")
+    assert pulled.returncode == 0, pulled.stderr[-2000:]
+    assert pygit2.Repository(str(victim)).references.get(ref) is None
+    # brought in by plain git, every reader refuses it before reading a segment
+    git(attacker, "update-ref", ref, bomb)
+    git(victim, "fetch", "-q", str(attacker), f"+{ref}:{ref}")
+    one_line_error(limited(victim, "metrics", run_id, "--csv"), "history of metric 'loss'")
+    code = f"import gittrack\ngittrack.Client().get_metric_arrays({run_id!r}, 'loss')\n"
+    arrays = limited_python(victim, code)
+    assert arrays.returncode == 1
+    assert "MalformedRunError" in arrays.stderr
+    assert "MemoryError" not in arrays.stderr
+    assert limited(victim, "runs", "show", run_id).returncode == 0  # the record itself reads
+
+
 # -- 10: a duplicate packed line and an own ref at a forged commit ---------------------------------
 def _forged_run(root: Path, commit: str) -> tuple[str, bytes]:
     """A commit like ``commit`` recording other params and metrics, both files agreeing; and the
@@ -206,3 +241,57 @@ def test_removing_or_trimming_notes_is_refused_by_the_hook_and_kept_by_pull(worl
         assert gt(victim, "push").returncode == 0
         assert gt(fresh, "pull").returncode == 0
         assert gittrack.Client(fresh).get_run(run_id).data.tags == {"reviewed": "yes", "owner": "ana"}
+
+
+# -- 12: run.yaml and summary.json that disagree -----------------------------------------------------
+@pytest.mark.parametrize("field", ["params", "metrics", "command"])
+def test_a_run_whose_two_record_files_disagree_is_refused(world, field: str) -> None:
+    attacker, victim = world["attacker"], world["victim"]
+    run_id = ended_run(attacker, lr=0.1)
+    commit = run_commit(attacker, run_id)
+    summary = git(attacker, "show", f"{commit}:.gittrack/run/summary.json").encode()
+    record = parse_summary(summary)
+    if field == "params":
+        record.params["lr"] = "0.9"
+    elif field == "metrics":
+        record.metrics["loss"].value = 0.01
+    else:
+        record.command = {**record.command, "argv": ["rm", "-rf", "/"]}
+    forged = forge(attacker, commit, {".gittrack/run/run.yaml": (dump_record(record), BLOB)})  # summary untouched
+    ref = f"refs/runs/exp/{run_id}"
+    pushed = push_raw(attacker, f"{forged}:{ref}")
+    assert (pushed.returncode != 0) == world["hook"]
+    if world["hook"]:
+        assert "disagree" in pushed.stderr
+    pulled = gt(victim, "pull")
+    assert pulled.returncode == 0, pulled.stderr
+    if not world["hook"]:
+        assert "disagree" in pulled.stderr
+    assert pygit2.Repository(str(victim)).references.get(ref) is None
+    git(attacker, "update-ref", ref, forged)
+    git(victim, "fetch", "-q", str(attacker), f"+{ref}:{ref}")
+    one_line_error(gt(victim, "runs", "show", run_id), "disagree on", field)
+
+
+def test_a_packed_run_whose_record_files_disagree_is_refused(world) -> None:
+    attacker, victim = world["attacker"], world["victim"]
+    commit = run_commit(attacker, world["run"])
+    record = parse_summary(git(attacker, "show", f"{commit}:.gittrack/run/summary.json").encode())
+    record.id = gittrack.Client(attacker).create_run(experiment="exp").info.run_id
+    summary = dump_summary(record)
+    record.params = {"lr": "0.9"}
+    forged = forge(attacker, commit, {".gittrack/run/summary.json": (summary, BLOB),
+                                      ".gittrack/run/run.yaml": (dump_record(record), BLOB)})  # fmt: skip
+    repo = pygit2.Repository(str(attacker))
+    line = b"%s %s %s\n" % (record.id.encode(), forged.encode(), summary)
+    tree = apply_changes(repo, None, {"FORMAT": (repo.create_blob(b"gittrack-run-index 1\n"), BLOB),
+                                      "runs/a.runs": (repo.create_blob(line), BLOB)})  # fmt: skip
+    index = repo.create_commit(None, WHO, WHO, "index", tree, [pygit2.Oid(hex=forged)])
+    pushed = push_raw(attacker, f"{index}:refs/runs-index/exp")
+    assert (pushed.returncode != 0) == world["hook"]
+    if world["hook"]:
+        assert "disagree" in pushed.stderr
+    pulled = gt(victim, "pull")
+    assert pulled.returncode == 0, pulled.stderr
+    assert pygit2.Repository(str(victim)).references.get("refs/runs-index/exp") is None
+    assert record.id not in gt(victim, "runs", "list", "--json").stdout

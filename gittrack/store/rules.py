@@ -21,9 +21,10 @@ from gittrack.store.limits import (
     MAX_FUTURE_SECONDS,
     MAX_POINTER_BYTES,
     MAX_POINTERS,
+    MAX_POINTERS_TOTAL_BYTES,
     MAX_TIMESTAMP_MS,
 )
-from gittrack.store.record import ENDED, RUNNING, RunRecord
+from gittrack.store.record import ENDED, RUNNING, RunRecord, dump_record, dump_summary, parse_record, parse_summary
 from gittrack.store.yamlio import load_yaml
 
 if TYPE_CHECKING:
@@ -56,13 +57,61 @@ def read_run(repo: pygit2.Repository, commit: pygit2.Oid, experiment: str, run_i
     return check_named(runfiles.read_summary(repo, commit), experiment, run_id)
 
 
+def read_record(repo: pygit2.Repository, commit: pygit2.Oid) -> RunRecord:
+    """The full record of a run commit (``run.yaml``), refused unless its ``summary.json``, when
+    there is one, records the same run: listings show one file, ``runs show`` the other."""
+    record = runfiles.read_record(repo, commit)
+    summary = runfiles.read_summary_bytes(repo, commit)
+    if summary is not None and dump_summary(record) != summary:
+        _check_agree(record, parse_summary(summary, f"run commit {str(commit)[:12]}: summary.json"), commit)
+    return record
+
+
+def check_records(repo: pygit2.Repository, commit: pygit2.Oid, summary: RunRecord) -> None:
+    """Raise ``MalformedRunError`` unless the run commit's ``run.yaml``, when it has one, records
+    what ``summary`` (read from its ``summary.json``) does. The common case costs writing the
+    summary as YAML."""
+    data = runfiles.read_blob(
+        repo, runfiles.run_tree_of(repo, commit), runfiles.RUN_YAML, runfiles.MAX_RUN_YAML_BYTES,
+        f"run commit {str(commit)[:12]}",
+    )  # fmt: skip
+    if data is not None and dump_record(summary) != data:
+        _check_agree(parse_record(data, f"run commit {str(commit)[:12]}: run.yaml"), summary, commit)
+
+
+def _check_agree(record: RunRecord, summary: RunRecord, commit: pygit2.Oid) -> None:
+    import orjson
+
+    ours, theirs = orjson.loads(dump_summary(record)), orjson.loads(dump_summary(summary))
+    differ = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
+    if differ:
+        raise MalformedRunError(
+            f"run commit {str(commit)[:12]}: run.yaml and summary.json disagree on {', '.join(differ[:5])}; "
+            "one is derived from the other, so the run is refused"
+        )
+
+
 def check_incoming_run(repo: pygit2.Repository, commit: pygit2.Oid, experiment: str, run_id: str) -> RunRecord:
-    """A run commit fetched from a remote: readable, the run its name says, and safe to check out."""
+    """A run commit fetched from a remote: readable, the run its name says, its two record files
+    agreeing, its histories within the limits, and safe to check out."""
     record = read_run(repo, commit, experiment, run_id)
-    problem = tree_problem(repo, repo[commit].tree_id)
+    problem = run_tree_problem(repo, commit, record)
     if problem is not None:
         raise MalformedRunError(problem)
     return record
+
+
+def run_tree_problem(repo: pygit2.Repository, commit: pygit2.Oid, summary: RunRecord) -> str | None:
+    """Why a run commit whose ``summary.json`` reads as ``summary`` is refused beyond its record:
+    ``run.yaml`` disagrees, its histories are over the limits, or it is not safe to check out."""
+    try:
+        check_records(repo, commit, summary)
+    except MalformedRunError as exc:
+        return str(exc)
+    problem = runfiles.metrics_problem(repo, commit)
+    if problem is not None:
+        return f"run commit {str(commit)[:12]}: {problem}"
+    return tree_problem(repo, repo[commit].tree_id)
 
 
 def replace_problem(
@@ -116,7 +165,7 @@ def may_replace(repo: pygit2.Repository, old: pygit2.Oid, new: pygit2.Oid, where
 # -- packed runs -----------------------------------------------------------------------------
 def packed_problem(repo: pygit2.Repository, experiment: str, run: PackedRun, tree_check: bool = True) -> str | None:
     """Why a packed line cannot be accepted: its commit is not that run, is still RUNNING, holds a
-    summary other than the packed one, or (``tree_check``) is not safe to check out."""
+    summary other than the packed one, or (``tree_check``) fails :func:`run_tree_problem`."""
     import pygit2
 
     try:
@@ -130,7 +179,7 @@ def packed_problem(repo: pygit2.Repository, experiment: str, run: PackedRun, tre
         return "its packed summary differs from the one in its commit"
     if record.status not in ENDED:
         return f"it is still {RUNNING}; only ended runs are packed"
-    return tree_problem(repo, repo[oid].tree_id) if tree_check else None
+    return run_tree_problem(repo, oid, record) if tree_check else None
 
 
 # -- metadata notes --------------------------------------------------------------------------
@@ -286,10 +335,19 @@ def _write_problem(target: str, links: set[str], source: str) -> str | None:
 def dvc_outputs(repo: pygit2.Repository, tree_id: pygit2.Oid) -> tuple[list[str], list[str]]:
     """The DVC files of a snapshot (what ``dvc checkout`` would act on) and the paths they write,
     normalised; ``MalformedRunError`` if one would write outside the work tree, into ``.git/`` or
-    ``.dvc/``, or through a symlink of the snapshot, or the DVC set-up redirects the cache."""
+    ``.dvc/``, or through a symlink of the snapshot, or the DVC set-up redirects the cache, or
+    (measured before any is read) they add up to more than ``MAX_POINTERS_TOTAL_BYTES``."""
+    import pygit2
+
     links, files, problem = _scan(repo, repo[tree_id])
     if problem is not None:
         raise MalformedRunError(f"the snapshot {problem}")
+    sizes: dict[str, int] = {}
+    for _, oid in files:
+        if oid not in sizes:
+            sizes[oid] = repo.odb.read_header(pygit2.Oid(hex=oid))[1]
+    if sum(sizes[oid] for _, oid in files) > MAX_POINTERS_TOTAL_BYTES:
+        raise MalformedRunError(f"the snapshot's DVC files add up to more than {MAX_POINTERS_TOTAL_BYTES} bytes")
     link_set = set(links)
     targets, outputs = [], []
     for path, oid in files:
