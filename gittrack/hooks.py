@@ -252,15 +252,13 @@ def _guard_problem(parsed: TagName, model: Model | None, version: Version | None
 
 
 def _check_notes(repo: pygit2.Repository, old: str, new: str) -> str | None:
-    """The metadata notes (experiments, registry metadata, edits of runs) only grow: an update must
-    descend from what the server holds, since a clone merges them before it pushes (``gittrack push``)."""
+    """The metadata notes (experiments, registry metadata, edits of runs) only grow and stay within
+    the limits (``rules.notes_update_problem``); a clone merges them before it pushes (``gittrack push``)."""
     import pygit2
 
     if new == ZERO:
         return "the metadata notes are never deleted"
-    if old in (ZERO, new) or repo.descendant_of(pygit2.Oid(hex=new), pygit2.Oid(hex=old)):
-        return None
-    return "the update drops notes the server holds; 'gittrack pull' merges them, then push again"
+    return rules.notes_update_problem(repo, None if old == ZERO else pygit2.Oid(hex=old), pygit2.Oid(hex=new))
 
 
 def _check_index(repo: pygit2.Repository, old: str, new: str, ref: str) -> str | None:
@@ -327,12 +325,12 @@ def _check_run(repo: pygit2.Repository, old: str, new: str, ref: str, index_tips
         except GittrackError:
             previous = None
         return "deleting runs is refused on this remote" if previous is None or previous.status in ENDED else None
+    if packed is not None and packed != new:
+        return f"run {run_id} is packed with commit {packed[:12]}; its ref may only point there"
+    if old != ZERO and (reason := rules.may_replace(repo, pygit2.Oid(hex=old), pygit2.Oid(hex=new))) is not None:
+        return reason
     try:
         rules.check_incoming_run(repo, pygit2.Oid(hex=new), experiment, run_id)
     except GittrackError as exc:
         return f"not a valid run commit ({exc})"
-    if packed is not None and packed != new:
-        return f"run {run_id} is packed with commit {packed[:12]}; its ref may only point there"
-    if old != ZERO:
-        return rules.may_replace(repo, pygit2.Oid(hex=old), pygit2.Oid(hex=new))
     return None

@@ -189,7 +189,10 @@ def _fetch_notes(repo: pygit2.Repository, remote: str, report: SyncReport) -> No
         return
     for ref in [r for r in repo.references.iterator() if r.name.startswith(staging)]:
         if ref.name == staging:
-            notes.take_in(repo, ref.target)
+            try:
+                notes.take_in(repo, ref.target)
+            except GittrackError as exc:
+                _skip(report, f"{notes.NOTES_REF}: {exc}")
         ref.delete()
 
 
@@ -298,10 +301,16 @@ def _chunks(names: list[str], limit: int = 100_000) -> list[list[str]]:
 
 
 def _fetch_indexes(
-    repo: pygit2.Repository, remote: str, names: list[str] | str, report: SyncReport, progress: Progress | None = None
+    repo: pygit2.Repository,
+    remote: str,
+    names: list[str] | str,
+    report: SyncReport,
+    progress: Progress | None = None,
+    claims: dict[str, tuple[str, ...]] | None = None,
 ) -> dict[str, pygit2.Oid]:
     """Fetch the remote's run indexes (a list of refs, or a ``refs/runs-index/...`` glob prefix)
-    into staging and merge each into ours; returns the fetched tips by local name."""
+    into staging and merge each into ours; returns the fetched tips by local name. ``claims``
+    gets, by run ref name, the commits the remote's indexes pack each run with."""
     staging = staging_prefix(remote)
     if isinstance(names, str):
         spec = [f"+{names}*:{staging}{names[len('refs/') :]}*"]
@@ -320,6 +329,8 @@ def _fetch_indexes(
             report.skipped.append(f"{local_name}: {exc}")
             continue
         fetched[local_name] = tip
+        if claims is not None:
+            claims.update((naming.run_ref(intake.experiment, run_id), c) for run_id, c in intake.claims.items())
         for line in intake.rejected:
             _skip(report, line)
         report.conflicts.extend(Conflict(*sides, "both sides hold different versions") for sides in intake.conflicts)
@@ -376,7 +387,8 @@ def pull(
     transport.fetch(root, remote, [f"+{source}*:{target}*"], prune=True)
     report = SyncReport(remote)
     indexes = packs.index_ref(experiment) if experiment else packs.INDEX_NAMESPACE
-    _fetch_indexes(repo, remote, indexes, report, progress)
+    claims: dict[str, tuple[str, ...]] = {}
+    _fetch_indexes(repo, remote, indexes, report, progress, claims)
     try:
         transport.fetch(root, remote, ["refs/tags/*:refs/tags/*"], prune=False)
     except transport.RemoteError as exc:
@@ -397,6 +409,11 @@ def pull(
             report.conflicts.append(
                 Conflict(local_name, str(packed[local_name]), str(commit), "both sides hold different versions")
             )
+            continue
+        claimed = claims.get(local_name)
+        if claimed is not None and str(commit) not in claimed:
+            packed_at = claimed[0][:12]
+            _skip(report, f"{local_name}: the remote packs this run with commit {packed_at}; its ref must point there")
             continue
         try:
             experiment_name, run_id = naming.parse_run_ref(local_name)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from gittrack.data.confined import check_path
 from gittrack.data.dvcstore import DataEntry
 from gittrack.errors import GittrackError, MalformedRunError
-from gittrack.store.limits import MAX_POINTER_BYTES, MAX_POINTERS
+from gittrack.store.limits import MAX_POINTER_BYTES, MAX_POINTERS, MAX_POINTERS_TOTAL_BYTES
 from gittrack.store.yamlio import load_yaml
 
 if TYPE_CHECKING:
@@ -78,8 +78,13 @@ def outputs_problem(repo: pygit2.Repository, tree_id: pygit2.Oid) -> str | None:
 
 
 def _resolve(repo: pygit2.Repository, tree: pygit2.Tree) -> list[Output]:
+    import pygit2
+
     links, files = _scan(repo, tree)
     scan = _Scan(tree, frozenset(links), dict(files))
+    sizes = {oid: repo.odb.read_header(pygit2.Oid(hex=oid))[1] for oid in set(scan.files.values())}
+    if sum(sizes[oid] for oid in scan.files.values()) > MAX_POINTERS_TOTAL_BYTES:  # measured before any is read
+        raise MalformedRunError(f"the snapshot's DVC files add up to more than {MAX_POINTERS_TOTAL_BYTES} bytes")
     _check_dvc_dir(repo, tree)
     outputs: list[Output] = []
     for path in sorted(scan.files):

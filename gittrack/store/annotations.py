@@ -131,9 +131,11 @@ def read(repo: pygit2.Repository, commit: Any) -> Edits:
 
 
 def reader(repo: pygit2.Repository) -> Callable[[Any], Edits]:
-    """:func:`read` for many runs: the notes ref is looked up once, not once a run."""
+    """:func:`read` for many runs: the notes ref is looked up once, not once a run, and measured
+    first (``MalformedRunError`` when it is over the limits: many runs may share one huge note)."""
     if repo.references.get(notes.NOTES_REF) is None:
         return lambda commit: Edits()
+    notes.check(repo)
     return lambda commit: parse(notes.read(repo, commit))
 
 

@@ -10,7 +10,9 @@ A note annotates the object it describes: a registry tag object for a model vers
 things git has no object of (an experiment, a registered model), a small blob naming it
 (``gittrack experiment\\n<name>\\n``), written into the object database.
 
-Notes come from remotes, so they are read as untrusted: bounded sizes, malformed lines skipped.
+Notes come from remotes, so they are read as untrusted: bounded sizes, malformed lines skipped,
+and a notes tree is measured (notes, and the bytes they add up to) before any note is read:
+many entries may name one large blob.
 """
 
 from __future__ import annotations
@@ -18,16 +20,19 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from gittrack.errors import MalformedRunError
+from gittrack.store.limits import MAX_NOTE_BYTES, MAX_NOTES, MAX_NOTES_BYTES
+
 if TYPE_CHECKING:
     import pygit2
 
 NOTES_REF = "refs/notes/gittrack"
 # what only this clone decides (an experiment's lifecycle): never pushed, never taken from a remote
 LOCAL_REF = "refs/gittrack/local-notes"
-MAX_NOTE_BYTES = 1024 * 1024
 MAX_LINE_BYTES = 64 * 1024
 MAX_FIELD_CHARS = 250
-MAX_NOTES = 100_000
+_MAX_DEPTH = 20  # git fans notes out two hex digits a level: 40 digits make at most 20 levels
+_MEASURED: dict[str, str | None] = {}  # notes tree id -> its problem (None: within the limits)
 MAX_VALUE_CHARS = 20_000
 EXPERIMENT, MODEL = "experiment", "model"
 
@@ -114,13 +119,98 @@ def merge(*notes: bytes) -> bytes:
     return ("\n".join(ordered) + "\n").encode() if ordered else b""
 
 
+def expansion_problem(repo: pygit2.Repository, commit: pygit2.Oid) -> str | None:
+    """Why the notes commit ``commit`` is over the limits (None: it is within them): more than
+    ``MAX_NOTES`` entries, a note over ``MAX_NOTE_BYTES`` or all of them over ``MAX_NOTES_BYTES``,
+    counted from the tree and the objects' headers before any note is read."""
+    import pygit2
+
+    try:
+        tree = repo[commit].peel(pygit2.Tree)
+    except (KeyError, ValueError, pygit2.InvalidSpecError):
+        return f"{str(commit)[:12]} is not a notes commit"
+    key = str(tree.id)
+    if key in _MEASURED:
+        return _MEASURED[key]
+    sizes: dict[pygit2.Oid, int] = {}
+    count = total = 0
+    pending = [(tree, 0)]
+    problem = None
+    while pending and problem is None:
+        folder, depth = pending.pop()
+        for entry in folder:
+            if entry.filemode == pygit2.GIT_FILEMODE_TREE:
+                if depth >= _MAX_DEPTH:
+                    problem = f"nests folders deeper than {_MAX_DEPTH} levels"
+                    break
+                pending.append((repo[entry.id], depth + 1))
+                continue
+            count += 1
+            size = sizes.get(entry.id)
+            if size is None:
+                size = sizes[entry.id] = repo.odb.read_header(entry.id)[1]
+            total += size
+            if count > MAX_NOTES:
+                problem = f"holds more than {MAX_NOTES} notes"
+            elif size > MAX_NOTE_BYTES:
+                problem = f"holds a note of {size} bytes, over the {MAX_NOTE_BYTES} byte limit"
+            elif total > MAX_NOTES_BYTES:
+                problem = f"holds notes adding up to more than {MAX_NOTES_BYTES} bytes"
+            if problem is not None:
+                break
+    if len(_MEASURED) > 1000:
+        _MEASURED.clear()
+    _MEASURED[key] = problem
+    return problem
+
+
+def dropped(repo: pygit2.Repository, old: pygit2.Oid, new: pygit2.Oid) -> str | None:
+    """What the notes commit ``new`` drops of ``old``: a note, or a valid line of one (None:
+    nothing). Compares the changed entries only, by annotated object (git may fan a note out to
+    another path); both commits are within the limits."""
+    import pygit2
+
+    diff = repo.diff(repo[old].peel(pygit2.Tree), repo[new].peel(pygit2.Tree))
+    before: dict[str, pygit2.Oid] = {}
+    after: dict[str, pygit2.Oid] = {}
+    for delta in diff.deltas:
+        if delta.status != pygit2.enums.DeltaStatus.ADDED:
+            before[delta.old_file.path.replace("/", "")] = delta.old_file.id
+        if delta.status != pygit2.enums.DeltaStatus.DELETED:
+            after[delta.new_file.path.replace("/", "")] = delta.new_file.id
+    for target, blob in sorted(before.items()):
+        kept = after.get(target)
+        if kept is None:
+            return f"removes the note on {target[:12]}"
+        if kept == blob:
+            continue
+        lines = {line for *_, line in parse_lines(repo.odb.read(kept)[1])}
+        if any(line not in lines for *_, line in parse_lines(repo.odb.read(blob)[1])):
+            return f"drops lines of the note on {target[:12]}"
+    return None
+
+
+def check(repo: pygit2.Repository, ref: str = NOTES_REF) -> None:
+    """Raise ``MalformedRunError`` if the notes of ``ref`` are over the limits (:func:`expansion_problem`)."""
+    found = repo.references.get(ref)
+    if found is None or isinstance(found.target, str):
+        return
+    problem = expansion_problem(repo, found.target)
+    if problem is not None:
+        raise MalformedRunError(
+            f"{ref} {problem}; gittrack does not read it: remove it with 'git update-ref -d {ref}' and pull again"
+        )
+
+
 def read(repo: pygit2.Repository, target: pygit2.Oid, ref: str = NOTES_REF) -> bytes:
-    """The raw note on ``target`` (empty when there is none)."""
+    """The raw note on ``target`` (empty when there is none, or when it is over ``MAX_NOTE_BYTES``)."""
     try:
         note = repo.lookup_note(str(target), ref)
     except KeyError:
         return b""
-    return repo[note.id].data[:MAX_NOTE_BYTES]
+    if repo.odb.read_header(note.id)[1] > MAX_NOTE_BYTES:
+        return b""
+    return repo.odb.read(note.id)[1]
 
 
 def append(
@@ -143,15 +233,12 @@ def append(
 
 
 def all_notes(repo: pygit2.Repository, ref: str = NOTES_REF) -> dict[str, bytes]:
-    """Every note of ``ref``: annotated object id -> raw note."""
+    """Every note of ``ref``: annotated object id -> raw note; ``MalformedRunError`` when they are
+    over the limits (:func:`check`), before any is read."""
     if repo.references.get(ref) is None:
         return {}
-    out = {}
-    for count, note in enumerate(repo.notes(ref)):
-        if count >= MAX_NOTES:
-            break
-        out[str(note.annotated_id)] = repo[note.id].data[:MAX_NOTE_BYTES]
-    return out
+    check(repo, ref)
+    return {str(note.annotated_id): repo.odb.read(note.id)[1] for note in repo.notes(ref)}
 
 
 def named(repo: pygit2.Repository, kind: str, name: str) -> bool:
@@ -188,9 +275,13 @@ def subject_name(repo: pygit2.Repository, target: str) -> tuple[str, str] | None
 def take_in(repo: pygit2.Repository, incoming_tip: pygit2.Oid) -> int:
     """Merge the notes of a fetched notes commit into ``refs/notes/gittrack``: the local ref moves to
     ``incoming_tip`` and local notes that it lacks are re-applied on top (so the result is a
-    descendant of the remote's and pushes as a fast-forward). Returns how many notes changed."""
+    descendant of the remote's and pushes as a fast-forward). Returns how many notes changed.
+    ``MalformedRunError`` (nothing taken in) when the fetched notes are over the limits."""
     import pygit2
 
+    problem = expansion_problem(repo, incoming_tip)
+    if problem is not None:
+        raise MalformedRunError(f"the fetched {NOTES_REF} {problem}; not taken in (the rest of the pull is)")
     local_ref = repo.references.get(NOTES_REF)
     if local_ref is not None and local_ref.target == incoming_tip:
         return 0

@@ -94,6 +94,7 @@ class IndexMerge:
     rejected: list[str] = field(default_factory=list)
     conflicts: list[tuple[str, str, str]] = field(default_factory=list)  # (run ref, our commit, theirs)
     unreported: int = 0  # refused runs past the report's limit
+    claims: dict[str, tuple[str, ...]] = field(default_factory=dict)  # run id -> commits their index packs it with
 
 
 def merge_fetched(
@@ -122,20 +123,27 @@ def merge_fetched(
             progress(done, len(theirs.runs))
         mine = ours.get(run.run_id)
         own = explicit.get(run.run_id)
-        if mine is not None and mine == run:
+        lines = theirs.lines_of(run.run_id)  # a run listed twice: every line is checked before one is chosen
+        claimed = intake.claims[run.run_id] = tuple(line.commit for line in lines)
+        if mine is not None and mine in lines:
             continue
-        if mine is not None or (own is not None and str(own.commit) != run.commit):
+        if mine is not None or (own is not None and str(own.commit) not in claimed):
             ours_commit = mine.commit if mine is not None else str(own.commit)
-            if ours_commit == run.commit:
+            if ours_commit in claimed:
                 _reject(intake, f"{ref_name}: run {run.run_id}: its packed summary differs from ours")
             else:
                 intake.conflicts.append((naming.run_ref(experiment, run.run_id), ours_commit, run.commit))
             continue
-        problem = rules.packed_problem(repo, experiment, run)
+        problem = None
+        for line in lines:
+            if own is not None and str(own.commit) != line.commit:
+                continue
+            problem = rules.packed_problem(repo, experiment, line)
+            if problem is None:
+                added.append(line)
+                break
         if problem is not None:
             _reject(intake, f"{ref_name}: run {run.run_id}: {problem}")
-            continue
-        added.append(run)
     intake.added = len(added)
     if intake.unreported:
         intake.rejected.append(f"{ref_name}: {intake.unreported} more runs refused")

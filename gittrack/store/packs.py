@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gittrack.errors import ConflictError, GittrackError, InvalidNameError, MalformedRunError
 from gittrack.store import naming
 from gittrack.store.ids import RUN_ID_PATTERN
-from gittrack.store.limits import MAX_BATCH_BYTES, MAX_BATCH_LINES, MAX_BATCHES, MAX_INDEX_BYTES, MAX_PROBLEMS
+from gittrack.store.limits import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_LINES,
+    MAX_BATCHES,
+    MAX_INDEX_BYTES,
+    MAX_INDEX_RUNS,
+    MAX_PROBLEMS,
+)
 from gittrack.store.repo import identity, signature
 from gittrack.store.timefmt import now_ms
 
@@ -48,6 +55,14 @@ class Index:
     tip: str
     runs: dict[str, PackedRun]
     problems: list[str]
+    others: dict[str, list[PackedRun]] = field(default_factory=dict)
+    """Further lines of runs listed more than once (with another commit or summary), so that a
+    reader of an untrusted index can check every one before choosing; ``runs`` keeps the first."""
+
+    def lines_of(self, run_id: str) -> list[PackedRun]:
+        """Every line the index holds for a run, the kept one first."""
+        first = self.runs.get(run_id)
+        return [] if first is None else [first, *self.others.get(run_id, ())]
 
 
 def index_ref(experiment: str) -> str:
@@ -135,28 +150,37 @@ def read_index(repo: pygit2.Repository, ref_name: str, tip: pygit2.Oid) -> Index
     batch name, and is reported); a malformed index yields no runs and one problem."""
     experiment = experiment_of(ref_name)
     runs: dict[str, PackedRun] = {}
+    others: dict[str, list[PackedRun]] = {}
     problems: list[str] = []
+    lines = 0
     try:
         batches = _batches(repo, tip, ref_name)
         if batches is not None:
             _check_size(repo, batches, ref_name)
         for entry in sorted(batches or (), key=lambda e: e.name):
-            for line in _batch_lines(repo, entry, ref_name):
+            batch = _batch_lines(repo, entry, ref_name)
+            lines += len(batch)
+            if lines > MAX_INDEX_RUNS:
+                raise MalformedRunError(f"{ref_name} holds more than {MAX_INDEX_RUNS} lines")
+            for line in batch:
                 try:
                     run = parse_line(line)
                 except MalformedRunError as exc:
                     problems.append(f"{ref_name}: batch {entry.name}: {exc}")
                     continue
                 seen = runs.setdefault(run.run_id, run)
+                if seen == run or run in others.get(run.run_id, ()):
+                    continue
+                others.setdefault(run.run_id, []).append(run)
                 if seen.commit != run.commit:
                     problems.append(f"{ref_name}: run {run.run_id} is packed with two commits; kept {seen.commit}")
-                elif seen.summary != run.summary:
-                    problems.append(f"{ref_name}: run {run.run_id} is packed twice with two summaries; kept the first")
+                else:
+                    problems.append(f"{ref_name}: run {run.run_id} is packed twice with two summaries")
     except MalformedRunError as exc:
         return Index(experiment, str(tip), {}, [str(exc)])
     if len(problems) > MAX_PROBLEMS:  # a hostile index must not flood the warnings
         problems[MAX_PROBLEMS:] = [f"{ref_name}: {len(problems) - MAX_PROBLEMS} more malformed lines"]
-    return Index(experiment, str(tip), runs, problems)
+    return Index(experiment, str(tip), runs, problems, others)
 
 
 def read_all(repo: pygit2.Repository) -> list[Index]:

@@ -20,7 +20,7 @@ from gittrack.store.limits import (
     MAX_TIMESTAMP_MS,
 )
 from gittrack.store.naming import metric_filename
-from gittrack.store.record import ENDED, RUNNING, RunRecord
+from gittrack.store.record import ENDED, RUNNING, RunRecord, dump_record, dump_summary, parse_record, parse_summary
 from gittrack.store.snapshot import RUN_DIR
 
 if TYPE_CHECKING:
@@ -50,13 +50,61 @@ def read_run(repo: pygit2.Repository, commit: pygit2.Oid, experiment: str, run_i
     return check_named(runfiles.read_summary(repo, commit), experiment, run_id)
 
 
+def read_record(repo: pygit2.Repository, commit: pygit2.Oid) -> RunRecord:
+    """The full record of a run commit (``run.yaml``), refused unless its ``summary.json``, when
+    there is one, records the same run: listings show one file, ``runs show`` the other."""
+    record = runfiles.read_record(repo, commit)
+    summary = runfiles.read_summary_bytes(repo, commit)
+    if summary is not None and dump_summary(record) != summary:
+        _check_agree(record, parse_summary(summary, f"run commit {str(commit)[:12]}: summary.json"), commit)
+    return record
+
+
+def check_records(repo: pygit2.Repository, commit: pygit2.Oid, summary: RunRecord) -> None:
+    """Raise ``MalformedRunError`` unless the run commit's ``run.yaml``, when it has one, records
+    what ``summary`` (read from its ``summary.json``) does. The common case costs writing the
+    summary as YAML."""
+    data = runfiles.read_blob(
+        repo, runfiles.run_tree_of(repo, commit), runfiles.RUN_YAML, runfiles.MAX_RUN_YAML_BYTES,
+        f"run commit {str(commit)[:12]}",
+    )  # fmt: skip
+    if data is not None and dump_record(summary) != data:
+        _check_agree(parse_record(data, f"run commit {str(commit)[:12]}: run.yaml"), summary, commit)
+
+
+def _check_agree(record: RunRecord, summary: RunRecord, commit: pygit2.Oid) -> None:
+    import orjson
+
+    ours, theirs = orjson.loads(dump_summary(record)), orjson.loads(dump_summary(summary))
+    differ = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
+    if differ:
+        raise MalformedRunError(
+            f"run commit {str(commit)[:12]}: run.yaml and summary.json disagree on {', '.join(differ[:5])}; "
+            "one is derived from the other, so the run is refused"
+        )
+
+
 def check_incoming_run(repo: pygit2.Repository, commit: pygit2.Oid, experiment: str, run_id: str) -> RunRecord:
-    """A run commit fetched from a remote: readable, the run its name says, and safe to check out."""
+    """A run commit fetched from a remote: readable, the run its name says, its two record files
+    agreeing, its histories within the limits, and safe to check out."""
     record = read_run(repo, commit, experiment, run_id)
-    problem = tree_problem(repo, repo[commit].tree_id)
+    problem = run_tree_problem(repo, commit, record)
     if problem is not None:
         raise MalformedRunError(problem)
     return record
+
+
+def run_tree_problem(repo: pygit2.Repository, commit: pygit2.Oid, summary: RunRecord) -> str | None:
+    """Why a run commit whose ``summary.json`` reads as ``summary`` is refused beyond its record:
+    ``run.yaml`` disagrees, its histories are over the limits, or it is not safe to check out."""
+    try:
+        check_records(repo, commit, summary)
+    except MalformedRunError as exc:
+        return str(exc)
+    problem = runfiles.metrics_problem(repo, commit)
+    if problem is not None:
+        return f"run commit {str(commit)[:12]}: {problem}"
+    return tree_problem(repo, repo[commit].tree_id)
 
 
 def replace_problem(
@@ -186,7 +234,7 @@ def may_replace(repo: pygit2.Repository, old: pygit2.Oid, new: pygit2.Oid, where
 # -- packed runs -----------------------------------------------------------------------------
 def packed_problem(repo: pygit2.Repository, experiment: str, run: PackedRun, tree_check: bool = True) -> str | None:
     """Why a packed line cannot be accepted: its commit is not that run, is still RUNNING, holds a
-    summary other than the packed one, or (``tree_check``) is not safe to check out."""
+    summary other than the packed one, or (``tree_check``) fails :func:`run_tree_problem`."""
     import pygit2
 
     try:
@@ -200,7 +248,29 @@ def packed_problem(repo: pygit2.Repository, experiment: str, run: PackedRun, tre
         return "its packed summary differs from the one in its commit"
     if record.status not in ENDED:
         return f"it is still {RUNNING}; only ended runs are packed"
-    return tree_problem(repo, repo[oid].tree_id) if tree_check else None
+    return run_tree_problem(repo, oid, record) if tree_check else None
+
+
+# -- metadata notes --------------------------------------------------------------------------
+def notes_update_problem(repo: pygit2.Repository, old: pygit2.Oid | None, new: pygit2.Oid) -> str | None:
+    """Why the metadata notes may not move from ``old`` (None: there were none) to ``new``.
+
+    The notes are event logs that only grow: the update must stay within the limits, descend from
+    ``old`` and keep every note and every valid line of it. Notes that are themselves over the
+    limits (pushed before the server checked them) may be replaced by any notes within them."""
+    from gittrack.store import notes
+
+    problem = notes.expansion_problem(repo, new)
+    if problem is not None:
+        return f"the update {problem}"
+    if old is None or old == new or notes.expansion_problem(repo, old) is not None:
+        return None
+    if not repo.descendant_of(new, old):
+        return "the update drops notes the server holds; 'gittrack pull' merges them, then push again"
+    dropped = notes.dropped(repo, old, new)
+    if dropped is not None:
+        return f"the update {dropped}; notes only grow ('gittrack pull' merges them, then push again)"
+    return None
 
 
 # -- registry tags ---------------------------------------------------------------------------

@@ -7,6 +7,12 @@ from typing import TYPE_CHECKING
 
 from gittrack.errors import MalformedRunError
 from gittrack.store import metricfile
+from gittrack.store.limits import (
+    MAX_HISTORY_BYTES,
+    MAX_HISTORY_SEGMENTS,
+    MAX_RUN_METRIC_BYTES,
+    MAX_RUN_METRIC_FILES,
+)
 from gittrack.store.naming import metric_filename
 from gittrack.store.record import RunRecord, dump_summary, parse_record, parse_summary
 from gittrack.store.snapshot import RUN_DIR
@@ -75,14 +81,19 @@ def _read_entry(repo: pygit2.Repository, entry: pygit2.Object, path: str, limit:
     return data
 
 
-def read_record(repo: pygit2.Repository, commit_id: pygit2.Oid) -> RunRecord:
-    """Parse ``run.yaml`` of a run commit (strictly: the commit may come from a remote)."""
+def read_run_yaml(repo: pygit2.Repository, commit_id: pygit2.Oid) -> bytes:
+    """The bytes of ``run.yaml`` of a run commit; ``MalformedRunError`` when there is none."""
     what = f"run commit {str(commit_id)[:12]}"
-    tree = run_tree_of(repo, commit_id)
-    data = read_blob(repo, tree, RUN_YAML, MAX_RUN_YAML_BYTES, what)
+    data = read_blob(repo, run_tree_of(repo, commit_id), RUN_YAML, MAX_RUN_YAML_BYTES, what)
     if data is None:
         raise MalformedRunError(f"{what} has no {RUN_DIR}/{RUN_YAML}")
-    return parse_record(data, f"{what}: {RUN_DIR}/{RUN_YAML}")
+    return data
+
+
+def read_record(repo: pygit2.Repository, commit_id: pygit2.Oid) -> RunRecord:
+    """Parse ``run.yaml`` of a run commit (strictly: the commit may come from a remote)."""
+    what = f"run commit {str(commit_id)[:12]}: {RUN_DIR}/{RUN_YAML}"
+    return parse_record(read_run_yaml(repo, commit_id), what)
 
 
 def read_summary(repo: pygit2.Repository, commit_id: pygit2.Oid) -> RunRecord:
@@ -90,23 +101,106 @@ def read_summary(repo: pygit2.Repository, commit_id: pygit2.Oid) -> RunRecord:
     return read_summary_json(repo, commit_id)[0]
 
 
-def read_summary_json(repo: pygit2.Repository, commit_id: pygit2.Oid) -> tuple[RunRecord, bytes]:
-    """The record and the bytes of ``summary.json`` (made from ``run.yaml`` when it is missing)."""
+def read_summary_bytes(repo: pygit2.Repository, commit_id: pygit2.Oid) -> bytes | None:
+    """The bytes of ``summary.json`` of a run commit, None when it has none."""
     what = f"run commit {str(commit_id)[:12]}"
     try:  # one lookup by path: the common case, about a sixth faster when listing many runs
-        data = _read_entry(
+        return _read_entry(
             repo, _commit(repo, commit_id).tree[f"{RUN_DIR}/{SUMMARY}"], SUMMARY, MAX_RUN_YAML_BYTES, what
         )
     except KeyError:
-        data = read_blob(repo, run_tree_of(repo, commit_id), SUMMARY, MAX_RUN_YAML_BYTES, what)
+        return read_blob(repo, run_tree_of(repo, commit_id), SUMMARY, MAX_RUN_YAML_BYTES, what)
+
+
+def read_summary_json(repo: pygit2.Repository, commit_id: pygit2.Oid) -> tuple[RunRecord, bytes]:
+    """The record and the bytes of ``summary.json`` (made from ``run.yaml`` when it is missing)."""
+    what = f"run commit {str(commit_id)[:12]}"
+    data = read_summary_bytes(repo, commit_id)
     if data is None:
         record = read_record(repo, commit_id)
         return record, dump_summary(record)
     return parse_summary(data, f"{what}: {RUN_DIR}/{SUMMARY}"), data
 
 
+_MEASURED: dict[pygit2.Oid, tuple[int, int]] = {}  # folder id -> (entries, bytes), see _measure
+
+
+def _measure(repo: pygit2.Repository, folder: pygit2.Tree) -> tuple[int, int]:
+    """The entries of a folder and the bytes they add up to (from the objects' headers, nothing is
+    read), memoised: checkpoints of a run share their sealed segments' folders."""
+    found = _MEASURED.get(folder.id)
+    if found is None:
+        sizes: dict[pygit2.Oid, int] = {}
+        for entry in folder:
+            if entry.id not in sizes:
+                sizes[entry.id] = repo.odb.read_header(entry.id)[1]
+        found = (len(folder), sum(sizes[entry.id] for entry in folder))
+        if len(_MEASURED) > 100_000:
+            _MEASURED.clear()
+        _MEASURED[folder.id] = found
+    return found
+
+
+def _entry(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
+    try:
+        return tree[path]
+    except KeyError:
+        return None
+
+
+def _size(repo: pygit2.Repository, entry: pygit2.Object | None) -> int:
+    return 0 if entry is None else repo.odb.read_header(entry.id)[1]
+
+
+def history_problem(segments: tuple[int, int], tail: int) -> str | None:
+    """Why a history of ``segments`` (sealed segments, their bytes) and a tail of ``tail`` bytes is
+    refused before it is read: too many segments, or too many bytes altogether."""
+    count, size = segments
+    if count > MAX_HISTORY_SEGMENTS:
+        return f"has {count} segments, over the {MAX_HISTORY_SEGMENTS} limit"
+    if size + tail > MAX_HISTORY_BYTES:
+        return f"adds up to {size + tail} bytes, over the {MAX_HISTORY_BYTES} byte limit"
+    return None
+
+
+def metrics_problem(repo: pygit2.Repository, commit_id: pygit2.Oid) -> str | None:
+    """Why the histories of a run commit are refused (None: every one is within the limits): a
+    history over :func:`history_problem`'s limits, or all of them over ``MAX_RUN_METRIC_FILES``
+    files or ``MAX_RUN_METRIC_BYTES`` bytes, measured before any is read."""
+    import pygit2
+
+    tree = run_tree_of(repo, commit_id)
+    try:
+        folder = repo[tree[METRICS].id]
+    except KeyError:
+        return None
+    if not isinstance(folder, pygit2.Tree):
+        return f"{RUN_DIR}/{METRICS} is not a folder"
+    files = total = 0
+    for entry in folder:
+        if entry.filemode == pygit2.GIT_FILEMODE_TREE:
+            count, size = _measure(repo, repo[entry.id])
+            stem = entry.name.removesuffix(".segments")
+            problem = history_problem((count, size), _size(repo, _entry(folder, stem + ".tsv")))
+            if problem is not None:
+                return f"the history of metric file {stem!r} {problem}"
+        else:
+            count, size = 1, _size(repo, entry)
+            if size > metricfile.MAX_SEGMENT_BYTES:
+                return f"metric file {entry.name!r} is {size} bytes, over the {metricfile.MAX_SEGMENT_BYTES} byte limit"
+        files += count
+        total += size
+        if files > MAX_RUN_METRIC_FILES or total > MAX_RUN_METRIC_BYTES:
+            limits = f"{MAX_RUN_METRIC_FILES} files or {MAX_RUN_METRIC_BYTES} bytes"
+            return f"its metric histories add up to more than {limits}"
+    return None
+
+
 def _history_blobs(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> Iterator[bytes]:
-    """The bytes of the sealed segments of metric ``key`` in order, then of its tail."""
+    """The bytes of the sealed segments of metric ``key`` in order, then of its tail, once the
+    history is measured (:func:`history_problem`)."""
+    import pygit2
+
     what = f"run commit {str(commit_id)[:12]}"
     tree = run_tree_of(repo, commit_id)
     filename = metric_filename(key)
@@ -114,6 +208,10 @@ def _history_blobs(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> 
         segments = repo[tree[f"{METRICS}/{metricfile.segment_dir(filename)}"].id]
     except KeyError:
         segments = None
+    measured = _measure(repo, segments) if isinstance(segments, pygit2.Tree) else (0, 0)
+    problem = history_problem(measured, _size(repo, _entry(tree, f"{METRICS}/{filename}")))
+    if problem is not None:
+        raise MalformedRunError(f"{what}: the history of metric {key!r} {problem}; it is not read")
     if segments is not None:
         for entry in sorted(segments, key=lambda e: e.name):
             yield read_blob(repo, segments, entry.name, metricfile.MAX_SEGMENT_BYTES, what) or b""

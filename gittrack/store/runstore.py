@@ -143,7 +143,7 @@ class RunStore:
     def read(self, ref: RunRef, edits: annotations.Edits | None = None) -> StoredRun:
         """Read one run's record, with its edits (read if not given); raises ``MalformedRunError``
         if its commit is not a valid run."""
-        record = runfiles.read_record(self.repo, ref.commit)
+        record = rules.read_record(self.repo, ref.commit)
         try:
             rules.check_named(record, ref.experiment, ref.run_id)
         except MalformedRunError as exc:

@@ -29,7 +29,26 @@ def _quote(text: str) -> str:
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
 
 
+@functools.lru_cache(maxsize=65_536)
+def _text(value: str) -> str:
+    """A string scalar, plain when YAML reads it back as that string, else quoted (memoised: keys
+    and many values repeat from record to record)."""
+    if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED:
+        return value
+    return _quote(value)
+
+
 def _scalar(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return _text(value)
+    if kind is float:
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        text = repr(value)
+        return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
     if value is None:
         return "null"
     if value is True or value is False:
@@ -37,23 +56,20 @@ def _scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if math.isnan(value):
-            return ".nan"
-        if math.isinf(value):
-            return ".inf" if value > 0 else "-.inf"
-        text = repr(value)
-        return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
+        return _scalar(float(value))
     if isinstance(value, str):
-        if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED:
-            return value
-        return _quote(value)
+        return _text(str(value))
     if isinstance(value, dict | list | tuple) and not value:
         return "{}" if isinstance(value, dict) else "[]"
     raise TypeError(f"cannot write {type(value).__name__} to YAML")
 
 
+_CONTAINERS = (dict, list, tuple)
+_SCALARS = frozenset((str, float, int, bool, type(None)))
+
+
 def _block(value: Any) -> bool:
-    return isinstance(value, dict | list | tuple) and len(value) > 0
+    return isinstance(value, _CONTAINERS) and len(value) > 0
 
 
 def _lines(value: dict | list | tuple, indent: int) -> list[str]:
@@ -61,13 +77,15 @@ def _lines(value: dict | list | tuple, indent: int) -> list[str]:
     out: list[str] = []
     if isinstance(value, dict):
         for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"YAML keys written by gittrack are strings, got {type(key).__name__}")
-            if _block(item):
-                out.append(f"{pad}{_scalar(key)}:")
+            if type(key) is not str:
+                if not isinstance(key, str):
+                    raise TypeError(f"YAML keys written by gittrack are strings, got {type(key).__name__}")
+                key = str(key)
+            if type(item) not in _SCALARS and item and isinstance(item, _CONTAINERS):
+                out.append(f"{pad}{_text(key)}:")
                 out.extend(_lines(item, indent + 2 if isinstance(item, dict) else indent))
             else:
-                out.append(f"{pad}{_scalar(key)}: {_scalar(item)}")
+                out.append(f"{pad}{_text(key)}: {_scalar(item)}")
         return out
     for item in value:
         if _block(item):
