@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import re
 from typing import Any
 
@@ -22,9 +21,13 @@ _PLAIN = re.compile(r"[A-Za-z_](?:[A-Za-z0-9_./ -]*[A-Za-z0-9_./-])?")
 _RESERVED = frozenset("y n yes no true false on off null".split())
 # YAML forbids these raw, or reads them as line breaks; JSON leaves them unescaped.
 _UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+# what JSON escapes (quote, backslash, C0 controls) and what YAML needs escaped on top (_UNSAFE)
+_ESCAPED = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]')
 
 
 def _quote(text: str) -> str:
+    if _ESCAPED.search(text) is None:  # most quoted values (ids, times, numbers as text): nothing to escape
+        return f'"{text}"'
     quoted = json.dumps(text, ensure_ascii=False)
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
 
@@ -38,17 +41,22 @@ def _text(value: str) -> str:
     return _quote(value)
 
 
+_FLOAT_WORDS = {"nan": ".nan", "inf": ".inf", "-inf": "-.inf"}
+
+
+def _float(value: float) -> str:
+    text = repr(value)
+    if "e" in text:  # 1e-05: YAML 1.1 readers need a dot in the mantissa to see a float
+        return text if "." in text else text.replace("e", ".0e", 1)
+    return _FLOAT_WORDS.get(text, text)
+
+
 def _scalar(value: Any) -> str:
     kind = type(value)
     if kind is str:
         return _text(value)
     if kind is float:
-        if math.isnan(value):
-            return ".nan"
-        if math.isinf(value):
-            return ".inf" if value > 0 else "-.inf"
-        text = repr(value)
-        return text.replace("e", ".0e", 1) if "e" in text and "." not in text else text
+        return _float(value)
     if value is None:
         return "null"
     if value is True or value is False:
@@ -56,7 +64,7 @@ def _scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return _scalar(float(value))
+        return _float(float(value))
     if isinstance(value, str):
         return _text(str(value))
     if isinstance(value, dict | list | tuple) and not value:
@@ -65,43 +73,47 @@ def _scalar(value: Any) -> str:
 
 
 _CONTAINERS = (dict, list, tuple)
-_SCALARS = frozenset((str, float, int, bool, type(None)))
 
 
-def _block(value: Any) -> bool:
-    return isinstance(value, _CONTAINERS) and len(value) > 0
-
-
-def _lines(value: dict | list | tuple, indent: int) -> list[str]:
-    pad = " " * indent
-    out: list[str] = []
-    if isinstance(value, dict):
+def _lines(value: dict | list | tuple, pad: str, out: list[str]) -> None:
+    """Append the lines of a non-empty container, indented by ``pad``, to ``out``. Written for
+    speed (pull checks every incoming run's ``run.yaml`` against its summary with it): the common
+    types are tested first, by identity."""
+    if type(value) is dict or isinstance(value, dict):
+        nested = pad + "  "
         for key, item in value.items():
             if type(key) is not str:
                 if not isinstance(key, str):
                     raise TypeError(f"YAML keys written by gittrack are strings, got {type(key).__name__}")
                 key = str(key)
-            if type(item) not in _SCALARS and item and isinstance(item, _CONTAINERS):
+            kind = type(item)
+            if kind is str:
+                out.append(f"{pad}{_text(key)}: {_text(item)}")
+            elif kind is float:
+                out.append(f"{pad}{_text(key)}: {_float(item)}")
+            elif item and (kind is dict or kind is list or isinstance(item, _CONTAINERS)):
                 out.append(f"{pad}{_text(key)}:")
-                out.extend(_lines(item, indent + 2 if isinstance(item, dict) else indent))
+                _lines(item, nested if isinstance(item, dict) else pad, out)
             else:
                 out.append(f"{pad}{_text(key)}: {_scalar(item)}")
-        return out
+        return
     for item in value:
-        if _block(item):
-            nested = _lines(item, indent + 2)
-            out.append(f"{pad}- {nested[0][indent + 2 :]}")
-            out.extend(nested[1:])
+        if item and isinstance(item, _CONTAINERS):
+            start = len(out)
+            _lines(item, pad + "  ", out)
+            out[start] = f"{pad}- {out[start][len(pad) + 2 :]}"
         else:
             out.append(f"{pad}- {_scalar(item)}")
-    return out
 
 
 def dump_yaml(data: dict[str, Any]) -> bytes:
     """Serialise a mapping as block-style UTF-8 YAML, keys in insertion order."""
     if not data:
         return b"{}\n"
-    return ("\n".join(_lines(data, 0)) + "\n").encode("utf-8")
+    out: list[str] = []
+    _lines(data, "", out)
+    out.append("")
+    return "\n".join(out).encode("utf-8")
 
 
 @functools.cache
