@@ -118,9 +118,10 @@ def _scan(repo: pygit2.Repository, tree: pygit2.Tree) -> _ScanResult:
     files: list[tuple[str, str]] = []
     for entry in tree:
         name = entry.name
-        if entry.filemode == _LINK_MODE:
+        kind = entry.type_str  # far cheaper than filemode, which is asked only of blobs
+        if kind == "blob" and entry.filemode == _LINK_MODE:
             links.append(name)
-        elif entry.filemode == _TREE_MODE:
+        elif kind == "tree":
             if name == ".dvc":
                 continue  # DVC's own set-up (checked apart), never data
             sub_links, sub_files = _scan(repo, repo[entry.id])
