@@ -330,6 +330,39 @@ class _Plain:
 
 
 _PLAIN: Any = _Plain()
+_SCALAR_TYPES = frozenset(_SCALAR)
+
+
+def _fits(value: Any, shape: Any, depth: int = 0) -> bool:
+    """Whether ``value`` fits ``shape``: :func:`_shape_error` is None, found without building the
+    text of every place looked at (listings validate every run they read)."""
+    if depth > MAX_DEPTH:
+        return False
+    kind = type(value)
+    if shape is _PLAIN:
+        if kind in _SCALAR_TYPES:
+            return kind is not int or _INT64[0] <= value <= _INT64[1]
+        shape = [_PLAIN] if kind is list else _ANY_PLAIN
+    elif type(shape) is tuple:
+        return kind in shape and (kind is not int or _INT64[0] <= value <= _INT64[1])
+    if type(shape) is list:
+        if kind is not list:
+            return False
+        inner = shape[0]
+        for item in value:  # noqa: SIM110 - a loop: all() over a generator costs more
+            if not _fits(item, inner, depth + 1):
+                return False
+        return True
+    if kind is not dict:
+        return False
+    default = shape.get("*", _PLAIN)
+    for key, item in value.items():
+        if type(key) is not str or not _fits(item, shape.get(key, default), depth + 1):
+            return False
+    return True
+
+
+_ANY_PLAIN = {"*": _PLAIN}
 
 
 def _plain_error(value: Any, where: str, depth: int) -> str | None:
@@ -337,7 +370,7 @@ def _plain_error(value: Any, where: str, depth: int) -> str | None:
         return _shape_error(value, _SCALAR, where, depth)
     if type(value) is list:
         return _shape_error(value, [_PLAIN], where, depth)
-    return _shape_error(value, {"*": _PLAIN}, where, depth)
+    return _shape_error(value, _ANY_PLAIN, where, depth)
 
 
 _OPTIONAL_DICTS = ("source", "command", "environment", "snapshot", "logs", "error")
@@ -407,7 +440,7 @@ def _from_doc(doc: Any, what: str) -> RunRecord:
     get = doc.get
     for key, shape in _SHAPES.items():
         value = get(key)
-        if value is not None and (problem := _shape_error(value, shape, key)) is not None:
+        if value is not None and not _fits(value, shape) and (problem := _shape_error(value, shape, key)) is not None:
             raise MalformedRunError(f"{what}: {problem}")
     if not _INT64[0] <= doc["pid"] <= _INT64[1] or not 0 <= doc["checkpoint_interval"] <= 86400:
         raise MalformedRunError(f"{what}: 'pid' or 'checkpoint_interval' is out of range")
