@@ -10,6 +10,13 @@ recorded name and tags, kept in ``base`` for runs with edits). Each use compares
 run's summary comes from its index, in bulk, not from its commit). The file lives in
 ``.git/gittrack/index.sqlite`` (WAL mode: readers never wait for a writer), is never shared,
 and is rebuilt whenever it is missing, of another schema, or corrupt.
+
+Filters and orderings never parse JSON row by row: each param, metric or tag key a query names
+gets a typed column of ``runs`` (``k1``, ``k2``... listed in ``columns``), filled once from the
+rows' JSON when a query first needs it and then kept up to date with every run read; numeric
+comparisons of params and tags get a second column of the value read as a number. Datasets are
+a table of their own. ``runs`` holds only what searches compare, so a filter scans narrow rows;
+the JSON shown (``run_data``) is read only for the rows a query returns.
 """
 
 from __future__ import annotations
@@ -28,8 +35,18 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from gittrack.errors import GittrackError, IndexUnavailable, MalformedRunError
-from gittrack.search.rows import STORED_INFO, RunColumns, RunRow, as_number, datasets_of, like_pattern
+from gittrack.errors import GittrackError, IndexUnavailable, InvalidNameError, MalformedRunError
+from gittrack.search.rows import (
+    METRIC,
+    PARAM,
+    STORED_INFO,
+    TAG,
+    RunColumns,
+    RunRow,
+    as_number,
+    datasets_of,
+    like_pattern,
+)
 from gittrack.store import annotations, naming, notes, packs, rules, runfiles
 from gittrack.store.liveness import effective_end_time, effective_status
 from gittrack.store.record import RunRecord, parse_summary
@@ -41,26 +58,34 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gittrack")
 
-SCHEMA = 14
+SCHEMA = 15
 _DDL = """
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY, commit_id TEXT UNIQUE NOT NULL, run_id TEXT NOT NULL, experiment TEXT NOT NULL,
     run_name TEXT, status TEXT, start_time INTEGER, end_time INTEGER, heartbeat INTEGER,
     checkpoint_interval REAL, host TEXT, pid INTEGER, user TEXT, source_commit TEXT, source_branch TEXT,
-    dirty INTEGER, parent_run TEXT, data TEXT NOT NULL, artifacts TEXT, base TEXT);
+    dirty INTEGER, parent_run TEXT, listed INTEGER NOT NULL);
+CREATE TABLE run_data (id INTEGER PRIMARY KEY, data TEXT NOT NULL, artifacts TEXT, base TEXT);
+CREATE TABLE datasets (run INTEGER NOT NULL, name TEXT, digest TEXT, context TEXT);
+CREATE TABLE columns (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, number TEXT,
+    PRIMARY KEY (kind, key));
 CREATE TABLE refs (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, deleted INTEGER NOT NULL);
 CREATE TABLE problems (name TEXT PRIMARY KEY, commit_id TEXT NOT NULL, message TEXT NOT NULL);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE packs (index_ref TEXT PRIMARY KEY, tip TEXT NOT NULL, runs TEXT NOT NULL, problems TEXT NOT NULL);
 CREATE INDEX runs_start ON runs (start_time DESC, run_id DESC);
 CREATE INDEX runs_experiment ON runs (experiment, start_time DESC, run_id DESC);
+CREATE INDEX datasets_run ON datasets (run);
+CREATE INDEX runs_unlisted ON runs (id) WHERE listed = 0;
 CREATE INDEX refs_commit ON refs (commit_id);
 """
+# ``runs.listed``: 1 if the run has a ref under refs/runs/ (or is packed), 2 if under refs/runs-deleted/, 3 both
+ACTIVE, DELETED = 1, 2
+_VIEWS = {"active": ACTIVE, "deleted": DELETED}
 _INFO = (
     "r.commit_id, r.run_id, r.run_name, r.experiment, r.status, r.user, r.source_commit, r.source_branch, "
-    "r.parent_run, r.host, r.start_time, r.end_time, r.dirty, r.pid, r.heartbeat, r.checkpoint_interval, r.data, f.name"
+    "r.parent_run, r.host, r.start_time, r.end_time, r.dirty, r.pid, r.heartbeat, r.checkpoint_interval"
 )
-_FROM = "FROM runs r CROSS JOIN refs f ON f.commit_id = r.commit_id"
 # the effective status: a RUNNING run whose writer is gone is KILLED (Python is called for RUNNING runs only)
 STATUS_SQL = (
     "CASE r.status WHEN 'RUNNING' THEN gt_status(r.status, r.host, r.pid, r.heartbeat, r.checkpoint_interval) "
@@ -68,11 +93,18 @@ STATUS_SQL = (
 )
 # the effective end time: a run that ended without recording it (killed) ended at its last heartbeat
 END_TIME_SQL = f"CASE WHEN r.end_time IS NOT NULL OR {STATUS_SQL} = 'RUNNING' THEN r.end_time ELSE r.heartbeat END"
-# rows.STORED_INFO's columns, in its order, then the data
+# rows.STORED_INFO's columns but the ref, in its order
 _FRAME_INFO = (
     f"r.run_id, r.run_name, r.experiment, {STATUS_SQL}, r.start_time, {END_TIME_SQL}, r.user, r.source_commit, "
-    "r.dirty = 1, r.parent_run, f.name, r.data"
+    "r.dirty = 1, r.parent_run"
 )
+_SLOTS = {PARAM: 0, METRIC: 1, TAG: 2}  # where each kind of key is in ``run_data.data``
+MAX_COLUMNS = 1000
+"""Keys given a column of their own at most; a query naming others reads them from the JSON."""
+# a metric's typed value from the JSON: NaN is JSON null there (and 'nan' in the column); a missing key is no JSON
+_METRIC_JSON = "CASE json_type({data}, ?) WHEN 'null' THEN 'nan' ELSE json_extract({data}, ?) END"
+MAX_LIKE_VALUES = 20_000
+"""A LIKE over a column of at most this many distinct values is matched once per value."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -107,7 +139,7 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
 class SearchCache:
     """The search cache of one repository (``.git/gittrack/index.sqlite``)."""
 
-    PARALLEL_MIN_RUNS = 20_000
+    PARALLEL_MIN_RUNS = 200_000
     """From this many runs, a search for a first page is split between two connections."""
     PARALLEL_MAX_LIMIT = 2_000
     """Up to this many runs asked for (the ids found are bound as parameters of the last query)."""
@@ -283,6 +315,7 @@ class SearchCache:
             seen = dict(conn.execute("SELECT name, commit_id FROM refs UNION ALL SELECT name, commit_id FROM problems"))
             changed = [name for name, (target, _) in current.items() if seen.get(name) != target]
             stale = [(name,) for name in seen if name not in current or name in changed]
+            touched = {seen[name] for (name,) in stale}  # commits that lost a ref
             conn.executemany("DELETE FROM refs WHERE name = ?", stale)
             conn.executemany("DELETE FROM problems WHERE name = ?", stale)
             known = {commit: (run_id, exp) for commit, run_id, exp in conn.execute(
@@ -291,6 +324,7 @@ class SearchCache:
             batch = _Batch()
             self._edits = annotations.reader(self.repo)
             refs, problems = [], []
+            listed: dict[str, int] = {}
             for name in changed:
                 target, deleted = current[name]
                 try:
@@ -304,12 +338,94 @@ class SearchCache:
                     problems.append((name, target, str(exc)))
                     continue
                 refs.append((name, target, deleted))
+                listed[target] = listed.get(target, 0) | (DELETED if deleted else ACTIVE)
             if not seen:
                 self.fresh = [(row_from_record(read[target], name, target), deleted) for name, target, deleted in refs]
-            batch.write(conn)
+            first = batch.write(conn, listed)
             conn.executemany("INSERT INTO refs VALUES (?, ?, ?)", refs)
             conn.executemany("INSERT INTO problems VALUES (?, ?, ?)", problems)
-            conn.execute("DELETE FROM runs WHERE commit_id NOT IN (SELECT commit_id FROM refs)")
+            touched.update(target for target in listed if target not in read)  # known runs given another ref
+            conn.executemany(
+                "UPDATE runs SET listed = (SELECT coalesce(sum(DISTINCT 1 + f.deleted), 0) FROM refs f "
+                "WHERE f.commit_id = runs.commit_id) WHERE commit_id = ?",
+                [(commit,) for commit in touched],
+            )
+            gone = [(run,) for (run,) in conn.execute("SELECT id FROM runs WHERE listed = 0")]
+            for table, column in (("runs", "id"), ("run_data", "id"), ("datasets", "run")):
+                conn.executemany(f"DELETE FROM {table} WHERE {column} = ?", gone)  # noqa: S608 - our names
+            if first is not None:
+                self._fill_columns(conn, "runs.id >= ?", [first])
+
+    # -- typed columns ---------------------------------------------------------------------
+    def _fill_columns(
+        self, conn: sqlite3.Connection, where: str, params: list[Any], only: Iterable[str] | None = None
+    ) -> None:
+        """(Re)compute the typed columns (``only`` those named) of the rows ``where`` selects from their JSON."""
+        found = conn.execute("SELECT kind, key, value, number FROM columns").fetchall()
+        chosen = None if only is None else set(only)
+        sets, args = [], []
+        for kind, key, value, number in found:
+            path = _json_path(kind, key)
+            if chosen is None or value in chosen:
+                if kind == METRIC:  # NaN is JSON null there; a missing key is no JSON at all
+                    sets.append(f"{value} = {_METRIC_JSON.format(data='d.data')}")
+                    args += [path, path]
+                else:
+                    sets.append(f"{value} = json_extract(d.data, ?)")
+                    args.append(path)
+            if number is not None and (chosen is None or number in chosen):
+                sets.append(f"{number} = gt_num(json_extract(d.data, ?))")
+                args.append(path)
+        if not sets:
+            return
+        conn.execute(
+            f"UPDATE runs SET {', '.join(sets)} FROM run_data d WHERE d.id = runs.id AND {where}",  # noqa: S608
+            [*args, *params],
+        )
+
+    def columns(self, wanted: Iterable[tuple[str, str, bool]]) -> KeyColumns:
+        """The typed columns of ``(kind, key, numeric)`` keys (params, metrics, tags), made now for
+        those that have none yet (one pass over the rows' JSON; then kept up to date); past
+        ``MAX_COLUMNS`` keys, an expression reading the JSON instead."""
+        wanted = {(kind, key, numeric) for kind, key, numeric in wanted if _json_path(kind, key) is not None}
+        with self._db() as conn:
+            have = {(kind, key): (value, number) for kind, key, value, number in conn.execute("SELECT * FROM columns")}
+            missing = [w for w in wanted if (w[0], w[1]) not in have or (w[2] and have[(w[0], w[1])][1] is None)]
+            if missing and len(have) + len(missing) <= MAX_COLUMNS:
+                with _transaction(conn):  # another process may have made them meanwhile: look again inside
+                    have = {(k, key): (v, n) for k, key, v, n in conn.execute("SELECT * FROM columns")}
+                    count = int(conn.execute("SELECT count(*) FROM columns").fetchone()[0])
+                    made = []
+                    for kind, key, numeric in sorted(missing):
+                        value, number = have.get((kind, key), (None, None))
+                        if value is None:
+                            count += 1
+                            value = f"k{count}"
+                            conn.execute(f"ALTER TABLE runs ADD COLUMN {value}")
+                            conn.execute("INSERT INTO columns VALUES (?, ?, ?, NULL)", (kind, key, value))
+                            made.append(value)
+                        if numeric and number is None:
+                            number = f"n{value[1:]}"
+                            conn.execute(f"ALTER TABLE runs ADD COLUMN {number}")
+                            made.append(number)
+                            conn.execute(
+                                "UPDATE columns SET number = ? WHERE kind = ? AND key = ?", (number, kind, key)
+                            )
+                        have[(kind, key)] = (value, number)
+                    if made:
+                        self._fill_columns(conn, "1", [], made)
+                        for column in made:  # filters use them, and LIKE reads the distinct values from them
+                            conn.execute(f"CREATE INDEX runs_{column} ON runs ({column})")
+            return KeyColumns(self, have)
+
+    def distinct(self, expression: str, params: list[Any], most: int) -> list[Any] | None:
+        """The distinct non-null values of an expression over every run, None if there are more than ``most``."""
+        with self._db() as conn:
+            found = conn.execute(
+                f"SELECT DISTINCT {expression} FROM runs r WHERE ({expression}) IS NOT NULL LIMIT ?",  # noqa: S608
+                [*params, *params, most + 1],
+            ).fetchall()
+        return None if len(found) > most else [value for (value,) in found]
 
     def _refresh_edits(self, conn: sqlite3.Connection, old_tip: str | None, new_tip: str | None) -> None:
         """Recompute the name and tags of the runs whose note changed between two notes commits."""
@@ -318,27 +434,35 @@ class SearchCache:
         changed = annotations.changed_since(self.repo, old_tip, new_tip)
         if changed is None:  # the old notes are gone: look at every note and every edited run
             changed = set(notes.all_notes(self.repo))
-            changed.update(c for (c,) in conn.execute("SELECT commit_id FROM runs WHERE base IS NOT NULL"))
+            changed.update(c for (c,) in conn.execute(
+                "SELECT r.commit_id FROM runs r JOIN run_data d ON d.id = r.id WHERE d.base IS NOT NULL"))  # fmt: skip
         if not changed:
             return
         wanted = sorted(changed)
         found = []
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
             found.extend(conn.execute(
-                f"SELECT commit_id, run_name, data, base FROM runs WHERE commit_id IN ({','.join('?' * len(chunk))})",  # noqa: S608
+                "SELECT r.id, r.commit_id, r.run_name, d.data, d.base FROM runs r JOIN run_data d ON d.id = r.id "  # noqa: S608 - placeholders only
+                f"WHERE r.commit_id IN ({marks})",
                 chunk,
             ).fetchall())  # fmt: skip
-        updates = []
-        for commit, name, data, base in found:
-            parsed = _load_data(data)
+        names, data = [], []
+        for run, commit, name, text, base in found:
+            parsed = _load_data(text)
             base_name, base_tags = json.loads(base) if base else (name, parsed[2])
             edits = annotations.read(self.repo, pygit2.Oid(hex=commit))
             tags, shown = annotations.applied(base_tags, base_name, edits)
             kept = _base_json(base_name, base_tags) if edits else None
-            updates.append((shown, _with_tags(parsed, tags), kept, commit))
+            names.append((shown, run))
+            data.append((_with_tags(parsed, tags), kept, run))
         with _transaction(conn):
-            conn.executemany("UPDATE runs SET run_name = ?, data = ?, base = ? WHERE commit_id = ?", updates)
+            conn.executemany("UPDATE runs SET run_name = ? WHERE id = ?", names)
+            conn.executemany("UPDATE run_data SET data = ?, base = ? WHERE id = ?", data)
+            for start in range(0, len(found), 500):
+                chunk = [row[0] for row in found[start : start + 500]]
+                self._fill_columns(conn, f"runs.id IN ({','.join('?' * len(chunk))})", chunk)
 
     def _read(self, target: str, batch: _Batch) -> RunRecord:
         """Read one run commit (from its index if packed) into ``batch``; returns its record, with
@@ -365,25 +489,31 @@ class SearchCache:
     # -- reading --------------------------------------------------------------------------
     def _query(
         self, columns: str, where: str, params: list[Any], order: str, order_params: list[Any],
-        experiments: list[str] | None, view: str, limit: int | None, offset: int = 0,
+        experiments: list[str] | None, view: str, limit: int | None, offset: int = 0, data: bool = False,
     ) -> list[tuple]:  # fmt: skip
         """``columns`` of the runs matching a compiled filter, in order, from the ``offset``-th on;
-        ``view``: active, deleted or all."""
+        ``view``: active, deleted or all (``v.bit``: which of a run's rows, ACTIVE or DELETED);
+        ``data``: the columns read ``run_data d`` too (for the rows returned only)."""
         clauses, args = [], []
         if experiments is not None:  # first, and by its index: the filter then reads only these runs
             clauses.append(f"r.experiment IN ({','.join('?' * len(experiments))})")
             args.extend(experiments)
         clauses.append(where)
         args.extend(params)
-        if view != "all":
-            clauses.append("f.deleted = ?")
-            args.append(int(view == "deleted"))
+        if view == "all":  # a run with both refs (a deletion cut short) is two rows, as its two refs
+            source = "runs r JOIN (SELECT 1 AS bit UNION ALL SELECT 2 AS bit) v ON r.listed & v.bit"
+            order = f"{order}, v.bit"
+        else:
+            source = "runs r"
+            clauses.append(f"r.listed & {_VIEWS[view]}")
+            columns = columns.replace("v.bit", str(_VIEWS[view]))
         condition = " AND ".join(clauses)
-        if limit is not None and offset + limit <= self.PARALLEL_MAX_LIMIT and experiments is None:
-            ids = self._first_ids_by_halves(condition, args, order, order_params, offset + limit)
-            if ids is not None:
-                condition, args = f"r.id IN ({','.join('?' * len(ids))}) AND {condition}", [*ids, *args]
-        sql = f"SELECT {columns} {_FROM} WHERE {condition} ORDER BY {order}"
+        if limit is not None and offset + limit <= self.PARALLEL_MAX_LIMIT:  # first the ids, then the rows
+            ids = self._first_ids(source, condition, args, order, order_params, offset + limit, experiments)
+            condition, args = f"r.id IN ({','.join('?' * len(ids))}) AND {condition}", [*ids, *args]
+        if data:
+            source += " JOIN run_data d ON d.id = r.id"
+        sql = f"SELECT {columns} FROM {source} WHERE {condition} ORDER BY {order}"  # noqa: S608 - values are bound
         args.extend(order_params)
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
@@ -391,8 +521,23 @@ class SearchCache:
         with self._db() as conn:
             return conn.execute(sql, args).fetchall()
 
+    def _first_ids(
+        self, source: str, condition: str, args: list[Any], order: str, order_params: list[Any], limit: int,
+        experiments: list[str] | None,
+    ) -> list[int]:  # fmt: skip
+        """The ids of the first ``limit`` matching runs (a superset: they are ordered again with
+        their rows), searched by halves of a large index when no experiment narrows it."""
+        if experiments is None:
+            ids = self._first_ids_by_halves(source, condition, args, order, order_params, limit)
+            if ids is not None:
+                return ids
+        distinct = "DISTINCT " if source != "runs r" else ""  # a run may be two rows of the view "all"
+        sql = f"SELECT {distinct}r.id FROM {source} WHERE {condition} ORDER BY {order} LIMIT ?"  # noqa: S608
+        with self._db() as conn:
+            return [row[0] for row in conn.execute(sql, [*args, *order_params, limit])]
+
     def _first_ids_by_halves(
-        self, condition: str, args: list[Any], order: str, order_params: list[Any], limit: int
+        self, source: str, condition: str, args: list[Any], order: str, order_params: list[Any], limit: int
     ) -> list[int] | None:
         """The ids of the first ``limit`` matching runs of each half of a large index, searched by
         two connections at once (SQLite lets go of the GIL while it works, so two cores share the
@@ -406,7 +551,7 @@ class SearchCache:
             (last,) = conn.execute("SELECT max(id) FROM runs").fetchone()
         if last is None or last < self.PARALLEL_MIN_RUNS:
             return None
-        half = f"SELECT r.id {_FROM} WHERE {condition} AND r.id {{}} ? ORDER BY {order} LIMIT ?"
+        half = f"SELECT r.id FROM {source} WHERE {condition} AND r.id {{}} ? ORDER BY {order} LIMIT ?"  # noqa: S608
 
         def first_ids(side: str) -> list[int]:
             conn = self._connect()
@@ -427,16 +572,19 @@ class SearchCache:
     ) -> list[RunRow]:  # fmt: skip
         """Rows matching a compiled filter, in order, from the ``offset``-th on; ``view``: active,
         deleted or all."""
-        info = self._query(_INFO, where, params, order, order_params, experiments, view, limit, offset)
+        info = self._query(f"{_INFO}, d.data, v.bit", where, params, order, order_params, experiments, view, limit,
+                           offset, data=True)  # fmt: skip
         rows = []
         data = _load_data("[" + ",".join(row[16] for row in info) + "]")  # one parse, not one per run
+        prefixes: dict[tuple[str, int], str] = {}
         for (commit, run_id, name, exp, status, user, src, branch, parent, host, start, end, dirty, pid,
-             heartbeat, interval, _, ref), (params_, metrics_, tags_, ds) in zip(info, data, strict=True):  # fmt: skip
+             heartbeat, interval, _, bit), (params_, metrics_, tags_, ds) in zip(info, data, strict=True):  # fmt: skip
             if None in metrics_.values():  # NaN is stored as null
                 metrics_ = {key: math.nan if value is None else value for key, value in metrics_.items()}
             if status == "RUNNING":
                 status = _status(status, host, pid, heartbeat, interval)
             end = effective_end_time(status, end, heartbeat)
+            ref = _ref_name(exp, run_id, bit, prefixes)
             rows.append(RunRow(commit, ref, run_id, name, exp, status, user, src, branch, parent, host, start, end,
                                bool(dirty), params_, metrics_, tags_, tuple(map(tuple, ds))))  # fmt: skip
         return rows
@@ -457,13 +605,16 @@ class SearchCache:
         view: str, limit: int | None,
     ) -> RunColumns:  # fmt: skip
         """What :meth:`select` finds, column by column, for a DataFrame: no object per run."""
-        info = self._query(_FRAME_INFO, where, params, order, order_params, experiments, view, limit)
+        info = self._query(f"{_FRAME_INFO}, v.bit, d.data", where, params, order, order_params, experiments, view,
+                           limit, data=True)  # fmt: skip
         if not info:
             return RunColumns({name: [] for name in STORED_INFO}, [], [], [])
-        *values, data = zip(*info, strict=True)
+        *values, bits, data = zip(*info, strict=True)
+        prefixes: dict[tuple[str, int], str] = {}
+        refs = [_ref_name(exp, run, bit, prefixes) for exp, run, bit in zip(values[2], values[0], bits, strict=True)]
         parsed = _load_data("[" + ",".join(data) + "]")
         return RunColumns(
-            dict(zip(STORED_INFO, values, strict=True)), [d[0] for d in parsed], [d[1] for d in parsed],
+            dict(zip(STORED_INFO, [*values, refs], strict=True)), [d[0] for d in parsed], [d[1] for d in parsed],
             [d[2] for d in parsed],
         )  # fmt: skip
 
@@ -471,18 +622,81 @@ class SearchCache:
         """(md5, size, nfiles) of every DVC object (artifacts, DVC-tracked inputs) of the runs whose refs
         are ``names`` (None: all runs)."""
         with self._db() as conn:
-            query = "SELECT f.name, r.artifacts FROM runs r JOIN refs f ON f.commit_id = r.commit_id"
-            rows = conn.execute(query + " WHERE r.artifacts IS NOT NULL").fetchall()
+            rows = conn.execute(
+                "SELECT r.experiment, r.run_id, r.listed, d.artifacts FROM runs r JOIN run_data d ON d.id = r.id "
+                "WHERE d.artifacts IS NOT NULL"
+            ).fetchall()
         wanted = None if names is None else set(names)
         found = []
-        for name, text in rows:
-            if wanted is None or name in wanted:
+        prefixes: dict[tuple[str, int], str] = {}
+        for experiment, run_id, listed, text in rows:
+            refs = [_ref_name(experiment, run_id, bit, prefixes) for bit in (ACTIVE, DELETED) if listed & bit]
+            if wanted is None or not wanted.isdisjoint(refs):
                 found.extend(tuple(item) for item in json.loads(text))
         return found
 
 
+class KeyColumns:
+    """Where a query reads each param, metric and tag key: its typed column (``r.k1``; metrics
+    hold numbers, ``'nan'`` for NaN; params and tags text; ``r.n1`` the text read as a number),
+    or, for keys past ``MAX_COLUMNS``, an expression reading the JSON of the run."""
+
+    def __init__(self, cache: SearchCache, have: dict[tuple[str, str], tuple[str, str | None]]) -> None:
+        self._cache = cache
+        self._have = have
+
+    def value(self, kind: str, key: str) -> tuple[str, list[Any]]:
+        """The SQL of the key's value (NULL when the run lacks it) and its parameters."""
+        found = self._have.get((kind, key))
+        if found is not None:
+            return f"r.{found[0]}", []
+        path = _json_path(kind, key)
+        if kind == METRIC:
+            return f"(SELECT {_METRIC_JSON.format(data='data')} FROM run_data WHERE id = r.id)", [path, path]  # noqa: S608
+        return "(SELECT json_extract(data, ?) FROM run_data WHERE id = r.id)", [path]
+
+    def number(self, kind: str, key: str) -> tuple[str, list[Any]]:
+        """The SQL of a param's or tag's value read as a number (NULL: absent or not a number)."""
+        found = self._have.get((kind, key))
+        if found is not None and found[1] is not None:
+            return f"r.{found[1]}", []
+        column, params = self.value(kind, key)
+        return f"gt_num({column})", params
+
+    def like(self, column: str, params: list[Any], pattern: str, case_insensitive: bool) -> tuple[str, list[Any]]:
+        """``column LIKE pattern`` (ILIKE): by its distinct values when they are few (each matched
+        once, in Python, by the same matcher as the path without the index), else run by run."""
+        values = self._cache.distinct(column, params, MAX_LIKE_VALUES)
+        if values is None:
+            return f"gt_like(?, {column}, {int(case_insensitive)})", [pattern, *params]
+        matcher = _like_pattern(pattern, int(case_insensitive))
+        matching = [value for value in values if matcher.matches(str(value))]
+        return f"{column} IN (SELECT value FROM json_each(?))", [*params, json.dumps(matching)]  # noqa: S608
+
+
+def _json_path(kind: str, key: str) -> str | None:
+    """The JSON path of a key in ``run_data.data``; None for a key no run can have (not a valid key)."""
+    try:
+        naming.validate_key(key)
+    except InvalidNameError:
+        return None
+    return f'$[{_SLOTS[kind]}]."{key}"'
+
+
+def _ref_name(experiment: str, run_id: str, bit: int, prefixes: dict[tuple[str, int], str]) -> str:
+    """The name of a run's ref, ``bit`` saying which (ACTIVE, DELETED): found from its experiment
+    and id, as the index takes in only refs named after the run their commit records."""
+    prefix = prefixes.get((experiment, bit))
+    if prefix is None:
+        prefix = naming.experiment_prefix(experiment)
+        if bit == DELETED:
+            prefix = DELETED_NAMESPACE + prefix[len(naming.RUNS_NAMESPACE) :]
+        prefixes[(experiment, bit)] = prefix
+    return prefix + run_id
+
+
 class _Batch:
-    """Rows of newly read runs, written with one ``executemany``."""
+    """Rows of newly read runs, written with one ``executemany`` per table."""
 
     def __init__(self) -> None:
         self.runs: list[tuple] = []
@@ -494,14 +708,31 @@ class _Batch:
             record.end_time, record.heartbeat, record.checkpoint_interval, record.host, record.pid,
             record.user.get("name", ""), _text(source.get("commit")), _text(source.get("branch")),
             int(bool(source.get("dirty"))), record.parent_run, data_json(record), _artifact_json(record), base,
+            datasets_of(record.inputs),
         ))  # fmt: skip
 
-    def write(self, conn: sqlite3.Connection) -> None:
+    def write(self, conn: sqlite3.Connection, listed: dict[str, int]) -> int | None:
+        """Write the runs that have a ref (``listed``: commit -> ACTIVE | DELETED); returns the
+        first new row id (None: no run written)."""
+        (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()
+        runs, data, datasets = [], [], []
+        run = last
+        for row in self.runs:
+            bits = listed.get(row[0])
+            if not bits:
+                continue  # a commit no ref may name (refused): nothing to show
+            run += 1
+            runs.append((run, *row[:16], bits))
+            data.append((run, *row[16:19]))
+            datasets.extend((run, *item) for item in row[19])
         columns = (
-            "commit_id, run_id, experiment, run_name, status, start_time, end_time, heartbeat, checkpoint_interval, "
-            "host, pid, user, source_commit, source_branch, dirty, parent_run, data, artifacts, base"
+            "id, commit_id, run_id, experiment, run_name, status, start_time, end_time, heartbeat, "
+            "checkpoint_interval, host, pid, user, source_commit, source_branch, dirty, parent_run, listed"
         )
-        conn.executemany(f"INSERT INTO runs ({columns}) VALUES ({','.join('?' * 19)})", self.runs)  # noqa: S608
+        conn.executemany(f"INSERT INTO runs ({columns}) VALUES ({','.join('?' * 18)})", runs)  # noqa: S608
+        conn.executemany("INSERT INTO run_data VALUES (?, ?, ?, ?)", data)
+        conn.executemany("INSERT INTO datasets VALUES (?, ?, ?, ?)", datasets)
+        return last + 1 if runs else None
 
 
 def _number(value: float) -> str:

@@ -25,7 +25,7 @@ from gittrack.search.filter import parse_filter
 from gittrack.search.frame import columns_of, columns_of_rows, flat_row, select_columns
 from gittrack.search.order import parse_order_by
 from gittrack.search.rows import ATTRIBUTE, METRIC, RunRow, has_key
-from gittrack.search.sql import order_sql, to_sql
+from gittrack.search.sql import keys_of, order_sql, to_sql
 from gittrack.store import annotations, notes, rules, runfiles
 from gittrack.store.naming import DEFAULT_EXPERIMENT, validate_experiment
 from gittrack.store.runstore import DELETED_NAMESPACE, RunStore, experiment_names
@@ -133,6 +133,12 @@ def _find(repo, experiment_names, filter_string, order_by, max_results, run_view
     """``(rows, problems)``; ``shape`` "columns": ``(RunColumns, problems)``, "count": ``(count,
     problems)``: from the index when it can be used (straight from SQL), else from every run commit.
     An experiment named that does not exist is a ``NotFoundError`` (a typo is not an empty answer)."""
+    with paused_gc():  # building the index makes millions of small objects, none in a cycle
+        return _find_now(repo, experiment_names, filter_string, order_by, max_results, run_view, use_index, shape,
+                         offset)  # fmt: skip
+
+
+def _find_now(repo, experiment_names, filter_string, order_by, max_results, run_view, use_index, shape, offset):
     experiments = _check(experiment_names, max_results, run_view, "rows")
     node = parse_filter(filter_string)
     order = parse_order_by(order_by)
@@ -148,9 +154,11 @@ def _find(repo, experiment_names, filter_string, order_by, max_results, run_view
                     found = [row for row, deleted in index.fresh if _wanted(row, deleted, experiments, run_view)]
                     rows = _evaluate(found, compile_predicate(node), order, max_results, offset)
                 else:
+                    keys = keys_of(node, order if shape != "count" else [])
+                    columns = index.columns(keys) if keys else None
                     if shape == "count":
-                        return index.count(*to_sql(node), experiments, run_view), problems
-                    query = (*to_sql(node), *order_sql(order), experiments, run_view, max_results)
+                        return index.count(*to_sql(node, columns), experiments, run_view), problems
+                    query = (*to_sql(node, columns), *order_sql(order, columns), experiments, run_view, max_results)
                     if shape == "columns":
                         return index.select_columns(*query), problems
                     return index.select(*query, offset), problems
