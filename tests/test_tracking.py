@@ -673,6 +673,38 @@ def test_a_recorded_run_is_written_whole_with_its_own_times(repo: Path) -> None:
     assert handle[run.info.commit].tree["train.py"].id == handle[head].tree["train.py"].id
 
 
+def test_points_logged_in_a_batch_are_those_logged_one_by_one(repo: Path) -> None:
+    """RunWriter.log_metric_points (imports): the same history, summary and later steps as a call
+    per point, ties and NaN included; a refused point refuses the batch, nothing of it is kept."""
+    from gittrack.store.writer import RunWriter
+
+    handle = pygit2.Repository(str(repo))
+    points = [(0, 1_000, 0.5), (2, 1_000, math.nan), (2, 1_000, -math.inf), (1, 5_000, 3.0), (2, 1_000, 7.0),
+              (2, 1_000, -math.inf), (2, 999, 9.0), (5_000, 2_000, -0.0), (5_000, 2_000, 0.0)] * 500  # fmt: skip
+    histories = {}
+    for batched in (False, True):
+        writer = RunWriter.create_recorded(handle, "batch", start_time=1_000, user=("a", "a@example.com"), commit=None)
+        writer.log_metric("m", 1.0, step=3, timestamp=900)
+        if batched:
+            writer.log_metric_points("m", points)
+            with pytest.raises(gittrack.InvalidValueError, match="timestamp"):
+                writer.log_metric_points("m", [(9, 1_000, 1.0), (10, -1, 1.0)])
+            with pytest.raises(gittrack.InvalidValueError, match="real numbers"):
+                writer.log_metric_points("m", [(9, 1_000, 1.0), (10, 1_000, "x")])
+        else:
+            for step, timestamp, value in points:
+                writer.log_metric("m", value, step=step, timestamp=timestamp)
+        writer.log_metric("m", 2.0, timestamp=8_000)  # the next step follows the highest one logged
+        writer.finish(FINISHED, end_time=9_000)
+        run = gittrack.Client().get_run(writer.run_id)
+        history = [
+            (m.step, m.timestamp, repr(m.value)) for m in gittrack.Client().get_metric_history(writer.run_id, "m")
+        ]
+        histories[batched] = (history, run.record.metrics["m"])
+    assert histories[True] == histories[False]
+    assert histories[True][0][-1][0] == 5_001  # more than a segment of points, sealed as a call per point seals them
+
+
 def test_a_run_found_once_follows_its_ref(repo: Path) -> None:
     """Resolving a full id is remembered, but never past a change of the refs: a run deleted,
     packed or repointed by plain git is looked up again."""

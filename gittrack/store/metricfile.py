@@ -42,6 +42,12 @@ def format_point(step: int, timestamp: int, value: float) -> bytes:
     return f"{step}\t{timestamp}\t{value!r}\n".encode()
 
 
+def format_points(points: Iterable[Point]) -> list[bytes]:
+    """The lines of many points, each as :func:`format_point` writes it (made as one text, then split)."""
+    text = "".join([f"{step}\t{timestamp}\t{value!r}\n" for step, timestamp, value in points]).encode()
+    return text.splitlines(keepends=True)
+
+
 def encode_points(lines: list[bytes]) -> bytes:
     """A segment's bytes from already formatted lines."""
     return HEADER + b"".join(lines)

@@ -9,12 +9,15 @@ script it starts); a ref that was deleted, replaced by another run, or ended is 
 from __future__ import annotations
 
 import logging
+import math
 import numbers
 import os
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from gittrack.errors import ConflictError, ImmutableRunError, InvalidNameError, InvalidValueError, MalformedRunError
@@ -167,18 +170,21 @@ class _Pending:
 
     params: dict[str, tuple[str, str]] = field(default_factory=dict)
     tags: dict[str, str | None] = field(default_factory=dict)  # None: the tag is deleted
-    points: list[tuple[str, int, int, float]] = field(default_factory=list)
+    points: list[tuple[str, int, int, float] | tuple[str, list[tuple[int, int, float]]]] = field(default_factory=list)
+    """In logged order: one point ``(key, step, timestamp, value)``, or many of one key ``(key, points)``."""
     logs: dict[str, tuple[bytes, int]] = field(default_factory=dict)
     artifacts: dict[str, tuple[bytes, dict[str, Any]]] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
     name: str | None = None
     end: dict[str, Any] | None = None
+    count: int = 0  # metric points in ``points``
 
     def merge_back(self, newer: _Pending) -> None:
         """Put changes that failed to commit back in front of those logged meanwhile."""
         self.params = {**self.params, **newer.params}
         self.tags = {**self.tags, **newer.tags}
         self.points.extend(newer.points)
+        self.count += newer.count
         self.logs = {**self.logs, **newer.logs}
         self.artifacts = {**self.artifacts, **newer.artifacts}
         self.inputs.extend(newer.inputs)
@@ -408,9 +414,44 @@ class RunWriter:
             if not 0 <= timestamp <= MAX_TIMESTAMP_MS:
                 rules.check_timestamp(timestamp)
         with self._lock:
-            points = self._pending.points
-            points.append((key, step, timestamp, value))
-            if len(points) >= FLUSH_POINTS:
+            pending = self._pending
+            pending.points.append((key, step, timestamp, value))
+            pending.count += 1
+            if pending.count >= FLUSH_POINTS:
+                self._wake.set()
+
+    def log_metric_points(self, key: str, points: Sequence[tuple[Any, Any, Any]]) -> None:
+        """Buffer many ``(step, timestamp, value)`` points of one metric at once (an import of a
+        history), each checked as :meth:`log_metric` checks it, at a fraction of the cost of a call
+        per point; steps and timestamps are required."""
+        if not points:
+            return
+        if key not in self._next_step:
+            naming.validate_key(key, "metric key")
+            known = self._state.record.metrics.get(key)
+            self._next_step[key] = known.step + 1 if known else 0
+        if set(map(len, points)) != {3}:
+            raise InvalidValueError(f"metric {key!r}: a point is not (step, timestamp, value)")
+        steps, times, values = (list(map(itemgetter(i), points)) for i in range(3))
+        if set(map(type, steps)) | set(map(type, times)) != {int} or set(map(type, values)) != {float}:
+            steps = [step if step.__class__ is int else _integer("step", step) for step in steps]
+            times = [time if time.__class__ is int else _integer("timestamp", time) for time in times]
+            values = [value if value.__class__ is float else _metric_value(key, value) for value in values]
+            checked = list(zip(steps, times, values, strict=True))
+        else:  # the usual case: exact types, checked at C speed; the points kept as they are (tuples)
+            checked = list(points) if set(map(type, points)) == {tuple} else [tuple(p) for p in points]
+        low, high = min(steps), max(steps)
+        if low < INT64_MIN or high > INT64_MAX:
+            rules.check_step(low if low < INT64_MIN else high)
+        earliest, latest = min(times), max(times)
+        if earliest < 0 or latest > MAX_TIMESTAMP_MS:
+            rules.check_timestamp(earliest if earliest < 0 else latest)
+        if high >= self._next_step[key]:
+            self._next_step[key] = high + 1
+        with self._lock:
+            self._pending.points.append((key, checked))
+            self._pending.count += len(checked)
+            if self._pending.count >= FLUSH_POINTS:
                 self._wake.set()
 
     def set_name(self, name: str) -> None:
@@ -584,7 +625,7 @@ class RunWriter:
         segments = dict(state.segments)
         for key, points in _group_points(pending.points).items():
             filename = naming.metric_filename(key)
-            tail = state.tail(repo, filename) + [metricfile.format_point(s, t, v) for s, t, v in points]
+            tail = state.tail(repo, filename) + metricfile.format_points(points)
             sealed = state.segment_count(repo, filename)
             while len(tail) > metricfile.SEGMENT_POINTS:
                 sealed += 1
@@ -676,27 +717,41 @@ def _merge_inputs(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[
     return list(merged.values())
 
 
-def _group_points(points: list[tuple[str, int, int, float]]) -> dict[str, list[tuple[int, int, float]]]:
+def _group_points(points: list) -> dict[str, list[tuple[int, int, float]]]:
+    """The pending points by key, in logged order (see ``_Pending.points``)."""
     grouped: dict[str, list[tuple[int, int, float]]] = {}
-    for key, step, timestamp, value in points:
-        grouped.setdefault(key, []).append((step, timestamp, value))
+    for item in points:
+        if len(item) == 2:
+            grouped.setdefault(item[0], []).extend(item[1])
+        else:
+            grouped.setdefault(item[0], []).append(item[1:])
     return grouped
 
 
+def _latest_key(point: tuple[int, int, float]) -> tuple[int, int, float]:
+    step, timestamp, value = point
+    return (step, timestamp, value if value == value else -math.inf)  # MetricSummary.sort_key: NaN lowest
+
+
 def _summarise(old: MetricSummary | None, points: list[tuple[int, int, float]]) -> MetricSummary:
-    """Fold new points into a metric's summary: latest = max by (step, timestamp, value)."""
-    best = old
+    """Fold new points into a metric's summary: latest = max by (step, timestamp, value), the
+    later of equal points (and a new point over an equal old one)."""
+    values = list(map(itemgetter(2), points))
+    if any(map(math.isnan, values)):
+        values = [value for value in values if value == value]
+        latest = max(reversed(points), key=_latest_key)  # reversed: max keeps the first of equals
+    else:  # no NaN: the points' own order is the order wanted
+        latest = max(reversed(points))
+    if old is not None and _latest_key(latest) < old.sort_key():
+        value, step, timestamp = old.value, old.step, old.timestamp
+    else:
+        step, timestamp, value = latest
     low, high = (old.min, old.max) if old is not None else (None, None)
-    for step, timestamp, value in points:
-        candidate = MetricSummary(value, step, timestamp, 0)
-        if best is None or candidate.sort_key() >= best.sort_key():
-            best = candidate
-        if value == value:  # not NaN
-            low = value if low is None or value < low else low
-            high = value if high is None or value > high else high
-    assert best is not None
+    if values:
+        low = min(values) if low is None else min(low, min(values))
+        high = max(values) if high is None else max(high, max(values))
     count = (old.count if old else 0) + len(points)
-    return MetricSummary(best.value, best.step, best.timestamp, count, low, high)
+    return MetricSummary(value, step, timestamp, count, low, high)
 
 
 def commit_message(record: RunRecord) -> str:
