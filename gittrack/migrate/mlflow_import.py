@@ -11,10 +11,13 @@ run id is kept as the tag ``mlflow.imported_run_id``; importing again skips the 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +36,7 @@ _COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256, in fu
 _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")  # MLflow writes m-<32 hex>
 
 Progress = Callable[[int, int], None]
+_POINT = itemgetter(1, 2, 3)  # (step, timestamp, value) of a metrics row
 
 
 def _experiments(client, names: Iterable[str] | None) -> list:
@@ -106,6 +110,21 @@ class _SqliteHistories:
                 key: [(m.step, m.timestamp, m.value) for m in client.get_metric_history(run_id, key)] for key in keys
             }
         found: dict[str, list[tuple[int, int, float]]] = {key: [] for key in keys}
+        rows = self.db.execute(
+            "SELECT key, step, timestamp, value, is_nan FROM metrics WHERE run_uuid = ? AND typeof(key) = 'text' "
+            "AND typeof(step) = 'integer' AND typeof(timestamp) = 'integer' AND (is_nan OR typeof(value) = 'real')",
+            (run_id,),
+        ).fetchall()
+        (total,) = self.db.execute("SELECT count(*) FROM metrics WHERE run_uuid = ?", (run_id,)).fetchone()
+        if len(rows) == total:  # the usual case: every row is a point, taken whole
+            rows.sort(key=itemgetter(0, 1, 2))  # here: SQLite would sort each step's rows in a temporary tree
+            nan = any(map(itemgetter(4), rows))
+            for key, group in groupby(rows, itemgetter(0)):
+                if nan:
+                    found[key] = [(s, t, math.nan if is_nan else v) for _, s, t, v, is_nan in group]
+                else:
+                    found[key] = list(map(_POINT, group))
+            return found
         rows = self.db.execute(
             "SELECT key, step, timestamp, value, is_nan FROM metrics WHERE run_uuid = ? ORDER BY key, step, timestamp",
             (run_id,),
@@ -377,12 +396,13 @@ def _import_run(repo, client, histories, run, experiment: str, ids: dict[str, st
     histories.refused.clear()
     for key, history in by_key.items():
         try:
-            for step, timestamp, value in history:
-                writer.log_metric(key, value, step=step, timestamp=timestamp)
-                last = max(last, timestamp)
-            report.metric_points += len(history)
+            writer.log_metric_points(key, history)  # all of the history or, if a point is refused, none
         except GittrackError as exc:
             report.skip(f"metric {key!r} of {what}", str(exc))
+            continue
+        report.metric_points += len(history)
+        if history:
+            last = max(last, max(timestamp for _, timestamp, _ in history))
     if dry_run:
         _add_artifacts(writer, client, run, models, report, None)
     else:
