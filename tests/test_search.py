@@ -403,6 +403,34 @@ def test_a_first_page_searched_by_halves_is_the_same(runs, repo: Path, monkeypat
     assert [r.run_id for r in find_rows(repository, None, "", None, 5).rows] == whole_newest
 
 
+def test_an_index_built_in_batches_answers_as_the_scan_does(runs, repo: Path, monkeypatch) -> None:
+    """A large index is written a batch at a time and keeps no rows for its first search; its
+    typed columns follow runs added, edited and deleted after they were made."""
+    from gittrack.search import cache
+
+    monkeypatch.setattr(SearchCache, "FRESH_MAX_RUNS", 0)
+    monkeypatch.setattr(cache._Batch, "SIZE", 2)
+    client = gittrack.Client()
+    repository = pygit2.Repository(str(repo))
+    filters = ["params.model = 'rf'", "metrics.rmse < 0.5", "tags.team LIKE 'o%'", "NOT metrics.rmse > 0.3",
+               "params.depth > 2", "metrics.rmse IS NULL"]  # fmt: skip
+
+    def check() -> None:
+        for text in filters:
+            indexed = [r.run_id for r in find_rows(repository, filter_string=text, order_by=["metrics.rmse"]).rows]
+            scanned = find_rows(repository, filter_string=text, order_by=["metrics.rmse"], use_index=False).rows
+            assert indexed == [r.run_id for r in scanned], text
+
+    check()
+    added = client.create_run("taxi", "added", {"model": "rf", "depth": 7}, {"team": "ops"}).info.run_id
+    client.log_metric(added, "rmse", math.nan)
+    client.set_terminated(added)
+    check()
+    client.set_tag(runs["lin"], "team", "ops")  # an edit of an ended run: its tag column follows
+    client.delete_runs([added])
+    check()
+
+
 def test_a_misspelt_experiment_or_an_mlflow_number_is_refused_not_answered_with_no_runs(runs, repo: Path) -> None:
     import gittrack.mlflow as mlflow
     from gittrack.mlflow.tracking import MlflowClient

@@ -141,6 +141,8 @@ class SearchCache:
 
     PARALLEL_MIN_RUNS = 200_000
     """From this many runs, a search for a first page is split between two connections."""
+    FRESH_MAX_RUNS = 50_000
+    """Up to this many runs, an index built from nothing keeps their rows to answer its first search."""
     PARALLEL_MAX_LIMIT = 2_000
     """Up to this many runs asked for (the ids found are bound as parameters of the last query)."""
 
@@ -320,28 +322,37 @@ class SearchCache:
             conn.executemany("DELETE FROM problems WHERE name = ?", stale)
             known = {commit: (run_id, exp) for commit, run_id, exp in conn.execute(
                 "SELECT commit_id, run_id, experiment FROM runs")}  # fmt: skip
-            read: dict[str, RunRecord] = {}
+            listed: dict[str, int] = {}  # the refs each commit is given (those refused are corrected after)
+            for name in changed:
+                target, deleted = current[name]
+                listed[target] = listed.get(target, 0) | (DELETED if deleted else ACTIVE)
+            fresh = not seen and len(changed) <= self.FRESH_MAX_RUNS
+            read: dict[str, RunRecord | None] = {}  # commits read now (their records, to answer from memory)
             batch = _Batch()
             self._edits = annotations.reader(self.repo)
-            refs, problems = [], []
-            listed: dict[str, int] = {}
+            refs, problems, first = [], [], None
             for name in changed:
                 target, deleted = current[name]
                 try:
                     experiment, run_id = naming.parse_run_ref(_active_name(name))
                     identity = known.get(target)
                     if identity is None:
-                        record = read[target] = self._read(target, batch)
+                        record = self._read(target, batch)
+                        read[target] = record if fresh else None
                         identity = known[target] = (record.id, record.experiment)
                     rules.check_identity(identity, experiment, run_id)
                 except GittrackError as exc:
                     problems.append((name, target, str(exc)))
+                    touched.add(target)
                     continue
                 refs.append((name, target, deleted))
-                listed[target] = listed.get(target, 0) | (DELETED if deleted else ACTIVE)
-            if not seen:
+                if len(batch.runs) >= _Batch.SIZE:  # written as it goes: a large index is never all in memory
+                    written = batch.write(conn, listed)
+                    first = written if first is None else first
+            written = batch.write(conn, listed)
+            first = written if first is None else first
+            if fresh:
                 self.fresh = [(row_from_record(read[target], name, target), deleted) for name, target, deleted in refs]
-            first = batch.write(conn, listed)
             conn.executemany("INSERT INTO refs VALUES (?, ?, ?)", refs)
             conn.executemany("INSERT INTO problems VALUES (?, ?, ?)", problems)
             touched.update(target for target in listed if target not in read)  # known runs given another ref
@@ -473,7 +484,7 @@ class SearchCache:
             oid = pygit2.Oid(hex=target)
         except ValueError:
             raise MalformedRunError("is not a direct reference to a commit") from None
-        raw = self._packed.get(target)
+        raw = self._packed.pop(target, None)  # read once: a large index's summaries go as they are read
         if raw is not None:
             record = parse_summary(raw, f"packed run {target[:12]}")
         else:
@@ -698,6 +709,9 @@ def _ref_name(experiment: str, run_id: str, bit: int, prefixes: dict[tuple[str, 
 class _Batch:
     """Rows of newly read runs, written with one ``executemany`` per table."""
 
+    SIZE = 10_000
+    """Rows kept before they are written."""
+
     def __init__(self) -> None:
         self.runs: list[tuple] = []
 
@@ -712,8 +726,8 @@ class _Batch:
         ))  # fmt: skip
 
     def write(self, conn: sqlite3.Connection, listed: dict[str, int]) -> int | None:
-        """Write the runs that have a ref (``listed``: commit -> ACTIVE | DELETED); returns the
-        first new row id (None: no run written)."""
+        """Write the runs that have a ref (``listed``: commit -> ACTIVE | DELETED) and forget
+        them; returns the first new row id (None: no run written)."""
         (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()
         runs, data, datasets = [], [], []
         run = last
@@ -732,6 +746,7 @@ class _Batch:
         conn.executemany(f"INSERT INTO runs ({columns}) VALUES ({','.join('?' * 18)})", runs)  # noqa: S608
         conn.executemany("INSERT INTO run_data VALUES (?, ?, ?, ?)", data)
         conn.executemany("INSERT INTO datasets VALUES (?, ?, ?, ?)", datasets)
+        self.runs = []
         return last + 1 if runs else None
 
 
