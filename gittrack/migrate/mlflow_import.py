@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from itertools import groupby
@@ -111,12 +112,10 @@ class _SqliteHistories:
             }
         found: dict[str, list[tuple[int, int, float]]] = {key: [] for key in keys}
         rows = self.db.execute(
-            "SELECT key, step, timestamp, value, is_nan FROM metrics WHERE run_uuid = ? AND typeof(key) = 'text' "
-            "AND typeof(step) = 'integer' AND typeof(timestamp) = 'integer' AND (is_nan OR typeof(value) = 'real')",
-            (run_id,),
+            "SELECT key, step, timestamp, value, is_nan FROM metrics WHERE run_uuid = ?", (run_id,)
         ).fetchall()
-        (total,) = self.db.execute("SELECT count(*) FROM metrics WHERE run_uuid = ?", (run_id,)).fetchone()
-        if len(rows) == total:  # the usual case: every row is a point, taken whole
+        kinds = [set(map(type, map(itemgetter(column), rows))) for column in range(4)]
+        if kinds[0] <= {str} and kinds[1] | kinds[2] <= {int} and kinds[3] <= {float}:  # the usual case
             rows.sort(key=itemgetter(0, 1, 2))  # here: SQLite would sort each step's rows in a temporary tree
             nan = any(map(itemgetter(4), rows))
             for key, group in groupby(rows, itemgetter(0)):
@@ -293,6 +292,8 @@ def _add_artifacts(writer, client, run, models: list, report: MigrationReport, t
 
     entries = _artifact_entries(client, run, models, report)
     run_folder = None
+    if tmp is not None and entries:
+        tmp.mkdir(parents=True, exist_ok=True)
     if tmp is not None and any(info is not None for _, info, _ in entries):
         run_folder = Path(client.download_artifacts(run.info.run_id, "", str(tmp / "run")))
     for name, info, model in entries:
@@ -348,10 +349,10 @@ def _log_artifact(writer, local: Path, path: str, report: MigrationReport) -> No
 
 
 def _import_run(repo, client, histories, run, experiment: str, ids: dict[str, str], models: list, deleted: bool,
-                report, dry_run: bool = False):  # fmt: skip
+                report, dry_run: bool = False, scratch: Path | None = None):  # fmt: skip
     """Write one MLflow run (a deleted one, or one of a deleted experiment, as a deleted run). A dry
     run goes through the same steps, validated by the same writer, and counts what it would write;
-    it commits nothing and downloads no artifact."""
+    it commits nothing and downloads no artifact. ``scratch``: a folder for downloads."""
     from gittrack.store import naming
     from gittrack.store.runstore import DELETED_NAMESPACE
     from gittrack.store.writer import RunWriter
@@ -406,10 +407,12 @@ def _import_run(repo, client, histories, run, experiment: str, ids: dict[str, st
     if dry_run:
         _add_artifacts(writer, client, run, models, report, None)
     else:
-        with tempfile.TemporaryDirectory(prefix="gittrack-import-") as tmp:
-            _add_artifacts(writer, client, run, models, report, Path(tmp))
+        try:  # a folder of the import's own (made only for a run with artifacts to download)
+            _add_artifacts(writer, client, run, models, report, scratch / info.run_id)
             end = int(info.end_time) if info.end_time else last
             writer.finish(info.status, end_time=max(end, int(info.start_time or 0)))
+        finally:
+            shutil.rmtree(scratch / info.run_id, ignore_errors=True)
     report.runs += 1
 
 
@@ -452,10 +455,12 @@ def import_mlflow(
                 todo.append((run, experiment.name, models.get(run.info.run_id, []), deleted))
     histories = _SqliteHistories(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
     try:
-        for done, (run, experiment, models, deleted) in enumerate(todo, 1):
-            _import_run(repo, client, histories, run, experiment, ids, models, deleted, report, dry_run)
-            if progress is not None:
-                progress(done, len(todo))
+        with tempfile.TemporaryDirectory(prefix="gittrack-import-") as scratch:
+            for done, (run, experiment, models, deleted) in enumerate(todo, 1):
+                _import_run(repo, client, histories, run, experiment, ids, models, deleted, report, dry_run,
+                            Path(scratch))  # fmt: skip
+                if progress is not None:
+                    progress(done, len(todo))
     finally:
         histories.close()
     if registry:
