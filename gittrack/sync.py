@@ -24,6 +24,7 @@ from gittrack.store import naming, notes, packs, rules, runfiles, settings, tran
 from gittrack.store.limits import MAX_PROBLEMS
 from gittrack.store.packing import Progress, merge_fetched, pack_runs
 from gittrack.store.remote import remote_runs, staging_prefix
+from gittrack.store.repo import bounded_git_memory
 from gittrack.store.runstore import RunRef, RunStore, visible_packed
 
 if TYPE_CHECKING:
@@ -387,14 +388,15 @@ def pull(
     transport.fetch(root, remote, [f"+{source}*:{target}*"], prune=True)
     report = SyncReport(remote)
     indexes = packs.index_ref(experiment) if experiment else packs.INDEX_NAMESPACE
+    incoming = [(ref.name, ref.target) for ref in repo.references.iterator() if ref.name.startswith(target)]
     claims: dict[str, tuple[str, ...]] = {}
-    _fetch_indexes(repo, remote, indexes, report, progress, claims)
+    with bounded_git_memory():  # every packed run is read once: caches would only grow
+        _fetch_indexes(repo, remote, indexes, report, progress, claims if incoming else None)
     try:
         transport.fetch(root, remote, ["refs/tags/*:refs/tags/*"], prune=False)
     except transport.RemoteError as exc:
         report.skipped.append(f"tags: {exc}")
     _fetch_notes(repo, remote, report)
-    incoming = [(ref.name, ref.target) for ref in repo.references.iterator() if ref.name.startswith(target)]
     store = RunStore(repo)
     packed = {ref.name: ref.commit for ref, _ in visible_packed(store.indexes(experiment), set())} if incoming else {}
     for done, (name, commit) in enumerate(incoming, start=1):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,3 +71,22 @@ def signature(name: str, email: str, when_ms: int) -> pygit2.Signature:
 
     offset = time.localtime(when_ms / 1000).tm_gmtoff // 60
     return pygit2.Signature(name, email, when_ms // 1000, offset)
+
+
+@contextlib.contextmanager
+def bounded_git_memory(cache: int = 32 << 20, mapped: int = 256 << 20, window: int = 64 << 20) -> Iterator[None]:
+    """Keep libgit2's memory small while many objects are read once each (a pull checking a
+    million packed runs): at most ``cache`` bytes of parsed objects (default 256 MiB) and ``mapped``
+    bytes of pack files mapped, ``window`` at a time (default 8 GiB, 1 GiB: a pack read through
+    would all stay mapped). The settings are the process's; they are put back after."""
+    import pygit2
+
+    settings = pygit2.settings
+    before = (settings.cached_memory[1], settings.mwindow_mapped_limit, settings.mwindow_size)
+    settings.cache_max_size(cache)
+    settings.mwindow_mapped_limit, settings.mwindow_size = mapped, window
+    try:
+        yield
+    finally:
+        settings.cache_max_size(before[0])
+        settings.mwindow_mapped_limit, settings.mwindow_size = before[1], before[2]
