@@ -14,6 +14,9 @@ Prints (a timing table, not a timed test), for both layouts:
   modules its first call would load are loaded (and timed) first, as ``import mlflow`` is;
 - the filter "metrics.rmse < 0.5 and params.model = 'rf'" ordered by metrics.rmse over the
   large set, warm (and the cold index build before it);
+- a first page (100 runs) of one filter of each kind the grammar has (comparisons, numeric
+  params, LIKE/ILIKE, IN, IS NULL, NOT, attributes), each ordered, over the large set, warm:
+  the worst of them against its target, and each one;
 - ``gittrack runs list --limit 20`` over the large set as a whole process, warm; for MLflow,
   ``mlflow runs list`` of the same experiment (it has no limit option).
 """
@@ -62,8 +65,27 @@ else:
     for _ in range(3):
         t = time.perf_counter(); n = len(gittrack.search_runs(filter_string=sys.argv[2], order_by=[sys.argv[3]]))
         best.append(time.perf_counter() - t)
-    print(json.dumps({"build": build, "filter": min(best), "n": n}))
+    # a first page (what 'runs list' and the UI ask for) of each kind of filter the grammar has, warm
+    client, pages = gittrack.Client(), {}
+    for text, order in json.loads(sys.argv[4]):
+        client.find_rows(filter_string=text, order_by=order, max_results=100)  # makes the keys' columns
+        times = []
+        for _ in range(3):
+            t = time.perf_counter(); client.find_rows(filter_string=text, order_by=order, max_results=100)
+            times.append(time.perf_counter() - t)
+        pages[text + " | " + ",".join(order or [])] = min(times)
+    print(json.dumps({"build": build, "filter": min(best), "n": n, "pages": pages}))
 """
+# one of each kind: metric and param comparisons, numeric params, LIKE, IN, IS NULL, NOT, attributes
+PAGES = [
+    ["metrics.rmse < 0.5 and params.model = 'rf'", ["metrics.rmse ASC"]],
+    ["tags.team = 'ops' and params.depth > 5", ["metrics.r2 DESC"]],
+    ["params.optimizer LIKE 'ad%' or params.features ILIKE 'BASE%'", ["params.lr DESC"]],
+    ["params.model IN ('rf', 'gbm') and metrics.mae >= 0.9", ["metrics.mae ASC"]],
+    ["tags.reviewed IS NULL and NOT metrics.val_loss > 0.1", ["start_time DESC"]],
+    ["status = 'FINISHED' and attributes.run_name LIKE 'run-1%'", ["metrics.rmse DESC"]],
+    ["", ["metrics.rmse DESC"]],
+]
 
 MLFLOW_WORKER = r"""
 import json, os, sys, time
@@ -168,7 +190,8 @@ def main() -> None:
                     repo = packed
                 repos[size] = repo
             small = run_json([sys.executable, "-c", GITTRACK_WORKER, "small"], repos[args.small])
-            large = run_json([sys.executable, "-c", GITTRACK_WORKER, "large", FILTER, ORDER[0]], repos[args.large])
+            large = run_json([sys.executable, "-c", GITTRACK_WORKER, "large", FILTER, ORDER[0], json.dumps(PAGES)],
+                             repos[args.large])  # fmt: skip
             listing = wall([gittrack_cmd, "runs", "list", "--limit", "20"], repos[args.large])
             results[layout] = (small, large, listing)
         theirs: dict[str, float | None] = {}
@@ -217,9 +240,14 @@ def main() -> None:
             (f"[{layout}] search_runs(), {args.small} runs, cold, s", 1.0, small["cold"], theirs.get("cold")),
             (f"[{layout}] search_runs(), {args.small} runs, warm, s", 0.15, small["warm"], theirs.get("warm")),
             (f"[{layout}] filter + order, {args.large} runs, warm, s", 1.5, large["filter"], theirs.get("filter")),
+            (f"[{layout}] filter + order, first page, {args.large} runs, worst, s", 0.05, max(large["pages"].values()),
+             None),
             (f"[{layout}] 'runs list --limit 20', {args.large} runs, s", 0.8, listing, theirs.get("list")),
-        ]
+        ]  # fmt: skip
     print_table(rows, unit_width=62)
+    print(f"first page (100 runs) of {args.large} runs, warm, best of 3, by filter (packed):")
+    for query, seconds in results["packed"][1]["pages"].items():
+        print(f"  {seconds * 1000:6.1f} ms  {query}")
 
 
 if __name__ == "__main__":
