@@ -427,6 +427,8 @@ class SearchCache:
                         self._fill_columns(conn, "1", [], made)
                         for column in made:  # filters use them, and LIKE reads the distinct values from them
                             conn.execute(f"CREATE INDEX runs_{column} ON runs ({column})")
+                        conn.execute("ANALYZE runs")  # how selective each is: else SQLite takes an index even
+                        # for a condition half the runs meet, and reads them one by one instead of in a scan
             return KeyColumns(self, have)
 
     def distinct(self, expression: str, params: list[Any], most: int) -> list[Any] | None:
@@ -679,10 +681,30 @@ class KeyColumns:
         once, in Python, by the same matcher as the path without the index), else run by run."""
         values = self._cache.distinct(column, params, MAX_LIKE_VALUES)
         if values is None:
-            return f"gt_like(?, {column}, {int(case_insensitive)})", [pattern, *params]
+            test = f"gt_like(?, {column}, {int(case_insensitive)})", [pattern, *params]
+            bounds = None if case_insensitive else _prefix_bounds(pattern)
+            if bounds is None:
+                return test
+            # every value LIKE 'abc%' starts with 'abc': a comparison leaves Python only those
+            return f"({column} >= ? AND {column} < ? AND {test[0]})", [*params, bounds[0], *params, bounds[1], *test[1]]
         matcher = _like_pattern(pattern, int(case_insensitive))
         matching = [value for value in values if matcher.matches(str(value))]
         return f"{column} IN (SELECT value FROM json_each(?))", [*params, json.dumps(matching)]  # noqa: S608
+
+
+def _prefix_bounds(pattern: str) -> tuple[str, str] | None:
+    """``(low, high)`` such that every text a case-sensitive LIKE ``pattern`` matches is in
+    ``[low, high)`` (code point order, SQLite's for text): its literal start and the text just past
+    every text with that start. None when the pattern starts with a wildcard."""
+    prefix = pattern[: min((i for i in (pattern.find("%"), pattern.find("_")) if i >= 0), default=len(pattern))]
+    while prefix:
+        last = ord(prefix[-1]) + 1
+        if last == 0xD800:
+            last = 0xE000  # past the surrogates, which no text holds
+        if last <= 0x10FFFF:
+            return prefix, prefix[:-1] + chr(last)
+        prefix = prefix[:-1]  # the last code point has no successor: a shorter start bounds it too
+    return None
 
 
 def _json_path(kind: str, key: str) -> str | None:
