@@ -38,6 +38,7 @@ _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")  # MLflow writes m-<3
 
 Progress = Callable[[int, int], None]
 _POINT = itemgetter(1, 2, 3)  # (step, timestamp, value) of a metrics row
+_PACK_RUNS = 1000  # runs written to one pack before their refs are created
 
 
 def _experiments(client, names: Iterable[str] | None) -> list:
@@ -349,10 +350,11 @@ def _log_artifact(writer, local: Path, path: str, report: MigrationReport) -> No
 
 
 def _import_run(repo, client, histories, run, experiment: str, ids: dict[str, str], models: list, deleted: bool,
-                report, dry_run: bool = False, scratch: Path | None = None):  # fmt: skip
+                report, dry_run: bool = False, scratch: Path | None = None, publish=None):  # fmt: skip
     """Write one MLflow run (a deleted one, or one of a deleted experiment, as a deleted run). A dry
     run goes through the same steps, validated by the same writer, and counts what it would write;
-    it commits nothing and downloads no artifact. ``scratch``: a folder for downloads."""
+    it commits nothing and downloads no artifact. ``scratch``: a folder for downloads; ``publish``:
+    given the run's ref and commit instead of the ref being created (``RunWriter.create_recorded``)."""
     from gittrack.store import naming
     from gittrack.store.runstore import DELETED_NAMESPACE
     from gittrack.store.writer import RunWriter
@@ -372,6 +374,7 @@ def _import_run(repo, client, histories, run, experiment: str, ids: dict[str, st
     writer = RunWriter.create_recorded(
         repo, experiment, start_time=int(info.start_time or 0), user=(user, f"{user}@mlflow.invalid"),
         commit=commit, run_id=run_id, run_name=name, parent_run=ids.get(parent) if parent else None, ref=ref,
+        publish=publish,
     )  # fmt: skip
     what = f"MLflow run {info.run_id}"
     for key, value in data.params.items():
@@ -416,6 +419,11 @@ def _import_run(repo, client, histories, run, experiment: str, ids: dict[str, st
     report.runs += 1
 
 
+def _collect(written: list):
+    """A ``publish`` keeping each run's ref and commit, to be created after its objects are packed."""
+    return lambda ref, commit: written.append((ref, commit))
+
+
 def import_mlflow(
     repo: pygit2.Repository,
     tracking_uri: str | None = None,
@@ -425,8 +433,11 @@ def import_mlflow(
     progress: Progress | None = None,
 ) -> MigrationReport:
     """Import an MLflow store's runs (and registered models) into this repository; see docs/migrate.md."""
+    import pygit2
+
     from gittrack.store import naming
     from gittrack.store.ids import new_run_id
+    from gittrack.store.packwriter import PackedWrites
 
     client = mlflow_client(tracking_uri)
     if not dry_run:
@@ -454,15 +465,36 @@ def import_mlflow(
                 deleted = "deleted" in (run.info.lifecycle_stage, experiment.lifecycle_stage)
                 todo.append((run, experiment.name, models.get(run.info.run_id, []), deleted))
     histories = _SqliteHistories(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
+    # the runs' objects go into a pack every _PACK_RUNS runs (a loose file each was most of the
+    # import's system time), and their refs are created only then
+    writes = repo if dry_run else pygit2.Repository(repo.path)
+    packed = None if dry_run else PackedWrites(writes)
+    written: list[tuple[str, pygit2.Oid]] = []
+
+    def publish() -> None:
+        if packed is not None:
+            packed.flush()
+        for ref, commit in written:
+            try:
+                repo.references.create(ref, commit, force=False)
+            except pygit2.AlreadyExistsError:
+                report.skip(ref, "a ref of that name appeared during the import; import again")
+        written.clear()
+
     try:
         with tempfile.TemporaryDirectory(prefix="gittrack-import-") as scratch:
             for done, (run, experiment, models, deleted) in enumerate(todo, 1):
-                _import_run(repo, client, histories, run, experiment, ids, models, deleted, report, dry_run,
-                            Path(scratch))  # fmt: skip
+                _import_run(writes, client, histories, run, experiment, ids, models, deleted, report, dry_run,
+                            Path(scratch), None if dry_run else _collect(written))  # fmt: skip
+                if len(written) >= _PACK_RUNS:
+                    publish()
                 if progress is not None:
                     progress(done, len(todo))
     finally:
         histories.close()
+        publish()  # the runs written whole before an interruption too
+        if packed is not None:
+            packed.close()
     if registry:
         from gittrack.migrate.mlflow_registry import import_registry
 

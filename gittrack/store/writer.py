@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -195,9 +195,17 @@ class _Pending:
 class RunWriter:
     """Writes one run. Thread-safe; logging calls are cheap and never touch git themselves."""
 
-    def __init__(self, repo: pygit2.Repository, ref: str, state: _State, interval: float) -> None:
+    def __init__(
+        self,
+        repo: pygit2.Repository,
+        ref: str,
+        state: _State,
+        interval: float,
+        publish: Callable[[str, pygit2.Oid], None] | None = None,
+    ) -> None:
         self.repo = repo
         self.ref = ref
+        self._publish = publish
         self.run_id = state.record.id
         self.experiment = state.record.experiment
         self.interval = interval
@@ -280,11 +288,14 @@ class RunWriter:
         host: str = "",
         argv: list[str] | None = None,
         ref: str | None = None,
+        publish: Callable[[str, pygit2.Oid], None] | None = None,
     ) -> RunWriter:
         """Prepare a run recorded elsewhere (an import): its snapshot is ``commit``'s tree (no
         workspace), its start time and user are given; as with ``create``, nothing is written
         before the first checkpoint, so writing it all and calling ``finish`` once is atomic.
-        ``ref`` may name where it goes (e.g. under ``refs/runs-deleted/``)."""
+        ``ref`` may name where it goes (e.g. under ``refs/runs-deleted/``). ``publish``: the
+        checkpoint hands it the ref and the commit instead of creating the ref (an import creates
+        its refs once their objects are in a pack); such a writer writes once."""
         naming.validate_experiment(experiment)
         if run_name is not None:
             checked_run_name(run_name)
@@ -320,7 +331,7 @@ class RunWriter:
             author=signature(name, email, start_time),
             record=record,
         )
-        return cls(repo, ref or naming.run_ref(experiment, run_id), state, DEFAULT_CHECKPOINT_INTERVAL)
+        return cls(repo, ref or naming.run_ref(experiment, run_id), state, DEFAULT_CHECKPOINT_INTERVAL, publish)
 
     @classmethod
     def attach(cls, repo: pygit2.Repository, ref: str, interval: float = DEFAULT_CHECKPOINT_INTERVAL) -> RunWriter:
@@ -543,7 +554,9 @@ class RunWriter:
                 state = self._reload(current)
             new_state = self._apply(state, pending)
             try:
-                if state.commit is None:
+                if state.commit is None and self._publish is not None:
+                    self._publish(self.ref, new_state.commit)
+                elif state.commit is None:
                     self.repo.references.create(self.ref, new_state.commit, force=False)
                 else:
                     ref = self.repo.references[self.ref]
