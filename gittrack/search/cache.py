@@ -103,7 +103,7 @@ MAX_COLUMNS = 1000
 """Keys given a column of their own at most; a query naming others reads them from the JSON."""
 # a metric's typed value from the JSON: NaN is JSON null there (and 'nan' in the column); a missing key is no JSON
 _METRIC_JSON = "CASE json_type({data}, ?) WHEN 'null' THEN 'nan' ELSE json_extract({data}, ?) END"
-MAX_LIKE_VALUES = 20_000
+MAX_LIKE_VALUES = 5_000
 """A LIKE over a column of at most this many distinct values is matched once per value."""
 
 
@@ -685,8 +685,12 @@ class KeyColumns:
             bounds = None if case_insensitive else _prefix_bounds(pattern)
             if bounds is None:
                 return test
-            # every value LIKE 'abc%' starts with 'abc': a comparison leaves Python only those
-            return f"({column} >= ? AND {column} < ? AND {test[0]})", [*params, bounds[0], *params, bounds[1], *test[1]]
+            # every value LIKE 'abc%' starts with 'abc': a comparison leaves Python only those; and
+            # when that is the whole pattern, it decides alone
+            whole = pattern == bounds[0] + "%"
+            check = "" if whole else f" AND {test[0]}"
+            return f"({column} >= ? AND {column} < ?{check})", [*params, bounds[0], *params, bounds[1],
+                                                                *([] if whole else test[1])]  # fmt: skip
         matcher = _like_pattern(pattern, int(case_insensitive))
         matching = [value for value in values if matcher.matches(str(value))]
         return f"{column} IN (SELECT value FROM json_each(?))", [*params, json.dumps(matching)]  # noqa: S608
