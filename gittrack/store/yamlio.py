@@ -91,6 +91,10 @@ def _lines(value: dict | list | tuple, pad: str, out: list[str]) -> None:
                 out.append(f"{pad}{_text(key)}: {_text(item)}")
             elif kind is float:
                 out.append(f"{pad}{_text(key)}: {_float(item)}")
+            elif kind is int:
+                out.append(f"{pad}{_text(key)}: {item}")
+            elif item is None:
+                out.append(f"{pad}{_text(key)}: null")
             elif item and (kind is dict or kind is list or isinstance(item, _CONTAINERS)):
                 out.append(f"{pad}{_text(key)}:")
                 _lines(item, nested if isinstance(item, dict) else pad, out)
