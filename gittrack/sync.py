@@ -222,7 +222,9 @@ def _push_data(repo: pygit2.Repository, remote: str, refs: list[RunRef] | None, 
             record = runfiles.read_summary(repo, ref.commit)
         except GittrackError:
             continue
-        lacking = sorted({item["path"] for item in referenced_data(record) if item["md5"] in absent})
+        lacking = sorted(
+            {f"{item['path']} ({item['md5']})" for item in referenced_data(record) if item["md5"] in absent}
+        )
         if lacking:
             ours.update(item["md5"] for item in referenced_data(record) if item["md5"] in absent)
             shown = ", ".join(lacking[:3]) + (f" and {len(lacking) - 3} more" if len(lacking) > 3 else "")

@@ -308,10 +308,15 @@ def test_symlinks_out_of_a_logged_folder_are_not_followed(dvc_repo: Path, tmp_pa
     assert sorted(p.name for p in out.iterdir()) == ["ok.txt"]
 
 
-def test_artifacts_need_dvc_set_up(repo: Path, tmp_path: Path) -> None:
+def test_the_first_artifact_sets_dvc_up_once(repo: Path, tmp_path: Path, caplog) -> None:
     (tmp_path / "f").write_text("x")
-    with gittrack.start_run(), pytest.raises(gittrack.UsageError, match="gittrack init"):
+    with gittrack.start_run() as active:
         gittrack.log_artifact(tmp_path / "f")
+        gittrack.log_artifact(tmp_path / "f", "again")
+    assert (repo / ".dvc" / "config").is_file()
+    assert caplog.text.count("set up DVC") == 1
+    assert "gittrack init --commit --dvc-remote URL" in caplog.text
+    assert Path(gittrack.download_artifacts(active.run_id, "again/f")).read_text() == "x"
 
 
 def test_artifacts_cli(dvc_repo: Path, tmp_path: Path) -> None:

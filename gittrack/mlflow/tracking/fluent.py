@@ -454,8 +454,7 @@ def log_input(dataset: Any, context: str | None = None, tags: dict | None = None
     """Record a dataset (from ``mlflow.data.from_pandas``/``from_numpy``) the run used."""
     client, run_id = active_run_target()
     path = getattr(dataset, "local_path", None)
-    if path is not None:
-        client.log_dataset(run_id, dataset.name, dataset.digest, context, path, getattr(dataset, "source_uri", None))
+    client.log_dataset(run_id, dataset.name, dataset.digest, context, path, getattr(dataset, "source_uri", None))
 
 
 @translate
