@@ -327,6 +327,10 @@ def _check_run(repo: pygit2.Repository, old: str, new: str, ref: str, index_tips
         return "deleting runs is refused on this remote" if previous is None or previous.status in ENDED else None
     if packed is not None and packed != new:
         return f"run {run_id} is packed with commit {packed[:12]}; its ref may only point there"
+    try:  # first: is it the run its name says at all (a summary read), then may it replace, then all of it
+        rules.read_run(repo, pygit2.Oid(hex=new), experiment, run_id)
+    except GittrackError as exc:
+        return f"not a valid run commit ({exc})"
     if old != ZERO and (reason := rules.may_replace(repo, pygit2.Oid(hex=old), pygit2.Oid(hex=new))) is not None:
         return reason
     try:

@@ -139,7 +139,8 @@ def test_a_killed_run_ended_at_its_last_heartbeat_everywhere(repo: Path, gittrac
     )
     proc = subprocess.Popen([sys.executable, "-c", script], env=_env(GITTRACK_CHECKPOINT_INTERVAL="0.2"))
     try:
-        _wait_for(lambda: bool(gittrack.list_runs("crash")) and "loss" in gittrack.list_runs("crash")[0].record.metrics)
+        _wait_for(lambda: "crash" in gittrack.Client().experiment_names()  # not written yet
+                  and "loss" in gittrack.list_runs("crash")[0].record.metrics)  # fmt: skip
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
