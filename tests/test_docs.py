@@ -174,22 +174,15 @@ def tree_paths(code: str) -> list[str]:
 
 
 def package_tree(s: Scenario, block) -> None:
-    """Every path of the tree exists; every module is in it, inside a folder it shows whole, or
-    named among the old import paths the page lists."""
+    """Every path of the tree exists; every module is in it, or inside a folder it shows whole."""
     listed = tree_paths(block.code)
     assert [path for path in listed if not (ROOT / path).exists()] == []
-    page = (ROOT / "docs/architecture.md").read_text()
-    old = re.findall(r"`(gittrack\.[\w.*]+)`", page.split("Old import paths")[1])
-    old_paths = {name.replace(".", "/").replace("/*", "/") + ("" if name.endswith("*") else ".py") for name in old}
     folders = {p for p in listed if p.endswith("/")}
-    whole = {f for f in folders | old_paths if f.endswith("/") and not any(p != f and p.startswith(f) for p in listed)}
+    whole = {f for f in folders if not any(p != f and p.startswith(f) for p in listed)}
     unlisted = [
         path
         for path in (str(f.relative_to(ROOT)) for f in (ROOT / "gittrack").rglob("*.py"))
-        if not Path(path).name.startswith("_")
-        and path not in listed
-        and path not in old_paths
-        and not any(path.startswith(folder) for folder in whole)
+        if not Path(path).name.startswith("_") and path not in listed and not any(path.startswith(f) for f in whole)
     ]
     assert unlisted == [], f"modules docs/architecture.md does not show: {unlisted}"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gittrack"
-CORE = ("gittrack.store", "gittrack.data", "gittrack.query", "gittrack.errors", "gittrack._version", "gittrack._moved")
+CORE = ("gittrack.store", "gittrack.data", "gittrack.errors", "gittrack._version")
 SEARCH_CORE = ("gittrack.search.filter", "gittrack.search.order", "gittrack.search.evaluate", "gittrack.search.sql",
                "gittrack.search.frame", "gittrack.search.rows", "gittrack.search.cache")  # fmt: skip
 CORE_MODULES = ("gittrack.registry.tags", "gittrack.registry.state", "gittrack.registry.write",
@@ -133,34 +133,3 @@ def test_the_cli_uses_only_the_public_api() -> None:
     reaching = [f"{a} -> {b}" for a, edges in GRAPH.items() if _layer(a) == 2
                 for b in edges if _layer(b) != 2 and b not in allowed]  # fmt: skip
     assert reaching == []
-
-
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [("gittrack.sharing", "gittrack.sync"), ("gittrack.models", "gittrack.flavors"),
-     ("gittrack.modelregistry", "gittrack.registry.service"), ("gittrack.query.filter", "gittrack.search.filter"),
-     ("gittrack.store.index", "gittrack.search.cache"), ("gittrack.store.rows", "gittrack.search.rows")],
-)  # fmt: skip
-def test_moved_modules_keep_their_old_import_path_for_a_release(old: str, new: str) -> None:
-    import importlib
-    import sys
-
-    sys.modules.pop(old, None)
-    with pytest.warns(DeprecationWarning, match=f"{old} is deprecated: import {new}"):
-        module = importlib.import_module(old)
-    assert module is importlib.import_module(new)
-
-
-def test_renamed_functions_keep_their_old_names() -> None:
-    import importlib
-    import sys
-
-    sys.modules.pop("gittrack.launcher", None)
-    with pytest.warns(DeprecationWarning, match="gittrack.launcher is deprecated"):
-        launcher = importlib.import_module("gittrack.launcher")
-    from gittrack.search.cache import RunIndex, SearchCache
-    from gittrack.store.packing import IndexMerge, Intake, merge_fetched, take_in
-
-    assert (take_in, Intake) == (merge_fetched, IndexMerge)
-    assert RunIndex is SearchCache
-    assert callable(launcher.run_command)

@@ -586,6 +586,3 @@ def row_from_record(record: RunRecord, ref: str, commit: str) -> RunRow:
         effective_end_time(status, record.end_time, record.heartbeat), bool(source.get("dirty")), dict(record.params),
         {key: m.value for key, m in record.metrics.items()}, dict(record.tags), datasets_of(record.inputs),
     )  # fmt: skip
-
-
-RunIndex = SearchCache  # its name before it was told apart from the run indexes (refs/runs-index/)

@@ -160,6 +160,3 @@ def _reject(intake: IndexMerge, line: str) -> None:
         intake.rejected.append(line)
     else:
         intake.unreported += 1
-
-
-take_in, Intake = merge_fetched, IndexMerge  # their names before 0.2, kept for one release
