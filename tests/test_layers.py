@@ -13,10 +13,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gittrack"
 CORE = ("gittrack.store", "gittrack.data", "gittrack.errors", "gittrack._version")
 SEARCH_CORE = ("gittrack.search.filter", "gittrack.search.order", "gittrack.search.evaluate", "gittrack.search.sql",
                "gittrack.search.frame", "gittrack.search.rows", "gittrack.search.cache")  # fmt: skip
-CORE_MODULES = ("gittrack.registry.tags", "gittrack.registry.state", "gittrack.registry.write",
-                "gittrack.registry.desired", "gittrack.registry.policy")  # fmt: skip
+CORE_MODULES = ("gittrack.registry.tags", "gittrack.registry.state", "gittrack.registry.guard",
+                "gittrack.registry.write", "gittrack.registry.desired", "gittrack.registry.policy")  # fmt: skip
 # the registry package bottom-up: a module may import only those before it
-REGISTRY_ORDER = ["tags", "state", "write", "desired", "policy", "service", "promotions"]
+REGISTRY_ORDER = ["tags", "state", "guard", "write", "desired", "policy", "service", "promotions"]
 
 
 def _name(path: Path) -> str:

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 from gittrack.entities import Run
 from gittrack.errors import GittrackError, InvalidNameError, NotFoundError, UsageError
 from gittrack.registry import tags
-from gittrack.registry.policy import policy_of
+from gittrack.registry.desired import read_at
+from gittrack.registry.guard import guard_problem
+from gittrack.registry.policy import default_tip
 from gittrack.registry.state import Model, Version, registry_state
 from gittrack.registry.write import write_event
 from gittrack.store.ids import short_id
@@ -122,19 +124,18 @@ def promote(
     ``archive_existing`` unassigns the stage from every other version. Returns the tags written.
     Stages the policy guards need a reviewed request (``promotions apply`` passes ``enforce_guard=False``)."""
     check_stage(repo, stage)
-    if enforce_guard and stage in policy_of(repo, name).guard:
-        raise UsageError(
-            f"stage {stage!r} of {name} is guarded: request it with 'gittrack models promote {name} {version} "
-            f"{stage} --request', get the pull request merged, and CI applies it"
-        )
     model = _model(repo, name)
     target = _version(model, version)
+    if enforce_guard:
+        _check_guard(repo, tags.TagName(tags.ASSIGN, name, stage=stage), model, target)
     if not target.active:
         raise UsageError(f"{name} {version} is deprecated; register a new version or promote another one")
     written = []
     if archive_existing:
         for holder in model.holders(stage):
             if holder.version != version:
+                if enforce_guard:
+                    _check_guard(repo, tags.TagName(tags.UNASSIGN, name, stage=stage), model, holder)
                 message = f"Unassigning stage '{stage}' to artifact '{name}' version '{holder.version}'{note}"
                 written.append(write_event(repo, model, tags.UNASSIGN, holder.commit, message, stage=stage)[0])
     message = f"Assigning stage {stage} to artifact {name} version {version}{note}"
@@ -148,6 +149,7 @@ def demote(repo: pygit2.Repository, name: str, version: str, stage: str) -> str:
     target = _version(model, version)
     if stage not in target.stages:
         raise UsageError(f"{name} {version} is not in stage {stage!r}")
+    _check_guard(repo, tags.TagName(tags.UNASSIGN, name, stage=stage), model, target)
     message = f"Unassigning stage '{stage}' to artifact '{name}' version '{version}'"
     return write_event(repo, model, tags.UNASSIGN, target.commit, message, stage=stage)[0]
 
@@ -159,12 +161,23 @@ def deprecate(repo: pygit2.Repository, name: str, version: str | None = None) ->
         target = _version(model, version, valid=False)
         if not target.active:
             raise UsageError(f"{name} {version} is deprecated already")
+        _check_guard(repo, tags.TagName(tags.DEREGISTER, name, version=version), model, target)
         message = f"Deregistering artifact {name} version {version}"
         return write_event(repo, model, tags.DEREGISTER, target.commit, message, version=version)[0]
     if model.deprecated:
         raise UsageError(f"{name} is deprecated already")
+    _check_guard(repo, tags.TagName(tags.DEPRECATE, name), model, None)
     newest = max(model.events, key=lambda e: e.order())
     return write_event(repo, model, tags.DEPRECATE, newest.commit, f"Deprecating artifact '{name}'")[0]
+
+
+def _check_guard(repo: pygit2.Repository, event: tags.TagName, model: Model, version: Version | None) -> None:
+    """Refuse ``event`` when the one guard rule (``registry.guard``) refuses it against the policy and
+    the desired holders in force (the default branch's registry.yaml), as the server hook would."""
+    wanted = read_at(repo, default_tip(repo))
+    problem = guard_problem(event, model, version, wanted.policy(event.model).guard, wanted.models.get(event.model, {}))
+    if problem is not None:
+        raise UsageError(problem)
 
 
 def split_spec(spec: str) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from gittrack.errors import InvalidNameError
 
@@ -26,14 +27,25 @@ _TAG = re.compile(
     r"(?:#(?P<counter>\d+))?$"
 )
 
-REGISTER, DEREGISTER, ASSIGN, UNASSIGN, DEPRECATE = "register", "deregister", "assign", "unassign", "deprecate"
+
+class EventKind(StrEnum):
+    """What a registry tag does (GTO's event types); equal to its lower-case name as a string."""
+
+    REGISTER = "register"
+    DEREGISTER = "deregister"
+    ASSIGN = "assign"
+    UNASSIGN = "unassign"
+    DEPRECATE = "deprecate"
+
+
+REGISTER, DEREGISTER, ASSIGN, UNASSIGN, DEPRECATE = EventKind
 
 
 @dataclass(frozen=True)
 class TagName:
     """A parsed registry tag name."""
 
-    kind: str
+    kind: EventKind
     model: str
     version: str | None = None
     stage: str | None = None
