@@ -13,6 +13,8 @@ from tests.conftest import BIN, git
 
 TRAIN = """\
 import json, os, yaml
+
+pytestmark = pytest.mark.slow  # real DVC repositories and experiments: end to end
 p = yaml.safe_load(open("params.yaml"))
 os.makedirs("dvclive/plots/metrics/train", exist_ok=True)
 with open("dvclive/plots/metrics/loss.tsv", "w") as f, open("dvclive/plots/metrics/train/acc.tsv", "w") as g:
