@@ -257,12 +257,13 @@ class Client:
         context: str | None = None,
         path: str | os.PathLike | None = None,
         source: str | None = None,
+        tags: Mapping[str, Any] | None = None,
     ) -> dict:
-        """Record a dataset (name, digest, context; a local ``path`` is also hashed by DVC), searchable
-        as ``dataset.name``, ``dataset.digest`` and ``dataset.context``."""
+        """Record a dataset (name, digest, context, tags; a local ``path`` is also hashed by DVC),
+        searchable as ``dataset.name``, ``dataset.digest`` and ``dataset.context``."""
         from gittrack.artifacts import log_dataset
 
-        return log_dataset(self._writer(run_id), name, digest, context, path, source)
+        return log_dataset(self._writer(run_id), name, digest, context, path, source, dict(tags or {}))
 
     def log_artifact(self, run_id: str, local_path: str | os.PathLike, artifact_path: str | None = None) -> dict:
         """Store a file or folder in the DVC cache and point to it from the run."""

@@ -290,13 +290,18 @@ def test_datasets_and_search_results(repo: Path) -> None:
         with mlflow.start_run(run_name=f"run-{i}"):
             mlflow.log_param("lr", lr)
             mlflow.log_metric("score", lr)
-            mlflow.log_input(dataset, context="training" if i < 2 else "eval")
+            mlflow.log_input(dataset, context="training" if i < 2 else "eval", tags={"fold": str(i)})
     runs = mlflow.search_runs(order_by=["metrics.score DESC"])
     assert list(runs.columns[:6]) == ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
     assert list(runs["tags.mlflow.runName"]) == ["run-0", "run-1", "run-2"]  # NaN after numbers
     listed = mlflow.search_runs(filter_string="dataset.context = 'training'", output_format="list")
     assert sorted(r.info.run_name for r in listed) == ["run-0", "run-1"]
     assert listed[0].inputs.dataset_inputs[0].dataset.name == "train-set"
+    tags = {t.key: t.value for t in listed[0].inputs.dataset_inputs[0].tags}
+    assert tags["mlflow.data.context"] == "training"
+    assert tags["fold"] in ("0", "1")
+    with pytest.raises(MlflowException, match="model="):
+        mlflow.log_input(dataset, model=object())
     assert len(mlflow.search_runs(filter_string="metrics.score != 0.1")) == 2  # NaN matches !=, as in MLflow
     assert len(mlflow.search_runs(filter_string="run_name = 'run-1' AND status = 'FINISHED'")) == 1
     client = MlflowClient()

@@ -79,6 +79,8 @@ def run_inputs(run: gittrack.entities.Run) -> RunInputs:
         digest = str(item.get("digest") or item.get("md5") or "")
         dataset = Dataset(name, digest, "local", str(item.get("path") or ""))
         tags = [InputTag("mlflow.data.context", str(item["context"]))] if item.get("context") else []
+        own = item.get("tags")
+        tags += [InputTag(str(k), str(v)) for k, v in own.items()] if isinstance(own, dict) else []
         found.append(DatasetInput(dataset, tags))
     return RunInputs(found)
 

@@ -451,10 +451,16 @@ def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
 
 @translate
 def log_input(dataset: Any, context: str | None = None, tags: dict | None = None, model: Any = None) -> None:
-    """Record a dataset (from ``mlflow.data.from_pandas``/``from_numpy``) the run used."""
+    """Record a dataset (from ``mlflow.data.from_pandas``/``from_numpy``) the run used, with its
+    context and tags; a dataset whose source is a local file or folder is also hashed by DVC."""
+    if model is not None:
+        raise MlflowException.invalid_parameter_value(
+            "log_input(model=...) is not supported: gittrack records a run's datasets, not a model's inputs"
+        )
     client, run_id = active_run_target()
     path = getattr(dataset, "local_path", None)
-    client.log_dataset(run_id, dataset.name, dataset.digest, context, path, getattr(dataset, "source_uri", None))
+    source = getattr(dataset, "source_uri", None)
+    client.log_dataset(run_id, dataset.name, dataset.digest, context, path, source, tags)
 
 
 @translate
