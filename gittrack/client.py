@@ -369,11 +369,14 @@ class Client:
     def register_model(
         self, model_uri: str, name: str, version: str | None = None, bump: str = "patch", message: str | None = None
     ) -> dict:
-        """Register ``runs:/<run>/<artifact>`` as a new version of model ``name`` (a GTO tag)."""
+        """Register ``runs:/<run>/<artifact>`` as a new version of model ``name`` (a GTO tag). A run
+        still running may be registered: the tag is on its checkpoint holding the model (written
+        now when this client logged it), and stays valid as the run goes on (docs/registry.md)."""
         from gittrack.flavors import parse_uri
         from gittrack.registry.service import version_dict
 
         run, artifact = parse_uri(model_uri)
+        run = self.get_run(run).info.run_id  # a run this client writes: its last logs committed first
         return version_dict(self._repo, self.registry.register(name, run, artifact, version, bump, message))
 
     def promote_model(self, name: str, version: str, stage: str, archive_existing: bool = False) -> list[str]:

@@ -16,7 +16,7 @@ import pytest
 import gittrack
 import gittrack.mlflow as mlflow
 from gittrack.data import dvcstore
-from gittrack.mlflow import _pending, _state
+from gittrack.mlflow import _state
 from gittrack.mlflow.entities import ViewType
 from gittrack.mlflow.exceptions import MlflowException
 from gittrack.mlflow.tracking import MlflowClient
@@ -35,7 +35,6 @@ def _fresh_mlflow_state():
     _state.reset()
     fluent._last_run_id = None
     fluent._experiment_set = False
-    _pending._pending.clear()
 
 
 def make_repo(path: Path) -> Path:
@@ -444,8 +443,13 @@ def test_registry_speaks_mlflow_on_gto_tags(repo: Path, tmp_path: Path) -> None:
         client.rename_registered_model("churn", "other")
     with mlflow.start_run() as active:
         mlflow.sklearn.log_model(model, name="model")
-        with pytest.raises(MlflowException, match="still running"):
-            mlflow.register_model(f"runs:/{active.info.run_id}/model", "churn")
+        running = mlflow.register_model(f"runs:/{active.info.run_id}/model", "churn")  # at once, as in MLflow
+        assert client.get_model_version("churn", running.version).run_id == active.info.run_id
+        mlflow.log_metric("after", 1.0)  # the run moves past the checkpoint the version tags
+    assert client.get_model_version("churn", running.version).current_stage == "None"
+    np.testing.assert_array_equal(mlflow.sklearn.load_model(f"models:/churn/{running.version}").predict(x), expected)
+    with pytest.raises(MlflowException, match="is already churn"):
+        mlflow.register_model(f"runs:/{active.info.run_id}/model", "churn")
     assert client.get_model_version_download_uri("churn", "3") == f"runs:/{runs[2]}/model"
 
     # the numbering and the metadata are the same in another clone

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from gittrack.mlflow import _registry, _state
-from gittrack.mlflow._pending import register_after_run
 from gittrack.mlflow.exceptions import MlflowException, translate
 from gittrack.mlflow.models.model import ModelInfo
 from gittrack.mlflow.models.signature import ModelSignature, infer_signature
@@ -217,7 +216,7 @@ def log_model(
         raise MlflowException(f"cannot save a {flavor} model: {exc}") from None
     version = None
     if registered_model_name:
-        version = register_after_run(client, run_id, path, registered_model_name)
+        version = _registry.register(client, f"runs:/{run_id}/{path}", registered_model_name).version
     return ModelInfo(
         path,
         f"runs:/{run_id}/{path}",

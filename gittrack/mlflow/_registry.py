@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -211,18 +210,9 @@ def resolve_model_uri(client: gittrack.Client, uri: str) -> tuple[str, str]:
 def register(
     client, model_uri: str, name: str, tags: dict | None = None, description: str | None = None
 ) -> ModelVersion:
-    """Register a model URI as the next version of ``name`` and return it as MLflow numbers it."""
-    from gittrack.errors import GittrackError
-
+    """Register a model URI as the next version of ``name`` at once (a running run too, as in MLflow:
+    the tag is on the run's checkpoint holding the model) and return it as MLflow numbers it."""
     run_id, path = resolve_model_uri(client, model_uri)
-    run = None
-    with contextlib.suppress(GittrackError):
-        run = client.get_run(run_id)
-    if run is not None and run.record.status == "RUNNING":
-        raise UsageError(
-            f"run {run.info.run_name} is still running: register its model once it has ended (a version "
-            "tags the run's final commit), or log it with registered_model_name=, which does that for you"
-        )
     created = client.register_model(f"runs:/{run_id}/{path}", name)
     if tags or description is not None:
         described = description if description is not None else ...

@@ -129,10 +129,7 @@ class MlflowClient:
     @translate
     def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
         """End a run: FINISHED (default), FAILED or KILLED."""
-        from gittrack.mlflow._pending import flush_registrations
-
         self._client.set_terminated(run_id, status or "FINISHED")
-        flush_registrations()
 
     @translate
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:

@@ -57,13 +57,9 @@ class ActiveRun(Run):
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        from gittrack.mlflow._pending import flush_registrations
-
         global _last_run_id
         _last_run_id = self._active.run_id
-        result = translate(self._active.__exit__)(exc_type, exc, tb)
-        translate(flush_registrations)()
-        return result
+        return translate(self._active.__exit__)(exc_type, exc, tb)
 
     def __repr__(self) -> str:
         return f"<ActiveRun: run_id={self._active.run_id}>"
@@ -276,14 +272,12 @@ def last_active_run() -> Run | None:
 def end_run(status: str = "FINISHED") -> None:
     """End the active run (and runs nested in it)."""
     import gittrack
-    from gittrack.mlflow._pending import flush_registrations
 
     global _last_run_id
     active = gittrack.active_run()
     if active is not None:
         _last_run_id = active.run_id
     gittrack.end_run(status)
-    flush_registrations()
 
 
 def active_run_target(run_id: str | None = None) -> tuple[Any, str]:
