@@ -398,8 +398,10 @@ def test_registry_speaks_mlflow_on_gto_tags(repo: Path, tmp_path: Path) -> None:
     assert "churn@v0.0.3" in git(repo, "tag", "--list")
     client.transition_model_version_stage("churn", "1", "staging")
     client.transition_model_version_stage("churn", 2, "Production")
+    client.transition_model_version_stage("churn", "3", "Staging")
     mv = client.transition_model_version_stage("churn", "3", "PRODUCTION", archive_existing_versions=True)
     assert mv.current_stage == "Production"
+    assert gittrack.Client().get_model_version("churn", "staging")["version"] == "v0.0.1"  # 3 left staging
     assert client.get_model_version("churn", "2").current_stage == "Archived"
     assert client.get_model_version("churn", "1").current_stage == "Staging"
     latest = {v.current_stage: v.version for v in client.get_latest_versions("churn")}

@@ -21,7 +21,7 @@ from gittrack.mlflow.entities.model_registry import ModelVersion, RegisteredMode
 if TYPE_CHECKING:
     import gittrack
 
-MLFLOW_STAGES = {"staging": "Staging", "production": "Production"}
+MLFLOW_STAGES = {"production": "Production", "staging": "Staging"}  # a version holding both shows Production
 ARCHIVED_TAG = "gittrack.archived"  # version metadata: archived through gittrack.mlflow
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<selector>[^/]+)|@(?P<alias>[^/]+))(?:/(?P<path>.*))?$")
 

@@ -566,10 +566,12 @@ def set_experiment_tags(client, name: str, tags: dict[str, Any]) -> None:
 
 
 def transition(client, name: str, version: Any, stage: str, archive_existing: bool = False) -> None:
-    """MLflow's stage transition as GTO events (see ``gittrack.mlflow._registry``)."""
+    """MLflow's stage transition as GTO events (see ``gittrack.mlflow._registry``). As in MLflow a
+    version is in one stage at a time: moving it to Staging or Production takes it out of the
+    other, Archived and None out of both; its aliases (other GTO stages) stay."""
     semver = _registry.semver_of(client, name, version)
     target = _registry.gto_stage(stage)
-    held = client.get_model_version(name, semver)["stages"]
+    held = [s for s in client.get_model_version(name, semver)["stages"] if s in _registry.MLFLOW_STAGES]
     if target in ("none", "archived"):
         for held_stage in held:
             client.demote_model(name, semver, held_stage)
@@ -585,6 +587,9 @@ def transition(client, name: str, version: Any, stage: str, archive_existing: bo
             if mv.gto_version != semver and target in _held(client, name, mv)
         ]
     client.promote_model(name, semver, target, archive_existing)
+    for held_stage in held:
+        if held_stage != target:
+            client.demote_model(name, semver, held_stage)
     client.update_model_metadata(name, semver, tags={_registry.ARCHIVED_TAG: None})
     for mv in others:
         client.update_model_metadata(name, mv.gto_version, tags={_registry.ARCHIVED_TAG: "true"})
