@@ -81,6 +81,9 @@ def test_import_loads_no_library_and_every_import_form_works() -> None:
         "for name in ('tracking', 'entities', 'exceptions', 'sklearn', 'xgboost', 'lightgbm', 'pytorch', 'pyfunc',\n"
         "             'models', 'data', 'artifacts'):\n"
         "    getattr(mlflow, name)\n"
+        "from gittrack.mlflow.version import VERSION\n"
+        "assert mlflow.__version__ == VERSION and VERSION.split('.')[0] == '3', VERSION  # MLflow's, not ours\n"
+        "assert gittrack.__version__ != mlflow.__version__\n"
         "print('ok')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
@@ -174,11 +177,11 @@ def test_runs_have_mlflows_fields_and_system_tags_and_work_after_their_block(rep
         assert mlflow.active_run().info.run_id == parent.info.run_id
     info = parent.info
     assert info.status == "FINISHED"
-    assert info.run_id == info.run_uuid
+    assert info.run_id == info.run_uuid == parent._info.run_id  # MLflow's attribute, read by some code
     assert (info.run_name, info.experiment_id, info.lifecycle_stage) == ("renamed", "exp", "active")
     assert info.user_id == "Ada Tester"
     assert info.end_time >= info.start_time > 1_600_000_000_000
-    assert info.artifact_uri == f"runs:/{info.run_id}"
+    assert info.artifact_uri == f"file://{repo}/.git/gittrack/mlflow-artifacts/{info.run_id}/artifacts"
     assert parent.data.metrics == {"loss": 0.5, "acc": 0.8, "f1": 0.7}
     assert parent.data.params == {"lr": "0.1", "depth": "3", "kind": "rf"}
     tags = parent.data.tags
@@ -260,7 +263,11 @@ def test_artifacts_set_up_dvc_on_first_use_and_come_back(repo: Path, tmp_path: P
         mlflow.log_table(pd.DataFrame({"x": [1, 2]}), "table.json")
         mlflow.log_figure(figure, "figure.png")
         mlflow.log_image(np.zeros((4, 4, 3), dtype=np.uint8), "image.png")
-        assert mlflow.get_artifact_uri("notes.txt") == f"runs:/{run.info.run_id}/notes.txt"
+        uri = mlflow.get_artifact_uri()
+        assert mlflow.get_artifact_uri("notes.txt") == f"{uri}/notes.txt"
+        assert (
+            uri == run.info.artifact_uri == f"file://{repo}/.git/gittrack/mlflow-artifacts/{run.info.run_id}/artifacts"
+        )
     assert caplog.text.count("set up DVC") == 1
     assert (repo / ".dvc").is_dir()
     client = MlflowClient()
@@ -277,6 +284,16 @@ def test_artifacts_set_up_dvc_on_first_use_and_come_back(repo: Path, tmp_path: P
     assert Path(inner).read_text() == "b"
     assert json.loads(Path(client.download_artifacts(run.info.run_id, "config/params.json")).read_text()) == {"a": 1}
     assert mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes.txt") == "hello"
+    # the artifact location: what MLflow's local store gives, taken by every artifact call
+    assert mlflow.artifacts.load_text(f"{uri}/notes.txt") == "hello"
+    assert [f.path for f in mlflow.artifacts.list_artifacts(f"{uri}/plots")] == ["plots/a.txt", "plots/b.txt"]
+    written = mlflow.artifacts.download_artifacts(uri)
+    assert written == uri.removeprefix("file://")  # downloaded where the URI says
+    assert (Path(written) / "plots" / "a.txt").read_text() == "a"
+    assert Path(client.download_artifacts(run.info.run_id, "notes.txt", "relative")).is_absolute()
+    with mlflow.start_run() as again:
+        mlflow.log_artifact(f"{uri}/notes.txt", "copied")  # a file URI is a local path too
+    assert mlflow.artifacts.load_text(f"runs:/{again.info.run_id}/copied/notes.txt") == "hello"
     assert mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/table.json") == {"columns": ["x"], "data": [[1], [2]]}
 
 

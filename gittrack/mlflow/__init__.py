@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from gittrack._version import __version__ as __version__
+from gittrack.mlflow.version import VERSION
+
+__version__ = VERSION  # the MLflow API implemented, as libraries checking mlflow.__version__ expect
 
 _SUBMODULES = frozenset(
     (
@@ -29,6 +31,7 @@ _SUBMODULES = frozenset(
         "tracking",
         "types",
         "utils",
+        "version",
         "xgboost",
     )
 )

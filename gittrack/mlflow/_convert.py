@@ -52,8 +52,11 @@ def system_tags(run: gittrack.entities.Run) -> dict[str, str]:
     return tags
 
 
-def run_info(run: gittrack.entities.Run) -> RunInfo:
-    """MLflow's ``RunInfo`` of a gittrack run."""
+def run_info(run: gittrack.entities.Run, repo_path: str | None = None) -> RunInfo:
+    """MLflow's ``RunInfo`` of a gittrack run; its ``artifact_uri`` is the run's artifact folder in
+    the clone at ``repo_path`` (``runs:/<run id>`` without one)."""
+    from gittrack.mlflow._locations import artifact_uri
+
     info = run.info
     deleted = info.ref.startswith(DELETED_PREFIX)
     return RunInfo(
@@ -65,7 +68,7 @@ def run_info(run: gittrack.entities.Run) -> RunInfo:
         start_time=info.start_time,
         end_time=info.end_time,
         lifecycle_stage=LifecycleStage.DELETED if deleted else LifecycleStage.ACTIVE,
-        artifact_uri=f"runs:/{info.run_id}",
+        artifact_uri=artifact_uri(repo_path, info.run_id) if repo_path else f"runs:/{info.run_id}",
     )
 
 
@@ -85,12 +88,13 @@ def run_inputs(run: gittrack.entities.Run) -> RunInputs:
     return RunInputs(found)
 
 
-def to_mlflow_run(run: gittrack.entities.Run) -> Run:
-    """MLflow's ``Run`` of a gittrack run: its own tags, and over them the system tags derived from
-    the record (name, user, source commit and branch, parent), which nothing else may set."""
+def to_mlflow_run(run: gittrack.entities.Run, repo_path: str | None = None) -> Run:
+    """MLflow's ``Run`` of a gittrack run of the clone at ``repo_path``: its own tags, and over them
+    the system tags derived from the record (name, user, source commit and branch, parent), which
+    nothing else may set."""
     tags = {**run.data.tags, **system_tags(run)}
     data = RunData(metrics=dict(run.data.metrics), params=dict(run.data.params), tags=tags)
-    return Run(run_info(run), data, run_inputs(run))
+    return Run(run_info(run, repo_path), data, run_inputs(run))
 
 
 def to_mlflow_experiment(experiment: Any) -> Experiment:

@@ -7,6 +7,7 @@ MLflow ``MLmodel`` file and MLflow's file layout beside it, so real MLflow loads
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import time
@@ -247,16 +248,20 @@ def _gittrack_example(example: Any) -> bool:
 
 
 def resolve(model_uri: str) -> tuple[Any, str, str]:
-    """(gittrack client, run id, artifact path) of a runs:/ or models:/ URI."""
+    """(gittrack client, run id, artifact path) of a runs:/ or models:/ URI or a location in a
+    run's artifact folder (``get_artifact_uri("model")``)."""
+    from gittrack.mlflow import _locations
     from gittrack.mlflow.tracking.client import gittrack_client
 
-    if not isinstance(model_uri, str) or not model_uri.startswith(("runs:/", "models:/")):
+    text = os.fspath(model_uri) if isinstance(model_uri, str | os.PathLike) else None
+    found = None if text is None or text.startswith("models:/") else _locations.parse(text)
+    if text is None or (found is None and not text.startswith("models:/")):
         raise MlflowException.invalid_parameter_value(
             f"gittrack.mlflow loads runs:/<run id>/<path> and models:/ URIs, not {model_uri!r}; "
             "for a folder on disk use real MLflow (the folder has an MLmodel file)"
         )
-    client = gittrack_client(_state.registry_repo() if model_uri.startswith("models:/") else None)
-    run_id, path = _registry.resolve_model_uri(client, model_uri)
+    client = gittrack_client(_state.registry_repo() if found is None else found[0])
+    run_id, path = _registry.resolve_model_uri(client, text)
     return client, run_id, path
 
 

@@ -195,16 +195,20 @@ def parse_models_uri(client: gittrack.Client, uri: str) -> tuple[str, str, str]:
 
 
 def resolve_model_uri(client: gittrack.Client, uri: str) -> tuple[str, str]:
-    """Any model URI gittrack.mlflow takes -> (run id, artifact path)."""
+    """Any model URI gittrack.mlflow takes -> (run id, artifact path): ``models:/...``,
+    ``runs:/<run id>/<path>``, or a location in a run's artifact folder (``get_artifact_uri``)."""
+    from gittrack.mlflow._locations import parse
+
     if uri.startswith("models:/"):
         run_id, path, _ = parse_models_uri(client, uri)
         return run_id, path
-    if uri.startswith("runs:/"):
-        run_id, _, path = uri[len("runs:/") :].lstrip("/").partition("/")
-        if not run_id or not path:
-            raise UsageError(f"model URI {uri!r} is not of the form runs:/<run id>/<path>")
-        return run_id, path.rstrip("/")
-    raise UsageError(f"model URI {uri!r} is not a runs:/ or models:/ URI")
+    found = parse(uri)
+    if found is None:
+        raise UsageError(f"model URI {uri!r} is not a runs:/ or models:/ URI, nor a run's artifact location")
+    _, run_id, path = found
+    if not path:
+        raise UsageError(f"model URI {uri!r} names a run's artifacts, not a model in them (add /<path>)")
+    return run_id, path
 
 
 def register(

@@ -94,13 +94,13 @@ class MlflowClient:
     def get_run(self, run_id: str) -> Run:
         """A run by id (also a unique id prefix or name, as gittrack takes); deleted runs too, as in MLflow."""
         try:
-            return _convert.to_mlflow_run(self._client.get_run(run_id))
+            return _convert.to_mlflow_run(self._client.get_run(run_id), self._client.repo_path)
         except NotFoundError:
             quoted = str(run_id).replace("'", "''")
             found = self._client.search_runs(None, f"attributes.run_id = '{quoted}'", None, 1, "deleted", "list")
             if not found:
                 raise
-            return _convert.to_mlflow_run(found[0])
+            return _convert.to_mlflow_run(found[0], self._client.repo_path)
 
     @translate
     def get_parent_run(self, run_id: str) -> Run | None:
@@ -222,19 +222,19 @@ class MlflowClient:
             ViewType.to_gittrack(run_view_type),
             "list",
         )
-        page = [_convert.to_mlflow_run(r) for r in runs[start : start + max_results]]
+        page = [_convert.to_mlflow_run(r, self._client.repo_path) for r in runs[start : start + max_results]]
         return PagedList(page, _token(start + max_results) if len(runs) > start + max_results else None)
 
     # -- artifacts ---------------------------------------------------------------------------
     @translate
     def log_artifact(self, run_id: str, local_path: str | os.PathLike, artifact_path: str | None = None) -> None:
-        """Store a file or folder as an artifact (content in DVC)."""
-        self._client.log_artifact(run_id, local_path, artifact_path)
+        """Store a file or folder (a path or ``file:`` URI) as an artifact (content in DVC)."""
+        self._client.log_artifact(run_id, _state.local_path(local_path) or local_path, artifact_path)
 
     @translate
     def log_artifacts(self, run_id: str, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None:
         """Store a folder's content as artifacts."""
-        self._client.log_artifacts(run_id, local_dir, artifact_path)
+        self._client.log_artifacts(run_id, _state.local_path(local_dir) or local_dir, artifact_path)
 
     @translate
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
@@ -651,8 +651,9 @@ def list_artifacts(client, run_id: str, path: str | None = None) -> list[FileInf
 
 
 def download(client, run_id: str, path: str = "", dst_path: str | None = None) -> str:
-    """Download an artifact (or a file inside a folder artifact, or everything under a folder prefix)."""
-    return client.download_artifacts(run_id, (path or "").strip("/") or None, dst_path)
+    """Download an artifact (or a file inside a folder artifact, or everything under a folder
+    prefix); returns its absolute local path, as MLflow does."""
+    return os.path.abspath(client.download_artifacts(run_id, (path or "").strip("/") or None, dst_path))
 
 
 # -- tiny filters for experiments and registry searches -------------------------------------------

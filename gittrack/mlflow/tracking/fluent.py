@@ -36,7 +36,7 @@ class ActiveRun(Run):
 
     @property
     def _run(self) -> Run:
-        return _convert.to_mlflow_run(self._active.to_run())
+        return _convert.to_mlflow_run(self._active.to_run(), self._active.client.repo_path)
 
     @property
     def info(self):
@@ -52,6 +52,17 @@ class ActiveRun(Run):
     def inputs(self):
         """The run's datasets."""
         return self._run.inputs
+
+    @property
+    def outputs(self):
+        """The run's logged models."""
+        return self._run.outputs
+
+    # MLflow's Run keeps these as attributes, and code reads them (``run._info.run_id``)
+    _info = info
+    _data = data
+    _inputs = inputs
+    _outputs = outputs
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -366,14 +377,14 @@ def delete_tag(key: str) -> None:
 def log_artifact(local_path: str | os.PathLike, artifact_path: str | None = None, run_id: str | None = None) -> None:
     """Store a file or folder as an artifact (content in DVC; DVC is set up on first use)."""
     client, run_id = active_run_target(run_id)
-    client.log_artifact(run_id, local_path, artifact_path)
+    client.log_artifact(run_id, _state.local_path(local_path) or local_path, artifact_path)
 
 
 @translate
 def log_artifacts(local_dir: str | os.PathLike, artifact_path: str | None = None, run_id: str | None = None) -> None:
     """Store a folder's content as artifacts."""
     client, run_id = active_run_target(run_id)
-    client.log_artifacts(run_id, local_dir, artifact_path)
+    client.log_artifacts(run_id, _state.local_path(local_dir) or local_dir, artifact_path)
 
 
 @translate
@@ -459,9 +470,13 @@ def log_input(dataset: Any, context: str | None = None, tags: dict | None = None
 
 @translate
 def get_artifact_uri(artifact_path: str | None = None) -> str:
-    """``runs:/<run id>[/<path>]``: what every load and download call of gittrack takes."""
-    _, run_id = active_run_target()
-    return f"runs:/{run_id}" + (f"/{artifact_path.strip('/')}" if artifact_path else "")
+    """The ``file://`` URI of the active run's artifact folder (or of ``artifact_path`` in it), as
+    MLflow's local store answers: every artifact and load call takes it, and a download through it
+    writes the artifacts there."""
+    from gittrack.mlflow._locations import artifact_uri
+
+    client, run_id = active_run_target()
+    return artifact_uri(client.repo_path, run_id, artifact_path)
 
 
 @translate
@@ -512,26 +527,28 @@ def search_runs(
     view = ViewType.to_gittrack(run_view_type)
     if output_format == "list":
         runs = client.search_runs(names, filter_string or "", order_by, max_results, view, "list")
-        return [_convert.to_mlflow_run(r) for r in runs]
+        return [_convert.to_mlflow_run(r, client.repo_path) for r in runs]
     if output_format != "pandas":
         raise MlflowException.invalid_parameter_value(
             f"output_format must be 'pandas' or 'list', got {output_format!r}"
         )
     frame = client.search_runs(names, filter_string or "", order_by, max_results, view, "pandas")
-    return mlflow_frame(frame)
+    return mlflow_frame(frame, client.repo_path)
 
 
-def mlflow_frame(frame):
+def mlflow_frame(frame, repo_path: str):
     """gittrack's search DataFrame with MLflow's columns: run_id, experiment_id, status, artifact_uri,
     start_time, end_time, metrics.*, params.*, tags.* (system tags included)."""
     import pandas as pd
+
+    from gittrack.mlflow._locations import artifact_uri
 
     out = pd.DataFrame(
         {
             "run_id": frame["run_id"],
             "experiment_id": frame["experiment"],
             "status": frame["status"],
-            "artifact_uri": "runs:/" + frame["run_id"].astype(str),
+            "artifact_uri": [artifact_uri(repo_path, str(run_id)) for run_id in frame["run_id"]],
             "start_time": frame["start_time"],
             "end_time": frame["end_time"],
         }
