@@ -302,13 +302,15 @@ class Client:
         pip_requirements: list[str] | None = None,
         serialization: str | None = None,
         extra=None,
+        entry: Mapping[str, Any] | None = None,
     ) -> dict:
         """Save a model (flavor detected when not given) with its model.yaml, as artifact ``name``;
-        ``serialization`` and ``extra``: see ``gittrack.flavors.log_model``."""
+        ``serialization``, ``extra`` and ``entry``: see ``gittrack.flavors.log_model``."""
         from gittrack.flavors import log_model
 
         writer = self._writer(run_id)
-        return log_model(writer, model, name, flavor, signature, input_example, pip_requirements, serialization, extra)
+        return log_model(writer, model, name, flavor, signature, input_example, pip_requirements, serialization, extra,
+                         dict(entry or {}))  # fmt: skip
 
     def load_model(self, uri: str) -> Any:
         """Load ``runs:/<run>/<name>`` or ``MODEL@<version|stage|latest>``: fetched if needed,
@@ -321,6 +323,14 @@ class Client:
             return load_registered(self._repo, uri)
         run, path = parse_uri(uri)
         return load(self._repo, self.get_run(run), path)
+
+    def model_folder(self, uri: str) -> str:
+        """The folder of the model ``runs:/<run>/<name>``, fetched if needed and verified against the
+        run's pointer, in a new temporary folder: load it with ``gittrack.flavors.load_folder``."""
+        from gittrack.flavors import materialise, parse_uri
+
+        run, path = parse_uri(uri)
+        return str(materialise(self._repo, self.get_run(run), path))
 
     # -- experiments ----------------------------------------------------------------------
     def create_experiment(self, name: str, tags: Mapping[str, Any] | None = None, description: str | None = None):
