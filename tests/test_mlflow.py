@@ -21,7 +21,7 @@ from gittrack.mlflow.entities import ViewType
 from gittrack.mlflow.exceptions import MlflowException
 from gittrack.mlflow.tracking import MlflowClient
 from gittrack.sync import pull, push
-from tests.conftest import git
+from tests.conftest import git, optional
 
 pytestmark = pytest.mark.slow
 
@@ -406,7 +406,8 @@ def test_registry_speaks_mlflow_on_gto_tags(repo: Path, tmp_path: Path) -> None:
             model, x = _train(c)
             info = mlflow.sklearn.log_model(model, name="model", registered_model_name="churn" if c == 0.1 else None)
         runs.append(run.info.run_id)
-    assert info.model_uri == f"runs:/{runs[-1]}/model"
+    assert info.model_uri == f"models:/{info.model_id}"  # MLflow 3's logged model
+    assert info.model_id.startswith(f"m-{runs[-1]}-")
     client = MlflowClient()
     assert client.get_model_version("churn", 1).version == "1"
     second = mlflow.register_model(f"runs:/{runs[1]}/model", "churn", tags={"k": "v"})
@@ -469,7 +470,7 @@ def test_registry_speaks_mlflow_on_gto_tags(repo: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(mlflow.sklearn.load_model(f"models:/churn/{running.version}").predict(x), expected)
     with pytest.raises(MlflowException, match="is already churn"):
         mlflow.register_model(f"runs:/{active.info.run_id}/model", "churn")
-    assert client.get_model_version_download_uri("churn", "3") == f"runs:/{runs[2]}/model"
+    assert client.get_model_version_download_uri("churn", "3").endswith(f"/{runs[2]}/artifacts/model")
 
     # the numbering and the metadata are the same in another clone
     remote = tmp_path / "remote.git"
@@ -528,9 +529,9 @@ def test_every_flavor_logs_loads_and_predicts_through_pyfunc(repo: Path) -> None
         for name, (module, model, data) in models.items():
             signature = infer_signature(data, None)
             info = module.log_model(model, artifact_path=name, signature=signature, input_example=data[:2])
-            assert info.model_uri == f"runs:/{run.info.run_id}/{name}"
+            assert (info.model_uri, info.run_id, info.name) == (f"models:/{info.model_id}", run.info.run_id, name)
     for name, (module, model, data) in models.items():
-        uri = f"runs:/{run.info.run_id}/{name}"
+        uri = info.model_uri if name == "pytorch" else f"runs:/{run.info.run_id}/{name}"  # the last one logged
         loaded = module.load_model(uri)
         predicted = mlflow.pyfunc.load_model(uri).predict(data)
         if name == "pytorch":
@@ -545,6 +546,40 @@ def test_every_flavor_logs_loads_and_predicts_through_pyfunc(repo: Path) -> None
             np.testing.assert_allclose(loaded.predict(data), model.predict(data), rtol=1e-6)
         folder = Path(MlflowClient().download_artifacts(run.info.run_id, name))
         assert {"MLmodel", "model.yaml", "requirements.txt", "python_env.yaml"} <= {p.name for p in folder.iterdir()}
+
+
+def test_log_model_takes_mlflows_arguments_and_refuses_naming_the_one_it_cannot_honour(repo: Path) -> None:
+    import inspect
+
+    real = optional("mlflow", "the signatures gittrack.mlflow mirrors are MLflow's")
+
+    for flavor in ("sklearn", "xgboost", "lightgbm", "pytorch", "pyfunc"):
+        for function in ("log_model", "save_model"):
+            ours = inspect.signature(getattr(getattr(mlflow, flavor), function)).parameters
+            theirs = inspect.signature(getattr(getattr(real, flavor), function)).parameters
+            assert not any(p.kind is p.VAR_KEYWORD for p in ours.values()), (flavor, function)  # nothing swallowed
+            assert [n for n in theirs if theirs[n].kind is not theirs[n].VAR_KEYWORD] == list(ours), (flavor, function)
+    model, _ = _train(1.0)
+    refusals = {
+        "serialization_format='skops'": lambda: mlflow.sklearn.log_model(model, serialization_format="skops"),
+        "skops_trusted_types=": lambda: mlflow.sklearn.log_model(model, skops_trusted_types=["x"]),
+        "model_format='json'": lambda: mlflow.xgboost.log_model(model, model_format="json"),
+        "export_model=True": lambda: mlflow.pytorch.log_model(model, export_model=True),
+        "model_id='m-1'": lambda: mlflow.sklearn.log_model(model, model_id="m-1"),
+        "loader_module='x'": lambda: mlflow.pyfunc.log_model(loader_module="x"),
+        "infer_code_paths=True": lambda: mlflow.pyfunc.log_model(python_model=AddN(), infer_code_paths=True),
+        "python_model='model.py'": lambda: mlflow.pyfunc.log_model(python_model="model.py"),
+        "mlflow_model=": lambda: mlflow.sklearn.save_model(model, "out", mlflow_model=object()),
+        "env_pack=": lambda: mlflow.register_model("runs:/x/model", "m", env_pack="databricks_model_serving"),
+        "dataset=": lambda: mlflow.log_metric("m", 1.0, dataset=object()),
+    }
+    with mlflow.start_run():
+        for argument, call in refusals.items():
+            with pytest.raises(MlflowException, match=argument.replace("(", r"\(")) as caught:
+                call()
+            assert "not supported" in str(caught.value) or "not kept" in str(caught.value), argument
+        with pytest.raises(TypeError):
+            mlflow.sklearn.log_model(model, name="m", bogus=1)  # an argument MLflow does not have either
 
 
 class AddN(mlflow.pyfunc.PythonModel):

@@ -14,6 +14,7 @@ from gittrack.mlflow.entities import (
     RunData,
     RunInfo,
     RunInputs,
+    RunOutputs,
 )
 
 if TYPE_CHECKING:
@@ -92,9 +93,11 @@ def to_mlflow_run(run: gittrack.entities.Run, repo_path: str | None = None) -> R
     """MLflow's ``Run`` of a gittrack run of the clone at ``repo_path``: its own tags, and over them
     the system tags derived from the record (name, user, source commit and branch, parent), which
     nothing else may set."""
+    from gittrack.mlflow._logged import outputs_of
+
     tags = {**run.data.tags, **system_tags(run)}
     data = RunData(metrics=dict(run.data.metrics), params=dict(run.data.params), tags=tags)
-    return Run(run_info(run, repo_path), data, run_inputs(run))
+    return Run(run_info(run, repo_path), data, run_inputs(run), RunOutputs(outputs_of(run)))
 
 
 def to_mlflow_experiment(experiment: Any) -> Experiment:

@@ -16,6 +16,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from gittrack.errors import NotFoundError, UsageError
+from gittrack.mlflow._logged import find as find_logged
+from gittrack.mlflow._logged import is_model_id, model_id
 from gittrack.mlflow.entities.model_registry import ModelVersion, RegisteredModel
 
 if TYPE_CHECKING:
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 
 MLFLOW_STAGES = {"production": "Production", "staging": "Staging"}  # a version holding both shows Production
 ARCHIVED_TAG = "gittrack.archived"  # version metadata: archived through gittrack.mlflow
+_LOGGED_URI = re.compile(r"^models:/(?P<id>m-[^/@]+)(?:/(?P<path>.*))?$")
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<selector>[^/]+)|@(?P<alias>[^/]+))(?:/(?P<path>.*))?$")
 
 
@@ -99,11 +102,13 @@ def model_version(client: gittrack.Client, name: str, number: int, row: dict[str
         description=meta.description,
         user_id=row["registered_by"],
         current_stage=stage,
-        source=f"runs:/{row['run_id']}/{row['artifact']}",
+        source=f"models:/{model_id(row['run_id'], row['artifact'])}",
         run_id=row["run_id"],
         tags=tags,
         aliases=[a for a in aliases if a not in MLFLOW_STAGES],
+        model_id=model_id(row["run_id"], row["artifact"]),
         gto_version=semver,
+        gto_artifact=row["artifact"],
     )
 
 
@@ -171,11 +176,19 @@ def _has_versions(client: gittrack.Client, name: str) -> bool:
 
 
 def parse_models_uri(client: gittrack.Client, uri: str) -> tuple[str, str, str]:
-    """``models:/name/<n>``, ``models:/name/<Stage>``, ``models:/name@alias`` or ``models:/name/latest``
-    -> (run id, artifact path, what it resolved to)."""
+    """``models:/name/<n>``, ``models:/name/<Stage>``, ``models:/name@alias``, ``models:/name/latest``
+    or ``models:/<logged model id>`` -> (run id, artifact path, what it resolved to)."""
+    logged = _LOGGED_URI.match(uri)
+    if logged is not None and is_model_id(logged["id"]):
+        run, entry = find_logged(client, logged["id"])
+        path = entry["path"] + (f"/{logged['path']}" if logged["path"] else "")
+        return run.info.run_id, path, f"logged model {logged['id']}"
     match = _URI.match(uri)
     if match is None:
-        raise UsageError(f"model URI {uri!r} is not models:/NAME/VERSION, models:/NAME/STAGE or models:/NAME@ALIAS")
+        raise UsageError(
+            f"model URI {uri!r} is not models:/NAME/VERSION, models:/NAME/STAGE, models:/NAME@ALIAS "
+            "or models:/<logged model id>"
+        )
     name, selector, alias = match["name"], match["selector"], match["alias"]
     if alias is not None:
         mv = by_stage_or_alias(client, name, alias)
@@ -188,7 +201,7 @@ def parse_models_uri(client: gittrack.Client, uri: str) -> tuple[str, str, str]:
         mv = active[-1]
     else:
         mv = by_stage_or_alias(client, name, selector)
-    run_id, _, path = (mv.source or "").removeprefix("runs:/").partition("/")
+    run_id, path = str(mv.run_id), str(mv.gto_artifact)
     if match["path"]:
         path = f"{path}/{match['path']}"
     return run_id, path, f"{name} version {mv.version} ({mv.gto_version})"

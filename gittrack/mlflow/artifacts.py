@@ -103,8 +103,16 @@ def list_artifacts(
     artifact_path: str | None = None,
     tracking_uri: str | None = None,
 ):
-    """The artifacts directly under a URI (or ``run_id`` and ``artifact_path``), as ``FileInfo``."""
+    """The artifacts directly under a URI (or ``run_id`` and ``artifact_path``), as ``FileInfo``. As
+    in MLflow, through a URI their paths are relative to the URI's parent (``<location>/plots`` lists
+    ``plots/a.png``; a run's location itself lists ``artifacts/...``); by run id, to the run's root."""
+    from gittrack.mlflow.entities import FileInfo
     from gittrack.mlflow.tracking.client import list_artifacts as listing
 
     client, found_run, path, _ = _target(artifact_uri, run_id, artifact_path, tracking_uri)
-    return listing(client, found_run, path or None)
+    found = listing(client, found_run, path or None)
+    if artifact_uri is None:
+        return found
+    parent = path.rpartition("/")[0]
+    shown = [f"artifacts/{f.path}" if not path else f.path[len(parent) + 1 :] if parent else f.path for f in found]
+    return [FileInfo(name, f.is_dir, f.file_size) for name, f in zip(shown, found, strict=True)]

@@ -327,10 +327,12 @@ def log_metric(
     synchronous: bool | None = None,
     timestamp: int | None = None,
     run_id: str | None = None,
-    **_: Any,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
-    """Record a metric point (``step`` defaults to 0, as in MLflow)."""
-    client, run_id = active_run_target(run_id)
+    """Record a metric point (``step`` defaults to 0, as in MLflow). With ``model_id`` (a logged
+    model's metrics are its run's) and no run, the model's run gets it."""
+    client, run_id = _metric_target(run_id, model_id, dataset)
     client.log_metric(run_id, key, value, 0 if step is None else step, timestamp)
 
 
@@ -341,15 +343,29 @@ def log_metrics(
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
-    **_: Any,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
-    """Record several metrics at one step and time."""
+    """Record several metrics at one step and time (``model_id``, ``dataset``: as ``log_metric``)."""
     from gittrack.store.timefmt import now_ms
 
-    client, run_id = active_run_target(run_id)
+    client, run_id = _metric_target(run_id, model_id, dataset)
     when = now_ms() if timestamp is None else timestamp
     for key, value in metrics.items():
         client.log_metric(run_id, key, value, 0 if step is None else step, when)
+
+
+def _metric_target(run_id: str | None, model_id: str | None, dataset: Any) -> tuple[Any, str]:
+    """Where metrics go: ``run_id``, else the active run, else ``model_id``'s run, else a new run."""
+    import gittrack.fluent
+    from gittrack.mlflow import _logged
+    from gittrack.mlflow.tracking.client import check_metric_links
+
+    check_metric_links(gittrack_client(), model_id, dataset)
+    if run_id is None and model_id is not None and gittrack.fluent.active_run() is None:
+        run, _ = _logged.find(gittrack_client(), model_id)
+        return gittrack_client(), run.info.run_id
+    return active_run_target(run_id)
 
 
 @translate
@@ -421,11 +437,20 @@ def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict | None = No
 
 @translate
 def log_image(
-    image: Any, artifact_file: str | None = None, key: str | None = None, step: int | None = None, **_: Any
+    image: Any,
+    artifact_file: str | None = None,
+    key: str | None = None,
+    step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool | None = False,
 ) -> None:
-    """Store an image (a PIL image, or a numpy array through PIL or matplotlib) as a PNG artifact."""
+    """Store an image (a PIL image, or a numpy array through PIL or matplotlib) as a PNG artifact:
+    ``artifact_file``, or ``images/<key>_step_<step>[_timestamp_<ms>].png``."""
+    if (artifact_file is None) == (key is None):
+        raise MlflowException.invalid_parameter_value("log_image takes either artifact_file or key (with step)")
     _, run_id = active_run_target()
-    target = artifact_file or f"images/{key or 'image'}_step_{step or 0}.png"
+    when = f"_timestamp_{timestamp}" if timestamp is not None else ""
+    target = artifact_file or f"images/{key}_step_{step or 0}{when}.png"
 
     def write(path: str) -> None:
         if hasattr(image, "save"):
@@ -568,10 +593,60 @@ def mlflow_frame(frame, repo_path: str):
     return pd.concat([out, frame[metrics], frame[params], tag_frame], axis=1)
 
 
+# -- logged models (MLflow 3) ----------------------------------------------------------------------
 @translate
-def register_model(model_uri: str, name: str, await_registration_for: int = 300, *, tags: dict | None = None, **_: Any):
-    """Register a model URI as the next version of ``name``; returns the ``ModelVersion``."""
+def get_logged_model(model_id: str):
+    """A model a run logged, by its id (``ModelInfo.model_id``)."""
+    return _mlflow_client().get_logged_model(model_id)
+
+
+@translate
+def search_logged_models(
+    experiment_ids: list[str] | None = None,
+    filter_string: str | None = None,
+    datasets: list[dict[str, str]] | None = None,
+    max_results: int | None = None,
+    order_by: list[dict[str, Any]] | None = None,
+    output_format: str = "pandas",
+):
+    """The models runs logged (the active experiment's unless ``experiment_ids``), as a DataFrame
+    with MLflow's columns or, with ``output_format="list"``, ``LoggedModel`` objects."""
+    if output_format not in ("pandas", "list"):
+        raise MlflowException.invalid_parameter_value(
+            f"output_format must be 'pandas' or 'list', got {output_format!r}"
+        )
+    ids = experiment_ids if experiment_ids is not None else [_active_experiment()]
+    found = list(_mlflow_client().search_logged_models(ids, filter_string, datasets, max_results, order_by))
+    if output_format == "list":
+        return found
+    import pandas as pd
+
+    columns = ["artifact_location", "creation_timestamp", "experiment_id", "last_updated_timestamp", "metrics",
+               "model_id", "model_type", "name", "params", "source_run_id", "status", "status_message",
+               "tags"]  # fmt: skip
+    return pd.DataFrame([{c: getattr(m, c) for c in columns} for m in found], columns=columns)
+
+
+@translate
+def last_logged_model():
+    """The model this process logged last, or None."""
+    from gittrack.mlflow import _logged
+
+    return None if _logged.last_logged is None else get_logged_model(_logged.last_logged)
+
+
+@translate
+def register_model(
+    model_uri: str, name: str, await_registration_for: int = 300, *, tags: dict | None = None, env_pack: Any = None
+):
+    """Register a model URI (``runs:/``, ``models:/<model_id>``, an artifact location) as the next
+    version of ``name``, at once (there is nothing to await); returns the ``ModelVersion``."""
     from gittrack.mlflow.tracking.client import register
+
+    if env_pack is not None:
+        raise MlflowException.invalid_parameter_value(
+            "register_model(env_pack=...) is not supported: Databricks model serving is not part of gittrack"
+        )
 
     return register(gittrack_client(_state.registry_repo()), model_uri, name, tags)
 
