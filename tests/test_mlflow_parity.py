@@ -51,7 +51,7 @@ def with_gittrack(name: str, tmp_path: Path) -> tuple[dict, str]:
 
 
 def test_only_import_lines_change_in_the_parity_scripts() -> None:
-    for name in PARITY:
+    for name in [*PARITY, "removed_apis.py"]:
         original = (SCRIPTS / name).read_text().splitlines()
         rewritten = rewrite_imports((SCRIPTS / name).read_text()).splitlines()
         changed = [(a, b) for a, b in zip(original, rewritten, strict=True) if a != b]
@@ -70,3 +70,17 @@ def test_gittrack_answers_as_mlflow_does(name: str, tmp_path: Path) -> None:
     assert ours.keys() == theirs.keys()
     for key in theirs:
         assert ours[key] == theirs[key], f"{name}: {key}"
+
+
+def test_apis_mlflow_removed_answer_with_their_successors(tmp_path: Path) -> None:
+    answers, stderr = with_gittrack("removed_apis.py", tmp_path)
+    assert answers == {
+        "list_experiments": ["course-week-2", "default"],
+        "client_list_experiments": ["course-week-2", "default"],
+        "list_run_infos": ["C=0.1", "C=1.0"],
+        "run_info_fields": ["FINISHED"],
+        "list_registered_models": [["course-model", ["2"]]],
+    }
+    for old in ("mlflow.list_experiments", "MlflowClient.list_experiments", "MlflowClient.list_run_infos",
+                "mlflow.list_run_infos", "MlflowClient.list_registered_models"):  # fmt: skip
+        assert stderr.count(f"DeprecationWarning: {old} was removed in MLflow 2.0") == 1, old

@@ -56,6 +56,8 @@ _FLUENT = (
     "is_tracking_uri_set",
     "last_active_run",
     "last_logged_model",
+    "list_experiments",
+    "list_run_infos",
     "log_artifact",
     "log_artifacts",
     "log_dict",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gittrack.errors import NotFoundError, UsageError
-from gittrack.mlflow import _convert, _locations, _logged, _registry, _state
+from gittrack.mlflow import _convert, _locations, _logged, _registry, _removed, _state
 from gittrack.mlflow._registry import register
 from gittrack.mlflow.entities import Experiment, FileInfo, LoggedModel, Metric, Run, ViewType
 from gittrack.mlflow.entities.model_registry import ModelVersion, RegisteredModel
@@ -259,6 +259,35 @@ class MlflowClient:
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
         """Write an artifact (a folder prefix: everything under it) to ``dst_path``; returns the local path."""
         return download(self._client, run_id, path, dst_path)
+
+    # -- removed in MLflow 2.0, still in course material ----------------------------------------
+    @translate
+    def list_experiments(
+        self, view_type: int = ViewType.ACTIVE_ONLY, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList:
+        """MLflow 1's name of ``search_experiments`` (removed in MLflow 2.0)."""
+        _removed.warn("MlflowClient.list_experiments", "MlflowClient.search_experiments")
+        return self.search_experiments(view_type, max_results, None, None, page_token)
+
+    @translate
+    def list_registered_models(self, max_results: int = 100, page_token: str | None = None) -> PagedList:
+        """MLflow 1's name of ``search_registered_models`` (removed in MLflow 2.0)."""
+        _removed.warn("MlflowClient.list_registered_models", "MlflowClient.search_registered_models")
+        return self.search_registered_models(None, max_results, None, page_token)
+
+    @translate
+    def list_run_infos(
+        self,
+        experiment_id: str,
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """MLflow 1's listing of runs' ``RunInfo`` (removed in MLflow 2.0): ``search_runs``' infos."""
+        _removed.warn("MlflowClient.list_run_infos", "MlflowClient.search_runs (each run's .info)")
+        runs = self.search_runs([experiment_id], "", run_view_type, max_results, order_by, page_token)
+        return PagedList([r.info for r in runs], runs.token)
 
     # -- logged models (MLflow 3) ---------------------------------------------------------------
     @translate

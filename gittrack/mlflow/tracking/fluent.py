@@ -181,6 +181,30 @@ def search_experiments(
 
 
 @translate
+def list_experiments(view_type: int = ViewType.ACTIVE_ONLY, max_results: int | None = None) -> list[Experiment]:
+    """MLflow 1's name of ``search_experiments`` (removed in MLflow 2.0)."""
+    from gittrack.mlflow import _removed
+
+    _removed.warn("mlflow.list_experiments", "mlflow.search_experiments")
+    return list(_mlflow_client().search_experiments(view_type, max_results))
+
+
+@translate
+def list_run_infos(
+    experiment_id: str,
+    run_view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int = 100000,
+    order_by: list[str] | None = None,
+) -> list:
+    """MLflow 1's listing of runs' ``RunInfo`` (removed in MLflow 2.0): ``search_runs``' infos."""
+    from gittrack.mlflow import _removed
+
+    _removed.warn("mlflow.list_run_infos", "mlflow.search_runs(output_format='list') (each run's .info)")
+    runs = _mlflow_client().search_runs([experiment_id], "", run_view_type, max_results, order_by)
+    return [r.info for r in runs]
+
+
+@translate
 def delete_experiment(experiment_id: str) -> None:
     """Delete an experiment and its runs (restorable)."""
     _mlflow_client().delete_experiment(experiment_id)
