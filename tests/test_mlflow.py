@@ -582,6 +582,17 @@ def test_log_model_takes_mlflows_arguments_and_refuses_naming_the_one_it_cannot_
             mlflow.sklearn.log_model(model, name="m", bogus=1)  # an argument MLflow does not have either
 
 
+def test_pyfunc_metadata_names_the_run_of_a_model_gittrack_logged(repo: Path) -> None:
+    model, x = _train(1.0)
+    with gittrack.start_run(experiment="native") as active:
+        gittrack.log_model(model)  # gittrack's own API, as autologging logs: no MLmodel file
+    loaded = mlflow.pyfunc.load_model(f"runs:/{active.run_id}/model")
+    [logged] = mlflow.search_logged_models(experiment_ids=["native"], output_format="list")
+    assert (loaded.metadata.run_id, loaded.metadata.model_id) == (active.run_id, logged.model_id)
+    assert mlflow.models.Model.load(logged.model_uri).run_id == active.run_id
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
 class AddN(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         self.n = float(Path(context.artifacts["n"]).read_text())

@@ -51,10 +51,29 @@ def model_folder(model_uri: Any, dst_path: str | None = None) -> tuple[Path, str
     """(local folder, gittrack flavor) of the model a URI names: a logged model, fetched and
     verified against its run; or a folder on disk that ``save_model`` wrote. With ``dst_path``
     (an existing folder, as in MLflow) the model's files are copied there and read from there."""
+    folder, flavor, _ = locate(model_uri, dst_path)
+    return folder, flavor
+
+
+def model_document(folder: Path, logged: tuple[str, str] | None) -> dict[str, Any]:
+    """The ``MLmodel`` of a model folder, with the run, artifact path and logged-model id of
+    ``logged`` (run id, path) where it has none (a model gittrack's own API or autologging logged)."""
+    from gittrack.mlflow._logged import model_id
+
+    document = read_mlmodel(folder)
+    if logged is not None and not document.get("run_id"):
+        run_id, path = logged
+        document.update(run_id=run_id, artifact_path=path, model_id=model_id(run_id, path))
+    return document
+
+
+def locate(model_uri: Any, dst_path: str | None = None) -> tuple[Path, str, tuple[str, str] | None]:
+    """:func:`model_folder`, and the (run id, artifact path) of a logged model (None for a folder)."""
     from gittrack.flavors import read_meta
 
     text = os.fspath(model_uri) if isinstance(model_uri, str | os.PathLike) else ""
     local = None if text.startswith(("runs:/", "models:/")) or is_location(text) else _state.local_path(text)
+    logged = None
     if local is not None and Path(local).is_dir():
         folder = Path(local)
         if not (folder / "model.yaml").is_file():
@@ -64,10 +83,11 @@ def model_folder(model_uri: Any, dst_path: str | None = None) -> tuple[Path, str
     else:
         client, run_id, path = resolve(model_uri)
         folder = Path(client.model_folder(f"runs:/{run_id}/{path}"))
+        logged = (client.get_run(run_id).info.run_id, path)
     if dst_path is not None:
         if not Path(dst_path).is_dir():
             raise MlflowException.invalid_parameter_value(f"dst_path '{dst_path}' is not an existing folder")
         target = Path(dst_path) / folder.name
         shutil.copytree(folder, target, dirs_exist_ok=True)
         folder = target
-    return folder, str(read_meta(folder)["flavor"])
+    return folder, str(read_meta(folder)["flavor"]), logged

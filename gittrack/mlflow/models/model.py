@@ -59,13 +59,13 @@ class Model:
         model folder (or of an ``MLmodel`` file)."""
         from pathlib import Path
 
-        from gittrack.mlflow._loading import model_folder, read_mlmodel
+        from gittrack.mlflow._loading import locate, model_document
 
         text = os.fspath(path)
         if Path(text).is_file():
             text = str(Path(text).parent)
-        folder, _ = model_folder(text)
-        return cls.from_dict(read_mlmodel(folder))
+        folder, _, logged = locate(text)
+        return cls.from_dict(model_document(folder, logged))
 
     def to_dict(self) -> dict[str, Any]:
         """The ``MLmodel`` content."""
@@ -154,9 +154,9 @@ class ModelInfo:
 
 def get_model_info(model_uri: str) -> ModelInfo:
     """The ``ModelInfo`` of a model URI or folder, from its ``MLmodel``."""
-    from gittrack.mlflow._loading import model_folder, read_mlmodel
+    from gittrack.mlflow._loading import locate, model_document
 
-    folder, _ = model_folder(model_uri)
-    document = read_mlmodel(folder)
+    folder, _, logged = locate(model_uri)
+    document = model_document(folder, logged)
     model_id = document.get("model_id")
     return ModelInfo.from_mlmodel(document, model_uri=f"models:/{model_id}" if model_id else str(model_uri))

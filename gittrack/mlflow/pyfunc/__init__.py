@@ -184,8 +184,8 @@ def load_model(
 
     from gittrack.flavors import load_folder, read_meta
 
-    folder, flavor = _loading.model_folder(model_uri, dst_path)
-    metadata = Model.from_dict(_loading.read_mlmodel(folder))
+    folder, flavor, logged = _loading.locate(model_uri, dst_path)
+    metadata = Model.from_dict(_loading.model_document(folder, logged))
     if flavor == "pytorch":
         from gittrack.mlflow.pytorch import load_model as load_torch
 
