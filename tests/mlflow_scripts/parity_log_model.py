@@ -144,4 +144,5 @@ with mlflow.start_run():
         lambda: mlflow.sklearn.log_model(model, name="y", pip_requirements=["a"], extra_pip_requirements=["b"])
     )
     answers["both_names"] = refused(lambda: mlflow.sklearn.log_model(model, name="z", artifact_path="z"))
+answers["create_dataset"] = refused(lambda: client.create_dataset("evaluation"))  # MLflow: SQL stores only
 print(json.dumps(answers, sort_keys=True))

@@ -18,7 +18,7 @@ from gittrack.mlflow import _convert, _locations, _logged, _registry, _removed, 
 from gittrack.mlflow._registry import register
 from gittrack.mlflow.entities import Experiment, FileInfo, LoggedModel, Metric, Run, ViewType
 from gittrack.mlflow.entities.model_registry import ModelVersion, RegisteredModel
-from gittrack.mlflow.exceptions import MlflowException, translate
+from gittrack.mlflow.exceptions import FEATURE_DISABLED, MlflowException, translate
 from gittrack.mlflow.store.entities.paged_list import PagedList
 
 _SYSTEM_RUN_TAGS = ("mlflow.runName", "mlflow.parentRunId", "mlflow.user")
@@ -317,6 +317,18 @@ class MlflowClient:
         start = _offset(page_token)
         end = len(found) if max_results is None else start + max_results
         return PagedList(found[start:end], _token(end) if end < len(found) else None)
+
+    @translate
+    def create_dataset(
+        self, name: str, experiment_id: str | list[str] | None = None, tags: dict[str, Any] | None = None
+    ) -> None:
+        """Refused, as MLflow's own file store refuses it: evaluation datasets are MLflow's GenAI API."""
+        raise MlflowException(
+            f"create_dataset({name!r}) is not supported: evaluation datasets are MLflow's GenAI API, which gittrack "
+            "does not provide (MLflow offers them on SQL stores only); record the data a run used with "
+            "mlflow.log_input",
+            error_code=FEATURE_DISABLED,
+        )
 
     # -- experiments ---------------------------------------------------------------------------
     @translate
