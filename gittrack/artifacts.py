@@ -151,10 +151,11 @@ def log_dataset(
     context: str | None = None,
     path: str | os.PathLike | None = None,
     source: str | None = None,
+    tags: dict[str, Any] | None = None,
 ) -> dict:
-    """Record a dataset the run used: its name, digest and context (``training``, ``eval``...), and
-    when ``path`` is a local file or folder, its DVC hash as :func:`log_input` does. ``source``
-    says where an in-memory dataset came from (recorded as its path)."""
+    """Record a dataset the run used: its name, digest, context (``training``, ``eval``...) and
+    tags, and when ``path`` is a local file or folder, its DVC hash as :func:`log_input` does.
+    ``source`` says where an in-memory dataset came from (recorded as its path)."""
     if path is not None:
         if not os.path.exists(path):
             raise NotFoundError(f"dataset '{path}' does not exist")
@@ -163,6 +164,8 @@ def log_dataset(
         record = {"path": str(source or name), "md5": None}
     record.update(source="log_input", dirty=False, name=str(name))
     record.update({k: str(v) for k, v in (("digest", digest), ("context", context)) if v is not None})
+    if tags:
+        record["tags"] = {str(k): str(v) for k, v in tags.items()}
     writer.add_inputs([record])
     return record
 

@@ -257,12 +257,13 @@ class Client:
         context: str | None = None,
         path: str | os.PathLike | None = None,
         source: str | None = None,
+        tags: Mapping[str, Any] | None = None,
     ) -> dict:
-        """Record a dataset (name, digest, context; a local ``path`` is also hashed by DVC), searchable
-        as ``dataset.name``, ``dataset.digest`` and ``dataset.context``."""
+        """Record a dataset (name, digest, context, tags; a local ``path`` is also hashed by DVC),
+        searchable as ``dataset.name``, ``dataset.digest`` and ``dataset.context``."""
         from gittrack.artifacts import log_dataset
 
-        return log_dataset(self._writer(run_id), name, digest, context, path, source)
+        return log_dataset(self._writer(run_id), name, digest, context, path, source, dict(tags or {}))
 
     def log_artifact(self, run_id: str, local_path: str | os.PathLike, artifact_path: str | None = None) -> dict:
         """Store a file or folder in the DVC cache and point to it from the run."""
@@ -301,13 +302,15 @@ class Client:
         pip_requirements: list[str] | None = None,
         serialization: str | None = None,
         extra=None,
+        entry: Mapping[str, Any] | None = None,
     ) -> dict:
         """Save a model (flavor detected when not given) with its model.yaml, as artifact ``name``;
-        ``serialization`` and ``extra``: see ``gittrack.flavors.log_model``."""
+        ``serialization``, ``extra`` and ``entry``: see ``gittrack.flavors.log_model``."""
         from gittrack.flavors import log_model
 
         writer = self._writer(run_id)
-        return log_model(writer, model, name, flavor, signature, input_example, pip_requirements, serialization, extra)
+        return log_model(writer, model, name, flavor, signature, input_example, pip_requirements, serialization, extra,
+                         dict(entry or {}))  # fmt: skip
 
     def load_model(self, uri: str) -> Any:
         """Load ``runs:/<run>/<name>`` or ``MODEL@<version|stage|latest>``: fetched if needed,
@@ -320,6 +323,14 @@ class Client:
             return load_registered(self._repo, uri)
         run, path = parse_uri(uri)
         return load(self._repo, self.get_run(run), path)
+
+    def model_folder(self, uri: str) -> str:
+        """The folder of the model ``runs:/<run>/<name>``, fetched if needed and verified against the
+        run's pointer, in a new temporary folder: load it with ``gittrack.flavors.load_folder``."""
+        from gittrack.flavors import materialise, parse_uri
+
+        run, path = parse_uri(uri)
+        return str(materialise(self._repo, self.get_run(run), path))
 
     # -- experiments ----------------------------------------------------------------------
     def create_experiment(self, name: str, tags: Mapping[str, Any] | None = None, description: str | None = None):
@@ -368,11 +379,14 @@ class Client:
     def register_model(
         self, model_uri: str, name: str, version: str | None = None, bump: str = "patch", message: str | None = None
     ) -> dict:
-        """Register ``runs:/<run>/<artifact>`` as a new version of model ``name`` (a GTO tag)."""
+        """Register ``runs:/<run>/<artifact>`` as a new version of model ``name`` (a GTO tag). A run
+        still running may be registered: the tag is on its checkpoint holding the model (written
+        now when this client logged it), and stays valid as the run goes on (docs/registry.md)."""
         from gittrack.flavors import parse_uri
         from gittrack.registry.service import version_dict
 
         run, artifact = parse_uri(model_uri)
+        run = self.get_run(run).info.run_id  # a run this client writes: its last logs committed first
         return version_dict(self._repo, self.registry.register(name, run, artifact, version, bump, message))
 
     def promote_model(self, name: str, version: str, stage: str, archive_existing: bool = False) -> list[str]:

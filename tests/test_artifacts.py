@@ -235,6 +235,32 @@ def test_models_round_trip_for_each_flavor(dvc_repo: Path, tmp_path: Path) -> No
     assert ref.startswith("refs/runs/")
 
 
+def test_saved_model_folders_load_back_with_their_code(dvc_repo: Path, tmp_path: Path) -> None:
+    from gittrack.flavors import load_folder, save_model
+
+    def add_code(folder: Path, meta: dict) -> None:  # what the MLflow layer does for code_paths
+        (folder / "code").mkdir()
+        (folder / "code" / "shipped_helper.py").write_text("FACTOR = 3\n")
+        meta["code"] = "code"
+
+    saved = save_model(Doubler(), tmp_path / "saved", flavor="python", extra=add_code)
+    assert saved["code"] == "code"
+    assert load_folder(tmp_path / "saved").predict([2]) == [4]
+    import shipped_helper  # the model's code folder is on sys.path once it loads
+
+    assert shipped_helper.FACTOR == 3
+    with pytest.raises(gittrack.UsageError, match="not empty"):
+        save_model(Doubler(), tmp_path / "saved")
+    client = gittrack.Client()
+    run_id = client.create_run(experiment="models").info.run_id
+    client.log_model(run_id, Doubler(), name="m", entry={"model_type": "doubler"})
+    client.set_terminated(run_id)
+    [artifact] = client.get_run(run_id).record.artifacts
+    assert (artifact["model_type"], artifact["flavor"]) == ("doubler", "python")  # kept in the run record
+    folder = Path(client.model_folder(f"runs:/{run_id}/m"))
+    assert load_folder(folder).predict([1]) == [2]
+
+
 def test_pytorch_flavor(dvc_repo: Path) -> None:
     torch = optional("torch", reason="torch is optional; the pytorch flavor needs it")
     model = torch.nn.Linear(3, 1)

@@ -14,6 +14,7 @@ from gittrack.mlflow.entities import (
     RunData,
     RunInfo,
     RunInputs,
+    RunOutputs,
 )
 
 if TYPE_CHECKING:
@@ -52,8 +53,11 @@ def system_tags(run: gittrack.entities.Run) -> dict[str, str]:
     return tags
 
 
-def run_info(run: gittrack.entities.Run) -> RunInfo:
-    """MLflow's ``RunInfo`` of a gittrack run."""
+def run_info(run: gittrack.entities.Run, repo_path: str | None = None) -> RunInfo:
+    """MLflow's ``RunInfo`` of a gittrack run; its ``artifact_uri`` is the run's artifact folder in
+    the clone at ``repo_path`` (``runs:/<run id>`` without one)."""
+    from gittrack.mlflow._locations import artifact_uri
+
     info = run.info
     deleted = info.ref.startswith(DELETED_PREFIX)
     return RunInfo(
@@ -65,7 +69,7 @@ def run_info(run: gittrack.entities.Run) -> RunInfo:
         start_time=info.start_time,
         end_time=info.end_time,
         lifecycle_stage=LifecycleStage.DELETED if deleted else LifecycleStage.ACTIVE,
-        artifact_uri=f"runs:/{info.run_id}",
+        artifact_uri=artifact_uri(repo_path, info.run_id) if repo_path else f"runs:/{info.run_id}",
     )
 
 
@@ -79,16 +83,21 @@ def run_inputs(run: gittrack.entities.Run) -> RunInputs:
         digest = str(item.get("digest") or item.get("md5") or "")
         dataset = Dataset(name, digest, "local", str(item.get("path") or ""))
         tags = [InputTag("mlflow.data.context", str(item["context"]))] if item.get("context") else []
+        own = item.get("tags")
+        tags += [InputTag(str(k), str(v)) for k, v in own.items()] if isinstance(own, dict) else []
         found.append(DatasetInput(dataset, tags))
     return RunInputs(found)
 
 
-def to_mlflow_run(run: gittrack.entities.Run) -> Run:
-    """MLflow's ``Run`` of a gittrack run: its own tags, and over them the system tags derived from
-    the record (name, user, source commit and branch, parent), which nothing else may set."""
+def to_mlflow_run(run: gittrack.entities.Run, repo_path: str | None = None) -> Run:
+    """MLflow's ``Run`` of a gittrack run of the clone at ``repo_path``: its own tags, and over them
+    the system tags derived from the record (name, user, source commit and branch, parent), which
+    nothing else may set."""
+    from gittrack.mlflow._logged import outputs_of
+
     tags = {**run.data.tags, **system_tags(run)}
     data = RunData(metrics=dict(run.data.metrics), params=dict(run.data.params), tags=tags)
-    return Run(run_info(run), data, run_inputs(run))
+    return Run(run_info(run, repo_path), data, run_inputs(run), RunOutputs(outputs_of(run)))
 
 
 def to_mlflow_experiment(experiment: Any) -> Experiment:

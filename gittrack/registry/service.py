@@ -94,7 +94,7 @@ def register(
     model = _model(repo, name, must_exist=False)
     commit = str(stored.ref.commit)
     for existing in model.versions.values():
-        if existing.commit == commit:
+        if existing.commit == commit or (existing.run == stored.record.id and existing.artifact == artifact):
             raise UsageError(f"run {short_id(stored.record.id)} is already {name} {existing.version}")
     if version is not None:
         tags.validate_version(version)
@@ -178,6 +178,12 @@ def _check_guard(repo: pygit2.Repository, event: tags.TagName, model: Model, ver
     problem = guard_problem(event, model, version, wanted.policy(event.model).guard, wanted.models.get(event.model, {}))
     if problem is not None:
         raise UsageError(problem)
+
+
+def version_of_run(version: Version, stored) -> bool:
+    """Whether ``stored`` (a run read here) is the run of ``version``: the run at the tagged commit,
+    or the run a checkpoint of which the tag names (registered while it was running)."""
+    return str(stored.ref.commit) == version.commit or (version.problem is None and version.run == stored.ref.run_id)
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -365,7 +371,7 @@ def load(repo: pygit2.Repository, spec: str) -> Any:
         stored = next((r for r in RunStore(repo).runs()[0] if str(r.ref.commit) == version.commit), None)
     else:
         stored = RunStore(repo).get(version.run_id)
-    if stored is None or str(stored.ref.commit) != version.commit:
+    if stored is None or not version_of_run(version, stored):
         raise NotFoundError(
             f"{version.model} {version.version} points at {version.commit[:12]}, which is not a run here; "
             "pull its run ('gittrack pull') or check the tag"

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from gittrack.errors import GittrackError
 from gittrack.registry.tags import (
     ASSIGN,
     DEPRECATE,
@@ -23,7 +24,7 @@ from gittrack.registry.tags import (
     parse_tag,
     semver_key,
 )
-from gittrack.store import rules
+from gittrack.store import rules, runfiles
 from gittrack.store.runstore import RunStore
 
 if TYPE_CHECKING:
@@ -174,9 +175,11 @@ def read_registry(
 ) -> Registry:
     """Parse every registry tag (of model ``only``, if given) and compute each model's state.
 
-    ``runs`` (run commit -> run id, packed runs included): a version whose commit is not one of
-    them is invalid (reported, never resolved). Tags dated further ahead of ``now`` (default: this
-    clock) than the allowed skew are ignored, so one poisoned date cannot push later events on."""
+    ``runs`` (run commit -> run id, packed runs included): a version whose commit is neither one
+    of them nor an earlier checkpoint of one of those runs still holding the same model (see
+    :func:`checkpoint_run`) is invalid (reported, never resolved). Tags dated further ahead of
+    ``now`` (default: this clock) than the allowed skew are ignored, so one poisoned date cannot
+    push later events on."""
     now = int(time.time()) if now is None else now
     models: dict[str, Model] = {}
     problems = []
@@ -204,10 +207,11 @@ def read_registry(
         event = Event(parsed.kind, parsed.model, parsed.version, parsed.stage, parsed.counter, name, commit, when,
                       author, email, message.strip())  # fmt: skip
         models.setdefault(parsed.model, Model(parsed.model)).events.append(event)
+    tips = {run_id: commit for commit, run_id in (runs or {}).items()}
     for model in models.values():
         _replay(model, problems)
         for version in model.versions.values() if runs is not None else ():
-            version.run = runs.get(version.commit)
+            version.run = runs.get(version.commit) or checkpoint_run(repo, version, tips)
             if version.run is None:
                 version.problem = (
                     f"{model.name} {version.version} points at {version.commit[:12]}, which is not a run here; "
@@ -215,6 +219,27 @@ def read_registry(
                 )
                 problems.append(version.problem)
     return Registry(models, problems)
+
+
+def checkpoint_run(repo: pygit2.Repository, version: Version, tips: dict[str, str]) -> str | None:
+    """The run of a version registered while its run was running: the tag is on a checkpoint
+    commit the run has since moved past. That run is the version's when the checkpoint records
+    the run the tag names, the run is here (``tips``: run id -> its commit), and its commit
+    holds the same model (the same DVC pointer at the version's artifact); else None."""
+    import pygit2
+
+    run_id = version.registered.run_id
+    tip = tips.get(run_id) if run_id else None
+    if tip is None:
+        return None
+    try:
+        if rules.read_record(repo, pygit2.Oid(hex=version.commit)).id != run_id:
+            return None
+        tagged = runfiles.read_artifact_pointer(repo, pygit2.Oid(hex=version.commit), version.artifact)
+        current = runfiles.read_artifact_pointer(repo, pygit2.Oid(hex=tip), version.artifact)
+    except (GittrackError, KeyError, ValueError):
+        return None
+    return run_id if tagged is not None and tagged == current else None
 
 
 def registry_state(repo: pygit2.Repository, only: str | None = None) -> Registry:

@@ -263,8 +263,10 @@ _SHAPES: dict[str, Any] = {
     "environment": {"*": _SCALAR},
     "snapshot": {"excluded": [{"path": _S, "reason": _S}]},
     "inputs": [{"path": _S, "md5": _SN, "size": _IN, "nfiles": _IN, "source": _SN, "dirty": _BN, "name": _S,
-                "workspace": _S, "workspace_md5": _S, "digest": _S, "context": _S}],
-    "artifacts": [{"path": _S, "md5": _S, "size": _IN, "nfiles": _IN, "kind": _S, "flavor": _S}],
+                "workspace": _S, "workspace_md5": _S, "digest": _S, "context": _S, "tags": {"*": _S}}],
+    "artifacts": [{"path": _S, "md5": _S, "size": _IN, "nfiles": _IN, "kind": _S, "flavor": _S,
+                   "model_params": {"*": _S}, "model_tags": {"*": _S}, "model_type": _S, "model_step": (int,),
+                   "model_time": (int,)}],
     "error": {"*": _SN},
     "logs": {"*": {"bytes": (int,), "kept_bytes": (int,), "truncated": (bool,)}},
 }  # fmt: skip

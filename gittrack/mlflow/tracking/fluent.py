@@ -36,7 +36,7 @@ class ActiveRun(Run):
 
     @property
     def _run(self) -> Run:
-        return _convert.to_mlflow_run(self._active.to_run())
+        return _convert.to_mlflow_run(self._active.to_run(), self._active.client.repo_path)
 
     @property
     def info(self):
@@ -53,17 +53,24 @@ class ActiveRun(Run):
         """The run's datasets."""
         return self._run.inputs
 
+    @property
+    def outputs(self):
+        """The run's logged models."""
+        return self._run.outputs
+
+    # MLflow's Run keeps these as attributes, and code reads them (``run._info.run_id``)
+    _info = info
+    _data = data
+    _inputs = inputs
+    _outputs = outputs
+
     def __enter__(self) -> ActiveRun:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        from gittrack.mlflow._pending import flush_registrations
-
         global _last_run_id
         _last_run_id = self._active.run_id
-        result = translate(self._active.__exit__)(exc_type, exc, tb)
-        translate(flush_registrations)()
-        return result
+        return translate(self._active.__exit__)(exc_type, exc, tb)
 
     def __repr__(self) -> str:
         return f"<ActiveRun: run_id={self._active.run_id}>"
@@ -174,6 +181,30 @@ def search_experiments(
 
 
 @translate
+def list_experiments(view_type: int = ViewType.ACTIVE_ONLY, max_results: int | None = None) -> list[Experiment]:
+    """MLflow 1's name of ``search_experiments`` (removed in MLflow 2.0)."""
+    from gittrack.mlflow import _removed
+
+    _removed.warn("mlflow.list_experiments", "mlflow.search_experiments")
+    return list(_mlflow_client().search_experiments(view_type, max_results))
+
+
+@translate
+def list_run_infos(
+    experiment_id: str,
+    run_view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int = 100000,
+    order_by: list[str] | None = None,
+) -> list:
+    """MLflow 1's listing of runs' ``RunInfo`` (removed in MLflow 2.0): ``search_runs``' infos."""
+    from gittrack.mlflow import _removed
+
+    _removed.warn("mlflow.list_run_infos", "mlflow.search_runs(output_format='list') (each run's .info)")
+    runs = _mlflow_client().search_runs([experiment_id], "", run_view_type, max_results, order_by)
+    return [r.info for r in runs]
+
+
+@translate
 def delete_experiment(experiment_id: str) -> None:
     """Delete an experiment and its runs (restorable)."""
     _mlflow_client().delete_experiment(experiment_id)
@@ -276,14 +307,12 @@ def last_active_run() -> Run | None:
 def end_run(status: str = "FINISHED") -> None:
     """End the active run (and runs nested in it)."""
     import gittrack
-    from gittrack.mlflow._pending import flush_registrations
 
     global _last_run_id
     active = gittrack.active_run()
     if active is not None:
         _last_run_id = active.run_id
     gittrack.end_run(status)
-    flush_registrations()
 
 
 def active_run_target(run_id: str | None = None) -> tuple[Any, str]:
@@ -322,10 +351,12 @@ def log_metric(
     synchronous: bool | None = None,
     timestamp: int | None = None,
     run_id: str | None = None,
-    **_: Any,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
-    """Record a metric point (``step`` defaults to 0, as in MLflow)."""
-    client, run_id = active_run_target(run_id)
+    """Record a metric point (``step`` defaults to 0, as in MLflow). With ``model_id`` (a logged
+    model's metrics are its run's) and no run, the model's run gets it."""
+    client, run_id = _metric_target(run_id, model_id, dataset)
     client.log_metric(run_id, key, value, 0 if step is None else step, timestamp)
 
 
@@ -336,15 +367,29 @@ def log_metrics(
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
-    **_: Any,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
-    """Record several metrics at one step and time."""
+    """Record several metrics at one step and time (``model_id``, ``dataset``: as ``log_metric``)."""
     from gittrack.store.timefmt import now_ms
 
-    client, run_id = active_run_target(run_id)
+    client, run_id = _metric_target(run_id, model_id, dataset)
     when = now_ms() if timestamp is None else timestamp
     for key, value in metrics.items():
         client.log_metric(run_id, key, value, 0 if step is None else step, when)
+
+
+def _metric_target(run_id: str | None, model_id: str | None, dataset: Any) -> tuple[Any, str]:
+    """Where metrics go: ``run_id``, else the active run, else ``model_id``'s run, else a new run."""
+    import gittrack.fluent
+    from gittrack.mlflow import _logged
+    from gittrack.mlflow.tracking.client import check_metric_links
+
+    check_metric_links(gittrack_client(), model_id, dataset)
+    if run_id is None and model_id is not None and gittrack.fluent.active_run() is None:
+        run, _ = _logged.find(gittrack_client(), model_id)
+        return gittrack_client(), run.info.run_id
+    return active_run_target(run_id)
 
 
 @translate
@@ -372,14 +417,14 @@ def delete_tag(key: str) -> None:
 def log_artifact(local_path: str | os.PathLike, artifact_path: str | None = None, run_id: str | None = None) -> None:
     """Store a file or folder as an artifact (content in DVC; DVC is set up on first use)."""
     client, run_id = active_run_target(run_id)
-    client.log_artifact(run_id, local_path, artifact_path)
+    client.log_artifact(run_id, _state.local_path(local_path) or local_path, artifact_path)
 
 
 @translate
 def log_artifacts(local_dir: str | os.PathLike, artifact_path: str | None = None, run_id: str | None = None) -> None:
     """Store a folder's content as artifacts."""
     client, run_id = active_run_target(run_id)
-    client.log_artifacts(run_id, local_dir, artifact_path)
+    client.log_artifacts(run_id, _state.local_path(local_dir) or local_dir, artifact_path)
 
 
 @translate
@@ -416,11 +461,20 @@ def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict | None = No
 
 @translate
 def log_image(
-    image: Any, artifact_file: str | None = None, key: str | None = None, step: int | None = None, **_: Any
+    image: Any,
+    artifact_file: str | None = None,
+    key: str | None = None,
+    step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool | None = False,
 ) -> None:
-    """Store an image (a PIL image, or a numpy array through PIL or matplotlib) as a PNG artifact."""
+    """Store an image (a PIL image, or a numpy array through PIL or matplotlib) as a PNG artifact:
+    ``artifact_file``, or ``images/<key>_step_<step>[_timestamp_<ms>].png``."""
+    if (artifact_file is None) == (key is None):
+        raise MlflowException.invalid_parameter_value("log_image takes either artifact_file or key (with step)")
     _, run_id = active_run_target()
-    target = artifact_file or f"images/{key or 'image'}_step_{step or 0}.png"
+    when = f"_timestamp_{timestamp}" if timestamp is not None else ""
+    target = artifact_file or f"images/{key}_step_{step or 0}{when}.png"
 
     def write(path: str) -> None:
         if hasattr(image, "save"):
@@ -451,17 +505,27 @@ def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
 
 @translate
 def log_input(dataset: Any, context: str | None = None, tags: dict | None = None, model: Any = None) -> None:
-    """Record a dataset (from ``mlflow.data.from_pandas``/``from_numpy``) the run used."""
+    """Record a dataset (from ``mlflow.data.from_pandas``/``from_numpy``) the run used, with its
+    context and tags; a dataset whose source is a local file or folder is also hashed by DVC."""
+    if model is not None:
+        raise MlflowException.invalid_parameter_value(
+            "log_input(model=...) is not supported: gittrack records a run's datasets, not a model's inputs"
+        )
     client, run_id = active_run_target()
     path = getattr(dataset, "local_path", None)
-    client.log_dataset(run_id, dataset.name, dataset.digest, context, path, getattr(dataset, "source_uri", None))
+    source = getattr(dataset, "source_uri", None)
+    client.log_dataset(run_id, dataset.name, dataset.digest, context, path, source, tags)
 
 
 @translate
 def get_artifact_uri(artifact_path: str | None = None) -> str:
-    """``runs:/<run id>[/<path>]``: what every load and download call of gittrack takes."""
-    _, run_id = active_run_target()
-    return f"runs:/{run_id}" + (f"/{artifact_path.strip('/')}" if artifact_path else "")
+    """The ``file://`` URI of the active run's artifact folder (or of ``artifact_path`` in it), as
+    MLflow's local store answers: every artifact and load call takes it, and a download through it
+    writes the artifacts there."""
+    from gittrack.mlflow._locations import artifact_uri
+
+    client, run_id = active_run_target()
+    return artifact_uri(client.repo_path, run_id, artifact_path)
 
 
 @translate
@@ -512,26 +576,28 @@ def search_runs(
     view = ViewType.to_gittrack(run_view_type)
     if output_format == "list":
         runs = client.search_runs(names, filter_string or "", order_by, max_results, view, "list")
-        return [_convert.to_mlflow_run(r) for r in runs]
+        return [_convert.to_mlflow_run(r, client.repo_path) for r in runs]
     if output_format != "pandas":
         raise MlflowException.invalid_parameter_value(
             f"output_format must be 'pandas' or 'list', got {output_format!r}"
         )
     frame = client.search_runs(names, filter_string or "", order_by, max_results, view, "pandas")
-    return mlflow_frame(frame)
+    return mlflow_frame(frame, client.repo_path)
 
 
-def mlflow_frame(frame):
+def mlflow_frame(frame, repo_path: str):
     """gittrack's search DataFrame with MLflow's columns: run_id, experiment_id, status, artifact_uri,
     start_time, end_time, metrics.*, params.*, tags.* (system tags included)."""
     import pandas as pd
+
+    from gittrack.mlflow._locations import artifact_uri
 
     out = pd.DataFrame(
         {
             "run_id": frame["run_id"],
             "experiment_id": frame["experiment"],
             "status": frame["status"],
-            "artifact_uri": "runs:/" + frame["run_id"].astype(str),
+            "artifact_uri": [artifact_uri(repo_path, str(run_id)) for run_id in frame["run_id"]],
             "start_time": frame["start_time"],
             "end_time": frame["end_time"],
         }
@@ -551,10 +617,60 @@ def mlflow_frame(frame):
     return pd.concat([out, frame[metrics], frame[params], tag_frame], axis=1)
 
 
+# -- logged models (MLflow 3) ----------------------------------------------------------------------
 @translate
-def register_model(model_uri: str, name: str, await_registration_for: int = 300, *, tags: dict | None = None, **_: Any):
-    """Register a model URI as the next version of ``name``; returns the ``ModelVersion``."""
+def get_logged_model(model_id: str):
+    """A model a run logged, by its id (``ModelInfo.model_id``)."""
+    return _mlflow_client().get_logged_model(model_id)
+
+
+@translate
+def search_logged_models(
+    experiment_ids: list[str] | None = None,
+    filter_string: str | None = None,
+    datasets: list[dict[str, str]] | None = None,
+    max_results: int | None = None,
+    order_by: list[dict[str, Any]] | None = None,
+    output_format: str = "pandas",
+):
+    """The models runs logged (the active experiment's unless ``experiment_ids``), as a DataFrame
+    with MLflow's columns or, with ``output_format="list"``, ``LoggedModel`` objects."""
+    if output_format not in ("pandas", "list"):
+        raise MlflowException.invalid_parameter_value(
+            f"output_format must be 'pandas' or 'list', got {output_format!r}"
+        )
+    ids = experiment_ids if experiment_ids is not None else [_active_experiment()]
+    found = list(_mlflow_client().search_logged_models(ids, filter_string, datasets, max_results, order_by))
+    if output_format == "list":
+        return found
+    import pandas as pd
+
+    columns = ["artifact_location", "creation_timestamp", "experiment_id", "last_updated_timestamp", "metrics",
+               "model_id", "model_type", "name", "params", "source_run_id", "status", "status_message",
+               "tags"]  # fmt: skip
+    return pd.DataFrame([{c: getattr(m, c) for c in columns} for m in found], columns=columns)
+
+
+@translate
+def last_logged_model():
+    """The model this process logged last, or None."""
+    from gittrack.mlflow import _logged
+
+    return None if _logged.last_logged is None else get_logged_model(_logged.last_logged)
+
+
+@translate
+def register_model(
+    model_uri: str, name: str, await_registration_for: int = 300, *, tags: dict | None = None, env_pack: Any = None
+):
+    """Register a model URI (``runs:/``, ``models:/<model_id>``, an artifact location) as the next
+    version of ``name``, at once (there is nothing to await); returns the ``ModelVersion``."""
     from gittrack.mlflow.tracking.client import register
+
+    if env_pack is not None:
+        raise MlflowException.invalid_parameter_value(
+            "register_model(env_pack=...) is not supported: Databricks model serving is not part of gittrack"
+        )
 
     return register(gittrack_client(_state.registry_repo()), model_uri, name, tags)
 
