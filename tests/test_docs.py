@@ -187,7 +187,16 @@ def package_tree(s: Scenario, block) -> None:
     assert unlisted == [], f"modules docs/architecture.md does not show: {unlisted}"
 
 
-ARCHITECTURE = Page("docs/architecture.md", checks={"gittrack/": package_tree})
+def layers_block(s: Scenario, block) -> None:
+    """The layers block is the one tests/test_layers.py enforces, and it places every module."""
+    from tests import test_layers
+
+    assert test_layers.ARCHITECTURE.read_text().count(block.code) == 1
+    for module in test_layers.MODULES:
+        test_layers._layer(module)  # raises for a module in no layer
+
+
+ARCHITECTURE = Page("docs/architecture.md", checks={"gittrack/": package_tree, "cli:": layers_block})
 
 
 # -- docs/autolog.md -----------------------------------------------------------------------------
