@@ -152,18 +152,27 @@ def log_dataset(
     path: str | os.PathLike | None = None,
     source: str | None = None,
     tags: dict[str, Any] | None = None,
+    *,
+    source_type: str | None = None,
+    schema: str | None = None,
+    profile: str | None = None,
 ) -> dict:
     """Record a dataset the run used: its name, digest, context (``training``, ``eval``...) and
     tags, and when ``path`` is a local file or folder, its DVC hash as :func:`log_input` does.
-    ``source`` says where an in-memory dataset came from (recorded as its path)."""
+    ``source`` says where an in-memory dataset came from (recorded as its path, and as
+    ``dataset_source``). MLflow's other fields are kept as given: ``source_type`` (``local``,
+    ``code``...; a ``code`` source is MLflow's JSON, not a path), ``schema`` and ``profile`` (JSON
+    texts)."""
     if path is not None:
         if not os.path.exists(path):
             raise NotFoundError(f"dataset '{path}' does not exist")
         record = _hashed(writer, path)
     else:
-        record = {"path": str(source or name), "md5": None}
+        record = {"path": str(name if source_type == "code" else source or name), "md5": None}
     record.update(source="log_input", dirty=False, name=str(name))
-    record.update({k: str(v) for k, v in (("digest", digest), ("context", context)) if v is not None})
+    fields = (("digest", digest), ("context", context), ("source_type", source_type), ("dataset_source", source),
+              ("schema", schema), ("profile", profile))  # fmt: skip
+    record.update({k: str(v) for k, v in fields if v is not None})
     if tags:
         record["tags"] = {str(k): str(v) for k, v in tags.items()}
     writer.add_inputs([record])

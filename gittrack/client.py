@@ -258,12 +258,20 @@ class Client:
         path: str | os.PathLike | None = None,
         source: str | None = None,
         tags: Mapping[str, Any] | None = None,
+        *,
+        source_type: str | None = None,
+        schema: str | None = None,
+        profile: str | None = None,
     ) -> dict:
         """Record a dataset (name, digest, context, tags; a local ``path`` is also hashed by DVC),
-        searchable as ``dataset.name``, ``dataset.digest`` and ``dataset.context``."""
+        searchable as ``dataset.name``, ``dataset.digest`` and ``dataset.context``; ``source_type``,
+        ``schema`` and ``profile`` are MLflow's fields of a dataset (see ``gittrack.data.datasets``).
+        A dataset is recorded once per name and digest in a run, with the context it was first
+        logged with."""
         from gittrack.artifacts import log_dataset
 
-        return log_dataset(self._writer(run_id), name, digest, context, path, source, dict(tags or {}))
+        return log_dataset(self._writer(run_id), name, digest, context, path, source, dict(tags or {}),
+                           source_type=source_type, schema=schema, profile=profile)  # fmt: skip
 
     def log_artifact(self, run_id: str, local_path: str | os.PathLike, artifact_path: str | None = None) -> dict:
         """Store a file or folder in the DVC cache and point to it from the run."""

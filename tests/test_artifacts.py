@@ -203,6 +203,27 @@ def test_log_input_track_adds_to_dvc(dvc_repo: Path) -> None:
     assert (dvc_repo / "data" / "valid.csv.dvc").exists()
 
 
+def test_a_dataset_is_one_input_per_name_and_digest_with_its_first_context(repo: Path) -> None:
+    from gittrack.data.datasets import describe
+
+    described = describe(pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]}))
+    client = gittrack.Client()
+    run_id = client.create_run(run_name="datasets").info.run_id
+    for name, context in (("dataset", "train"), ("dataset", "eval"), ("valid", "eval")):
+        client.log_dataset(run_id, name, described.digest, context, source='{"tags": {}}', source_type="code",
+                           schema=described.schema, profile=described.profile)  # fmt: skip
+    client.set_terminated(run_id)
+    inputs = client.get_run(run_id).record.inputs
+    assert [(i["name"], i["context"], i["path"]) for i in inputs] == [("dataset", "train", "dataset"),
+                                                                       ("valid", "eval", "valid")]  # fmt: skip
+    columns = json.loads(inputs[0]["schema"])["mlflow_colspec"]
+    assert columns == [
+        {"type": "double", "name": "a", "required": True},
+        {"type": "string", "name": "b", "required": True},
+    ]
+    assert (inputs[0]["source_type"], inputs[0]["dataset_source"], inputs[0]["md5"]) == ("code", '{"tags": {}}', None)
+
+
 def test_models_round_trip_for_each_flavor(dvc_repo: Path, tmp_path: Path) -> None:
     from sklearn.linear_model import LinearRegression
 

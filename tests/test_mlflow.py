@@ -312,7 +312,10 @@ def test_datasets_and_search_results(repo: Path) -> None:
     assert list(runs["tags.mlflow.runName"]) == ["run-0", "run-1", "run-2"]  # NaN after numbers
     listed = mlflow.search_runs(filter_string="dataset.context = 'training'", output_format="list")
     assert sorted(r.info.run_name for r in listed) == ["run-0", "run-1"]
-    assert listed[0].inputs.dataset_inputs[0].dataset.name == "train-set"
+    logged = listed[0].inputs.dataset_inputs[0].dataset
+    assert (logged.name, logged.digest, logged.source_type) == ("train-set", dataset.digest, "code")  # as MLflow
+    assert json.loads(logged.profile) == {"num_rows": 2, "num_elements": 4}
+    assert json.loads(logged.schema)["mlflow_colspec"][1] == {"type": "long", "name": "b", "required": True}
     tags = {t.key: t.value for t in listed[0].inputs.dataset_inputs[0].tags}
     assert tags["mlflow.data.context"] == "training"
     assert tags["fold"] in ("0", "1")

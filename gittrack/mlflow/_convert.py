@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from gittrack.mlflow.entities import (
@@ -74,14 +75,20 @@ def run_info(run: gittrack.entities.Run, repo_path: str | None = None) -> RunInf
 
 
 def run_inputs(run: gittrack.entities.Run) -> RunInputs:
-    """The run's inputs as MLflow's dataset inputs."""
+    """The run's inputs as MLflow's dataset inputs: a dataset's own fields (source type, source,
+    schema, profile) when it was logged with them, else a local source at its path. A URI source
+    reads as MLflow's JSON (``{"uri": "data/train.csv"}``)."""
     found = []
     for item in run.record.inputs:
         if not isinstance(item, dict):
             continue
         name = str(item.get("name") or item.get("path") or "")
         digest = str(item.get("digest") or item.get("md5") or "")
-        dataset = Dataset(name, digest, "local", str(item.get("path") or ""))
+        source_type = str(item.get("source_type") or "local")
+        source = str(item.get("dataset_source") or item.get("path") or "")
+        if source_type != "code":  # MLflow's form of a URI source
+            source = json.dumps({"url" if source_type == "http" else "uri": source})
+        dataset = Dataset(name, digest, source_type, source, item.get("schema"), item.get("profile"))
         tags = [InputTag("mlflow.data.context", str(item["context"]))] if item.get("context") else []
         own = item.get("tags")
         tags += [InputTag(str(k), str(v)) for k, v in own.items()] if isinstance(own, dict) else []

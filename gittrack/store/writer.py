@@ -670,9 +670,15 @@ def _blob_mode() -> int:
 
 
 def _merge_inputs(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Inputs by (path, source): a later record of the same input replaces the earlier one."""
-    merged = {(i.get("path"), i.get("source")): i for i in old}
-    merged.update({(i.get("path"), i.get("source")): i for i in new})
+    """Inputs by (path, source): a later record of the same input replaces the earlier one. A
+    dataset (a record with a digest) is one input per name and digest, recorded with its first
+    context, as MLflow keeps a dataset logged twice to a run."""
+    merged: dict[tuple, dict[str, Any]] = {}
+    for item in [*old, *new]:
+        if item.get("digest") is None:
+            merged[(item.get("path"), item.get("source"))] = item
+        else:
+            merged.setdefault(("dataset", item.get("name"), item.get("digest")), item)
     return list(merged.values())
 
 

@@ -505,16 +505,25 @@ def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
 
 @translate
 def log_input(dataset: Any, context: str | None = None, tags: dict | None = None, model: Any = None) -> None:
-    """Record a dataset (from ``mlflow.data.from_pandas``/``from_numpy``) the run used, with its
-    context and tags; a dataset whose source is a local file or folder is also hashed by DVC."""
+    """Record a dataset (from ``mlflow.data.from_pandas``/``from_numpy``) the run used: MLflow's
+    fields, context and tags, and the DVC hash of a source that is a local file or folder."""
+    from gittrack.data.datasets import code_source
+
     if model is not None:
         raise MlflowException.invalid_parameter_value(
             "log_input(model=...) is not supported: gittrack records a run's datasets, not a model's inputs"
         )
     client, run_id = active_run_target()
     path = getattr(dataset, "local_path", None)
-    source = getattr(dataset, "source_uri", None)
-    client.log_dataset(run_id, dataset.name, dataset.digest, context, path, source, tags)
+    described = dataset.to_dict() if callable(getattr(dataset, "to_dict", None)) else {}
+    source_type = described.get("source_type")
+    if source_type == "code":
+        run = client.get_run(run_id)
+        source = code_source(run.info.user, run.data.tags.get("mlflow.source.name", ""))
+    else:
+        source = getattr(dataset, "source_uri", None)
+    client.log_dataset(run_id, dataset.name, dataset.digest, context, path, source, tags, source_type=source_type,
+                       schema=described.get("schema"), profile=described.get("profile"))  # fmt: skip
 
 
 @translate
