@@ -635,6 +635,22 @@ def test_autolog_entry_points_reach_gittrack_autolog(monkeypatch) -> None:
                                                         ("sklearn", "xgboost", "lightgbm", "pytorch")]  # fmt: skip
 
 
+def test_autolog_takes_mlflows_positional_arguments_and_last_active_run_is_its_run(repo: Path) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    try:
+        mlflow.sklearn.autolog(False, True, False)  # log_input_examples, log_model_signatures, log_models
+        LinearRegression().fit(np.array([[0.0], [1.0], [2.0]]), np.array([0.0, 1.0, 2.0]))
+        last = mlflow.last_active_run()
+    finally:
+        gittrack.autolog(disable=True)
+    assert last.info.run_id == gittrack.autolog.last_run_id()
+    run = MlflowClient().get_run(last.info.run_id)
+    assert run.data.tags["mlflow.autologging"] == "sklearn"
+    assert run.data.tags["mlflow.source.type"] == "LOCAL"  # as a run start_run starts
+    assert "model" not in [a.path for a in MlflowClient().list_artifacts(last.info.run_id)]
+
+
 def test_autolog_without_gittrack_autolog_says_so_in_one_line(monkeypatch) -> None:
     from gittrack.mlflow import _autolog
 

@@ -10,6 +10,24 @@ pytestmark = pytest.mark.slow
 optional("mlflow", reason="the comparison needs real MLflow")
 
 
+def test_autolog_entry_points_take_mlflows_arguments_in_mlflows_order() -> None:
+    import inspect
+
+    import mlflow
+
+    import gittrack
+    import gittrack.mlflow
+
+    def positional(function) -> list[str]:
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return [p.name for p in inspect.signature(function).parameters.values() if p.kind in kinds]
+
+    assert positional(gittrack.autolog) == positional(mlflow.autolog)
+    for library in ("sklearn", "xgboost", "lightgbm"):
+        assert positional(getattr(gittrack.autolog, library)) == positional(getattr(mlflow, library).autolog), library
+    assert callable(gittrack.mlflow.sklearn.autolog)
+
+
 def test_dataset_descriptions_are_mlflows() -> None:
     import numpy as np
     import pandas as pd

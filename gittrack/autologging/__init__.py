@@ -11,7 +11,9 @@ library records is in docs/autolog.md.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping, Sequence
 from types import ModuleType
+from typing import Any
 
 from gittrack.autologging import _hooks, _patch, _runs
 from gittrack.autologging._patch import Settings
@@ -45,78 +47,142 @@ def _configure(library: str, disable: bool, settings: Settings) -> None:
     _patch.safely(library, "(patching)", module.patch_loaded)
 
 
+def _unsupported(library: str, silent: bool, **given: Any) -> None:
+    """Say which of MLflow's arguments, given a value, gittrack's autologging accepts but ignores."""
+    for name, value in given.items():
+        if value is not None and not silent:
+            _patch.log.warning("gittrack: autologging (%s) ignores %s=%r (MLflow's argument, not supported here)",
+                               library, name, value)  # fmt: skip
+
+
 class Autolog:
-    """Callable as ``gittrack.autolog(...)``; one method per library."""
+    """Callable as ``gittrack.autolog(...)``; one method per library. The arguments are MLflow's, in
+    MLflow's order (``mlflow.autolog``, ``mlflow.sklearn.autolog``...), so positional calls mean
+    the same thing; gittrack's own additions are keyword-only."""
 
     def __call__(
         self,
-        log_models: bool = True,
         log_input_examples: bool = False,
+        log_model_signatures: bool = True,
+        log_models: bool = True,
         log_datasets: bool = True,
+        log_traces: bool = True,
         disable: bool = False,
         exclusive: bool = False,
+        disable_for_unsupported_versions: bool = False,
         silent: bool = False,
+        extra_tags: Mapping[str, Any] | None = None,
+        exclude_flavors: list[str] | None = None,
+        *,
         max_tuning_runs: int | None = 5,
         log_post_training_metrics: bool = True,
     ) -> None:
         """Autolog every supported library, installed now or imported later (MLflow's ``mlflow.autolog``).
 
-        ``log_models``: save trained models; ``log_input_examples``: keep a few training rows with
-        the model; ``log_datasets``: record the training data's hash as an input; ``exclusive``:
-        log nothing into runs the script started itself; ``silent``: no warnings;
-        ``max_tuning_runs``: child runs per hyperparameter search (None: all);
-        ``log_post_training_metrics``: sklearn metrics computed on an autologged model's predictions.
-        ``disable=True`` undoes all patching.
+        ``log_input_examples``: keep a few training rows with the model; ``log_model_signatures``:
+        record the model's inputs and outputs; ``log_models``: save trained models;
+        ``log_datasets``: record the training and evaluation data as dataset inputs; ``exclusive``:
+        log nothing into runs the script started itself; ``silent``: no warnings; ``extra_tags``:
+        tags of every run autologging starts; ``exclude_flavors``: libraries left alone
+        (``["lightgbm"]``); ``max_tuning_runs``: child runs per hyperparameter search (None: all);
+        ``log_post_training_metrics``: sklearn metrics computed on an autologged model's
+        predictions. ``disable=True`` undoes all patching. ``log_traces`` and
+        ``disable_for_unsupported_versions`` are accepted and have no effect.
         """
-        settings = Settings(log_models, log_input_examples, log_datasets, exclusive, silent, max_tuning_runs,
-                            log_post_training_metrics)  # fmt: skip
+        settings = Settings(log_models=log_models, log_input_examples=log_input_examples, log_datasets=log_datasets,
+                            exclusive=exclusive, silent=silent, max_tuning_runs=max_tuning_runs,
+                            log_post_training_metrics=log_post_training_metrics,
+                            log_model_signatures=log_model_signatures, extra_tags=dict(extra_tags or {}))  # fmt: skip
+        excluded = {"lightning" if name == "pytorch" else name for name in exclude_flavors or ()}
         for library in INTEGRATIONS:
-            _configure(library, disable, settings)
+            if library not in excluded or disable:
+                _configure(library, disable, settings)
         if disable:
             _runs.end_open_runs()
 
     def sklearn(
         self,
-        log_models: bool = True,
         log_input_examples: bool = False,
+        log_model_signatures: bool = True,
+        log_models: bool = True,
         log_datasets: bool = True,
         disable: bool = False,
         exclusive: bool = False,
+        disable_for_unsupported_versions: bool = False,
         silent: bool = False,
         max_tuning_runs: int | None = 5,
         log_post_training_metrics: bool = True,
+        serialization_format: str | None = None,
+        registered_model_name: str | None = None,
+        pos_label: Any = None,
+        extra_tags: Mapping[str, Any] | None = None,
     ) -> None:
-        """scikit-learn: params, training metrics, model, training data hash, searches, post-training metrics."""
-        settings = Settings(log_models, log_input_examples, log_datasets, exclusive, silent, max_tuning_runs,
-                            log_post_training_metrics)  # fmt: skip
+        """scikit-learn (``mlflow.sklearn.autolog``): params, training metrics and plots, the model,
+        datasets, searches, post-training metrics. ``serialization_format``: ``pickle`` or
+        ``cloudpickle`` (default: joblib); ``pos_label``: the positive class of binary training
+        metrics; ``registered_model_name`` is not supported (a warning says so)."""
+        from gittrack.flavors import SERIALIZATIONS
+
+        if serialization_format is not None and serialization_format not in SERIALIZATIONS:
+            _unsupported("sklearn", silent, serialization_format=serialization_format)
+            serialization_format = None
+        _unsupported("sklearn", silent, registered_model_name=registered_model_name)
+        extra = {"serialization": serialization_format, "pos_label": pos_label}
+        settings = Settings(log_models=log_models, log_input_examples=log_input_examples, log_datasets=log_datasets,
+                            exclusive=exclusive, silent=silent, max_tuning_runs=max_tuning_runs,
+                            log_post_training_metrics=log_post_training_metrics,
+                            log_model_signatures=log_model_signatures, extra_tags=dict(extra_tags or {}),
+                            extra={k: v for k, v in extra.items() if v is not None})  # fmt: skip
         _configure("sklearn", disable, settings)
 
     def xgboost(
         self,
-        log_models: bool = True,
+        importance_types: Sequence[str] | None = None,
         log_input_examples: bool = False,
+        log_model_signatures: bool = True,
+        log_models: bool = True,
         log_datasets: bool = True,
         disable: bool = False,
         exclusive: bool = False,
+        disable_for_unsupported_versions: bool = False,
         silent: bool = False,
-        importance_types: tuple[str, ...] = ("weight",),
+        registered_model_name: str | None = None,
+        model_format: str = "ubj",
+        extra_tags: Mapping[str, Any] | None = None,
     ) -> None:
-        """XGBoost (``xgboost.train`` and the sklearn wrappers): params, metrics per iteration, importance, model."""
-        settings = Settings(log_models, log_input_examples, log_datasets, exclusive, silent,
-                            extra={"importance_types": tuple(importance_types)})  # fmt: skip
+        """XGBoost (``mlflow.xgboost.autolog``; ``xgboost.train`` and the sklearn wrappers): params,
+        datasets, metrics per iteration, feature importance (``importance_types``, default
+        ``["weight"]``), the model (UBJSON: ``model_format`` and ``registered_model_name`` are not
+        supported)."""
+        _unsupported("xgboost", silent, registered_model_name=registered_model_name,
+                     model_format=None if model_format == "ubj" else model_format)  # fmt: skip
+        kinds = ("weight",) if importance_types is None else tuple(importance_types)
+        settings = Settings(log_models=log_models, log_input_examples=log_input_examples, log_datasets=log_datasets,
+                            exclusive=exclusive, silent=silent, log_model_signatures=log_model_signatures,
+                            extra_tags=dict(extra_tags or {}), extra={"importance_types": kinds})  # fmt: skip
         _configure("xgboost", disable, settings)
 
     def lightgbm(
         self,
-        log_models: bool = True,
         log_input_examples: bool = False,
+        log_model_signatures: bool = True,
+        log_models: bool = True,
         log_datasets: bool = True,
         disable: bool = False,
         exclusive: bool = False,
+        disable_for_unsupported_versions: bool = False,
         silent: bool = False,
+        registered_model_name: str | None = None,
+        extra_tags: Mapping[str, Any] | None = None,
     ) -> None:
-        """LightGBM (``lightgbm.train`` and the sklearn wrappers): params, metrics per iteration, importance, model."""
-        _configure("lightgbm", disable, Settings(log_models, log_input_examples, log_datasets, exclusive, silent))
+        """LightGBM (``mlflow.lightgbm.autolog``; ``lightgbm.train`` and the sklearn wrappers): params,
+        datasets, metrics per iteration, feature importance, the model (``registered_model_name``
+        is not supported)."""
+        _unsupported("lightgbm", silent, registered_model_name=registered_model_name)
+        settings = Settings(log_models=log_models, log_input_examples=log_input_examples, log_datasets=log_datasets,
+                            exclusive=exclusive, silent=silent, log_model_signatures=log_model_signatures,
+                            extra_tags=dict(extra_tags or {}))  # fmt: skip
+        _configure("lightgbm", disable, settings)
 
     def lightning(
         self,

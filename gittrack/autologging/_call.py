@@ -35,7 +35,8 @@ def call(
         return original(*args, **kwargs)
     if session is not None:
         return inner(session, original, args, kwargs) if inner is not None else original(*args, **kwargs)
-    target = safely(library, "the run", _runs.open_target, config.exclusive)
+    tags = {"mlflow.autologging": library, **config.extra_tags}  # MLflow's tag on the runs autologging starts
+    target = safely(library, "the run", _runs.open_target, config.exclusive, tags)
     session, token = _runs.enter(library, target)
     if target is not None and before is not None:
         safely(library, "params", before, session)

@@ -125,8 +125,11 @@ def log_model(session: Session, model: Any, X: Any = None, name: str = "model", 
         return
     target = session.target
     example = _head(X) if config.log_input_examples and X is not None else None
-    sig = safely(session.library, "the model signature", signature, model, X) if X is not None else None
-    target.client.log_model(target.run_id, model, name, flavor=flavor, signature=sig, input_example=example)
+    wanted = X is not None and config.log_model_signatures
+    sig = safely(session.library, "the model signature", signature, model, X) if wanted else None
+    serialization = config.extra.get("serialization") if flavor in (None, "sklearn") else None
+    target.client.log_model(target.run_id, model, name, flavor=flavor, signature=sig, input_example=example,
+                            serialization=serialization)  # fmt: skip
 
 
 def _nbytes(data: Any) -> int:

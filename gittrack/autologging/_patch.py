@@ -29,6 +29,8 @@ class Settings:
     silent: bool = False
     max_tuning_runs: int | None = 5
     log_post_training_metrics: bool = True
+    log_model_signatures: bool = True
+    extra_tags: dict[str, Any] = field(default_factory=dict)  # set on every run autologging starts
     extra: dict[str, Any] = field(default_factory=dict)
 
 

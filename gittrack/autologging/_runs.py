@@ -97,8 +97,9 @@ def end_open_runs() -> None:
     _finish_open()
 
 
-def open_target(exclusive: bool) -> Target | None:
-    """The run to log into: the active one, or a new one (None when ``exclusive`` and the user's run is active)."""
+def open_target(exclusive: bool, tags: Mapping[str, Any] | None = None) -> Target | None:
+    """The run to log into: the active one, or a new one with ``tags`` (None when ``exclusive`` and
+    the user's run is active)."""
     global _last_run_id
     import gittrack
 
@@ -109,7 +110,7 @@ def open_target(exclusive: bool) -> Target | None:
         _last_run_id = active.run_id
         return Target(active.client, active.run_id, created=False, active=active)
     _finish_open()
-    active = gittrack.start_run()
+    active = gittrack.start_run(tags=tags)
     with _lock:
         _open.append(active)
     _last_run_id = active.run_id

@@ -121,8 +121,10 @@ def log_fitted(session: Session, estimator: Any, X: Any, y: Any, sample_weight: 
         safely(library, "post-training metrics", _track_model, estimator, session.target)
 
 
-def training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any = None, prefix: str = "training_") -> dict:
-    """MLflow's training metrics: classifier and regressor scores on the training data, and ``score``."""
+def training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any = None, prefix: str = "training_",
+                     pos_label: Any = None) -> dict:  # fmt: skip
+    """MLflow's training metrics: classifier and regressor scores on the training data, and ``score``
+    (precision, recall and F1 weighted over the classes, or of ``pos_label``'s class when given)."""
     from sklearn import metrics
     from sklearn.base import is_classifier, is_regressor
 
@@ -141,9 +143,10 @@ def training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any = None, 
         y_pred = estimator.predict(X)
         if is_classifier(estimator):
             add("accuracy_score", lambda: metrics.accuracy_score(y, y_pred, **weights))
+            averaging = {"average": "weighted"} if pos_label is None else {"average": "binary", "pos_label": pos_label}
             for name, function in (("precision_score", metrics.precision_score),
                                    ("recall_score", metrics.recall_score), ("f1_score", metrics.f1_score)):  # fmt: skip
-                add(name, lambda f=function: f(y, y_pred, average="weighted", zero_division=0, **weights))
+                add(name, lambda f=function: f(y, y_pred, zero_division=0, **averaging, **weights))
             if hasattr(estimator, "predict_proba"):
                 proba = estimator.predict_proba(X)
                 labels = getattr(estimator, "classes_", None)
@@ -165,7 +168,10 @@ def training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any = None, 
 
 def _log_training_metrics(session: Session, estimator: Any, X: Any, y: Any, sample_weight: Any) -> None:
     assert session.target is not None
-    session.target.log_metrics(_common.finite_metrics(training_metrics(estimator, X, y, sample_weight)), step=0)
+    config = settings(session.library)
+    pos_label = config.extra.get("pos_label") if config is not None else None
+    values = training_metrics(estimator, X, y, sample_weight, pos_label=pos_label)
+    session.target.log_metrics(_common.finite_metrics(values), step=0)
 
 
 # -- hyperparameter searches -----------------------------------------------------------------

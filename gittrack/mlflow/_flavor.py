@@ -489,10 +489,10 @@ def native_loader():
 def autologger(library: str):
     """``mlflow.<library>.autolog``: gittrack's autologging for that library (``gittrack.autolog.<library>``)."""
 
-    def autolog(**kwargs: Any) -> Any:
+    def autolog(*args: Any, **kwargs: Any) -> Any:
         from gittrack.mlflow._autolog import call
 
-        return call(library, kwargs)
+        return call(library, kwargs, args)
 
     autolog.__doc__ = f"gittrack's autologging for {library} (``gittrack.autolog.{library}``)."
     return autolog

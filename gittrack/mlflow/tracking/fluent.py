@@ -7,6 +7,7 @@ gittrack runs in every way; what comes back is shaped as MLflow's entities.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from gittrack.mlflow import _convert, _state
@@ -296,11 +297,25 @@ def active_run() -> ActiveRun | None:
 
 @translate
 def last_active_run() -> Run | None:
-    """The active run, else the run most recently started in this process (as it ended), else None."""
+    """The active run, else the run most recently started in this process (as it ended), else None;
+    a run autologging started counts, as in MLflow (``mlflow.sklearn.autolog(); model.fit(X, y)``)."""
     active = active_run()
     if active is not None:
         return active._run
-    return None if _last_run_id is None else _mlflow_client().get_run(_last_run_id)
+    autologging = sys.modules.get("gittrack.autologging")
+    found = {_last_run_id, autologging.autolog.last_run_id() if autologging is not None else None} - {None}
+    runs = [run for run in map(_run_or_none, sorted(found)) if run is not None]
+    return max(runs, key=lambda run: run.info.start_time or 0, default=None)
+
+
+def _run_or_none(run_id: str) -> Run | None:
+    """The run, or None when the current repository does not have it (it was logged in another one)."""
+    from gittrack.errors import NotFoundError
+
+    try:
+        return _mlflow_client().get_run(run_id)
+    except NotFoundError:
+        return None
 
 
 @translate
@@ -684,8 +699,9 @@ def register_model(
     return register(gittrack_client(_state.registry_repo()), model_uri, name, tags)
 
 
-def autolog(**kwargs: Any) -> Any:
-    """Turn on gittrack's autologging for every supported library (``gittrack.autolog``)."""
+def autolog(*args: Any, **kwargs: Any) -> Any:
+    """Turn on gittrack's autologging for every supported library (``gittrack.autolog``, whose
+    arguments are ``mlflow.autolog``'s, in the same order)."""
     from gittrack.mlflow._autolog import call
 
-    return call(None, kwargs)
+    return call(None, kwargs, args)
