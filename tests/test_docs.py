@@ -88,7 +88,8 @@ def autologged_forest(s: Scenario) -> None:
     run = gittrack.get_run(run_id)
     assert run.data.params["n_estimators"] == "100"
     assert "training_accuracy_score" in run.data.metrics
-    assert [a["path"] for a in run.record.artifacts] == ["model"]
+    assert {"model", "estimator.html", "training_confusion_matrix.png"} <= {a["path"] for a in run.record.artifacts}
+    assert [(i["name"], i["context"]) for i in run.record.inputs if "digest" in i] == [("dataset", "train")]
 
 
 README = Page(
@@ -262,6 +263,13 @@ def post_training_metrics(s: Scenario) -> None:
     assert {"accuracy_score_X_test", "LogisticRegression_score_X_test"} <= set(metrics), metrics
 
 
+def search_children(s: Scenario) -> None:
+    runs = s.ns["runs"]
+    assert len(runs) == 5, runs  # the best 5 of 6 candidates
+    assert set(runs["params.kernel"]) == {"linear", "rbf"}
+    assert runs["metrics.mean_test_score"].notna().all()
+
+
 def lightning_run(s: Scenario) -> None:
     import gittrack
 
@@ -290,6 +298,12 @@ X, y = make_classification(n_samples=120, n_features=4, random_state=0)
 X_train, X_test, y_train, y_test = X[:90], X[90:], y[:90], y[90:]
 """,
     before={
+        "runs = gittrack.search_runs(": define(
+            "from sklearn.datasets import load_iris\nfrom sklearn.model_selection import GridSearchCV\n"
+            "from sklearn.svm import SVC\n"
+            "GridSearchCV(SVC(), {'kernel': ['linear', 'rbf'], 'C': [1, 5, 10]}).fit(*load_iris(return_X_y=True))\n"
+            "parent_id = gittrack.autolog.last_run_id()"
+        ),
         "model = LogisticRegression()": define(  # looked up after autolog(), as the page says they must be
             "from sklearn.linear_model import LogisticRegression\nfrom sklearn.metrics import accuracy_score"
         ),
@@ -298,6 +312,7 @@ X_train, X_test, y_train, y_test = X[:90], X[90:], y[:90], y[90:]
     },
     after={
         "import gittrack": lambda s: s.ns["gittrack"].autolog.last_run_id() is not None,
+        "runs = gittrack.search_runs(": search_children,
         "model = LogisticRegression()": post_training_metrics,
         "from gittrack.integrations.lightning import GittrackLogger": lightning_run,
         "with gittrack.start_run(run_name=": optuna_runs,

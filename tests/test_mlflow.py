@@ -648,7 +648,10 @@ def test_autolog_takes_mlflows_positional_arguments_and_last_active_run_is_its_r
     run = MlflowClient().get_run(last.info.run_id)
     assert run.data.tags["mlflow.autologging"] == "sklearn"
     assert run.data.tags["mlflow.source.type"] == "LOCAL"  # as a run start_run starts
-    assert "model" not in [a.path for a in MlflowClient().list_artifacts(last.info.run_id)]
+    assert [a.path for a in MlflowClient().list_artifacts(last.info.run_id)] == ["estimator.html"]  # no model
+    [dataset] = run.inputs.dataset_inputs
+    assert (dataset.dataset.name, dataset.dataset.source_type) == ("dataset", "code")
+    assert [(t.key, t.value) for t in dataset.tags] == [("mlflow.data.context", "train")]
 
 
 def test_autolog_without_gittrack_autolog_says_so_in_one_line(monkeypatch) -> None:

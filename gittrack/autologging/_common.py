@@ -1,27 +1,25 @@
-"""What several integrations log the same way: params, models with a signature, the training data, JSON files."""
+"""What several integrations log the same way: params, models with a signature, datasets, JSON and text files."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import shutil
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gittrack.autologging._patch import safely, settings, warn_once
-from gittrack.autologging._runs import Session
+from gittrack.autologging._runs import Session, Target
+
+if TYPE_CHECKING:
+    from gittrack.data.datasets import Description
 
 MAX_PARAM_CHARS = 6000  # what the store accepts
 MAX_KEY_CHARS = 250
-MAX_DATASET_BYTES = 256 * 1024 * 1024
 _BAD_KEY = re.compile(r"[^\w\-./: ]")
-_dataset_lock = threading.Lock()
 
 
 def with_subclasses(base: type) -> list[type]:
@@ -132,83 +130,50 @@ def log_model(session: Session, model: Any, X: Any = None, name: str = "model", 
                             serialization=serialization)  # fmt: skip
 
 
-def _nbytes(data: Any) -> int:
-    for attribute in ("nbytes", "data.nbytes"):
-        value: Any = data
-        try:
-            for part in attribute.split("."):
-                value = getattr(value, part)
-            return int(value)
-        except (AttributeError, TypeError, ValueError):
-            continue
-    pandas = sys.modules.get("pandas")
-    if pandas is not None and isinstance(data, pandas.DataFrame | pandas.Series):
-        return int(data.memory_usage(deep=True).sum() if hasattr(data, "columns") else data.memory_usage(deep=True))
-    return 0
+def code_source(target: Target) -> str:
+    """MLflow's source of data handed to a training call in code: the run's user and entry point."""
+    from gittrack.data import datasets
+
+    cached = target.cache.get("code_source")
+    if cached is None:
+        run = target.client.get_run(target.run_id)
+        entry = run.data.tags.get("mlflow.source.name") or datasets.entry_point()
+        cached = target.cache["code_source"] = datasets.code_source(run.info.user, entry)
+    return cached
 
 
-def _dump(data: Any, stem: Path) -> bool:
-    """Write ``data`` to a file in a stable format (same data, same bytes); False when it cannot be."""
-    pandas = sys.modules.get("pandas")
-    numpy = sys.modules.get("numpy")
-    scipy_sparse = sys.modules.get("scipy.sparse")
-    if pandas is not None and isinstance(data, pandas.DataFrame | pandas.Series):
-        data.to_csv(stem.with_suffix(".csv"), index=False)
-        return True
-    if scipy_sparse is not None and scipy_sparse.issparse(data):
-        scipy_sparse.save_npz(stem.with_suffix(".npz"), data.tocsr(), compressed=False)
-        return True
-    if numpy is not None:
-        array = numpy.asarray(data)
-        if array.dtype == object:
-            return False
-        numpy.save(stem.with_suffix(".npy"), array, allow_pickle=False)
-        return True
-    return False
+def log_dataset(session: Session, features: Any, targets: Any = None, context: str = "train",
+                name: str | None = None, described: Description | None = None) -> None:  # fmt: skip
+    """Record data a training or prediction call got as a dataset input, as MLflow's autologging
+    does: ``name`` (default ``dataset``), its digest, schema and profile (``described``, when
+    already computed), the code as its source, and ``context`` (``train``, ``eval``). Types
+    MLflow does not describe are left out."""
+    from gittrack.data.datasets import describe
 
-
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """One process at a time writes and hashes the shared dataset folder."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with _dataset_lock, open(folder / ".lock", "w") as lock:
-        try:
-            import fcntl
-
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        except ImportError:  # not on POSIX: the in-process lock is all there is
-            pass
-        yield
-
-
-def log_dataset(session: Session, X: Any, y: Any = None, name: str = "training_data") -> None:
-    """Record the DVC hash of the training data (``X``, and ``y`` when given) as the input ``name``.
-
-    The data is written in a stable format (CSV for pandas, ``.npy``/``.npz`` for arrays) to
-    ``<temp>/gittrack-autolog-<user>/<name>/`` and hashed there, so the same data gives the
-    same hash and the same input path in every run on the machine.
-    """
     config = settings(session.library)
-    if config is None or not config.log_datasets or session.target is None or X is None:
+    target = session.target
+    if config is None or not config.log_datasets or target is None or features is None:
         return
-    size = _nbytes(X) + (_nbytes(y) if y is not None else 0)
-    if size > MAX_DATASET_BYTES:
-        warn_once(session.library, "the training data hash", ValueError(
-            f"the training data is over {MAX_DATASET_BYTES // 2**20} MB; log the file it came from with "
-            "gittrack.log_input(path)"))  # fmt: skip
+    described = described or describe(features, targets)
+    if described is None:
         return
-    user = os.environ.get("USER") or str(getattr(os, "getuid", lambda: "user")())
-    root = Path(tempfile.gettempdir()) / f"gittrack-autolog-{key(user)}"
-    folder = root / name
-    with _locked(root):
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir()
-        written = _dump(X, folder / "X")
-        if y is not None:
-            written = _dump(y, folder / "y") and written
-        if not written:
-            return
-        session.target.client.log_input(session.target.run_id, folder, name=name)
+    target.client.log_dataset(target.run_id, name or "dataset", described.digest, context, source=code_source(target),
+                              source_type="code", schema=described.schema, profile=described.profile)  # fmt: skip
+
+
+def as_list(values: Any) -> list:
+    """Labels or values of any array-like as a plain list."""
+    tolist = getattr(values, "tolist", None)
+    return list(tolist()) if callable(tolist) else list(values)
+
+
+def log_text(session: Session, filename: str, text: str) -> None:
+    """Store ``text`` as the artifact ``filename``."""
+    assert session.target is not None
+    with tempfile.TemporaryDirectory(prefix="gittrack-autolog-") as tmp:
+        path = Path(tmp) / filename
+        path.write_text(text, encoding="utf-8")
+        session.target.client.log_artifact(session.target.run_id, path)
 
 
 def log_json(session: Session, filename: str, data: Any) -> None:

@@ -39,6 +39,7 @@ class Target:
     run_id: str
     created: bool
     active: ActiveRun | None = None
+    cache: dict[str, Any] = field(default_factory=dict)  # what is read once per run (its dataset source)
 
     def log_params(self, params: Mapping[str, Any]) -> list[str]:
         """Log params one by one; returns the keys refused (e.g. already logged with another value)."""

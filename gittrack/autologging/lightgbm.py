@@ -1,15 +1,16 @@
 """LightGBM autologging: ``lightgbm.train`` and the sklearn wrappers (``LGBMClassifier``, ``LGBMRegressor``...).
 
-Logged: params, each iteration's evaluation metrics (``<dataset>-<metric>``, step = iteration),
-``best_iteration``/``stopped_iteration``/``best_score`` when early stopping, feature importance
-as ``feature_importance_split.json`` and ``feature_importance_gain.json`` (and ``.png``), and
-the model: a ``Booster`` in the ``lightgbm`` flavor, a wrapper in the ``sklearn`` flavor.
-Nothing here imports lightgbm.
+Logged, as MLflow: the params (``params`` and ``train``'s arguments), the training and validation
+``Dataset`` data as datasets, each iteration's evaluation metrics (``<dataset>-<metric>``, step =
+iteration), ``best_iteration``/``stopped_iteration`` when early stopping, feature importance as
+``feature_importance_split.json`` and ``feature_importance_gain.json`` (and ``.png``), and the
+model: a ``Booster`` in the ``lightgbm`` flavor, a wrapper in the ``sklearn`` flavor. Nothing
+here imports lightgbm.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -20,7 +21,7 @@ TRIGGERS = [("lightgbm", False)]
 
 
 def _callback(env: Any) -> None:
-    metrics = {f"{item[0]}-{item[1]}": item[2] for item in env.evaluation_result_list or []}
+    metrics = {f"{item[0]}-{_boosting.metric_key(item[1])}": item[2] for item in env.evaluation_result_list or []}
     _boosting.log_iteration(LIBRARY, metrics, env.iteration)
 
 
@@ -30,22 +31,25 @@ _callback.order = 25  # type: ignore[attr-defined] # after LightGBM's own record
 class _LightGBM(_boosting.Library):
     name = LIBRARY
     flavor = "lightgbm"
-    not_params = frozenset({"train_set", "valid_sets", "valid_names", "feval", "init_model", "callbacks",
-                            "keep_training_booster"})  # fmt: skip
+    not_params = frozenset({"params", "train_set", "valid_sets", "valid_names", "fobj", "feval", "init_model",
+                            "learning_rates", "callbacks"})  # fmt: skip
 
     def callback(self) -> Any:
         return _callback
 
-    def early_stopping(self, booster: Any, arguments: Mapping[str, Any], history: dict) -> dict[str, float]:
+    def datasets(self, arguments: Mapping[str, Any]) -> Iterator[tuple[Any, Any, str, str | None]]:
+        train_set = arguments.get("train_set")
+        if train_set is not None:
+            yield train_set.data, train_set.label, "train", None
+        names = arguments.get("valid_names")
+        for i, valid_set in enumerate(arguments.get("valid_sets") or ()):
+            yield valid_set.data, valid_set.label, "eval", names[i] if names is not None and i < len(names) else None
+
+    def early_stopping(self, booster: Any, arguments: Mapping[str, Any], history: list) -> tuple[dict, int] | None:
         if not booster.best_iteration:
-            return {}
-        out = {"best_iteration": booster.best_iteration - 1, "stopped_iteration": booster.current_iteration() - 1}
-        training = getattr(booster, "_train_data_name", "training")
-        for name, results in booster.best_score.items():
-            for value in results.values() if name != training else ():
-                out["best_score"] = float(value)  # the first metric of the first validation set, as early stopping uses
-                return out
-        return out
+            return None
+        # LightGBM counts iterations from 1; MLflow logs its numbers as they are
+        return {"stopped_iteration": len(history), "best_iteration": booster.best_iteration}, booster.best_iteration - 1
 
     def importance(self, booster: Any) -> dict[str, dict[str, float]]:
         names = booster.feature_name()
