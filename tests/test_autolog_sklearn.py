@@ -227,6 +227,18 @@ def test_post_training_metrics_are_named_after_the_dataset_variable(autologging)
     }
 
 
+def test_registered_model_name_registers_every_trained_model(autologging) -> None:
+    X, y = _regression()
+    autologging.sklearn(registered_model_name="ridge", log_datasets=False)
+    Ridge().fit(X, y)
+    first = gittrack.autolog.last_run_id()
+    Ridge(alpha=2.0).fit(X, y)
+    second = gittrack.autolog.last_run_id()
+    gittrack.autolog(disable=True)
+    client = gittrack.Client()
+    assert [client.get_model_version("ridge", v)["run_id"] for v in ("v0.0.1", "v0.0.2")] == [first, second]
+
+
 def test_data_preparation_and_cross_validation_start_no_runs(autologging) -> None:
     from sklearn import model_selection
     from sklearn.preprocessing import LabelEncoder

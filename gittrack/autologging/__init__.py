@@ -119,15 +119,16 @@ class Autolog:
     ) -> None:
         """scikit-learn (``mlflow.sklearn.autolog``): params, training metrics and plots, the model,
         datasets, searches, post-training metrics. ``serialization_format``: ``pickle`` or
-        ``cloudpickle`` (default: joblib); ``pos_label``: the positive class of binary training
-        metrics; ``registered_model_name`` is not supported (a warning says so)."""
+        ``cloudpickle`` (default: joblib); ``registered_model_name``: register every model trained
+        as a new version of that model; ``pos_label``: the positive class of binary training
+        metrics."""
         from gittrack.flavors import SERIALIZATIONS
 
         if serialization_format is not None and serialization_format not in SERIALIZATIONS:
             _unsupported("sklearn", silent, serialization_format=serialization_format)
             serialization_format = None
-        _unsupported("sklearn", silent, registered_model_name=registered_model_name)
-        extra = {"serialization": serialization_format, "pos_label": pos_label}
+        extra = {"serialization": serialization_format, "pos_label": pos_label,
+                 "registered_model_name": registered_model_name}  # fmt: skip
         settings = Settings(log_models=log_models, log_input_examples=log_input_examples, log_datasets=log_datasets,
                             exclusive=exclusive, silent=silent, max_tuning_runs=max_tuning_runs,
                             log_post_training_metrics=log_post_training_metrics,
@@ -152,14 +153,14 @@ class Autolog:
     ) -> None:
         """XGBoost (``mlflow.xgboost.autolog``; ``xgboost.train`` and the sklearn wrappers): params,
         datasets, metrics per iteration, feature importance (``importance_types``, default
-        ``["weight"]``), the model (UBJSON: ``model_format`` and ``registered_model_name`` are not
-        supported)."""
-        _unsupported("xgboost", silent, registered_model_name=registered_model_name,
-                     model_format=None if model_format == "ubj" else model_format)  # fmt: skip
+        ``["weight"]``), the model (UBJSON: another ``model_format`` is not supported), registered
+        as a new version of ``registered_model_name`` when given."""
+        _unsupported("xgboost", silent, model_format=None if model_format == "ubj" else model_format)
         kinds = ("weight",) if importance_types is None else tuple(importance_types)
+        extra = {"importance_types": kinds, "registered_model_name": registered_model_name}
         settings = Settings(log_models=log_models, log_input_examples=log_input_examples, log_datasets=log_datasets,
                             exclusive=exclusive, silent=silent, log_model_signatures=log_model_signatures,
-                            extra_tags=dict(extra_tags or {}), extra={"importance_types": kinds})  # fmt: skip
+                            extra_tags=dict(extra_tags or {}), extra=extra)  # fmt: skip
         _configure("xgboost", disable, settings)
 
     def lightgbm(
@@ -176,12 +177,12 @@ class Autolog:
         extra_tags: Mapping[str, Any] | None = None,
     ) -> None:
         """LightGBM (``mlflow.lightgbm.autolog``; ``lightgbm.train`` and the sklearn wrappers): params,
-        datasets, metrics per iteration, feature importance, the model (``registered_model_name``
-        is not supported)."""
-        _unsupported("lightgbm", silent, registered_model_name=registered_model_name)
+        datasets, metrics per iteration, feature importance, the model, registered as a new version
+        of ``registered_model_name`` when given."""
         settings = Settings(log_models=log_models, log_input_examples=log_input_examples, log_datasets=log_datasets,
                             exclusive=exclusive, silent=silent, log_model_signatures=log_model_signatures,
-                            extra_tags=dict(extra_tags or {}))  # fmt: skip
+                            extra_tags=dict(extra_tags or {}),
+                            extra={"registered_model_name": registered_model_name})  # fmt: skip
         _configure("lightgbm", disable, settings)
 
     def lightning(

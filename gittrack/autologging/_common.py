@@ -128,6 +128,10 @@ def log_model(session: Session, model: Any, X: Any = None, name: str = "model", 
     serialization = config.extra.get("serialization") if flavor in (None, "sklearn") else None
     target.client.log_model(target.run_id, model, name, flavor=flavor, signature=sig, input_example=example,
                             serialization=serialization)  # fmt: skip
+    registered = config.extra.get("registered_model_name")
+    if registered and name == "model":  # as MLflow: each trained model, a new version (not a search's best)
+        safely(session.library, "the model version", target.client.register_model, f"runs:/{target.run_id}/{name}",
+               registered)  # fmt: skip
 
 
 def code_source(target: Target) -> str:
