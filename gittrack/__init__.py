@@ -31,7 +31,7 @@ from gittrack.errors import (
 )
 
 _LAZY = {
-    "gittrack.autologging": ["autolog"],
+    "gittrack.integrations": ["autolog"],
     "gittrack.client": ["Client"],
     "gittrack.initialize": ["init"],
     "gittrack.hooks": ["install_hooks", "run_hook"],
@@ -68,7 +68,6 @@ _LAZY = {
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 if TYPE_CHECKING:
-    from gittrack.autologging import autolog
     from gittrack.client import Client
     from gittrack.entities import Metric, Run, RunData, RunInfo
     from gittrack.fluent import (
@@ -101,6 +100,7 @@ if TYPE_CHECKING:
     )
     from gittrack.hooks import install_hooks, run_hook
     from gittrack.initialize import init
+    from gittrack.integrations import autolog
 
 
 def __getattr__(name: str) -> Any:

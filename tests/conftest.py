@@ -102,7 +102,7 @@ def dvc_project(repo: Path) -> Path:
 def autologging(dvc_project: Path):
     """Autologging on for the test, then off again (patches undone, runs it left open ended)."""
     import gittrack
-    from gittrack.autologging import _patch
+    from gittrack.integrations import _patch
 
     _patch._warned.clear()
     yield gittrack.autolog

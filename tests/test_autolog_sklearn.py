@@ -257,7 +257,7 @@ def test_data_preparation_and_cross_validation_start_no_runs(autologging) -> Non
 
 
 def test_a_failure_inside_logging_is_warned_once_and_fit_returns(autologging, monkeypatch, caplog) -> None:
-    from gittrack.autologging import sklearn as autolog_sklearn
+    from gittrack.integrations import _autolog_sklearn as autolog_sklearn
 
     def broken(*args, **kwargs):
         raise RuntimeError("injected failure")

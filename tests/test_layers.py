@@ -77,8 +77,8 @@ def _graph(annotations: bool = False) -> dict[str, dict[str, list[str]]]:
         skip = set() if annotations else _type_checking_lines(path)
         edges = graph.setdefault(name, {})
         for target, names, line in _imports(path):
-            if line in skip or target == name:
-                continue
+            if line in skip or target == name or name.startswith(target + "."):
+                continue  # a module always runs its own packages' __init__ first: no edge of its own
             while target not in MODULES and "." in target:
                 target = target.rpartition(".")[0]
             edges.setdefault(target, []).extend(names)
@@ -146,4 +146,19 @@ def test_the_cli_uses_only_the_public_api() -> None:
     allowed = ("gittrack", "gittrack.errors", "gittrack._version", "gittrack.ui")  # the UI package is public
     reaching = [f"{a} -> {b}" for a, edges in TYPED.items() if _layer(a) == 2
                 for b in edges if _layer(b) != 2 and b not in allowed]  # fmt: skip
+    assert reaching == []
+
+
+def test_no_module_imports_another_packages_private_module() -> None:
+    """``gittrack.pkg._internal`` is for ``gittrack.pkg`` and its modules only."""
+    reaching = []
+    for importer, edges in TYPED.items():
+        for imported in edges:
+            parts = imported.split(".")
+            private = next((i for i, part in enumerate(parts) if i > 1 and part.startswith("_")), None)
+            if private is None or parts[private].startswith("__"):
+                continue
+            owner = ".".join(parts[:private])
+            if importer != owner and not importer.startswith(owner + "."):
+                reaching.append(f"{importer} -> {imported}")
     assert reaching == []

@@ -28,8 +28,8 @@ try:
 except ImportError:  # the older package name
     import pytorch_lightning as pl
 
-from gittrack.autologging import _common
-from gittrack.autologging._patch import safely
+from gittrack.integrations import _common
+from gittrack.integrations._patch import safely
 
 
 def _logger_class(base: Any) -> type:

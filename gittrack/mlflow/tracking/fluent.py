@@ -302,7 +302,7 @@ def last_active_run() -> Run | None:
     active = active_run()
     if active is not None:
         return active._run
-    autologging = sys.modules.get("gittrack.autologging")
+    autologging = sys.modules.get("gittrack.integrations")
     found = {_last_run_id, autologging.autolog.last_run_id() if autologging is not None else None} - {None}
     runs = [run for run in map(_run_or_none, sorted(found)) if run is not None]
     return max(runs, key=lambda run: run.info.start_time or 0, default=None)

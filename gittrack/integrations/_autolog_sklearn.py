@@ -23,10 +23,10 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from gittrack.autologging import _common, _runs
-from gittrack.autologging._call import call
-from gittrack.autologging._patch import is_patched, patch, safely, settings, warn_once
-from gittrack.autologging._runs import Session, Target
+from gittrack.integrations import _common, _runs
+from gittrack.integrations._call import call
+from gittrack.integrations._patch import is_patched, patch, safely, settings, warn_once
+from gittrack.integrations._runs import Session, Target
 
 LIBRARY = "sklearn"
 TRIGGERS = [("sklearn", True)]

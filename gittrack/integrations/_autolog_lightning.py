@@ -12,8 +12,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from gittrack.autologging import _runs
-from gittrack.autologging._patch import patch, safely, settings
+from gittrack.integrations import _runs
+from gittrack.integrations._patch import patch, safely, settings
 
 LIBRARY = "lightning"
 PACKAGES = ("lightning.pytorch", "pytorch_lightning")

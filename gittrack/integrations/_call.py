@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gittrack.autologging import _runs
-from gittrack.autologging._patch import safely, settings
-from gittrack.autologging._runs import Session
+from gittrack.integrations import _runs
+from gittrack.integrations._patch import safely, settings
+from gittrack.integrations._runs import Session
 
 Step = Callable[[Session], None]
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gittrack.autologging._patch import safely, settings, warn_once
-from gittrack.autologging._runs import Session, Target
+from gittrack.integrations._patch import safely, settings, warn_once
+from gittrack.integrations._runs import Session, Target
 
 if TYPE_CHECKING:
     from gittrack.data.datasets import Description

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
-from gittrack.autologging import _boosting
-from gittrack.autologging._patch import settings
+from gittrack.integrations import _boosting
+from gittrack.integrations._patch import settings
 
 LIBRARY = "xgboost"
 TRIGGERS = [("xgboost", False)]

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
-from gittrack.autologging import _boosting
+from gittrack.integrations import _boosting
 
 LIBRARY = "lightgbm"
 TRIGGERS = [("lightgbm", False)]

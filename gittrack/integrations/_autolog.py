@@ -15,18 +15,18 @@ from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
-from gittrack.autologging import _hooks, _patch, _runs
-from gittrack.autologging._patch import Settings
+from gittrack.integrations import _hooks, _patch, _runs
+from gittrack.integrations._patch import Settings
 
 # library -> the module of gittrack that patches it
 INTEGRATIONS = {
-    "sklearn": "gittrack.autologging.sklearn",
-    "xgboost": "gittrack.autologging.xgboost",
-    "lightgbm": "gittrack.autologging.lightgbm",
-    "lightning": "gittrack.autologging.lightning",
-    "optuna": "gittrack.autologging.optuna",
-    "hyperopt": "gittrack.autologging.hyperopt",
-    "transformers": "gittrack.autologging.transformers",
+    "sklearn": "gittrack.integrations._autolog_sklearn",
+    "xgboost": "gittrack.integrations._autolog_xgboost",
+    "lightgbm": "gittrack.integrations._autolog_lightgbm",
+    "lightning": "gittrack.integrations._autolog_lightning",
+    "optuna": "gittrack.integrations._autolog_optuna",
+    "hyperopt": "gittrack.integrations._autolog_hyperopt",
+    "transformers": "gittrack.integrations._autolog_transformers",
 }
 
 

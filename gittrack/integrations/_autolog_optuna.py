@@ -10,8 +10,8 @@ import sys
 from collections.abc import Callable
 from types import ModuleType
 
-from gittrack.autologging import _runs
-from gittrack.autologging._patch import patch, safely, settings
+from gittrack.integrations import _runs
+from gittrack.integrations._patch import patch, safely, settings
 
 LIBRARY = "optuna"
 TRIGGERS = [("optuna", False)]

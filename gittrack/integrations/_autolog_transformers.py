@@ -11,7 +11,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from gittrack.autologging._patch import patch, safely, settings
+from gittrack.integrations._patch import patch, safely, settings
 
 LIBRARY = "transformers"
 TRIGGERS = [("transformers.trainer", False)]

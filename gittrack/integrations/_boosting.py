@@ -16,10 +16,10 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from gittrack.autologging import _common, _runs
-from gittrack.autologging._call import call
-from gittrack.autologging._patch import patch, safely, settings
-from gittrack.autologging._runs import Session
+from gittrack.integrations import _common, _runs
+from gittrack.integrations._call import call
+from gittrack.integrations._patch import patch, safely, settings
+from gittrack.integrations._runs import Session
 
 WRAPPER_PREDICT_METHODS = ("predict", "predict_proba")
 
@@ -168,7 +168,7 @@ def patch_loaded(lib: Library, package: str, train_module: str, wrapper_base: st
 def patch_wrappers(lib: Library, base: type) -> None:
     """Patch ``fit`` of the sklearn wrapper ``base`` and of its subclasses that define their own, and
     their ``predict``/``predict_proba`` (post-training metrics and evaluation datasets)."""
-    from gittrack.autologging import sklearn as sk
+    from gittrack.integrations import _autolog_sklearn as sk
 
     for cls in _common.with_subclasses(base):
         if inspect.isfunction(cls.__dict__.get("fit")):
@@ -183,7 +183,7 @@ def _fit_wrapper(lib: Library, original: Callable) -> Callable:
         X = args[0] if args else kwargs.get("X")
 
         def after(session: Session, result: Any) -> None:
-            from gittrack.autologging import sklearn as sk
+            from gittrack.integrations import _autolog_sklearn as sk
 
             booster, arguments = session.data.get("booster"), session.data.get("arguments") or {}
             if booster is not None:
