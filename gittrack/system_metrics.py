@@ -37,12 +37,13 @@ def _setting(repo_path: str | None, env: str, key: str) -> str | None:
         return value.strip()
     if repo_path is None:
         return None
-    import pygit2
+    from gittrack.store.repo import config_value, open_repo
 
     try:
-        return str(pygit2.Repository(repo_path).config[key]).strip()
-    except (KeyError, pygit2.GitError):
+        value = config_value(open_repo(repo_path), key)
+    except GittrackError:
         return None
+    return None if value is None else value.strip()
 
 
 def enabled(repo_path: str | None) -> bool:

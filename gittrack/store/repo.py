@@ -1,11 +1,18 @@
-"""Opening the user's git repository, and who the user is according to git."""
+"""Opening the user's git repository, its git config as read once, and who the user is.
+
+A process keeps one handle per repository (``open_repo``) and reads git config values once,
+until one of the config files changes (``config_value``): opening a repository and looking up
+config each cost more than the rest of a short run's bookkeeping.
+"""
 
 from __future__ import annotations
 
 import getpass
 import os
 import socket
+import threading
 import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,9 +21,15 @@ from gittrack.errors import NotARepositoryError
 if TYPE_CHECKING:
     import pygit2
 
+# git dir -> (its inode, the handle); weak, so a repository no client uses any more is closed
+_handles: weakref.WeakValueDictionary[str, pygit2.Repository] = weakref.WeakValueDictionary()
+_handle_inodes: dict[str, int] = {}
+_handles_lock = threading.Lock()
+
 
 def open_repo(path: str | os.PathLike | None = None) -> pygit2.Repository:
-    """Open the repository containing ``path`` (default: ``$GITTRACK_REPO`` or the current folder)."""
+    """The repository containing ``path`` (default: ``$GITTRACK_REPO`` or the current folder),
+    as the handle this process already has open for it, if any."""
     import pygit2
 
     start = os.fspath(path) if path is not None else os.environ.get("GITTRACK_REPO") or os.getcwd()
@@ -25,7 +38,16 @@ def open_repo(path: str | os.PathLike | None = None) -> pygit2.Repository:
         raise NotARepositoryError(
             f"'{start}' is not inside a git repository; run 'git init' or 'gittrack init' there first"
         )
-    repo = pygit2.Repository(found)
+    try:
+        inode = os.stat(found).st_ino
+    except OSError:
+        inode = -1
+    with _handles_lock:
+        repo = _handles.get(found)
+        if repo is None or _handle_inodes.get(found) != inode:  # new, or a repository made anew in its place
+            repo = pygit2.Repository(found)
+            _handles[found] = repo
+            _handle_inodes[found] = inode
     if repo.is_bare:
         raise NotARepositoryError(f"'{found}' is a bare repository; gittrack records runs from a work tree")
     return repo
@@ -43,24 +65,71 @@ def gittrack_dir(repo: pygit2.Repository) -> Path:
     return path
 
 
+def common_dir(repo: pygit2.Repository) -> str:
+    """The git dir shared by all work trees (``repo.path`` itself unless this is a linked work tree)."""
+    try:
+        with open(os.path.join(repo.path, "commondir"), encoding="utf-8") as file:
+            return os.path.normpath(os.path.join(repo.path, file.read().strip())) + os.sep
+    except OSError:
+        return repo.path
+
+
+def _config_files(repo: pygit2.Repository) -> list[str]:
+    """The files git config of ``repo`` comes from (those that exist or might)."""
+    home = os.environ.get("HOME") or os.path.expanduser("~")
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    files = [os.path.join(common_dir(repo), "config"), os.path.join(repo.path, "config.worktree"),
+             os.path.join(home, ".gitconfig"), os.path.join(xdg, "git", "config")]  # fmt: skip
+    if not os.environ.get("GIT_CONFIG_NOSYSTEM"):
+        files.append("/etc/gitconfig")
+    return files
+
+
+def _stamp(paths: list[str]) -> tuple:
+    """What changes when any of ``paths`` is written, created or removed."""
+    stamp = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except OSError:
+            stamp.append(None)
+            continue
+        stamp.append((info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino))
+    return tuple(stamp)
+
+
+# git dir -> (the config files' stamp, key -> value or None)
+_config: dict[str, tuple[tuple, dict[str, str | None]]] = {}
+_MISSING = object()
+
+
+def config_value(repo: pygit2.Repository, key: str) -> str | None:
+    """The git config value of ``key`` (None when unset), read once per process and again only
+    after a config file changed (files pulled in by ``include`` are not watched)."""
+    stamp = _stamp(_config_files(repo))
+    known = _config.get(repo.path)
+    if known is None or known[0] != stamp:
+        known = _config[repo.path] = (stamp, {})
+    value = known[1].get(key, _MISSING)
+    if value is _MISSING:
+        try:
+            value = str(repo.config[key])
+        except KeyError:
+            value = None
+        known[1][key] = value
+    return value  # type: ignore[return-value]
+
+
 def identity(repo: pygit2.Repository) -> tuple[str, str]:
     """(name, email) from git's ``user.name``/``user.email``, else the OS user at this host."""
-    config = repo.config
-    name = os.environ.get("GIT_AUTHOR_NAME") or _config_str(config, "user.name")
-    email = os.environ.get("GIT_AUTHOR_EMAIL") or _config_str(config, "user.email")
+    name = os.environ.get("GIT_AUTHOR_NAME") or config_value(repo, "user.name")
+    email = os.environ.get("GIT_AUTHOR_EMAIL") or config_value(repo, "user.email")
     if not name:
         try:
             name = getpass.getuser()
         except (KeyError, OSError):
             name = "unknown"
     return name, email or f"{name}@{socket.gethostname()}"
-
-
-def _config_str(config, key: str) -> str | None:
-    try:
-        return config[key]
-    except KeyError:
-        return None
 
 
 def signature(name: str, email: str, when_ms: int) -> pygit2.Signature:
