@@ -200,9 +200,6 @@ class RunWriter:
         self._lock = threading.Lock()
         self._commit_lock = threading.RLock()
         self._next_step: dict[str, int] = {}
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.background_error: Exception | None = None
 
     # -- creation -------------------------------------------------------------------------
@@ -411,7 +408,7 @@ class RunWriter:
             points = self._pending.points
             points.append((key, step, timestamp, value))
             if len(points) >= FLUSH_POINTS:
-                self._wake.set()
+                _heartbeats.wake(self)
 
     def set_name(self, name: str) -> None:
         """Rename the run (its id, and so its ref, stay)."""
@@ -633,31 +630,94 @@ class RunWriter:
 
     # -- heartbeat --------------------------------------------------------------------------
     def start_heartbeat(self) -> None:
-        """Checkpoint in a background thread every ``interval`` seconds, idle or not."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._beat, name=f"gittrack-{short_id(self.run_id)}", daemon=True)
-            self._thread.start()
+        """Checkpoint in the background every ``interval`` seconds, idle or not (one thread per
+        process checkpoints every run: ``_Heartbeats``)."""
+        _heartbeats.add(self)
 
     def stop_heartbeat(self) -> None:
-        """Stop the background thread (waiting for a checkpoint in progress)."""
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            self._stop.set()
-            self._wake.set()
-            thread.join()
+        """Stop the background checkpoints (waiting for one in progress)."""
+        _heartbeats.remove(self)
 
-    def _beat(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            if self._stop.is_set():
+    def _beat(self) -> bool:
+        """One background checkpoint; False when it failed (the error is raised on the next write)."""
+        try:
+            self.checkpoint()
+        except Exception as exc:  # noqa: BLE001 - reported, then raised again on the next write
+            self.background_error = exc
+            log.warning("gittrack: checkpoint of run %s failed: %s", short_id(self.run_id), exc)
+            return False
+        return True
+
+
+class _Heartbeats:
+    """The one thread that checkpoints every active run of the process at its interval (a thread
+    per run cost more to start than the rest of a short run)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: dict[RunWriter, float] = {}  # writer -> time.monotonic() of its next checkpoint
+        self._busy: RunWriter | None = None
+        self._thread: threading.Thread | None = None
+
+    def add(self, writer: RunWriter) -> None:
+        with self._cond:
+            if writer in self._due:
                 return
-            try:
-                self.checkpoint()
-            except Exception as exc:  # noqa: BLE001 - reported, then raised again on the next write
-                self.background_error = exc
-                log.warning("gittrack: checkpoint of run %s failed: %s", short_id(self.run_id), exc)
-                return
+            self._due[writer] = time.monotonic() + writer.interval
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="gittrack-heartbeat", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def wake(self, writer: RunWriter) -> None:
+        """Checkpoint ``writer`` now (many points are buffered)."""
+        with self._cond:
+            if writer in self._due and writer is not self._busy:
+                self._due[writer] = 0.0
+                self._cond.notify_all()
+
+    def remove(self, writer: RunWriter) -> None:
+        """No more background checkpoints of ``writer``; returns once one in progress is done."""
+        with self._cond:
+            self._due.pop(writer, None)
+            while self._busy is writer and threading.current_thread() is not self._thread:
+                self._cond.wait()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if not self._due:
+                        self._cond.wait()
+                        continue
+                    writer, due = min(self._due.items(), key=lambda item: item[1])
+                    wait = due - time.monotonic()
+                    if wait <= 0:
+                        break
+                    self._cond.wait(wait)
+                self._busy = writer
+                self._due[writer] = float("inf")  # rescheduled once this checkpoint is done
+            beating = writer._beat()
+            with self._cond:
+                self._busy = None
+                if writer in self._due:
+                    if beating:
+                        self._due[writer] = time.monotonic() + writer.interval
+                    else:
+                        del self._due[writer]
+                self._cond.notify_all()
+
+
+_heartbeats = _Heartbeats()
+
+
+def _after_fork() -> None:
+    """A forked child has no heartbeat thread (and maybe a held lock): it starts afresh."""
+    global _heartbeats
+    _heartbeats = _Heartbeats()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 ARTIFACT_REINCLUDE = "!*/\n!*.dvc\n!.gitignore\n"
