@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from gittrack.data.dvcstore import has_dvc
 from gittrack.entities import Metric, Run
 from gittrack.errors import ImmutableRunError, InvalidValueError, NotFoundError
-from gittrack.store import runfiles, settings
+from gittrack.store import runfiles, settings, starts
 from gittrack.store.ids import short_id
 from gittrack.store.naming import DEFAULT_EXPERIMENT
 from gittrack.store.record import ENDED, FINISHED, STATUSES
@@ -98,8 +98,15 @@ class Client:
         command: list[str] | None = None,
         launcher: str = "python",
         cwd: str | os.PathLike | None = None,
+        deferred: bool = False,
     ) -> Run:
-        """Start a run: snapshot the workspace, write its first checkpoint, start its heartbeat."""
+        """Start a run: snapshot the workspace, write its first checkpoint, start its heartbeat.
+
+        ``deferred``: leave the first commit to the first checkpoint (``checkpoint_interval`` later)
+        or to the end of the run, whichever comes first, so that a short run is one commit (the
+        fluent API's runs). Until then this process sees the run, other processes do not, and a
+        start record in ``.git/gittrack/starts/`` stands for it should the process be killed
+        (docs/format.md)."""
         from gittrack.store.environment import process_argv
 
         writer = RunWriter.create(
@@ -121,6 +128,10 @@ class Client:
             from gittrack.artifacts import workspace_inputs
 
             writer.add_inputs(workspace_inputs(self._repo, writer.snapshot_tree))
+        if deferred:
+            starts.begin(writer)
+            self._adopt(writer)
+            return Run.from_record(writer.pending_record(), writer.ref, None)
         writer.checkpoint()
         self._adopt(writer)
         return self._run_of(writer)

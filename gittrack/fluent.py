@@ -209,6 +209,7 @@ def _start_run(
             params=params,
             tags=tags,
             parent_run_id=parent,
+            deferred=True,
         )
         active = ActiveRun(client, run.info.run_id, owned=True)
         _push(active)

@@ -30,7 +30,7 @@ import orjson
 
 from gittrack.errors import GittrackError, IndexUnavailable, MalformedRunError
 from gittrack.search.rows import STORED_INFO, RunColumns, RunRow, as_number, datasets_of, like_pattern
-from gittrack.store import annotations, naming, notes, packs, rules, runfiles
+from gittrack.store import annotations, naming, notes, packs, rules, runfiles, starts
 from gittrack.store.liveness import effective_end_time, effective_status
 from gittrack.store.record import RunRecord, parse_summary
 from gittrack.store.repo import gittrack_dir
@@ -178,6 +178,7 @@ class SearchCache:
     # -- keeping it in step with the refs --------------------------------------------------
     def _current_refs(self, conn: sqlite3.Connection) -> dict[str, tuple[str, int]]:
         """Every run: ref name (a packed run's would-be name) -> (commit, 1 if deleted else 0)."""
+        starts.publish(self.repo)
         out = {}
         for ref in self.repo.references.iterator():
             name = ref.name

@@ -19,7 +19,7 @@ from gittrack.errors import (
     MalformedRunError,
     NotFoundError,
 )
-from gittrack.store import annotations, naming, packs, rules, runfiles
+from gittrack.store import annotations, naming, packs, rules, runfiles, starts
 from gittrack.store.ids import RUN_ID_LENGTH, looks_like_prefix, short_id
 from gittrack.store.record import RunRecord
 
@@ -75,6 +75,7 @@ class StoredRun:
 
 def experiment_names(repo: pygit2.Repository) -> list[str]:
     """The experiments that have runs (active, deleted or packed), sorted, from ref names alone."""
+    starts.publish(repo)
     components = set()
     for name in repo.references:
         for namespace in (naming.RUNS_NAMESPACE, DELETED_NAMESPACE, packs.INDEX_NAMESPACE):
@@ -100,6 +101,7 @@ class RunStore:
 
         Under ``refs/runs/`` packed runs are included (``packed=False``: only runs with a ref).
         """
+        starts.publish(self.repo)
         suffix = naming.experiment_prefix(experiment)[len(naming.RUNS_NAMESPACE) :] if experiment is not None else ""
         prefix = namespace + suffix
         with_packs = packed and namespace == naming.RUNS_NAMESPACE
@@ -167,6 +169,7 @@ class RunStore:
         ``refs/runs/``, or the deleted runs with ``namespace=DELETED_NAMESPACE``)."""
         if not isinstance(spec, str) or not spec.strip():
             raise InvalidNameError("a run must be given by id, id prefix, name or ref")
+        starts.publish(self.repo)
         if namespace == naming.RUNS_NAMESPACE and len(spec) == RUN_ID_LENGTH:
             known = _KNOWN.get(self.repo.path, {}).get(spec)
             if known is not None and self._still_there(known):

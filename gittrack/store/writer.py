@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -201,6 +202,8 @@ class RunWriter:
         self._commit_lock = threading.RLock()
         self._next_step: dict[str, int] = {}
         self.background_error: Exception | None = None
+        self.on_written: Callable[[], None] | None = None
+        """Called once, after the run's first commit (``store.starts`` removes its start record)."""
 
     # -- creation -------------------------------------------------------------------------
     @classmethod
@@ -312,6 +315,28 @@ class RunWriter:
             record=record,
         )
         return cls(repo, ref or naming.run_ref(experiment, run_id), state, DEFAULT_CHECKPOINT_INTERVAL)
+
+    @classmethod
+    def unwritten(
+        cls,
+        repo: pygit2.Repository,
+        ref: str,
+        record: RunRecord,
+        snapshot_tree: pygit2.Oid,
+        run_tree: pygit2.Oid,
+        parents: list[pygit2.Oid],
+        author: pygit2.Signature,
+    ) -> RunWriter:
+        """A run that was started but never written (what a start record keeps: ``store.starts``);
+        its first checkpoint writes it."""
+        state = _State(None, snapshot_tree, run_tree, parents, author, record)
+        return cls(repo, ref, state, record.checkpoint_interval)
+
+    @property
+    def start_state(self) -> tuple[pygit2.Oid, pygit2.Oid, list[pygit2.Oid], pygit2.Signature]:
+        """(snapshot tree, run tree, parents, author) of the run as last written or prepared."""
+        state = self._state
+        return state.snapshot_tree, state.run_tree, list(state.parents), state.author
 
     @classmethod
     def attach(cls, repo: pygit2.Repository, ref: str, interval: float = DEFAULT_CHECKPOINT_INTERVAL) -> RunWriter:
@@ -439,18 +464,38 @@ class RunWriter:
         return bool(pending.params or pending.tags or pending.points or pending.logs or pending.artifacts
                     or pending.inputs or pending.name or pending.end)  # fmt: skip
 
-    def checkpoint(self) -> pygit2.Oid:
-        """Commit everything pending (and refresh the heartbeat); returns the new commit id."""
+    def checkpoint(self, at: int | None = None) -> pygit2.Oid:
+        """Commit everything pending (and refresh the heartbeat); returns the new commit id.
+        ``at`` (epoch ms, default now) is the heartbeat written: a start record written for a
+        process that is gone keeps its start time (``store.starts``)."""
         with self._commit_lock:
             with self._lock:
                 pending, self._pending = self._pending, _Pending()
             try:
-                return self._commit(pending)
+                return self._commit(pending, at)
             except BaseException:
                 with self._lock:
                     pending.merge_back(self._pending)
                     self._pending = pending
                 raise
+
+    def write_unwritten(self, at: int | None = None) -> bool:
+        """Write the first commit of a run made by ``unwritten``, heartbeat ``at`` (epoch ms,
+        default now); False, writing nothing, when its ref exists already."""
+        import pygit2
+
+        with self._commit_lock:
+            if self.repo.references.get(self.ref) is not None:
+                return False
+            with self._lock:
+                pending, self._pending = self._pending, _Pending()
+            state = self._apply(self._state, pending, at)
+            try:
+                self.repo.references.create(self.ref, state.commit, force=False)
+            except (pygit2.AlreadyExistsError, pygit2.GitError):
+                return False
+            self._state = state
+            return True
 
     def finish(self, status: str, error: dict[str, str] | None = None, end_time: int | None = None) -> pygit2.Oid:
         """End the run with ``status`` (FINISHED, FAILED or KILLED) and write the final checkpoint
@@ -489,7 +534,7 @@ class RunWriter:
                     return
             raise ConflictError(f"run {short_id(self.run_id)}: {self.ref} keeps changing under us; not moved")
 
-    def _commit(self, pending: _Pending) -> pygit2.Oid:
+    def _commit(self, pending: _Pending, at: int | None = None) -> pygit2.Oid:
         import pygit2
 
         state = self._state
@@ -497,7 +542,7 @@ class RunWriter:
             current = self._current_target()
             if current != state.commit:
                 state = self._reload(current)
-            new_state = self._apply(state, pending)
+            new_state = self._apply(state, pending, at)
             try:
                 if state.commit is None:
                     self.repo.references.create(self.ref, new_state.commit, force=False)
@@ -509,6 +554,9 @@ class RunWriter:
             except (pygit2.GitError, pygit2.AlreadyExistsError, KeyError):
                 continue  # the ref moved between our read and our write: re-read and retry
             self._state = new_state
+            if self.on_written is not None:
+                written, self.on_written = self.on_written, None
+                written()
             return new_state.commit
         raise ConflictError(f"run {short_id(self.run_id)}: the ref {self.ref} keeps changing under us; try again")
 
@@ -552,19 +600,22 @@ class RunWriter:
         log.debug("run %s moved to %s by another writer; merging", self.run_id, target)
         return state
 
-    def _apply(self, state: _State, pending: _Pending) -> _State:
-        """A new state: ``state`` plus ``pending``, written as objects and a commit (no ref move)."""
-        import pygit2
+    def pending_record(self) -> RunRecord:
+        """The record with the name, params, tags and inputs logged since the last checkpoint
+        (not its metrics, artifacts or logs): what a start record keeps (``store.starts``)."""
+        with self._lock:
+            return self._merged(self._state.record, self._pending)
 
-        repo = self.repo
+    def _merged(self, old: RunRecord, pending: _Pending) -> RunRecord:
+        """``old`` with ``pending``'s name, params, tags and inputs (a copy: ``old`` is unchanged)."""
         record = replace(
-            state.record,
-            name=pending.name or state.record.name,
-            params=dict(state.record.params),
-            param_types=dict(state.record.param_types),
-            tags={k: v for k, v in {**state.record.tags, **pending.tags}.items() if v is not None},
-            metrics=dict(state.record.metrics),
-            logs=dict(state.record.logs),
+            old,
+            name=pending.name or old.name,
+            params=dict(old.params),
+            param_types=dict(old.param_types),
+            tags={k: v for k, v in {**old.tags, **pending.tags}.items() if v is not None},
+            metrics=dict(old.metrics),
+            logs=dict(old.logs),
         )
         for key, (text, kind) in pending.params.items():
             known = record.params.get(key)
@@ -576,6 +627,16 @@ class RunWriter:
                 continue
             record.params[key] = text
             record.param_types[key] = kind
+        if pending.inputs:
+            record.inputs = _merge_inputs(record.inputs, pending.inputs)
+        return record
+
+    def _apply(self, state: _State, pending: _Pending, at: int | None = None) -> _State:
+        """A new state: ``state`` plus ``pending``, written as objects and a commit (no ref move)."""
+        import pygit2
+
+        repo = self.repo
+        record = self._merged(state.record, pending)
         changes: Changes = {}
         tails = dict(state.tails)
         segments = dict(state.segments)
@@ -592,8 +653,6 @@ class RunWriter:
             tails[filename], segments[filename] = tail, sealed
             changes[f"{runfiles.METRICS}/{filename}"] = (repo.create_blob(metricfile.encode_points(tail)), _blob_mode())
             record.metrics[key] = _summarise(record.metrics.get(key), points)
-        if pending.inputs:
-            record.inputs = _merge_inputs(record.inputs, pending.inputs)
         if pending.artifacts:
             record.artifacts = [a for a in record.artifacts if a.get("path") not in pending.artifacts]
             for path, (pointer, info) in pending.artifacts.items():
@@ -613,7 +672,7 @@ class RunWriter:
         for name, (data, total) in pending.logs.items():
             changes[f"{runfiles.LOGS}/{name}.txt"] = (repo.create_blob(data), _blob_mode())
             record.logs[name] = {"bytes": total, "kept_bytes": len(data), "truncated": total > len(data)}
-        now = now_ms()
+        now = now_ms() if at is None else at
         record.heartbeat = now
         if pending.end is not None:
             record.status = pending.end["status"]
