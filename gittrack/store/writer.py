@@ -717,22 +717,25 @@ class _Heartbeats:
         self._due: dict[RunWriter, float] = {}  # writer -> time.monotonic() of its next checkpoint
         self._busy: RunWriter | None = None
         self._thread: threading.Thread | None = None
+        self._sleeping_until = float("inf")  # when the thread wakes up next (waking it costs a GIL handover)
 
     def add(self, writer: RunWriter) -> None:
         with self._cond:
             if writer in self._due:
                 return
-            self._due[writer] = time.monotonic() + writer.interval
+            due = self._due[writer] = time.monotonic() + writer.interval
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="gittrack-heartbeat", daemon=True)
                 self._thread.start()
-            self._cond.notify_all()
+            elif due < self._sleeping_until:
+                self._cond.notify_all()
 
     def wake(self, writer: RunWriter) -> None:
         """Checkpoint ``writer`` now (many points are buffered)."""
         with self._cond:
             if writer in self._due and writer is not self._busy:
                 self._due[writer] = 0.0
+                self._sleeping_until = 0.0
                 self._cond.notify_all()
 
     def remove(self, writer: RunWriter) -> None:
@@ -747,13 +750,16 @@ class _Heartbeats:
             with self._cond:
                 while True:
                     if not self._due:
+                        self._sleeping_until = float("inf")
                         self._cond.wait()
                         continue
                     writer, due = min(self._due.items(), key=lambda item: item[1])
                     wait = due - time.monotonic()
                     if wait <= 0:
                         break
+                    self._sleeping_until = due
                     self._cond.wait(wait)
+                self._sleeping_until = 0.0  # busy: a run added now is seen when this checkpoint is done
                 self._busy = writer
                 self._due[writer] = float("inf")  # rescheduled once this checkpoint is done
             beating = writer._beat()
