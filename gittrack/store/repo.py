@@ -65,27 +65,42 @@ def gittrack_dir(repo: pygit2.Repository) -> Path:
     return path
 
 
+_common_dirs: dict[str, str] = {}
+
+
 def common_dir(repo: pygit2.Repository) -> str:
     """The git dir shared by all work trees (``repo.path`` itself unless this is a linked work tree)."""
-    try:
-        with open(os.path.join(repo.path, "commondir"), encoding="utf-8") as file:
-            return os.path.normpath(os.path.join(repo.path, file.read().strip())) + os.sep
-    except OSError:
-        return repo.path
+    found = _common_dirs.get(repo.path)
+    if found is None:
+        try:
+            with open(os.path.join(repo.path, "commondir"), encoding="utf-8") as file:
+                found = os.path.normpath(os.path.join(repo.path, file.read().strip())) + os.sep
+        except OSError:
+            found = repo.path
+        _common_dirs[repo.path] = found
+    return found
+
+
+_config_paths: dict[tuple, list[str]] = {}
 
 
 def _config_files(repo: pygit2.Repository) -> list[str]:
     """The files git config of ``repo`` comes from (those that exist or might)."""
-    home = os.environ.get("HOME") or os.path.expanduser("~")
-    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-    files = [os.path.join(common_dir(repo), "config"), os.path.join(repo.path, "config.worktree"),
-             os.path.join(home, ".gitconfig"), os.path.join(xdg, "git", "config")]  # fmt: skip
-    if not os.environ.get("GIT_CONFIG_NOSYSTEM"):
-        files.append("/etc/gitconfig")
+    environ = os.environ
+    key = (repo.path, environ.get("HOME"), environ.get("XDG_CONFIG_HOME"), environ.get("GIT_CONFIG_NOSYSTEM"))
+    files = _config_paths.get(key)
+    if files is None:
+        home = key[1] or os.path.expanduser("~")
+        xdg = key[2] or os.path.join(home, ".config")
+        files = [os.path.join(common_dir(repo), "config"), os.path.join(repo.path, "config.worktree"),
+                 os.path.join(home, ".gitconfig"), os.path.join(xdg, "git", "config")]  # fmt: skip
+        if not key[3]:
+            files.append("/etc/gitconfig")
+        _config_paths[key] = files
     return files
 
 
-def _stamp(paths: list[str]) -> tuple:
+def files_stamp(paths: list[str]) -> tuple:
     """What changes when any of ``paths`` is written, created or removed."""
     stamp = []
     for path in paths:
@@ -106,7 +121,7 @@ _MISSING = object()
 def config_value(repo: pygit2.Repository, key: str) -> str | None:
     """The git config value of ``key`` (None when unset), read once per process and again only
     after a config file changed (files pulled in by ``include`` are not watched)."""
-    stamp = _stamp(_config_files(repo))
+    stamp = files_stamp(_config_files(repo))
     known = _config.get(repo.path)
     if known is None or known[0] != stamp:
         known = _config[repo.path] = (stamp, {})
