@@ -245,7 +245,7 @@ class RunWriter:
                 "diffstat": snap.diffstat,
             },
             command=command_summary(argv or [], workdir(repo), launcher, cwd),
-            environment=environment_summary(),
+            environment=environment_summary(repo),
             snapshot={"excluded": snap.excluded},
         )
         run_tree = apply_changes(repo, None, {runfiles.REQUIREMENTS: (requirements_blob(repo), _blob_mode())})
@@ -303,7 +303,7 @@ class RunWriter:
                 "diffstat": {"files": 0, "insertions": 0, "deletions": 0},
             },
             command=command_summary(argv or [], workdir(repo), "python", None),
-            environment=environment_summary(),
+            environment=environment_summary(repo),
             snapshot={"excluded": []},
         )
         state = _State(
