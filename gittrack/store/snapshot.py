@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
-import hashlib
 import json
 import logging
 import os
-import re
 import stat
 import threading
 import time
@@ -49,7 +47,11 @@ SECRET_PATTERNS = (
     "*.p12", "*.pfx", "*.jks", "*.keystore", ".netrc", ".pypirc", ".git-credentials",
     ".htpasswd", "credentials.json", "*.kdbx",
 )  # fmt: skip
-_SECRET = re.compile("|".join(fnmatch.translate(pattern) for pattern in SECRET_PATTERNS))
+# The patterns as names, prefixes and suffixes: a regular expression of them costs milliseconds to compile.
+_SECRET_NAMES = frozenset(p for p in SECRET_PATTERNS if "*" not in p)
+_SECRET_PREFIXES = tuple(p[:-1] for p in SECRET_PATTERNS if p.count("*") == 1 and p.endswith("*"))
+_SECRET_SUFFIXES = tuple(p[1:] for p in SECRET_PATTERNS if p.count("*") == 1 and p.startswith("*"))
+_SECRET_OTHERS = tuple(p for p in SECRET_PATTERNS if p.count("*") > 1 or "*" in p.strip("*"))
 
 RACY_NS = 2_000_000_000  # a file or folder changed this recently may change again unseen (coarse clocks)
 CACHE_FILE = "snapshot-cache.json"
@@ -72,7 +74,10 @@ class Snapshot:
 
 def is_secret(path: str) -> bool:
     """True for file names that usually hold credentials (``.env``, keys, keystores...)."""
-    return _SECRET.match(path.rsplit("/", 1)[-1]) is not None
+    name = path.rsplit("/", 1)[-1]
+    if name in _SECRET_NAMES or name.startswith(_SECRET_PREFIXES) or name.endswith(_SECRET_SUFFIXES):
+        return True
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in _SECRET_OTHERS)
 
 
 def _head(repo: pygit2.Repository) -> tuple[pygit2.Commit | None, str | None]:
@@ -159,15 +164,9 @@ class _Memo:
     base: pygit2.Oid
     tree: pygit2.Oid
     diffstat: dict[str, int]
-    attributes: tuple  # the stamp of the attribute files, which may make a file binary for diffs
-    changes: Changes | None  # None when read from the cache file, which keeps only their digest
-    digest: str | None = None  # of the changes (computed when first needed)
+    attributes: Any  # the stamp of the attribute files, which may make a file binary for diffs
+    changes: Changes
     folders: set[str] | None = None  # every folder of a changed path (computed when first needed)
-
-
-def _digest(changes: Changes) -> str:
-    lines = (f"{path}\0{value[0]}\0{value[1]}" if value is not None else path for path, value in changes.items())
-    return hashlib.sha256("\n".join(sorted(lines)).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _parents(path: str) -> list[str]:
@@ -412,16 +411,13 @@ class _Cache:
         memo = self.memo
         attributes = _attributes_stamp(repo, _now())
         if memo is not None and memo.base == base and memo.attributes == attributes:
-            if memo.changes is None and memo.digest == _digest(changes):
-                memo.changes = changes  # read from the cache file: the same changes, so the same tree
             if memo.changes == changes:
                 return memo.tree, dict(memo.diffstat)
-            if memo.changes is not None:
-                updated = self._update(repo, memo, changes)
-                if updated is not None:
-                    self.memo = updated
-                    self.dirty = True
-                    return updated.tree, dict(updated.diffstat)
+            updated = self._update(repo, memo, changes)
+            if updated is not None:
+                self.memo = updated
+                self.dirty = True
+                return updated.tree, dict(updated.diffstat)
         tree = base if len(changes) == 1 else apply_changes(repo, base, changes)
         diffstat = {"files": 0, "insertions": 0, "deletions": 0}
         if tree != base:
@@ -437,7 +433,6 @@ class _Cache:
         import pygit2
 
         old = memo.changes
-        assert old is not None
         missing = object()
         paths = [path for path in old.keys() | changes.keys() if old.get(path, missing) != changes.get(path, missing)]
         if memo.folders is None:
@@ -469,7 +464,7 @@ class _Cache:
                     diffstat["deletions"] += sign * deletions
             edits[path] = after
         tree = apply_changes(repo, memo.tree, edits)
-        return _Memo(memo.base, tree, diffstat, memo.attributes, changes, None, folders)
+        return _Memo(memo.base, tree, diffstat, memo.attributes, changes, folders)
 
     # -- the cache file ---------------------------------------------------------------------------
     def _save(self, repo: pygit2.Repository) -> None:
@@ -478,8 +473,6 @@ class _Cache:
         self.dirty = False
         self.saved_at = time.monotonic()
         memo = self.memo
-        if memo is not None and memo.digest is None and memo.changes is not None:
-            memo.digest = _digest(memo.changes)
         doc = {
             "format": CACHE_FORMAT,
             "workdir": repo.workdir,
@@ -488,7 +481,13 @@ class _Cache:
             "rules": _plain(self.rules),
             "memo": None
             if memo is None
-            else [str(memo.base), str(memo.tree), memo.diffstat, _plain(memo.attributes), memo.digest],
+            else [
+                str(memo.base),
+                str(memo.tree),
+                memo.diffstat,
+                _plain(memo.attributes),
+                [[path, str(value[0]), value[1]] if value else [path] for path, value in memo.changes.items()],
+            ],
         }
         tmp = f"{self.path}.{os.getpid()}.tmp"
         try:
@@ -523,9 +522,13 @@ class _Cache:
             rules = _as_tuple(doc["rules"])
             memo = None
             if doc["memo"] is not None:
-                base, tree, diffstat, attributes, digest = doc["memo"]
+                base, tree, diffstat, attributes, changes = doc["memo"]
                 memo = _Memo(
-                    pygit2.Oid(hex=base), pygit2.Oid(hex=tree), dict(diffstat), _as_tuple(attributes), None, digest
+                    pygit2.Oid(hex=base),
+                    pygit2.Oid(hex=tree),
+                    dict(diffstat),
+                    _as_tuple(attributes),
+                    {e[0]: (pygit2.Oid(hex=e[1]), int(e[2])) if len(e) == 3 else None for e in changes},
                 )
                 if memo.tree not in odb:
                     memo = None
