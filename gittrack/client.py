@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import threading
 import weakref
@@ -18,7 +19,6 @@ from gittrack.store.ids import short_id
 from gittrack.store.naming import DEFAULT_EXPERIMENT
 from gittrack.store.record import ENDED, FINISHED, STATUSES
 from gittrack.store.repo import open_repo
-from gittrack.store.runstore import RunStore
 from gittrack.store.writer import RunWriter
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from gittrack.data.restore import Restored
     from gittrack.search.service import RunsTable
+    from gittrack.store.runstore import RunStore
     from gittrack.subclients import PromotionsClient, RegistryClient, RemoteClient
     from gittrack.workspace import Plan, Reproduction
 
@@ -51,8 +52,14 @@ class Client:
 
     def __init__(self, repo: str | os.PathLike | None = None) -> None:
         self._repo: pygit2.Repository = open_repo(repo)
-        self._store = RunStore(self._repo)
         self._writers: dict[str, RunWriter] = {}
+
+    @functools.cached_property
+    def _store(self) -> RunStore:
+        """The read side (imported on first use: recording a run never reads one)."""
+        from gittrack.store.runstore import RunStore
+
+        return RunStore(self._repo)
 
     @property
     def repo_path(self) -> str:

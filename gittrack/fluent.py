@@ -15,7 +15,6 @@ import os
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -94,6 +93,8 @@ def _outcome(exc: BaseException | None) -> tuple[str, dict[str, str] | None]:
         return KILLED, {"type": type(exc).__name__, "message": "interrupted by a signal"}
     if isinstance(exc, SystemExit) and exc.code in (0, None):
         return FINISHED, None
+    import traceback
+
     text = "".join(traceback.format_exception(exc))[-16_000:]
     return FAILED, {"type": type(exc).__name__, "message": str(exc)[:2000], "traceback": text}
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -208,7 +207,9 @@ class Sampler:
 def average(readings: list[dict[str, float]]) -> dict[str, float]:
     """One point per metric for an interval: the mean of its readings."""
     keys = {key for reading in readings for key in reading}
-    return {key: statistics.fmean(r[key] for r in readings if key in r) for key in sorted(keys)}
+    from statistics import fmean
+
+    return {key: fmean(r[key] for r in readings if key in r) for key in sorted(keys)}
 
 
 class Monitor:

@@ -7,7 +7,6 @@ satisfies ``git check-ref-format`` and never collides on case-insensitive file s
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 
 from gittrack.errors import InvalidNameError
@@ -120,6 +119,8 @@ def metric_filename(key: str) -> str:
     """The file name (without folder) of a metric's history; long keys get a hashed tail."""
     encoded = encode_component(key)
     if len(encoded) > MAX_COMPONENT_BYTES:
+        import hashlib
+
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
         encoded = f"{encoded[:150]}~{digest}"
     return encoded + ".tsv"

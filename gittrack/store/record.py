@@ -8,8 +8,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from gittrack.errors import InvalidNameError, InvalidValueError, MalformedRunError
 from gittrack.store import naming
 from gittrack.store.ids import validate_run_id
@@ -241,6 +239,8 @@ def parse_summary(data: bytes, what: str = "summary.json") -> RunRecord:
     """Read ``summary.json`` bytes into a record, with the same validation as ``run.yaml``."""
     if len(data) > MAX_YAML_BYTES:
         raise MalformedRunError(f"{what} is {len(data)} bytes, over the {MAX_YAML_BYTES} byte limit")
+    import orjson
+
     try:
         doc = orjson.loads(data)  # strict JSON, 64-bit integers; twice as fast as json on listings
     except orjson.JSONDecodeError:

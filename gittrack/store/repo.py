@@ -7,7 +7,6 @@ config each cost more than the rest of a short run's bookkeeping.
 
 from __future__ import annotations
 
-import getpass
 import os
 import socket
 import threading
@@ -140,6 +139,8 @@ def identity(repo: pygit2.Repository) -> tuple[str, str]:
     name = os.environ.get("GIT_AUTHOR_NAME") or config_value(repo, "user.name")
     email = os.environ.get("GIT_AUTHOR_EMAIL") or config_value(repo, "user.email")
     if not name:
+        import getpass
+
         try:
             name = getpass.getuser()
         except (KeyError, OSError):
