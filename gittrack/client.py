@@ -137,9 +137,8 @@ class Client:
             writer.add_inputs(workspace_inputs(self._repo, writer.snapshot_tree))
         if deferred:
             starts.begin(writer)
-            self._adopt(writer)
-            return Run.from_record(writer.pending_record(), writer.ref, None)
-        writer.checkpoint()
+        else:
+            writer.checkpoint()
         self._adopt(writer)
         return self._run_of(writer)
 
@@ -177,7 +176,9 @@ class Client:
         return writer
 
     def _run_of(self, writer: RunWriter) -> Run:
-        return Run.from_record(writer.record, writer.ref, writer.commit, status=writer.record.status)
+        """The run as of its last checkpoint (before its first: as its start record keeps it)."""
+        record = writer.record if writer.commit is not None else writer.pending_record()
+        return Run.from_record(record, writer.ref, writer.commit, status=record.status)
 
     def log_param(self, run_id: str, key: str, value: Any) -> None:
         """Record a param (stored as a string, with its original type); params never change."""

@@ -485,6 +485,7 @@ def test_a_short_run_is_written_once_at_its_end_and_this_process_sees_it_before(
         assert git(repo, "for-each-ref", "refs/runs/") == ""  # no commit before the first checkpoint...
         starts = list((repo / ".git" / "gittrack" / "starts").iterdir())
         assert [p.name for p in starts] == [f"{active.run_id}.json"]  # ...but a start record
+        assert (active.info.status, active.data.params) == (RUNNING, {"lr": "0.1"})  # as it started
         seen = gittrack.Client().get_run(active.run_id)  # this process's readers write it when they look
         assert (seen.info.status, seen.data.params) == (RUNNING, {"lr": "0.1"})
         gittrack.log_metric("m", 1.0)

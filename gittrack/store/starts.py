@@ -42,6 +42,15 @@ _lock = threading.Lock()
 _folders: dict[str, str] = {}  # git dir -> the folder of its start records
 
 
+def _forget_parents_runs() -> None:
+    """A forked child does not write its parent's runs (it has copies of their writers)."""
+    with contextlib.suppress(RuntimeError):
+        _unwritten.clear()
+
+
+os.register_at_fork(after_in_child=_forget_parents_runs)
+
+
 def _folder(repo: pygit2.Repository) -> str:
     """``gittrack/starts`` in the git dir the work trees share (run refs are shared too)."""
     folder = _folders.get(repo.path)
@@ -62,10 +71,15 @@ def write_start_record(path: str, ref: str, record: RunRecord, snapshot_tree: py
         "parents": [str(parent) for parent in parents],
         "author": {"name": author.name, "email": author.email, "time": author.time, "offset": author.offset},
     }
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as file:
-        json.dump(doc, file, ensure_ascii=False, separators=(",", ":"))
+    try:
+        file = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 - opened again below when its folder is missing
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        file = open(tmp, "w", encoding="utf-8")  # noqa: SIM115
+    with file:
+        file.write(text)
     os.replace(tmp, path)
 
 
