@@ -718,12 +718,14 @@ class _Heartbeats:
         self._busy: RunWriter | None = None
         self._thread: threading.Thread | None = None
         self._sleeping_until = float("inf")  # when the thread wakes up next (waking it costs a GIL handover)
+        self._idle = DEFAULT_CHECKPOINT_INTERVAL  # how long it sleeps with no run: the last run's interval
 
     def add(self, writer: RunWriter) -> None:
         with self._cond:
             if writer in self._due:
                 return
             due = self._due[writer] = time.monotonic() + writer.interval
+            self._idle = writer.interval  # so that an idle wake-up comes before the next run's first checkpoint
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="gittrack-heartbeat", daemon=True)
                 self._thread.start()
@@ -749,9 +751,9 @@ class _Heartbeats:
         while True:
             with self._cond:
                 while True:
-                    if not self._due:
-                        self._sleeping_until = float("inf")
-                        self._cond.wait()
+                    if not self._due:  # sleep anyway no longer than a run's interval: a run started meanwhile
+                        self._sleeping_until = time.monotonic() + self._idle  # is then due later, no need to wake
+                        self._cond.wait(self._idle)  # the thread up (see add)
                         continue
                     writer, due = min(self._due.items(), key=lambda item: item[1])
                     wait = due - time.monotonic()
