@@ -72,36 +72,35 @@ def test_run_yaml_round_trips(params, tags, metrics, experiment) -> None:
     author=st.from_regex(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ '-]{0,18}[A-Za-zÀ-ÿ]", fullmatch=True),  # git trims other ends
 )
 @settings(max_examples=30)
-def test_start_records_round_trip(tmp_path_factory, params, tags, experiment, author) -> None:
+def test_start_records_round_trip(params, tags, experiment, author) -> None:
     import pygit2
 
     from gittrack.store.naming import run_ref
-    from gittrack.store.starts import read_start_record, write_start_record
+    from gittrack.store.starts import dump_start_records, load_start_records
 
     record = _record(params, tags, {}, experiment)
     record.end_time, record.status = None, "RUNNING"
     ref = run_ref(experiment, record.id)
     tree, run_tree, parent = (pygit2.Oid(hex=f"{n}" * 40) for n in "abc")
     signature = pygit2.Signature(author, "a@example.com", 1_700_000_000, 60)
-    path = str(tmp_path_factory.mktemp("starts") / f"{record.id}.json")
-    write_start_record(path, ref, record, tree, run_tree, [parent], signature)
-    back_ref, back, back_tree, back_run_tree, parents, back_signature = read_start_record(path)
+    data = dump_start_records([(ref, record, tree, run_tree, [parent], signature)]) + b"   "  # padded in place
+    [(back_ref, back, back_tree, back_run_tree, parents, back_signature)] = load_start_records(data)
     assert (back_ref, back_tree, back_run_tree, parents) == (ref, tree, run_tree, [parent])
     assert (back.id, back.experiment, back.params, back.tags) == (record.id, experiment, params, tags)
     assert (back_signature.name, back_signature.time, back_signature.offset) == (author, 1_700_000_000, 60)
+    assert load_start_records(dump_start_records([])) == []
 
 
 @pytest.mark.parametrize(
     "text",
-    ["", "{}", '{"format": "gittrack-start 2"}', '{"format": "gittrack-start 1", "ref": "refs/heads/main"}', "[1]"],
-)
-def test_malformed_start_records_are_refused(tmp_path, text: str) -> None:
-    from gittrack.store.starts import read_start_record
+    ["", "{}", '{"format": "gittrack-start 2", "runs": []}', '{"format": "gittrack-start 1", "runs": [{}]}',
+     '{"format": "gittrack-start 1", "runs": [{"ref": "refs/heads/main"}]}', "[1]", '{"format": "gittrack-st'],
+)  # fmt: skip
+def test_malformed_start_records_are_refused(text: str) -> None:
+    from gittrack.store.starts import load_start_records
 
-    path = tmp_path / "record.json"
-    path.write_text(text)
-    with pytest.raises(MalformedRunError, match="is not a start record"):
-        read_start_record(str(path))
+    with pytest.raises(MalformedRunError, match="is not a file of start records"):
+        load_start_records(text.encode())
 
 
 @given(

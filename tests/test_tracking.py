@@ -481,15 +481,18 @@ def test_heartbeat_checkpoints_an_idle_run(repo: Path, monkeypatch: pytest.Monke
 
 
 def test_a_short_run_is_written_once_at_its_end_and_this_process_sees_it_before(repo: Path) -> None:
+    from gittrack.store.starts import load_start_records
+
     with gittrack.start_run(experiment="short", params={"lr": 0.1}) as active:
         assert git(repo, "for-each-ref", "refs/runs/") == ""  # no commit before the first checkpoint...
-        starts = list((repo / ".git" / "gittrack" / "starts").iterdir())
-        assert [p.name for p in starts] == [f"{active.run_id}.json"]  # ...but a start record
+        [starts] = (repo / ".git" / "gittrack" / "starts").iterdir()
+        [start] = load_start_records(starts.read_bytes())  # ...but a start record in this process's file
+        assert (start[1].id, start[1].params) == (active.run_id, {"lr": "0.1"})
         assert (active.info.status, active.data.params) == (RUNNING, {"lr": "0.1"})  # as it started
         seen = gittrack.Client().get_run(active.run_id)  # this process's readers write it when they look
         assert (seen.info.status, seen.data.params) == (RUNNING, {"lr": "0.1"})
         gittrack.log_metric("m", 1.0)
-    assert list((repo / ".git" / "gittrack" / "starts").iterdir()) == []
+    assert load_start_records(starts.read_bytes()) == []
     run = gittrack.get_run(active.run_id)
     assert (run.info.status, run.data.metrics, run.data.params) == (FINISHED, {"m": 1.0}, {"lr": "0.1"})
     with gittrack.start_run(experiment="short") as untouched:
@@ -499,20 +502,22 @@ def test_a_short_run_is_written_once_at_its_end_and_this_process_sees_it_before(
 
 def test_a_start_record_of_a_run_whose_process_is_gone_is_written_as_killed(repo: Path) -> None:
     from gittrack.store.ids import new_run_id
-    from gittrack.store.starts import read_start_record, write_start_record
+    from gittrack.store.starts import dump_start_records, load_start_records
 
-    with gittrack.start_run(experiment="crashed", run_name="early", params={"lr": 0.1}) as active:
-        folder = repo / ".git" / "gittrack" / "starts"
-        ref, record, tree, run_tree, parents, author = read_start_record(str(folder / f"{active.run_id}.json"))
+    folder = repo / ".git" / "gittrack" / "starts"
+    with gittrack.start_run(experiment="crashed", run_name="early", params={"lr": 0.1}):
+        [mine] = folder.iterdir()
+        [(ref, record, tree, run_tree, parents, author)] = load_start_records(mine.read_bytes())
         gittrack.end_run()
-    gone = type(record)(**{**record.__dict__, "id": new_run_id(record.start_time), "pid": 2**22 + 12345})
-    write_start_record(str(folder / f"{gone.id}.json"), ref.replace(record.id, gone.id), gone, tree, run_tree,
-                       parents, author)  # fmt: skip
+    gone_pid = 2**22 + 12345
+    gone = type(record)(**{**record.__dict__, "id": new_run_id(record.start_time), "pid": gone_pid})
+    start = (ref.replace(record.id, gone.id), gone, tree, run_tree, parents, author)
+    (folder / f"{gone_pid}-0a1b2c3d.json").write_bytes(dump_start_records([start]))
     [run] = [r for r in gittrack.list_runs("crashed") if r.info.run_id == gone.id]
     assert (run.record.status, run.info.status, run.info.run_name) == (RUNNING, KILLED, "early")
     assert run.info.end_time == run.info.start_time == record.start_time
     assert run.data.params == {"lr": "0.1"}
-    assert list(folder.iterdir()) == []
+    assert list(folder.iterdir()) == [mine]  # the file of the process gone is, this process's stays
 
 
 def test_stale_or_orphaned_running_runs_show_as_killed(repo: Path) -> None:
