@@ -120,24 +120,33 @@ _MISSING = object()
 def config_value(repo: pygit2.Repository, key: str) -> str | None:
     """The git config value of ``key`` (None when unset), read once per process and again only
     after a config file changed (files pulled in by ``include`` are not watched)."""
+    return config_values(repo, key)[0]
+
+
+def config_values(repo: pygit2.Repository, *keys: str) -> list[str | None]:
+    """``config_value`` of each of ``keys``, the config files checked once for them all."""
     stamp = files_stamp(_config_files(repo))
     known = _config.get(repo.path)
     if known is None or known[0] != stamp:
         known = _config[repo.path] = (stamp, {})
-    value = known[1].get(key, _MISSING)
-    if value is _MISSING:
-        try:
-            value = str(repo.config[key])
-        except KeyError:
-            value = None
-        known[1][key] = value
-    return value  # type: ignore[return-value]
+    values = known[1]
+    out = []
+    for key in keys:
+        value = values.get(key, _MISSING)
+        if value is _MISSING:
+            try:
+                value = values[key] = str(repo.config[key])
+            except KeyError:
+                value = values[key] = None
+        out.append(value)
+    return out
 
 
 def identity(repo: pygit2.Repository) -> tuple[str, str]:
     """(name, email) from git's ``user.name``/``user.email``, else the OS user at this host."""
-    name = os.environ.get("GIT_AUTHOR_NAME") or config_value(repo, "user.name")
-    email = os.environ.get("GIT_AUTHOR_EMAIL") or config_value(repo, "user.email")
+    configured_name, configured_email = config_values(repo, "user.name", "user.email")
+    name = os.environ.get("GIT_AUTHOR_NAME") or configured_name
+    email = os.environ.get("GIT_AUTHOR_EMAIL") or configured_email
     if not name:
         import getpass
 

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gittrack.store.repo import common_dir, config_value, files_stamp, gittrack_dir
+from gittrack.store.repo import common_dir, config_value, config_values, files_stamp, gittrack_dir
 from gittrack.store.trees import Changes, apply_changes
 
 if TYPE_CHECKING:
@@ -208,8 +208,9 @@ class _Cache:
         for path in tracked:
             if path != RUN_DIR and not path.startswith(RUN_DIR + "/"):
                 self._add(repo, root, path, max_bytes, now, changes, excluded)
+        rules, attributes = _sources_stamps(repo, now)
         blobs, lstat = self.blobs, os.lstat
-        for path, full in self._untracked(repo, root, repo[base], now):  # the hot loop: keep it lean
+        for path, full in self._untracked(repo, root, repo[base], now, rules):  # the hot loop: keep it lean
             if path in tracked:
                 continue
             try:
@@ -227,7 +228,7 @@ class _Cache:
         excluded.sort(key=lambda entry: entry["path"])
         for entry in excluded:
             log.warning("gittrack: left '%s' out of the run snapshot: %s", entry["path"], entry["reason"])
-        tree, diffstat = self._tree(repo, base, changes)
+        tree, diffstat = self._tree(repo, base, changes, attributes)
         self._save(repo)
         return tree, base, diffstat, excluded
 
@@ -271,27 +272,20 @@ class _Cache:
         return oid, filemode
 
     # -- untracked files --------------------------------------------------------------------------
-    def _untracked(self, repo: pygit2.Repository, root: str, base: pygit2.Tree, now: int) -> list[tuple[str, str]]:
+    def _untracked(
+        self, repo: pygit2.Repository, root: str, base: pygit2.Tree, now: int, rules: Any
+    ) -> list[tuple[str, str]]:
         """(path, full path) of the files git does not ignore that ``base`` does not have (and
         ``dir/`` for a nested repository with such files), as libgit2's status lists them."""
-        changed = self._walk(repo, root, now)
+        changed = self._walk(repo, root, now, rules)
         if changed or self.candidates is None or self.candidates_base != base.id:
             self.candidates = [(path, root + path) for path in self._candidates(repo, base)]
             self.candidates_base = base.id
         return self.candidates
 
-    def _rules_stamp(self, repo: pygit2.Repository, now: int) -> Any:
-        home = os.environ.get("HOME") or os.path.expanduser("~")
-        xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-        excludes = config_value(repo, "core.excludesFile")
-        paths = [os.path.join(common_dir(repo), "info", "exclude"), os.path.join(xdg, "git", "ignore")]
-        if excludes:
-            paths.append(os.path.expanduser(excludes))
-        return (_trusted_stamp(paths, now), config_value(repo, "core.ignoreCase"))
-
-    def _walk(self, repo: pygit2.Repository, root: str, now: int) -> bool:
-        """Bring the folder listings up to date; True when any changed."""
-        rules = self._rules_stamp(repo, now)
+    def _walk(self, repo: pygit2.Repository, root: str, now: int, rules: Any) -> bool:
+        """Bring the folder listings up to date (``rules``: the stamp of the ignore sources
+        but the .gitignore files); True when any changed."""
         changed = False
         if rules != self.rules:
             self.folders, self.rules, changed = {}, rules, True
@@ -407,9 +401,12 @@ class _Cache:
         return out
 
     # -- the tree ---------------------------------------------------------------------------------
-    def _tree(self, repo: pygit2.Repository, base: pygit2.Oid, changes: Changes) -> tuple[pygit2.Oid, dict[str, int]]:
+    def _tree(
+        self, repo: pygit2.Repository, base: pygit2.Oid, changes: Changes, attributes: Any
+    ) -> tuple[pygit2.Oid, dict[str, int]]:
+        """The snapshot's tree and diffstat (``attributes``: the stamp of the attribute files
+        outside the work tree, which may make a file binary for diffs)."""
         memo = self.memo
-        attributes = _attributes_stamp(repo, _now())
         if memo is not None and memo.base == base and memo.attributes == attributes:
             if memo.changes == changes:
                 return memo.tree, dict(memo.diffstat)
@@ -562,16 +559,19 @@ def _as_tuple(value: Any) -> Any:
     return tuple(_as_tuple(item) for item in value) if isinstance(value, list) else value
 
 
-def _attributes_stamp(repo: pygit2.Repository, now: int) -> Any:
-    """What changes with the attribute files outside the work tree (``.gitattributes`` files in
-    it are paths of the snapshot, and seen as such)."""
+def _sources_stamps(repo: pygit2.Repository, now: int) -> tuple[Any, Any]:
+    """What changes with the ignore rules but the .gitignore files (``info/exclude``, the global
+    excludes file, ``core.ignoreCase``) and with the attribute files outside the work tree
+    (``.gitattributes`` files in it are paths of the snapshot, and seen as such)."""
     home = os.environ.get("HOME") or os.path.expanduser("~")
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-    paths = [os.path.join(common_dir(repo), "info", "attributes"), os.path.join(xdg, "git", "attributes")]
-    configured = config_value(repo, "core.attributesFile")
-    if configured:
-        paths.append(os.path.expanduser(configured))
-    return _trusted_stamp(paths, now)
+    excludes, ignore_case, attributes = config_values(repo, "core.excludesFile", "core.ignoreCase",
+                                                      "core.attributesFile")  # fmt: skip
+    info = os.path.join(common_dir(repo), "info")
+    rules = [os.path.join(info, "exclude"), os.path.expanduser(excludes or os.path.join(xdg, "git", "ignore"))]
+    attribute_files = [os.path.join(info, "attributes"),
+                       os.path.expanduser(attributes or os.path.join(xdg, "git", "attributes"))]  # fmt: skip
+    return (_trusted_stamp(rules, now), ignore_case), _trusted_stamp(attribute_files, now)
 
 
 def _is_file(base: pygit2.Tree, path: str, old: Changes, changes: Changes) -> bool:
