@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # git dir -> (its inode, the handle); weak, so a repository no client uses any more is closed
 _handles: weakref.WeakValueDictionary[str, pygit2.Repository] = weakref.WeakValueDictionary()
 _handle_inodes: dict[str, int] = {}
+_roots: dict[tuple[str, int], str] = {}  # (work tree root, inode of its .git folder) -> the git dir
 _handles_lock = threading.Lock()
 
 
@@ -32,15 +33,24 @@ def open_repo(path: str | os.PathLike | None = None) -> pygit2.Repository:
     import pygit2
 
     start = os.fspath(path) if path is not None else os.environ.get("GITTRACK_REPO") or os.getcwd()
-    found = pygit2.discover_repository(start)
-    if found is None:
-        raise NotARepositoryError(
-            f"'{start}' is not inside a git repository; run 'git init' or 'gittrack init' there first"
-        )
+    root = os.path.abspath(start)
     try:
-        inode = os.stat(found).st_ino
+        inode = os.stat(os.path.join(root, ".git")).st_ino
     except OSError:
         inode = -1
+    found = _roots.get((root, inode))  # the root of a work tree: its .git is the repository
+    if found is None:
+        found = pygit2.discover_repository(start)
+        if found is None:
+            raise NotARepositoryError(
+                f"'{start}' is not inside a git repository; run 'git init' or 'gittrack init' there first"
+            )
+        try:
+            inode = os.stat(found).st_ino
+        except OSError:
+            inode = -1
+        if found == os.path.join(root, ".git", ""):
+            _roots[(root, inode)] = found
     with _handles_lock:
         repo = _handles.get(found)
         if repo is None or _handle_inodes.get(found) != inode:  # new, or a repository made anew in its place
@@ -114,6 +124,8 @@ def files_stamp(paths: list[str]) -> tuple:
 
 # git dir -> (the config files' stamp, key -> value or None)
 _config: dict[str, tuple[tuple, dict[str, str | None]]] = {}
+_config_checked: dict[str, float] = {}  # git dir -> time.monotonic() of the last stamp check
+CONFIG_RECHECK_S = 0.001
 _MISSING = object()
 
 
@@ -124,11 +136,16 @@ def config_value(repo: pygit2.Repository, key: str) -> str | None:
 
 
 def config_values(repo: pygit2.Repository, *keys: str) -> list[str | None]:
-    """``config_value`` of each of ``keys``, the config files checked once for them all."""
-    stamp = files_stamp(_config_files(repo))
+    """``config_value`` of each of ``keys``, the config files checked once for them all (and not
+    again within a millisecond: a run's start asks several times, and another process's change
+    that lands within that millisecond might as well have landed just after)."""
     known = _config.get(repo.path)
-    if known is None or known[0] != stamp:
-        known = _config[repo.path] = (stamp, {})
+    now = time.monotonic()
+    if known is None or now - _config_checked.get(repo.path, -1.0) > CONFIG_RECHECK_S:
+        stamp = files_stamp(_config_files(repo))
+        if known is None or known[0] != stamp:
+            known = _config[repo.path] = (stamp, {})
+        _config_checked[repo.path] = now
     values = known[1]
     out = []
     for key in keys:
