@@ -81,12 +81,17 @@ def is_secret(path: str) -> bool:
 
 
 def _head(repo: pygit2.Repository) -> tuple[pygit2.Commit | None, str | None]:
-    if repo.head_is_unborn:
-        target = repo.references["HEAD"].target
-        return None, target.removeprefix("refs/heads/") if isinstance(target, str) else None
-    commit = repo.head.peel()
-    branch = None if repo.head_is_detached else repo.head.shorthand
-    return commit, branch
+    """HEAD's commit (None when unborn) and branch (None when detached), HEAD read once."""
+    import pygit2
+
+    target = repo.lookup_reference("HEAD").target
+    if not isinstance(target, str):  # detached
+        return repo[target].peel(pygit2.Commit), None
+    try:
+        branch = repo.lookup_reference(target)
+    except KeyError:  # unborn
+        return None, target.removeprefix("refs/heads/")
+    return branch.peel(pygit2.Commit), branch.shorthand
 
 
 def without_run_dir(repo: pygit2.Repository, tree: pygit2.Oid) -> pygit2.Oid:
