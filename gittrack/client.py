@@ -136,9 +136,10 @@ class Client:
 
             writer.add_inputs(workspace_inputs(self._repo, writer.snapshot_tree))
         if deferred:
-            starts.begin(writer)
-        else:
-            writer.checkpoint()
+            record = starts.begin(writer)
+            self._adopt(writer)
+            return Run.from_record(record, writer.ref, None, status=record.status)
+        writer.checkpoint()
         self._adopt(writer)
         return self._run_of(writer)
 

@@ -160,12 +160,14 @@ def _folder(repo: pygit2.Repository) -> str:
     return os.path.join(common_dir(repo), "gittrack", "starts")
 
 
-def begin(writer: RunWriter) -> None:
+def begin(writer: RunWriter) -> RunRecord:
     """Leave ``writer``'s first commit to its first checkpoint: keep its start record, and let
-    this process's readers write the run when they look for runs (``publish``)."""
+    this process's readers write the run when they look for runs (``publish``). Returns the
+    record kept (``writer.pending_record()``)."""
     repo = writer.repo
     key = common_dir(repo)
-    start = (writer.ref, writer.pending_record(), *writer.start_state)
+    record = writer.pending_record()
+    start = (writer.ref, record, *writer.start_state)
     with _lock:
         file = _files.get(key)
         if file is None:
@@ -179,6 +181,7 @@ def begin(writer: RunWriter) -> None:
             file.drop(writer.run_id)
 
     writer.on_written = written
+    return record
 
 
 def publish(repo: pygit2.Repository) -> None:

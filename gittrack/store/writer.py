@@ -248,7 +248,7 @@ class RunWriter:
             environment=environment_summary(repo),
             snapshot={"excluded": snap.excluded},
         )
-        run_tree = apply_changes(repo, None, {runfiles.REQUIREMENTS: (requirements_blob(repo), _blob_mode())})
+        run_tree = _first_run_tree(repo, requirements_blob(repo))
         state = _State(
             commit=None,
             snapshot_tree=snap.tree,
@@ -788,6 +788,18 @@ os.register_at_fork(after_in_child=_after_fork)
 
 
 ARTIFACT_REINCLUDE = "!*/\n!*.dvc\n!.gitignore\n"
+
+_first_run_trees: dict[tuple[str, pygit2.Oid], pygit2.Oid] = {}  # (git dir, requirements blob) -> tree
+
+
+def _first_run_tree(repo: pygit2.Repository, requirements: pygit2.Oid) -> pygit2.Oid:
+    """The ``.gittrack/run`` tree a run starts with (its requirements only): the same for every run
+    of an interpreter, so written once per process (writing an object that exists still costs)."""
+    key = (repo.path, requirements)
+    tree = _first_run_trees.get(key)
+    if tree is None or tree not in repo.odb:
+        tree = _first_run_trees[key] = apply_changes(repo, None, {runfiles.REQUIREMENTS: (requirements, _blob_mode())})
+    return tree
 
 
 def _blob_mode() -> int:
