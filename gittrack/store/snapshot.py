@@ -214,22 +214,23 @@ class _Cache:
             if path != RUN_DIR and not path.startswith(RUN_DIR + "/"):
                 self._add(repo, root, path, max_bytes, now, changes, excluded)
         rules, attributes = _sources_stamps(repo, now)
-        blobs, lstat = self.blobs, os.lstat
+        known_blob, lstat, others = self.blobs.get, os.lstat, []
         for path, full in self._untracked(repo, root, repo[base], now, rules):  # the hot loop: keep it lean
-            if path in tracked:
-                continue
             try:
                 info = lstat(full)
             except OSError:
-                info = None
-            if info is not None and info.st_size <= max_bytes:
-                known = blobs.get(path)
-                if known is not None and known[0] == (
-                    info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino, info.st_mode
-                ):  # fmt: skip
-                    changes[path] = known[1]
-                    continue
-            self._add(repo, root, path, max_bytes, now, changes, excluded)
+                others.append(path)
+                continue
+            known = known_blob(path)  # a path status listed too (staged) gets the same value twice
+            if known is not None and known[0] == (
+                info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino, info.st_mode
+            ) and info.st_size <= max_bytes:  # fmt: skip
+                changes[path] = known[1]
+            else:
+                others.append(path)
+        for path in others:
+            if path not in tracked:
+                self._add(repo, root, path, max_bytes, now, changes, excluded)
         excluded.sort(key=lambda entry: entry["path"])
         for entry in excluded:
             log.warning("gittrack: left '%s' out of the run snapshot: %s", entry["path"], entry["reason"])
