@@ -538,10 +538,11 @@ class RunWriter:
         import pygit2
 
         state = self._state
-        for _attempt in range(_CAS_ATTEMPTS):
-            current = self._current_target()
-            if current != state.commit:
-                state = self._reload(current)
+        for attempt in range(_CAS_ATTEMPTS):
+            if attempt or state.commit is not None:  # a first commit needs no look: its ref is made only if absent
+                current = self._current_target()
+                if current != state.commit:
+                    state = self._reload(current)
             new_state = self._apply(state, pending, at)
             try:
                 if state.commit is None:
