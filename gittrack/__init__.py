@@ -32,6 +32,7 @@ from gittrack.errors import (
 
 _LAZY = {
     "gittrack.integrations": ["autolog"],
+    "gittrack._reset": ["reset_state"],
     "gittrack.client": ["Client"],
     "gittrack.initialize": ["init"],
     "gittrack.hooks": ["install_hooks", "run_hook"],
@@ -68,6 +69,7 @@ _LAZY = {
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 if TYPE_CHECKING:
+    from gittrack._reset import reset_state
     from gittrack.client import Client
     from gittrack.entities import Metric, Run, RunData, RunInfo
     from gittrack.fluent import (
@@ -161,6 +163,7 @@ __all__ = [
     "log_params",
     "pack_runs",
     "register_model",
+    "reset_state",
     "run_hook",
     "search_model_versions",
     "search_runs",

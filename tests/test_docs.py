@@ -940,13 +940,6 @@ def test_page(path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
             import gittrack
 
             gittrack.autolog(disable=True)
-        if "gittrack.mlflow.tracking.fluent" in sys.modules:  # a page that used gittrack.mlflow: its state forgotten
-            from gittrack.mlflow import _state
-            from gittrack.mlflow.tracking import fluent
-
-            _state.reset()
-            fluent._last_run_id = None
-            fluent._experiment_set = False
 
 
 def test_blocks_are_read_with_their_markers(tmp_path: Path) -> None:

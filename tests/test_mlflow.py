@@ -16,7 +16,6 @@ import pytest
 import gittrack
 import gittrack.mlflow as mlflow
 from gittrack.data import dvcstore
-from gittrack.mlflow import _state
 from gittrack.mlflow.entities import ViewType
 from gittrack.mlflow.exceptions import MlflowException
 from gittrack.mlflow.tracking import MlflowClient
@@ -27,14 +26,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(autouse=True)
-def _fresh_mlflow_state():
-    import gittrack.mlflow.tracking.fluent as fluent
-
-    dvcstore.open_dvc.cache_clear()
-    yield
-    _state.reset()
-    fluent._last_run_id = None
-    fluent._experiment_set = False
+def _fresh_dvc():
+    dvcstore.open_dvc.cache_clear()  # the MLflow layer's state is reset by conftest's fixture
 
 
 def make_repo(path: Path) -> Path:

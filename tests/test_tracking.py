@@ -16,6 +16,7 @@ import pygit2
 import pytest
 
 import gittrack
+from gittrack.store.ids import short_id
 from gittrack.store.record import FAILED, FINISHED, KILLED, RUNNING
 from tests.conftest import git
 
@@ -303,6 +304,31 @@ def test_end_run_without_with(repo: Path) -> None:
     gittrack.end_run(status="KILLED")
     assert gittrack.active_run() is None
     assert gittrack.get_run(active.run_id).info.status == KILLED
+
+
+def test_reset_state_ends_open_runs_as_killed_and_forgets_the_rest(
+    repo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import gittrack.mlflow as mlflow
+
+    gittrack.set_experiment("tuning")
+    mlflow.set_tracking_uri(str(repo))
+    outer = gittrack.start_run()
+    gittrack.log_metric("loss", 0.5)
+    inner = gittrack.start_run(nested=True)
+    with caplog.at_level(logging.WARNING, logger="gittrack"):
+        ended = gittrack.reset_state()
+    assert ended == [inner.run_id, outer.run_id]  # innermost first
+    for active in (outer, inner):
+        assert gittrack.get_run(active.run_id).info.status == KILLED
+        assert f"reset_state ended run {short_id(active.run_id)} as KILLED" in caplog.text
+    assert gittrack.get_run(outer.run_id).data.metrics == {"loss": 0.5}
+    assert gittrack.active_run() is None
+    assert not mlflow.is_tracking_uri_set()
+    with gittrack.start_run() as fresh:
+        pass
+    assert gittrack.get_run(fresh.run_id).info.experiment == "default"
+    assert gittrack.reset_state() == []
 
 
 def test_logging_without_a_run_starts_one(repo: Path) -> None:

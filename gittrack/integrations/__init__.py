@@ -6,6 +6,6 @@ for use by hand: ``lightning.GittrackLogger``, ``optuna.GittrackCallback``, ``hy
 and ``transformers.GittrackCallback``. Nothing here imports a framework until it is used.
 """
 
-from gittrack.integrations._autolog import autolog
+from gittrack.integrations._autolog import autolog, turn_off
 
-__all__ = ["autolog"]
+__all__ = ["autolog", "turn_off"]

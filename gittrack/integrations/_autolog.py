@@ -13,10 +13,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping, Sequence
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gittrack.integrations import _hooks, _patch, _runs
 from gittrack.integrations._patch import Settings
+
+if TYPE_CHECKING:
+    from gittrack.fluent import ActiveRun
 
 # library -> the module of gittrack that patches it
 INTEGRATIONS = {
@@ -225,3 +228,12 @@ class Autolog:
 autolog = Autolog()
 
 __all__ = ["Autolog", "Settings", "autolog"]
+
+
+def turn_off() -> list[ActiveRun]:
+    """Undo every library's patching, leaving the runs autologging kept open to the caller
+    (``gittrack.reset_state`` ends them); returns those runs."""
+    runs = _runs.take_open_runs()
+    for library in INTEGRATIONS:
+        _configure(library, True, Settings())
+    return runs

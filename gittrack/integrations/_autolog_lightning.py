@@ -12,6 +12,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from gittrack._state import STATE
 from gittrack.integrations import _runs
 from gittrack.integrations._patch import patch, safely, settings
 
@@ -52,7 +53,7 @@ def _attach(trainer: Any, package: str) -> None:
         return
     logger = cls(log_model=config.log_models, checkpoints=config.extra.get("checkpoints", True))
     trainer.loggers = [*trainer.loggers, logger]
-    _runs._last_run_id = logger.run_id
+    STATE.autolog.last_run_id = logger.run_id
 
 
 def _fit_wrapper(package: str, original: Callable) -> Callable:

@@ -18,19 +18,19 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from gittrack._state import STATE
+
 log = logging.getLogger("gittrack")
 
 Callback = Callable[[ModuleType], None]
-_callbacks: dict[str, list[Callback]] = {}
-_prefix_callbacks: dict[str, list[Callback]] = {}
-_lock = threading.RLock()
+_lock = threading.RLock()  # guards STATE.autolog.callbacks and prefix_callbacks
 _busy = threading.local()
 
 
 def on_import(name: str, callback: Callback, submodules: bool = False) -> None:
     """Call ``callback(module)`` after ``name`` (and with ``submodules``, any ``name.*``) is imported."""
     with _lock:
-        table = _prefix_callbacks if submodules else _callbacks
+        table = STATE.autolog.prefix_callbacks if submodules else STATE.autolog.callbacks
         if callback not in table.setdefault(name, []):
             table[name].append(callback)
         _install()
@@ -39,19 +39,19 @@ def on_import(name: str, callback: Callback, submodules: bool = False) -> None:
 def remove(callback: Callback) -> None:
     """Stop calling ``callback`` on imports; the finder leaves ``sys.meta_path`` when nothing is watched."""
     with _lock:
-        for table in (_callbacks, _prefix_callbacks):
+        for table in (STATE.autolog.callbacks, STATE.autolog.prefix_callbacks):
             for name in list(table):
                 table[name] = [c for c in table[name] if c is not callback]
                 if not table[name]:
                     del table[name]
-        if not _callbacks and not _prefix_callbacks:
+        if not STATE.autolog.callbacks and not STATE.autolog.prefix_callbacks:
             _uninstall()
 
 
 def _watchers(fullname: str) -> list[Callback]:
     with _lock:
-        found = list(_callbacks.get(fullname, []))
-        for name, callbacks in _prefix_callbacks.items():
+        found = list(STATE.autolog.callbacks.get(fullname, []))
+        for name, callbacks in STATE.autolog.prefix_callbacks.items():
             if fullname == name or fullname.startswith(name + "."):
                 found.extend(callbacks)
         return found

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gittrack._state import STATE
+
 log = logging.getLogger("gittrack")
 
 
@@ -34,29 +36,26 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_settings: dict[str, Settings] = {}
-_patches: dict[str, list[tuple[Any, str, Any, bool]]] = {}
-_warned: set[tuple[str, str]] = set()
-_lock = threading.RLock()
+_lock = threading.RLock()  # guards STATE.autolog's settings, patches and warned
 
 
 def settings(library: str) -> Settings | None:
     """The library's settings while its autologging is on, else None."""
-    return _settings.get(library)
+    return STATE.autolog.settings.get(library)
 
 
 def set_settings(library: str, value: Settings | None) -> None:
     with _lock:
         if value is None:
-            _settings.pop(library, None)
+            STATE.autolog.settings.pop(library, None)
         else:
-            _settings[library] = value
+            STATE.autolog.settings[library] = value
 
 
 def patch(library: str, owner: Any, name: str, make: Callable[[Callable], Callable]) -> None:
     """Replace ``owner.name`` by ``make(original)``, once; ``unpatch(library)`` restores it."""
     with _lock:
-        entries = _patches.setdefault(library, [])
+        entries = STATE.autolog.patches.setdefault(library, [])
         if any(o is owner and n == name for o, n, _, _ in entries):
             return
         is_class = isinstance(owner, type)
@@ -73,13 +72,13 @@ def patch(library: str, owner: Any, name: str, make: Callable[[Callable], Callab
 
 
 def is_patched(library: str, owner: Any, name: str) -> bool:
-    return any(o is owner and n == name for o, n, _, _ in _patches.get(library, []))
+    return any(o is owner and n == name for o, n, _, _ in STATE.autolog.patches.get(library, []))
 
 
 def unpatch(library: str) -> None:
     """Put back everything ``library`` replaced, newest first."""
     with _lock:
-        for owner, name, raw, had_own in reversed(_patches.pop(library, [])):
+        for owner, name, raw, had_own in reversed(STATE.autolog.patches.pop(library, [])):
             if had_own:
                 setattr(owner, name, raw)
             else:
@@ -90,10 +89,10 @@ def warn_once(library: str, step: str, exc: BaseException) -> None:
     """Say once per library and step that logging failed; training is not affected."""
     key = (library, step)
     with _lock:
-        if key in _warned:
+        if key in STATE.autolog.warned:
             return
-        _warned.add(key)
-    current = _settings.get(library)
+        STATE.autolog.warned.add(key)
+    current = STATE.autolog.settings.get(library)
     if current is not None and current.silent:
         return
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

@@ -19,16 +19,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gittrack._state import STATE
+
 if TYPE_CHECKING:
     from gittrack.client import Client
     from gittrack.fluent import ActiveRun
 
 log = logging.getLogger("gittrack")
-_lock = threading.RLock()
-_open: list[ActiveRun] = []  # runs autologging started and has not ended yet
-_last_run_id: str | None = None
+_lock = threading.RLock()  # guards STATE.autolog.open_runs and sessions_running
 _session: contextvars.ContextVar[Session | None] = contextvars.ContextVar("gittrack_autolog_session", default=None)
-_sessions_running = 0  # in every thread: a fit in a worker thread of an autologged fit is not logged
 
 
 @dataclass
@@ -78,14 +77,14 @@ def current() -> Session | None:
 def busy_elsewhere() -> bool:
     """Whether an autologged call is running in another thread while this one has none
     (a meta-estimator's worker thread): such calls are not logged on their own."""
-    return _session.get() is None and _sessions_running > 0
+    return _session.get() is None and STATE.autolog.sessions_running > 0
 
 
 def _finish_open() -> None:
     from gittrack.fluent import close_run
 
     with _lock:
-        runs, _open[:] = list(_open), []
+        runs, STATE.autolog.open_runs[:] = list(STATE.autolog.open_runs), []
     for active in runs:
         try:
             close_run(active, "FINISHED")
@@ -98,40 +97,44 @@ def end_open_runs() -> None:
     _finish_open()
 
 
+def take_open_runs() -> list[ActiveRun]:
+    """Hand over the runs autologging left open, without ending them (the caller ends them)."""
+    with _lock:
+        runs, STATE.autolog.open_runs[:] = list(STATE.autolog.open_runs), []
+    return runs
+
+
 def open_target(exclusive: bool, tags: Mapping[str, Any] | None = None) -> Target | None:
     """The run to log into: the active one, or a new one with ``tags`` (None when ``exclusive`` and
     the user's run is active)."""
-    global _last_run_id
     import gittrack
 
     active = gittrack.active_run()
     if active is not None:
         if exclusive:
             return None
-        _last_run_id = active.run_id
+        STATE.autolog.last_run_id = active.run_id
         return Target(active.client, active.run_id, created=False, active=active)
     _finish_open()
     active = gittrack.start_run(tags=tags)
     with _lock:
-        _open.append(active)
-    _last_run_id = active.run_id
+        STATE.autolog.open_runs.append(active)
+    STATE.autolog.last_run_id = active.run_id
     return Target(active.client, active.run_id, created=True, active=active)
 
 
 def enter(library: str, target: Target | None) -> tuple[Session, contextvars.Token]:
-    global _sessions_running
     session = Session(library, target)
     with _lock:
-        _sessions_running += 1
+        STATE.autolog.sessions_running += 1
     return session, _session.set(session)
 
 
 def leave(session: Session, token: contextvars.Token, error: BaseException | None) -> None:
     """Close the session and release its run (see ``release``)."""
-    global _sessions_running
     _session.reset(token)
     with _lock:
-        _sessions_running -= 1
+        STATE.autolog.sessions_running -= 1
     if session.target is not None:
         release(session.target, error)
 
@@ -144,8 +147,8 @@ def release(target: Target, error: BaseException | None) -> None:
 
     if error is not None:
         with _lock:
-            if target.active in _open:
-                _open.remove(target.active)
+            if target.active in STATE.autolog.open_runs:
+                STATE.autolog.open_runs.remove(target.active)
         target.active.__exit__(type(error), error, error.__traceback__)
     else:
         release_run(target.active)
@@ -154,13 +157,13 @@ def release(target: Target, error: BaseException | None) -> None:
 def keep_open(active: ActiveRun) -> None:
     """Hand a run started by an integration over to autologging, which ends it later (see module doc)."""
     with _lock:
-        if active not in _open:
-            _open.append(active)
+        if active not in STATE.autolog.open_runs:
+            STATE.autolog.open_runs.append(active)
 
 
 def last_run_id() -> str | None:
     """The id of the run the latest autologged call logged into (MLflow's ``last_active_run``)."""
-    return _last_run_id
+    return STATE.autolog.last_run_id
 
 
 atexit.register(_finish_open)

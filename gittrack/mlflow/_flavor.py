@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gittrack._state import STATE
 from gittrack.mlflow import _logged, _registry, _state
 from gittrack.mlflow._loading import is_location, model_folder
 from gittrack.mlflow.exceptions import MlflowException
@@ -404,7 +405,7 @@ def log_model(flavor: str, model: Any, path: str, opts: Options) -> ModelInfo:
         )  # fmt: skip
     except ImportError as exc:
         raise MlflowException(f"cannot save a {flavor} model: {exc}") from None
-    _logged.last_logged = identifier
+    STATE.mlflow.last_logged_model = identifier
     if opts.model_config:  # as MLflow: a python model's configuration is also the run's params
         client.log_params(run_id, _flattened(opts.model_config))
     version = None

@@ -18,7 +18,6 @@ from gittrack.errors import NotFoundError, UsageError
 from gittrack.mlflow.entities import LoggedModel, LoggedModelOutput, Metric
 
 _ID = re.compile(r"^m-(?P<run>[0-9a-z]+)-(?P<hash>[0-9a-f]{8})$")
-last_logged: str | None = None  # the id of the model this process logged last (mlflow.last_logged_model)
 # fields of a model's entry in the run record that log_model fills (docs/format.md)
 ENTRY_FIELDS = ("model_params", "model_tags", "model_type", "model_step", "model_time")
 

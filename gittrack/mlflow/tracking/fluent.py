@@ -10,6 +10,7 @@ import os
 import sys
 from typing import Any
 
+from gittrack._state import STATE
 from gittrack.mlflow import _convert, _state
 from gittrack.mlflow.entities import Experiment, Run, ViewType
 from gittrack.mlflow.exceptions import MlflowException, translate
@@ -23,9 +24,6 @@ from gittrack.mlflow.tracking.client import (
     write_dict,
 )
 from gittrack.mlflow.tracking.client import set_experiment_tags as _set_experiment_tags
-
-_last_run_id: str | None = None
-_experiment_set = False
 
 
 class ActiveRun(Run):
@@ -69,8 +67,7 @@ class ActiveRun(Run):
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        global _last_run_id
-        _last_run_id = self._active.run_id
+        STATE.mlflow.last_run_id = self._active.run_id
         return translate(self._active.__exit__)(exc_type, exc, tb)
 
     def __repr__(self) -> str:
@@ -131,8 +128,7 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
             f"experiment {name!r} is deleted; restore it (MlflowClient().restore_experiment) or use another name",
             error_code="INVALID_PARAMETER_VALUE",
         )
-    global _experiment_set
-    _experiment_set = True
+    STATE.mlflow.experiment_set = True
     gittrack.set_experiment(name)
     return _convert.to_mlflow_experiment(experiment)
 
@@ -143,7 +139,7 @@ def _active_experiment() -> str:
     import gittrack.fluent
 
     chosen = gittrack.fluent.experiment_name()
-    if _experiment_set and chosen:
+    if STATE.mlflow.experiment_set and chosen:
         return chosen
     if os.environ.get("MLFLOW_EXPERIMENT_NAME"):
         return os.environ["MLFLOW_EXPERIMENT_NAME"]
@@ -252,7 +248,6 @@ def start_run(
     """Start a run (or resume a RUNNING one with ``run_id``, or ``$MLFLOW_RUN_ID``); a context manager."""
     import gittrack
 
-    global _last_run_id
     plain, tag_name, tag_parent = split_run_tags(tags)
     if description is not None:
         plain["mlflow.note.content"] = description
@@ -283,7 +278,7 @@ def start_run(
             parent_run_id=parent_run_id or tag_parent,
             log_system_metrics=log_system_metrics,
         )
-    _last_run_id = active.run_id
+    STATE.mlflow.last_run_id = active.run_id
     return ActiveRun(active)
 
 
@@ -303,7 +298,7 @@ def last_active_run() -> Run | None:
     if active is not None:
         return active._run
     autologging = sys.modules.get("gittrack.integrations")
-    found = {_last_run_id, autologging.autolog.last_run_id() if autologging is not None else None} - {None}
+    found = {STATE.mlflow.last_run_id, autologging.autolog.last_run_id() if autologging is not None else None} - {None}
     runs = [run for run in map(_run_or_none, sorted(found)) if run is not None]
     return max(runs, key=lambda run: run.info.start_time or 0, default=None)
 
@@ -323,10 +318,9 @@ def end_run(status: str = "FINISHED") -> None:
     """End the active run (and runs nested in it)."""
     import gittrack
 
-    global _last_run_id
     active = gittrack.active_run()
     if active is not None:
-        _last_run_id = active.run_id
+        STATE.mlflow.last_run_id = active.run_id
     gittrack.end_run(status)
 
 
@@ -678,9 +672,8 @@ def search_logged_models(
 @translate
 def last_logged_model():
     """The model this process logged last, or None."""
-    from gittrack.mlflow import _logged
-
-    return None if _logged.last_logged is None else get_logged_model(_logged.last_logged)
+    found = STATE.mlflow.last_logged_model
+    return None if found is None else get_logged_model(found)
 
 
 @translate
