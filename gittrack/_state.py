@@ -62,7 +62,10 @@ class AutologState:
 class Caches:
     """What this process read once and keeps, per repository (git dir) or per interpreter."""
 
-    known_runs: dict[str, dict[str, Any]] = field(default_factory=dict)  # git dir -> run id -> RunRef
+    # git dir -> run id -> its RunRef as the last scan of every ref found it: resolving a full id
+    # again is then one ref lookup, not a scan (a second with 100,000 runs). Each entry is checked
+    # against the refs before it is used, so a run moved, deleted or repointed is looked up anew.
+    known_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     requirements: dict[str, bytes] = field(default_factory=dict)  # packages key -> requirements.txt
 
 

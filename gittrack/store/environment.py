@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gittrack._state import STATE
 from gittrack._version import __version__
 from gittrack.store.repo import gittrack_dir
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     import pygit2
 
 CACHE_FILE = "requirements-cache.json"
-_memo: dict[str, bytes] = {}
 
 
 def _packages_key() -> str:
@@ -50,7 +50,7 @@ def _host_key() -> str:
 def requirements_text() -> bytes:
     """Installed distributions in ``pip freeze`` form (``name==version``), sorted, one per line."""
     key = _packages_key()
-    if key not in _memo:
+    if key not in STATE.caches.requirements:
         from importlib import metadata
 
         found = {}
@@ -58,8 +58,8 @@ def requirements_text() -> bytes:
             name = dist.metadata["Name"]
             if name and name.lower() not in found:
                 found[name.lower()] = f"{name}=={dist.version}"
-        _memo[key] = "".join(line + "\n" for _, line in sorted(found.items())).encode()
-    return _memo[key]
+        STATE.caches.requirements[key] = "".join(line + "\n" for _, line in sorted(found.items())).encode()
+    return STATE.caches.requirements[key]
 
 
 _blobs: dict[tuple[str, str], pygit2.Oid] = {}  # (git dir, packages key) -> blob, in this process

@@ -11,6 +11,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from gittrack._state import STATE
 from gittrack.errors import (
     AmbiguousRunError,
     ConflictError,
@@ -27,10 +28,6 @@ if TYPE_CHECKING:
     import pygit2
 
 DELETED_NAMESPACE = "refs/runs-deleted/"
-# run id -> its RunRef as the last scan of every ref found it, per repository (git dir): resolving a
-# full id again is then one ref lookup, not a scan (a second with 100,000 runs). Each entry is
-# checked against the refs before it is used, so a run moved, deleted or repointed is looked up anew.
-_KNOWN: dict[str, dict[str, RunRef]] = {}
 
 
 @dataclass(frozen=True)
@@ -171,7 +168,7 @@ class RunStore:
             raise InvalidNameError("a run must be given by id, id prefix, name or ref")
         starts.publish(self.repo)
         if namespace == naming.RUNS_NAMESPACE and len(spec) == RUN_ID_LENGTH:
-            known = _KNOWN.get(self.repo.path, {}).get(spec)
+            known = STATE.caches.known_runs.get(self.repo.path, {}).get(spec)
             if known is not None and self._still_there(known):
                 return known
         matches = self._matches(spec, namespace)
@@ -216,7 +213,7 @@ class RunStore:
             by_id: dict[str, RunRef | None] = {}
             for ref in refs:
                 by_id[ref.run_id] = None if ref.run_id in by_id else ref  # an id in two experiments: scan
-            _KNOWN[self.repo.path] = {run_id: ref for run_id, ref in by_id.items() if ref is not None}
+            STATE.caches.known_runs[self.repo.path] = {run_id: ref for run_id, ref in by_id.items() if ref is not None}
         for space in (naming.RUNS_NAMESPACE, DELETED_NAMESPACE):
             if spec.startswith(space):
                 return [r for r in refs if r.name == namespace + spec[len(space) :]]
