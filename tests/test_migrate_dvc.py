@@ -11,10 +11,10 @@ import pytest
 import gittrack
 from tests.conftest import BIN, git
 
+pytestmark = pytest.mark.slow  # real DVC repositories and experiments: end to end
+
 TRAIN = """\
 import json, os, yaml
-
-pytestmark = pytest.mark.slow  # real DVC repositories and experiments: end to end
 p = yaml.safe_load(open("params.yaml"))
 os.makedirs("dvclive/plots/metrics/train", exist_ok=True)
 with open("dvclive/plots/metrics/loss.tsv", "w") as f, open("dvclive/plots/metrics/train/acc.tsv", "w") as g:
