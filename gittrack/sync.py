@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gittrack.data import dvcstore
-from gittrack.errors import GittrackError
+from gittrack.errors import GittrackError, RemoteError
 from gittrack.registry.state import read_tag
 from gittrack.registry.tags import parse_tag
 from gittrack.registry.write import renumber
@@ -184,7 +184,7 @@ def _fetch_notes(repo: pygit2.Repository, remote: str, report: SyncReport) -> No
     staging = staging_prefix(remote) + "notes/gittrack"
     try:  # a glob, so that a remote without notes is no error
         transport.fetch(repo.workdir, remote, [f"+{notes.NOTES_REF}*:{staging}*"], prune=False)
-    except transport.RemoteError as exc:
+    except RemoteError as exc:
         report.skipped.append(f"{notes.NOTES_REF}: {exc}")
         return
     for ref in [r for r in repo.references.iterator() if r.name.startswith(staging)]:
@@ -393,7 +393,7 @@ def pull(
     _fetch_indexes(repo, remote, indexes, report, progress, claims)
     try:
         transport.fetch(root, remote, ["refs/tags/*:refs/tags/*"], prune=False)
-    except transport.RemoteError as exc:
+    except RemoteError as exc:
         report.skipped.append(f"tags: {exc}")
     _fetch_notes(repo, remote, report)
     incoming = [(ref.name, ref.target) for ref in repo.references.iterator() if ref.name.startswith(target)]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gittrack.data import dvcstore
-from gittrack.errors import GittrackError, UsageError
+from gittrack.errors import GittrackError, RemoteError, UsageError
 from gittrack.registry import desired as desired_file
 from gittrack.registry.policy import default_branch, default_tip
 from gittrack.registry.report import report, run_of_version
@@ -66,7 +66,7 @@ def push_request(repo: pygit2.Repository, branch: str, remote: str | None = None
     results = transport.push(repo.workdir, remote, [f"refs/heads/{branch}:refs/heads/{branch}"])
     refused = [f"{r.ref}: {r.why}" for r in results if not r.ok]
     if refused:
-        raise transport.RemoteError(f"the remote refused {refused[0]}")
+        raise RemoteError(f"the remote refused {refused[0]}")
     return remote
 
 
