@@ -46,14 +46,15 @@ def request(repo: pygit2.Repository, model: str, version: str, stage: str) -> tu
     wanted = desired_file.read_at(repo, base_tip)
     wanted.models.setdefault(model, {})[stage] = version
     blob = repo.create_blob(wanted.to_bytes())
-    tree = apply_changes(repo, repo[base_tip].tree_id, {desired_file.FILE: (blob, pygit2.GIT_FILEMODE_BLOB)})
+    base_tree = repo[base_tip].peel(pygit2.Commit).tree_id
+    tree = apply_changes(repo, base_tree, {desired_file.FILE: (blob, pygit2.GIT_FILEMODE_BLOB)})
     who = signature(*identity(repo), now_ms())
     message = f"Promote {model} {version} to {stage}\n\nRequested with gittrack; see the report in the pull request.\n"
     commit = repo.create_commit(None, who, who, message, tree, [base_tip])
     branch = f"promote/{model}/{stage}/{version}"
     if repo.branches.local.get(branch) is not None:
         raise UsageError(f"branch {branch!r} exists already; delete it or push it as it is")
-    repo.branches.local.create(branch, repo[commit])
+    repo.branches.local.create(branch, repo[commit].peel(pygit2.Commit))
     return branch, text
 
 
