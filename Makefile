@@ -1,4 +1,4 @@
-# make demo: run the bundled example in a fresh temporary repo.  make test: lint and the whole suite.
+# make demo: run the bundled example in a fresh temporary repo.  make test: lint, type check and the whole suite.
 # make test-fast: the unit-level tests only (no end-to-end), for the edit-test loop.
 # Both create .venv on first use and install gittrack with its dev tools into it.
 
@@ -24,6 +24,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check gittrack tests benchmarks examples
 	$(BIN)/ruff format --check gittrack tests benchmarks examples
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
 
 test-fast: $(STAMP)
@@ -47,4 +48,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mlflow_ui.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from gittrack.data.restore import Restored
     from gittrack.search.service import RunsTable
+    from gittrack.store import metricfile
     from gittrack.store.runstore import RunStore
     from gittrack.subclients import PromotionsClient, RegistryClient, RemoteClient
     from gittrack.workspace import Plan, Reproduction
@@ -650,7 +651,7 @@ class Client:
         for segment in runfiles.iter_history(self._repo, ref.commit, key):
             yield [Metric(key, v, s, t) for s, t, v in segment]
 
-    def get_metric_arrays(self, run_id: str, key: str):
+    def get_metric_arrays(self, run_id: str, key: str) -> metricfile.Columns:
         """Every point of one metric as numpy arrays ``(step, timestamp, value)``, a named tuple:
         no Python object per point, so 100,000 points take milliseconds (charts, frames, stats)."""
         ref = self._store.resolve(run_id)

@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from gittrack._state import STATE
 from gittrack.client import Client, check_end_status
@@ -25,6 +25,9 @@ from gittrack.errors import GittrackError, UsageError
 from gittrack.store.ids import short_id
 from gittrack.store.naming import validate_experiment
 from gittrack.store.record import FAILED, FINISHED, KILLED
+
+if TYPE_CHECKING:
+    from gittrack.system_metrics import Monitor
 
 _stack_lock = threading.RLock()  # guards STATE.fluent.stack
 log = logging.getLogger("gittrack")
@@ -43,7 +46,7 @@ class ActiveRun:
         self.owned = owned
         self.editing = editing
         """An ended run opened again (``start_run(run_id=)``): only its tags and name can change."""
-        self._system_metrics = None
+        self._system_metrics: Monitor | None = None
 
     @property
     def client(self) -> Client:
@@ -71,7 +74,7 @@ class ActiveRun:
     def __enter__(self) -> ActiveRun:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         status, error = _outcome(exc)
         with _stack_lock:
             if self in STATE.fluent.stack:

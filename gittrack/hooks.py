@@ -149,7 +149,8 @@ def pre_receive(lines: Iterable[str], repo: pygit2.Repository | None = None) -> 
 
     repo = repo or _open_server_repo()
     updates = [tuple(line.split()) for line in lines if len(line.split()) == 3]
-    default = repo.references["HEAD"].target if not repo.head_is_unborn else "refs/heads/main"
+    head = repo.references["HEAD"].target
+    default = head if isinstance(head, str) and not repo.head_is_unborn else "refs/heads/main"  # detached: main
     protected = next((new for _, new, ref in updates if ref == default), None)
     if protected is None:
         current = repo.references.get(default)

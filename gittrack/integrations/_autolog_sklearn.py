@@ -20,7 +20,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any
 
 from gittrack.integrations import _common, _runs
@@ -201,7 +201,7 @@ def training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any = None, 
             averaging = {"average": "weighted"} if pos_label is None else {"average": "binary", "pos_label": pos_label}
             for name, function in (("precision_score", metrics.precision_score),
                                    ("recall_score", metrics.recall_score), ("f1_score", metrics.f1_score)):  # fmt: skip
-                add(name, lambda f=function: f(y, y_pred, zero_division=0, **averaging, **weights))
+                add(name, functools.partial(function, y, y_pred, zero_division=0, **averaging, **weights))
             if hasattr(estimator, "predict_proba"):
                 proba = estimator.predict_proba(X)
                 labels = getattr(estimator, "classes_", None)
@@ -251,7 +251,7 @@ def _log_training_plots(session: Session, estimator: Any, X: Any, y: Any, sample
         safely(session.library, f"training_{name}.png", _log_plot, session, f"training_{name}.png", title, plot)
 
 
-def _log_plot(session: Session, filename: str, title: str, draw: Callable[[Any], Any]) -> None:
+def _log_plot(session: Session, filename: str, title: str, draw: Callable[..., Any]) -> None:
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -334,11 +334,12 @@ def _log_candidates(session: Session, search: Any, results: Any, X: Any, y: Any)
     for position, index in enumerate(order):
         child = gittrack.start_run(nested=True, run_name=f"{name}-candidate-{index}", tags=tags)
         try:
-            child_session = Session(session.library, Target(child.client, child.run_id, created=True, active=child))
+            child_target = Target(child.client, child.run_id, created=True, active=child)
+            child_session = Session(session.library, child_target)
             _common.log_params(child_session, {**base, **results.at[index, "params"]})
             metrics = {c: results.at[index, c] for c in metric_columns}
-            child_session.target.log_metrics(_common.finite_metrics(metrics), step=0)
-            child_session.target.set_tags({"gittrack.search.rank": position + 1, "gittrack.search.candidate": index})
+            child_target.log_metrics(_common.finite_metrics(metrics), step=0)
+            child_target.set_tags({"gittrack.search.rank": position + 1, "gittrack.search.candidate": index})
             safely(session.library, "the training dataset", _common.log_dataset, child_session, X, y, "train",
                    described=described)  # fmt: skip
         finally:
@@ -393,13 +394,18 @@ def track_model(estimator: Any, target: Target, library: str = LIBRARY) -> None:
     go to ``target`` while ``library``'s autologging is on (MLflow's post-training metrics)."""
     with _tracked.lock:
         key = id(estimator)
-        ref = weakref.ref(estimator, lambda _, k=key: _tracked.models.pop(k, None))
+        ref = weakref.ref(estimator, _forget(_tracked.models, key))
         _tracked.models[key] = (ref, target, library)
+
+
+def _forget(table: dict[int, Any], key: int) -> Callable[[Any], object]:
+    """A weakref callback: ``key``'s entry leaves ``table`` once its object is gone."""
+    return lambda _: table.pop(key, None)
 
 
 def _variable_name(value: Any) -> str | None:
     """The name of the variable holding ``value`` in the code that called into the libraries."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if module.partition(".")[0] not in _LIBRARY_PACKAGES:
@@ -482,7 +488,7 @@ def _remember_output(result: Any, X: Any, target: Target) -> None:
     name = _dataset_name(X, target)
     with _tracked.lock:
         key = id(result)
-        _tracked.outputs[key] = (weakref.ref(result, lambda _, k=key: _tracked.outputs.pop(k, None)), target, name)
+        _tracked.outputs[key] = (weakref.ref(result, _forget(_tracked.outputs, key)), target, name)
 
 
 def _score_wrapper(original: Callable) -> Callable:

@@ -26,7 +26,7 @@ from typing import Any
 try:
     import lightning.pytorch as pl
 except ImportError:  # the older package name
-    import pytorch_lightning as pl
+    import pytorch_lightning as pl  # type: ignore[no-redef]  # the same API under its older name
 
 from gittrack.integrations import _common
 from gittrack.integrations._patch import safely

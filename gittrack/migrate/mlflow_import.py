@@ -289,7 +289,11 @@ def _add_artifacts(writer, client, run, models: list, report: MigrationReport, t
             size = _listed_size(client, run, info) if info is not None else _model_size(model)
             _count_artifact(report, "model" if is_model else "artifact", size)
             continue
-        local = run_folder / name if model is None else _download_model(model, tmp)
+        if model is None:
+            assert run_folder is not None  # downloaded above: this entry is one of the run's artifacts
+            local = run_folder / name
+        else:
+            local = _download_model(model, tmp)
         _log_artifact(writer, local, path, report)
 
 
@@ -432,8 +436,8 @@ def import_mlflow(
                 todo.append((run, experiment.name, models.get(run.info.run_id, []), deleted))
     histories = _SqliteHistories(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
     try:
-        for done, (run, experiment, models, deleted) in enumerate(todo, 1):
-            _import_run(repo, client, histories, run, experiment, ids, models, deleted, report, dry_run)
+        for done, (run, experiment, run_models, deleted) in enumerate(todo, 1):
+            _import_run(repo, client, histories, run, experiment, ids, run_models, deleted, report, dry_run)
             if progress is not None:
                 progress(done, len(todo))
     finally:

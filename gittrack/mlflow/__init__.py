@@ -83,7 +83,7 @@ _FLUENT = (
     "set_tracking_uri",
     "start_run",
 )
-_WHERE = dict.fromkeys(_FLUENT, "gittrack.mlflow.tracking.fluent")
+_WHERE: dict[str, str | None] = dict.fromkeys(_FLUENT, "gittrack.mlflow.tracking.fluent")
 _WHERE.update(
     MlflowClient="gittrack.mlflow.tracking.client",
     MlflowException="gittrack.mlflow.exceptions",
@@ -94,8 +94,8 @@ _WHERE.update(
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         value = importlib.import_module(f"gittrack.mlflow.{name}")
-    elif _WHERE.get(name):
-        value = getattr(importlib.import_module(_WHERE[name]), name)
+    elif where := _WHERE.get(name):
+        value = getattr(importlib.import_module(where), name)
     else:
         raise AttributeError(f"module 'gittrack.mlflow' has no attribute {name!r}")
     globals()[name] = value

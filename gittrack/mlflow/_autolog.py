@@ -13,6 +13,7 @@ from gittrack.mlflow.exceptions import MlflowException
 def _target() -> Any:
     import gittrack
 
+    target: Any
     try:
         target = gittrack.autolog
     except AttributeError:

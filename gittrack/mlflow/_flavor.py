@@ -318,7 +318,9 @@ def mlflow_files(
 
             pickle_module = opts.pickle_module
             if pickle_module is None:
-                import cloudpickle as pickle_module
+                import cloudpickle
+
+                pickle_module = cloudpickle
             name = "mlflow.pytorch.pickle_module" if opts.pickle_module is None else pickle_module.__name__
             data = folder / "data"
             data.mkdir()
@@ -355,9 +357,9 @@ def mlflow_files(
         if opts.metadata:
             document["metadata"] = dict(opts.metadata)
         (folder / "MLmodel").write_text(yaml.safe_dump(document, sort_keys=False))
-        write.document = document
+        vars(write)["document"] = document
 
-    write.document = {}
+    vars(write)["document"] = {}
     return write
 
 

@@ -73,7 +73,8 @@ def to_logged_model(client: Any, run: Any, entry: dict[str, Any]) -> LoggedModel
     tags = {"mlflow.user": info.user}
     tags.update({k: v for k, v in run.data.tags.items() if k in ("mlflow.source.name", "mlflow.source.type")})
     tags.update(_strings(entry.get("model_tags")))
-    step = entry.get("model_step") if isinstance(entry.get("model_step"), int) else 0
+    raw_step = entry.get("model_step")
+    step = raw_step if isinstance(raw_step, int) else 0
     return LoggedModel(
         experiment_id=info.experiment,
         model_id=identifier,

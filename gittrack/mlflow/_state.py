@@ -29,7 +29,7 @@ def warn_once(uri: str) -> None:
         )
 
 
-def local_path(uri: str) -> str | None:
+def local_path(uri: str | os.PathLike[str]) -> str | None:
     """The local path a URI names (a plain path or ``file:``), or None for anything else."""
     text = os.fspath(uri)
     parsed = urlparse(text)

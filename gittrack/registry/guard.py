@@ -20,7 +20,7 @@ def guard_problem(
     changes only through review, whoever set it: an unassign, deregister or deprecate that
     takes the stage from its holder is refused unless the version left holding it is the one
     registry.yaml asks for, also when registry.yaml names no holder (one from before the guard)."""
-    if parsed.kind == ASSIGN and parsed.stage in guard:
+    if parsed.kind == ASSIGN and parsed.stage is not None and parsed.stage in guard:
         if version is None or asked.get(parsed.stage) != version.version:
             given = version.version if version else "this commit"
             wants = asked.get(parsed.stage) or "nothing"
@@ -42,13 +42,13 @@ def guard_problem(
         if not holders or not loses(holders[0], stage):
             continue  # the stage keeps its holder
         left = next((v.version for v in holders if not loses(v, stage)), None)
-        wants = asked.get(stage)
-        if left is not None and left == wants:
+        asked_for = asked.get(stage)
+        if left is not None and left == asked_for:
             continue  # it leaves the stage to the version registry.yaml asks for
-        if wants == holders[0].version:
+        if asked_for == holders[0].version:
             return (f"stage {stage!r} of {parsed.model} is guarded and the protected branch's registry.yaml "
-                    f"asks for {wants} there; change it through a promotion request first")  # fmt: skip
-        named = f"asks for {wants}" if wants else "names no holder"
+                    f"asks for {asked_for} there; change it through a promotion request first")  # fmt: skip
+        named = f"asks for {asked_for}" if asked_for else "names no holder"
         return (f"stage {stage!r} of {parsed.model} is guarded: {holders[0].version} holds it and the protected "
                 f"branch's registry.yaml {named}; its holder changes only through a promotion request")  # fmt: skip
     return None

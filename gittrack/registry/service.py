@@ -37,7 +37,7 @@ def allowed_stages(repo: pygit2.Repository) -> list[str] | None:
         if isinstance(stages, list) and stages:
             return [str(s) for s in stages]
     try:
-        configured = [s.strip() for s in repo.config["gittrack.stages"].split(",") if s.strip()]
+        configured = [s.strip() for s in (repo.config["gittrack.stages"] or "").split(",") if s.strip()]
     except KeyError:
         return None
     return configured or None
@@ -335,6 +335,8 @@ def _in_snapshot(repo: pygit2.Repository, tree: pygit2.Tree, item: dict[str, Any
     content, or a folder), rather than by DVC."""
     import hashlib
 
+    import pygit2
+
     path = item.get("path")
     if not isinstance(path, str) or not path or path.startswith(("/", "..")) or path.startswith(".gittrack/"):
         return False
@@ -344,7 +346,8 @@ def _in_snapshot(repo: pygit2.Repository, tree: pygit2.Tree, item: dict[str, Any
         return False
     if found.type_str == "tree":
         return True
-    return found.type_str == "blob" and hashlib.md5(repo[found.id].data).hexdigest() == item.get("md5")  # noqa: S324
+    blob = repo[found.id]
+    return isinstance(blob, pygit2.Blob) and hashlib.md5(blob.data).hexdigest() == item.get("md5")  # noqa: S324
 
 
 def verify(repo: pygit2.Repository, spec: str) -> list[tuple[str, bool, str]]:

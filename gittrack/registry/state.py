@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gittrack.errors import GittrackError
 from gittrack.registry.tags import (
@@ -60,7 +60,7 @@ class Event:
         """The model's artifact path the tag message names."""
         return _trailers(self.message).get("Artifact")
 
-    def order(self) -> tuple:
+    def order(self) -> tuple[Any, ...]:
         """GTO's order: tagger date, then (for ties) counter and name."""
         return (self.time, self.counter or 0, self.tag)
 
@@ -139,7 +139,7 @@ class Registry:
     problems: list[str]
 
 
-def read_tag(repo: pygit2.Repository, target) -> tuple[str, int, str, str, str] | str:
+def read_tag(repo: pygit2.Repository, target: pygit2.Oid | str) -> tuple[str, int, str, str, str] | str:
     """(commit, time, tagger name, email, message) of an annotated tag, or why it is unusable."""
     import pygit2
 
@@ -207,11 +207,12 @@ def read_registry(
         event = Event(parsed.kind, parsed.model, parsed.version, parsed.stage, parsed.counter, name, commit, when,
                       author, email, message.strip())  # fmt: skip
         models.setdefault(parsed.model, Model(parsed.model)).events.append(event)
-    tips = {run_id: commit for commit, run_id in (runs or {}).items()}
+    known = runs or {}
+    tips = {run_id: commit for commit, run_id in known.items()}
     for model in models.values():
         _replay(model, problems)
         for version in model.versions.values() if runs is not None else ():
-            version.run = runs.get(version.commit) or checkpoint_run(repo, version, tips)
+            version.run = known.get(version.commit) or checkpoint_run(repo, version, tips)
             if version.run is None:
                 version.problem = (
                     f"{model.name} {version.version} points at {version.commit[:12]}, which is not a run here; "
@@ -252,6 +253,7 @@ def _replay(model: Model, problems: list[str]) -> None:
     by_commit: dict[str, Version] = {}
     for event in model.events:
         if event.kind == REGISTER:
+            assert event.version is not None  # the tag grammar: a registration names its version
             existing = model.versions.get(event.version)
             if existing is None:
                 if event.commit in by_commit:
@@ -267,6 +269,7 @@ def _replay(model: Model, problems: list[str]) -> None:
             if event.version in model.versions:
                 model.versions[event.version].active = False
         elif event.kind in (ASSIGN, UNASSIGN):
+            assert event.stage is not None  # the tag grammar: an assignment names its stage
             version = by_commit.get(event.commit)
             if version is None:
                 problems.append(

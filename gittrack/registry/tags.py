@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from gittrack.errors import InvalidNameError
 
@@ -75,7 +76,7 @@ def validate_version(version: str) -> str:
     return version
 
 
-def semver_key(version: str) -> tuple:
+def semver_key(version: str) -> tuple[Any, ...]:
     """Sort key of semver precedence: prereleases below their release, numeric parts numerically."""
     match = _VERSION.match(version)
     if match is None:

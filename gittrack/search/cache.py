@@ -29,8 +29,17 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from gittrack.errors import GittrackError, IndexUnavailable, MalformedRunError
-from gittrack.search.rows import STORED_INFO, RunColumns, RunRow, as_number, datasets_of, like_pattern
-from gittrack.store import annotations, naming, notes, packs, rules, runfiles, starts
+from gittrack.search.rows import (
+    STORED_INFO,
+    LikePattern,
+    RunColumns,
+    RunRow,
+    as_number,
+    datasets_of,
+    like_pattern,
+)
+from gittrack.store import annotations as run_annotations
+from gittrack.store import naming, notes, packs, rules, runfiles, starts
 from gittrack.store.liveness import effective_end_time, effective_status
 from gittrack.store.record import RunRecord, parse_summary
 from gittrack.store.repo import gittrack_dir
@@ -76,7 +85,7 @@ _FRAME_INFO = (
 
 
 @functools.lru_cache(maxsize=256)
-def _like_pattern(pattern: str, case_insensitive: int):
+def _like_pattern(pattern: str, case_insensitive: int) -> LikePattern:
     return like_pattern(pattern, bool(case_insensitive))
 
 
@@ -117,7 +126,7 @@ class SearchCache:
         self.path = path or gittrack_dir(repo) / "index.sqlite"
         self._conn: sqlite3.Connection | None = None
         self._packed: dict[str, bytes] = {}  # commit -> summary.json bytes of packed runs
-        self._edits = annotations.reader(repo)  # commit -> its edits (notes looked up once a sync)
+        self._edits = run_annotations.reader(repo)  # commit -> its edits (notes looked up once a sync)
         self.fresh: list[tuple[RunRow, int]] | None = None
         """After a sync that built the index from nothing: every run's row and deleted flag, so the
         first search can answer from memory instead of reading back what was just written."""
@@ -190,8 +199,8 @@ class SearchCache:
                 continue
             out[name] = (str(ref.target), deleted)
         hidden = {_active_name(name) for name in out}
-        for ref, run in visible_packed(self._indexes(conn), hidden):
-            out[ref.name] = (run.commit, 0)
+        for packed_ref, run in visible_packed(self._indexes(conn), hidden):
+            out[packed_ref.name] = (run.commit, 0)
             if run.summary:
                 self._packed[run.commit] = run.summary
         return out
@@ -257,7 +266,7 @@ class SearchCache:
     def sync(self) -> list[str]:
         """Bring the index up to date with the run refs; returns one line per unreadable run."""
         fingerprint = self._fingerprint()
-        notes_tip = annotations.tip(self.repo) or ""
+        notes_tip = run_annotations.tip(self.repo) or ""
         with self._db() as conn:
             meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('refs', 'notes')"))
             stored = meta.get("refs")
@@ -290,7 +299,7 @@ class SearchCache:
                 "SELECT commit_id, run_id, experiment FROM runs")}  # fmt: skip
             read: dict[str, RunRecord] = {}
             batch = _Batch()
-            self._edits = annotations.reader(self.repo)
+            self._edits = run_annotations.reader(self.repo)
             refs, problems = [], []
             for name in changed:
                 target, deleted = current[name]
@@ -316,7 +325,7 @@ class SearchCache:
         """Recompute the name and tags of the runs whose note changed between two notes commits."""
         import pygit2
 
-        changed = annotations.changed_since(self.repo, old_tip, new_tip)
+        changed = run_annotations.changed_since(self.repo, old_tip, new_tip)
         if changed is None:  # the old notes are gone: look at every note and every edited run
             changed = set(notes.all_notes(self.repo))
             changed.update(c for (c,) in conn.execute("SELECT commit_id FROM runs WHERE base IS NOT NULL"))
@@ -334,8 +343,8 @@ class SearchCache:
         for commit, name, data, base in found:
             parsed = _load_data(data)
             base_name, base_tags = json.loads(base) if base else (name, parsed[2])
-            edits = annotations.read(self.repo, pygit2.Oid(hex=commit))
-            tags, shown = annotations.applied(base_tags, base_name, edits)
+            edits = run_annotations.read(self.repo, pygit2.Oid(hex=commit))
+            tags, shown = run_annotations.applied(base_tags, base_name, edits)
             kept = _base_json(base_name, base_tags) if edits else None
             updates.append((shown, _with_tags(parsed, tags), kept, commit))
         with _transaction(conn):
@@ -359,7 +368,7 @@ class SearchCache:
         if not edits:
             batch.add(target, record)
             return record
-        shown = annotations.apply(record, edits)
+        shown = run_annotations.apply(record, edits)
         batch.add(target, shown, _base_json(record.name, record.tags))
         return shown
 
@@ -367,10 +376,11 @@ class SearchCache:
     def _query(
         self, columns: str, where: str, params: list[Any], order: str, order_params: list[Any],
         experiments: list[str] | None, view: str, limit: int | None, offset: int = 0,
-    ) -> list[tuple]:  # fmt: skip
+    ) -> list[tuple[Any, ...]]:  # fmt: skip
         """``columns`` of the runs matching a compiled filter, in order, from the ``offset``-th on;
         ``view``: active, deleted or all."""
-        clauses, args = [], []
+        clauses: list[str] = []
+        args: list[Any] = []
         if experiments is not None:  # first, and by its index: the filter then reads only these runs
             clauses.append(f"r.experiment IN ({','.join('?' * len(experiments))})")
             args.extend(experiments)
@@ -451,7 +461,7 @@ class SearchCache:
 
     def count(self, where: str, params: list[Any], experiments: list[str] | None, view: str) -> int:
         """How many runs a compiled filter matches, without reading them."""
-        return self._query("count(*)", where, params, "NULL", [], experiments, view, None)[0][0]
+        return int(self._query("count(*)", where, params, "NULL", [], experiments, view, None)[0][0])
 
     def select_columns(
         self, where: str, params: list[Any], order: str, order_params: list[Any], experiments: list[str] | None,
@@ -475,7 +485,7 @@ class SearchCache:
             query = "SELECT f.name, r.artifacts FROM runs r JOIN refs f ON f.commit_id = r.commit_id"
             rows = conn.execute(query + " WHERE r.artifacts IS NOT NULL").fetchall()
         wanted = None if names is None else set(names)
-        found = []
+        found: list[tuple[str, int | None, int | None]] = []
         for name, text in rows:
             if wanted is None or name in wanted:
                 found.extend(tuple(item) for item in json.loads(text))
@@ -486,7 +496,7 @@ class _Batch:
     """Rows of newly read runs, written with one ``executemany``."""
 
     def __init__(self) -> None:
-        self.runs: list[tuple] = []
+        self.runs: list[tuple[Any, ...]] = []
 
     def add(self, commit: str, record: RunRecord, base: str | None = None) -> None:
         source = record.source
@@ -517,12 +527,13 @@ def _number(value: float) -> str:
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
-def _load_data(text: str) -> list:
+def _load_data(text: str) -> list[Any]:
     """Parse ``data`` JSON: orjson, unless an infinity (``1e999``, which orjson refuses) is in it."""
     try:
-        return orjson.loads(text)
+        data: list[Any] = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return json.loads(text)
+        data = json.loads(text)
+    return data
 
 
 def data_json(record: RunRecord) -> str:
@@ -539,7 +550,7 @@ def data_json(record: RunRecord) -> str:
     return f"[{_ENCODE(record.params)},{{{metrics}}},{_ENCODE(record.tags)},{_ENCODE(datasets)}]"
 
 
-def _with_tags(data: list, tags: dict[str, str]) -> str:
+def _with_tags(data: list[Any], tags: dict[str, str]) -> str:
     """``data`` JSON (as :func:`data_json` writes it, parsed) with other tags."""
     params, metrics, _, datasets = data
     values = ",".join(f"{_ENCODE(key)}:{'null' if value is None else _number(value)}" for key, value in metrics.items())
@@ -559,7 +570,7 @@ def _artifact_json(record: RunRecord) -> str | None:
     return json.dumps(found) if found else None
 
 
-def referenced_data(record: RunRecord) -> list[dict]:
+def referenced_data(record: RunRecord) -> list[dict[str, Any]]:
     """The artifacts and DVC-tracked inputs of ``record`` whose objects live in DVC (see :func:`_artifact_json`)."""
     items = [a for a in record.artifacts if isinstance(a, dict)]
     items += [i for i in record.inputs if isinstance(i, dict) and i.get("source") not in (None, "log_input")]

@@ -159,7 +159,7 @@ def _relative(path: str, root: Path) -> str | None:
 
 
 def command_summary(
-    argv: list[str], root: Path, launcher: str, cwd: str | os.PathLike | None = None
+    argv: list[str], root: Path, launcher: str, cwd: str | os.PathLike[str] | None = None
 ) -> dict[str, object]:
     """The command line, the script it ran, the working folder and what launched it.
 

@@ -52,7 +52,7 @@ def new_run_id(now_ms: int | None = None) -> str:
     return "".join(reversed(chars))
 
 
-def validate_run_id(run_id: str) -> str:
+def validate_run_id(run_id: object) -> str:
     """Return ``run_id`` if it is a well-formed full run id, else raise ``InvalidNameError``."""
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
         raise InvalidNameError(f"'{run_id}' is not a run id ({RUN_ID_LENGTH} characters of [0-9a-z])")

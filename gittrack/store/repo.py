@@ -13,7 +13,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gittrack.errors import NotARepositoryError
 
@@ -27,7 +27,7 @@ _roots: dict[tuple[str, int], str] = {}  # (work tree root, inode of its .git fo
 _handles_lock = threading.Lock()
 
 
-def open_repo(path: str | os.PathLike | None = None) -> pygit2.Repository:
+def open_repo(path: str | os.PathLike[str] | None = None) -> pygit2.Repository:
     """The repository containing ``path`` (default: ``$GITTRACK_REPO`` or the current folder),
     as the handle this process already has open for it, if any."""
     import pygit2
@@ -90,7 +90,7 @@ def common_dir(repo: pygit2.Repository) -> str:
     return found
 
 
-_config_paths: dict[tuple, list[str]] = {}
+_config_paths: dict[tuple[str, str | None, str | None, str | None], list[str]] = {}
 
 
 def _config_files(repo: pygit2.Repository) -> list[str]:
@@ -109,9 +109,20 @@ def _config_files(repo: pygit2.Repository) -> list[str]:
     return files
 
 
-def files_stamp(paths: list[str]) -> tuple:
+def ref_oid(ref: pygit2.Reference) -> pygit2.Oid:
+    """The object ``ref`` points at, a symbolic ref followed (gittrack's own refs are direct)."""
+    import pygit2
+
+    target = ref.target
+    if not isinstance(target, pygit2.Oid):
+        target = ref.resolve().target
+        assert isinstance(target, pygit2.Oid)  # a resolved ref is direct
+    return target
+
+
+def files_stamp(paths: list[str]) -> tuple[tuple[int, int, int, int] | None, ...]:
     """What changes when any of ``paths`` is written, created or removed."""
-    stamp = []
+    stamp: list[tuple[int, int, int, int] | None] = []
     for path in paths:
         try:
             info = os.stat(path)
@@ -123,10 +134,9 @@ def files_stamp(paths: list[str]) -> tuple:
 
 
 # git dir -> (the config files' stamp, key -> value or None)
-_config: dict[str, tuple[tuple, dict[str, str | None]]] = {}
+_config: dict[str, tuple[tuple[Any, ...], dict[str, str | None]]] = {}
 _config_checked: dict[str, float] = {}  # git dir -> time.monotonic() of the last stamp check
 CONFIG_RECHECK_S = 0.001
-_MISSING = object()
 
 
 def config_value(repo: pygit2.Repository, key: str) -> str | None:
@@ -147,10 +157,11 @@ def config_values(repo: pygit2.Repository, *keys: str) -> list[str | None]:
             known = _config[repo.path] = (stamp, {})
         _config_checked[repo.path] = now
     values = known[1]
-    out = []
+    out: list[str | None] = []
     for key in keys:
-        value = values.get(key, _MISSING)
-        if value is _MISSING:
+        if key in values:
+            value = values[key]
+        else:
             try:
                 value = values[key] = str(repo.config[key])
             except KeyError:

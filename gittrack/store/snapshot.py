@@ -96,8 +96,10 @@ def _head(repo: pygit2.Repository) -> tuple[pygit2.Commit | None, str | None]:
 
 def without_run_dir(repo: pygit2.Repository, tree: pygit2.Oid) -> pygit2.Oid:
     """``tree`` without its ``.gittrack/run`` folder (the same tree when it has none)."""
+    import pygit2
+
     try:
-        repo[tree][RUN_DIR]
+        repo[tree].peel(pygit2.Tree)[RUN_DIR]
     except KeyError:
         return tree
     return apply_changes(repo, tree, {RUN_DIR: None})
@@ -188,7 +190,7 @@ class _Cache:
         self.lock = threading.Lock()
         self.blobs: dict[str, tuple[StatKey, tuple[pygit2.Oid, int]]] = {}  # path -> (stat key, (blob, mode))
         self.folders: dict[str, _Folder] = {}  # "" (the root), "src/", "src/a/"...
-        self.rules: tuple | None = None  # the stamp of every ignore source but the .gitignore files
+        self.rules: tuple[Any, ...] | None = None  # the stamp of every ignore source but the .gitignore files
         self.candidates: list[tuple[str, str]] | None = None  # untracked (path, full path), for these:
         self.candidates_base: pygit2.Oid | None = None
         self.memo: _Memo | None = None
@@ -201,6 +203,8 @@ class _Cache:
         self, repo: pygit2.Repository, head_tree: pygit2.Oid | None, max_bytes: int
     ) -> tuple[pygit2.Oid, pygit2.Oid, dict[str, int], list[dict[str, str]]]:
         """(tree, base, diffstat, excluded) of the work tree now."""
+        import pygit2
+
         now = _now()
         root = repo.workdir
         base = self.bases.get(head_tree)
@@ -215,7 +219,8 @@ class _Cache:
                 self._add(repo, root, path, max_bytes, now, changes, excluded)
         rules, attributes = _sources_stamps(repo, now)
         known_blob, lstat, others = self.blobs.get, os.lstat, []
-        for path, full in self._untracked(repo, root, repo[base], now, rules):  # the hot loop: keep it lean
+        base_tree = repo[base].peel(pygit2.Tree)
+        for path, full in self._untracked(repo, root, base_tree, now, rules):  # the hot loop: keep it lean
             try:
                 info = lstat(full)
             except OSError:
@@ -238,14 +243,25 @@ class _Cache:
         self._save(repo)
         return tree, base, diffstat, excluded
 
-    def _add(self, repo, root: str, path: str, max_bytes: int, now: int, changes: Changes, excluded: list) -> None:
+    def _add(
+        self,
+        repo: pygit2.Repository,
+        root: str,
+        path: str,
+        max_bytes: int,
+        now: int,
+        changes: Changes,
+        excluded: list[dict[str, str]],
+    ) -> None:
         result = self._blob(repo, root, path.rstrip("/"), max_bytes, now)
         if isinstance(result, str):
             excluded.append({"path": path, "reason": result})
         else:
             changes[path.rstrip("/")] = result
 
-    def _blob(self, repo: pygit2.Repository, root: str, path: str, max_bytes: int, now: int):
+    def _blob(
+        self, repo: pygit2.Repository, root: str, path: str, max_bytes: int, now: int
+    ) -> tuple[pygit2.Oid, int] | str | None:
         """(oid, mode) for a work-tree file, None when it is gone, or the reason it is left out."""
         import pygit2
 
@@ -412,6 +428,8 @@ class _Cache:
     ) -> tuple[pygit2.Oid, dict[str, int]]:
         """The snapshot's tree and diffstat (``attributes``: the stamp of the attribute files
         outside the work tree, which may make a file binary for diffs)."""
+        import pygit2
+
         memo = self.memo
         if memo is not None and memo.base == base and memo.attributes == attributes:
             if memo.changes == changes:
@@ -424,7 +442,7 @@ class _Cache:
         tree = base if len(changes) == 1 else apply_changes(repo, base, changes)
         diffstat = {"files": 0, "insertions": 0, "deletions": 0}
         if tree != base:
-            stats = repo[base].diff_to_tree(repo[tree]).stats
+            stats = repo[base].peel(pygit2.Tree).diff_to_tree(repo[tree].peel(pygit2.Tree)).stats
             diffstat = {"files": stats.files_changed, "insertions": stats.insertions, "deletions": stats.deletions}
         self.memo = _Memo(base, tree, diffstat, attributes, changes)
         self.dirty = True
@@ -441,7 +459,7 @@ class _Cache:
         if memo.folders is None:
             memo.folders = {parent for path in old for parent in _parents(path)}
         folders = memo.folders | {parent for path in paths for parent in _parents(path)}
-        base_tree = repo[memo.base]
+        base_tree = repo[memo.base].peel(pygit2.Tree)
         plain = (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE)
         edits: Changes = {}
         diffstat = dict(memo.diffstat)
@@ -541,7 +559,7 @@ class _Cache:
         self.saved_at = time.monotonic()  # what is on disk is what is in memory
 
 
-def _folder_doc(listing: _Folder) -> list:
+def _folder_doc(listing: _Folder) -> list[Any]:
     """A folder's listing as the cache file keeps it (``load`` reads it back; a listing not to be
     trusted, with a .gitignore changed too recently, is kept so as to be listed again)."""
     trusted = listing.rules is None or isinstance(listing.rules, tuple)
@@ -597,17 +615,19 @@ def _names(repo: pygit2.Repository, base: pygit2.Tree, folder: str) -> frozenset
     import pygit2
 
     if not folder:
-        return frozenset(entry.name for entry in base)
+        return frozenset(entry.name for entry in base if entry.name is not None)
     try:
         entry = base[folder[:-1]]
     except KeyError:
         return frozenset()
     if entry.filemode != pygit2.GIT_FILEMODE_TREE:
         return frozenset()
-    return frozenset(item.name for item in repo[entry.id])
+    return frozenset(item.name for item in repo[entry.id].peel(pygit2.Tree) if item.name is not None)
 
 
-def _line_stats(repo: pygit2.Repository, path: str, old, new) -> tuple[int, int, int]:
+def _line_stats(
+    repo: pygit2.Repository, path: str, old: tuple[pygit2.Oid, int] | None, new: tuple[pygit2.Oid, int] | None
+) -> tuple[int, int, int]:
     """(files, insertions, deletions) of one path's change, as libgit2's diff of two trees counts it
     (a path that attributes make binary, ``-diff`` or a binary driver, counts no lines)."""
     import pygit2
@@ -617,8 +637,8 @@ def _line_stats(repo: pygit2.Repository, path: str, old, new) -> tuple[int, int,
                            in ("true", "yes", "on", "1")):  # fmt: skip
         return 1, 0, 0
     patch = pygit2.Patch.create_from(
-        repo[old[0]] if old is not None else None,
-        repo[new[0]] if new is not None else None,
+        repo[old[0]].peel(pygit2.Blob) if old is not None else None,
+        repo[new[0]].peel(pygit2.Blob) if new is not None else None,
         old_as_path=path,
         new_as_path=path,
     )

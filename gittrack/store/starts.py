@@ -239,7 +239,15 @@ def _alive(name: str, records: list[RunRecord]) -> bool:
     return pid.isdigit() and pid_alive(int(pid))
 
 
-def _write(repo: pygit2.Repository, ref: str, record: RunRecord, snapshot, run_tree, parents, author) -> None:
+def _write(
+    repo: pygit2.Repository,
+    ref: str,
+    record: RunRecord,
+    snapshot: pygit2.Oid,
+    run_tree: pygit2.Oid,
+    parents: list[pygit2.Oid],
+    author: pygit2.Signature,
+) -> None:
     """Write a run from its start record, unless its ref exists already."""
     import pygit2
 

@@ -33,7 +33,7 @@ from gittrack.store.record import (
     dump_record,
     dump_summary,
 )
-from gittrack.store.repo import identity, signature, workdir
+from gittrack.store.repo import identity, ref_oid, signature, workdir
 from gittrack.store.snapshot import DEFAULT_MAX_FILE_BYTES, RUN_DIR, take_snapshot, without_run_dir
 from gittrack.store.timefmt import now_ms
 from gittrack.store.trees import Changes, apply_changes
@@ -135,17 +135,27 @@ class _State:
     tails: dict[str, list[bytes]] = field(default_factory=dict)
     segments: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def written(self) -> pygit2.Oid:
+        """The commit of a state that has one (every state ``_apply`` makes)."""
+        assert self.commit is not None
+        return self.commit
+
     @classmethod
     def load(cls, repo: pygit2.Repository, commit_id: pygit2.Oid) -> _State:
+        import pygit2
+
         record = runfiles.read_record(repo, commit_id)
-        commit = repo[commit_id]
+        commit = repo[commit_id].peel(pygit2.Commit)
         run_tree = runfiles.run_tree_of(repo, commit_id).id
         snapshot = without_run_dir(repo, commit.tree_id)
         return cls(commit_id, snapshot, run_tree, list(commit.parent_ids), commit.author, record)
 
     def tail(self, repo: pygit2.Repository, filename: str) -> list[bytes]:
+        import pygit2
+
         if filename not in self.tails:
-            tree = repo[self.run_tree]
+            tree = repo[self.run_tree].peel(pygit2.Tree)
             data = runfiles.read_blob(
                 repo, tree, f"{runfiles.METRICS}/{filename}", metricfile.MAX_SEGMENT_BYTES, "metric tail"
             )
@@ -153,10 +163,12 @@ class _State:
         return self.tails[filename]
 
     def segment_count(self, repo: pygit2.Repository, filename: str) -> int:
+        import pygit2
+
         if filename not in self.segments:
             try:
-                entry = repo[self.run_tree][f"{runfiles.METRICS}/{metricfile.segment_dir(filename)}"]
-                self.segments[filename] = len(repo[entry.id])
+                entry = repo[self.run_tree].peel(pygit2.Tree)[f"{runfiles.METRICS}/{metricfile.segment_dir(filename)}"]
+                self.segments[filename] = len(repo[entry.id].peel(pygit2.Tree))
             except KeyError:
                 self.segments[filename] = 0
         return self.segments[filename]
@@ -217,7 +229,7 @@ class RunWriter:
         launcher: str = "python",
         interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-        cwd: str | os.PathLike | None = None,
+        cwd: str | os.PathLike[str] | None = None,
     ) -> RunWriter:
         """Snapshot the workspace and prepare a new run; its ref appears at the first checkpoint."""
         naming.validate_experiment(experiment)
@@ -279,12 +291,14 @@ class RunWriter:
         workspace), its start time and user are given; as with ``create``, nothing is written
         before the first checkpoint, so writing it all and calling ``finish`` once is atomic.
         ``ref`` may name where it goes (e.g. under ``refs/runs-deleted/``)."""
+        import pygit2
+
         naming.validate_experiment(experiment)
         if run_name is not None:
             checked_run_name(run_name)
         run_id = run_id or new_run_id(start_time)
         name, email = user
-        tree = repo[commit].tree_id if commit is not None else apply_changes(repo, None, {})
+        tree = repo[commit].peel(pygit2.Commit).tree_id if commit is not None else apply_changes(repo, None, {})
         record = RunRecord(
             id=run_id,
             name=run_name or new_run_name(),
@@ -342,7 +356,7 @@ class RunWriter:
     def attach(cls, repo: pygit2.Repository, ref: str, interval: float = DEFAULT_CHECKPOINT_INTERVAL) -> RunWriter:
         """Write into an existing RUNNING run (another process may be writing it too)."""
         try:
-            target = repo.references[ref].target
+            target = ref_oid(repo.references[ref])
         except KeyError:
             raise ConflictError(f"run ref {ref} does not exist; it may have been deleted") from None
         state = _State.load(repo, target)
@@ -491,7 +505,7 @@ class RunWriter:
                 pending, self._pending = self._pending, _Pending()
             state = self._apply(self._state, pending, at)
             try:
-                self.repo.references.create(self.ref, state.commit, force=False)
+                self.repo.references.create(self.ref, state.written, force=False)
             except (pygit2.AlreadyExistsError, pygit2.GitError):
                 return False
             self._state = state
@@ -525,10 +539,11 @@ class RunWriter:
                 state = self._state if current == self._state.commit else self._reload(current)
                 moved = self._apply(replace(state, record=replace(state.record, experiment=experiment)), _Pending())
                 if written is None:
-                    self.repo.references.create(new_ref, moved.commit, force=False)
+                    self.repo.references.create(new_ref, moved.written, force=False)
                 else:
-                    self.repo.references[new_ref].set_target(moved.commit)
-                written = moved.commit
+                    self.repo.references[new_ref].set_target(moved.written)
+                written = moved.written
+                assert current is not None  # the run was checkpointed above: its ref was there
                 if delete_refs(self.repo, {self.ref: current}):  # only if no one wrote the old ref meanwhile
                     self.ref, self.experiment, self._state = new_ref, experiment, moved
                     return
@@ -546,19 +561,19 @@ class RunWriter:
             new_state = self._apply(state, pending, at)
             try:
                 if state.commit is None:
-                    self.repo.references.create(self.ref, new_state.commit, force=False)
+                    self.repo.references.create(self.ref, new_state.written, force=False)
                 else:
                     ref = self.repo.references[self.ref]
                     if ref.target != state.commit:
                         continue
-                    ref.set_target(new_state.commit)
+                    ref.set_target(new_state.written)
             except (pygit2.GitError, pygit2.AlreadyExistsError, KeyError):
                 continue  # the ref moved between our read and our write: re-read and retry
             self._state = new_state
             if self.on_written is not None:
                 written, self.on_written = self.on_written, None
                 written()
-            return new_state.commit
+            return new_state.written
         raise ConflictError(f"run {short_id(self.run_id)}: the ref {self.ref} keeps changing under us; try again")
 
     def _current_target(self) -> pygit2.Oid | None:
@@ -567,11 +582,11 @@ class RunWriter:
             moved = self._moved_to()
             if moved is not None:  # another process moved it to another experiment: follow it
                 self.ref, self.experiment = moved
-                return self.repo.references[self.ref].target
+                return ref_oid(self.repo.references[self.ref])
             raise ConflictError(
                 f"run {short_id(self.run_id)} was deleted by someone else ({self.ref}); not recreating it"
             )
-        return ref.target if ref is not None else None
+        return ref_oid(ref) if ref is not None else None
 
     def _moved_to(self) -> tuple[str, str] | None:
         """``(ref, experiment)`` of this run under another experiment (see :meth:`move`), or None."""
@@ -813,7 +828,7 @@ def _merge_inputs(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[
     """Inputs by (path, source): a later record of the same input replaces the earlier one. A
     dataset (a record with a digest) is one input per name and digest, recorded with its first
     context, as MLflow keeps a dataset logged twice to a run."""
-    merged: dict[tuple, dict[str, Any]] = {}
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
     for item in [*old, *new]:
         if item.get("digest") is None:
             merged[(item.get("path"), item.get("source"))] = item

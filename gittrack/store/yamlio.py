@@ -72,7 +72,7 @@ def _block(value: Any) -> bool:
     return isinstance(value, _CONTAINERS) and len(value) > 0
 
 
-def _lines(value: dict | list | tuple, indent: int) -> list[str]:
+def _lines(value: dict[Any, Any] | list[Any] | tuple[Any, ...], indent: int) -> list[str]:
     pad = " " * indent
     out: list[str] = []
     if isinstance(value, dict):
@@ -118,7 +118,7 @@ def _plain_loader() -> type:
             for first, resolvers in base.yaml_implicit_resolvers.items()
         }
 
-    def refuse(loader, node):
+    def refuse(loader: Any, node: Any) -> Any:
         raise yaml.constructor.ConstructorError(None, None, f"the type {node.tag} is not allowed", node.start_mark)
 
     for kind in ("timestamp", "binary", "set", "omap", "pairs"):

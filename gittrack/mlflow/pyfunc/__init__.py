@@ -44,7 +44,8 @@ class PythonModel:
         """What real MLflow asks of a PythonModel it loads (it computes it from ``predict``)."""
         from mlflow.pyfunc.model import PythonModel as MlflowPythonModel  # only where real MLflow loads it
 
-        return MlflowPythonModel.predict_type_hints.fget(self)
+        # a property in MLflow, which its annotations give as the function it wraps
+        return MlflowPythonModel.predict_type_hints.fget(self)  # type: ignore[attr-defined]
 
 
 class _FunctionModel(PythonModel):
@@ -53,7 +54,8 @@ class _FunctionModel(PythonModel):
     def __init__(self, function: Any) -> None:
         self.function = function
 
-    def predict(self, model_input: Any, params: dict | None = None) -> Any:
+    # MLflow 3's function models take no context
+    def predict(self, model_input: Any, params: dict | None = None) -> Any:  # type: ignore[override]
         """The function applied to the input."""
         return self.function(model_input)
 
@@ -201,9 +203,9 @@ def load_model(
     context = None
     if flavor == "python":
         relative = read_meta(folder).get("artifacts") or {}
-        logged = (metadata.flavors.get(FLAVOR_NAME) or {}).get("model_config") or {}
+        logged_config = (metadata.flavors.get(FLAVOR_NAME) or {}).get("model_config") or {}
         artifacts = {key: str(folder / rel) for key, rel in relative.items()}
-        context = PythonModelContext(artifacts, {**logged, **_config(model_config)})
+        context = PythonModelContext(artifacts, {**logged_config, **_config(model_config)})
         if hasattr(model, "load_context"):
             model.load_context(context)
     elif model_config is not None:

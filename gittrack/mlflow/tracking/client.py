@@ -7,9 +7,11 @@ created here and resumed with ``start_run(run_id=...)`` has one writer).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -801,8 +803,13 @@ def logged_models(client, experiments: list[str] | None, filter_string: str | No
             field_name, _, direction = str(clause).strip().partition(" ")
             ascending = direction.strip().upper() != "DESC"
         name = field_name.removeprefix("attributes.")
-        found.sort(key=lambda model, name=name: _sort_key(model, name), reverse=not ascending)
+        found.sort(key=functools.partial(_sort_key, name=name), reverse=not ascending)
     return found
+
+
+def _attribute_key(column: str) -> Callable[[Any], tuple[bool, Any]]:
+    """An order_by key on an attribute: missing values last."""
+    return lambda e: (getattr(e, column, None) is None, getattr(e, column, None) or 0)
 
 
 def _sort_key(model: LoggedModel, name: str) -> tuple:
@@ -883,7 +890,7 @@ def order_experiments(found: list[Experiment], order_by: list[str] | None) -> li
         column = column.removeprefix("attributes.")
         found = sorted(
             found,
-            key=lambda e, c=column: (getattr(e, c, None) is None, getattr(e, c, None) or 0),
+            key=_attribute_key(column),
             reverse=direction.strip().upper() == "DESC",
         )
     return found

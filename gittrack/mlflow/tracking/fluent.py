@@ -298,8 +298,8 @@ def last_active_run() -> Run | None:
     if active is not None:
         return active._run
     autologging = sys.modules.get("gittrack.integrations")
-    found = {STATE.mlflow.last_run_id, autologging.autolog.last_run_id() if autologging is not None else None} - {None}
-    runs = [run for run in map(_run_or_none, sorted(found)) if run is not None]
+    last = [STATE.mlflow.last_run_id, autologging.autolog.last_run_id() if autologging is not None else None]
+    runs = [run for run in map(_run_or_none, sorted({r for r in last if r is not None})) if run is not None]
     return max(runs, key=lambda run: run.info.start_time or 0, default=None)
 
 
@@ -334,6 +334,7 @@ def active_run_target(run_id: str | None = None) -> tuple[Any, str]:
     if active is None:
         start_run()
         active = gittrack.fluent.active_run()
+        assert active is not None  # start_run made one
     return gittrack.fluent.shared_client(), active.run_id
 
 
@@ -526,6 +527,7 @@ def log_input(dataset: Any, context: str | None = None, tags: dict | None = None
     path = getattr(dataset, "local_path", None)
     described = dataset.to_dict() if callable(getattr(dataset, "to_dict", None)) else {}
     source_type = described.get("source_type")
+    source: str | None
     if source_type == "code":
         run = client.get_run(run_id)
         source = code_source(run.info.user, run.data.tags.get("mlflow.source.name", ""))
