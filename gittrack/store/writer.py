@@ -569,6 +569,9 @@ class RunWriter:
                     ref.set_target(new_state.written)
             except (pygit2.GitError, pygit2.AlreadyExistsError, KeyError):
                 continue  # the ref moved between our read and our write: re-read and retry
+            except OSError:  # another writer holds the ref's lock file this instant: wait a little, retry
+                time.sleep(0.002 * (attempt + 1))
+                continue
             self._state = new_state
             if self.on_written is not None:
                 written, self.on_written = self.on_written, None
