@@ -399,7 +399,7 @@ def pull(
     _fetch_notes(repo, remote, report)
     incoming = [(ref.name, ref_oid(ref)) for ref in repo.references.iterator() if ref.name.startswith(target)]
     store = RunStore(repo)
-    packed = {ref.name: ref.commit for ref, _ in visible_packed(store.indexes(experiment), set())}
+    packed = {ref.name: ref.commit for ref, _ in visible_packed(store.indexes(experiment), set())} if incoming else {}
     for done, (name, commit) in enumerate(incoming, start=1):
         if progress is not None:
             progress(done, len(incoming))
