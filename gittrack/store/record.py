@@ -244,6 +244,11 @@ def parse_record(data: bytes, what: str = "run.yaml") -> RunRecord:
 
 def parse_summary(data: bytes, what: str = "summary.json") -> RunRecord:
     """Read ``summary.json`` bytes into a record, with the same validation as ``run.yaml``."""
+    return parse_summary_doc(data, what)[0]
+
+
+def parse_summary_doc(data: bytes, what: str = "summary.json") -> tuple[RunRecord, dict[str, Any]]:
+    """:func:`parse_summary`, and the JSON document the record was read from."""
     if len(data) > MAX_YAML_BYTES:
         raise MalformedRunError(f"{what} is {len(data)} bytes, over the {MAX_YAML_BYTES} byte limit")
     import orjson
@@ -252,7 +257,26 @@ def parse_summary(data: bytes, what: str = "summary.json") -> RunRecord:
         doc = orjson.loads(data)  # strict JSON, 64-bit integers; twice as fast as json on listings
     except orjson.JSONDecodeError:
         raise MalformedRunError(f"{what} is not valid JSON") from None
-    return _from_doc(doc, what)
+    return _from_doc(doc, what), doc
+
+
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_BOUNDS = ("value", "min", "max")
+
+
+def record_yaml(doc: dict[str, Any], data: bytes) -> bytes:
+    """YAML of the document of a valid ``summary.json`` (``data``, parsed: ``doc``) with its
+    non-finite metric values as numbers: for a summary gittrack wrote, exactly the ``run.yaml``
+    it wrote with it (:func:`dump_record` of the record), without making the record's document
+    again (pull checks every incoming run's ``run.yaml`` against it). In any case it loads back as
+    a record equal to the summary's."""
+    metrics = doc.get("metrics")
+    if metrics and (b'"nan"' in data or b'inf"' in data):
+        doc = {**doc, "metrics": {
+            key: {k: _NON_FINITE.get(v, v) if k in _BOUNDS and type(v) is str else v for k, v in m.items()}
+            for key, m in metrics.items()
+        }}  # fmt: skip
+    return dump_yaml(doc)
 
 
 _SCALARS = {"name": str, "host": str, "pid": int}

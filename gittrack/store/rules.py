@@ -20,7 +20,17 @@ from gittrack.store.limits import (
     MAX_TIMESTAMP_MS,
 )
 from gittrack.store.naming import metric_filename
-from gittrack.store.record import ENDED, RUNNING, RunRecord, dump_record, dump_summary, parse_record, parse_summary
+from gittrack.store.record import (
+    ENDED,
+    RUNNING,
+    RunRecord,
+    dump_record,
+    dump_summary,
+    parse_record,
+    parse_summary,
+    parse_summary_doc,
+    record_yaml,
+)
 from gittrack.store.snapshot import RUN_DIR
 
 if TYPE_CHECKING:
@@ -60,16 +70,32 @@ def read_record(repo: pygit2.Repository, commit: pygit2.Oid) -> RunRecord:
     return record
 
 
-def check_records(repo: pygit2.Repository, commit: pygit2.Oid, summary: RunRecord) -> None:
+def check_records(
+    repo: pygit2.Repository,
+    commit: pygit2.Oid,
+    summary: RunRecord,
+    tree: pygit2.Tree | None = None,
+    expected: bytes | None = None,
+) -> None:
     """Raise ``MalformedRunError`` unless the run commit's ``run.yaml``, when it has one, records
-    what ``summary`` (read from its ``summary.json``) does. The common case costs writing the
-    summary as YAML."""
-    data = runfiles.read_blob(
-        repo, runfiles.run_tree_of(repo, commit), runfiles.RUN_YAML, runfiles.MAX_RUN_YAML_BYTES,
-        f"run commit {str(commit)[:12]}",
-    )  # fmt: skip
-    if data is not None and dump_record(summary) != data:
-        _check_agree(parse_record(data, f"run commit {str(commit)[:12]}: run.yaml"), summary, commit)
+    what ``summary`` (read from its ``summary.json``) does; ``tree``: its ``.gittrack/run`` tree;
+    ``expected``: YAML that loads as ``summary`` (``record_yaml``), else the record is written.
+
+    The common case costs writing the summary as YAML and hashing it: a file gittrack wrote is
+    that YAML byte for byte, so its blob id is that hash and the file need not be read. Anything
+    else is read and compared field by field (formatting may differ, values may not)."""
+    tree = runfiles.run_tree_of(repo, commit) if tree is None else tree
+    try:
+        entry = tree[runfiles.RUN_YAML]
+    except KeyError:
+        return
+    expected = dump_record(summary) if expected is None else expected
+    if runfiles.holds(repo, entry, expected):
+        return
+    what = f"run commit {str(commit)[:12]}"
+    data = runfiles.read_blob(repo, tree, runfiles.RUN_YAML, runfiles.MAX_RUN_YAML_BYTES, what)
+    if data is not None and expected != data:
+        _check_agree(parse_record(data, f"{what}: run.yaml"), summary, commit)
 
 
 def _check_agree(record: RunRecord, summary: RunRecord, commit: pygit2.Oid) -> None:
@@ -94,16 +120,24 @@ def check_incoming_run(repo: pygit2.Repository, commit: pygit2.Oid, experiment: 
     return record
 
 
-def run_tree_problem(repo: pygit2.Repository, commit: pygit2.Oid, summary: RunRecord) -> str | None:
+def run_tree_problem(
+    repo: pygit2.Repository,
+    commit: pygit2.Oid,
+    summary: RunRecord,
+    tree: pygit2.Tree | None = None,
+    expected: bytes | None = None,
+) -> str | None:
     """Why a run commit whose ``summary.json`` reads as ``summary`` is refused beyond its record:
-    ``run.yaml`` disagrees, its histories are over the limits, or it is not safe to check out."""
+    ``run.yaml`` disagrees, its histories are over the limits, or it is not safe to check out
+    (``tree`` and ``expected``: as :func:`check_records` takes them)."""
     import pygit2
 
     try:
-        check_records(repo, commit, summary)
+        tree = runfiles.run_tree_of(repo, commit) if tree is None else tree
+        check_records(repo, commit, summary, tree, expected)
     except MalformedRunError as exc:
         return str(exc)
-    problem = runfiles.metrics_problem(repo, commit)
+    problem = runfiles.metrics_problem(repo, commit, tree)
     if problem is not None:
         return f"run commit {str(commit)[:12]}: {problem}"
     return tree_problem(repo, repo[commit].peel(pygit2.Commit).tree_id)
@@ -248,7 +282,14 @@ def packed_problem(repo: pygit2.Repository, experiment: str, run: PackedRun, tre
 
     try:
         oid = pygit2.Oid(hex=run.commit)
-        record, raw = runfiles.read_summary_json(repo, oid)
+        tree = runfiles.run_tree_of(repo, oid)
+        expected = None
+        if runfiles.SUMMARY in tree and runfiles.holds(repo, tree[runfiles.SUMMARY], run.summary):  # nothing to read
+            raw = run.summary
+            record, doc = parse_summary_doc(raw, f"run commit {str(oid)[:12]}: {RUN_DIR}/{runfiles.SUMMARY}")
+            expected = record_yaml(doc, raw) if tree_check else None
+        else:
+            record, raw = runfiles.read_summary_json(repo, oid)
     except (GittrackError, ValueError) as exc:
         return str(exc)
     if record.id != run.run_id or record.experiment != experiment:
@@ -257,7 +298,7 @@ def packed_problem(repo: pygit2.Repository, experiment: str, run: PackedRun, tre
         return "its packed summary differs from the one in its commit"
     if record.status not in ENDED:
         return f"it is still {RUNNING}; only ended runs are packed"
-    return run_tree_problem(repo, oid, record) if tree_check else None
+    return run_tree_problem(repo, oid, record, tree, expected) if tree_check else None
 
 
 # -- metadata notes --------------------------------------------------------------------------

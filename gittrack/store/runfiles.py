@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -79,6 +80,17 @@ def _read_entry(repo: pygit2.Repository, entry: pygit2.Object, path: str, limit:
     if kind != pygit2.enums.ObjectType.BLOB:
         raise MalformedRunError(f"{what}: '{path}' is not a file")
     return data
+
+
+def holds(repo: pygit2.Repository, entry: pygit2.Object, data: bytes) -> bool:
+    """Whether the tree entry ``entry`` is a blob of the repository whose content is exactly
+    ``data``, told from its id without reading it: a blob's id is the hash of its content."""
+    if entry.type_str != "blob":
+        return False
+    oid = entry.id
+    digest = (hashlib.sha1 if len(oid.raw) == 20 else hashlib.sha256)(b"blob %d\0" % len(data))  # git's object id
+    digest.update(data)
+    return digest.digest() == oid.raw and oid in repo.odb
 
 
 def read_run_yaml(repo: pygit2.Repository, commit_id: pygit2.Oid) -> bytes:
@@ -163,13 +175,14 @@ def history_problem(segments: tuple[int, int], tail: int) -> str | None:
     return None
 
 
-def metrics_problem(repo: pygit2.Repository, commit_id: pygit2.Oid) -> str | None:
+def metrics_problem(repo: pygit2.Repository, commit_id: pygit2.Oid, tree: pygit2.Tree | None = None) -> str | None:
     """Why the histories of a run commit are refused (None: every one is within the limits): a
     history over :func:`history_problem`'s limits, or all of them over ``MAX_RUN_METRIC_FILES``
-    files or ``MAX_RUN_METRIC_BYTES`` bytes, measured before any is read."""
+    files or ``MAX_RUN_METRIC_BYTES`` bytes, measured before any is read. ``tree``: the commit's
+    ``.gittrack/run`` tree, when the caller has it already."""
     import pygit2
 
-    tree = run_tree_of(repo, commit_id)
+    tree = run_tree_of(repo, commit_id) if tree is None else tree
     try:
         folder = repo[tree[METRICS].id]
     except KeyError:
@@ -178,7 +191,7 @@ def metrics_problem(repo: pygit2.Repository, commit_id: pygit2.Oid) -> str | Non
         return f"{RUN_DIR}/{METRICS} is not a folder"
     files = total = 0
     for entry in folder:
-        if entry.filemode == pygit2.GIT_FILEMODE_TREE:
+        if entry.type_str == "tree":  # a folder of sealed segments (type_str costs less than filemode)
             segments = repo[entry.id]
             if not isinstance(segments, pygit2.Tree):
                 return f"{RUN_DIR}/{METRICS}/{entry.name} is not a folder"
