@@ -1,4 +1,5 @@
-# make demo: run the bundled example in a fresh temporary repo.  make test: lint and the whole suite.
+# make demo: run the bundled example in a fresh temporary repo.  make test: lint, type check and the whole suite.
+# make test-fast: the unit-level tests only (no end-to-end), for the edit-test loop.
 # Both create .venv on first use and install gittrack with its dev tools into it.
 
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
@@ -8,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "gittrack needs Python 3.11 or newer on PATH (python3.11, python3.12, ...)"; exit 1; }
@@ -23,7 +24,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check gittrack tests benchmarks examples
 	$(BIN)/ruff format --check gittrack tests benchmarks examples
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 format: $(STAMP)
 	$(BIN)/ruff format gittrack tests benchmarks examples
@@ -43,4 +48,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mlflow_ui.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -31,7 +31,8 @@ from gittrack.errors import (
 )
 
 _LAZY = {
-    "gittrack.autologging": ["autolog"],
+    "gittrack.integrations": ["autolog"],
+    "gittrack._reset": ["reset_state"],
     "gittrack.client": ["Client"],
     "gittrack.initialize": ["init"],
     "gittrack.hooks": ["install_hooks", "run_hook"],
@@ -68,7 +69,7 @@ _LAZY = {
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 if TYPE_CHECKING:
-    from gittrack.autologging import autolog
+    from gittrack._reset import reset_state
     from gittrack.client import Client
     from gittrack.entities import Metric, Run, RunData, RunInfo
     from gittrack.fluent import (
@@ -101,6 +102,7 @@ if TYPE_CHECKING:
     )
     from gittrack.hooks import install_hooks, run_hook
     from gittrack.initialize import init
+    from gittrack.integrations import autolog
 
 
 def __getattr__(name: str) -> Any:
@@ -161,6 +163,7 @@ __all__ = [
     "log_params",
     "pack_runs",
     "register_model",
+    "reset_state",
     "run_hook",
     "search_model_versions",
     "search_runs",

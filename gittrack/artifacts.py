@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from gittrack.data import dvcstore
-from gittrack.errors import InvalidNameError, MalformedRunError, NotFoundError, UsageError
+from gittrack.errors import DataError, InvalidNameError, MalformedRunError, NotFoundError, UsageError
 from gittrack.store import naming, runfiles
 from gittrack.store.writer import RunWriter
 from gittrack.store.yamlio import load_yaml
@@ -59,13 +59,16 @@ def _relative(repo: pygit2.Repository, path: str | os.PathLike) -> str:
 # -- inputs ------------------------------------------------------------------------------
 def _walk_pointers(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = ""):
     """Every ``*.dvc`` file and ``dvc.lock`` in a snapshot tree, but gittrack's own folder."""
+    import pygit2
+
     for entry in tree:
         path = f"{prefix}{entry.name}"
+        name = entry.name or ""  # an entry of a tree always has a name
         if entry.type_str == "tree":
             if path != ".gittrack":
-                yield from _walk_pointers(repo, repo[entry.id], path + "/")
-        elif entry.name.endswith(".dvc") or entry.name == "dvc.lock":
-            yield path, repo[entry.id].data
+                yield from _walk_pointers(repo, repo[entry.id].peel(pygit2.Tree), path + "/")
+        elif name.endswith(".dvc") or name == "dvc.lock":
+            yield path, repo[entry.id].peel(pygit2.Blob).data
 
 
 def _lock_entries(data: bytes, path: str) -> list[tuple[str, dict, str]]:
@@ -84,9 +87,11 @@ def _lock_entries(data: bytes, path: str) -> list[tuple[str, dict, str]]:
 def workspace_inputs(repo: pygit2.Repository, snapshot_tree: pygit2.Oid) -> list[dict[str, Any]]:
     """The DVC-tracked data of the snapshot (``*.dvc`` files, ``dvc.lock``), each flagged dirty
     when the work tree's content no longer matches its recorded hash."""
+    import pygit2
+
     dvc = dvc_of(repo)
     entries = []
-    for path, data in _walk_pointers(repo, repo[snapshot_tree]):
+    for path, data in _walk_pointers(repo, repo[snapshot_tree].peel(pygit2.Tree)):
         try:
             if path.endswith("dvc.lock"):
                 entries.extend(_lock_entries(data, path))
@@ -94,9 +99,9 @@ def workspace_inputs(repo: pygit2.Repository, snapshot_tree: pygit2.Oid) -> list
                 entry, out = dvcstore.read_pointer(data, path)
                 folder = path.rpartition("/")[0]
                 entries.append((f"{folder}/{out}".lstrip("/"), entry.out(out), path))
-        except (dvcstore.DataError, MalformedRunError) as exc:
+        except (DataError, MalformedRunError) as exc:
             log.warning("gittrack: ignored %s: %s", path, exc)
-    inputs = []
+    inputs: list[dict[str, Any]] = []
     root = repo.workdir
     for path, item, source in entries:
         record = {"path": path, "md5": item.get("md5"), "size": item.get("size"), "nfiles": item.get("nfiles"),
@@ -136,7 +141,7 @@ def log_input(writer: RunWriter, path: str | os.PathLike, name: str | None = Non
             with contextlib.redirect_stdout(io.StringIO()):  # DVC's "To track the changes with git..."
                 dvc.add(str(full))
         except Exception as exc:  # noqa: BLE001 - DVC raises many types; one line for the user
-            raise dvcstore.DataError(f"DVC could not track '{path}': {str(exc).splitlines()[0]}") from None
+            raise DataError(f"DVC could not track '{path}': {str(exc).splitlines()[0]}") from None
     record = {**_hashed(writer, path), "source": "log_input", "dirty": False}
     if name is not None:
         record["name"] = str(name)
@@ -151,18 +156,30 @@ def log_dataset(
     context: str | None = None,
     path: str | os.PathLike | None = None,
     source: str | None = None,
+    tags: dict[str, Any] | None = None,
+    *,
+    source_type: str | None = None,
+    schema: str | None = None,
+    profile: str | None = None,
 ) -> dict:
-    """Record a dataset the run used: its name, digest and context (``training``, ``eval``...), and
-    when ``path`` is a local file or folder, its DVC hash as :func:`log_input` does. ``source``
-    says where an in-memory dataset came from (recorded as its path)."""
+    """Record a dataset the run used: its name, digest, context (``training``, ``eval``...) and
+    tags, and when ``path`` is a local file or folder, its DVC hash as :func:`log_input` does.
+    ``source`` says where an in-memory dataset came from (recorded as its path, and as
+    ``dataset_source``). MLflow's other fields are kept as given: ``source_type`` (``local``,
+    ``code``...; a ``code`` source is MLflow's JSON, not a path), ``schema`` and ``profile`` (JSON
+    texts)."""
     if path is not None:
         if not os.path.exists(path):
             raise NotFoundError(f"dataset '{path}' does not exist")
         record = _hashed(writer, path)
     else:
-        record = {"path": str(source or name), "md5": None}
+        record = {"path": str(name if source_type == "code" else source or name), "md5": None}
     record.update(source="log_input", dirty=False, name=str(name))
-    record.update({k: str(v) for k, v in (("digest", digest), ("context", context)) if v is not None})
+    fields = (("digest", digest), ("context", context), ("source_type", source_type), ("dataset_source", source),
+              ("schema", schema), ("profile", profile))  # fmt: skip
+    record.update({k: str(v) for k, v in fields if v is not None})
+    if tags:
+        record["tags"] = {str(k): str(v) for k, v in tags.items()}
     writer.add_inputs([record])
     return record
 
@@ -258,6 +275,7 @@ def artifact_entry(repo: pygit2.Repository, run: Run, path: str) -> dvcstore.Dat
     import pygit2
 
     path = naming.artifact_path(None, path)
+    assert run.info.commit is not None  # a run read from a repository has its commit
     data = runfiles.read_artifact_pointer(repo, pygit2.Oid(hex=run.info.commit), path)
     if data is None:
         _missing(run, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import threading
 import weakref
@@ -13,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 from gittrack.data.dvcstore import has_dvc
 from gittrack.entities import Metric, Run
 from gittrack.errors import ImmutableRunError, InvalidValueError, NotFoundError
-from gittrack.store import runfiles, settings
+from gittrack.store import runfiles, settings, starts
 from gittrack.store.ids import short_id
 from gittrack.store.naming import DEFAULT_EXPERIMENT
 from gittrack.store.record import ENDED, FINISHED, STATUSES
 from gittrack.store.repo import open_repo
-from gittrack.store.runstore import RunStore
 from gittrack.store.writer import RunWriter
 
 if TYPE_CHECKING:
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
     from gittrack.data.restore import Restored
     from gittrack.search.service import RunsTable
+    from gittrack.store import metricfile
+    from gittrack.store.runstore import RunStore
     from gittrack.subclients import PromotionsClient, RegistryClient, RemoteClient
     from gittrack.workspace import Plan, Reproduction
 
@@ -51,8 +53,14 @@ class Client:
 
     def __init__(self, repo: str | os.PathLike | None = None) -> None:
         self._repo: pygit2.Repository = open_repo(repo)
-        self._store = RunStore(self._repo)
         self._writers: dict[str, RunWriter] = {}
+
+    @functools.cached_property
+    def _store(self) -> RunStore:
+        """The read side (imported on first use: recording a run never reads one)."""
+        from gittrack.store.runstore import RunStore
+
+        return RunStore(self._repo)
 
     @property
     def repo_path(self) -> str:
@@ -98,8 +106,15 @@ class Client:
         command: list[str] | None = None,
         launcher: str = "python",
         cwd: str | os.PathLike | None = None,
+        deferred: bool = False,
     ) -> Run:
-        """Start a run: snapshot the workspace, write its first checkpoint, start its heartbeat."""
+        """Start a run: snapshot the workspace, write its first checkpoint, start its heartbeat.
+
+        ``deferred``: leave the first commit to the first checkpoint (``checkpoint_interval`` later)
+        or to the end of the run, whichever comes first, so that a short run is one commit (the
+        fluent API's runs). Until then this process sees the run, other processes do not, and a
+        start record in ``.git/gittrack/starts/`` stands for it should the process be killed
+        (docs/format.md)."""
         from gittrack.store.environment import process_argv
 
         writer = RunWriter.create(
@@ -121,6 +136,10 @@ class Client:
             from gittrack.artifacts import workspace_inputs
 
             writer.add_inputs(workspace_inputs(self._repo, writer.snapshot_tree))
+        if deferred:
+            record = starts.begin(writer)
+            self._adopt(writer)
+            return Run.from_record(record, writer.ref, None, status=record.status)
         writer.checkpoint()
         self._adopt(writer)
         return self._run_of(writer)
@@ -159,7 +178,9 @@ class Client:
         return writer
 
     def _run_of(self, writer: RunWriter) -> Run:
-        return Run.from_record(writer.record, writer.ref, writer.commit, status=writer.record.status)
+        """The run as of its last checkpoint (before its first: as its start record keeps it)."""
+        record = writer.record if writer.commit is not None else writer.pending_record()
+        return Run.from_record(record, writer.ref, writer.commit, status=record.status)
 
     def log_param(self, run_id: str, key: str, value: Any) -> None:
         """Record a param (stored as a string, with its original type); params never change."""
@@ -257,12 +278,21 @@ class Client:
         context: str | None = None,
         path: str | os.PathLike | None = None,
         source: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        source_type: str | None = None,
+        schema: str | None = None,
+        profile: str | None = None,
     ) -> dict:
-        """Record a dataset (name, digest, context; a local ``path`` is also hashed by DVC), searchable
-        as ``dataset.name``, ``dataset.digest`` and ``dataset.context``."""
+        """Record a dataset (name, digest, context, tags; a local ``path`` is also hashed by DVC),
+        searchable as ``dataset.name``, ``dataset.digest`` and ``dataset.context``; ``source_type``,
+        ``schema`` and ``profile`` are MLflow's fields of a dataset (see ``gittrack.data.datasets``).
+        A dataset is recorded once per name and digest in a run, with the context it was first
+        logged with."""
         from gittrack.artifacts import log_dataset
 
-        return log_dataset(self._writer(run_id), name, digest, context, path, source)
+        return log_dataset(self._writer(run_id), name, digest, context, path, source, dict(tags or {}),
+                           source_type=source_type, schema=schema, profile=profile)  # fmt: skip
 
     def log_artifact(self, run_id: str, local_path: str | os.PathLike, artifact_path: str | None = None) -> dict:
         """Store a file or folder in the DVC cache and point to it from the run."""
@@ -301,13 +331,15 @@ class Client:
         pip_requirements: list[str] | None = None,
         serialization: str | None = None,
         extra=None,
+        entry: Mapping[str, Any] | None = None,
     ) -> dict:
         """Save a model (flavor detected when not given) with its model.yaml, as artifact ``name``;
-        ``serialization`` and ``extra``: see ``gittrack.flavors.log_model``."""
+        ``serialization``, ``extra`` and ``entry``: see ``gittrack.flavors.log_model``."""
         from gittrack.flavors import log_model
 
         writer = self._writer(run_id)
-        return log_model(writer, model, name, flavor, signature, input_example, pip_requirements, serialization, extra)
+        return log_model(writer, model, name, flavor, signature, input_example, pip_requirements, serialization, extra,
+                         dict(entry or {}))  # fmt: skip
 
     def load_model(self, uri: str) -> Any:
         """Load ``runs:/<run>/<name>`` or ``MODEL@<version|stage|latest>``: fetched if needed,
@@ -320,6 +352,14 @@ class Client:
             return load_registered(self._repo, uri)
         run, path = parse_uri(uri)
         return load(self._repo, self.get_run(run), path)
+
+    def model_folder(self, uri: str) -> str:
+        """The folder of the model ``runs:/<run>/<name>``, fetched if needed and verified against the
+        run's pointer, in a new temporary folder: load it with ``gittrack.flavors.load_folder``."""
+        from gittrack.flavors import materialise, parse_uri
+
+        run, path = parse_uri(uri)
+        return str(materialise(self._repo, self.get_run(run), path))
 
     # -- experiments ----------------------------------------------------------------------
     def create_experiment(self, name: str, tags: Mapping[str, Any] | None = None, description: str | None = None):
@@ -368,11 +408,14 @@ class Client:
     def register_model(
         self, model_uri: str, name: str, version: str | None = None, bump: str = "patch", message: str | None = None
     ) -> dict:
-        """Register ``runs:/<run>/<artifact>`` as a new version of model ``name`` (a GTO tag)."""
+        """Register ``runs:/<run>/<artifact>`` as a new version of model ``name`` (a GTO tag). A run
+        still running may be registered: the tag is on its checkpoint holding the model (written
+        now when this client logged it), and stays valid as the run goes on (docs/registry.md)."""
         from gittrack.flavors import parse_uri
         from gittrack.registry.service import version_dict
 
         run, artifact = parse_uri(model_uri)
+        run = self.get_run(run).info.run_id  # a run this client writes: its last logs committed first
         return version_dict(self._repo, self.registry.register(name, run, artifact, version, bump, message))
 
     def promote_model(self, name: str, version: str, stage: str, archive_existing: bool = False) -> list[str]:
@@ -608,7 +651,7 @@ class Client:
         for segment in runfiles.iter_history(self._repo, ref.commit, key):
             yield [Metric(key, v, s, t) for s, t, v in segment]
 
-    def get_metric_arrays(self, run_id: str, key: str):
+    def get_metric_arrays(self, run_id: str, key: str) -> metricfile.Columns:
         """Every point of one metric as numpy arrays ``(step, timestamp, value)``, a named tuple:
         no Python object per point, so 100,000 points take milliseconds (charts, frames, stats)."""
         ref = self._store.resolve(run_id)

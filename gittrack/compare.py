@@ -159,24 +159,32 @@ def file_changes(changes: pygit2.Diff) -> list[FileChange]:
     changes.find_similar()
     files = []
     for patch in changes:
+        if patch is None:  # pygit2 gives None for a delta it cannot make a patch of
+            continue
         delta = patch.delta
         _, additions, deletions = patch.line_stats
         files.append(FileChange(delta.new_file.path, _STATUS.get(int(delta.status), "changed"), additions, deletions))
     return files
 
 
+def _commit_of(run: Run) -> str:
+    assert run.info.commit is not None  # a run read from a repository has its commit
+    return run.info.commit
+
+
 def diff(repo: pygit2.Repository, a: Run, b: Run) -> RunDiff:
     """Everything that differs between runs ``a`` and ``b``; the code diff excludes ``.gittrack/run``."""
     import pygit2
 
-    trees = [without_run_dir(repo, repo[pygit2.Oid(hex=r.info.commit)].tree_id) for r in (a, b)]
-    changes = repo[trees[0]].diff_to_tree(repo[trees[1]])
+    commits = [pygit2.Oid(hex=_commit_of(r)) for r in (a, b)]
+    trees = [without_run_dir(repo, repo[c].peel(pygit2.Commit).tree_id) for c in commits]
+    changes = repo[trees[0]].peel(pygit2.Tree).diff_to_tree(repo[trees[1]].peel(pygit2.Tree))
     files = file_changes(changes)
     metrics = {
         k: (a.data.metrics.get(k), b.data.metrics.get(k)) for k in sorted(set(a.data.metrics) | set(b.data.metrics))
     }
     metrics = {k: v for k, v in metrics.items() if not _same_number(*v)}
-    requirements = [_packages(runfiles.read_requirements(repo, pygit2.Oid(hex=r.info.commit))) for r in (a, b)]
+    requirements = [_packages(runfiles.read_requirements(repo, c)) for c in commits]
     return RunDiff(
         a=a,
         b=b,

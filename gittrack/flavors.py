@@ -172,6 +172,49 @@ def _save(model: Any, flavor: str, folder: Path, serialization: str | None = Non
     return {"loader": "pickle", "file": "model.pkl"}
 
 
+def save_model(
+    model: Any,
+    folder: Path,
+    flavor: str | None = None,
+    signature: dict[str, Any] | None = None,
+    input_example: Any = None,
+    pip_requirements: list[str] | None = None,
+    serialization: str | None = None,
+    extra: Callable[[Path, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Save ``model`` with its ``model.yaml`` into ``folder`` (an empty or new folder); returns the
+    ``model.yaml`` content.
+
+    ``serialization``: see :func:`_save`. ``extra(folder, meta)`` may add files beside the
+    model's own, and change ``meta``, before ``model.yaml`` is written (the MLflow layer writes
+    its ``MLmodel`` there)."""
+    flavor = flavor or detect_flavor(model)
+    if flavor not in FLAVORS:
+        raise UsageError(f"flavor {flavor!r} is not one of {', '.join(FLAVORS)}")
+    if serialization is not None and serialization not in SERIALIZATIONS:
+        raise UsageError(f"serialization {serialization!r} is not one of {', '.join(SERIALIZATIONS)}")
+    if folder.exists() and any(folder.iterdir()):
+        raise UsageError(f"'{folder}' exists and is not empty; save the model into a new folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    how = _save(model, flavor, folder, serialization)
+    meta = {
+        "schema": 1,
+        "flavor": flavor,
+        **how,
+        "model_class": f"{type(model).__module__}.{type(model).__qualname__}" if flavor != "file" else None,
+        "python": platform.python_version(),
+        "gittrack": __version__,
+        "requirements": list(pip_requirements)
+        if pip_requirements is not None
+        else _installed(_FLAVOR_PACKAGES.get(flavor, [])),
+        "signature": signature if signature is not None else infer_signature(input_example),
+    }
+    if extra is not None:
+        extra(folder, meta)
+    (folder / MODEL_YAML).write_bytes(dump_yaml(meta))
+    return meta
+
+
 def log_model(
     writer: RunWriter,
     model: Any,
@@ -182,37 +225,16 @@ def log_model(
     pip_requirements: list[str] | None = None,
     serialization: str | None = None,
     extra: Callable[[Path, dict[str, Any]], None] | None = None,
+    entry: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Save ``model`` with its ``model.yaml`` and log the folder as artifact ``name``.
-
-    ``serialization``: see :func:`_save`. ``extra(folder, meta)`` may add files beside the
-    model's own before the folder is logged (the MLflow layer writes its ``MLmodel`` there)."""
-    flavor = flavor or detect_flavor(model)
-    if flavor not in FLAVORS:
-        raise UsageError(f"flavor {flavor!r} is not one of {', '.join(FLAVORS)}")
-    if serialization is not None and serialization not in SERIALIZATIONS:
-        raise UsageError(f"serialization {serialization!r} is not one of {', '.join(SERIALIZATIONS)}")
+    """Save ``model`` (see :func:`save_model`) and log the folder as artifact ``name``; ``entry``:
+    more fields for the model's entry in the run record (plain data, e.g. the MLflow layer's
+    ``model_id``)."""
     path = naming.artifact_path(None, name)
     with tempfile.TemporaryDirectory(prefix="gittrack-model-") as tmp:
         folder = Path(tmp) / path.rpartition("/")[2]
-        folder.mkdir()
-        how = _save(model, flavor, folder, serialization)
-        meta = {
-            "schema": 1,
-            "flavor": flavor,
-            **how,
-            "model_class": f"{type(model).__module__}.{type(model).__qualname__}" if flavor != "file" else None,
-            "python": platform.python_version(),
-            "gittrack": __version__,
-            "requirements": list(pip_requirements)
-            if pip_requirements is not None
-            else _installed(_FLAVOR_PACKAGES.get(flavor, [])),
-            "signature": signature if signature is not None else infer_signature(input_example),
-        }
-        if extra is not None:
-            extra(folder, meta)
-        (folder / MODEL_YAML).write_bytes(dump_yaml(meta))
-        return log_entry(writer, folder, path, "model", {"flavor": flavor})
+        meta = save_model(model, folder, flavor, signature, input_example, pip_requirements, serialization, extra)
+        return log_entry(writer, folder, path, "model", {**(entry or {}), "flavor": meta["flavor"]})
 
 
 def parse_uri(uri: str) -> tuple[str, str]:
@@ -238,8 +260,9 @@ def _check_environment(meta: dict[str, Any]) -> None:
             log.warning("gittrack: the model was saved with %s; installed: %s", requirement, current[0])
 
 
-def load(repo: pygit2.Repository, run: Run, path: str) -> Any:
-    """Fetch (if needed), verify against the run's pointer, and load the model at ``path`` of ``run``."""
+def materialise(repo: pygit2.Repository, run: Run, path: str) -> Path:
+    """Fetch (if needed) the model folder at ``path`` of ``run`` into a new temporary folder and
+    verify it against the run's pointer; returns the folder."""
     dvc = dvc_of(repo)
     entry = artifact_entry(repo, run, path)
     dvcstore.fetch(dvc, [entry])
@@ -248,13 +271,38 @@ def load(repo: pygit2.Repository, run: Run, path: str) -> Any:
     actual = dvcstore.hash_path(dvc, target).md5
     if actual != entry.md5:
         raise ModelError(f"model '{path}' of run {run.info.run_name} does not match its recorded hash; not loading it")
-    meta_file = target / MODEL_YAML
-    if not meta_file.is_file():
+    if not (target / MODEL_YAML).is_file():
         raise ModelError(f"artifact '{path}' of run {run.info.run_name} is not a model (no {MODEL_YAML})")
-    meta = load_yaml(meta_file.read_bytes(), f"{path}/{MODEL_YAML}")
+    return target
+
+
+def load(repo: pygit2.Repository, run: Run, path: str) -> Any:
+    """Fetch (if needed), verify against the run's pointer, and load the model at ``path`` of ``run``."""
+    return load_folder(materialise(repo, run, path), path)
+
+
+def read_meta(folder: Path, what: str | None = None) -> dict[str, Any]:
+    """A model folder's ``model.yaml``, checked to name a known flavor."""
+    what = what or str(folder)
+    meta_file = folder / MODEL_YAML
+    if not meta_file.is_file():
+        raise ModelError(f"'{what}' is not a model (no {MODEL_YAML})")
+    meta = load_yaml(meta_file.read_bytes(), f"{what}/{MODEL_YAML}")
     if not isinstance(meta, dict) or meta.get("flavor") not in FLAVORS:
-        raise ModelError(f"{path}/{MODEL_YAML} does not name a known flavor")
+        raise ModelError(f"{what}/{MODEL_YAML} does not name a known flavor")
+    return meta
+
+
+def load_folder(target: Path, what: str | None = None) -> Any:
+    """Load the model saved in folder ``target`` (by :func:`save_model`, or verified by
+    :func:`materialise`). Its ``code`` folder, when it has one, is put on ``sys.path`` first."""
+    path = what or str(target)
+    meta = read_meta(target, path)
     _check_environment(meta)
+    if meta.get("code"):
+        code = str(target / naming.artifact_path(None, str(meta["code"])))
+        if code not in sys.path:
+            sys.path.insert(0, code)
     file = target / naming.artifact_path(None, str(meta.get("file")))
     loader = meta.get("loader")
     if loader == "path":
@@ -265,7 +313,7 @@ def load(repo: pygit2.Repository, run: Run, path: str) -> Any:
         return joblib.load(file)
     if loader == "pickle":
         with open(file, "rb") as handle:
-            return pickle.load(handle)  # noqa: S301 - verified against the run's recorded hash above
+            return pickle.load(handle)  # noqa: S301 - verified by materialise, or a folder its caller trusts
     if loader == "mlflow":  # an imported MLflow model: MLflow's loader of its flavor reads the folder
         flavor = str(meta.get("mlflow_flavor"))
         if not re.fullmatch(r"[a-z][a-z0-9_]*", flavor):

@@ -15,10 +15,10 @@ import os
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from gittrack._state import STATE
 from gittrack.client import Client, check_end_status
 from gittrack.entities import Run
 from gittrack.errors import GittrackError, UsageError
@@ -26,11 +26,10 @@ from gittrack.store.ids import short_id
 from gittrack.store.naming import validate_experiment
 from gittrack.store.record import FAILED, FINISHED, KILLED
 
-_stack: list[ActiveRun] = []
-_stack_lock = threading.RLock()
-_experiment: str | None = None
-_clients: dict[str, Client] = {}
-_warned_ignored = False
+if TYPE_CHECKING:
+    from gittrack.system_metrics import Monitor
+
+_stack_lock = threading.RLock()  # guards STATE.fluent.stack
 log = logging.getLogger("gittrack")
 
 
@@ -47,7 +46,7 @@ class ActiveRun:
         self.owned = owned
         self.editing = editing
         """An ended run opened again (``start_run(run_id=)``): only its tags and name can change."""
-        self._system_metrics = None
+        self._system_metrics: Monitor | None = None
 
     @property
     def client(self) -> Client:
@@ -68,17 +67,17 @@ class ActiveRun:
         """This run as a ``Run`` object: as of the last checkpoint while it is active, then as
         stored (the ended run, as in ``with start_run() as run: ...`` then ``run.info.status``)."""
         with _stack_lock:
-            if self in _stack and not self.editing:
+            if self in STATE.fluent.stack and not self.editing:
                 return self._client.attach_run(self.run_id)
         return self._client.get_run(self.run_id)
 
     def __enter__(self) -> ActiveRun:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         status, error = _outcome(exc)
         with _stack_lock:
-            if self in _stack:
+            if self in STATE.fluent.stack:
                 _end(self, status, error)
         return False
 
@@ -94,6 +93,8 @@ def _outcome(exc: BaseException | None) -> tuple[str, dict[str, str] | None]:
         return KILLED, {"type": type(exc).__name__, "message": "interrupted by a signal"}
     if isinstance(exc, SystemExit) and exc.code in (0, None):
         return FINISHED, None
+    import traceback
+
     text = "".join(traceback.format_exception(exc))[-16_000:]
     return FAILED, {"type": type(exc).__name__, "message": str(exc)[:2000], "traceback": text}
 
@@ -105,26 +106,25 @@ def shared_client(repo: str | os.PathLike | None = None) -> Client:
 
 
 def _client(repo: str | os.PathLike | None) -> Client:
-    if repo is None and _stack:
-        return _stack[-1]._client
+    if repo is None and STATE.fluent.stack:
+        return STATE.fluent.stack[-1]._client
     from gittrack.store.repo import open_repo
 
     key = open_repo(repo).workdir
-    if key not in _clients:
-        _clients[key] = Client(key)
-    return _clients[key]
+    if key not in STATE.fluent.clients:
+        STATE.fluent.clients[key] = Client(key)
+    return STATE.fluent.clients[key]
 
 
 def set_experiment(name: str) -> str:
     """Make ``name`` the experiment of runs started without one (like ``mlflow.set_experiment``)."""
-    global _experiment
-    _experiment = validate_experiment(name)
-    return _experiment
+    STATE.fluent.experiment = validate_experiment(name)
+    return STATE.fluent.experiment
 
 
 def experiment_name() -> str | None:
     """The experiment ``set_experiment`` chose for runs started without one (None: none chosen)."""
-    return _experiment
+    return STATE.fluent.experiment
 
 
 def start_run(
@@ -181,15 +181,16 @@ def _start_run(
     parent_run_id: str | None = None,
 ) -> ActiveRun:
     with _stack_lock:
-        if _stack and not nested:
-            raise UsageError(f"run {short_id(_stack[-1].run_id)} is already active; end it first or pass nested=True")
+        stack = STATE.fluent.stack
+        if stack and not nested:
+            raise UsageError(f"run {short_id(stack[-1].run_id)} is already active; end it first or pass nested=True")
         if run_id is not None:
             return _resume(_client(repo), run_id, params, tags)
         attach_id = os.environ.get("GITTRACK_RUN_ID")
-        if attach_id and not _stack:
+        if attach_id and not stack:
             client = _client(repo or os.environ.get("GITTRACK_REPO"))
             run = client.attach_run(attach_id)
-            wanted = experiment or _experiment
+            wanted = experiment or STATE.fluent.experiment
             if wanted is not None and _may_move(run):
                 run = client.move_run(run.info.run_id, validate_experiment(wanted))
             active = ActiveRun(client, run.info.run_id, owned=False)
@@ -202,13 +203,14 @@ def _start_run(
                     client.rename_run(active.run_id, run_name)
             return _activate(active, params, tags)
         client = _client(repo)
-        parent = parent_run_id or (_stack[-1].run_id if _stack else None)
+        parent = parent_run_id or (stack[-1].run_id if stack else None)
         run = client.create_run(
-            experiment=experiment or _experiment or (_stack[-1].info.experiment if _stack else None),
+            experiment=experiment or STATE.fluent.experiment or (stack[-1].info.experiment if stack else None),
             run_name=run_name,
             params=params,
             tags=tags,
             parent_run_id=parent,
+            deferred=True,
         )
         active = ActiveRun(client, run.info.run_id, owned=True)
         _push(active)
@@ -260,15 +262,14 @@ def _may_move(run: Run) -> bool:
 def _warn_ignored(run: Run, experiment: str | None, run_name: str | None) -> None:
     """Under ``gittrack run``, say once per process which of the script's start_run arguments
     the command's run cannot take (its experiment and, when the command named it, its name)."""
-    global _warned_ignored
     ignored = []
     if experiment is not None and experiment != run.info.experiment:
         ignored.append(f"experiment {experiment!r}")
     if run_name is not None and run_name != run.info.run_name:
         ignored.append(f"run_name {run_name!r}")
-    if not ignored or _warned_ignored:
+    if not ignored or STATE.fluent.warned_ignored:
         return
-    _warned_ignored = True
+    STATE.fluent.warned_ignored = True
     log.warning(
         "gittrack: this script runs under 'gittrack run', so it logs into that command's run %s "
         "(%r in experiment %r); ignored %s: give them to gittrack run (-e EXPERIMENT, -n NAME) instead",
@@ -277,14 +278,14 @@ def _warn_ignored(run: Run, experiment: str | None, run_name: str | None) -> Non
 
 
 def _push(active: ActiveRun) -> None:
-    _stack.append(active)
+    STATE.fluent.stack.append(active)
     _install_sigterm_handler()
 
 
 def _end(active: ActiveRun, status: str, error: dict[str, str] | None) -> None:
     """End ``active`` and every run nested inside it."""
-    while _stack:
-        top = _stack.pop()
+    while STATE.fluent.stack:
+        top = STATE.fluent.stack.pop()
         close_run(top, status if top is active else KILLED, error)
         if top is active:
             return
@@ -306,8 +307,8 @@ def release_run(active: ActiveRun) -> None:
     the run it created open after ``fit`` so that metrics computed on the model's predictions
     can still land in it; it ends that run itself later."""
     with _stack_lock:
-        while active in _stack:
-            if _stack.pop() is active:
+        while active in STATE.fluent.stack:
+            if STATE.fluent.stack.pop() is active:
                 return
 
 
@@ -316,19 +317,19 @@ def end_run(status: str = FINISHED) -> None:
     than FINISHED, FAILED or KILLED raises ``InvalidValueError`` and leaves the run active."""
     check_end_status(status)
     with _stack_lock:
-        if _stack:
-            _end(_stack[-1], status, None)
+        if STATE.fluent.stack:
+            _end(STATE.fluent.stack[-1], status, None)
 
 
 def active_run() -> ActiveRun | None:
     """The run calls go to, or None."""
-    return _stack[-1] if _stack else None
+    return STATE.fluent.stack[-1] if STATE.fluent.stack else None
 
 
 def _current() -> ActiveRun:
     """The active run, starting one (as MLflow does) when none is."""
-    if _stack:
-        return _stack[-1]
+    if STATE.fluent.stack:
+        return STATE.fluent.stack[-1]
     return start_run()
 
 
@@ -346,7 +347,7 @@ def log_params(params: Mapping[str, Any]) -> None:
 
 def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None) -> None:
     """Record one metric point; ``step`` defaults to one past the key's last step."""
-    run = _stack[-1] if _stack else _current()
+    run = STATE.fluent.stack[-1] if STATE.fluent.stack else _current()
     run._client.log_metric(run.run_id, key, value, step, timestamp)
 
 
@@ -469,16 +470,23 @@ def compare_runs(run_ids: list[str], repo: str | os.PathLike | None = None):
     return _client(repo).compare_runs(run_ids).to_frame()
 
 
+def take_active_runs() -> list[ActiveRun]:
+    """Take every run off the stack without ending it, innermost first (``reset_state`` ends them)."""
+    with _stack_lock:
+        runs, STATE.fluent.stack[:] = STATE.fluent.stack[::-1], []
+    return runs
+
+
 def _end_all_at_exit() -> None:
     """End runs still active at exit: FINISHED, or FAILED/KILLED after an uncaught exception."""
     last = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
     status, error = _outcome(last)
     with _stack_lock:
-        while _stack:
+        while STATE.fluent.stack:
             try:
-                _end(_stack[0], status, error)
+                _end(STATE.fluent.stack[0], status, error)
             except GittrackError:
-                _stack.clear()
+                STATE.fluent.stack.clear()
 
 
 def _on_sigterm(signum, frame) -> None:

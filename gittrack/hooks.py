@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gittrack.errors import GittrackError, UsageError
+from gittrack.registry.guard import guard_problem
 from gittrack.store import rules
 from gittrack.store.notes import NOTES_REF
 from gittrack.store.packs import INDEX_NAMESPACE
@@ -26,8 +27,7 @@ if TYPE_CHECKING:
     import pygit2
 
     from gittrack.registry.desired import Desired
-    from gittrack.registry.state import Model, Registry, Version
-    from gittrack.registry.tags import TagName
+    from gittrack.registry.state import Registry
 
 ZERO = "0" * 40
 CLIENT_HOOKS = ("pre-push", "post-merge")
@@ -149,7 +149,8 @@ def pre_receive(lines: Iterable[str], repo: pygit2.Repository | None = None) -> 
 
     repo = repo or _open_server_repo()
     updates = [tuple(line.split()) for line in lines if len(line.split()) == 3]
-    default = repo.references["HEAD"].target if not repo.head_is_unborn else "refs/heads/main"
+    head = repo.references["HEAD"].target
+    default = head if isinstance(head, str) and not repo.head_is_unborn else "refs/heads/main"  # detached: main
     protected = next((new for _, new, ref in updates if ref == default), None)
     if protected is None:
         current = repo.references.get(default)
@@ -192,7 +193,7 @@ def _check_registry_tag(
     import time
 
     from gittrack.registry.state import read_tag
-    from gittrack.registry.tags import parse_tag
+    from gittrack.registry.tags import REGISTER, parse_tag
 
     parsed = parse_tag(name)
     read = read_tag(repo, new)
@@ -203,52 +204,11 @@ def _check_registry_tag(
     guard = wanted.policy(parsed.model).guard
     asked = wanted.models.get(parsed.model, {})
     version = next((v for v in model.versions.values() if v.commit == commit), None) if model else None
-    guarded = _guard_problem(parsed, model, version, guard, asked)
+    guarded = guard_problem(parsed, model, version, guard, asked)
     if guarded is not None:
         return guarded
-    previous = model.last_time() if model is not None and model.events and parsed.kind != "register" else None
+    previous = model.last_time() if model is not None and model.events and parsed.kind != REGISTER else None
     return rules.tag_date_problem(when, int(time.time()), previous)
-
-
-def _guard_problem(parsed: TagName, model: Model | None, version: Version | None, guard: list[str],
-                   asked: dict[str, str]) -> str | None:  # fmt: skip
-    """Why a registry event changes a guarded stage in a way ``asked`` (the protected branch's
-    registry.yaml for the model: stage -> version) does not ask for. A guarded stage's holder
-    changes only through review, whoever set it: an unassign, deregister or deprecate that
-    takes the stage from its holder is refused unless the version left holding it is the one
-    registry.yaml asks for, also when registry.yaml names no holder (one from before the guard)."""
-    from gittrack.registry.tags import ASSIGN, DEPRECATE, DEREGISTER, UNASSIGN
-
-    if parsed.kind == ASSIGN and parsed.stage in guard:
-        if version is None or asked.get(parsed.stage) != version.version:
-            given = version.version if version else "this commit"
-            wants = asked.get(parsed.stage) or "nothing"
-            return (f"stage {parsed.stage!r} of {parsed.model} is guarded and the protected branch's "
-                    f"registry.yaml asks for {wants}, not {given}; open a promotion request")  # fmt: skip
-        return None
-    if model is None or parsed.kind not in (UNASSIGN, DEREGISTER, DEPRECATE):
-        return None
-
-    def loses(holder: Version, stage: str) -> bool:
-        if parsed.kind == UNASSIGN:
-            return version is not None and holder.version == version.version and stage == parsed.stage
-        return parsed.kind == DEPRECATE or holder.version == parsed.version
-
-    for stage in sorted(set(guard)):
-        holders = model.holders(stage)
-        if not holders or not loses(holders[0], stage):
-            continue  # the stage keeps its holder
-        left = next((v.version for v in holders if not loses(v, stage)), None)
-        wants = asked.get(stage)
-        if left is not None and left == wants:
-            continue  # it leaves the stage to the version registry.yaml asks for
-        if wants == holders[0].version:
-            return (f"stage {stage!r} of {parsed.model} is guarded and the protected branch's registry.yaml "
-                    f"asks for {wants} there; change it through a promotion request first")  # fmt: skip
-        named = f"asks for {wants}" if wants else "names no holder"
-        return (f"stage {stage!r} of {parsed.model} is guarded: {holders[0].version} holds it and the protected "
-                f"branch's registry.yaml {named}; its holder changes only through a promotion request")  # fmt: skip
-    return None
 
 
 def _check_notes(repo: pygit2.Repository, old: str, new: str) -> str | None:
@@ -327,6 +287,10 @@ def _check_run(repo: pygit2.Repository, old: str, new: str, ref: str, index_tips
         return "deleting runs is refused on this remote" if previous is None or previous.status in ENDED else None
     if packed is not None and packed != new:
         return f"run {run_id} is packed with commit {packed[:12]}; its ref may only point there"
+    try:  # first: is it the run its name says at all (a summary read), then may it replace, then all of it
+        rules.read_run(repo, pygit2.Oid(hex=new), experiment, run_id)
+    except GittrackError as exc:
+        return f"not a valid run commit ({exc})"
     if old != ZERO and (reason := rules.may_replace(repo, pygit2.Oid(hex=old), pygit2.Oid(hex=new))) is not None:
         return reason
     try:

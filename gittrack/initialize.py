@@ -95,12 +95,12 @@ def commit_files(path: str | os.PathLike, files: list[str], message: str) -> str
 
     from gittrack.store.repo import identity, open_repo, signature
     from gittrack.store.timefmt import now_ms
-    from gittrack.store.trees import apply_changes
+    from gittrack.store.trees import Changes, apply_changes
 
     repo = open_repo(path)
     root = Path(repo.workdir)
-    changes = {f: (repo.create_blob_fromdisk(str(root / f)), pygit2.GIT_FILEMODE_BLOB) for f in files}
-    head = None if repo.head_is_unborn else repo.head.peel()
+    changes: Changes = {f: (repo.create_blob_fromdisk(str(root / f)), pygit2.GIT_FILEMODE_BLOB) for f in files}
+    head = None if repo.head_is_unborn else repo.head.peel(pygit2.Commit)
     tree = apply_changes(repo, head.tree_id if head else None, changes)
     who = signature(*identity(repo), now_ms())
     commit = repo.create_commit("HEAD", who, who, message, tree, [head.id] if head else [])

@@ -25,7 +25,9 @@ def _clean(path: str) -> str:
 def _tree(repo: pygit2.Repository, run: Run) -> pygit2.Tree:
     import pygit2
 
-    return repo[without_run_dir(repo, repo[pygit2.Oid(hex=run.info.commit)].tree_id)]
+    assert run.info.commit is not None  # a run read from a repository has its commit
+    commit = repo[pygit2.Oid(hex=run.info.commit)].peel(pygit2.Commit)
+    return repo[without_run_dir(repo, commit.tree_id)].peel(pygit2.Tree)
 
 
 def list_files(repo: pygit2.Repository, run: Run, path: str = "") -> list[dict[str, Any]]:
@@ -36,12 +38,12 @@ def list_files(repo: pygit2.Repository, run: Run, path: str = "") -> list[dict[s
     tree = _tree(repo, run)
     if path:
         try:
-            tree = tree[path]
+            found = repo[tree[path].id]
         except KeyError:
             raise NotFoundError(f"run {run.info.run_name}'s snapshot has no folder '{path}'") from None
-        tree = repo[tree.id]
-        if not isinstance(tree, pygit2.Tree):
+        if not isinstance(found, pygit2.Tree):
             raise NotFoundError(f"'{path}' is a file of run {run.info.run_name}'s snapshot, not a folder")
+        tree = found
     out = []
     for entry in tree:
         kind = "dir" if entry.type_str == "tree" else "link" if entry.filemode == 0o120000 else "file"

@@ -5,7 +5,9 @@ repository; the CLI's ``models``, ``promotions`` and ``push``/``pull`` commands 
 
 from __future__ import annotations
 
+import builtins
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +68,7 @@ class RegistryClient:
 
         return show(self._repo, name)
 
-    def history(self, name: str) -> list[dict[str, Any]]:
+    def history(self, name: str) -> builtins.list[dict[str, Any]]:
         """Every event of a model, oldest first."""
         from gittrack.registry.service import history
 
@@ -78,7 +80,7 @@ class RegistryClient:
 
         return lineage(self._repo, spec)
 
-    def verify(self, spec: str) -> list[tuple[str, bool, str]]:
+    def verify(self, spec: str) -> builtins.list[tuple[str, bool, str]]:
         """Check the signatures of the tags behind ``MODEL@STAGE|VERSION`` with git."""
         from gittrack.registry.service import verify
 
@@ -155,7 +157,7 @@ class PromotionsClient:
         return show_policy(self._repo, model)
 
     def set_policy(
-        self, model: str, no_worse: list[str] = (), thresholds: list[str] = (), guard: list[str] = (),
+        self, model: str, no_worse: Sequence[str] = (), thresholds: Sequence[str] = (), guard: Sequence[str] = (),
         clear: bool = False, commit: bool = False,
     ) -> dict[str, Any]:  # fmt: skip
         """Change ``model``'s rules in the work tree's registry.yaml and, with ``commit``, commit
@@ -169,7 +171,7 @@ class PromotionsClient:
         path = Path(self._repo.workdir) / "registry.yaml"
         if not changing and not commit:
             raise UsageError("give rules (--guard, --no-worse, --threshold), --clear or --commit to change the policy")
-        recorded = []
+        recorded: list[tuple[str, str, str]] = []
         if changing:
             _, path, recorded = set_policy(self._repo, model, list(no_worse), list(thresholds), list(guard), clear)
         elif not path.exists():

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gittrack.data import dvcstore
-from gittrack.errors import GittrackError
+from gittrack.errors import GittrackError, RemoteError
 from gittrack.registry.state import read_tag
 from gittrack.registry.tags import parse_tag
 from gittrack.registry.write import renumber
@@ -24,7 +24,7 @@ from gittrack.store import naming, notes, packs, rules, runfiles, settings, tran
 from gittrack.store.limits import MAX_PROBLEMS
 from gittrack.store.packing import Progress, merge_fetched, pack_runs
 from gittrack.store.remote import remote_runs, staging_prefix
-from gittrack.store.repo import bounded_git_memory
+from gittrack.store.repo import bounded_git_memory, ref_oid
 from gittrack.store.runstore import RunRef, RunStore, visible_packed
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def push(
         transport.fetch(root, remote, [f"+{r.name}:{staging}{r.name[5:]}" for r in rejected], prune=False)
         leases = {}
         for ref in rejected:
-            theirs = repo.references[f"{staging}{ref.name[5:]}"].target
+            theirs = ref_oid(repo.references[f"{staging}{ref.name[5:]}"])
             reason = rules.may_replace(repo, theirs, ref.commit)
             if reason is None:
                 leases[ref.name] = str(theirs)
@@ -185,13 +185,13 @@ def _fetch_notes(repo: pygit2.Repository, remote: str, report: SyncReport) -> No
     staging = staging_prefix(remote) + "notes/gittrack"
     try:  # a glob, so that a remote without notes is no error
         transport.fetch(repo.workdir, remote, [f"+{notes.NOTES_REF}*:{staging}*"], prune=False)
-    except transport.RemoteError as exc:
+    except RemoteError as exc:
         report.skipped.append(f"{notes.NOTES_REF}: {exc}")
         return
     for ref in [r for r in repo.references.iterator() if r.name.startswith(staging)]:
         if ref.name == staging:
             try:
-                notes.take_in(repo, ref.target)
+                notes.take_in(repo, ref_oid(ref))
             except GittrackError as exc:
                 _skip(report, f"{notes.NOTES_REF}: {exc}")
         ref.delete()
@@ -223,7 +223,9 @@ def _push_data(repo: pygit2.Repository, remote: str, refs: list[RunRef] | None, 
             record = runfiles.read_summary(repo, ref.commit)
         except GittrackError:
             continue
-        lacking = sorted({item["path"] for item in referenced_data(record) if item["md5"] in absent})
+        lacking = sorted(
+            {f"{item['path']} ({item['md5']})" for item in referenced_data(record) if item["md5"] in absent}
+        )
         if lacking:
             ours.update(item["md5"] for item in referenced_data(record) if item["md5"] in absent)
             shown = ", ".join(lacking[:3]) + (f" and {len(lacking) - 3} more" if len(lacking) > 3 else "")
@@ -338,7 +340,7 @@ def _fetch_indexes(
         if new_tip is None:
             continue
         local = repo.references.get(local_name)
-        old = local.target if local is not None else None
+        old = ref_oid(local) if local is not None else None
         if new_tip != old:
             packs.move(repo, local_name, old, new_tip)
             report.indexes.append(local_name)
@@ -388,13 +390,13 @@ def pull(
     transport.fetch(root, remote, [f"+{source}*:{target}*"], prune=True)
     report = SyncReport(remote)
     indexes = packs.index_ref(experiment) if experiment else packs.INDEX_NAMESPACE
-    incoming = [(ref.name, ref.target) for ref in repo.references.iterator() if ref.name.startswith(target)]
+    incoming = [(ref.name, ref_oid(ref)) for ref in repo.references.iterator() if ref.name.startswith(target)]
     claims: dict[str, tuple[str, ...]] = {}
     with bounded_git_memory():  # every packed run is read once: caches would only grow
         _fetch_indexes(repo, remote, indexes, report, progress, claims if incoming else None)
     try:
         transport.fetch(root, remote, ["refs/tags/*:refs/tags/*"], prune=False)
-    except transport.RemoteError as exc:
+    except RemoteError as exc:
         report.skipped.append(f"tags: {exc}")
     _fetch_notes(repo, remote, report)
     store = RunStore(repo)
@@ -427,7 +429,7 @@ def pull(
             repo.references.create(local_name, commit)
             report.sent.append(local_name)
             continue
-        reason = rules.may_replace(repo, local.target, commit, where="here")
+        reason = rules.may_replace(repo, ref_oid(local), commit, where="here")
         if reason is None:
             local.set_target(commit)
             report.updated.append(local_name)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -37,12 +36,13 @@ def _setting(repo_path: str | None, env: str, key: str) -> str | None:
         return value.strip()
     if repo_path is None:
         return None
-    import pygit2
+    from gittrack.store.repo import config_value, open_repo
 
     try:
-        return str(pygit2.Repository(repo_path).config[key]).strip()
-    except (KeyError, pygit2.GitError):
+        value = config_value(open_repo(repo_path), key)
+    except GittrackError:
         return None
+    return None if value is None else value.strip()
 
 
 def enabled(repo_path: str | None) -> bool:
@@ -207,7 +207,9 @@ class Sampler:
 def average(readings: list[dict[str, float]]) -> dict[str, float]:
     """One point per metric for an interval: the mean of its readings."""
     keys = {key for reading in readings for key in reading}
-    return {key: statistics.fmean(r[key] for r in readings if key in r) for key in sorted(keys)}
+    from statistics import fmean
+
+    return {key: fmean(r[key] for r in readings if key in r) for key in sorted(keys)}
 
 
 class Monitor:

@@ -21,7 +21,7 @@ from gittrack.data.restore import Restored
 from gittrack.entities import Run
 from gittrack.errors import GittrackError, MalformedRunError, UsageError
 from gittrack.store.ids import short_id
-from gittrack.store.repo import identity, signature
+from gittrack.store.repo import identity, ref_oid, signature
 from gittrack.store.runstore import RunStore
 from gittrack.store.snapshot import RUN_DIR, without_run_dir
 from gittrack.store.timefmt import now_ms
@@ -88,7 +88,7 @@ def checkout(
     import pygit2
 
     stored = RunStore(repo).get(spec)
-    commit = repo[stored.ref.commit]
+    commit = repo[stored.ref.commit].peel(pygit2.Commit)
     outputs = _snapshot_outputs(repo, commit.tree_id, f"check out run {short_id(stored.record.id)}")
     if branch:  # the branch's tip has the run's code without .gittrack/run/
         outputs = [o for o in outputs if not o.path.startswith(f"{RUN_DIR}/")]
@@ -103,14 +103,14 @@ def checkout(
     dvc = _own_dvc(root) if outputs else None
     fetched = restore.gather(dvc, outputs)
     before = repo.head.name if not repo.head_is_detached and not repo.head_is_unborn else None
-    before_commit = None if repo.head_is_unborn else repo.head.target
+    before_commit = None if repo.head_is_unborn else ref_oid(repo.head)
     try:
         if branch:
             who = signature(*identity(repo), now_ms())
             title = f"Start from run {stored.record.name} {short_id(stored.record.id)}"
             message = f"{title}\n\nGittrack-Run: {stored.record.id}\n"
             tip = repo.create_commit(None, who, who, message, without_run_dir(repo, commit.tree_id), [commit.id])
-            repo.branches.local.create(branch, repo[tip])
+            repo.branches.local.create(branch, repo[tip].peel(pygit2.Commit))
             repo.checkout(f"refs/heads/{branch}", strategy=strategy)
         else:
             _ignore_run_folder(repo)
@@ -229,6 +229,8 @@ def reproduce(
     that file as it is today, not the code that ran. ``approve`` sees the command before it runs
     and may refuse it (``UsageError``). ``client`` is the repository's; the reproduction is
     recorded by a client of the same kind on the worktree."""
+    import pygit2
+
     original = client.get_run(spec)
     command = original.record.command
     argv = list(command.get("argv") or [])
@@ -244,11 +246,13 @@ def reproduce(
             "run's snapshot, so re-running it would run that file as it is today; pass --allow-outside to do so anyway"
         )
     run_id = short_id(original.info.run_id)
-    outputs = _snapshot_outputs(repo, repo[original.info.commit].tree_id, f"reproduce run {run_id}")
+    source = original.info.commit
+    assert source is not None  # a run read from this repository has its commit
+    outputs = _snapshot_outputs(repo, repo[source].peel(pygit2.Commit).tree_id, f"reproduce run {run_id}")
     if argv and argv[0] == "python":
         argv[0] = sys.executable
-    relative_cwd = command.get("cwd") if command.get("cwd") not in (None, ".") else ""
-    plan = Plan(original, argv, relative_cwd or ".", _foreign(repo, original), len(outputs))
+    relative_cwd = str(command.get("cwd") or ".")
+    plan = Plan(original, argv, relative_cwd, _foreign(repo, original), len(outputs))
     if approve is not None and not approve(plan):
         raise UsageError(f"not reproducing run {run_id}: its command was not approved")
     root = repo.workdir.rstrip("/")
@@ -256,7 +260,7 @@ def reproduce(
     fetched = restore.gather(dvc, outputs)  # before anything is created: a missing object stops here
     name = f"gittrack-reproduce-{run_id}-{now_ms() % 100000}"
     folder = Path(tempfile.mkdtemp(prefix="gittrack-reproduce-")) / "worktree"
-    branch = repo.branches.local.create(name, repo[original.info.commit])
+    branch = repo.branches.local.create(name, repo[source].peel(pygit2.Commit))
     worktree = repo.add_worktree(name, str(folder), branch)
     try:
         data = restore.write(dvc, folder, outputs, progress)
@@ -317,7 +321,7 @@ def _entry_not_in_snapshot(repo: pygit2.Repository, run: Run) -> str | None:
     import pygit2
 
     entry = run.record.command.get("entry_point")
-    if not isinstance(entry, str) or not entry:
+    if not isinstance(entry, str) or not entry or run.info.commit is None:
         return None
     parts = Path(entry).as_posix().split("/")
     if Path(entry).is_absolute() or ".." in parts:

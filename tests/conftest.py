@@ -1,4 +1,4 @@
-"""Fixtures: a throwaway HOME with a git identity, fresh repositories, clean fluent state."""
+"""Fixtures: a throwaway HOME with a git identity, fresh repositories, a fresh process state."""
 
 from __future__ import annotations
 
@@ -50,17 +50,13 @@ def git(cwd: Path, *args: str, check: bool = True) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _clean_fluent_state():
-    """Every test starts with no active run and no cached clients."""
-    import gittrack.fluent as fluent
+def _fresh_process_state():
+    """Every test starts as a fresh process would: no active run, no experiment or tracking URI
+    selected, autologging off, no cached clients (runs a test left open end KILLED)."""
+    import gittrack
 
     yield
-    while fluent._stack:
-        top = fluent._stack.pop()
-        top._client._writers.clear()
-    fluent._clients.clear()
-    fluent._experiment = None
-    fluent._warned_ignored = False
+    gittrack.reset_state()
 
 
 @pytest.fixture
@@ -102,9 +98,6 @@ def dvc_project(repo: Path) -> Path:
 def autologging(dvc_project: Path):
     """Autologging on for the test, then off again (patches undone, runs it left open ended)."""
     import gittrack
-    from gittrack.autologging import _patch
 
-    _patch._warned.clear()
     yield gittrack.autolog
     gittrack.autolog(disable=True)
-    _patch._warned.clear()

@@ -203,6 +203,27 @@ def test_log_input_track_adds_to_dvc(dvc_repo: Path) -> None:
     assert (dvc_repo / "data" / "valid.csv.dvc").exists()
 
 
+def test_a_dataset_is_one_input_per_name_and_digest_with_its_first_context(repo: Path) -> None:
+    from gittrack.data.datasets import describe
+
+    described = describe(pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]}))
+    client = gittrack.Client()
+    run_id = client.create_run(run_name="datasets").info.run_id
+    for name, context in (("dataset", "train"), ("dataset", "eval"), ("valid", "eval")):
+        client.log_dataset(run_id, name, described.digest, context, source='{"tags": {}}', source_type="code",
+                           schema=described.schema, profile=described.profile)  # fmt: skip
+    client.set_terminated(run_id)
+    inputs = client.get_run(run_id).record.inputs
+    assert [(i["name"], i["context"], i["path"]) for i in inputs] == [("dataset", "train", "dataset"),
+                                                                       ("valid", "eval", "valid")]  # fmt: skip
+    columns = json.loads(inputs[0]["schema"])["mlflow_colspec"]
+    assert columns == [
+        {"type": "double", "name": "a", "required": True},
+        {"type": "string", "name": "b", "required": True},
+    ]
+    assert (inputs[0]["source_type"], inputs[0]["dataset_source"], inputs[0]["md5"]) == ("code", '{"tags": {}}', None)
+
+
 def test_models_round_trip_for_each_flavor(dvc_repo: Path, tmp_path: Path) -> None:
     from sklearn.linear_model import LinearRegression
 
@@ -233,6 +254,32 @@ def test_models_round_trip_for_each_flavor(dvc_repo: Path, tmp_path: Path) -> No
     assert "- -1\n    - 3" in arr_yaml
     assert "dtype: float32" in arr_yaml
     assert ref.startswith("refs/runs/")
+
+
+def test_saved_model_folders_load_back_with_their_code(dvc_repo: Path, tmp_path: Path) -> None:
+    from gittrack.flavors import load_folder, save_model
+
+    def add_code(folder: Path, meta: dict) -> None:  # what the MLflow layer does for code_paths
+        (folder / "code").mkdir()
+        (folder / "code" / "shipped_helper.py").write_text("FACTOR = 3\n")
+        meta["code"] = "code"
+
+    saved = save_model(Doubler(), tmp_path / "saved", flavor="python", extra=add_code)
+    assert saved["code"] == "code"
+    assert load_folder(tmp_path / "saved").predict([2]) == [4]
+    import shipped_helper  # the model's code folder is on sys.path once it loads
+
+    assert shipped_helper.FACTOR == 3
+    with pytest.raises(gittrack.UsageError, match="not empty"):
+        save_model(Doubler(), tmp_path / "saved")
+    client = gittrack.Client()
+    run_id = client.create_run(experiment="models").info.run_id
+    client.log_model(run_id, Doubler(), name="m", entry={"model_type": "doubler"})
+    client.set_terminated(run_id)
+    [artifact] = client.get_run(run_id).record.artifacts
+    assert (artifact["model_type"], artifact["flavor"]) == ("doubler", "python")  # kept in the run record
+    folder = Path(client.model_folder(f"runs:/{run_id}/m"))
+    assert load_folder(folder).predict([1]) == [2]
 
 
 def test_pytorch_flavor(dvc_repo: Path) -> None:
@@ -308,10 +355,15 @@ def test_symlinks_out_of_a_logged_folder_are_not_followed(dvc_repo: Path, tmp_pa
     assert sorted(p.name for p in out.iterdir()) == ["ok.txt"]
 
 
-def test_artifacts_need_dvc_set_up(repo: Path, tmp_path: Path) -> None:
+def test_the_first_artifact_sets_dvc_up_once(repo: Path, tmp_path: Path, caplog) -> None:
     (tmp_path / "f").write_text("x")
-    with gittrack.start_run(), pytest.raises(gittrack.UsageError, match="gittrack init"):
+    with gittrack.start_run() as active:
         gittrack.log_artifact(tmp_path / "f")
+        gittrack.log_artifact(tmp_path / "f", "again")
+    assert (repo / ".dvc" / "config").is_file()
+    assert caplog.text.count("set up DVC") == 1
+    assert "gittrack init --commit --dvc-remote URL" in caplog.text
+    assert Path(gittrack.download_artifacts(active.run_id, "again/f")).read_text() == "x"
 
 
 def test_artifacts_cli(dvc_repo: Path, tmp_path: Path) -> None:

@@ -45,15 +45,20 @@ def test_xgboost_train_logs_each_iteration_early_stopping_importance_and_booster
     assert run.data.params["eta"] == "0.5"
     assert run.data.params["num_boost_round"] == "30"
     assert run.data.params["early_stopping_rounds"] == "2"
+    assert {"maximize", "verbose_eval", "custom_metric"} <= set(run.data.params)  # train's arguments, as MLflow
     rounds = booster.num_boosted_rounds()
     assert rounds < 30  # it stopped early
     for name in ("train", "valid"):
+        values = evals_result[name]["logloss"]
         assert _history(run_id, f"{name}-logloss") == [
-            (step, pytest.approx(value)) for step, value in enumerate(evals_result[name]["logloss"])
+            *((step, pytest.approx(value)) for step, value in enumerate(values)),
+            (rounds, pytest.approx(values[booster.best_iteration])),  # the best iteration's, after the last
         ]
     assert run.data.metrics["best_iteration"] == booster.best_iteration
     assert run.data.metrics["stopped_iteration"] == rounds - 1
-    assert run.data.metrics["best_score"] == pytest.approx(booster.best_score)
+    assert "best_score" not in run.data.metrics  # MLflow does not log it
+    datasets = {(i["name"], i["context"]) for i in run.record.inputs}
+    assert datasets == {("dataset", "train"), ("train", "eval"), ("valid", "eval")}
     assert _json_artifact(run_id, "feature_importance_weight.json") == booster.get_score(importance_type="weight")
     assert "feature_importance_weight.png" in {a["path"] for a in run.record.artifacts}
     loaded = gittrack.load_model(f"runs:/{run_id}/model")
@@ -70,13 +75,16 @@ def test_xgboost_classifier_logs_params_eval_metrics_and_the_fitted_wrapper(auto
     gittrack.autolog(disable=True)
 
     run = gittrack.get_run(run_id)
-    assert run.data.params["n_estimators"] == "6"
+    assert run.data.params["num_boost_round"] == "6"  # the train() under fit(): MLflow's params
     assert run.data.params["learning_rate"] == "0.3"
+    assert "n_estimators" not in run.data.params
     results = model.evals_result()
     assert [s for s, _ in _history(run_id, "validation_1-logloss")] == list(range(6))
     assert [v for _, v in _history(run_id, "validation_1-logloss")] == pytest.approx(results["validation_1"]["logloss"])
-    assert "training_accuracy_score" in run.data.metrics
+    assert not [k for k in run.data.metrics if k.startswith("training_")]  # as MLflow
     assert "best_iteration" not in run.data.metrics  # no early stopping
+    datasets = {(i["name"], i["context"]) for i in run.record.inputs}
+    assert datasets == {("dataset", "train"), ("validation_0", "eval"), ("validation_1", "eval")}
     assert set(_json_artifact(run_id, "feature_importance_gain.json")) <= {f"f{i}" for i in range(4)}
     loaded = gittrack.load_model(f"runs:/{run_id}/model")
     assert isinstance(loaded, xgb.XGBClassifier)
@@ -99,13 +107,16 @@ def test_lightgbm_train_logs_each_iteration_early_stopping_importance_and_booste
     run = gittrack.get_run(run_id)
     assert run.data.params["num_leaves"] == "4"
     assert run.data.params["num_boost_round"] == "40"
+    values = recorded["valid"]["binary_logloss"]
     assert _history(run_id, "valid-binary_logloss") == [
-        (step, pytest.approx(value)) for step, value in enumerate(recorded["valid"]["binary_logloss"])
+        *((step, pytest.approx(value)) for step, value in enumerate(values)),
+        (len(values), pytest.approx(values[booster.best_iteration - 1])),  # the best iteration's, after the last
     ]
-    assert booster.current_iteration() < 40
-    assert run.data.metrics["best_iteration"] == booster.best_iteration - 1  # a step of the histories
-    assert run.data.metrics["stopped_iteration"] == booster.current_iteration() - 1
-    assert run.data.metrics["best_score"] == pytest.approx(booster.best_score["valid"]["binary_logloss"])
+    assert len(values) < 40  # it stopped early
+    assert run.data.metrics["best_iteration"] == booster.best_iteration  # LightGBM's count from 1, as MLflow
+    assert run.data.metrics["stopped_iteration"] == len(values)  # the iterations run, as MLflow
+    assert run.data.metrics["valid-binary_logloss"] == pytest.approx(booster.best_score["valid"]["binary_logloss"])
+    assert run.data.params["keep_training_booster"] == "False"
     split = _json_artifact(run_id, "feature_importance_split.json")
     assert split == dict(zip(booster.feature_name(), booster.feature_importance("split").tolist(), strict=True))
     assert "feature_importance_gain.json" in {a["path"] for a in run.record.artifacts}
@@ -124,10 +135,10 @@ def test_lightgbm_classifier_logs_params_eval_metrics_and_the_fitted_wrapper(aut
     gittrack.autolog(disable=True)
 
     run = gittrack.get_run(run_id)
-    assert run.data.params["n_estimators"] == "5"
+    assert run.data.params["num_boost_round"] == "5"  # the train() under fit(): MLflow's params
     assert run.data.params["num_leaves"] == "4"
     assert [s for s, _ in _history(run_id, "valid_0-binary_logloss")] == list(range(5))
-    assert "training_f1_score" in run.data.metrics
+    assert set(run.data.metrics) == {"valid_0-binary_logloss"}
     loaded = gittrack.load_model(f"runs:/{run_id}/model")
     assert isinstance(loaded, lgb.LGBMClassifier)
     np.testing.assert_array_equal(loaded.predict_proba(X_valid), model.predict_proba(X_valid))

@@ -9,7 +9,7 @@ import textwrap
 import types
 
 import gittrack
-from gittrack.autologging import _hooks
+from gittrack.integrations import _hooks
 
 FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "torch", "lightning", "optuna", "hyperopt", "transformers", "psutil",
               "numpy", "pygit2", "pynvml")  # fmt: skip

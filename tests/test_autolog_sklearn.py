@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import textwrap
@@ -12,12 +13,13 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_iris, make_regression
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
-from sklearn.metrics import accuracy_score, mean_squared_error
+from sklearn.metrics import accuracy_score, mean_squared_error, precision_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 import gittrack
+from gittrack.data.datasets import describe_frame
 from gittrack.store.yamlio import load_yaml
 from tests.conftest import BIN, git
 
@@ -32,7 +34,7 @@ def _only_run() -> gittrack.Run:
     return run
 
 
-def test_fit_records_params_metrics_model_and_training_data(autologging) -> None:
+def test_fit_records_params_metrics_tags_model_and_training_dataset(autologging) -> None:
     X, y = _regression()
     autologging()
     model = Ridge(alpha=0.5).fit(X, y)
@@ -62,25 +64,45 @@ def test_fit_records_params_metrics_model_and_training_data(autologging) -> None
     assert meta["flavor"] == "sklearn"
     assert meta["signature"]["inputs"]["columns"] == [{"name": c, "dtype": "float64"} for c in "abc"]
     assert meta["signature"]["outputs"] == {"type": "ndarray", "shape": [-1], "dtype": "float64"}
-    [data] = [i for i in run.record.inputs if i.get("name") == "training_data"]
-    assert data["md5"].endswith(".dir")
-    assert data["nfiles"] == 2  # X.csv and y.npy
+    assert run.data.tags["estimator_name"] == "Ridge"
+    assert run.data.tags["estimator_class"] == "sklearn.linear_model._ridge.Ridge"
+    assert run.data.tags["mlflow.autologging"] == "sklearn"  # a run autologging started
+    assert "Ridge(alpha=0.5)" in Path(gittrack.download_artifacts(run_id, "estimator.html")).read_text()
+    [data] = run.record.inputs
+    assert (data["name"], data["context"], data["source_type"], data["md5"]) == ("dataset", "train", "code", None)
+    assert data["digest"] == describe_frame(X).digest  # a DataFrame's target is not part of it
+    assert json.loads(data["profile"]) == {"num_rows": 40, "num_elements": 120}
+    assert json.loads(data["schema"])["mlflow_colspec"][0] == {"type": "double", "name": "a", "required": True}
 
 
-def test_the_same_data_gives_the_same_input_hash(autologging) -> None:
+def test_the_same_data_gives_the_same_dataset_digest(autologging) -> None:
     X, y = _regression()
-    autologging()
-    Ridge().fit(X, y)
+    autologging(log_models=False)
+    Ridge().fit(X.to_numpy(), y)
     first = gittrack.autolog.last_run_id()
-    LinearRegression().fit(X, y)
+    LinearRegression().fit(X.to_numpy(), y)
     second = gittrack.autolog.last_run_id()
-    Ridge().fit(X, y * 2)
+    Ridge().fit(X.to_numpy(), y * 2)
     third = gittrack.autolog.last_run_id()
     gittrack.autolog(disable=True)
-    hashes = [next(i["md5"] for i in gittrack.get_run(r).record.inputs if i.get("name") == "training_data")
-              for r in (first, second, third)]  # fmt: skip
-    assert hashes[0] == hashes[1] != hashes[2]
+    digests = [[i["digest"] for i in gittrack.get_run(r).record.inputs] for r in (first, second, third)]
+    assert digests[0] == digests[1] != digests[2]
     assert [gittrack.get_run(r).info.status for r in (first, second, third)] == ["FINISHED"] * 3
+
+
+def test_predictions_log_their_data_as_an_eval_dataset_once(autologging) -> None:
+    X, y = load_iris(return_X_y=True)
+    autologging(log_models=False)
+    model = LogisticRegression(max_iter=300).fit(X, y)
+    X_test = X[::3]
+    model.predict(X_test)
+    model.predict_proba(X_test)  # the same data: one input
+    run_id = gittrack.autolog.last_run_id()
+    gittrack.autolog(disable=True)
+    inputs = {
+        (i["context"], json.loads(i["profile"])["features_shape"][0]) for i in gittrack.get_run(run_id).record.inputs
+    }
+    assert inputs == {("train", 150), ("eval", 50)}
 
 
 def test_classifier_metrics_use_mlflow_names(autologging) -> None:
@@ -94,8 +116,26 @@ def test_classifier_metrics_use_mlflow_names(autologging) -> None:
         "training_log_loss", "training_roc_auc", "training_score",
     }  # fmt: skip
     assert run.data.metrics["training_accuracy_score"] == run.data.metrics["training_score"]
-    assert run.record.artifacts == []
+    assert {a["path"] for a in run.record.artifacts} == {"estimator.html", "training_confusion_matrix.png"}
     assert run.record.inputs == []
+
+
+def test_binary_classifiers_get_mlflows_plots_and_pos_label_metrics(autologging) -> None:
+    X, y = load_iris(return_X_y=True)
+    X, y = X[y < 2], y[y < 2]
+    autologging.sklearn(False, False, True, False, pos_label=1)  # MLflow's positional order
+    model = LogisticRegression(max_iter=300).fit(X, y)
+    gittrack.autolog(disable=True)
+    run = _only_run()
+    assert {a["path"] for a in run.record.artifacts} == {
+        "model", "estimator.html", "training_confusion_matrix.png", "training_roc_curve.png",
+        "training_precision_recall_curve.png",
+    }  # fmt: skip
+    assert run.record.inputs == []  # log_datasets=False, the fourth argument
+    meta = load_yaml(Path(gittrack.download_artifacts(run.info.run_id, "model"), "model.yaml").read_bytes(), "")
+    assert meta["signature"] is None  # log_model_signatures=False, the second argument
+    expected = precision_score(y, model.predict(X), pos_label=1, average="binary")
+    assert run.data.metrics["training_precision_score"] == pytest.approx(expected)
 
 
 def test_a_pipeline_is_one_run_with_its_steps_params(autologging) -> None:
@@ -121,8 +161,10 @@ def test_grid_search_logs_best_params_and_a_child_run_per_candidate(autologging)
     parent = gittrack.get_run(parent_id)
     assert parent.data.params["best_alpha"] == str(search.best_params_["alpha"])
     assert parent.data.params["estimator"] == "Ridge()"
+    assert "estimator__alpha" not in parent.data.params  # the search's own params, as MLflow
     assert parent.data.metrics["best_cv_score"] == pytest.approx(search.best_score_)
-    assert {a["path"] for a in parent.record.artifacts} == {"model", "best_estimator", "cv_results.csv"}
+    assert {a["path"] for a in parent.record.artifacts} == {"model", "best_estimator", "cv_results.csv",
+                                                            "estimator.html"}  # fmt: skip
     best = gittrack.load_model(f"runs:/{parent_id}/best_estimator")
     np.testing.assert_array_equal(best.predict(X), search.best_estimator_.predict(X))
 
@@ -135,7 +177,18 @@ def test_grid_search_logs_best_params_and_a_child_run_per_candidate(autologging)
     top = ranked[0]
     assert top.data.metrics["rank_test_score"] == 1
     assert top.data.metrics["mean_test_score"] == pytest.approx(search.best_score_)
-    assert {"split0_test_score", "split1_test_score", "std_test_score", "mean_fit_time"} <= set(top.data.metrics)
+    assert set(top.data.metrics) == {
+        "mean_test_score",
+        "std_test_score",
+        "rank_test_score",
+        "mean_fit_time",
+        "std_fit_time",
+        "mean_score_time",
+        "std_score_time",
+    }  # no per-split metrics
+    assert set(top.data.params) == set(Ridge().get_params())  # the estimator's params, the candidate's values
+    assert top.data.tags["estimator_name"] == "Ridge"
+    assert top.data.tags["mlflow.autologging"] == "sklearn"
     assert all(r.info.status == "FINISHED" for r in children)
 
 
@@ -165,12 +218,46 @@ def test_post_training_metrics_are_named_after_the_dataset_variable(autologging)
     metrics = gittrack.get_run(run_id).data.metrics
     assert metrics["accuracy_score_X_test"] == pytest.approx(accuracy)
     assert metrics["LogisticRegression_score_X_test"] == pytest.approx(score)
-    assert metrics["accuracy_score_X_test-2"] == pytest.approx(accuracy_small)
+    assert metrics["accuracy_score-2_X_test-2"] == pytest.approx(accuracy_small)  # the 2nd call, other data
     assert not [k for k in metrics if k.startswith("accuracy_score_y")]
+    assert json.loads(Path(gittrack.download_artifacts(run_id, "metric_info.json")).read_text()) == {
+        "LogisticRegression_score_X_test": "LogisticRegression.score(X=X_test, y=y_test)",
+        "accuracy_score-2_X_test-2": "accuracy_score(y_true=<ndarray>, y_pred=<ndarray>)",
+        "accuracy_score_X_test": "accuracy_score(y_true=y_test, y_pred=<ndarray>)",
+    }
+
+
+def test_registered_model_name_registers_every_trained_model(autologging) -> None:
+    X, y = _regression()
+    autologging.sklearn(registered_model_name="ridge", log_datasets=False)
+    Ridge().fit(X, y)
+    first = gittrack.autolog.last_run_id()
+    Ridge(alpha=2.0).fit(X, y)
+    second = gittrack.autolog.last_run_id()
+    gittrack.autolog(disable=True)
+    client = gittrack.Client()
+    assert [client.get_model_version("ridge", v)["run_id"] for v in ("v0.0.1", "v0.0.2")] == [first, second]
+
+
+def test_data_preparation_and_cross_validation_start_no_runs(autologging) -> None:
+    from sklearn import model_selection
+    from sklearn.preprocessing import LabelEncoder
+
+    X, y = _regression()
+    autologging(log_models=False)
+    StandardScaler().fit_transform(X)
+    LabelEncoder().fit(y > 0)
+    model_selection.cross_val_score(Ridge(), X, y, cv=2)  # looked up after autolog(), as MLflow's patch needs
+    assert gittrack.list_runs() == []  # as MLflow: neither is a training of its own
+    Pipeline([("scale", StandardScaler()), ("ridge", Ridge())]).fit(X, y)
+    gittrack.autolog(disable=True)
+    [run] = gittrack.list_runs()
+    assert run.data.tags["estimator_name"] == "Pipeline"
+    assert run.data.params["scale__with_mean"] == "True"
 
 
 def test_a_failure_inside_logging_is_warned_once_and_fit_returns(autologging, monkeypatch, caplog) -> None:
-    from gittrack.autologging import sklearn as autolog_sklearn
+    from gittrack.integrations import _autolog_sklearn as autolog_sklearn
 
     def broken(*args, **kwargs):
         raise RuntimeError("injected failure")
@@ -262,4 +349,4 @@ def test_a_script_with_only_autolog_records_a_complete_run(dvc_project: Path) ->
     model = gittrack.load_model(f"runs:/{run.info.run_id}/model")
     X, y = load_iris(return_X_y=True)
     assert (model.predict(X) == y).mean() > 0.9
-    assert [i["name"] for i in run.record.inputs if i.get("source") == "log_input"] == ["training_data"]
+    assert [(i["name"], i["context"]) for i in run.record.inputs] == [("dataset", "train")]

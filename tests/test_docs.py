@@ -88,7 +88,8 @@ def autologged_forest(s: Scenario) -> None:
     run = gittrack.get_run(run_id)
     assert run.data.params["n_estimators"] == "100"
     assert "training_accuracy_score" in run.data.metrics
-    assert [a["path"] for a in run.record.artifacts] == ["model"]
+    assert {"model", "estimator.html", "training_confusion_matrix.png"} <= {a["path"] for a in run.record.artifacts}
+    assert [(i["name"], i["context"]) for i in run.record.inputs if "digest" in i] == [("dataset", "train")]
 
 
 README = Page(
@@ -174,27 +175,29 @@ def tree_paths(code: str) -> list[str]:
 
 
 def package_tree(s: Scenario, block) -> None:
-    """Every path of the tree exists; every module is in it, inside a folder it shows whole, or
-    named among the old import paths the page lists."""
+    """Every path of the tree exists; every module is in it, or inside a folder it shows whole."""
     listed = tree_paths(block.code)
     assert [path for path in listed if not (ROOT / path).exists()] == []
-    page = (ROOT / "docs/architecture.md").read_text()
-    old = re.findall(r"`(gittrack\.[\w.*]+)`", page.split("Old import paths")[1])
-    old_paths = {name.replace(".", "/").replace("/*", "/") + ("" if name.endswith("*") else ".py") for name in old}
     folders = {p for p in listed if p.endswith("/")}
-    whole = {f for f in folders | old_paths if f.endswith("/") and not any(p != f and p.startswith(f) for p in listed)}
+    whole = {f for f in folders if not any(p != f and p.startswith(f) for p in listed)}
     unlisted = [
         path
         for path in (str(f.relative_to(ROOT)) for f in (ROOT / "gittrack").rglob("*.py"))
-        if not Path(path).name.startswith("_")
-        and path not in listed
-        and path not in old_paths
-        and not any(path.startswith(folder) for folder in whole)
+        if not Path(path).name.startswith("_") and path not in listed and not any(path.startswith(f) for f in whole)
     ]
     assert unlisted == [], f"modules docs/architecture.md does not show: {unlisted}"
 
 
-ARCHITECTURE = Page("docs/architecture.md", checks={"gittrack/": package_tree})
+def layers_block(s: Scenario, block) -> None:
+    """The layers block is the one tests/test_layers.py enforces, and it places every module."""
+    from tests import test_layers
+
+    assert test_layers.ARCHITECTURE.read_text().count(block.code) == 1
+    for module in test_layers.MODULES:
+        test_layers._layer(module)  # raises for a module in no layer
+
+
+ARCHITECTURE = Page("docs/architecture.md", checks={"gittrack/": package_tree, "cli:": layers_block})
 
 
 # -- docs/autolog.md -----------------------------------------------------------------------------
@@ -260,6 +263,13 @@ def post_training_metrics(s: Scenario) -> None:
     assert {"accuracy_score_X_test", "LogisticRegression_score_X_test"} <= set(metrics), metrics
 
 
+def search_children(s: Scenario) -> None:
+    runs = s.ns["runs"]
+    assert len(runs) == 5, runs  # the best 5 of 6 candidates
+    assert set(runs["params.kernel"]) == {"linear", "rbf"}
+    assert runs["metrics.mean_test_score"].notna().all()
+
+
 def lightning_run(s: Scenario) -> None:
     import gittrack
 
@@ -288,6 +298,12 @@ X, y = make_classification(n_samples=120, n_features=4, random_state=0)
 X_train, X_test, y_train, y_test = X[:90], X[90:], y[:90], y[90:]
 """,
     before={
+        "runs = gittrack.search_runs(": define(
+            "from sklearn.datasets import load_iris\nfrom sklearn.model_selection import GridSearchCV\n"
+            "from sklearn.svm import SVC\n"
+            "GridSearchCV(SVC(), {'kernel': ['linear', 'rbf'], 'C': [1, 5, 10]}).fit(*load_iris(return_X_y=True))\n"
+            "parent_id = gittrack.autolog.last_run_id()"
+        ),
         "model = LogisticRegression()": define(  # looked up after autolog(), as the page says they must be
             "from sklearn.linear_model import LogisticRegression\nfrom sklearn.metrics import accuracy_score"
         ),
@@ -296,6 +312,7 @@ X_train, X_test, y_train, y_test = X[:90], X[90:], y[:90], y[90:]
     },
     after={
         "import gittrack": lambda s: s.ns["gittrack"].autolog.last_run_id() is not None,
+        "runs = gittrack.search_runs(": search_children,
         "model = LogisticRegression()": post_training_metrics,
         "from gittrack.integrations.lightning import GittrackLogger": lightning_run,
         "with gittrack.start_run(run_name=": optuna_runs,
@@ -923,14 +940,6 @@ def test_page(path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
             import gittrack
 
             gittrack.autolog(disable=True)
-        if "gittrack.mlflow.tracking.fluent" in sys.modules:  # a page that used gittrack.mlflow: its state forgotten
-            from gittrack.mlflow import _pending, _state
-            from gittrack.mlflow.tracking import fluent
-
-            _state.reset()
-            fluent._last_run_id = None
-            fluent._experiment_set = False
-            _pending._pending.clear()
 
 
 def test_blocks_are_read_with_their_markers(tmp_path: Path) -> None:

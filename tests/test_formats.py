@@ -66,6 +66,44 @@ def test_run_yaml_round_trips(params, tags, metrics, experiment) -> None:
 
 
 @given(
+    params=st.dictionaries(keys, values, max_size=5),
+    tags=st.dictionaries(keys, values, max_size=5),
+    experiment=st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=20),
+    author=st.from_regex(r"[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ '-]{0,18}[A-Za-zÀ-ÿ]", fullmatch=True),  # git trims other ends
+)
+@settings(max_examples=30)
+def test_start_records_round_trip(params, tags, experiment, author) -> None:
+    import pygit2
+
+    from gittrack.store.naming import run_ref
+    from gittrack.store.starts import dump_start_records, load_start_records
+
+    record = _record(params, tags, {}, experiment)
+    record.end_time, record.status = None, "RUNNING"
+    ref = run_ref(experiment, record.id)
+    tree, run_tree, parent = (pygit2.Oid(hex=f"{n}" * 40) for n in "abc")
+    signature = pygit2.Signature(author, "a@example.com", 1_700_000_000, 60)
+    data = dump_start_records([(ref, record, tree, run_tree, [parent], signature)]) + b"   "  # padded in place
+    [(back_ref, back, back_tree, back_run_tree, parents, back_signature)] = load_start_records(data)
+    assert (back_ref, back_tree, back_run_tree, parents) == (ref, tree, run_tree, [parent])
+    assert (back.id, back.experiment, back.params, back.tags) == (record.id, experiment, params, tags)
+    assert (back_signature.name, back_signature.time, back_signature.offset) == (author, 1_700_000_000, 60)
+    assert load_start_records(dump_start_records([])) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "{}", '{"format": "gittrack-start 2", "runs": []}', '{"format": "gittrack-start 1", "runs": [{}]}',
+     '{"format": "gittrack-start 1", "runs": [{"ref": "refs/heads/main"}]}', "[1]", '{"format": "gittrack-st'],
+)  # fmt: skip
+def test_malformed_start_records_are_refused(text: str) -> None:
+    from gittrack.store.starts import load_start_records
+
+    with pytest.raises(MalformedRunError, match="is not a file of start records"):
+        load_start_records(text.encode())
+
+
+@given(
     params=st.dictionaries(keys, values, max_size=5),  # gittrack refuses NUL in values (test_tracking)
     tags=st.dictionaries(keys, values, max_size=5),
     metrics=st.dictionaries(keys, floats, max_size=5),

@@ -1,6 +1,7 @@
-"""The layering of docs/architecture.md, checked from the code's imports (ast): cli -> API -> core,
-no module importing upward, no import cycle (imports inside functions count too), no module
-taking another's private name, and the registry package read bottom-up."""
+"""The layering declared in docs/architecture.md (its ```layers block), checked from the code's
+imports (ast): cli -> API -> core, no module importing upward (annotations included), no import
+cycle (imports inside functions count too), no module taking another's private name, and the
+registry package read bottom-up."""
 
 from __future__ import annotations
 
@@ -10,13 +11,21 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "gittrack"
-CORE = ("gittrack.store", "gittrack.data", "gittrack.query", "gittrack.errors", "gittrack._version", "gittrack._moved")
-SEARCH_CORE = ("gittrack.search.filter", "gittrack.search.order", "gittrack.search.evaluate", "gittrack.search.sql",
-               "gittrack.search.frame", "gittrack.search.rows", "gittrack.search.cache")  # fmt: skip
-CORE_MODULES = ("gittrack.registry.tags", "gittrack.registry.state", "gittrack.registry.write",
-                "gittrack.registry.desired", "gittrack.registry.policy")  # fmt: skip
-# the registry package bottom-up: a module may import only those before it
-REGISTRY_ORDER = ["tags", "state", "write", "desired", "policy", "service", "promotions"]
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
+
+
+def _declared() -> tuple[dict[str, list[str]], list[str]]:
+    """The ```layers block of docs/architecture.md: layer -> module names, and the registry's order."""
+    text = ARCHITECTURE.read_text().split("```layers\n", 1)[1].split("```", 1)[0]
+    layers: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        layer, _, names = line.partition(":")
+        layers.setdefault(layer.strip(), []).extend(names.split())
+    return layers, layers.pop("registry")
+
+
+LAYERS, REGISTRY_ORDER = _declared()
+_RANK = {"core": 0, "api": 1, "cli": 2}
 
 
 def _name(path: Path) -> str:
@@ -61,33 +70,38 @@ def _type_checking_lines(path: Path) -> set[int]:
     return lines
 
 
-def _graph() -> dict[str, dict[str, list[str]]]:
+def _graph(annotations: bool = False) -> dict[str, dict[str, list[str]]]:
+    """module -> {module it imports: names it takes}; ``annotations``: ``TYPE_CHECKING`` imports too."""
     graph: dict[str, dict[str, list[str]]] = {}
     for name, path in MODULES.items():
-        skip = _type_checking_lines(path)
+        skip = set() if annotations else _type_checking_lines(path)
         edges = graph.setdefault(name, {})
         for target, names, line in _imports(path):
-            if line in skip or target == name:
-                continue
+            if line in skip or target == name or name.startswith(target + "."):
+                continue  # a module always runs its own packages' __init__ first: no edge of its own
             while target not in MODULES and "." in target:
                 target = target.rpartition(".")[0]
             edges.setdefault(target, []).extend(names)
     return graph
 
 
-GRAPH = _graph()
+GRAPH = _graph()  # what runs: imports at module level and inside functions
+TYPED = _graph(annotations=True)  # and what annotations name: layers hold for those too
 
 
 def _layer(module: str) -> int:
-    if module in ("gittrack.cli", "gittrack.__main__") or module.startswith("gittrack.cli."):
-        return 2
-    if module.startswith(CORE) or module in CORE_MODULES + SEARCH_CORE or module == "gittrack.registry":
-        return 0
-    return 1
+    """The rank of the most specific declared name covering ``module`` (core 0, api 1, cli 2)."""
+    best, rank = "", None
+    for layer, names in LAYERS.items():
+        for name in names:
+            if (module == name or module.startswith(name + ".")) and len(name) > len(best):
+                best, rank = name, _RANK[layer]
+    assert rank is not None, f"{module} is in no layer of docs/architecture.md"
+    return rank
 
 
 def test_no_module_imports_a_higher_layer() -> None:
-    upward = [f"{a} -> {b}" for a, edges in GRAPH.items() for b in edges
+    upward = [f"{a} -> {b}" for a, edges in TYPED.items() for b in edges
               if b != "gittrack" and _layer(b) > _layer(a)]  # fmt: skip
     assert upward == []
 
@@ -113,7 +127,7 @@ def test_no_import_cycles() -> None:
 
 
 def test_no_module_takes_another_modules_private_name() -> None:
-    private = [f"{a} takes {b}.{n}" for a, edges in GRAPH.items() for b, names in edges.items()
+    private = [f"{a} takes {b}.{n}" for a, edges in TYPED.items() for b, names in edges.items()
                for n in names if n.startswith("_") and not n.startswith("__")]  # fmt: skip
     assert private == []
 
@@ -121,46 +135,30 @@ def test_no_module_takes_another_modules_private_name() -> None:
 @pytest.mark.parametrize("module", REGISTRY_ORDER)
 def test_the_registry_package_reads_bottom_up(module: str) -> None:
     name = f"gittrack.registry.{module}"
-    if name not in GRAPH:
+    if name not in TYPED:
         pytest.fail(f"{name} is missing")
     later = set(REGISTRY_ORDER[REGISTRY_ORDER.index(module) + 1 :])
-    above = [b for b in GRAPH[name] if b.startswith("gittrack.registry.") and b.rpartition(".")[2] in later]
+    above = [b for b in TYPED[name] if b.startswith("gittrack.registry.") and b.rpartition(".")[2] in later]
     assert above == []
 
 
 def test_the_cli_uses_only_the_public_api() -> None:
     allowed = ("gittrack", "gittrack.errors", "gittrack._version", "gittrack.ui")  # the UI package is public
-    reaching = [f"{a} -> {b}" for a, edges in GRAPH.items() if _layer(a) == 2
+    reaching = [f"{a} -> {b}" for a, edges in TYPED.items() if _layer(a) == 2
                 for b in edges if _layer(b) != 2 and b not in allowed]  # fmt: skip
     assert reaching == []
 
 
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [("gittrack.sharing", "gittrack.sync"), ("gittrack.models", "gittrack.flavors"),
-     ("gittrack.modelregistry", "gittrack.registry.service"), ("gittrack.query.filter", "gittrack.search.filter"),
-     ("gittrack.store.index", "gittrack.search.cache"), ("gittrack.store.rows", "gittrack.search.rows")],
-)  # fmt: skip
-def test_moved_modules_keep_their_old_import_path_for_a_release(old: str, new: str) -> None:
-    import importlib
-    import sys
-
-    sys.modules.pop(old, None)
-    with pytest.warns(DeprecationWarning, match=f"{old} is deprecated: import {new}"):
-        module = importlib.import_module(old)
-    assert module is importlib.import_module(new)
-
-
-def test_renamed_functions_keep_their_old_names() -> None:
-    import importlib
-    import sys
-
-    sys.modules.pop("gittrack.launcher", None)
-    with pytest.warns(DeprecationWarning, match="gittrack.launcher is deprecated"):
-        launcher = importlib.import_module("gittrack.launcher")
-    from gittrack.search.cache import RunIndex, SearchCache
-    from gittrack.store.packing import IndexMerge, Intake, merge_fetched, take_in
-
-    assert (take_in, Intake) == (merge_fetched, IndexMerge)
-    assert RunIndex is SearchCache
-    assert callable(launcher.run_command)
+def test_no_module_imports_another_packages_private_module() -> None:
+    """``gittrack.pkg._internal`` is for ``gittrack.pkg`` and its modules only."""
+    reaching = []
+    for importer, edges in TYPED.items():
+        for imported in edges:
+            parts = imported.split(".")
+            private = next((i for i, part in enumerate(parts) if i > 1 and part.startswith("_")), None)
+            if private is None or parts[private].startswith("__"):
+                continue
+            owner = ".".join(parts[:private])
+            if importer != owner and not importer.startswith(owner + "."):
+                reaching.append(f"{importer} -> {imported}")
+    assert reaching == []

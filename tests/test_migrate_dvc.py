@@ -11,6 +11,8 @@ import pytest
 import gittrack
 from tests.conftest import BIN, git
 
+pytestmark = pytest.mark.slow  # real DVC repositories and experiments: end to end
+
 TRAIN = """\
 import json, os, yaml
 p = yaml.safe_load(open("params.yaml"))

@@ -16,6 +16,8 @@ import gittrack
 from gittrack.cli import main
 from tests.conftest import git, optional
 
+pytestmark = pytest.mark.slow  # real MLflow stores: end to end
+
 optional("mlflow", reason="MLflow is optional (the mlflow extra); importing and exporting read it")
 
 BUILDER = Path(__file__).with_name("mlflow_stores.py")

@@ -16,26 +16,18 @@ import pytest
 import gittrack
 import gittrack.mlflow as mlflow
 from gittrack.data import dvcstore
-from gittrack.mlflow import _pending, _state
 from gittrack.mlflow.entities import ViewType
 from gittrack.mlflow.exceptions import MlflowException
 from gittrack.mlflow.tracking import MlflowClient
 from gittrack.sync import pull, push
-from tests.conftest import git
+from tests.conftest import git, optional
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(autouse=True)
-def _fresh_mlflow_state():
-    import gittrack.mlflow.tracking.fluent as fluent
-
-    dvcstore.open_dvc.cache_clear()
-    yield
-    _state.reset()
-    fluent._last_run_id = None
-    fluent._experiment_set = False
-    _pending._pending.clear()
+def _fresh_dvc():
+    dvcstore.open_dvc.cache_clear()  # the MLflow layer's state is reset by conftest's fixture
 
 
 def make_repo(path: Path) -> Path:
@@ -82,6 +74,9 @@ def test_import_loads_no_library_and_every_import_form_works() -> None:
         "for name in ('tracking', 'entities', 'exceptions', 'sklearn', 'xgboost', 'lightgbm', 'pytorch', 'pyfunc',\n"
         "             'models', 'data', 'artifacts'):\n"
         "    getattr(mlflow, name)\n"
+        "from gittrack.mlflow.version import VERSION\n"
+        "assert mlflow.__version__ == VERSION and VERSION.split('.')[0] == '3', VERSION  # MLflow's, not ours\n"
+        "assert gittrack.__version__ != mlflow.__version__\n"
         "print('ok')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
@@ -175,11 +170,11 @@ def test_runs_have_mlflows_fields_and_system_tags_and_work_after_their_block(rep
         assert mlflow.active_run().info.run_id == parent.info.run_id
     info = parent.info
     assert info.status == "FINISHED"
-    assert info.run_id == info.run_uuid
+    assert info.run_id == info.run_uuid == parent._info.run_id  # MLflow's attribute, read by some code
     assert (info.run_name, info.experiment_id, info.lifecycle_stage) == ("renamed", "exp", "active")
     assert info.user_id == "Ada Tester"
     assert info.end_time >= info.start_time > 1_600_000_000_000
-    assert info.artifact_uri == f"runs:/{info.run_id}"
+    assert info.artifact_uri == f"file://{repo}/.git/gittrack/mlflow-artifacts/{info.run_id}/artifacts"
     assert parent.data.metrics == {"loss": 0.5, "acc": 0.8, "f1": 0.7}
     assert parent.data.params == {"lr": "0.1", "depth": "3", "kind": "rf"}
     tags = parent.data.tags
@@ -261,7 +256,11 @@ def test_artifacts_set_up_dvc_on_first_use_and_come_back(repo: Path, tmp_path: P
         mlflow.log_table(pd.DataFrame({"x": [1, 2]}), "table.json")
         mlflow.log_figure(figure, "figure.png")
         mlflow.log_image(np.zeros((4, 4, 3), dtype=np.uint8), "image.png")
-        assert mlflow.get_artifact_uri("notes.txt") == f"runs:/{run.info.run_id}/notes.txt"
+        uri = mlflow.get_artifact_uri()
+        assert mlflow.get_artifact_uri("notes.txt") == f"{uri}/notes.txt"
+        assert (
+            uri == run.info.artifact_uri == f"file://{repo}/.git/gittrack/mlflow-artifacts/{run.info.run_id}/artifacts"
+        )
     assert caplog.text.count("set up DVC") == 1
     assert (repo / ".dvc").is_dir()
     client = MlflowClient()
@@ -278,6 +277,16 @@ def test_artifacts_set_up_dvc_on_first_use_and_come_back(repo: Path, tmp_path: P
     assert Path(inner).read_text() == "b"
     assert json.loads(Path(client.download_artifacts(run.info.run_id, "config/params.json")).read_text()) == {"a": 1}
     assert mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes.txt") == "hello"
+    # the artifact location: what MLflow's local store gives, taken by every artifact call
+    assert mlflow.artifacts.load_text(f"{uri}/notes.txt") == "hello"
+    assert [f.path for f in mlflow.artifacts.list_artifacts(f"{uri}/plots")] == ["plots/a.txt", "plots/b.txt"]
+    written = mlflow.artifacts.download_artifacts(uri)
+    assert written == uri.removeprefix("file://")  # downloaded where the URI says
+    assert (Path(written) / "plots" / "a.txt").read_text() == "a"
+    assert Path(client.download_artifacts(run.info.run_id, "notes.txt", "relative")).is_absolute()
+    with mlflow.start_run() as again:
+        mlflow.log_artifact(f"{uri}/notes.txt", "copied")  # a file URI is a local path too
+    assert mlflow.artifacts.load_text(f"runs:/{again.info.run_id}/copied/notes.txt") == "hello"
     assert mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/table.json") == {"columns": ["x"], "data": [[1], [2]]}
 
 
@@ -290,13 +299,21 @@ def test_datasets_and_search_results(repo: Path) -> None:
         with mlflow.start_run(run_name=f"run-{i}"):
             mlflow.log_param("lr", lr)
             mlflow.log_metric("score", lr)
-            mlflow.log_input(dataset, context="training" if i < 2 else "eval")
+            mlflow.log_input(dataset, context="training" if i < 2 else "eval", tags={"fold": str(i)})
     runs = mlflow.search_runs(order_by=["metrics.score DESC"])
     assert list(runs.columns[:6]) == ["run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time"]
     assert list(runs["tags.mlflow.runName"]) == ["run-0", "run-1", "run-2"]  # NaN after numbers
     listed = mlflow.search_runs(filter_string="dataset.context = 'training'", output_format="list")
     assert sorted(r.info.run_name for r in listed) == ["run-0", "run-1"]
-    assert listed[0].inputs.dataset_inputs[0].dataset.name == "train-set"
+    logged = listed[0].inputs.dataset_inputs[0].dataset
+    assert (logged.name, logged.digest, logged.source_type) == ("train-set", dataset.digest, "code")  # as MLflow
+    assert json.loads(logged.profile) == {"num_rows": 2, "num_elements": 4}
+    assert json.loads(logged.schema)["mlflow_colspec"][1] == {"type": "long", "name": "b", "required": True}
+    tags = {t.key: t.value for t in listed[0].inputs.dataset_inputs[0].tags}
+    assert tags["mlflow.data.context"] == "training"
+    assert tags["fold"] in ("0", "1")
+    with pytest.raises(MlflowException, match="model="):
+        mlflow.log_input(dataset, model=object())
     assert len(mlflow.search_runs(filter_string="metrics.score != 0.1")) == 2  # NaN matches !=, as in MLflow
     assert len(mlflow.search_runs(filter_string="run_name = 'run-1' AND status = 'FINISHED'")) == 1
     client = MlflowClient()
@@ -385,7 +402,8 @@ def test_registry_speaks_mlflow_on_gto_tags(repo: Path, tmp_path: Path) -> None:
             model, x = _train(c)
             info = mlflow.sklearn.log_model(model, name="model", registered_model_name="churn" if c == 0.1 else None)
         runs.append(run.info.run_id)
-    assert info.model_uri == f"runs:/{runs[-1]}/model"
+    assert info.model_uri == f"models:/{info.model_id}"  # MLflow 3's logged model
+    assert info.model_id.startswith(f"m-{runs[-1]}-")
     client = MlflowClient()
     assert client.get_model_version("churn", 1).version == "1"
     second = mlflow.register_model(f"runs:/{runs[1]}/model", "churn", tags={"k": "v"})
@@ -394,8 +412,10 @@ def test_registry_speaks_mlflow_on_gto_tags(repo: Path, tmp_path: Path) -> None:
     assert "churn@v0.0.3" in git(repo, "tag", "--list")
     client.transition_model_version_stage("churn", "1", "staging")
     client.transition_model_version_stage("churn", 2, "Production")
+    client.transition_model_version_stage("churn", "3", "Staging")
     mv = client.transition_model_version_stage("churn", "3", "PRODUCTION", archive_existing_versions=True)
     assert mv.current_stage == "Production"
+    assert gittrack.Client().get_model_version("churn", "staging")["version"] == "v0.0.1"  # 3 left staging
     assert client.get_model_version("churn", "2").current_stage == "Archived"
     assert client.get_model_version("churn", "1").current_stage == "Staging"
     latest = {v.current_stage: v.version for v in client.get_latest_versions("churn")}
@@ -439,9 +459,14 @@ def test_registry_speaks_mlflow_on_gto_tags(repo: Path, tmp_path: Path) -> None:
         client.rename_registered_model("churn", "other")
     with mlflow.start_run() as active:
         mlflow.sklearn.log_model(model, name="model")
-        with pytest.raises(MlflowException, match="still running"):
-            mlflow.register_model(f"runs:/{active.info.run_id}/model", "churn")
-    assert client.get_model_version_download_uri("churn", "3") == f"runs:/{runs[2]}/model"
+        running = mlflow.register_model(f"runs:/{active.info.run_id}/model", "churn")  # at once, as in MLflow
+        assert client.get_model_version("churn", running.version).run_id == active.info.run_id
+        mlflow.log_metric("after", 1.0)  # the run moves past the checkpoint the version tags
+    assert client.get_model_version("churn", running.version).current_stage == "None"
+    np.testing.assert_array_equal(mlflow.sklearn.load_model(f"models:/churn/{running.version}").predict(x), expected)
+    with pytest.raises(MlflowException, match="is already churn"):
+        mlflow.register_model(f"runs:/{active.info.run_id}/model", "churn")
+    assert client.get_model_version_download_uri("churn", "3").endswith(f"/{runs[2]}/artifacts/model")
 
     # the numbering and the metadata are the same in another clone
     remote = tmp_path / "remote.git"
@@ -500,9 +525,9 @@ def test_every_flavor_logs_loads_and_predicts_through_pyfunc(repo: Path) -> None
         for name, (module, model, data) in models.items():
             signature = infer_signature(data, None)
             info = module.log_model(model, artifact_path=name, signature=signature, input_example=data[:2])
-            assert info.model_uri == f"runs:/{run.info.run_id}/{name}"
+            assert (info.model_uri, info.run_id, info.name) == (f"models:/{info.model_id}", run.info.run_id, name)
     for name, (module, model, data) in models.items():
-        uri = f"runs:/{run.info.run_id}/{name}"
+        uri = info.model_uri if name == "pytorch" else f"runs:/{run.info.run_id}/{name}"  # the last one logged
         loaded = module.load_model(uri)
         predicted = mlflow.pyfunc.load_model(uri).predict(data)
         if name == "pytorch":
@@ -517,6 +542,51 @@ def test_every_flavor_logs_loads_and_predicts_through_pyfunc(repo: Path) -> None
             np.testing.assert_allclose(loaded.predict(data), model.predict(data), rtol=1e-6)
         folder = Path(MlflowClient().download_artifacts(run.info.run_id, name))
         assert {"MLmodel", "model.yaml", "requirements.txt", "python_env.yaml"} <= {p.name for p in folder.iterdir()}
+
+
+def test_log_model_takes_mlflows_arguments_and_refuses_naming_the_one_it_cannot_honour(repo: Path) -> None:
+    import inspect
+
+    real = optional("mlflow", "the signatures gittrack.mlflow mirrors are MLflow's")
+
+    for flavor in ("sklearn", "xgboost", "lightgbm", "pytorch", "pyfunc"):
+        for function in ("log_model", "save_model"):
+            ours = inspect.signature(getattr(getattr(mlflow, flavor), function)).parameters
+            theirs = inspect.signature(getattr(getattr(real, flavor), function)).parameters
+            assert not any(p.kind is p.VAR_KEYWORD for p in ours.values()), (flavor, function)  # nothing swallowed
+            assert [n for n in theirs if theirs[n].kind is not theirs[n].VAR_KEYWORD] == list(ours), (flavor, function)
+    model, _ = _train(1.0)
+    refusals = {
+        "serialization_format='skops'": lambda: mlflow.sklearn.log_model(model, serialization_format="skops"),
+        "skops_trusted_types=": lambda: mlflow.sklearn.log_model(model, skops_trusted_types=["x"]),
+        "model_format='json'": lambda: mlflow.xgboost.log_model(model, model_format="json"),
+        "export_model=True": lambda: mlflow.pytorch.log_model(model, export_model=True),
+        "model_id='m-1'": lambda: mlflow.sklearn.log_model(model, model_id="m-1"),
+        "loader_module='x'": lambda: mlflow.pyfunc.log_model(loader_module="x"),
+        "infer_code_paths=True": lambda: mlflow.pyfunc.log_model(python_model=AddN(), infer_code_paths=True),
+        "python_model='model.py'": lambda: mlflow.pyfunc.log_model(python_model="model.py"),
+        "mlflow_model=": lambda: mlflow.sklearn.save_model(model, "out", mlflow_model=object()),
+        "env_pack=": lambda: mlflow.register_model("runs:/x/model", "m", env_pack="databricks_model_serving"),
+        "dataset=": lambda: mlflow.log_metric("m", 1.0, dataset=object()),
+    }
+    with mlflow.start_run():
+        for argument, call in refusals.items():
+            with pytest.raises(MlflowException, match=argument.replace("(", r"\(")) as caught:
+                call()
+            assert "not supported" in str(caught.value) or "not kept" in str(caught.value), argument
+        with pytest.raises(TypeError):
+            mlflow.sklearn.log_model(model, name="m", bogus=1)  # an argument MLflow does not have either
+
+
+def test_pyfunc_metadata_names_the_run_of_a_model_gittrack_logged(repo: Path) -> None:
+    model, x = _train(1.0)
+    with gittrack.start_run(experiment="native") as active:
+        gittrack.log_model(model)  # gittrack's own API, as autologging logs: no MLmodel file
+    loaded = mlflow.pyfunc.load_model(f"runs:/{active.run_id}/model")
+    [logged] = mlflow.search_logged_models(experiment_ids=["native"], output_format="list")
+    assert (loaded.metadata.run_id, loaded.metadata.model_id) == (active.run_id, logged.model_id)
+    assert mlflow.models.Model.load(logged.model_uri).run_id == active.run_id
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
 
 
 class AddN(mlflow.pyfunc.PythonModel):
@@ -556,6 +626,25 @@ def test_autolog_entry_points_reach_gittrack_autolog(monkeypatch) -> None:
         getattr(mlflow, flavor).autolog(disable=True)
     assert calls == [("all", {"log_models": False})] + [(f, {"disable": True}) for f in
                                                         ("sklearn", "xgboost", "lightgbm", "pytorch")]  # fmt: skip
+
+
+def test_autolog_takes_mlflows_positional_arguments_and_last_active_run_is_its_run(repo: Path) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    try:
+        mlflow.sklearn.autolog(False, True, False)  # log_input_examples, log_model_signatures, log_models
+        LinearRegression().fit(np.array([[0.0], [1.0], [2.0]]), np.array([0.0, 1.0, 2.0]))
+        last = mlflow.last_active_run()
+    finally:
+        gittrack.autolog(disable=True)
+    assert last.info.run_id == gittrack.autolog.last_run_id()
+    run = MlflowClient().get_run(last.info.run_id)
+    assert run.data.tags["mlflow.autologging"] == "sklearn"
+    assert run.data.tags["mlflow.source.type"] == "LOCAL"  # as a run start_run starts
+    assert [a.path for a in MlflowClient().list_artifacts(last.info.run_id)] == ["estimator.html"]  # no model
+    [dataset] = run.inputs.dataset_inputs
+    assert (dataset.dataset.name, dataset.dataset.source_type) == ("dataset", "code")
+    assert [(t.key, t.value) for t in dataset.tags] == [("mlflow.data.context", "train")]
 
 
 def test_autolog_without_gittrack_autolog_says_so_in_one_line(monkeypatch) -> None:

@@ -23,7 +23,7 @@ def built(tmp_path_factory) -> Path:
     """The spec's runs, logged through gittrack.mlflow in a fresh repository."""
     import subprocess
 
-    import gittrack.fluent
+    import gittrack
 
     root = tmp_path_factory.mktemp("search") / "project"
     root.mkdir()
@@ -44,8 +44,7 @@ def built(tmp_path_factory) -> Path:
                     mlflow.end_run(run["status"])
             assert active.info.status == run["status"]
     finally:
-        mlflow.set_tracking_uri(None)
-        gittrack.fluent._experiment = None
+        gittrack.reset_state()
     return root
 
 

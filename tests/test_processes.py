@@ -119,6 +119,32 @@ def test_sigkill_mid_run_keeps_checkpointed_metrics_and_shows_killed(repo: Path)
     assert git(repo, "fsck", "--no-dangling") == ""
 
 
+def test_a_run_killed_before_its_first_checkpoint_is_seen_killed_once_its_process_is_gone(repo: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        import gittrack
+        gittrack.start_run(experiment="early", run_name="early-death", params={"lr": 0.1})
+        print("started", flush=True)
+        sys.stdin.read()  # until the test kills it
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env())
+    try:
+        assert proc.stdout.readline() == b"started\n"
+        assert "early" not in gittrack.Client().experiment_names()  # not written before its first checkpoint...
+        assert len(list((repo / ".git" / "gittrack" / "starts").iterdir())) == 1  # ...and alive: left alone
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    [run] = gittrack.list_runs("early")
+    assert (run.record.status, run.info.status, run.info.run_name) == ("RUNNING", "KILLED", "early-death")
+    assert run.data.params == {"lr": "0.1"}
+    assert run.info.end_time == run.info.start_time
+    assert list((repo / ".git" / "gittrack" / "starts").iterdir()) == []
+    assert git(repo, "fsck", "--no-dangling") == ""
+
+
 def test_a_killed_run_ended_at_its_last_heartbeat_everywhere(repo: Path, gittrack_cmd: list[str]) -> None:
     import json
 
@@ -139,7 +165,8 @@ def test_a_killed_run_ended_at_its_last_heartbeat_everywhere(repo: Path, gittrac
     )
     proc = subprocess.Popen([sys.executable, "-c", script], env=_env(GITTRACK_CHECKPOINT_INTERVAL="0.2"))
     try:
-        _wait_for(lambda: bool(gittrack.list_runs("crash")) and "loss" in gittrack.list_runs("crash")[0].record.metrics)
+        _wait_for(lambda: "crash" in gittrack.Client().experiment_names()  # not written yet
+                  and "loss" in gittrack.list_runs("crash")[0].record.metrics)  # fmt: skip
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -71,7 +71,7 @@ def team(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     ids = [train(ds, f, auc) for f, auc in ((1.0, 0.80), (2.0, 0.85), (3.0, 0.70))]
     for run_id in ids:
         gt(ds, "models", "register", "churn", "--run", run_id)
-    gt(ds, "registry", "policy", "churn", "--no-worse", "auc:max", "--threshold", "auc:>=:0.75", "--guard",
+    gt(ds, "promotions", "policy", "churn", "--no-worse", "auc:max", "--threshold", "auc:>=:0.75", "--guard",
        "production", "--commit")  # fmt: skip
     git(ds, "push", "-q", "origin", "main")
     gt(ds, "push")
@@ -112,21 +112,21 @@ def test_request_check_merge_apply(team, tmp_path: Path) -> None:
     git(reviewer, "fetch", "-q", "origin")
     git(reviewer, "checkout", "-q", "origin/promote/churn/production/v0.0.2")
     gt(reviewer, "pull")
-    checked = gt(reviewer, "registry", "check", "--remote", "origin")
+    checked = gt(reviewer, "promotions", "check", "--remote", "origin")
     assert "**Check: PASS**" in checked.stdout
     merge(reviewer, "promote/churn/production/v0.0.2")
-    applied = gt(reviewer, "registry", "apply", "--push")
+    applied = gt(reviewer, "promotions", "apply", "--push")
     assert "created tag churn#production#" in applied.stdout
     assert "Gittrack-Merge:" in git(remote, "tag", "-l", "--format=%(contents)", "churn#production#*")
-    assert "nothing to apply" in gt(reviewer, "registry", "apply").stdout  # idempotent
-    assert "in sync" in gt(reviewer, "registry", "status").stdout
+    assert "nothing to apply" in gt(reviewer, "promotions", "apply").stdout  # idempotent
+    assert "in sync" in gt(reviewer, "promotions", "status").stdout
     gt(ds, "pull")
     assert gittrack.load_model("churn@production", repo=ds).predict([1]) == [2.0]
     # a second request for a worse version fails the check, with the reasons
     gt(ds, "models", "promote", "churn", "v0.0.3", "production", "--request", "--push")
     git(reviewer, "fetch", "-q", "origin")
     git(reviewer, "checkout", "-q", "origin/promote/churn/production/v0.0.3")
-    failed = gt(reviewer, "registry", "check", ok=False)
+    failed = gt(reviewer, "promotions", "check", ok=False)
     assert failed.returncode == 1
     assert "**Check: FAIL**" in failed.stdout
     assert "auc no worse (max, tolerance 0) failed" in failed.stdout
@@ -137,7 +137,7 @@ def test_server_hook_refuses_unreviewed_removal_of_a_guarded_stage(team) -> None
     _remote, ds, reviewer, _ = team
     gt(ds, "models", "promote", "churn", "v0.0.2", "production", "--request", "--push")
     merge(reviewer, "promote/churn/production/v0.0.2")
-    gt(reviewer, "registry", "apply", "--push")
+    gt(reviewer, "promotions", "apply", "--push")
     gt(ds, "pull")
     holder = gittrack.Client(ds).get_run(gittrack.Client(ds).get_model_version("churn", "v0.0.2")["run_id"])
     commit = holder.info.commit
@@ -160,7 +160,7 @@ def test_the_request_cannot_loosen_its_own_policy(team) -> None:
     wanted.policies.clear()  # the branch drops the policy...
     (ds / "registry.yaml").write_bytes(wanted.to_bytes())
     git(ds, "commit", "-q", "-am", "loosen the policy")
-    result = gt(ds, "registry", "check", "--base", "main", ok=False)
+    result = gt(ds, "promotions", "check", "--base", "main", ok=False)
     assert result.returncode == 1  # ...but the check reads the policy from the default branch
     assert "auc >= 0.75 failed" in result.stdout
 
@@ -229,22 +229,22 @@ def test_client_hooks(team, tmp_path: Path) -> None:
 
 def test_policy_command_and_status_drift(team) -> None:
     _, ds, _, _ = team
-    shown = gt(ds, "registry", "policy", "churn")
+    shown = gt(ds, "promotions", "policy", "churn")
     assert "churn: its own, in force from registry.yaml on main at" in shown.stdout
     assert "  guard       production\n" in shown.stdout
-    bad = gt(ds, "registry", "policy", "churn", "--no-worse", "auc:sideways", ok=False)
+    bad = gt(ds, "promotions", "policy", "churn", "--no-worse", "auc:sideways", ok=False)
     assert bad.returncode == 2
     assert "METRIC:min|max" in bad.stderr
-    bad = gt(ds, "registry", "policy", "churn", "--threshold", "auc:~:1", ok=False)
+    bad = gt(ds, "promotions", "policy", "churn", "--threshold", "auc:~:1", ok=False)
     assert bad.returncode == 2
     gt(ds, "models", "promote", "churn", "v0.0.1", "staging")
-    drift = gt(ds, "registry", "status")
+    drift = gt(ds, "promotions", "status")
     assert "in sync" in drift.stdout  # staging is not guarded and registry.yaml names none
     wanted = parse((ds / "registry.yaml").read_bytes())
     wanted.models["churn"] = {"production": "v0.0.2"}
     (ds / "registry.yaml").write_bytes(wanted.to_bytes())
     git(ds, "commit", "-q", "-am", "want v0.0.2")
-    out = gt(ds, "registry", "status", ok=False)
+    out = gt(ds, "promotions", "status", ok=False)
     assert "wants v0.0.2, the tags say nobody" in out.stdout
 
 
@@ -329,27 +329,15 @@ def test_a_committed_policy_is_enforced_before_the_default_branch_is_pushed(tmp_
     git(ds, "push", "-q", "origin", "main")  # origin/main now exists, without any policy
     monkeypatch.chdir(ds)
     gt(ds, "models", "register", "churn", "--run", train(ds, 1.0, 0.8))
-    committed = gt(ds, "registry", "policy", "churn", "--guard", "production", "--commit")
+    committed = gt(ds, "promotions", "policy", "churn", "--guard", "production", "--commit")
     assert "in force here now" in committed.stdout
     assert "the server hook and CI enforce it once main is pushed" in committed.stdout
     refused = gt(ds, "models", "promote", "churn", "v0.0.1", "production", ok=False)  # not pushed yet
     assert refused.returncode == 2
     assert "guarded" in refused.stderr
     git(ds, "checkout", "-q", "-b", "side", "HEAD~1")  # a branch that is not the default one
-    elsewhere = gt(ds, "registry", "policy", "churn", "--guard", "staging", "--commit")
+    elsewhere = gt(ds, "promotions", "policy", "churn", "--guard", "staging", "--commit")
     assert "takes effect once merged into main" in elsewhere.stdout
-
-
-def test_the_old_registry_group_still_works_with_a_note(repo: Path) -> None:
-    old = subprocess.run([GT, "registry", "policy", "churn"], capture_output=True, text=True)
-    new = subprocess.run([GT, "promotions", "policy", "churn"], capture_output=True, text=True)
-    assert old.returncode == new.returncode == 0
-    assert old.stdout == new.stdout
-    assert (
-        old.stderr
-        == "warning: 'gittrack registry' is now 'gittrack promotions'; the old name goes in the next release\n"
-    )
-    assert new.stderr == ""
 
 
 def test_a_holder_from_before_the_guard_changes_only_through_review(tmp_path: Path, monkeypatch) -> None:

@@ -78,6 +78,28 @@ def test_register_versions_like_gto(runs, repo: Path) -> None:
         client.register_model(f"runs:/{runs[0]}/model", "other", version="1.2")
 
 
+def test_a_running_run_registers_at_once_and_its_version_outlives_the_checkpoint(runs, repo: Path) -> None:
+    with gittrack.start_run(experiment="churn") as active:
+        gittrack.log_model(Scaler(5.0), name="model")
+        gittrack.log_model(Scaler(6.0), name="other")
+        version = gittrack.register_model(f"runs:/{active.run_id}/model", "churn")["version"]  # not yet committed
+        gittrack.register_model(f"runs:/{active.run_id}/other", "other")
+        assert gittrack.load_model(f"churn@{version}").factor == 5.0
+        gittrack.log_metric("auc", 0.9)  # later checkpoints do not invalidate the version
+        gittrack.log_model(Scaler(7.0), name="other")  # ...unless they replace its model
+    client = gittrack.Client()
+    found = client.get_model_version("churn", version)
+    assert (found["run_id"], found["valid"]) == (active.run_id, True)
+    assert found["run"]["metrics"] == {"auc": 0.9}
+    assert git(repo, "rev-parse", f"churn@{version}^{{commit}}").strip() != gittrack.get_run(active.run_id).info.commit
+    assert gittrack.load_model(f"churn@{version}").factor == 5.0
+    with pytest.raises(gittrack.UsageError, match=rf"is already churn {version}"):
+        client.register_model(f"runs:/{active.run_id}/model", "churn")
+    _, problems = client.registry.list()
+    assert [p for p in problems if p.startswith("other v0.0.1 points at")], problems
+    assert "churn" in gto(repo, "show")
+
+
 def test_stages_rollback_archive_and_deprecation(runs, repo: Path) -> None:
     client = gittrack.Client()
     for run in runs[:3]:

@@ -16,6 +16,7 @@ import pygit2
 import pytest
 
 import gittrack
+from gittrack.store.ids import short_id
 from gittrack.store.record import FAILED, FINISHED, KILLED, RUNNING
 from tests.conftest import git
 
@@ -305,6 +306,31 @@ def test_end_run_without_with(repo: Path) -> None:
     assert gittrack.get_run(active.run_id).info.status == KILLED
 
 
+def test_reset_state_ends_open_runs_as_killed_and_forgets_the_rest(
+    repo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import gittrack.mlflow as mlflow
+
+    gittrack.set_experiment("tuning")
+    mlflow.set_tracking_uri(str(repo))
+    outer = gittrack.start_run()
+    gittrack.log_metric("loss", 0.5)
+    inner = gittrack.start_run(nested=True)
+    with caplog.at_level(logging.WARNING, logger="gittrack"):
+        ended = gittrack.reset_state()
+    assert ended == [inner.run_id, outer.run_id]  # innermost first
+    for active in (outer, inner):
+        assert gittrack.get_run(active.run_id).info.status == KILLED
+        assert f"reset_state ended run {short_id(active.run_id)} as KILLED" in caplog.text
+    assert gittrack.get_run(outer.run_id).data.metrics == {"loss": 0.5}
+    assert gittrack.active_run() is None
+    assert not mlflow.is_tracking_uri_set()
+    with gittrack.start_run() as fresh:
+        pass
+    assert gittrack.get_run(fresh.run_id).info.experiment == "default"
+    assert gittrack.reset_state() == []
+
+
 def test_logging_without_a_run_starts_one(repo: Path) -> None:
     gittrack.log_metric("auto", 1.0)
     active = gittrack.active_run()
@@ -478,6 +504,46 @@ def test_heartbeat_checkpoints_an_idle_run(repo: Path, monkeypatch: pytest.Monke
         assert stored.info.status == RUNNING
         assert stored.data.metrics == {"m": 1.0}
         assert stored.record.heartbeat > first
+
+
+def test_a_short_run_is_written_once_at_its_end_and_this_process_sees_it_before(repo: Path) -> None:
+    from gittrack.store.starts import load_start_records
+
+    with gittrack.start_run(experiment="short", params={"lr": 0.1}) as active:
+        assert git(repo, "for-each-ref", "refs/runs/") == ""  # no commit before the first checkpoint...
+        [starts] = (repo / ".git" / "gittrack" / "starts").iterdir()
+        [start] = load_start_records(starts.read_bytes())  # ...but a start record in this process's file
+        assert (start[1].id, start[1].params) == (active.run_id, {"lr": "0.1"})
+        assert (active.info.status, active.data.params) == (RUNNING, {"lr": "0.1"})  # as it started
+        seen = gittrack.Client().get_run(active.run_id)  # this process's readers write it when they look
+        assert (seen.info.status, seen.data.params) == (RUNNING, {"lr": "0.1"})
+        gittrack.log_metric("m", 1.0)
+    assert load_start_records(starts.read_bytes()) == []
+    run = gittrack.get_run(active.run_id)
+    assert (run.info.status, run.data.metrics, run.data.params) == (FINISHED, {"m": 1.0}, {"lr": "0.1"})
+    with gittrack.start_run(experiment="short") as untouched:
+        gittrack.log_metric("m", 2.0)
+    assert git(repo, "rev-list", "--count", f"refs/runs/short/{untouched.run_id}") == "2\n"  # the run, then HEAD
+
+
+def test_a_start_record_of_a_run_whose_process_is_gone_is_written_as_killed(repo: Path) -> None:
+    from gittrack.store.ids import new_run_id
+    from gittrack.store.starts import dump_start_records, load_start_records
+
+    folder = repo / ".git" / "gittrack" / "starts"
+    with gittrack.start_run(experiment="crashed", run_name="early", params={"lr": 0.1}):
+        [mine] = folder.iterdir()
+        [(ref, record, tree, run_tree, parents, author)] = load_start_records(mine.read_bytes())
+        gittrack.end_run()
+    gone_pid = 2**22 + 12345
+    gone = type(record)(**{**record.__dict__, "id": new_run_id(record.start_time), "pid": gone_pid})
+    start = (ref.replace(record.id, gone.id), gone, tree, run_tree, parents, author)
+    (folder / f"{gone_pid}-0a1b2c3d.json").write_bytes(dump_start_records([start]))
+    [run] = [r for r in gittrack.list_runs("crashed") if r.info.run_id == gone.id]
+    assert (run.record.status, run.info.status, run.info.run_name) == (RUNNING, KILLED, "early")
+    assert run.info.end_time == run.info.start_time == record.start_time
+    assert run.data.params == {"lr": "0.1"}
+    assert list(folder.iterdir()) == [mine]  # the file of the process gone is, this process's stays
 
 
 def test_stale_or_orphaned_running_runs_show_as_killed(repo: Path) -> None:

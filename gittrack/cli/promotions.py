@@ -1,7 +1,4 @@
-"""``gittrack promotions`` (policy, check, apply, status) and ``gittrack hooks``.
-
-``gittrack registry`` is the same group under its old name (it read as if it were the model
-registry, which is ``gittrack models``); it still works, with a note, for one release."""
+"""``gittrack promotions`` (policy, check, apply, status) and ``gittrack hooks``."""
 
 from __future__ import annotations
 
@@ -129,16 +126,6 @@ def status() -> None:
     drift = client_here().promotions.status()
     click.echo("\n".join(drift) if drift else "in sync: the tags match registry.yaml")
     sys.exit(1 if drift else 0)
-
-
-@main.group(hidden=True, name="registry")
-def registry() -> None:
-    """Deprecated name of 'gittrack promotions'."""
-    warn("'gittrack registry' is now 'gittrack promotions'; the old name goes in the next release")
-
-
-for _name, _command in promotions.commands.items():
-    registry.add_command(_command, _name)
 
 
 @main.group()

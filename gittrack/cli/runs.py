@@ -190,9 +190,8 @@ def _print_run(run: Run, summaries: dict) -> None:
         click.echo(table(["path", "reason"], [[e.get("path"), e.get("reason")] for e in excluded]))
     for name, log in record.logs.items():
         note = f", truncated to {log.get('kept_bytes')}" if log.get("truncated") else ""
-        click.echo(
-            f"\n{name}: {log.get('bytes')} bytes{note} (git show {info.commit[:12]}:.gittrack/run/logs/{name}.txt)"
-        )
+        commit = (info.commit or "")[:12]
+        click.echo(f"\n{name}: {log.get('bytes')} bytes{note} (git show {commit}:.gittrack/run/logs/{name}.txt)")
     click.echo(f"\ncheck out exactly what ran: gittrack checkout {info.short_id} (or git checkout {info.commit})")
 
 

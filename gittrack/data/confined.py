@@ -75,7 +75,7 @@ def _open_folder(root_fd: int, parts: Iterable[str], shown: str) -> int:
 class ConfinedWriter:
     """Writes files under one root folder (the work tree); see the module's docstring."""
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.fspath(root)
         self._fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
 
@@ -91,7 +91,7 @@ class ConfinedWriter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def write(self, path: str, source: str | os.PathLike) -> None:
+    def write(self, path: str, source: str | os.PathLike[str]) -> None:
         """Copy the file ``source`` (a DVC cache object) to ``path``, relative to the root."""
         check_path(path, "restored data")
         *folders, name = path.split("/")

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from gittrack.store.yamlio import dump_yaml, load_yaml
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
+    from dvc_data.hashfile.hash_info import HashInfo
 
 log = logging.getLogger("gittrack")
 
@@ -50,7 +52,7 @@ class DataEntry:
         return entry
 
 
-def has_dvc(root: str | os.PathLike) -> bool:
+def has_dvc(root: str | os.PathLike[str]) -> bool:
     """Whether the work tree at ``root`` is a DVC repository (has a ``.dvc`` folder)."""
     return (Path(root) / ".dvc").is_dir()
 
@@ -71,7 +73,7 @@ SETUP_FILES = [".dvc/.gitignore", ".dvc/config", ".dvcignore"]
 """What ``dvc init`` creates, to be committed."""
 
 
-def init_dvc(root: str | os.PathLike, remote: str | None = None) -> list[str]:
+def init_dvc(root: str | os.PathLike[str], remote: str | None = None) -> list[str]:
     """Set up DVC at ``root`` when missing, and make ``remote`` (a URL or path) its default remote.
 
     Returns the files created or changed, for the caller to commit or report.
@@ -101,7 +103,7 @@ def init_dvc(root: str | os.PathLike, remote: str | None = None) -> list[str]:
     return sorted(set(changed))
 
 
-def default_remote(root: str | os.PathLike) -> str | None:
+def default_remote(root: str | os.PathLike[str]) -> str | None:
     """The URL of DVC's default remote at ``root``, or None."""
     return remote_url(open_dvc(str(root)))
 
@@ -124,7 +126,7 @@ class _NoEscapingLinks:
         target = os.path.realpath(path)
         return target == self.top or target.startswith(self.top + os.sep)
 
-    def walk(self, fs, path: str, **kwargs):
+    def walk(self, fs: Any, path: str, **kwargs: Any) -> Iterator[tuple[str, list[str], list[str]]]:
         for root, dirs, files in fs.walk(path, **kwargs):
             kept_dirs = [d for d in dirs if self._inside(os.path.join(root, d))]
             dropped = set(dirs) - set(kept_dirs)
@@ -138,14 +140,15 @@ class _NoEscapingLinks:
             yield root, dirs, kept_files
 
 
-def _build(dvc: Repo, path: str, dry_run: bool):
+def _build(dvc: Repo, path: str, dry_run: bool) -> tuple[Any, Any, Any]:
     from dvc_data.hashfile.build import build
 
     odb = dvc.cache.local
-    return build(odb, path, odb.fs, "md5", dry_run=dry_run, ignore=_NoEscapingLinks(path))
+    # build only walks: Ignore's other method, find, is for the mtime check it does not make
+    return build(odb, path, odb.fs, "md5", dry_run=dry_run, ignore=_NoEscapingLinks(path))  # type: ignore[arg-type]
 
 
-def hash_path(dvc: Repo, path: str | os.PathLike) -> DataEntry:
+def hash_path(dvc: Repo, path: str | os.PathLike[str]) -> DataEntry:
     """DVC's hash of a file or folder (reusing DVC's state database for unchanged files)."""
     path = os.path.abspath(path)
     if not os.path.exists(path):
@@ -154,7 +157,7 @@ def hash_path(dvc: Repo, path: str | os.PathLike) -> DataEntry:
     return DataEntry(obj.hash_info.value, meta.size, meta.nfiles)
 
 
-def add_to_cache(dvc: Repo, path: str | os.PathLike) -> DataEntry:
+def add_to_cache(dvc: Repo, path: str | os.PathLike[str]) -> DataEntry:
     """Copy a file or folder into the DVC cache (stored once whatever the number of runs)."""
     from dvc_data.hashfile.transfer import transfer
 
@@ -189,7 +192,7 @@ def read_pointer(data: bytes, what: str) -> tuple[DataEntry, str]:
         raise DataError(f"{what} is not a .dvc file with one output") from None
 
 
-def _hash_info(entry: DataEntry):
+def _hash_info(entry: DataEntry) -> HashInfo:
     from dvc_data.hashfile.hash_info import HashInfo
 
     return HashInfo("md5", entry.md5)
@@ -208,7 +211,7 @@ def in_cache(dvc: Repo, entry: DataEntry) -> bool:
     return all(odb.exists(hi.value) for _, _, hi in tree)
 
 
-def _expanded(dvc: Repo, entries: list[DataEntry]) -> set:
+def _expanded(dvc: Repo, entries: list[DataEntry]) -> set[Any]:
     """The hashes of the objects behind ``entries``: each file, each ``.dir`` listing and its files."""
     from dvc_data.hashfile.tree import Tree
 
@@ -266,7 +269,7 @@ def push(dvc: Repo, entries: list[DataEntry], remote: str | None = None) -> Push
     already on the remote, or as absent from both (a folder listing is then not sent either, so
     the remote never holds a folder without all its files)."""
     odb = dvc.cache.local
-    objects: dict[DataEntry, set] = {entry: _expanded(dvc, [entry]) for entry in entries}
+    objects: dict[DataEntry, set[Any]] = {entry: _expanded(dvc, [entry]) for entry in entries}
     lacking = {hi for found in objects.values() for hi in found if not odb.exists(hi.value)}
     nowhere = set()
     if lacking:
@@ -298,7 +301,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _quiet():
+def _quiet() -> Iterator[None]:
     """DVC's own warnings (lists of missing cache files) off: gittrack reports in one line."""
     chatter = logging.getLogger("dvc")
     level = chatter.level
@@ -327,7 +330,7 @@ def fetch(dvc: Repo, entries: list[DataEntry], remote: str | None = None) -> int
     return count
 
 
-def materialise(dvc: Repo, entry: DataEntry, dest: str | os.PathLike) -> None:
+def materialise(dvc: Repo, entry: DataEntry, dest: str | os.PathLike[str]) -> None:
     """Write the content of ``entry`` from the cache to ``dest`` (a file or a folder)."""
     from dvc_data.hashfile.checkout import checkout
     from dvc_data.hashfile.tree import Tree

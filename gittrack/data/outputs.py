@@ -58,10 +58,12 @@ def snapshot_outputs(repo: pygit2.Repository, tree_id: pygit2.Oid) -> list[Outpu
     """Every DVC-cached output the snapshot ``tree_id`` records, checked (see the module's docstring).
 
     Memoised by tree id: snapshots share trees, and pull and the hook check many runs."""
+    import pygit2
+
     key = str(tree_id)
     found = _MEMO.get(key)
     if found is None:
-        found = _resolve(repo, repo[tree_id])
+        found = _resolve(repo, repo[tree_id].peel(pygit2.Tree))
         if len(_MEMO) > _MAX_MEMO:
             _MEMO.clear()
         _MEMO[key] = found
@@ -110,6 +112,8 @@ _SCANS: dict[str, _ScanResult] = {}
 def _scan(repo: pygit2.Repository, tree: pygit2.Tree) -> _ScanResult:
     """The symlinks and DVC files (path, blob id) of a tree, relative to it; memoised by tree id
     (snapshots share most of their trees)."""
+    import pygit2
+
     key = str(tree.id)
     found = _SCANS.get(key)
     if found is not None:
@@ -117,14 +121,14 @@ def _scan(repo: pygit2.Repository, tree: pygit2.Tree) -> _ScanResult:
     links: list[str] = []
     files: list[tuple[str, str]] = []
     for entry in tree:
-        name = entry.name
+        name = entry.name or ""  # an entry of a tree always has a name
         kind = entry.type_str  # far cheaper than filemode, which is asked only of blobs
         if kind == "blob" and entry.filemode == _LINK_MODE:
             links.append(name)
         elif kind == "tree":
             if name == ".dvc":
                 continue  # DVC's own set-up (checked apart), never data
-            sub_links, sub_files = _scan(repo, repo[entry.id])
+            sub_links, sub_files = _scan(repo, repo[entry.id].peel(pygit2.Tree))
             links.extend(f"{name}/{p}" for p in sub_links)
             files.extend((f"{name}/{p}", oid) for p, oid in sub_files)
         elif name.endswith(".dvc") or name in ("dvc.yaml", "dvc.lock"):
@@ -159,13 +163,15 @@ def _yaml(repo: pygit2.Repository, scan: _Scan, path: str) -> Any:
 def _check_dvc_dir(repo: pygit2.Repository, tree: pygit2.Tree) -> None:
     """Refuse a ``.dvc/`` that is a link, holds links or folders (``cache``, ``tmp``), a local
     config, or a config that moves the cache or DVC's site folder."""
+    import pygit2
+
     try:
         top = tree[".dvc"]
     except KeyError:
         return
     if top.filemode != _TREE_MODE:
         raise MalformedRunError("the snapshot's '.dvc' is not a folder; DVC would write through it. Refused")
-    for entry in repo[top.id]:
+    for entry in repo[top.id].peel(pygit2.Tree):
         path = f".dvc/{entry.name}"
         if entry.filemode == _LINK_MODE:
             raise MalformedRunError(f"the snapshot's '{path}' is a symlink; DVC would write through it. Refused")
@@ -277,7 +283,7 @@ def _pipeline_outputs(repo: pygit2.Repository, scan: _Scan, folder: str, path: s
     return found
 
 
-def _uncached(stage: dict) -> set[str]:
+def _uncached(stage: dict[str, Any]) -> set[str]:
     """The outputs a resolved stage declares with ``cache: false``."""
     found = set()
     for kind in ("outs", "metrics", "plots"):
@@ -347,10 +353,10 @@ class _ResolverRepo:
 
     def __init__(self, fs: _SnapshotFS) -> None:
         self.fs = fs
-        self.config: dict = {}
+        self.config: dict[str, Any] = {}
 
 
-def _resolved_stages(repo: pygit2.Repository, scan: _Scan, folder: str, path: str) -> dict[str, dict]:
+def _resolved_stages(repo: pygit2.Repository, scan: _Scan, folder: str, path: str) -> dict[str, dict[str, Any]]:
     """``dvc.yaml``'s stages as DVC resolves them (``foreach``/``matrix`` expanded, ``${}`` filled)."""
     from dvc.parsing import DataResolver, ForeachDefinition, MatrixDefinition
 

@@ -46,12 +46,13 @@ class Restored:
 
 def cache_dir(dvc: Repo) -> str:
     """The folder of the repository's DVC cache (what ``[cache] dir`` names, or ``.dvc/cache``)."""
-    return os.path.dirname(os.path.dirname(dvc.cache.local.path))
+    path: str = dvc.cache.local.path
+    return os.path.dirname(os.path.dirname(path))
 
 
 def restore(
     dvc: Repo | None,
-    root: str | os.PathLike,
+    root: str | os.PathLike[str],
     outputs: list[Output],
     progress: Callable[[int, int], None] | None = None,
 ) -> Restored:
@@ -97,7 +98,7 @@ def gather(dvc: Repo | None, outputs: list[Output]) -> int:
 
 def write(
     dvc: Repo | None,
-    root: str | os.PathLike,
+    root: str | os.PathLike[str],
     outputs: list[Output],
     progress: Callable[[int, int], None] | None = None,
 ) -> Restored:

@@ -1,5 +1,11 @@
-"""Framework integrations: callbacks and loggers that write gittrack runs (import the one you need).
+"""Training frameworks: ``gittrack.autolog()`` and the callbacks and loggers it attaches.
 
-``lightning.GittrackLogger``, ``optuna.GittrackCallback``, ``hyperopt.fmin`` and
-``transformers.GittrackCallback``; ``gittrack.autolog()`` attaches them by itself.
+``autolog`` (also ``gittrack.autolog``) patches scikit-learn, XGBoost, LightGBM, Lightning,
+Optuna, hyperopt and transformers as they are imported. The per-framework modules are public
+for use by hand: ``lightning.GittrackLogger``, ``optuna.GittrackCallback``, ``hyperopt.fmin``
+and ``transformers.GittrackCallback``. Nothing here imports a framework until it is used.
 """
+
+from gittrack.integrations._autolog import autolog, turn_off
+
+__all__ = ["autolog", "turn_off"]

@@ -25,9 +25,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from gittrack.autologging import _common, _runs
-from gittrack.autologging._patch import safely
-from gittrack.autologging._runs import Session, Target
+from gittrack.integrations import _common, _runs
+from gittrack.integrations._patch import safely
+from gittrack.integrations._runs import Session, Target
 
 LIBRARY = "hyperopt"
 

@@ -26,10 +26,10 @@ from typing import Any
 try:
     import lightning.pytorch as pl
 except ImportError:  # the older package name
-    import pytorch_lightning as pl
+    import pytorch_lightning as pl  # type: ignore[no-redef]  # the same API under its older name
 
-from gittrack.autologging import _common
-from gittrack.autologging._patch import safely
+from gittrack.integrations import _common
+from gittrack.integrations._patch import safely
 
 
 def _logger_class(base: Any) -> type:

@@ -25,8 +25,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gittrack.autologging import _common, _runs
-from gittrack.autologging._patch import safely
+from gittrack.integrations import _common, _runs
+from gittrack.integrations._patch import safely
 
 LIBRARY = "optuna"
 

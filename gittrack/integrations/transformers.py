@@ -22,8 +22,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from gittrack.autologging import _common
-from gittrack.autologging._patch import safely
+from gittrack.integrations import _common
+from gittrack.integrations._patch import safely
 
 LIBRARY = "transformers"
 

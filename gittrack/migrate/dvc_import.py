@@ -106,26 +106,35 @@ def _from_git(repo: pygit2.Repository, commit) -> dict[str, str] | None:
         folder = repo[commit].tree[DVCLIVE_METRICS]
     except KeyError:
         return None
-    found, stack = {}, [("", repo[folder.id])]
+    top = repo[folder.id]
+    if not isinstance(top, pygit2.Tree):
+        return None
+    found: dict[str, str] = {}
+    stack = [("", top)]
     while stack:
         prefix, tree = stack.pop()
         for entry in tree:
+            name = entry.name or ""  # an entry of a tree always has a name
             if entry.type == pygit2.GIT_OBJECT_TREE:
-                stack.append((f"{prefix}{entry.name}/", repo[entry.id]))
-            elif entry.name.endswith(".tsv") and repo[entry.id].size <= _MAX_TSV_BYTES:
-                found[prefix + entry.name[: -len(".tsv")]] = repo[entry.id].data.decode()
+                stack.append((f"{prefix}{name}/", repo[entry.id].peel(pygit2.Tree)))
+            elif name.endswith(".tsv"):
+                blob = repo[entry.id].peel(pygit2.Blob)
+                if blob.size <= _MAX_TSV_BYTES:
+                    found[prefix + name[: -len(".tsv")]] = blob.data.decode()
     return found
 
 
 def _from_dvc_cache(repo: pygit2.Repository, commit) -> dict[str, str]:
     """The TSVs of a ``dvc.lock`` output holding ``dvclive/plots/metrics`` (DVC caches plots by
     default), restored from the local DVC cache; nothing when it is not there."""
+    import pygit2
+
     from gittrack.artifacts import dvc_of
     from gittrack.data.dvcstore import DataEntry, in_cache, materialise
     from gittrack.store.yamlio import load_yaml
 
     try:
-        lock = load_yaml(repo[repo[commit].tree["dvc.lock"].id].data, "dvc.lock")
+        lock = load_yaml(repo[repo[commit].peel(pygit2.Commit).tree["dvc.lock"].id].peel(pygit2.Blob).data, "dvc.lock")
     except (KeyError, GittrackError):
         return {}
     stages = lock.get("stages") if isinstance(lock, dict) else None
@@ -163,6 +172,8 @@ def import_dvc_experiments(
     progress: Callable[[int, int], None] | None = None,
 ) -> MigrationReport:
     """Import the DVC experiments of this repository (of HEAD's commit, or of every commit) as runs."""
+    import pygit2
+
     from gittrack.artifacts import workspace_inputs
     from gittrack.store import naming
     from gittrack.store.writer import RunWriter
@@ -179,7 +190,7 @@ def import_dvc_experiments(
         else:
             todo.append((baseline, name, data))
     for done, (baseline, name, data) in enumerate(todo, 1):
-        commit = repo.revparse_single(data["rev"])
+        commit = repo.revparse_single(data["rev"]).peel(pygit2.Commit)
         run_name = name if name.strip() and name.isprintable() else None
         writer = RunWriter.create_recorded(
             repo, experiment, start_time=commit.author.time * 1000, user=(commit.author.name, commit.author.email),

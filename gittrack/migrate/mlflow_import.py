@@ -125,11 +125,11 @@ class _SqliteHistories:
                 else:
                     found[key] = list(map(_POINT, group))
             return found
-        rows = self.db.execute(
+        ordered = self.db.execute(
             "SELECT key, step, timestamp, value, is_nan FROM metrics WHERE run_uuid = ? ORDER BY key, step, timestamp",
             (run_id,),
         )
-        for key, step, timestamp, value, is_nan in rows:
+        for key, step, timestamp, value, is_nan in ordered:
             try:
                 if not all(isinstance(n, int) for n in (step, timestamp)):
                     raise TypeError
@@ -310,7 +310,11 @@ def _add_artifacts(writer, client, run, models: list, report: MigrationReport, t
             size = _listed_size(client, run, info) if info is not None else _model_size(model)
             _count_artifact(report, "model" if is_model else "artifact", size)
             continue
-        local = run_folder / name if model is None else _download_model(model, tmp)
+        if model is None:
+            assert run_folder is not None  # downloaded above: this entry is one of the run's artifacts
+            local = run_folder / name
+        else:
+            local = _download_model(model, tmp)
         _log_artifact(writer, local, path, report)
 
 
@@ -483,8 +487,8 @@ def import_mlflow(
 
     try:
         with tempfile.TemporaryDirectory(prefix="gittrack-import-") as scratch:
-            for done, (run, experiment, models, deleted) in enumerate(todo, 1):
-                _import_run(writes, client, histories, run, experiment, ids, models, deleted, report, dry_run,
+            for done, (run, experiment, run_models, deleted) in enumerate(todo, 1):
+                _import_run(writes, client, histories, run, experiment, ids, run_models, deleted, report, dry_run,
                             Path(scratch), None if dry_run else _collect(written))  # fmt: skip
                 if len(written) >= _PACK_RUNS:
                     publish()

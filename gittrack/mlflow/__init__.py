@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from gittrack._version import __version__ as __version__
+from gittrack.mlflow.version import VERSION
+
+__version__ = VERSION  # the MLflow API implemented, as libraries checking mlflow.__version__ expect
 
 _SUBMODULES = frozenset(
     (
@@ -29,6 +31,7 @@ _SUBMODULES = frozenset(
         "tracking",
         "types",
         "utils",
+        "version",
         "xgboost",
     )
 )
@@ -45,12 +48,16 @@ _FLUENT = (
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
+    "get_logged_model",
     "get_parent_run",
     "get_registry_uri",
     "get_run",
     "get_tracking_uri",
     "is_tracking_uri_set",
     "last_active_run",
+    "last_logged_model",
+    "list_experiments",
+    "list_run_infos",
     "log_artifact",
     "log_artifacts",
     "log_dict",
@@ -65,6 +72,7 @@ _FLUENT = (
     "log_text",
     "register_model",
     "search_experiments",
+    "search_logged_models",
     "search_runs",
     "set_experiment",
     "set_experiment_tag",
@@ -75,7 +83,7 @@ _FLUENT = (
     "set_tracking_uri",
     "start_run",
 )
-_WHERE = dict.fromkeys(_FLUENT, "gittrack.mlflow.tracking.fluent")
+_WHERE: dict[str, str | None] = dict.fromkeys(_FLUENT, "gittrack.mlflow.tracking.fluent")
 _WHERE.update(
     MlflowClient="gittrack.mlflow.tracking.client",
     MlflowException="gittrack.mlflow.exceptions",
@@ -86,8 +94,8 @@ _WHERE.update(
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         value = importlib.import_module(f"gittrack.mlflow.{name}")
-    elif _WHERE.get(name):
-        value = getattr(importlib.import_module(_WHERE[name]), name)
+    elif where := _WHERE.get(name):
+        value = getattr(importlib.import_module(where), name)
     else:
         raise AttributeError(f"module 'gittrack.mlflow' has no attribute {name!r}")
     globals()[name] = value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from gittrack.mlflow.entities import (
@@ -14,6 +15,7 @@ from gittrack.mlflow.entities import (
     RunData,
     RunInfo,
     RunInputs,
+    RunOutputs,
 )
 
 if TYPE_CHECKING:
@@ -52,8 +54,11 @@ def system_tags(run: gittrack.entities.Run) -> dict[str, str]:
     return tags
 
 
-def run_info(run: gittrack.entities.Run) -> RunInfo:
-    """MLflow's ``RunInfo`` of a gittrack run."""
+def run_info(run: gittrack.entities.Run, repo_path: str | None = None) -> RunInfo:
+    """MLflow's ``RunInfo`` of a gittrack run; its ``artifact_uri`` is the run's artifact folder in
+    the clone at ``repo_path`` (``runs:/<run id>`` without one)."""
+    from gittrack.mlflow._locations import artifact_uri
+
     info = run.info
     deleted = info.ref.startswith(DELETED_PREFIX)
     return RunInfo(
@@ -65,30 +70,41 @@ def run_info(run: gittrack.entities.Run) -> RunInfo:
         start_time=info.start_time,
         end_time=info.end_time,
         lifecycle_stage=LifecycleStage.DELETED if deleted else LifecycleStage.ACTIVE,
-        artifact_uri=f"runs:/{info.run_id}",
+        artifact_uri=artifact_uri(repo_path, info.run_id) if repo_path else f"runs:/{info.run_id}",
     )
 
 
 def run_inputs(run: gittrack.entities.Run) -> RunInputs:
-    """The run's inputs as MLflow's dataset inputs."""
+    """The run's inputs as MLflow's dataset inputs: a dataset's own fields (source type, source,
+    schema, profile) when it was logged with them, else a local source at its path. A URI source
+    reads as MLflow's JSON (``{"uri": "data/train.csv"}``)."""
     found = []
     for item in run.record.inputs:
         if not isinstance(item, dict):
             continue
         name = str(item.get("name") or item.get("path") or "")
         digest = str(item.get("digest") or item.get("md5") or "")
-        dataset = Dataset(name, digest, "local", str(item.get("path") or ""))
+        source_type = str(item.get("source_type") or "local")
+        source = str(item.get("dataset_source") or item.get("path") or "")
+        if source_type != "code":  # MLflow's form of a URI source
+            source = json.dumps({"url" if source_type == "http" else "uri": source})
+        dataset = Dataset(name, digest, source_type, source, item.get("schema"), item.get("profile"))
         tags = [InputTag("mlflow.data.context", str(item["context"]))] if item.get("context") else []
+        own = item.get("tags")
+        tags += [InputTag(str(k), str(v)) for k, v in own.items()] if isinstance(own, dict) else []
         found.append(DatasetInput(dataset, tags))
     return RunInputs(found)
 
 
-def to_mlflow_run(run: gittrack.entities.Run) -> Run:
-    """MLflow's ``Run`` of a gittrack run: its own tags, and over them the system tags derived from
-    the record (name, user, source commit and branch, parent), which nothing else may set."""
+def to_mlflow_run(run: gittrack.entities.Run, repo_path: str | None = None) -> Run:
+    """MLflow's ``Run`` of a gittrack run of the clone at ``repo_path``: its own tags, and over them
+    the system tags derived from the record (name, user, source commit and branch, parent), which
+    nothing else may set."""
+    from gittrack.mlflow._logged import outputs_of
+
     tags = {**run.data.tags, **system_tags(run)}
     data = RunData(metrics=dict(run.data.metrics), params=dict(run.data.params), tags=tags)
-    return Run(run_info(run), data, run_inputs(run))
+    return Run(run_info(run, repo_path), data, run_inputs(run), RunOutputs(outputs_of(run)))
 
 
 def to_mlflow_experiment(experiment: Any) -> Experiment:

@@ -12,18 +12,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from typing import TYPE_CHECKING, Any
 
 from gittrack.errors import NotFoundError, UsageError
+from gittrack.mlflow._logged import find as find_logged
+from gittrack.mlflow._logged import is_model_id, model_id
 from gittrack.mlflow.entities.model_registry import ModelVersion, RegisteredModel
 
 if TYPE_CHECKING:
     import gittrack
 
-MLFLOW_STAGES = {"staging": "Staging", "production": "Production"}
+MLFLOW_STAGES = {"production": "Production", "staging": "Staging"}  # a version holding both shows Production
 ARCHIVED_TAG = "gittrack.archived"  # version metadata: archived through gittrack.mlflow
+_LOGGED_URI = re.compile(r"^models:/(?P<id>m-[^/@]+)(?:/(?P<path>.*))?$")
 _URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<selector>[^/]+)|@(?P<alias>[^/]+))(?:/(?P<path>.*))?$")
 
 
@@ -100,11 +102,13 @@ def model_version(client: gittrack.Client, name: str, number: int, row: dict[str
         description=meta.description,
         user_id=row["registered_by"],
         current_stage=stage,
-        source=f"runs:/{row['run_id']}/{row['artifact']}",
+        source=f"models:/{model_id(row['run_id'], row['artifact'])}",
         run_id=row["run_id"],
         tags=tags,
         aliases=[a for a in aliases if a not in MLFLOW_STAGES],
+        model_id=model_id(row["run_id"], row["artifact"]),
         gto_version=semver,
+        gto_artifact=row["artifact"],
     )
 
 
@@ -172,11 +176,19 @@ def _has_versions(client: gittrack.Client, name: str) -> bool:
 
 
 def parse_models_uri(client: gittrack.Client, uri: str) -> tuple[str, str, str]:
-    """``models:/name/<n>``, ``models:/name/<Stage>``, ``models:/name@alias`` or ``models:/name/latest``
-    -> (run id, artifact path, what it resolved to)."""
+    """``models:/name/<n>``, ``models:/name/<Stage>``, ``models:/name@alias``, ``models:/name/latest``
+    or ``models:/<logged model id>`` -> (run id, artifact path, what it resolved to)."""
+    logged = _LOGGED_URI.match(uri)
+    if logged is not None and is_model_id(logged["id"]):
+        run, entry = find_logged(client, logged["id"])
+        path = entry["path"] + (f"/{logged['path']}" if logged["path"] else "")
+        return run.info.run_id, path, f"logged model {logged['id']}"
     match = _URI.match(uri)
     if match is None:
-        raise UsageError(f"model URI {uri!r} is not models:/NAME/VERSION, models:/NAME/STAGE or models:/NAME@ALIAS")
+        raise UsageError(
+            f"model URI {uri!r} is not models:/NAME/VERSION, models:/NAME/STAGE, models:/NAME@ALIAS "
+            "or models:/<logged model id>"
+        )
     name, selector, alias = match["name"], match["selector"], match["alias"]
     if alias is not None:
         mv = by_stage_or_alias(client, name, alias)
@@ -189,40 +201,35 @@ def parse_models_uri(client: gittrack.Client, uri: str) -> tuple[str, str, str]:
         mv = active[-1]
     else:
         mv = by_stage_or_alias(client, name, selector)
-    run_id, _, path = (mv.source or "").removeprefix("runs:/").partition("/")
+    run_id, path = str(mv.run_id), str(mv.gto_artifact)
     if match["path"]:
         path = f"{path}/{match['path']}"
     return run_id, path, f"{name} version {mv.version} ({mv.gto_version})"
 
 
 def resolve_model_uri(client: gittrack.Client, uri: str) -> tuple[str, str]:
-    """Any model URI gittrack.mlflow takes -> (run id, artifact path)."""
+    """Any model URI gittrack.mlflow takes -> (run id, artifact path): ``models:/...``,
+    ``runs:/<run id>/<path>``, or a location in a run's artifact folder (``get_artifact_uri``)."""
+    from gittrack.mlflow._locations import parse
+
     if uri.startswith("models:/"):
         run_id, path, _ = parse_models_uri(client, uri)
         return run_id, path
-    if uri.startswith("runs:/"):
-        run_id, _, path = uri[len("runs:/") :].lstrip("/").partition("/")
-        if not run_id or not path:
-            raise UsageError(f"model URI {uri!r} is not of the form runs:/<run id>/<path>")
-        return run_id, path.rstrip("/")
-    raise UsageError(f"model URI {uri!r} is not a runs:/ or models:/ URI")
+    found = parse(uri)
+    if found is None:
+        raise UsageError(f"model URI {uri!r} is not a runs:/ or models:/ URI, nor a run's artifact location")
+    _, run_id, path = found
+    if not path:
+        raise UsageError(f"model URI {uri!r} names a run's artifacts, not a model in them (add /<path>)")
+    return run_id, path
 
 
 def register(
     client, model_uri: str, name: str, tags: dict | None = None, description: str | None = None
 ) -> ModelVersion:
-    """Register a model URI as the next version of ``name`` and return it as MLflow numbers it."""
-    from gittrack.errors import GittrackError
-
+    """Register a model URI as the next version of ``name`` at once (a running run too, as in MLflow:
+    the tag is on the run's checkpoint holding the model) and return it as MLflow numbers it."""
     run_id, path = resolve_model_uri(client, model_uri)
-    run = None
-    with contextlib.suppress(GittrackError):
-        run = client.get_run(run_id)
-    if run is not None and run.record.status == "RUNNING":
-        raise UsageError(
-            f"run {run.info.run_name} is still running: register its model once it has ended (a version "
-            "tags the run's final commit), or log it with registered_model_name=, which does that for you"
-        )
     created = client.register_model(f"runs:/{run_id}/{path}", name)
     if tags or description is not None:
         described = description if description is not None else ...

@@ -12,29 +12,24 @@ import os
 import sys
 from urllib.parse import unquote, urlparse
 
+from gittrack._state import STATE
+
 log = logging.getLogger("gittrack")
-_repo: str | None = None  # the selected repository's root; None: the current folder's
-_registry_repo: str | None = None
-_tracking_uri: str | None = None
-_registry_uri: str | None = None
-_warned = False
-_env_read = False
 _REMOTE_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "databricks", "databricks-uc", "uc")
 
 
 def warn_once(uri: str) -> None:
     """Say once per process that ``uri`` is not used and where runs go."""
-    global _warned
-    if not _warned:
-        _warned = True
-        where = repo_root(_repo) or os.getcwd()
+    if not STATE.mlflow.warned_uri:
+        STATE.mlflow.warned_uri = True
+        where = repo_root(STATE.mlflow.repo) or os.getcwd()
         print(
             f"gittrack.mlflow: tracking URI {uri!r} is not used; runs are recorded in the git repository at {where}",
             file=sys.stderr,
         )
 
 
-def local_path(uri: str) -> str | None:
+def local_path(uri: str | os.PathLike[str]) -> str | None:
     """The local path a URI names (a plain path or ``file:``), or None for anything else."""
     text = os.fspath(uri)
     parsed = urlparse(text)
@@ -62,12 +57,12 @@ def repo_root(path: str | None) -> str | None:
 
 def select(uri: str | None, registry: bool = False) -> None:
     """Set the tracking (or registry) URI."""
-    global _repo, _registry_repo, _tracking_uri, _registry_uri
+    state = STATE.mlflow
     if uri is None or uri == "":
         if registry:
-            _registry_repo, _registry_uri = None, None
+            state.registry_repo, state.registry_uri = None, None
         else:
-            _repo, _tracking_uri = None, None
+            state.repo, state.tracking_uri = None, None
         return
     path = local_path(str(uri))
     root = None
@@ -83,38 +78,38 @@ def select(uri: str | None, registry: bool = False) -> None:
     else:
         warn_once(str(uri))
     if registry:
-        _registry_uri, _registry_repo = str(uri), root or _registry_repo
+        state.registry_uri, state.registry_repo = str(uri), root or state.registry_repo
     else:
-        _tracking_uri, _repo = str(uri), root or _repo
+        state.tracking_uri, state.repo = str(uri), root or state.repo
 
 
 def _from_environment() -> None:
-    global _env_read
-    if _env_read:
+    state = STATE.mlflow
+    if state.env_read:
         return
-    _env_read = True
-    if os.environ.get("MLFLOW_TRACKING_URI") and _tracking_uri is None:
+    state.env_read = True
+    if os.environ.get("MLFLOW_TRACKING_URI") and state.tracking_uri is None:
         select(os.environ["MLFLOW_TRACKING_URI"])
-    if os.environ.get("MLFLOW_REGISTRY_URI") and _registry_uri is None:
+    if os.environ.get("MLFLOW_REGISTRY_URI") and state.registry_uri is None:
         select(os.environ["MLFLOW_REGISTRY_URI"], registry=True)
 
 
 def tracking_uri_set() -> bool:
     """Whether a tracking URI was set (``set_tracking_uri`` or ``MLFLOW_TRACKING_URI``)."""
     _from_environment()
-    return _tracking_uri is not None
+    return STATE.mlflow.tracking_uri is not None
 
 
 def repo() -> str | None:
     """The repository runs go to (None: the one containing the current folder)."""
     _from_environment()
-    return _repo
+    return STATE.mlflow.repo
 
 
 def registry_repo() -> str | None:
     """The repository the registry calls use: the registry URI's, else the tracking one's."""
     _from_environment()
-    return _registry_repo or _repo
+    return STATE.mlflow.registry_repo or STATE.mlflow.repo
 
 
 def tracking_uri() -> str:
@@ -125,10 +120,3 @@ def tracking_uri() -> str:
 def registry_uri() -> str:
     """What ``get_registry_uri`` answers: the registry repository's path."""
     return repo_root(registry_repo()) or os.getcwd()
-
-
-def reset() -> None:
-    """Forget the URIs (tests)."""
-    global _repo, _registry_repo, _tracking_uri, _registry_uri, _warned, _env_read
-    _repo = _registry_repo = _tracking_uri = _registry_uri = None
-    _warned = _env_read = False

@@ -25,6 +25,7 @@ RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
 RESOURCE_ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
 INVALID_STATE = "INVALID_STATE"
 BAD_REQUEST = "BAD_REQUEST"
+FEATURE_DISABLED = "FEATURE_DISABLED"
 _HTTP = {
     INTERNAL_ERROR: 500,
     INVALID_PARAMETER_VALUE: 400,
@@ -91,7 +92,8 @@ def bridged(exc: GittrackError) -> MlflowException:
         return exc
     code = next((code for cls, code in _CODES if isinstance(exc, cls)), INTERNAL_ERROR)
     try:
-        new = _bridge_class(type(exc))(str(exc), error_code=code)
+        # mypy takes the class for an instance of GittrackError, which is unhashable; a class is hashable
+        new = _bridge_class(type(exc))(str(exc), error_code=code)  # type: ignore[arg-type]
     except TypeError:  # a class with an unusual layout: fall back to the plain MlflowException
         new = MlflowException(str(exc), error_code=code)
     return new

@@ -43,7 +43,10 @@ def _tag_object(repo: pygit2.Repository, tag: str) -> pygit2.Oid:
     ref = repo.references.get(f"refs/tags/{tag}")
     if ref is None:
         raise NotFoundError(f"registry tag {tag!r} does not exist")
-    return ref.target
+    target = ref.target
+    if isinstance(target, str):  # a symbolic ref: not a tag gittrack or GTO writes
+        raise NotFoundError(f"registry tag {tag!r} is a symbolic ref, not a tag")
+    return target
 
 
 def _changes(description: Any = ..., tags: dict[str, Any] | None = None) -> list[tuple[str, str | None]]:

@@ -3,7 +3,7 @@ branch under review, so a request cannot loosen its own policy), shown, and edit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +11,7 @@ from gittrack.errors import NotFoundError
 from gittrack.registry import desired as desired_file
 from gittrack.registry import tags
 from gittrack.registry.desired import Desired, Policy
+from gittrack.store.repo import config_value
 
 if TYPE_CHECKING:
     import pygit2
@@ -18,13 +19,14 @@ if TYPE_CHECKING:
 
 def default_branch(repo: pygit2.Repository) -> str:
     """``gittrack.defaultBranch``, else the remote's HEAD, else ``init.defaultBranch``, main or master."""
-    if "gittrack.defaultBranch" in repo.config:
-        return repo.config["gittrack.defaultBranch"]
+    configured = config_value(repo, "gittrack.defaultBranch")
+    if configured is not None:
+        return configured
     head = repo.references.get("refs/remotes/origin/HEAD")
     if head is not None and isinstance(head.target, str):
         return head.target.rpartition("/")[2]
     candidates = [repo.config["init.defaultBranch"]] if "init.defaultBranch" in repo.config else []
-    for name in [*candidates, "main", "master"]:
+    for name in [*(c for c in candidates if c is not None), "main", "master"]:
         if repo.references.get(f"refs/heads/{name}") or repo.references.get(f"refs/remotes/origin/{name}"):
             return name
     return "main"
@@ -93,9 +95,9 @@ def _policy_view(desired: Desired, model: str) -> dict[str, Any]:
 def set_policy(
     repo: pygit2.Repository,
     model: str,
-    no_worse: list[str] = (),
-    thresholds: list[str] = (),
-    guard: list[str] = (),
+    no_worse: Sequence[str] = (),
+    thresholds: Sequence[str] = (),
+    guard: Sequence[str] = (),
     clear: bool = False,
 ) -> tuple[Policy, Path, list[tuple[str, str, str]]]:
     """Change the policy of ``model`` (``*``: every model) in the work tree's registry.yaml.

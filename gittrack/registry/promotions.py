@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gittrack.data import dvcstore
-from gittrack.errors import GittrackError, UsageError
+from gittrack.errors import GittrackError, RemoteError, UsageError
 from gittrack.registry import desired as desired_file
 from gittrack.registry.policy import default_branch, default_tip
 from gittrack.registry.report import report, run_of_version
@@ -46,14 +46,15 @@ def request(repo: pygit2.Repository, model: str, version: str, stage: str) -> tu
     wanted = desired_file.read_at(repo, base_tip)
     wanted.models.setdefault(model, {})[stage] = version
     blob = repo.create_blob(wanted.to_bytes())
-    tree = apply_changes(repo, repo[base_tip].tree_id, {desired_file.FILE: (blob, pygit2.GIT_FILEMODE_BLOB)})
+    base_tree = repo[base_tip].peel(pygit2.Commit).tree_id
+    tree = apply_changes(repo, base_tree, {desired_file.FILE: (blob, pygit2.GIT_FILEMODE_BLOB)})
     who = signature(*identity(repo), now_ms())
     message = f"Promote {model} {version} to {stage}\n\nRequested with gittrack; see the report in the pull request.\n"
     commit = repo.create_commit(None, who, who, message, tree, [base_tip])
     branch = f"promote/{model}/{stage}/{version}"
     if repo.branches.local.get(branch) is not None:
         raise UsageError(f"branch {branch!r} exists already; delete it or push it as it is")
-    repo.branches.local.create(branch, repo[commit])
+    repo.branches.local.create(branch, repo[commit].peel(pygit2.Commit))
     return branch, text
 
 
@@ -66,7 +67,7 @@ def push_request(repo: pygit2.Repository, branch: str, remote: str | None = None
     results = transport.push(repo.workdir, remote, [f"refs/heads/{branch}:refs/heads/{branch}"])
     refused = [f"{r.ref}: {r.why}" for r in results if not r.ok]
     if refused:
-        raise transport.RemoteError(f"the remote refused {refused[0]}")
+        raise RemoteError(f"the remote refused {refused[0]}")
     return remote
 
 

@@ -12,7 +12,7 @@ from gittrack.entities import Run
 from gittrack.errors import NotFoundError
 from gittrack.registry import desired as desired_file
 from gittrack.registry.desired import Desired, Policy
-from gittrack.registry.service import resolve
+from gittrack.registry.service import resolve, version_of_run
 from gittrack.registry.state import registry_state
 from gittrack.store.runstore import RunStore
 
@@ -62,7 +62,7 @@ def run_of_version(repo: pygit2.Repository, model: str, version: str) -> Run:
     """The run of a registered version, which must be here (pulled)."""
     found = resolve(repo, f"{model}@{version}")
     stored = RunStore(repo).get(found.run_id) if found.run_id else None
-    if stored is None or str(stored.ref.commit) != found.commit:
+    if stored is None or not version_of_run(found, stored):
         raise NotFoundError(f"the run of {model} {version} ({found.commit[:12]}) is not here; run 'gittrack pull'")
     return Run.from_stored(stored)
 

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 from gittrack.entities import Run
 from gittrack.errors import GittrackError, InvalidNameError, NotFoundError, UsageError
 from gittrack.registry import tags
-from gittrack.registry.policy import policy_of
+from gittrack.registry.desired import read_at
+from gittrack.registry.guard import guard_problem
+from gittrack.registry.policy import default_tip
 from gittrack.registry.state import Model, Version, registry_state
 from gittrack.registry.write import write_event
 from gittrack.store.ids import short_id
@@ -35,7 +37,7 @@ def allowed_stages(repo: pygit2.Repository) -> list[str] | None:
         if isinstance(stages, list) and stages:
             return [str(s) for s in stages]
     try:
-        configured = [s.strip() for s in repo.config["gittrack.stages"].split(",") if s.strip()]
+        configured = [s.strip() for s in (repo.config["gittrack.stages"] or "").split(",") if s.strip()]
     except KeyError:
         return None
     return configured or None
@@ -92,7 +94,7 @@ def register(
     model = _model(repo, name, must_exist=False)
     commit = str(stored.ref.commit)
     for existing in model.versions.values():
-        if existing.commit == commit:
+        if existing.commit == commit or (existing.run == stored.record.id and existing.artifact == artifact):
             raise UsageError(f"run {short_id(stored.record.id)} is already {name} {existing.version}")
     if version is not None:
         tags.validate_version(version)
@@ -122,19 +124,18 @@ def promote(
     ``archive_existing`` unassigns the stage from every other version. Returns the tags written.
     Stages the policy guards need a reviewed request (``promotions apply`` passes ``enforce_guard=False``)."""
     check_stage(repo, stage)
-    if enforce_guard and stage in policy_of(repo, name).guard:
-        raise UsageError(
-            f"stage {stage!r} of {name} is guarded: request it with 'gittrack models promote {name} {version} "
-            f"{stage} --request', get the pull request merged, and CI applies it"
-        )
     model = _model(repo, name)
     target = _version(model, version)
+    if enforce_guard:
+        _check_guard(repo, tags.TagName(tags.ASSIGN, name, stage=stage), model, target)
     if not target.active:
         raise UsageError(f"{name} {version} is deprecated; register a new version or promote another one")
     written = []
     if archive_existing:
         for holder in model.holders(stage):
             if holder.version != version:
+                if enforce_guard:
+                    _check_guard(repo, tags.TagName(tags.UNASSIGN, name, stage=stage), model, holder)
                 message = f"Unassigning stage '{stage}' to artifact '{name}' version '{holder.version}'{note}"
                 written.append(write_event(repo, model, tags.UNASSIGN, holder.commit, message, stage=stage)[0])
     message = f"Assigning stage {stage} to artifact {name} version {version}{note}"
@@ -148,6 +149,7 @@ def demote(repo: pygit2.Repository, name: str, version: str, stage: str) -> str:
     target = _version(model, version)
     if stage not in target.stages:
         raise UsageError(f"{name} {version} is not in stage {stage!r}")
+    _check_guard(repo, tags.TagName(tags.UNASSIGN, name, stage=stage), model, target)
     message = f"Unassigning stage '{stage}' to artifact '{name}' version '{version}'"
     return write_event(repo, model, tags.UNASSIGN, target.commit, message, stage=stage)[0]
 
@@ -159,12 +161,29 @@ def deprecate(repo: pygit2.Repository, name: str, version: str | None = None) ->
         target = _version(model, version, valid=False)
         if not target.active:
             raise UsageError(f"{name} {version} is deprecated already")
+        _check_guard(repo, tags.TagName(tags.DEREGISTER, name, version=version), model, target)
         message = f"Deregistering artifact {name} version {version}"
         return write_event(repo, model, tags.DEREGISTER, target.commit, message, version=version)[0]
     if model.deprecated:
         raise UsageError(f"{name} is deprecated already")
+    _check_guard(repo, tags.TagName(tags.DEPRECATE, name), model, None)
     newest = max(model.events, key=lambda e: e.order())
     return write_event(repo, model, tags.DEPRECATE, newest.commit, f"Deprecating artifact '{name}'")[0]
+
+
+def _check_guard(repo: pygit2.Repository, event: tags.TagName, model: Model, version: Version | None) -> None:
+    """Refuse ``event`` when the one guard rule (``registry.guard``) refuses it against the policy and
+    the desired holders in force (the default branch's registry.yaml), as the server hook would."""
+    wanted = read_at(repo, default_tip(repo))
+    problem = guard_problem(event, model, version, wanted.policy(event.model).guard, wanted.models.get(event.model, {}))
+    if problem is not None:
+        raise UsageError(problem)
+
+
+def version_of_run(version: Version, stored) -> bool:
+    """Whether ``stored`` (a run read here) is the run of ``version``: the run at the tagged commit,
+    or the run a checkpoint of which the tag names (registered while it was running)."""
+    return str(stored.ref.commit) == version.commit or (version.problem is None and version.run == stored.ref.run_id)
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -316,6 +335,8 @@ def _in_snapshot(repo: pygit2.Repository, tree: pygit2.Tree, item: dict[str, Any
     content, or a folder), rather than by DVC."""
     import hashlib
 
+    import pygit2
+
     path = item.get("path")
     if not isinstance(path, str) or not path or path.startswith(("/", "..")) or path.startswith(".gittrack/"):
         return False
@@ -325,7 +346,8 @@ def _in_snapshot(repo: pygit2.Repository, tree: pygit2.Tree, item: dict[str, Any
         return False
     if found.type_str == "tree":
         return True
-    return found.type_str == "blob" and hashlib.md5(repo[found.id].data).hexdigest() == item.get("md5")  # noqa: S324
+    blob = repo[found.id]
+    return isinstance(blob, pygit2.Blob) and hashlib.md5(blob.data).hexdigest() == item.get("md5")  # noqa: S324
 
 
 def verify(repo: pygit2.Repository, spec: str) -> list[tuple[str, bool, str]]:
@@ -352,7 +374,7 @@ def load(repo: pygit2.Repository, spec: str) -> Any:
         stored = next((r for r in RunStore(repo).runs()[0] if str(r.ref.commit) == version.commit), None)
     else:
         stored = RunStore(repo).get(version.run_id)
-    if stored is None or str(stored.ref.commit) != version.commit:
+    if stored is None or not version_of_run(version, stored):
         raise NotFoundError(
             f"{version.model} {version.version} points at {version.commit[:12]}, which is not a run here; "
             "pull its run ('gittrack pull') or check the tag"

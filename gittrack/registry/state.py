@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from gittrack.errors import GittrackError
 from gittrack.registry.tags import (
     ASSIGN,
     DEPRECATE,
@@ -23,7 +24,7 @@ from gittrack.registry.tags import (
     parse_tag,
     semver_key,
 )
-from gittrack.store import rules
+from gittrack.store import rules, runfiles
 from gittrack.store.runstore import RunStore
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class Event:
         """The model's artifact path the tag message names."""
         return _trailers(self.message).get("Artifact")
 
-    def order(self) -> tuple:
+    def order(self) -> tuple[Any, ...]:
         """GTO's order: tagger date, then (for ties) counter and name."""
         return (self.time, self.counter or 0, self.tag)
 
@@ -138,7 +139,7 @@ class Registry:
     problems: list[str]
 
 
-def read_tag(repo: pygit2.Repository, target) -> tuple[str, int, str, str, str] | str:
+def read_tag(repo: pygit2.Repository, target: pygit2.Oid | str) -> tuple[str, int, str, str, str] | str:
     """(commit, time, tagger name, email, message) of an annotated tag, or why it is unusable."""
     import pygit2
 
@@ -174,9 +175,11 @@ def read_registry(
 ) -> Registry:
     """Parse every registry tag (of model ``only``, if given) and compute each model's state.
 
-    ``runs`` (run commit -> run id, packed runs included): a version whose commit is not one of
-    them is invalid (reported, never resolved). Tags dated further ahead of ``now`` (default: this
-    clock) than the allowed skew are ignored, so one poisoned date cannot push later events on."""
+    ``runs`` (run commit -> run id, packed runs included): a version whose commit is neither one
+    of them nor an earlier checkpoint of one of those runs still holding the same model (see
+    :func:`checkpoint_run`) is invalid (reported, never resolved). Tags dated further ahead of
+    ``now`` (default: this clock) than the allowed skew are ignored, so one poisoned date cannot
+    push later events on."""
     now = int(time.time()) if now is None else now
     models: dict[str, Model] = {}
     problems = []
@@ -204,10 +207,12 @@ def read_registry(
         event = Event(parsed.kind, parsed.model, parsed.version, parsed.stage, parsed.counter, name, commit, when,
                       author, email, message.strip())  # fmt: skip
         models.setdefault(parsed.model, Model(parsed.model)).events.append(event)
+    known = runs or {}
+    tips = {run_id: commit for commit, run_id in known.items()}
     for model in models.values():
         _replay(model, problems)
         for version in model.versions.values() if runs is not None else ():
-            version.run = runs.get(version.commit)
+            version.run = known.get(version.commit) or checkpoint_run(repo, version, tips)
             if version.run is None:
                 version.problem = (
                     f"{model.name} {version.version} points at {version.commit[:12]}, which is not a run here; "
@@ -215,6 +220,27 @@ def read_registry(
                 )
                 problems.append(version.problem)
     return Registry(models, problems)
+
+
+def checkpoint_run(repo: pygit2.Repository, version: Version, tips: dict[str, str]) -> str | None:
+    """The run of a version registered while its run was running: the tag is on a checkpoint
+    commit the run has since moved past. That run is the version's when the checkpoint records
+    the run the tag names, the run is here (``tips``: run id -> its commit), and its commit
+    holds the same model (the same DVC pointer at the version's artifact); else None."""
+    import pygit2
+
+    run_id = version.registered.run_id
+    tip = tips.get(run_id) if run_id else None
+    if tip is None:
+        return None
+    try:
+        if rules.read_record(repo, pygit2.Oid(hex=version.commit)).id != run_id:
+            return None
+        tagged = runfiles.read_artifact_pointer(repo, pygit2.Oid(hex=version.commit), version.artifact)
+        current = runfiles.read_artifact_pointer(repo, pygit2.Oid(hex=tip), version.artifact)
+    except (GittrackError, KeyError, ValueError):
+        return None
+    return run_id if tagged is not None and tagged == current else None
 
 
 def registry_state(repo: pygit2.Repository, only: str | None = None) -> Registry:
@@ -227,6 +253,7 @@ def _replay(model: Model, problems: list[str]) -> None:
     by_commit: dict[str, Version] = {}
     for event in model.events:
         if event.kind == REGISTER:
+            assert event.version is not None  # the tag grammar: a registration names its version
             existing = model.versions.get(event.version)
             if existing is None:
                 if event.commit in by_commit:
@@ -242,6 +269,7 @@ def _replay(model: Model, problems: list[str]) -> None:
             if event.version in model.versions:
                 model.versions[event.version].active = False
         elif event.kind in (ASSIGN, UNASSIGN):
+            assert event.stage is not None  # the tag grammar: an assignment names its stage
             version = by_commit.get(event.commit)
             if version is None:
                 problems.append(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 from gittrack.errors import InvalidNameError
 
@@ -26,14 +28,25 @@ _TAG = re.compile(
     r"(?:#(?P<counter>\d+))?$"
 )
 
-REGISTER, DEREGISTER, ASSIGN, UNASSIGN, DEPRECATE = "register", "deregister", "assign", "unassign", "deprecate"
+
+class EventKind(StrEnum):
+    """What a registry tag does (GTO's event types); equal to its lower-case name as a string."""
+
+    REGISTER = "register"
+    DEREGISTER = "deregister"
+    ASSIGN = "assign"
+    UNASSIGN = "unassign"
+    DEPRECATE = "deprecate"
+
+
+REGISTER, DEREGISTER, ASSIGN, UNASSIGN, DEPRECATE = EventKind
 
 
 @dataclass(frozen=True)
 class TagName:
     """A parsed registry tag name."""
 
-    kind: str
+    kind: EventKind
     model: str
     version: str | None = None
     stage: str | None = None
@@ -63,7 +76,7 @@ def validate_version(version: str) -> str:
     return version
 
 
-def semver_key(version: str) -> tuple:
+def semver_key(version: str) -> tuple[Any, ...]:
     """Sort key of semver precedence: prereleases below their release, numeric parts numerically."""
     match = _VERSION.match(version)
     if match is None:

@@ -68,7 +68,7 @@ def write_event(
 ) -> tuple[str, int]:
     """Create one event tag with GTO's default name for it; returns (tag name, tagger date)."""
     counter = model.next_counter()
-    name = format_tag(kind, model.name, version, stage, counter if kind in ("assign", "unassign") else None)
+    name = format_tag(kind, model.name, version, stage, counter if kind in (ASSIGN, UNASSIGN) else None)
     if repo.references.get(f"refs/tags/{name}") is not None:  # e.g. a version deregistered twice
         name = format_tag(kind, model.name, version, stage, counter)
     when = event_time(model, floor)

@@ -41,13 +41,15 @@ from gittrack.search.rows import (
     PARAM,
     STORED_INFO,
     TAG,
+    LikePattern,
     RunColumns,
     RunRow,
     as_number,
     datasets_of,
     like_pattern,
 )
-from gittrack.store import annotations, naming, notes, packs, rules, runfiles
+from gittrack.store import annotations as run_annotations
+from gittrack.store import naming, notes, packs, rules, runfiles, starts
 from gittrack.store.liveness import effective_end_time, effective_status
 from gittrack.store.record import RunRecord, parse_summary
 from gittrack.store.repo import gittrack_dir
@@ -108,7 +110,7 @@ MAX_LIKE_VALUES = 5_000
 
 
 @functools.lru_cache(maxsize=256)
-def _like_pattern(pattern: str, case_insensitive: int):
+def _like_pattern(pattern: str, case_insensitive: int) -> LikePattern:
     return like_pattern(pattern, bool(case_insensitive))
 
 
@@ -151,7 +153,7 @@ class SearchCache:
         self.path = path or gittrack_dir(repo) / "index.sqlite"
         self._conn: sqlite3.Connection | None = None
         self._packed: dict[str, bytes] = {}  # commit -> summary.json bytes of packed runs
-        self._edits = annotations.reader(repo)  # commit -> its edits (notes looked up once a sync)
+        self._edits = run_annotations.reader(repo)  # commit -> its edits (notes looked up once a sync)
         self.fresh: list[tuple[RunRow, int]] | None = None
         """After a sync that built the index from nothing: every run's row and deleted flag, so the
         first search can answer from memory instead of reading back what was just written."""
@@ -212,6 +214,7 @@ class SearchCache:
     # -- keeping it in step with the refs --------------------------------------------------
     def _current_refs(self, conn: sqlite3.Connection) -> dict[str, tuple[str, int]]:
         """Every run: ref name (a packed run's would-be name) -> (commit, 1 if deleted else 0)."""
+        starts.publish(self.repo)
         out = {}
         for ref in self.repo.references.iterator():
             name = ref.name
@@ -223,8 +226,8 @@ class SearchCache:
                 continue
             out[name] = (str(ref.target), deleted)
         hidden = {_active_name(name) for name in out}
-        for ref, run in visible_packed(self._indexes(conn), hidden):
-            out[ref.name] = (run.commit, 0)
+        for packed_ref, run in visible_packed(self._indexes(conn), hidden):
+            out[packed_ref.name] = (run.commit, 0)
             if run.summary:
                 self._packed[run.commit] = run.summary
         return out
@@ -290,7 +293,7 @@ class SearchCache:
     def sync(self) -> list[str]:
         """Bring the index up to date with the run refs; returns one line per unreadable run."""
         fingerprint = self._fingerprint()
-        notes_tip = annotations.tip(self.repo) or ""
+        notes_tip = run_annotations.tip(self.repo) or ""
         with self._db() as conn:
             meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('refs', 'notes')"))
             stored = meta.get("refs")
@@ -329,7 +332,7 @@ class SearchCache:
             fresh = not seen and len(changed) <= self.FRESH_MAX_RUNS
             read: dict[str, RunRecord | None] = {}  # commits read now (their records, to answer from memory)
             batch = _Batch()
-            self._edits = annotations.reader(self.repo)
+            self._edits = run_annotations.reader(self.repo)
             refs, problems, first = [], [], None
             for name in changed:
                 target, deleted = current[name]
@@ -352,7 +355,11 @@ class SearchCache:
             written = batch.write(conn, listed)
             first = written if first is None else first
             if fresh:
-                self.fresh = [(row_from_record(read[target], name, target), deleted) for name, target, deleted in refs]
+                self.fresh = [
+                    (row_from_record(kept, name, target), deleted)
+                    for name, target, deleted in refs
+                    if (kept := read.get(target)) is not None  # each was read now: the index was empty
+                ]
             conn.executemany("INSERT INTO refs VALUES (?, ?, ?)", refs)
             conn.executemany("INSERT INTO problems VALUES (?, ?, ?)", problems)
             touched.update(target for target in listed if target not in read)  # known runs given another ref
@@ -444,7 +451,7 @@ class SearchCache:
         """Recompute the name and tags of the runs whose note changed between two notes commits."""
         import pygit2
 
-        changed = annotations.changed_since(self.repo, old_tip, new_tip)
+        changed = run_annotations.changed_since(self.repo, old_tip, new_tip)
         if changed is None:  # the old notes are gone: look at every note and every edited run
             changed = set(notes.all_notes(self.repo))
             changed.update(c for (c,) in conn.execute(
@@ -465,8 +472,8 @@ class SearchCache:
         for run, commit, name, text, base in found:
             parsed = _load_data(text)
             base_name, base_tags = json.loads(base) if base else (name, parsed[2])
-            edits = annotations.read(self.repo, pygit2.Oid(hex=commit))
-            tags, shown = annotations.applied(base_tags, base_name, edits)
+            edits = run_annotations.read(self.repo, pygit2.Oid(hex=commit))
+            tags, shown = run_annotations.applied(base_tags, base_name, edits)
             kept = _base_json(base_name, base_tags) if edits else None
             names.append((shown, run))
             data.append((_with_tags(parsed, tags), kept, run))
@@ -495,7 +502,7 @@ class SearchCache:
         if not edits:
             batch.add(target, record)
             return record
-        shown = annotations.apply(record, edits)
+        shown = run_annotations.apply(record, edits)
         batch.add(target, shown, _base_json(record.name, record.tags))
         return shown
 
@@ -503,11 +510,12 @@ class SearchCache:
     def _query(
         self, columns: str, where: str, params: list[Any], order: str, order_params: list[Any],
         experiments: list[str] | None, view: str, limit: int | None, offset: int = 0, data: bool = False,
-    ) -> list[tuple]:  # fmt: skip
+    ) -> list[tuple[Any, ...]]:  # fmt: skip
         """``columns`` of the runs matching a compiled filter, in order, from the ``offset``-th on;
         ``view``: active, deleted or all (``v.bit``: which of a run's rows, ACTIVE or DELETED);
         ``data``: the columns read ``run_data d`` too (for the rows returned only)."""
-        clauses, args = [], []
+        clauses: list[str] = []
+        args: list[Any] = []
         if experiments is not None:  # first, and by its index: the filter then reads only these runs
             clauses.append(f"r.experiment IN ({','.join('?' * len(experiments))})")
             args.extend(experiments)
@@ -611,7 +619,7 @@ class SearchCache:
 
     def count(self, where: str, params: list[Any], experiments: list[str] | None, view: str) -> int:
         """How many runs a compiled filter matches, without reading them."""
-        return self._query("count(*)", where, params, "NULL", [], experiments, view, None)[0][0]
+        return int(self._query("count(*)", where, params, "NULL", [], experiments, view, None)[0][0])
 
     def select_columns(
         self, where: str, params: list[Any], order: str, order_params: list[Any], experiments: list[str] | None,
@@ -640,7 +648,7 @@ class SearchCache:
                 "WHERE d.artifacts IS NOT NULL"
             ).fetchall()
         wanted = None if names is None else set(names)
-        found = []
+        found: list[tuple[str, int | None, int | None]] = []
         prefixes: dict[tuple[str, int], str] = {}
         for experiment, run_id, listed, text in rows:
             refs = [_ref_name(experiment, run_id, bit, prefixes) for bit in (ACTIVE, DELETED) if listed & bit]
@@ -739,7 +747,7 @@ class _Batch:
     """Rows kept before they are written."""
 
     def __init__(self) -> None:
-        self.runs: list[tuple] = []
+        self.runs: list[tuple[Any, ...]] = []
 
     def add(self, commit: str, record: RunRecord, base: str | None = None) -> None:
         source = record.source
@@ -755,7 +763,9 @@ class _Batch:
         """Write the runs that have a ref (``listed``: commit -> ACTIVE | DELETED) and forget
         them; returns the first new row id (None: no run written)."""
         (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM runs").fetchone()
-        runs, data, datasets = [], [], []
+        runs: list[tuple[Any, ...]] = []
+        data: list[tuple[Any, ...]] = []
+        datasets: list[tuple[Any, ...]] = []
         run = last
         for row in self.runs:
             bits = listed.get(row[0])
@@ -788,12 +798,13 @@ def _number(value: float) -> str:
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
-def _load_data(text: str) -> list:
+def _load_data(text: str) -> list[Any]:
     """Parse ``data`` JSON: orjson, unless an infinity (``1e999``, which orjson refuses) is in it."""
     try:
-        return orjson.loads(text)
+        data: list[Any] = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return json.loads(text)
+        data = json.loads(text)
+    return data
 
 
 def data_json(record: RunRecord) -> str:
@@ -810,7 +821,7 @@ def data_json(record: RunRecord) -> str:
     return f"[{_ENCODE(record.params)},{{{metrics}}},{_ENCODE(record.tags)},{_ENCODE(datasets)}]"
 
 
-def _with_tags(data: list, tags: dict[str, str]) -> str:
+def _with_tags(data: list[Any], tags: dict[str, str]) -> str:
     """``data`` JSON (as :func:`data_json` writes it, parsed) with other tags."""
     params, metrics, _, datasets = data
     values = ",".join(f"{_ENCODE(key)}:{'null' if value is None else _number(value)}" for key, value in metrics.items())
@@ -830,7 +841,7 @@ def _artifact_json(record: RunRecord) -> str | None:
     return json.dumps(found) if found else None
 
 
-def referenced_data(record: RunRecord) -> list[dict]:
+def referenced_data(record: RunRecord) -> list[dict[str, Any]]:
     """The artifacts and DVC-tracked inputs of ``record`` whose objects live in DVC (see :func:`_artifact_json`)."""
     items = [a for a in record.artifacts if isinstance(a, dict)]
     items += [i for i in record.inputs if isinstance(i, dict) and i.get("source") not in (None, "log_input")]
@@ -858,6 +869,3 @@ def row_from_record(record: RunRecord, ref: str, commit: str) -> RunRow:
         effective_end_time(status, record.end_time, record.heartbeat), bool(source.get("dirty")), dict(record.params),
         {key: m.value for key, m in record.metrics.items()}, dict(record.tags), datasets_of(record.inputs),
     )  # fmt: skip
-
-
-RunIndex = SearchCache  # its name before it was told apart from the run indexes (refs/runs-index/)

@@ -72,7 +72,7 @@ def _comparison(node: Comparison) -> Predicate:
     return _test(node, read)
 
 
-def _test(node: Comparison, read: Callable[[Any], Any]) -> Predicate:
+def _test(node: Comparison, read: Callable[[Any], Any]) -> Callable[[Any], bool]:
     """A predicate over whatever ``read`` extracts: false when it gives None."""
     op, literal = node.op, node.value
     if op in ("IN", "NOT IN"):

@@ -59,14 +59,14 @@ class Comparison:
 class And:
     """All of ``items``."""
 
-    items: tuple
+    items: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
 class Or:
     """Any of ``items``."""
 
-    items: tuple
+    items: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,7 @@ def _tokens(text: str) -> list[_Token]:
                 raise FilterSyntaxError(f"filter: unterminated quote at position {pos} ({snippet!r})")
             raise FilterSyntaxError(f"filter: unexpected {snippet!r} at position {pos}")
         kind = match.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
         raw = match.group()
         if kind == "string":
             out.append(_Token("string", raw, raw[1:-1].replace(raw[0] * 2, raw[0]), pos))
@@ -237,12 +238,12 @@ class _Parser:
         finally:
             self.depth -= 1
 
-    def comparison(self) -> Comparison:
+    def comparison(self) -> Comparison | Not:
         token = self.take()
         if token.kind == "ident":
             kind, key = parse_identifier(token.text, token.pos)
-        elif token.kind in ("word", "bare") and bare_attribute(token.text.strip("`")) is not None:
-            kind, key = ATTRIBUTE, bare_attribute(token.text.strip("`"))
+        elif token.kind in ("word", "bare") and (attribute := bare_attribute(token.text.strip("`"))) is not None:
+            kind, key = ATTRIBUTE, attribute
         else:
             self.i -= 1
             raise self.fail("a column such as metrics.rmse, params.lr, tags.team or attributes.status")
@@ -276,11 +277,11 @@ class _Parser:
         literal = value.value == "TRUE" if value.kind == "word" else value.value
         return self._typed(kind, key, op.value, literal, op_token)
 
-    def value_list(self) -> list:
+    def value_list(self) -> list[Any]:
         if self.take().kind != "lparen":
             self.i -= 1
             raise self.fail("'(' after IN")
-        values = []
+        values: list[Any] = []
         while True:
             token = self.take()
             if token.kind not in ("string", "number"):
@@ -327,7 +328,9 @@ class _Parser:
         return self._attribute(key, op, value, values, numbers, strings, where)
 
     @staticmethod
-    def _attribute(key: str, op: str, value: Any, values: list, numbers: bool, strings: bool, where: str) -> Comparison:
+    def _attribute(
+        key: str, op: str, value: Any, values: list[Any], numbers: bool, strings: bool, where: str
+    ) -> Comparison:
         kind = ATTRIBUTES[key]
         if kind == BOOL:
             if op not in ("=", "!=") or not isinstance(value, bool | float | str):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gittrack.search.filter import FilterSyntaxError, bare_attribute, parse_identifier
+from gittrack.errors import FilterSyntaxError
+from gittrack.search.filter import bare_attribute, parse_identifier
 from gittrack.search.rows import ATTRIBUTE
 
 _PREFIXED = re.compile(r"[A-Za-z_]+\.")
@@ -64,13 +65,15 @@ def _clause(clause: object) -> OrderKey:
     else:
         bare = _BARE.match(clause, start)
         end = bare.end() if bare else start
-        word = clause[start:end] or _WORD.match(clause, start).group()
-        if bare_attribute(word) is None:
+        word_match = _WORD.match(clause, start)
+        word = clause[start:end] or (word_match.group() if word_match else "")
+        attribute = bare_attribute(word)
+        if attribute is None:
             raise FilterSyntaxError(
                 f"{what}: unknown column '{word}' at position {start}; columns start with metrics., params., "
                 f"tags., attributes. (or are an attribute such as start_time)"
             )
-        kind, name = ATTRIBUTE, bare_attribute(word)
+        kind, name = ATTRIBUTE, attribute
     descending = False
     direction = _WORD.search(clause, end)
     if direction is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,13 +52,13 @@ class RunRow:
 def datasets_of(inputs: Sequence[Any]) -> tuple[tuple[str | None, str | None, str | None], ...]:
     """The (name, digest, context) of each input a run recorded: the name given (else the path), the
     dataset digest (else the DVC md5) and the context (``training``...) if any."""
-    out = []
+    out: list[tuple[str | None, str | None, str | None]] = []
     for item in inputs:
         if isinstance(item, dict):
             name = item.get("name") or item.get("path")
             digest = item.get("digest") or item.get("md5")
             context = item.get("context")
-            out.append(tuple(v if isinstance(v, str) else None for v in (name, digest, context)))
+            out.append((_text(name), _text(digest), _text(context)))
     return tuple(out)
 
 
@@ -73,10 +73,10 @@ class RunColumns:
     """Search results column by column, as DataFrames are built: ``info`` maps each info column
     but ``duration`` to its values (times in epoch ms); then each run's params, metrics, tags."""
 
-    info: dict[str, Sequence[Any]]
-    params: Sequence[dict[str, str]]
-    metrics: Sequence[dict[str, float | None]]
-    tags: Sequence[dict[str, str]]
+    info: Mapping[str, Sequence[Any]]
+    params: Sequence[Mapping[str, str]]
+    metrics: Sequence[Mapping[str, float | None]]
+    tags: Sequence[Mapping[str, str]]
 
 
 STORED_INFO = tuple(name for name in INFO_COLUMNS if name != "duration")  # each is a RunRow attribute too
@@ -104,10 +104,14 @@ def value_of(row: RunRow, kind: str, key: str) -> Any:
     return row.tags.get(key)
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def dataset_values(row: RunRow, key: str) -> list[str]:
     """The values of one dataset field (``name``, ``digest``, ``context``) over a run's datasets."""
     slot = DATASET_FIELDS.index(key)
-    return [d[slot] for d in row.datasets if d[slot] is not None]
+    return [value for d in row.datasets if (value := d[slot]) is not None]
 
 
 def has_key(row: RunRow, kind: str, key: str) -> bool:

@@ -18,15 +18,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gittrack.entities import Run
-from gittrack.errors import GittrackError, NotFoundError, UsageError
-from gittrack.search.cache import IndexUnavailable, SearchCache, row_from_record
+from gittrack.errors import GittrackError, IndexUnavailable, NotFoundError, UsageError
+from gittrack.search.cache import SearchCache, row_from_record
 from gittrack.search.evaluate import compile_predicate, sort_rows
 from gittrack.search.filter import parse_filter
 from gittrack.search.frame import columns_of, columns_of_rows, flat_row, select_columns
 from gittrack.search.order import parse_order_by
 from gittrack.search.rows import ATTRIBUTE, METRIC, RunRow, has_key
 from gittrack.search.sql import keys_of, order_sql, to_sql
-from gittrack.store import annotations, notes, rules, runfiles
+from gittrack.store import annotations as run_annotations
+from gittrack.store import notes, rules, runfiles
 from gittrack.store.naming import DEFAULT_EXPERIMENT, validate_experiment
 from gittrack.store.runstore import DELETED_NAMESPACE, RunStore, experiment_names
 from gittrack.store.timefmt import ms_to_iso
@@ -185,12 +186,14 @@ def _scan(repo, experiments, predicate, order, max_results, run_view, offset=0) 
             refs.extend(found)
             problems.extend(bad)
     rows = []
-    edits = annotations.reader(repo)
+    edits = run_annotations.reader(repo)
     for ref in refs:
         if experiments is not None and ref.experiment not in experiments:
             continue
         try:
-            record = annotations.apply(rules.read_run(repo, ref.commit, ref.experiment, ref.run_id), edits(ref.commit))
+            record = run_annotations.apply(
+                rules.read_run(repo, ref.commit, ref.experiment, ref.run_id), edits(ref.commit)
+            )
         except GittrackError as exc:
             problems.append(f"{ref.name}: {exc}")
             continue
@@ -254,10 +257,10 @@ def paused_gc() -> Iterator[None]:
 def runs_of(repo: pygit2.Repository, rows: list[RunRow]) -> list[Run]:
     """``Run`` objects for search rows, their records read from the run commits (with their edits)."""
     out = []
-    edits = annotations.reader(repo)
+    edits = run_annotations.reader(repo)
     for row in rows:
         oid = _oid(row.commit)
-        record = annotations.apply(runfiles.read_summary(repo, oid), edits(oid))
+        record = run_annotations.apply(runfiles.read_summary(repo, oid), edits(oid))
         out.append(Run.from_record(record, row.ref, row.commit, status=row.status))
     return out
 

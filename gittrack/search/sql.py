@@ -42,7 +42,7 @@ def _valid(key: str) -> bool:
     return True
 
 
-def keys_of(node: Any, order: list[OrderKey] = ()) -> set[tuple[str, str, bool]]:
+def keys_of(node: Any, order: list[OrderKey] | None = None) -> set[tuple[str, str, bool]]:
     """The ``(kind, key, numeric)`` params, metrics and tags a filter and an ordering read: the
     columns :meth:`SearchCache.columns` must give before they are compiled."""
     found: set[tuple[str, str, bool]] = set()
@@ -55,7 +55,7 @@ def keys_of(node: Any, order: list[OrderKey] = ()) -> set[tuple[str, str, bool]]
             stack.append(item.item)
         elif isinstance(item, Comparison) and item.kind not in (ATTRIBUTE, DATASET):
             found.add((item.kind, item.key, bool(item.numeric and item.kind != METRIC)))
-    found.update((spec.kind, spec.key, False) for spec in order if spec.kind != ATTRIBUTE)
+    found.update((spec.kind, spec.key, False) for spec in order or () if spec.kind != ATTRIBUTE)
     return found
 
 

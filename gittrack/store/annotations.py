@@ -48,10 +48,10 @@ class Edits:
 
 def check_tag_key(key: Any) -> str:
     """A tag key an edit may set: a valid key that is not one gittrack derives."""
-    validate_key(key, "tag key")
-    if key in SYSTEM_TAGS or key.startswith(SYSTEM_PREFIX):
-        raise InvalidValueError(f"tag {key!r} is recorded by gittrack itself and cannot be edited")
-    return key
+    checked = validate_key(key, "tag key")
+    if checked in SYSTEM_TAGS or checked.startswith(SYSTEM_PREFIX):
+        raise InvalidValueError(f"tag {checked!r} is recorded by gittrack itself and cannot be edited")
+    return checked
 
 
 def _event(key: str, value: str | None) -> tuple[str, str | None] | None:
@@ -167,14 +167,14 @@ def changed_since(repo: pygit2.Repository, old_tip: str | None, new_tip: str | N
             old_tree = repo[pygit2.Oid(hex=old_tip)].peel(pygit2.Tree)
         except (KeyError, ValueError):
             return None
-    if old_tree is None and new_tree is None:
-        return set()
-    if old_tree is None:
+    if old_tree is not None and new_tree is not None:
+        diff = old_tree.diff_to_tree(new_tree)
+    elif new_tree is not None:
         diff = new_tree.diff_to_tree(swap=True)
-    elif new_tree is None:
+    elif old_tree is not None:
         diff = old_tree.diff_to_tree()
     else:
-        diff = repo.diff(old_tree, new_tree)
+        return set()
     out = set()
     for delta in diff.deltas:
         for path in (delta.old_file.path, delta.new_file.path):

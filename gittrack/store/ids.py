@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 import time
 from typing import Any
 
@@ -35,10 +35,16 @@ _ANIMALS = tuple(
 )
 
 
+def _below(n: int) -> int:
+    """A random number in ``[0, n)`` from the OS's generator (the bias of 64 bits modulo n is
+    negligible; the ``secrets`` module costs milliseconds to import)."""
+    return int.from_bytes(os.urandom(8), "big") % n
+
+
 def new_run_id(now_ms: int | None = None) -> str:
     """A 26-character id: 48 bits of milliseconds then 80 random bits, so ids sort by creation."""
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    value = (ms << 80) | secrets.randbits(80)
+    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
     chars = []
     for _ in range(RUN_ID_LENGTH):
         chars.append(_ALPHABET[value & 31])
@@ -46,7 +52,7 @@ def new_run_id(now_ms: int | None = None) -> str:
     return "".join(reversed(chars))
 
 
-def validate_run_id(run_id: str) -> str:
+def validate_run_id(run_id: object) -> str:
     """Return ``run_id`` if it is a well-formed full run id, else raise ``InvalidNameError``."""
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
         raise InvalidNameError(f"'{run_id}' is not a run id ({RUN_ID_LENGTH} characters of [0-9a-z])")
@@ -60,7 +66,7 @@ def looks_like_prefix(text: str) -> bool:
 
 def new_run_name() -> str:
     """A readable name such as ``brave-owl-42``: metadata only, never an identity."""
-    return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_ANIMALS)}-{secrets.randbelow(100)}"
+    return f"{_ADJECTIVES[_below(len(_ADJECTIVES))]}-{_ANIMALS[_below(len(_ANIMALS))]}-{_below(100)}"
 
 
 SHORT_ID_LENGTH = 12

@@ -7,7 +7,6 @@ satisfies ``git check-ref-format`` and never collides on case-insensitive file s
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 
 from gittrack.errors import InvalidNameError
@@ -56,7 +55,7 @@ def decode_component(component: str) -> str:
     return text
 
 
-def validate_experiment(name: str) -> str:
+def validate_experiment(name: object) -> str:
     """Check an experiment name and return it; any unicode is fine but control characters."""
     if not isinstance(name, str) or not name:
         raise InvalidNameError("experiment name must be a non-empty string")
@@ -75,7 +74,7 @@ def _checked_experiment(name: str) -> str:
     return name
 
 
-def validate_key(key: str, what: str = "key") -> str:
+def validate_key(key: object, what: str = "key") -> str:
     """Check a param, metric or tag key as MLflow does: word characters, ``_ - . / :`` and space."""
     if not isinstance(key, str) or not key:
         raise InvalidNameError(f"{what} must be a non-empty string, got {key!r}")
@@ -120,6 +119,8 @@ def metric_filename(key: str) -> str:
     """The file name (without folder) of a metric's history; long keys get a hashed tail."""
     encoded = encode_component(key)
     if len(encoded) > MAX_COMPONENT_BYTES:
+        import hashlib
+
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
         encoded = f"{encoded[:150]}~{digest}"
     return encoded + ".tsv"
@@ -132,7 +133,7 @@ def artifact_path(folder: str | None, name: str) -> str:
     """
     import posixpath
 
-    parts = []
+    parts: list[str] = []
     for piece in (folder or "", name):
         if not isinstance(piece, str) or piece.startswith("/") or "\\" in piece or _CONTROL.search(piece):
             raise InvalidNameError(f"artifact path {piece!r} must be relative, like 'plots' or 'models/final'")

@@ -143,7 +143,7 @@ def expansion_problem(repo: pygit2.Repository, commit: pygit2.Oid) -> str | None
                 if depth >= _MAX_DEPTH:
                     problem = f"nests folders deeper than {_MAX_DEPTH} levels"
                     break
-                pending.append((repo[entry.id], depth + 1))
+                pending.append((repo[entry.id].peel(pygit2.Tree), depth + 1))
                 continue
             count += 1
             size = sizes.get(entry.id)
@@ -170,7 +170,7 @@ def dropped(repo: pygit2.Repository, old: pygit2.Oid, new: pygit2.Oid) -> str | 
     another path); both commits are within the limits."""
     import pygit2
 
-    diff = repo.diff(repo[old].peel(pygit2.Tree), repo[new].peel(pygit2.Tree))
+    diff = repo[old].peel(pygit2.Tree).diff_to_tree(repo[new].peel(pygit2.Tree))
     before: dict[str, pygit2.Oid] = {}
     after: dict[str, pygit2.Oid] = {}
     for delta in diff.deltas:
@@ -238,7 +238,8 @@ def all_notes(repo: pygit2.Repository, ref: str = NOTES_REF) -> dict[str, bytes]
     if repo.references.get(ref) is None:
         return {}
     check(repo, ref)
-    return {str(note.annotated_id): repo.odb.read(note.id)[1] for note in repo.notes(ref)}
+    listed = repo.notes(ref)  # type: ignore[call-arg]  # pygit2's stub leaves out notes()'s ref argument
+    return {str(note.annotated_id): repo.odb.read(note.id)[1] for note in listed}
 
 
 def named(repo: pygit2.Repository, kind: str, name: str) -> bool:
@@ -264,7 +265,7 @@ def subject_name(repo: pygit2.Repository, target: str) -> tuple[str, str] | None
         obj = repo[pygit2.Oid(hex=target)]
     except (KeyError, ValueError):
         return None
-    if obj.type != pygit2.enums.ObjectType.BLOB or obj.size > 4096:
+    if not isinstance(obj, pygit2.Blob) or obj.size > 4096:
         return None
     parts = obj.data.decode("utf-8", "replace").split("\n")
     if len(parts) != 3 or parts[2] != "" or not parts[0].startswith("gittrack "):

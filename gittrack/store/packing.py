@@ -16,6 +16,7 @@ from gittrack.store import naming, packs, rules, runfiles
 from gittrack.store.limits import MAX_PROBLEMS
 from gittrack.store.record import ENDED
 from gittrack.store.refbatch import delete_refs
+from gittrack.store.repo import ref_oid
 from gittrack.store.runstore import RunRef, RunStore
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def pack_runs(
     for experiment, candidates in sorted(by_experiment.items()):
         name = packs.index_ref(experiment)
         current = repo.references.get(name)
-        tip = current.target if current is not None else None
+        tip = ref_oid(current) if current is not None else None
         index = packs.read_index(repo, name, tip) if tip is not None else None
         if index is not None and index.problems:
             report.skipped.extend(index.problems)
@@ -79,7 +80,9 @@ def pack_runs(
             new.append(packs.PackedRun(ref.run_id, str(ref.commit), raw))
             removable.append(ref)
         if new:
-            packs.move(repo, name, tip, packs.append(repo, experiment, tip, new))
+            new_tip = packs.append(repo, experiment, tip, new)
+            assert new_tip is not None  # runs were added
+            packs.move(repo, name, tip, new_tip)
             report.packed[experiment] = len(new)
         report.refs_removed += delete_refs(repo, {r.name: r.commit for r in removable})
     return report
@@ -113,7 +116,7 @@ def merge_fetched(
     if theirs.problems and not theirs.runs:
         return None, intake
     local_ref = repo.references.get(ref_name)
-    ours_tip = local_ref.target if local_ref is not None else None
+    ours_tip = ref_oid(local_ref) if local_ref is not None else None
     ours = packs.read_index(repo, ref_name, ours_tip).runs if ours_tip is not None else {}
     store = RunStore(repo)
     explicit = {r.run_id: r for r in store.refs(experiment, packed=False)[0]}
@@ -128,7 +131,11 @@ def merge_fetched(
         if mine is not None and mine in lines:
             continue
         if mine is not None or (own is not None and str(own.commit) not in claimed):
-            ours_commit = mine.commit if mine is not None else str(own.commit)
+            if mine is not None:
+                ours_commit = mine.commit
+            else:
+                assert own is not None  # the condition above
+                ours_commit = str(own.commit)
             if ours_commit in claimed:
                 _reject(intake, f"{ref_name}: run {run.run_id}: its packed summary differs from ours")
             else:
@@ -160,6 +167,3 @@ def _reject(intake: IndexMerge, line: str) -> None:
         intake.rejected.append(line)
     else:
         intake.unreported += 1
-
-
-take_in, Intake = merge_fetched, IndexMerge  # their names before 0.2, kept for one release

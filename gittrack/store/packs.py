@@ -214,7 +214,9 @@ def _tree_with(repo: pygit2.Repository, base: pygit2.Oid | None, batches: dict[s
 
     from gittrack.store.trees import apply_changes
 
-    changes = {f"{BATCH_DIR}/{name}": (oid, pygit2.GIT_FILEMODE_BLOB) for name, oid in batches.items()}
+    changes: dict[str, tuple[pygit2.Oid, int] | None] = {
+        f"{BATCH_DIR}/{name}": (oid, pygit2.GIT_FILEMODE_BLOB) for name, oid in batches.items()
+    }
     changes["FORMAT"] = (repo.create_blob(FORMAT), pygit2.GIT_FILEMODE_BLOB)
     return apply_changes(repo, base, changes)
 
@@ -227,12 +229,14 @@ def append(
     not touched."""
     import pygit2
 
-    if tip is None and runs:  # a root commit first, so the first-parent chain holds only index commits
+    if not runs:
+        return tip
+    if tip is None:  # a root commit first, so the first-parent chain holds only index commits
         tip = _commit(repo, _tree_with(repo, None, {}), [], f"gittrack: start the run index of {experiment}")
     for start in range(0, len(runs), BATCH_RUNS):
         chunk = runs[start : start + BATCH_RUNS]
         name, blob = _blob_for(repo, chunk)
-        tree = _tree_with(repo, repo[tip].tree_id, {name: blob})
+        tree = _tree_with(repo, repo[tip].peel(pygit2.Commit).tree_id, {name: blob})
         parents = [tip] + [pygit2.Oid(hex=r.commit) for r in chunk]
         tip = _commit(repo, tree, parents, f"gittrack: pack {len(chunk)} runs of {experiment}")
     return tip
@@ -241,14 +245,20 @@ def append(
 def union(repo: pygit2.Repository, experiment: str, ours: pygit2.Oid | None, theirs: pygit2.Oid) -> pygit2.Oid:
     """The union of two index tips (theirs checked run by run already): theirs when it holds ours,
     ours when it holds theirs, else a merge commit whose tree has both sides' batches."""
+    import pygit2
+
     if ours is not None and (ours == theirs or repo.descendant_of(ours, theirs)):
         return ours
     if ours is None or repo.descendant_of(theirs, ours):
         return theirs
     ref_name = index_ref(experiment)
     have = {entry.name for entry in _batches(repo, ours, ref_name) or ()}
-    added = {entry.name: entry.id for entry in _batches(repo, theirs, ref_name) or () if entry.name not in have}
-    tree = _tree_with(repo, repo[ours].tree_id, added)
+    added = {
+        entry.name: entry.id
+        for entry in _batches(repo, theirs, ref_name) or ()
+        if entry.name is not None and entry.name not in have
+    }
+    tree = _tree_with(repo, repo[ours].peel(pygit2.Commit).tree_id, added)
     return _commit(repo, tree, [ours, theirs], f"gittrack: merge run indexes of {experiment}")
 
 

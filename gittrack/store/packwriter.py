@@ -14,6 +14,7 @@ import os
 import struct
 import tempfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,7 +63,7 @@ def _backend_class() -> type:
         def refresh_cb(self) -> None:
             pass
 
-        def __iter__(self):
+        def __iter__(self) -> Iterator[pygit2.Oid]:
             return iter(list(self.objects))
 
     return _Memory

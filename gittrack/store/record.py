@@ -5,10 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import orjson
 
 from gittrack.errors import InvalidNameError, InvalidValueError, MalformedRunError
 from gittrack.store import naming
@@ -90,7 +89,7 @@ class RunRecord:
         return copy.deepcopy(_to_doc(self, float))
 
 
-def _to_doc(record: RunRecord, metric_value) -> dict[str, Any]:
+def _to_doc(record: RunRecord, metric_value: Callable[[float], Any]) -> dict[str, Any]:
     data: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "id": record.id,
@@ -123,7 +122,7 @@ def _to_doc(record: RunRecord, metric_value) -> dict[str, Any]:
     return data
 
 
-def _metric_doc(m: MetricSummary, metric_value) -> dict[str, Any]:
+def _metric_doc(m: MetricSummary, metric_value: Callable[[float], Any]) -> dict[str, Any]:
     doc = {"value": metric_value(m.value), "step": m.step, "timestamp": m.timestamp, "count": m.count}
     if m.min is not None and m.max is not None:
         doc["min"], doc["max"] = metric_value(m.min), metric_value(m.max)
@@ -149,7 +148,7 @@ def dump_summary(record: RunRecord) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-def _require(data: dict, key: str, kind: type | tuple[type, ...], what: str, optional: bool = False):
+def _require(data: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str, optional: bool = False) -> Any:
     value = data.get(key)
     if value is None and optional:
         return None
@@ -170,7 +169,7 @@ _VALID_KEYS: set[str] = set()  # keys already checked by naming.validate_key: th
 _MAX_VALID_KEYS = 100_000
 
 
-def _str_map(data: dict, key: str, what: str, check_keys: bool) -> dict[str, str]:
+def _str_map(data: dict[str, Any], key: str, what: str, check_keys: bool) -> dict[str, str]:
     value = data.get(key)
     if value is None:
         return {}
@@ -193,7 +192,7 @@ def _str_map(data: dict, key: str, what: str, check_keys: bool) -> dict[str, str
 _STR_TYPES = frozenset((str,))
 
 
-def _time(data: dict, key: str, what: str, optional: bool = False) -> int | None:
+def _time(data: dict[str, Any], key: str, what: str, optional: bool = False) -> int | None:
     value = data.get(key)
     if type(value) is not str:
         value = _require(data, key, str, what, optional=optional)
@@ -205,7 +204,13 @@ def _time(data: dict, key: str, what: str, optional: bool = False) -> int | None
         raise MalformedRunError(f"{what}: '{key}' is not an ISO 8601 time: {value[:40]!r}") from None
 
 
-def _metrics(data: dict, what: str) -> dict[str, MetricSummary]:
+def _required_time(data: dict[str, Any], key: str, what: str) -> int:
+    value = _time(data, key, what)
+    assert value is not None  # not optional: _require raised
+    return value
+
+
+def _metrics(data: dict[str, Any], what: str) -> dict[str, MetricSummary]:
     raw = _require(data, "metrics", dict, what, optional=True) or {}
     if raw and not _VALID_KEYS.issuperset(raw):
         _str_map({"metrics": dict.fromkeys(raw, "")}, "metrics", what, check_keys=True)
@@ -246,6 +251,8 @@ def parse_summary_doc(data: bytes, what: str = "summary.json") -> tuple[RunRecor
     """:func:`parse_summary`, and the JSON document the record was read from."""
     if len(data) > MAX_YAML_BYTES:
         raise MalformedRunError(f"{what} is {len(data)} bytes, over the {MAX_YAML_BYTES} byte limit")
+    import orjson
+
     try:
         doc = orjson.loads(data)  # strict JSON, 64-bit integers; twice as fast as json on listings
     except orjson.JSONDecodeError:
@@ -287,8 +294,11 @@ _SHAPES: dict[str, Any] = {
     "environment": {"*": _SCALAR},
     "snapshot": {"excluded": [{"path": _S, "reason": _S}]},
     "inputs": [{"path": _S, "md5": _SN, "size": _IN, "nfiles": _IN, "source": _SN, "dirty": _BN, "name": _S,
-                "workspace": _S, "workspace_md5": _S, "digest": _S, "context": _S}],
-    "artifacts": [{"path": _S, "md5": _S, "size": _IN, "nfiles": _IN, "kind": _S, "flavor": _S}],
+                "workspace": _S, "workspace_md5": _S, "digest": _S, "context": _S, "tags": {"*": _S},
+                "source_type": _S, "dataset_source": _S, "schema": _S, "profile": _S}],
+    "artifacts": [{"path": _S, "md5": _S, "size": _IN, "nfiles": _IN, "kind": _S, "flavor": _S,
+                   "model_params": {"*": _S}, "model_tags": {"*": _S}, "model_type": _S, "model_step": (int,),
+                   "model_time": (int,)}],
     "error": {"*": _SN},
     "logs": {"*": {"bytes": (int,), "kept_bytes": (int,), "truncated": (bool,)}},
 }  # fmt: skip
@@ -378,7 +388,7 @@ _DICT_OR_NONE = frozenset((dict, type(None)))
 _LIST_OR_NONE = frozenset((list, type(None)))
 
 
-def _well_typed(doc: dict) -> bool:
+def _well_typed(doc: dict[str, Any]) -> bool:
     """The common case in one pass: every plain field has its type (else the slow path names it)."""
     get = doc.get
     return (
@@ -450,9 +460,9 @@ def _from_doc(doc: Any, what: str) -> RunRecord:
         name=doc["name"],
         experiment=experiment,
         status=status,
-        start_time=_time(doc, "start_time", what),
+        start_time=_required_time(doc, "start_time", what),
         end_time=_time(doc, "end_time", what, optional=True),
-        heartbeat=_time(doc, "heartbeat", what),
+        heartbeat=_required_time(doc, "heartbeat", what),
         checkpoint_interval=float(doc["checkpoint_interval"]),
         user=_str_map(doc, "user", what, check_keys=False),
         host=doc["host"],

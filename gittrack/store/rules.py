@@ -9,7 +9,7 @@ raises ``MalformedRunError`` with that reason.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gittrack.errors import GittrackError, InvalidValueError, MalformedRunError
 from gittrack.store import metricfile, runfiles
@@ -130,6 +130,8 @@ def run_tree_problem(
     """Why a run commit whose ``summary.json`` reads as ``summary`` is refused beyond its record:
     ``run.yaml`` disagrees, its histories are over the limits, or it is not safe to check out
     (``tree`` and ``expected``: as :func:`check_records` takes them)."""
+    import pygit2
+
     try:
         tree = runfiles.run_tree_of(repo, commit) if tree is None else tree
         check_records(repo, commit, summary, tree, expected)
@@ -138,7 +140,7 @@ def run_tree_problem(
     problem = runfiles.metrics_problem(repo, commit, tree)
     if problem is not None:
         return f"run commit {str(commit)[:12]}: {problem}"
-    return tree_problem(repo, repo[commit].tree_id)
+    return tree_problem(repo, repo[commit].peel(pygit2.Commit).tree_id)
 
 
 def replace_problem(
@@ -158,13 +160,16 @@ def replace_problem(
     recorded still there unchanged (new points only appended), and a heartbeat no older. The
     identity fields can be copied by anyone, so what a checkpoint may change is what makes a
     forged one harmless: it can add to the run, never rewrite it."""
+    import pygit2
+
     if old_record.status in ENDED:
         return f"finished {where}"
     if new_record.id != old_record.id or new_record.experiment != old_record.experiment:
         return "the update replaces the run with another one"
     if new_record.host != old_record.host or new_record.user != old_record.user:
         return f"run {old_record.id} is RUNNING on {old_record.host or 'another host'}; only its own writer moves it"
-    if new_record.start_time != old_record.start_time or repo[new].parent_ids != repo[old].parent_ids:
+    new_commit, old_commit = repo[new].peel(pygit2.Commit), repo[old].peel(pygit2.Commit)
+    if new_record.start_time != old_record.start_time or new_commit.parent_ids != old_commit.parent_ids:
         return f"the update rewrites the start or the source commit of RUNNING run {old_record.id}"
     if _outside_run(repo, repo[new].tree) != _outside_run(repo, repo[old].tree):
         return f"the update changes the snapshot of RUNNING run {old_record.id}; a checkpoint keeps the files it ran"
@@ -189,27 +194,31 @@ def replace_problem(
     return None
 
 
-def _outside_run(repo: pygit2.Repository, tree: pygit2.Tree) -> tuple:
+def _outside_run(repo: pygit2.Repository, tree: pygit2.Tree) -> tuple[Any, ...]:
     """A comparable form of a run commit's tree without ``.gittrack/run`` (read, nothing written):
     the root's entries but ``.gittrack``, and ``.gittrack``'s entries but ``run``."""
+    import pygit2
+
     top, _, inner = RUN_DIR.partition("/")
     entries = tuple((e.name, str(e.id), e.filemode) for e in tree if e.name != top)
     try:
         folder = repo[tree[top].id]
     except KeyError:
         return entries, None
-    if folder.type_str != "tree":
+    if not isinstance(folder, pygit2.Tree):
         return entries, str(folder.id)
     return entries, tuple((e.name, str(e.id), e.filemode) for e in folder if e.name != inner)
 
 
 def _history_parts(repo: pygit2.Repository, commit: pygit2.Oid, key: str) -> tuple[list[tuple[str, str]], str | None]:
     """The sealed segments (name, blob id, in order) and the tail's blob id of metric ``key``."""
+    import pygit2
+
     tree = runfiles.run_tree_of(repo, commit)
     filename = metric_filename(key)
     try:
         folder = repo[tree[f"{runfiles.METRICS}/{metricfile.segment_dir(filename)}"].id]
-        sealed = sorted((e.name, str(e.id)) for e in folder) if folder.type_str == "tree" else []
+        sealed = sorted((e.name or "", str(e.id)) for e in folder) if isinstance(folder, pygit2.Tree) else []
     except KeyError:
         sealed = []
     try:

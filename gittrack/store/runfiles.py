@@ -192,8 +192,11 @@ def metrics_problem(repo: pygit2.Repository, commit_id: pygit2.Oid, tree: pygit2
     files = total = 0
     for entry in folder:
         if entry.type_str == "tree":  # a folder of sealed segments (type_str costs less than filemode)
-            count, size = _measure(repo, repo[entry.id])
-            stem = entry.name.removesuffix(".segments")
+            segments = repo[entry.id]
+            if not isinstance(segments, pygit2.Tree):
+                return f"{RUN_DIR}/{METRICS}/{entry.name} is not a folder"
+            count, size = _measure(repo, segments)
+            stem = (entry.name or "").removesuffix(".segments")
             problem = history_problem((count, size), _size(repo, _entry(folder, stem + ".tsv")))
             if problem is not None:
                 return f"the history of metric file {stem!r} {problem}"
@@ -225,9 +228,9 @@ def _history_blobs(repo: pygit2.Repository, commit_id: pygit2.Oid, key: str) -> 
     problem = history_problem(measured, _size(repo, _entry(tree, f"{METRICS}/{filename}")))
     if problem is not None:
         raise MalformedRunError(f"{what}: the history of metric {key!r} {problem}; it is not read")
-    if segments is not None:
-        for entry in sorted(segments, key=lambda e: e.name):
-            yield read_blob(repo, segments, entry.name, metricfile.MAX_SEGMENT_BYTES, what) or b""
+    if isinstance(segments, pygit2.Tree):
+        for entry in sorted(segments, key=lambda e: e.name or ""):
+            yield read_blob(repo, segments, entry.name or "", metricfile.MAX_SEGMENT_BYTES, what) or b""
     tail = read_blob(repo, tree, f"{METRICS}/{filename}", metricfile.MAX_SEGMENT_BYTES, what)
     if tail is not None:
         yield tail

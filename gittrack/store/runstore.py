@@ -8,9 +8,11 @@ bad run fetched from a remote never hides the others.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from gittrack._state import STATE
 from gittrack.errors import (
     AmbiguousRunError,
     ConflictError,
@@ -19,18 +21,16 @@ from gittrack.errors import (
     MalformedRunError,
     NotFoundError,
 )
-from gittrack.store import annotations, naming, packs, rules, runfiles
+from gittrack.store import annotations as run_annotations
+from gittrack.store import naming, packs, rules, runfiles, starts
 from gittrack.store.ids import RUN_ID_LENGTH, looks_like_prefix, short_id
 from gittrack.store.record import RunRecord
+from gittrack.store.repo import ref_oid
 
 if TYPE_CHECKING:
     import pygit2
 
 DELETED_NAMESPACE = "refs/runs-deleted/"
-# run id -> its RunRef as the last scan of every ref found it, per repository (git dir): resolving a
-# full id again is then one ref lookup, not a scan (a second with 100,000 runs). Each entry is
-# checked against the refs before it is used, so a run moved, deleted or repointed is looked up anew.
-_KNOWN: dict[str, dict[str, RunRef]] = {}
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ class StoredRun:
 
 def experiment_names(repo: pygit2.Repository) -> list[str]:
     """The experiments that have runs (active, deleted or packed), sorted, from ref names alone."""
+    starts.publish(repo)
     components = set()
     for name in repo.references:
         for namespace in (naming.RUNS_NAMESPACE, DELETED_NAMESPACE, packs.INDEX_NAMESPACE):
@@ -100,6 +101,7 @@ class RunStore:
 
         Under ``refs/runs/`` packed runs are included (``packed=False``: only runs with a ref).
         """
+        starts.publish(self.repo)
         suffix = naming.experiment_prefix(experiment)[len(naming.RUNS_NAMESPACE) :] if experiment is not None else ""
         prefix = namespace + suffix
         with_packs = packed and namespace == naming.RUNS_NAMESPACE
@@ -138,9 +140,9 @@ class RunStore:
             return packs.read_all(self.repo)
         name = packs.index_ref(experiment)
         ref = self.repo.references.get(name)
-        return [] if ref is None else [packs.read_index(self.repo, name, ref.target)]
+        return [] if ref is None else [packs.read_index(self.repo, name, ref_oid(ref))]
 
-    def read(self, ref: RunRef, edits: annotations.Edits | None = None) -> StoredRun:
+    def read(self, ref: RunRef, edits: run_annotations.Edits | None = None) -> StoredRun:
         """Read one run's record, with its edits (read if not given); raises ``MalformedRunError``
         if its commit is not a valid run."""
         record = rules.read_record(self.repo, ref.commit)
@@ -148,13 +150,13 @@ class RunStore:
             rules.check_named(record, ref.experiment, ref.run_id)
         except MalformedRunError as exc:
             raise MalformedRunError(f"{ref.name} {exc}") from None
-        return StoredRun(ref, annotations.overlay(self.repo, record, ref.commit, edits))
+        return StoredRun(ref, run_annotations.overlay(self.repo, record, ref.commit, edits))
 
     def runs(self, experiment: str | None = None) -> tuple[list[StoredRun], list[str]]:
         """Every readable run, newest first, and a problem line for each run that is not."""
         refs, problems = self.refs(experiment)
         runs = []
-        edits = annotations.reader(self.repo)
+        edits = run_annotations.reader(self.repo)
         for ref in refs:
             try:
                 runs.append(self.read(ref, edits(ref.commit)))
@@ -167,8 +169,9 @@ class RunStore:
         ``refs/runs/``, or the deleted runs with ``namespace=DELETED_NAMESPACE``)."""
         if not isinstance(spec, str) or not spec.strip():
             raise InvalidNameError("a run must be given by id, id prefix, name or ref")
+        starts.publish(self.repo)
         if namespace == naming.RUNS_NAMESPACE and len(spec) == RUN_ID_LENGTH:
-            known = _KNOWN.get(self.repo.path, {}).get(spec)
+            known: RunRef | None = STATE.caches.known_runs.get(self.repo.path, {}).get(spec)
             if known is not None and self._still_there(known):
                 return known
         matches = self._matches(spec, namespace)
@@ -213,17 +216,17 @@ class RunStore:
             by_id: dict[str, RunRef | None] = {}
             for ref in refs:
                 by_id[ref.run_id] = None if ref.run_id in by_id else ref  # an id in two experiments: scan
-            _KNOWN[self.repo.path] = {run_id: ref for run_id, ref in by_id.items() if ref is not None}
+            STATE.caches.known_runs[self.repo.path] = {run_id: ref for run_id, ref in by_id.items() if ref is not None}
         for space in (naming.RUNS_NAMESPACE, DELETED_NAMESPACE):
             if spec.startswith(space):
                 return [r for r in refs if r.name == namespace + spec[len(space) :]]
         matches = [r for r in refs if r.run_id.startswith(spec)] if looks_like_prefix(spec) else []
         if not matches and len(spec) < RUN_ID_LENGTH:
-            edits = annotations.reader(self.repo)
+            edits = run_annotations.reader(self.repo)
             matches = [r for r in refs if self._name_of(r, edits) == spec]
         return matches
 
-    def _name_of(self, ref: RunRef, edits) -> str | None:
+    def _name_of(self, ref: RunRef, edits: Callable[[Any], run_annotations.Edits]) -> str | None:
         """The run's name as shown (a renamed run is found by its new name)."""
         try:
             record = runfiles.read_record(self.repo, ref.commit)

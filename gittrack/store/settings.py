@@ -1,4 +1,8 @@
-"""Tunable settings, from the environment first, then git config (``gittrack.*``), then defaults."""
+"""Tunable settings, from the environment first, then git config (``gittrack.*``), then defaults.
+
+The environment is read at every call; git config once per process, until a config file changes
+(``repo.config_value``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from gittrack.errors import UsageError
+from gittrack.store.repo import config_value
 from gittrack.store.snapshot import DEFAULT_MAX_FILE_BYTES
 from gittrack.store.writer import DEFAULT_CHECKPOINT_INTERVAL
 
@@ -21,10 +26,7 @@ def _lookup(repo: pygit2.Repository, env: str, key: str) -> str | None:
     value = os.environ.get(env)
     if value:
         return value
-    try:
-        return repo.config[key]
-    except KeyError:
-        return None
+    return config_value(repo, key)
 
 
 def _number(repo: pygit2.Repository, env: str, key: str, default: T, parse: Callable[[str], T], low: T,

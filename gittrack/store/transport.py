@@ -70,15 +70,17 @@ def resolve_remote(repo: pygit2.Repository, remote: str | None) -> str:
         raise UsageError(f"no remote named {remote!r}; add it with 'git remote add {remote} URL' or give a URL")
     if not repo.head_is_unborn and not repo.head_is_detached:
         try:
-            return repo.config[f"branch.{repo.head.shorthand}.remote"]
+            configured = repo.config[f"branch.{repo.head.shorthand}.remote"]
         except KeyError:
-            pass
+            configured = None
+        if configured is not None:
+            return configured
     if "origin" in repo.remotes.names():
         return "origin"
     raise UsageError("no remote given and none configured; pass REMOTE or 'git remote add origin URL'")
 
 
-def _git(root: str, args: list[str], progress: bool, tee: bool = False) -> subprocess.CompletedProcess:
+def _git(root: str, args: list[str], progress: bool, tee: bool = False) -> subprocess.CompletedProcess[str]:
     """Run git; its stderr is captured, or on a terminal (``progress``) shown live, and also
     captured when ``tee``."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": os.environ.get("GIT_TERMINAL_PROMPT", "1")}
@@ -87,12 +89,14 @@ def _git(root: str, args: list[str], progress: bool, tee: bool = False) -> subpr
         proc = subprocess.Popen(["git", *args], cwd=root, env=env, stdout=subprocess.PIPE, stderr=stderr)
     except FileNotFoundError:
         raise RemoteError("git is not installed or not on PATH") from None
+    assert proc.stdout is not None  # stdout=PIPE
     kept = bytearray()
     pump = None
     if proc.stderr is not None:
+        err_fd = proc.stderr.fileno()
 
         def copy() -> None:
-            for chunk in iter(lambda: os.read(proc.stderr.fileno(), 65536), b""):
+            for chunk in iter(lambda: os.read(err_fd, 65536), b""):
                 kept.extend(chunk)
                 if progress:
                     sys.stderr.buffer.write(chunk)
@@ -102,7 +106,7 @@ def _git(root: str, args: list[str], progress: bool, tee: bool = False) -> subpr
         pump.start()
     out = proc.stdout.read()
     code = proc.wait()
-    if pump is not None:
+    if pump is not None and proc.stderr is not None:
         pump.join()
         proc.stderr.close()
     proc.stdout.close()
@@ -154,7 +158,8 @@ def _push_once(
     if result.returncode != 0 and not results:
         detail = (result.stderr or "").strip().splitlines()[-1:] or ["see git's message above"]
         raise RemoteError(f"git push to {remote} failed: {detail[0]}")
-    reasons, said = {}, []
+    reasons: dict[str, str] = {}
+    said: list[str] = []
     for line in (result.stderr or "").replace("\r", "\n").splitlines():
         line = _ANSI.sub("", line).rstrip()
         found = _HOOK_REASON.match(line)

@@ -23,8 +23,7 @@ def apply_changes(repo: pygit2.Repository, base: pygit2.Oid | None, changes: Cha
             nested.setdefault(head, {})[rest] = change
         else:
             direct[head] = change
-    base_tree = repo[base] if base is not None else None
-    builder = repo.TreeBuilder(base_tree) if base_tree is not None else repo.TreeBuilder()
+    builder = repo.TreeBuilder(repo[base].peel(pygit2.Tree)) if base is not None else repo.TreeBuilder()
     for name, change in direct.items():
         if change is None:
             if builder.get(name) is not None:
@@ -37,7 +36,7 @@ def apply_changes(repo: pygit2.Repository, base: pygit2.Oid | None, changes: Cha
         if sub_base is None and all(c is None for c in sub_changes.values()):
             continue
         sub_tree = apply_changes(repo, sub_base, sub_changes)
-        if len(repo[sub_tree]) == 0:
+        if len(repo[sub_tree].peel(pygit2.Tree)) == 0:
             if entry is not None:
                 builder.remove(name)
         else:

@@ -35,7 +35,7 @@ from gittrack.store.record import (
     dump_record,
     dump_summary,
 )
-from gittrack.store.repo import identity, signature, workdir
+from gittrack.store.repo import identity, ref_oid, signature, workdir
 from gittrack.store.snapshot import DEFAULT_MAX_FILE_BYTES, RUN_DIR, take_snapshot, without_run_dir
 from gittrack.store.timefmt import now_ms
 from gittrack.store.trees import Changes, apply_changes
@@ -137,17 +137,27 @@ class _State:
     tails: dict[str, list[bytes]] = field(default_factory=dict)
     segments: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def written(self) -> pygit2.Oid:
+        """The commit of a state that has one (every state ``_apply`` makes)."""
+        assert self.commit is not None
+        return self.commit
+
     @classmethod
     def load(cls, repo: pygit2.Repository, commit_id: pygit2.Oid) -> _State:
+        import pygit2
+
         record = runfiles.read_record(repo, commit_id)
-        commit = repo[commit_id]
+        commit = repo[commit_id].peel(pygit2.Commit)
         run_tree = runfiles.run_tree_of(repo, commit_id).id
         snapshot = without_run_dir(repo, commit.tree_id)
         return cls(commit_id, snapshot, run_tree, list(commit.parent_ids), commit.author, record)
 
     def tail(self, repo: pygit2.Repository, filename: str) -> list[bytes]:
+        import pygit2
+
         if filename not in self.tails:
-            tree = repo[self.run_tree]
+            tree = repo[self.run_tree].peel(pygit2.Tree)
             data = runfiles.read_blob(
                 repo, tree, f"{runfiles.METRICS}/{filename}", metricfile.MAX_SEGMENT_BYTES, "metric tail"
             )
@@ -155,10 +165,12 @@ class _State:
         return self.tails[filename]
 
     def segment_count(self, repo: pygit2.Repository, filename: str) -> int:
+        import pygit2
+
         if filename not in self.segments:
             try:
-                entry = repo[self.run_tree][f"{runfiles.METRICS}/{metricfile.segment_dir(filename)}"]
-                self.segments[filename] = len(repo[entry.id])
+                entry = repo[self.run_tree].peel(pygit2.Tree)[f"{runfiles.METRICS}/{metricfile.segment_dir(filename)}"]
+                self.segments[filename] = len(repo[entry.id].peel(pygit2.Tree))
             except KeyError:
                 self.segments[filename] = 0
         return self.segments[filename]
@@ -214,10 +226,9 @@ class RunWriter:
         self._lock = threading.Lock()
         self._commit_lock = threading.RLock()
         self._next_step: dict[str, int] = {}
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.background_error: Exception | None = None
+        self.on_written: Callable[[], None] | None = None
+        """Called once, after the run's first commit (``store.starts`` removes its start record)."""
 
     # -- creation -------------------------------------------------------------------------
     @classmethod
@@ -231,7 +242,7 @@ class RunWriter:
         launcher: str = "python",
         interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-        cwd: str | os.PathLike | None = None,
+        cwd: str | os.PathLike[str] | None = None,
     ) -> RunWriter:
         """Snapshot the workspace and prepare a new run; its ref appears at the first checkpoint."""
         naming.validate_experiment(experiment)
@@ -259,10 +270,10 @@ class RunWriter:
                 "diffstat": snap.diffstat,
             },
             command=command_summary(argv or [], workdir(repo), launcher, cwd),
-            environment=environment_summary(),
+            environment=environment_summary(repo),
             snapshot={"excluded": snap.excluded},
         )
-        run_tree = apply_changes(repo, None, {runfiles.REQUIREMENTS: (requirements_blob(repo), _blob_mode())})
+        run_tree = _first_run_tree(repo, requirements_blob(repo))
         state = _State(
             commit=None,
             snapshot_tree=snap.tree,
@@ -296,12 +307,14 @@ class RunWriter:
         ``ref`` may name where it goes (e.g. under ``refs/runs-deleted/``). ``publish``: the
         checkpoint hands it the ref and the commit instead of creating the ref (an import creates
         its refs once their objects are in a pack); such a writer writes once."""
+        import pygit2
+
         naming.validate_experiment(experiment)
         if run_name is not None:
             checked_run_name(run_name)
         run_id = run_id or new_run_id(start_time)
         name, email = user
-        tree = repo[commit].tree_id if commit is not None else apply_changes(repo, None, {})
+        tree = repo[commit].peel(pygit2.Commit).tree_id if commit is not None else apply_changes(repo, None, {})
         record = RunRecord(
             id=run_id,
             name=run_name or new_run_name(),
@@ -320,7 +333,7 @@ class RunWriter:
                 "diffstat": {"files": 0, "insertions": 0, "deletions": 0},
             },
             command=command_summary(argv or [], workdir(repo), "python", None),
-            environment=environment_summary(),
+            environment=environment_summary(repo),
             snapshot={"excluded": []},
         )
         state = _State(
@@ -334,10 +347,32 @@ class RunWriter:
         return cls(repo, ref or naming.run_ref(experiment, run_id), state, DEFAULT_CHECKPOINT_INTERVAL, publish)
 
     @classmethod
+    def unwritten(
+        cls,
+        repo: pygit2.Repository,
+        ref: str,
+        record: RunRecord,
+        snapshot_tree: pygit2.Oid,
+        run_tree: pygit2.Oid,
+        parents: list[pygit2.Oid],
+        author: pygit2.Signature,
+    ) -> RunWriter:
+        """A run that was started but never written (what a start record keeps: ``store.starts``);
+        its first checkpoint writes it."""
+        state = _State(None, snapshot_tree, run_tree, parents, author, record)
+        return cls(repo, ref, state, record.checkpoint_interval)
+
+    @property
+    def start_state(self) -> tuple[pygit2.Oid, pygit2.Oid, list[pygit2.Oid], pygit2.Signature]:
+        """(snapshot tree, run tree, parents, author) of the run as last written or prepared."""
+        state = self._state
+        return state.snapshot_tree, state.run_tree, list(state.parents), state.author
+
+    @classmethod
     def attach(cls, repo: pygit2.Repository, ref: str, interval: float = DEFAULT_CHECKPOINT_INTERVAL) -> RunWriter:
         """Write into an existing RUNNING run (another process may be writing it too)."""
         try:
-            target = repo.references[ref].target
+            target = ref_oid(repo.references[ref])
         except KeyError:
             raise ConflictError(f"run ref {ref} does not exist; it may have been deleted") from None
         state = _State.load(repo, target)
@@ -429,7 +464,7 @@ class RunWriter:
             pending.points.append((key, step, timestamp, value))
             pending.count += 1
             if pending.count >= FLUSH_POINTS:
-                self._wake.set()
+                _heartbeats.wake(self)
 
     def log_metric_points(self, key: str, points: Sequence[tuple[Any, Any, Any]]) -> None:
         """Buffer many ``(step, timestamp, value)`` points of one metric at once (an import of a
@@ -463,7 +498,7 @@ class RunWriter:
             self._pending.points.append((key, checked))
             self._pending.count += len(checked)
             if self._pending.count >= FLUSH_POINTS:
-                self._wake.set()
+                _heartbeats.wake(self)
 
     def set_name(self, name: str) -> None:
         """Rename the run (its id, and so its ref, stay)."""
@@ -494,18 +529,38 @@ class RunWriter:
         return bool(pending.params or pending.tags or pending.points or pending.logs or pending.artifacts
                     or pending.inputs or pending.name or pending.end)  # fmt: skip
 
-    def checkpoint(self) -> pygit2.Oid:
-        """Commit everything pending (and refresh the heartbeat); returns the new commit id."""
+    def checkpoint(self, at: int | None = None) -> pygit2.Oid:
+        """Commit everything pending (and refresh the heartbeat); returns the new commit id.
+        ``at`` (epoch ms, default now) is the heartbeat written: a start record written for a
+        process that is gone keeps its start time (``store.starts``)."""
         with self._commit_lock:
             with self._lock:
                 pending, self._pending = self._pending, _Pending()
             try:
-                return self._commit(pending)
+                return self._commit(pending, at)
             except BaseException:
                 with self._lock:
                     pending.merge_back(self._pending)
                     self._pending = pending
                 raise
+
+    def write_unwritten(self, at: int | None = None) -> bool:
+        """Write the first commit of a run made by ``unwritten``, heartbeat ``at`` (epoch ms,
+        default now); False, writing nothing, when its ref exists already."""
+        import pygit2
+
+        with self._commit_lock:
+            if self.repo.references.get(self.ref) is not None:
+                return False
+            with self._lock:
+                pending, self._pending = self._pending, _Pending()
+            state = self._apply(self._state, pending, at)
+            try:
+                self.repo.references.create(self.ref, state.written, force=False)
+            except (pygit2.AlreadyExistsError, pygit2.GitError):
+                return False
+            self._state = state
+            return True
 
     def finish(self, status: str, error: dict[str, str] | None = None, end_time: int | None = None) -> pygit2.Oid:
         """End the run with ``status`` (FINISHED, FAILED or KILLED) and write the final checkpoint
@@ -535,38 +590,46 @@ class RunWriter:
                 state = self._state if current == self._state.commit else self._reload(current)
                 moved = self._apply(replace(state, record=replace(state.record, experiment=experiment)), _Pending())
                 if written is None:
-                    self.repo.references.create(new_ref, moved.commit, force=False)
+                    self.repo.references.create(new_ref, moved.written, force=False)
                 else:
-                    self.repo.references[new_ref].set_target(moved.commit)
-                written = moved.commit
+                    self.repo.references[new_ref].set_target(moved.written)
+                written = moved.written
+                assert current is not None  # the run was checkpointed above: its ref was there
                 if delete_refs(self.repo, {self.ref: current}):  # only if no one wrote the old ref meanwhile
                     self.ref, self.experiment, self._state = new_ref, experiment, moved
                     return
             raise ConflictError(f"run {short_id(self.run_id)}: {self.ref} keeps changing under us; not moved")
 
-    def _commit(self, pending: _Pending) -> pygit2.Oid:
+    def _commit(self, pending: _Pending, at: int | None = None) -> pygit2.Oid:
         import pygit2
 
         state = self._state
-        for _attempt in range(_CAS_ATTEMPTS):
-            current = self._current_target()
-            if current != state.commit:
-                state = self._reload(current)
-            new_state = self._apply(state, pending)
+        for attempt in range(_CAS_ATTEMPTS):
+            if attempt or state.commit is not None:  # a first commit needs no look: its ref is made only if absent
+                current = self._current_target()
+                if current != state.commit:
+                    state = self._reload(current)
+            new_state = self._apply(state, pending, at)
             try:
                 if state.commit is None and self._publish is not None:
-                    self._publish(self.ref, new_state.commit)
+                    self._publish(self.ref, new_state.written)
                 elif state.commit is None:
-                    self.repo.references.create(self.ref, new_state.commit, force=False)
+                    self.repo.references.create(self.ref, new_state.written, force=False)
                 else:
                     ref = self.repo.references[self.ref]
                     if ref.target != state.commit:
                         continue
-                    ref.set_target(new_state.commit)
+                    ref.set_target(new_state.written)
             except (pygit2.GitError, pygit2.AlreadyExistsError, KeyError):
                 continue  # the ref moved between our read and our write: re-read and retry
+            except OSError:  # another writer holds the ref's lock file this instant: wait a little, retry
+                time.sleep(0.002 * (attempt + 1))
+                continue
             self._state = new_state
-            return new_state.commit
+            if self.on_written is not None:
+                written, self.on_written = self.on_written, None
+                written()
+            return new_state.written
         raise ConflictError(f"run {short_id(self.run_id)}: the ref {self.ref} keeps changing under us; try again")
 
     def _current_target(self) -> pygit2.Oid | None:
@@ -575,11 +638,11 @@ class RunWriter:
             moved = self._moved_to()
             if moved is not None:  # another process moved it to another experiment: follow it
                 self.ref, self.experiment = moved
-                return self.repo.references[self.ref].target
+                return ref_oid(self.repo.references[self.ref])
             raise ConflictError(
                 f"run {short_id(self.run_id)} was deleted by someone else ({self.ref}); not recreating it"
             )
-        return ref.target if ref is not None else None
+        return ref_oid(ref) if ref is not None else None
 
     def _moved_to(self) -> tuple[str, str] | None:
         """``(ref, experiment)`` of this run under another experiment (see :meth:`move`), or None."""
@@ -609,19 +672,22 @@ class RunWriter:
         log.debug("run %s moved to %s by another writer; merging", self.run_id, target)
         return state
 
-    def _apply(self, state: _State, pending: _Pending) -> _State:
-        """A new state: ``state`` plus ``pending``, written as objects and a commit (no ref move)."""
-        import pygit2
+    def pending_record(self) -> RunRecord:
+        """The record with the name, params, tags and inputs logged since the last checkpoint
+        (not its metrics, artifacts or logs): what a start record keeps (``store.starts``)."""
+        with self._lock:
+            return self._merged(self._state.record, self._pending)
 
-        repo = self.repo
+    def _merged(self, old: RunRecord, pending: _Pending) -> RunRecord:
+        """``old`` with ``pending``'s name, params, tags and inputs (a copy: ``old`` is unchanged)."""
         record = replace(
-            state.record,
-            name=pending.name or state.record.name,
-            params=dict(state.record.params),
-            param_types=dict(state.record.param_types),
-            tags={k: v for k, v in {**state.record.tags, **pending.tags}.items() if v is not None},
-            metrics=dict(state.record.metrics),
-            logs=dict(state.record.logs),
+            old,
+            name=pending.name or old.name,
+            params=dict(old.params),
+            param_types=dict(old.param_types),
+            tags={k: v for k, v in {**old.tags, **pending.tags}.items() if v is not None},
+            metrics=dict(old.metrics),
+            logs=dict(old.logs),
         )
         for key, (text, kind) in pending.params.items():
             known = record.params.get(key)
@@ -633,6 +699,16 @@ class RunWriter:
                 continue
             record.params[key] = text
             record.param_types[key] = kind
+        if pending.inputs:
+            record.inputs = _merge_inputs(record.inputs, pending.inputs)
+        return record
+
+    def _apply(self, state: _State, pending: _Pending, at: int | None = None) -> _State:
+        """A new state: ``state`` plus ``pending``, written as objects and a commit (no ref move)."""
+        import pygit2
+
+        repo = self.repo
+        record = self._merged(state.record, pending)
         changes: Changes = {}
         tails = dict(state.tails)
         segments = dict(state.segments)
@@ -649,8 +725,6 @@ class RunWriter:
             tails[filename], segments[filename] = tail, sealed
             changes[f"{runfiles.METRICS}/{filename}"] = (repo.create_blob(metricfile.encode_points(tail)), _blob_mode())
             record.metrics[key] = _summarise(record.metrics.get(key), points)
-        if pending.inputs:
-            record.inputs = _merge_inputs(record.inputs, pending.inputs)
         if pending.artifacts:
             record.artifacts = [a for a in record.artifacts if a.get("path") not in pending.artifacts]
             for path, (pointer, info) in pending.artifacts.items():
@@ -670,7 +744,7 @@ class RunWriter:
         for name, (data, total) in pending.logs.items():
             changes[f"{runfiles.LOGS}/{name}.txt"] = (repo.create_blob(data), _blob_mode())
             record.logs[name] = {"bytes": total, "kept_bytes": len(data), "truncated": total > len(data)}
-        now = now_ms()
+        now = now_ms() if at is None else at
         record.heartbeat = now
         if pending.end is not None:
             record.status = pending.end["status"]
@@ -687,34 +761,117 @@ class RunWriter:
 
     # -- heartbeat --------------------------------------------------------------------------
     def start_heartbeat(self) -> None:
-        """Checkpoint in a background thread every ``interval`` seconds, idle or not."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._beat, name=f"gittrack-{short_id(self.run_id)}", daemon=True)
-            self._thread.start()
+        """Checkpoint in the background every ``interval`` seconds, idle or not (one thread per
+        process checkpoints every run: ``_Heartbeats``)."""
+        _heartbeats.add(self)
 
     def stop_heartbeat(self) -> None:
-        """Stop the background thread (waiting for a checkpoint in progress)."""
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            self._stop.set()
-            self._wake.set()
-            thread.join()
+        """Stop the background checkpoints (waiting for one in progress)."""
+        _heartbeats.remove(self)
 
-    def _beat(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            if self._stop.is_set():
+    def _beat(self) -> bool:
+        """One background checkpoint; False when it failed (the error is raised on the next write)."""
+        try:
+            self.checkpoint()
+        except Exception as exc:  # noqa: BLE001 - reported, then raised again on the next write
+            self.background_error = exc
+            log.warning("gittrack: checkpoint of run %s failed: %s", short_id(self.run_id), exc)
+            return False
+        return True
+
+
+class _Heartbeats:
+    """The one thread that checkpoints every active run of the process at its interval (a thread
+    per run cost more to start than the rest of a short run)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: dict[RunWriter, float] = {}  # writer -> time.monotonic() of its next checkpoint
+        self._busy: RunWriter | None = None
+        self._thread: threading.Thread | None = None
+        self._sleeping_until = float("inf")  # when the thread wakes up next (waking it costs a GIL handover)
+        self._idle = DEFAULT_CHECKPOINT_INTERVAL  # how long it sleeps with no run: the last run's interval
+
+    def add(self, writer: RunWriter) -> None:
+        with self._cond:
+            if writer in self._due:
                 return
-            try:
-                self.checkpoint()
-            except Exception as exc:  # noqa: BLE001 - reported, then raised again on the next write
-                self.background_error = exc
-                log.warning("gittrack: checkpoint of run %s failed: %s", short_id(self.run_id), exc)
-                return
+            due = self._due[writer] = time.monotonic() + writer.interval
+            self._idle = writer.interval  # so that an idle wake-up comes before the next run's first checkpoint
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="gittrack-heartbeat", daemon=True)
+                self._thread.start()
+            elif due < self._sleeping_until:
+                self._cond.notify_all()
+
+    def wake(self, writer: RunWriter) -> None:
+        """Checkpoint ``writer`` now (many points are buffered)."""
+        with self._cond:
+            if writer in self._due and writer is not self._busy:
+                self._due[writer] = 0.0
+                self._sleeping_until = 0.0
+                self._cond.notify_all()
+
+    def remove(self, writer: RunWriter) -> None:
+        """No more background checkpoints of ``writer``; returns once one in progress is done."""
+        with self._cond:
+            self._due.pop(writer, None)
+            while self._busy is writer and threading.current_thread() is not self._thread:
+                self._cond.wait()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    if not self._due:  # sleep anyway no longer than a run's interval: a run started meanwhile
+                        self._sleeping_until = time.monotonic() + self._idle  # is then due later, no need to wake
+                        self._cond.wait(self._idle)  # the thread up (see add)
+                        continue
+                    writer, due = min(self._due.items(), key=lambda item: item[1])
+                    wait = due - time.monotonic()
+                    if wait <= 0:
+                        break
+                    self._sleeping_until = due
+                    self._cond.wait(wait)
+                self._sleeping_until = 0.0  # busy: a run added now is seen when this checkpoint is done
+                self._busy = writer
+                self._due[writer] = float("inf")  # rescheduled once this checkpoint is done
+            beating = writer._beat()
+            with self._cond:
+                self._busy = None
+                if writer in self._due:
+                    if beating:
+                        self._due[writer] = time.monotonic() + writer.interval
+                    else:
+                        del self._due[writer]
+                self._cond.notify_all()
+
+
+_heartbeats = _Heartbeats()
+
+
+def _after_fork() -> None:
+    """A forked child has no heartbeat thread (and maybe a held lock): it starts afresh."""
+    global _heartbeats
+    _heartbeats = _Heartbeats()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 ARTIFACT_REINCLUDE = "!*/\n!*.dvc\n!.gitignore\n"
+
+_first_run_trees: dict[tuple[str, pygit2.Oid], pygit2.Oid] = {}  # (git dir, requirements blob) -> tree
+
+
+def _first_run_tree(repo: pygit2.Repository, requirements: pygit2.Oid) -> pygit2.Oid:
+    """The ``.gittrack/run`` tree a run starts with (its requirements only): the same for every run
+    of an interpreter, so written once per process (writing an object that exists still costs)."""
+    key = (repo.path, requirements)
+    tree = _first_run_trees.get(key)
+    if tree is None or tree not in repo.odb:
+        tree = _first_run_trees[key] = apply_changes(repo, None, {runfiles.REQUIREMENTS: (requirements, _blob_mode())})
+    return tree
 
 
 def _blob_mode() -> int:
@@ -724,13 +881,19 @@ def _blob_mode() -> int:
 
 
 def _merge_inputs(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Inputs by (path, source): a later record of the same input replaces the earlier one."""
-    merged = {(i.get("path"), i.get("source")): i for i in old}
-    merged.update({(i.get("path"), i.get("source")): i for i in new})
+    """Inputs by (path, source): a later record of the same input replaces the earlier one. A
+    dataset (a record with a digest) is one input per name and digest, recorded with its first
+    context, as MLflow keeps a dataset logged twice to a run."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for item in [*old, *new]:
+        if item.get("digest") is None:
+            merged[(item.get("path"), item.get("source"))] = item
+        else:
+            merged.setdefault(("dataset", item.get("name"), item.get("digest")), item)
     return list(merged.values())
 
 
-def _group_points(points: list) -> dict[str, list[tuple[int, int, float]]]:
+def _group_points(points: list[Any]) -> dict[str, list[tuple[int, int, float]]]:
     """The pending points by key, in logged order (see ``_Pending.points``)."""
     grouped: dict[str, list[tuple[int, int, float]]] = {}
     for item in points:

@@ -75,7 +75,7 @@ def _scalar(value: Any) -> str:
 _CONTAINERS = (dict, list, tuple)
 
 
-def _lines(value: dict | list | tuple, pad: str, out: list[str]) -> None:
+def _lines(value: dict[Any, Any] | list[Any] | tuple[Any, ...], pad: str, out: list[str]) -> None:
     """Append the lines of a non-empty container, indented by ``pad``, to ``out``. Written for
     speed (pull checks every incoming run's ``run.yaml`` against its summary with it): the common
     types are tested first, by identity."""
@@ -134,7 +134,7 @@ def _plain_loader() -> type:
             for first, resolvers in base.yaml_implicit_resolvers.items()
         }
 
-    def refuse(loader, node):
+    def refuse(loader: Any, node: Any) -> Any:
         raise yaml.constructor.ConstructorError(None, None, f"the type {node.tag} is not allowed", node.start_mark)
 
     for kind in ("timestamp", "binary", "set", "omap", "pairs"):

@@ -77,10 +77,11 @@ class Guard:
         # Content-Length) over the limit is a 413 too, not an error raised inside a handler
         body = b""
         if scope.get("method") not in ("GET", "HEAD"):
-            body = await self._read_body(receive)
-            if body is None:
+            read = await self._read_body(receive)
+            if read is None:
                 await too_large(scope, receive, send)
                 return
+            body = read
         replayed = False
 
         async def limited_receive():
@@ -112,7 +113,8 @@ class Guard:
 
     async def _read_body(self, receive) -> bytes | None:
         """The request body, or None once it is over ``max_body`` bytes (the rest is not read)."""
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":

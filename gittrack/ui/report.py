@@ -62,7 +62,8 @@ def render_report(client, run_specs: list[str], title: str | None = None, preamb
         color = COLORS[i % len(COLORS)]
         series = {}
         for key in run.data.metrics:
-            s = min_max(*client.get_metric_arrays(info.run_id, key), POINTS)
+            steps, times, values = client.get_metric_arrays(info.run_id, key)
+            s = min_max(steps, times, values, POINTS)
             s["value"] = [v if v is None or math.isfinite(v) else None for v in s["value"]]
             series[key] = {"step": s["step"], "value": s["value"]}
         end = info.end_time

@@ -1,31 +1,50 @@
-"""``mlflow.data`` for gittrack: datasets for ``log_input`` (name, digest, source, context)."""
+"""``mlflow.data`` for gittrack: datasets for ``log_input`` (name, digest, source, context), with
+MLflow's digests, schemas and profiles (``gittrack.data.datasets``)."""
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 from typing import Any
 
+from gittrack.data import datasets
+
 
 class DatasetSource:
-    """Where a dataset came from: a URI or path (a local file is hashed by DVC when logged)."""
+    """Where a dataset came from: a URI or path (a local file is hashed by DVC when logged), or the
+    code that built it (no URI: MLflow's ``code`` source)."""
 
     def __init__(self, uri: str | None) -> None:
         self.uri = uri
 
+    @property
+    def source_type(self) -> str:
+        """MLflow's type of the source: ``code``, ``http`` or ``local``."""
+        if self.uri is None:
+            return "code"
+        return "http" if self.uri.startswith(("http://", "https://")) else "local"
+
     def to_dict(self) -> dict[str, Any]:
         """MLflow's form."""
-        return {"uri": self.uri}
+        if self.source_type == "code":
+            return {"tags": {"mlflow.source.name": datasets.entry_point(), "mlflow.source.type": "LOCAL"}}
+        return {"url" if self.source_type == "http" else "uri": self.uri}
+
+    def to_json(self) -> str:
+        """MLflow's form as JSON text."""
+        return json.dumps(self.to_dict())
 
 
 class Dataset:
     """A dataset: ``name``, ``digest`` (8 hex characters of its content's hash), ``source``."""
 
-    def __init__(self, name: str | None, digest: str, source: str | None, targets: str | None = None) -> None:
+    def __init__(self, name: str | None, digest: str, source: str | None, targets: str | None = None,
+                 description: datasets.Description | None = None) -> None:  # fmt: skip
         self.name = name or "dataset"
         self.digest = digest
         self.source = DatasetSource(source)
         self.targets = targets
+        self._description = description
 
     @property
     def source_uri(self) -> str | None:
@@ -40,20 +59,26 @@ class Dataset:
         path = local_path(self.source.uri) if self.source.uri else None
         return path if path is not None and os.path.exists(path) else None
 
+    @property
+    def source_type(self) -> str:
+        """MLflow's type of the source (``code``, ``http``, ``local``)."""
+        return self.source.source_type
+
     def to_dict(self) -> dict[str, Any]:
-        """MLflow's form."""
-        return {"name": self.name, "digest": self.digest, "source": self.source.uri, "source_type": "local"}
+        """MLflow's form: name, digest, source and source type, schema and profile (JSON texts)."""
+        described = self._description
+        return {"name": self.name, "digest": self.digest, "source": self.source.to_json(),
+                "source_type": self.source_type, "schema": described.schema if described else None,
+                "profile": described.profile if described else None}  # fmt: skip
 
 
 class PandasDataset(Dataset):
     """A DataFrame as a dataset (``df``, ``targets``, ``profile``)."""
 
     def __init__(self, df: Any, source: str | None, name: str | None, digest: str | None, targets: str | None) -> None:
-        import pandas as pd
-
         self.df = df
-        hashed = pd.util.hash_pandas_object(df.head(10_000), index=False).to_numpy().tobytes()
-        super().__init__(name, digest or hashlib.md5(hashed).hexdigest()[:8], source, targets)  # noqa: S324
+        described = datasets.describe_frame(df)
+        super().__init__(name, digest or described.digest, source, targets, described)
 
     @property
     def profile(self) -> dict[str, int]:
@@ -69,13 +94,13 @@ class NumpyDataset(Dataset):
 
         self.features = np.asarray(features)
         self.targets_array = None if targets is None else np.asarray(targets)
-        content = self.features.tobytes()[: 64 * 1024 * 1024]
-        super().__init__(name, digest or hashlib.md5(content).hexdigest()[:8], source)  # noqa: S324
+        described = datasets.describe_arrays(self.features, self.targets_array)
+        super().__init__(name, digest or described.digest, source, description=described)
 
     @property
     def profile(self) -> dict[str, Any]:
-        """Shapes."""
-        return {"features_shape": list(self.features.shape)}
+        """Shapes, sizes and byte counts of the features (and targets)."""
+        return json.loads(self._description.profile) if self._description and self._description.profile else {}
 
 
 def from_pandas(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 
@@ -113,10 +114,23 @@ class SourceType:
 
 
 class Metric(_Entity):
-    """One metric point: ``Metric(key, value, timestamp, step)`` (MLflow's argument order)."""
+    """One metric point: ``Metric(key, value, timestamp, step)`` (MLflow's argument order), and
+    MLflow 3's links: the logged model, the dataset and the run it belongs to."""
 
-    def __init__(self, key: str, value: float, timestamp: int, step: int, **_: Any) -> None:
+    def __init__(
+        self,
+        key: str,
+        value: float,
+        timestamp: int,
+        step: int,
+        model_id: str | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
+        run_id: str | None = None,
+    ) -> None:
         self.key, self.value, self.timestamp, self.step = key, value, timestamp, step
+        self.model_id, self.run_id = model_id, run_id
+        self.dataset_name, self.dataset_digest = dataset_name, dataset_digest
 
 
 class Param(_Entity):
@@ -171,11 +185,62 @@ class RunInputs(_Entity):
         self.dataset_inputs, self.model_inputs = list(dataset_inputs or []), list(model_inputs or [])
 
 
-class RunOutputs(_Entity):
-    """The outputs of a run (logged models are artifacts in gittrack)."""
+class LoggedModelOutput(_Entity):
+    """A model a run logged: its logged-model id and the step it was logged at."""
 
-    def __init__(self, model_outputs: list | None = None) -> None:
+    def __init__(self, model_id: str, step: int = 0) -> None:
+        self.model_id, self.step = model_id, step
+
+
+class RunOutputs(_Entity):
+    """The outputs of a run: the models it logged."""
+
+    def __init__(self, model_outputs: list[LoggedModelOutput] | None = None) -> None:
         self.model_outputs = list(model_outputs or [])
+
+
+class LoggedModelStatus(StrEnum):
+    """A logged model's status: gittrack's are READY once their run recorded them."""
+
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+class LoggedModel(_Entity):
+    """MLflow 3's logged model: a model a run logged (``log_model``), by its ``model_id``."""
+
+    def __init__(
+        self,
+        experiment_id: str,
+        model_id: str,
+        name: str,
+        artifact_location: str,
+        creation_timestamp: int | None,
+        last_updated_timestamp: int | None,
+        model_type: str | None = None,
+        source_run_id: str | None = None,
+        status: str = LoggedModelStatus.READY,
+        status_message: str | None = None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        metrics: list[Metric] | None = None,
+    ) -> None:
+        self.experiment_id, self.model_id, self.name = experiment_id, model_id, name
+        self.artifact_location = artifact_location
+        self.creation_timestamp, self.last_updated_timestamp = creation_timestamp, last_updated_timestamp
+        self.model_type, self.source_run_id = model_type, source_run_id
+        self.status, self.status_message = status, status_message
+        self.tags, self.params, self.metrics = dict(tags or {}), dict(params or {}), list(metrics or [])
+
+    @property
+    def model_uri(self) -> str:
+        """``models:/<model_id>``, which every load call takes."""
+        return f"models:/{self.model_id}"
+
+    def to_dictionary(self) -> dict[str, Any]:
+        """The attributes as a dict (``model_uri`` included), as MLflow's."""
+        return {**vars(self), "model_uri": self.model_uri}
 
 
 class FileInfo(_Entity):
@@ -302,6 +367,9 @@ __all__ = [
     "FileInfo",
     "InputTag",
     "LifecycleStage",
+    "LoggedModel",
+    "LoggedModelOutput",
+    "LoggedModelStatus",
     "Metric",
     "ModelVersion",
     "ModelVersionTag",

@@ -12,6 +12,7 @@ INVALID_STATE = 1003
 INVALID_PARAMETER_VALUE = 1001
 RESOURCE_ALREADY_EXISTS = 3001
 RESOURCE_DOES_NOT_EXIST = 3002
+FEATURE_DISABLED = 1005
 _NAMES = {v: k for k, v in dict(globals()).items() if k.isupper() and isinstance(v, int)}
 
 

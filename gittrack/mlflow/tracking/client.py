@@ -7,18 +7,20 @@ created here and resumed with ``start_run(run_id=...)`` has one writer).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gittrack.errors import NotFoundError, UsageError
-from gittrack.mlflow import _convert, _registry, _state
+from gittrack.mlflow import _convert, _locations, _logged, _registry, _removed, _state
 from gittrack.mlflow._registry import register
-from gittrack.mlflow.entities import Experiment, FileInfo, Metric, Run, ViewType
+from gittrack.mlflow.entities import Experiment, FileInfo, LoggedModel, Metric, Run, ViewType
 from gittrack.mlflow.entities.model_registry import ModelVersion, RegisteredModel
-from gittrack.mlflow.exceptions import MlflowException, translate
+from gittrack.mlflow.exceptions import FEATURE_DISABLED, MlflowException, translate
 from gittrack.mlflow.store.entities.paged_list import PagedList
 
 _SYSTEM_RUN_TAGS = ("mlflow.runName", "mlflow.parentRunId", "mlflow.user")
@@ -94,13 +96,13 @@ class MlflowClient:
     def get_run(self, run_id: str) -> Run:
         """A run by id (also a unique id prefix or name, as gittrack takes); deleted runs too, as in MLflow."""
         try:
-            return _convert.to_mlflow_run(self._client.get_run(run_id))
+            return _convert.to_mlflow_run(self._client.get_run(run_id), self._client.repo_path)
         except NotFoundError:
             quoted = str(run_id).replace("'", "''")
             found = self._client.search_runs(None, f"attributes.run_id = '{quoted}'", None, 1, "deleted", "list")
             if not found:
                 raise
-            return _convert.to_mlflow_run(found[0])
+            return _convert.to_mlflow_run(found[0], self._client.repo_path)
 
     @translate
     def get_parent_run(self, run_id: str) -> Run | None:
@@ -129,10 +131,7 @@ class MlflowClient:
     @translate
     def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
         """End a run: FINISHED (default), FAILED or KILLED."""
-        from gittrack.mlflow._pending import flush_registrations
-
         self._client.set_terminated(run_id, status or "FINISHED")
-        flush_registrations()
 
     @translate
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
@@ -167,9 +166,13 @@ class MlflowClient:
         timestamp: int | None = None,
         step: int | None = None,
         synchronous: bool | None = None,
-        **_: Any,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
+        model_id: str | None = None,
     ) -> None:
-        """Record a metric point (``step`` defaults to 0, as in MLflow)."""
+        """Record a metric point (``step`` defaults to 0, as in MLflow); ``model_id`` must name a model
+        (a logged model's metrics are its run's)."""
+        check_metric_links(self._client, model_id, dataset_name or dataset_digest)
         self._client.log_metric(run_id, key, value, step if step is not None else 0, timestamp)
 
     @translate
@@ -225,19 +228,19 @@ class MlflowClient:
             ViewType.to_gittrack(run_view_type),
             "list",
         )
-        page = [_convert.to_mlflow_run(r) for r in runs[start : start + max_results]]
+        page = [_convert.to_mlflow_run(r, self._client.repo_path) for r in runs[start : start + max_results]]
         return PagedList(page, _token(start + max_results) if len(runs) > start + max_results else None)
 
     # -- artifacts ---------------------------------------------------------------------------
     @translate
     def log_artifact(self, run_id: str, local_path: str | os.PathLike, artifact_path: str | None = None) -> None:
-        """Store a file or folder as an artifact (content in DVC)."""
-        self._client.log_artifact(run_id, local_path, artifact_path)
+        """Store a file or folder (a path or ``file:`` URI) as an artifact (content in DVC)."""
+        self._client.log_artifact(run_id, _state.local_path(local_path) or local_path, artifact_path)
 
     @translate
     def log_artifacts(self, run_id: str, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None:
         """Store a folder's content as artifacts."""
-        self._client.log_artifacts(run_id, local_dir, artifact_path)
+        self._client.log_artifacts(run_id, _state.local_path(local_dir) or local_dir, artifact_path)
 
     @translate
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
@@ -258,6 +261,76 @@ class MlflowClient:
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
         """Write an artifact (a folder prefix: everything under it) to ``dst_path``; returns the local path."""
         return download(self._client, run_id, path, dst_path)
+
+    # -- removed in MLflow 2.0, still in course material ----------------------------------------
+    @translate
+    def list_experiments(
+        self, view_type: int = ViewType.ACTIVE_ONLY, max_results: int | None = None, page_token: str | None = None
+    ) -> PagedList:
+        """MLflow 1's name of ``search_experiments`` (removed in MLflow 2.0)."""
+        _removed.warn("MlflowClient.list_experiments", "MlflowClient.search_experiments")
+        return self.search_experiments(view_type, max_results, None, None, page_token)
+
+    @translate
+    def list_registered_models(self, max_results: int = 100, page_token: str | None = None) -> PagedList:
+        """MLflow 1's name of ``search_registered_models`` (removed in MLflow 2.0)."""
+        _removed.warn("MlflowClient.list_registered_models", "MlflowClient.search_registered_models")
+        return self.search_registered_models(None, max_results, None, page_token)
+
+    @translate
+    def list_run_infos(
+        self,
+        experiment_id: str,
+        run_view_type: int = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """MLflow 1's listing of runs' ``RunInfo`` (removed in MLflow 2.0): ``search_runs``' infos."""
+        _removed.warn("MlflowClient.list_run_infos", "MlflowClient.search_runs (each run's .info)")
+        runs = self.search_runs([experiment_id], "", run_view_type, max_results, order_by, page_token)
+        return PagedList([r.info for r in runs], runs.token)
+
+    # -- logged models (MLflow 3) ---------------------------------------------------------------
+    @translate
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        """A model a run logged, by its id (``ModelInfo.model_id``)."""
+        run, entry = _logged.find(self._client, model_id)
+        return _logged.to_logged_model(self._client, run, entry)
+
+    @translate
+    def search_logged_models(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None = None,
+        datasets: list[dict[str, Any]] | None = None,
+        max_results: int | None = None,
+        order_by: list[dict[str, Any]] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """The models runs of these experiments logged, filtered on ``name``, ``model_type``,
+        ``source_run_id``, ``status``, ``params.<key>``, ``tags.<key>`` and ``metrics.<key>``, newest
+        first unless ``order_by`` (``[{"field_name": ..., "ascending": ...}]``) says otherwise."""
+        if datasets:
+            raise MlflowException.invalid_parameter_value(
+                "search_logged_models(datasets=...) is not supported: a logged model's metrics are its run's"
+            )
+        found = logged_models(self._client, _convert.experiment_names(experiment_ids), filter_string, order_by)
+        start = _offset(page_token)
+        end = len(found) if max_results is None else start + max_results
+        return PagedList(found[start:end], _token(end) if end < len(found) else None)
+
+    @translate
+    def create_dataset(
+        self, name: str, experiment_id: str | list[str] | None = None, tags: dict[str, Any] | None = None
+    ) -> None:
+        """Refused, as MLflow's own file store refuses it: evaluation datasets are MLflow's GenAI API."""
+        raise MlflowException(
+            f"create_dataset({name!r}) is not supported: evaluation datasets are MLflow's GenAI API, which gittrack "
+            "does not provide (MLflow offers them on SQL stores only); record the data a run used with "
+            "mlflow.log_input",
+            error_code=FEATURE_DISABLED,
+        )
 
     # -- experiments ---------------------------------------------------------------------------
     @translate
@@ -280,11 +353,13 @@ class MlflowClient:
 
     @translate
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        """An experiment by name, or None."""
+        """An experiment by name (MLflow's ``Default`` names gittrack's ``default``, there before its
+        first run), or None."""
+        target = _convert.DEFAULT_EXPERIMENT if name == "Default" else name
         try:
-            return _convert.to_mlflow_experiment(self._client.get_experiment(name))
+            return _convert.to_mlflow_experiment(self._client.get_experiment(target))
         except NotFoundError:
-            return None
+            return self.get_experiment(_convert.DEFAULT_ID) if target == _convert.DEFAULT_EXPERIMENT else None
 
     @translate
     def search_experiments(
@@ -296,9 +371,10 @@ class MlflowClient:
         page_token: str | None = None,
     ) -> PagedList:
         """Experiments, filtered on ``name`` and ``tags.<key>`` (=, !=, LIKE, ILIKE; AND)."""
-        found = [
-            _convert.to_mlflow_experiment(e) for e in self._client.list_experiments(ViewType.to_gittrack(view_type))
-        ]
+        view = ViewType.to_gittrack(view_type)
+        found = [_convert.to_mlflow_experiment(e) for e in self._client.list_experiments(view)]
+        if view != "deleted" and not any(e.name == _convert.DEFAULT_EXPERIMENT for e in found):
+            found.append(self.get_experiment(_convert.DEFAULT_ID))  # as in MLflow, it is there before its first run
         found = [
             e for e in found if matches(filter_string, {"name": e.name, **{f"tags.{k}": v for k, v in e.tags.items()}})
         ]
@@ -337,9 +413,10 @@ class MlflowClient:
     # -- registry ------------------------------------------------------------------------------
     @translate
     def create_registered_model(
-        self, name: str, tags: dict | None = None, description: str | None = None, **_: Any
+        self, name: str, tags: dict | None = None, description: str | None = None, deployment_job_id: str | None = None
     ) -> RegisteredModel:
         """Record a model before its first version (description and tags are kept in git)."""
+        refuse_deployment_job("create_registered_model", deployment_job_id)
         self._registry.create_registered_model(name, tags, description)
         return _registry.registered_model(self._registry, name)
 
@@ -369,8 +446,11 @@ class MlflowClient:
         return PagedList(models[start:end], _token(end) if end < len(models) else None)
 
     @translate
-    def update_registered_model(self, name: str, description: str | None = None, **_: Any) -> RegisteredModel:
+    def update_registered_model(
+        self, name: str, description: str | None = None, deployment_job_id: str | None = None
+    ) -> RegisteredModel:
         """Set a registered model's description."""
+        refuse_deployment_job("update_registered_model", deployment_job_id)
         self._registry.update_model_metadata(name, description=description)
         return _registry.registered_model(self._registry, name)
 
@@ -403,11 +483,24 @@ class MlflowClient:
         source: str,
         run_id: str | None = None,
         tags: dict | None = None,
+        run_link: str | None = None,
         description: str | None = None,
-        **_: Any,
+        await_creation_for: int = 300,
+        model_id: str | None = None,
     ) -> ModelVersion:
-        """Register ``source`` (``runs:/<run>/<path>``; or a path inside ``run_id``'s artifacts) as a new version."""
-        uri = source if source.startswith("runs:/") else f"runs:/{run_id}/{source.rstrip('/').rsplit('/', 1)[-1]}"
+        """Register ``source`` (a runs:/ or models:/ URI or artifact location; or a path inside
+        ``run_id``'s artifacts), or the logged model ``model_id``, as a new version, at once (there is
+        nothing to await)."""
+        if run_link is not None:
+            raise MlflowException.invalid_parameter_value(
+                "create_model_version(run_link=...) is not supported: a version's run is the one its tag names"
+            )
+        if model_id is not None:
+            uri = f"models:/{model_id}"
+        elif str(source).startswith(("runs:/", "models:/")) or _locations.parse(str(source)) is not None:
+            uri = str(source)
+        else:
+            uri = f"runs:/{run_id}/{str(source).rstrip('/').rsplit('/', 1)[-1]}"
         return register(self._registry, uri, name, tags, description)
 
     @translate
@@ -474,17 +567,21 @@ class MlflowClient:
         client.deprecate_model(name, _registry.semver_of(client, name, version))
 
     @translate
-    def set_model_version_tag(self, name: str, version: Any = None, key: str = "", value: Any = "", **kw: Any) -> None:
-        """Set a version's tag (a git note on its tag)."""
+    def set_model_version_tag(
+        self, name: str, version: Any = None, key: str | None = None, value: Any = None, stage: str | None = None
+    ) -> None:
+        """Set a version's tag (a git note on its tag); the version by number or by ``stage``."""
         client = self._registry
-        semver = _version_or_stage(client, name, version, kw.get("stage"))
+        semver = _version_or_stage(client, name, version, stage)
         client.update_model_metadata(name, semver, tags={key: value})
 
     @translate
-    def delete_model_version_tag(self, name: str, version: Any = None, key: str = "", **kw: Any) -> None:
-        """Remove a version's tag."""
+    def delete_model_version_tag(
+        self, name: str, version: Any = None, key: str | None = None, stage: str | None = None
+    ) -> None:
+        """Remove a version's tag; the version by number or by ``stage``."""
         client = self._registry
-        semver = _version_or_stage(client, name, version, kw.get("stage"))
+        semver = _version_or_stage(client, name, version, stage)
         client.update_model_metadata(name, semver, tags={key: None})
 
     @translate
@@ -508,8 +605,11 @@ class MlflowClient:
 
     @translate
     def get_model_version_download_uri(self, name: str, version: Any) -> str:
-        """Where the version's files are: ``runs:/<run>/<artifact>``."""
-        return _registry.get_version(self._registry, name, version).source
+        """Where the version's files are: its model's artifact location (``get_artifact_uri``'s kind)."""
+        from gittrack.mlflow._locations import artifact_uri
+
+        found = _registry.get_version(self._registry, name, version)
+        return artifact_uri(self._registry.repo_path, str(found.run_id), str(found.gto_artifact))
 
 
 def _fields(name: str, tags: dict[str, str]) -> dict[str, str]:
@@ -522,6 +622,25 @@ def _version_or_stage(client, name: str, version: Any, stage: str | None) -> str
     if stage is not None:
         return client.get_model_version(name, _registry.gto_stage(stage))["version"]
     raise MlflowException.invalid_parameter_value("give version= (or stage=)")
+
+
+def check_metric_links(client, model_id: str | None, dataset: Any) -> None:
+    """Refuse a metric's dataset link (not kept) and a ``model_id`` that names no logged model."""
+    if dataset is not None:
+        raise MlflowException.invalid_parameter_value(
+            "a metric's dataset (dataset=, dataset_name=, dataset_digest=) is not kept: record the dataset with "
+            "log_input and log the metric without it"
+        )
+    if model_id is not None:
+        _logged.find(client, model_id)
+
+
+def refuse_deployment_job(call: str, deployment_job_id: str | None) -> None:
+    """Databricks deployment jobs are not part of gittrack."""
+    if deployment_job_id is not None:
+        raise MlflowException.invalid_parameter_value(
+            f"{call}(deployment_job_id=...) is not supported: Databricks deployment jobs are not part of gittrack"
+        )
 
 
 def check_active_experiment(client, name: str) -> None:
@@ -569,10 +688,12 @@ def set_experiment_tags(client, name: str, tags: dict[str, Any]) -> None:
 
 
 def transition(client, name: str, version: Any, stage: str, archive_existing: bool = False) -> None:
-    """MLflow's stage transition as GTO events (see ``gittrack.mlflow._registry``)."""
+    """MLflow's stage transition as GTO events (see ``gittrack.mlflow._registry``). As in MLflow a
+    version is in one stage at a time: moving it to Staging or Production takes it out of the
+    other, Archived and None out of both; its aliases (other GTO stages) stay."""
     semver = _registry.semver_of(client, name, version)
     target = _registry.gto_stage(stage)
-    held = client.get_model_version(name, semver)["stages"]
+    held = [s for s in client.get_model_version(name, semver)["stages"] if s in _registry.MLFLOW_STAGES]
     if target in ("none", "archived"):
         for held_stage in held:
             client.demote_model(name, semver, held_stage)
@@ -588,6 +709,9 @@ def transition(client, name: str, version: Any, stage: str, archive_existing: bo
             if mv.gto_version != semver and target in _held(client, name, mv)
         ]
     client.promote_model(name, semver, target, archive_existing)
+    for held_stage in held:
+        if held_stage != target:
+            client.demote_model(name, semver, held_stage)
     client.update_model_metadata(name, semver, tags={_registry.ARCHIVED_TAG: None})
     for mv in others:
         client.update_model_metadata(name, mv.gto_version, tags={_registry.ARCHIVED_TAG: "true"})
@@ -649,20 +773,77 @@ def list_artifacts(client, run_id: str, path: str | None = None) -> list[FileInf
 
 
 def download(client, run_id: str, path: str = "", dst_path: str | None = None) -> str:
-    """Download an artifact (or a file inside a folder artifact, or everything under a folder prefix)."""
-    return client.download_artifacts(run_id, (path or "").strip("/") or None, dst_path)
+    """Download an artifact (or a file inside a folder artifact, or everything under a folder
+    prefix); returns its absolute local path, as MLflow does."""
+    return os.path.abspath(client.download_artifacts(run_id, (path or "").strip("/") or None, dst_path))
 
 
-# -- tiny filters for experiments and registry searches -------------------------------------------
+def logged_models(client, experiments: list[str] | None, filter_string: str | None, order_by: Any) -> list:
+    """The ``LoggedModel`` of every model the runs of ``experiments`` (all: None) logged, filtered and ordered."""
+    found = []
+    for run in client.search_runs(experiments, "", None, None, "active", "list"):
+        for entry in _logged.models_of(run):
+            model = _logged.to_logged_model(client, run, entry)
+            fields = {
+                "name": model.name, "model_id": model.model_id, "model_type": model.model_type,
+                "source_run_id": model.source_run_id, "status": model.status,
+                "creation_timestamp": model.creation_timestamp, "creation_time": model.creation_timestamp,
+                "last_updated_timestamp": model.last_updated_timestamp,
+                **{f"params.{k}": v for k, v in model.params.items()},
+                **{f"tags.{k}": v for k, v in model.tags.items()},
+                **{f"metrics.{m.key}": m.value for m in model.metrics},
+            }  # fmt: skip
+            if matches(filter_string, fields):
+                found.append(model)
+    found.sort(key=lambda m: m.creation_timestamp or 0, reverse=True)
+    for clause in reversed(order_by or []):  # MLflow's [{"field_name": ..., "ascending": ...}], or "name DESC"
+        if isinstance(clause, dict):
+            field_name, ascending = str(clause.get("field_name")), bool(clause.get("ascending", True))
+        else:
+            field_name, _, direction = str(clause).strip().partition(" ")
+            ascending = direction.strip().upper() != "DESC"
+        name = field_name.removeprefix("attributes.")
+        found.sort(key=functools.partial(_sort_key, name=name), reverse=not ascending)
+    return found
+
+
+def _attribute_key(column: str) -> Callable[[Any], tuple[bool, Any]]:
+    """An order_by key on an attribute: missing values last."""
+    return lambda e: (getattr(e, column, None) is None, getattr(e, column, None) or 0)
+
+
+def _sort_key(model: LoggedModel, name: str) -> tuple:
+    """A logged model's value of an order_by field (missing values last)."""
+    if name.startswith("metrics."):
+        value = next((m.value for m in model.metrics if m.key == name[len("metrics.") :]), None)
+    elif name.startswith(("params.", "tags.")):
+        kind, _, inner = name.partition(".")
+        value = getattr(model, kind).get(inner)
+    else:
+        value = getattr(model, name, None)
+    return (value is None, value if value is not None else 0)
+
+
+# -- tiny filters for experiments, registry and logged-model searches ------------------------------
 _CLAUSE = re.compile(
-    r"""\s*(?P<key>(?:tags?\.)?(?:`[^`]+`|"[^"]+"|[\w.]+))\s*(?P<op>!=|=|LIKE|ILIKE|IN)\s*"""
+    r"""\s*(?P<key>(?:tags?\.|params?\.|metrics?\.|attributes\.)?(?:`[^`]+`|"[^"]+"|[\w.]+))\s*"""
+    r"""(?P<op>!=|<=|>=|=|<|>|LIKE|ILIKE|IN)\s*"""
     r"""(?P<value>'(?:[^']|'')*'|"(?:[^"]|"")*"|\([^)]*\)|[-\w.]+)\s*""",
     re.IGNORECASE,
 )
+_ORDERED = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def matches(filter_string: str | None, fields: dict[str, Any]) -> bool:
-    """Whether ``fields`` satisfy an AND of ``key op value`` clauses (=, !=, LIKE, ILIKE, IN)."""
+    """Whether ``fields`` satisfy an AND of ``key op value`` clauses (=, !=, LIKE, ILIKE, IN, and
+    <, <=, >, >= on numbers); numeric fields compare as numbers."""
     if not filter_string or not filter_string.strip():
         return True
     from gittrack.search.rows import like_pattern
@@ -671,8 +852,9 @@ def matches(filter_string: str | None, fields: dict[str, Any]) -> bool:
         match = _CLAUSE.fullmatch(clause)
         if match is None:
             raise MlflowException.invalid_parameter_value(f"cannot parse filter clause {clause!r}")
-        key = match["key"].replace("`", "").replace('"', "")
-        key = "tags." + key.split(".", 1)[1] if key.lower().startswith("tag.") else key
+        key = match["key"].replace("`", "").replace('"', "").removeprefix("attributes.")
+        for short, full in (("tag.", "tags."), ("param.", "params."), ("metric.", "metrics.")):
+            key = full + key[len(short) :] if key.lower().startswith(short) else key
         op, raw = match["op"].upper(), match["value"]
         actual = fields.get(key)
         if op == "IN":
@@ -680,8 +862,14 @@ def matches(filter_string: str | None, fields: dict[str, Any]) -> bool:
             ok = actual is not None and str(actual) in values
         else:
             value = raw[1:-1] if raw[:1] in "'\"" else raw
+            numeric = isinstance(actual, int | float) and not isinstance(actual, bool) and _number(value) is not None
             if actual is None:
                 ok = False
+            elif op in _ORDERED:
+                ok = _number(actual) is not None and _number(value) is not None and _ORDERED[op](
+                    _number(actual), _number(value))  # fmt: skip
+            elif numeric and op in ("=", "!="):
+                ok = (float(actual) == _number(value)) == (op == "=")
             elif op == "=":
                 ok = str(actual) == value
             elif op == "!=":
@@ -702,7 +890,7 @@ def order_experiments(found: list[Experiment], order_by: list[str] | None) -> li
         column = column.removeprefix("attributes.")
         found = sorted(
             found,
-            key=lambda e, c=column: (getattr(e, c, None) is None, getattr(e, c, None) or 0),
+            key=_attribute_key(column),
             reverse=direction.strip().upper() == "DESC",
         )
     return found

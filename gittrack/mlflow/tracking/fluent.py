@@ -7,8 +7,10 @@ gittrack runs in every way; what comes back is shaped as MLflow's entities.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
+from gittrack._state import STATE
 from gittrack.mlflow import _convert, _state
 from gittrack.mlflow.entities import Experiment, Run, ViewType
 from gittrack.mlflow.exceptions import MlflowException, translate
@@ -23,9 +25,6 @@ from gittrack.mlflow.tracking.client import (
 )
 from gittrack.mlflow.tracking.client import set_experiment_tags as _set_experiment_tags
 
-_last_run_id: str | None = None
-_experiment_set = False
-
 
 class ActiveRun(Run):
     """The run ``start_run`` returned: a context manager, and a ``Run`` whose ``info``/``data`` read
@@ -36,7 +35,7 @@ class ActiveRun(Run):
 
     @property
     def _run(self) -> Run:
-        return _convert.to_mlflow_run(self._active.to_run())
+        return _convert.to_mlflow_run(self._active.to_run(), self._active.client.repo_path)
 
     @property
     def info(self):
@@ -53,17 +52,23 @@ class ActiveRun(Run):
         """The run's datasets."""
         return self._run.inputs
 
+    @property
+    def outputs(self):
+        """The run's logged models."""
+        return self._run.outputs
+
+    # MLflow's Run keeps these as attributes, and code reads them (``run._info.run_id``)
+    _info = info
+    _data = data
+    _inputs = inputs
+    _outputs = outputs
+
     def __enter__(self) -> ActiveRun:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        from gittrack.mlflow._pending import flush_registrations
-
-        global _last_run_id
-        _last_run_id = self._active.run_id
-        result = translate(self._active.__exit__)(exc_type, exc, tb)
-        translate(flush_registrations)()
-        return result
+        STATE.mlflow.last_run_id = self._active.run_id
+        return translate(self._active.__exit__)(exc_type, exc, tb)
 
     def __repr__(self) -> str:
         return f"<ActiveRun: run_id={self._active.run_id}>"
@@ -123,8 +128,7 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
             f"experiment {name!r} is deleted; restore it (MlflowClient().restore_experiment) or use another name",
             error_code="INVALID_PARAMETER_VALUE",
         )
-    global _experiment_set
-    _experiment_set = True
+    STATE.mlflow.experiment_set = True
     gittrack.set_experiment(name)
     return _convert.to_mlflow_experiment(experiment)
 
@@ -135,7 +139,7 @@ def _active_experiment() -> str:
     import gittrack.fluent
 
     chosen = gittrack.fluent.experiment_name()
-    if _experiment_set and chosen:
+    if STATE.mlflow.experiment_set and chosen:
         return chosen
     if os.environ.get("MLFLOW_EXPERIMENT_NAME"):
         return os.environ["MLFLOW_EXPERIMENT_NAME"]
@@ -171,6 +175,30 @@ def search_experiments(
 ) -> list[Experiment]:
     """Experiments filtered on ``name`` and ``tags.<key>``."""
     return list(_mlflow_client().search_experiments(view_type, max_results, filter_string, order_by))
+
+
+@translate
+def list_experiments(view_type: int = ViewType.ACTIVE_ONLY, max_results: int | None = None) -> list[Experiment]:
+    """MLflow 1's name of ``search_experiments`` (removed in MLflow 2.0)."""
+    from gittrack.mlflow import _removed
+
+    _removed.warn("mlflow.list_experiments", "mlflow.search_experiments")
+    return list(_mlflow_client().search_experiments(view_type, max_results))
+
+
+@translate
+def list_run_infos(
+    experiment_id: str,
+    run_view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int = 100000,
+    order_by: list[str] | None = None,
+) -> list:
+    """MLflow 1's listing of runs' ``RunInfo`` (removed in MLflow 2.0): ``search_runs``' infos."""
+    from gittrack.mlflow import _removed
+
+    _removed.warn("mlflow.list_run_infos", "mlflow.search_runs(output_format='list') (each run's .info)")
+    runs = _mlflow_client().search_runs([experiment_id], "", run_view_type, max_results, order_by)
+    return [r.info for r in runs]
 
 
 @translate
@@ -220,7 +248,6 @@ def start_run(
     """Start a run (or resume a RUNNING one with ``run_id``, or ``$MLFLOW_RUN_ID``); a context manager."""
     import gittrack
 
-    global _last_run_id
     plain, tag_name, tag_parent = split_run_tags(tags)
     if description is not None:
         plain["mlflow.note.content"] = description
@@ -251,7 +278,7 @@ def start_run(
             parent_run_id=parent_run_id or tag_parent,
             log_system_metrics=log_system_metrics,
         )
-    _last_run_id = active.run_id
+    STATE.mlflow.last_run_id = active.run_id
     return ActiveRun(active)
 
 
@@ -265,25 +292,36 @@ def active_run() -> ActiveRun | None:
 
 @translate
 def last_active_run() -> Run | None:
-    """The active run, else the run most recently started in this process (as it ended), else None."""
+    """The active run, else the run most recently started in this process (as it ended), else None;
+    a run autologging started counts, as in MLflow (``mlflow.sklearn.autolog(); model.fit(X, y)``)."""
     active = active_run()
     if active is not None:
         return active._run
-    return None if _last_run_id is None else _mlflow_client().get_run(_last_run_id)
+    autologging = sys.modules.get("gittrack.integrations")
+    last = [STATE.mlflow.last_run_id, autologging.autolog.last_run_id() if autologging is not None else None]
+    runs = [run for run in map(_run_or_none, sorted({r for r in last if r is not None})) if run is not None]
+    return max(runs, key=lambda run: run.info.start_time or 0, default=None)
+
+
+def _run_or_none(run_id: str) -> Run | None:
+    """The run, or None when the current repository does not have it (it was logged in another one)."""
+    from gittrack.errors import NotFoundError
+
+    try:
+        return _mlflow_client().get_run(run_id)
+    except NotFoundError:
+        return None
 
 
 @translate
 def end_run(status: str = "FINISHED") -> None:
     """End the active run (and runs nested in it)."""
     import gittrack
-    from gittrack.mlflow._pending import flush_registrations
 
-    global _last_run_id
     active = gittrack.active_run()
     if active is not None:
-        _last_run_id = active.run_id
+        STATE.mlflow.last_run_id = active.run_id
     gittrack.end_run(status)
-    flush_registrations()
 
 
 def active_run_target(run_id: str | None = None) -> tuple[Any, str]:
@@ -296,6 +334,7 @@ def active_run_target(run_id: str | None = None) -> tuple[Any, str]:
     if active is None:
         start_run()
         active = gittrack.fluent.active_run()
+        assert active is not None  # start_run made one
     return gittrack.fluent.shared_client(), active.run_id
 
 
@@ -322,10 +361,12 @@ def log_metric(
     synchronous: bool | None = None,
     timestamp: int | None = None,
     run_id: str | None = None,
-    **_: Any,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
-    """Record a metric point (``step`` defaults to 0, as in MLflow)."""
-    client, run_id = active_run_target(run_id)
+    """Record a metric point (``step`` defaults to 0, as in MLflow). With ``model_id`` (a logged
+    model's metrics are its run's) and no run, the model's run gets it."""
+    client, run_id = _metric_target(run_id, model_id, dataset)
     client.log_metric(run_id, key, value, 0 if step is None else step, timestamp)
 
 
@@ -336,15 +377,29 @@ def log_metrics(
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
-    **_: Any,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
-    """Record several metrics at one step and time."""
+    """Record several metrics at one step and time (``model_id``, ``dataset``: as ``log_metric``)."""
     from gittrack.store.timefmt import now_ms
 
-    client, run_id = active_run_target(run_id)
+    client, run_id = _metric_target(run_id, model_id, dataset)
     when = now_ms() if timestamp is None else timestamp
     for key, value in metrics.items():
         client.log_metric(run_id, key, value, 0 if step is None else step, when)
+
+
+def _metric_target(run_id: str | None, model_id: str | None, dataset: Any) -> tuple[Any, str]:
+    """Where metrics go: ``run_id``, else the active run, else ``model_id``'s run, else a new run."""
+    import gittrack.fluent
+    from gittrack.mlflow import _logged
+    from gittrack.mlflow.tracking.client import check_metric_links
+
+    check_metric_links(gittrack_client(), model_id, dataset)
+    if run_id is None and model_id is not None and gittrack.fluent.active_run() is None:
+        run, _ = _logged.find(gittrack_client(), model_id)
+        return gittrack_client(), run.info.run_id
+    return active_run_target(run_id)
 
 
 @translate
@@ -372,14 +427,14 @@ def delete_tag(key: str) -> None:
 def log_artifact(local_path: str | os.PathLike, artifact_path: str | None = None, run_id: str | None = None) -> None:
     """Store a file or folder as an artifact (content in DVC; DVC is set up on first use)."""
     client, run_id = active_run_target(run_id)
-    client.log_artifact(run_id, local_path, artifact_path)
+    client.log_artifact(run_id, _state.local_path(local_path) or local_path, artifact_path)
 
 
 @translate
 def log_artifacts(local_dir: str | os.PathLike, artifact_path: str | None = None, run_id: str | None = None) -> None:
     """Store a folder's content as artifacts."""
     client, run_id = active_run_target(run_id)
-    client.log_artifacts(run_id, local_dir, artifact_path)
+    client.log_artifacts(run_id, _state.local_path(local_dir) or local_dir, artifact_path)
 
 
 @translate
@@ -416,11 +471,20 @@ def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict | None = No
 
 @translate
 def log_image(
-    image: Any, artifact_file: str | None = None, key: str | None = None, step: int | None = None, **_: Any
+    image: Any,
+    artifact_file: str | None = None,
+    key: str | None = None,
+    step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool | None = False,
 ) -> None:
-    """Store an image (a PIL image, or a numpy array through PIL or matplotlib) as a PNG artifact."""
+    """Store an image (a PIL image, or a numpy array through PIL or matplotlib) as a PNG artifact:
+    ``artifact_file``, or ``images/<key>_step_<step>[_timestamp_<ms>].png``."""
+    if (artifact_file is None) == (key is None):
+        raise MlflowException.invalid_parameter_value("log_image takes either artifact_file or key (with step)")
     _, run_id = active_run_target()
-    target = artifact_file or f"images/{key or 'image'}_step_{step or 0}.png"
+    when = f"_timestamp_{timestamp}" if timestamp is not None else ""
+    target = artifact_file or f"images/{key}_step_{step or 0}{when}.png"
 
     def write(path: str) -> None:
         if hasattr(image, "save"):
@@ -451,18 +515,37 @@ def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
 
 @translate
 def log_input(dataset: Any, context: str | None = None, tags: dict | None = None, model: Any = None) -> None:
-    """Record a dataset (from ``mlflow.data.from_pandas``/``from_numpy``) the run used."""
+    """Record a dataset (from ``mlflow.data.from_pandas``/``from_numpy``) the run used: MLflow's
+    fields, context and tags, and the DVC hash of a source that is a local file or folder."""
+    from gittrack.data.datasets import code_source
+
+    if model is not None:
+        raise MlflowException.invalid_parameter_value(
+            "log_input(model=...) is not supported: gittrack records a run's datasets, not a model's inputs"
+        )
     client, run_id = active_run_target()
     path = getattr(dataset, "local_path", None)
-    if path is not None:
-        client.log_dataset(run_id, dataset.name, dataset.digest, context, path, getattr(dataset, "source_uri", None))
+    described = dataset.to_dict() if callable(getattr(dataset, "to_dict", None)) else {}
+    source_type = described.get("source_type")
+    source: str | None
+    if source_type == "code":
+        run = client.get_run(run_id)
+        source = code_source(run.info.user, run.data.tags.get("mlflow.source.name", ""))
+    else:
+        source = getattr(dataset, "source_uri", None)
+    client.log_dataset(run_id, dataset.name, dataset.digest, context, path, source, tags, source_type=source_type,
+                       schema=described.get("schema"), profile=described.get("profile"))  # fmt: skip
 
 
 @translate
 def get_artifact_uri(artifact_path: str | None = None) -> str:
-    """``runs:/<run id>[/<path>]``: what every load and download call of gittrack takes."""
-    _, run_id = active_run_target()
-    return f"runs:/{run_id}" + (f"/{artifact_path.strip('/')}" if artifact_path else "")
+    """The ``file://`` URI of the active run's artifact folder (or of ``artifact_path`` in it), as
+    MLflow's local store answers: every artifact and load call takes it, and a download through it
+    writes the artifacts there."""
+    from gittrack.mlflow._locations import artifact_uri
+
+    client, run_id = active_run_target()
+    return artifact_uri(client.repo_path, run_id, artifact_path)
 
 
 @translate
@@ -513,26 +596,28 @@ def search_runs(
     view = ViewType.to_gittrack(run_view_type)
     if output_format == "list":
         runs = client.search_runs(names, filter_string or "", order_by, max_results, view, "list")
-        return [_convert.to_mlflow_run(r) for r in runs]
+        return [_convert.to_mlflow_run(r, client.repo_path) for r in runs]
     if output_format != "pandas":
         raise MlflowException.invalid_parameter_value(
             f"output_format must be 'pandas' or 'list', got {output_format!r}"
         )
     frame = client.search_runs(names, filter_string or "", order_by, max_results, view, "pandas")
-    return mlflow_frame(frame)
+    return mlflow_frame(frame, client.repo_path)
 
 
-def mlflow_frame(frame):
+def mlflow_frame(frame, repo_path: str):
     """gittrack's search DataFrame with MLflow's columns: run_id, experiment_id, status, artifact_uri,
     start_time, end_time, metrics.*, params.*, tags.* (system tags included)."""
     import pandas as pd
+
+    from gittrack.mlflow._locations import artifact_uri
 
     out = pd.DataFrame(
         {
             "run_id": frame["run_id"],
             "experiment_id": frame["experiment"],
             "status": frame["status"],
-            "artifact_uri": "runs:/" + frame["run_id"].astype(str),
+            "artifact_uri": [artifact_uri(repo_path, str(run_id)) for run_id in frame["run_id"]],
             "start_time": frame["start_time"],
             "end_time": frame["end_time"],
         }
@@ -552,16 +637,66 @@ def mlflow_frame(frame):
     return pd.concat([out, frame[metrics], frame[params], tag_frame], axis=1)
 
 
+# -- logged models (MLflow 3) ----------------------------------------------------------------------
 @translate
-def register_model(model_uri: str, name: str, await_registration_for: int = 300, *, tags: dict | None = None, **_: Any):
-    """Register a model URI as the next version of ``name``; returns the ``ModelVersion``."""
+def get_logged_model(model_id: str):
+    """A model a run logged, by its id (``ModelInfo.model_id``)."""
+    return _mlflow_client().get_logged_model(model_id)
+
+
+@translate
+def search_logged_models(
+    experiment_ids: list[str] | None = None,
+    filter_string: str | None = None,
+    datasets: list[dict[str, str]] | None = None,
+    max_results: int | None = None,
+    order_by: list[dict[str, Any]] | None = None,
+    output_format: str = "pandas",
+):
+    """The models runs logged (the active experiment's unless ``experiment_ids``), as a DataFrame
+    with MLflow's columns or, with ``output_format="list"``, ``LoggedModel`` objects."""
+    if output_format not in ("pandas", "list"):
+        raise MlflowException.invalid_parameter_value(
+            f"output_format must be 'pandas' or 'list', got {output_format!r}"
+        )
+    ids = experiment_ids if experiment_ids is not None else [_active_experiment()]
+    found = list(_mlflow_client().search_logged_models(ids, filter_string, datasets, max_results, order_by))
+    if output_format == "list":
+        return found
+    import pandas as pd
+
+    columns = ["artifact_location", "creation_timestamp", "experiment_id", "last_updated_timestamp", "metrics",
+               "model_id", "model_type", "name", "params", "source_run_id", "status", "status_message",
+               "tags"]  # fmt: skip
+    return pd.DataFrame([{c: getattr(m, c) for c in columns} for m in found], columns=columns)
+
+
+@translate
+def last_logged_model():
+    """The model this process logged last, or None."""
+    found = STATE.mlflow.last_logged_model
+    return None if found is None else get_logged_model(found)
+
+
+@translate
+def register_model(
+    model_uri: str, name: str, await_registration_for: int = 300, *, tags: dict | None = None, env_pack: Any = None
+):
+    """Register a model URI (``runs:/``, ``models:/<model_id>``, an artifact location) as the next
+    version of ``name``, at once (there is nothing to await); returns the ``ModelVersion``."""
     from gittrack.mlflow.tracking.client import register
+
+    if env_pack is not None:
+        raise MlflowException.invalid_parameter_value(
+            "register_model(env_pack=...) is not supported: Databricks model serving is not part of gittrack"
+        )
 
     return register(gittrack_client(_state.registry_repo()), model_uri, name, tags)
 
 
-def autolog(**kwargs: Any) -> Any:
-    """Turn on gittrack's autologging for every supported library (``gittrack.autolog``)."""
+def autolog(*args: Any, **kwargs: Any) -> Any:
+    """Turn on gittrack's autologging for every supported library (``gittrack.autolog``, whose
+    arguments are ``mlflow.autolog``'s, in the same order)."""
     from gittrack.mlflow._autolog import call
 
-    return call(None, kwargs)
+    return call(None, kwargs, args)

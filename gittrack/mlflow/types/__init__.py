@@ -72,7 +72,7 @@ class Schema:
     @classmethod
     def from_json(cls, text: str) -> Schema:
         """Back from :meth:`to_json`."""
-        items = []
+        items: list[ColSpec | TensorSpec] = []
         for item in json.loads(text):
             if item.get("type") == "tensor":
                 spec = item["tensor-spec"]

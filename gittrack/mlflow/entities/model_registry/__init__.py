@@ -31,7 +31,12 @@ class ModelVersion:
     tags: dict[str, str] = field(default_factory=dict)
     run_link: str | None = None
     aliases: list[str] = field(default_factory=list)
+    model_id: str | None = None  # MLflow 3's: the logged model this version is
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: list[Any] = field(default_factory=list)
+    deployment_job_state: Any = None
     gto_version: str | None = None  # gittrack's: the semver of the GTO tag (v0.0.3)
+    gto_artifact: str | None = None  # gittrack's: the model's artifact path in its run
 
     def __iter__(self):
         yield from vars(self).items()

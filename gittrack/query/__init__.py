@@ -1,1 +1,0 @@
-"""Deprecated package: the filter grammar, ordering and DataFrames moved to ``gittrack.search``."""

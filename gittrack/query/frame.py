@@ -1,5 +1,0 @@
-"""Moved to ``gittrack.search.frame`` (search lives in one package); this path works for one more release."""
-
-from gittrack._moved import alias
-
-alias(__name__, "gittrack.search.frame")
