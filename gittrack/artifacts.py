@@ -216,7 +216,7 @@ def log_artifacts(writer: RunWriter, local_dir: str | os.PathLike, artifact_path
 
 
 def _logged(run: Run) -> list[str]:
-    return [a["path"] for a in run.record.artifacts if isinstance(a.get("path"), str)]
+    return [a["path"] for a in run.details.artifacts if isinstance(a.get("path"), str)]
 
 
 def _files_inside(repo: pygit2.Repository, run: Run, wanted: str) -> dict[str, dvcstore.DataEntry] | None:
@@ -251,14 +251,14 @@ def list_artifacts(repo: pygit2.Repository, run: Run, path: str | None = None) -
     under that folder; for a folder logged as one artifact, or a path inside it, each of its files
     (kind ``file``), read from the folder's DVC listing."""
     if not path:
-        return [dict(a) for a in run.record.artifacts]
+        return [dict(a) for a in run.details.artifacts]
     wanted = naming.artifact_path(None, path)
-    under = [dict(a) for a in run.record.artifacts if str(a.get("path", "")).startswith(wanted + "/")]
+    under = [dict(a) for a in run.details.artifacts if str(a.get("path", "")).startswith(wanted + "/")]
     if under:
         return under
     files = _files_inside(repo, run, wanted)
     if files is None:
-        exact = [dict(a) for a in run.record.artifacts if a.get("path") == wanted]
+        exact = [dict(a) for a in run.details.artifacts if a.get("path") == wanted]
         if not exact:
             _missing(run, wanted)
         return exact
@@ -295,7 +295,7 @@ def download_artifacts(
     writes just that file (or subfolder), fetching only it."""
     dvc = dvc_of(repo)
     if not path:
-        if not run.record.artifacts:
+        if not run.details.artifacts:
             raise NotFoundError(f"run {run.info.run_name} has no artifacts")
         entries = {p: artifact_entry(repo, run, p) for p in _logged(run)}
     else:

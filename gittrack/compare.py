@@ -71,7 +71,7 @@ class Comparison:
 
 def _input_hashes(run: Run) -> dict[str, str]:
     out = {}
-    for item in run.record.inputs:
+    for item in run.details.inputs:
         if isinstance(item, dict) and isinstance(item.get("path"), str):
             out[item["path"]] = str(item.get("md5") or item.get("hash") or "")
     return out
@@ -192,7 +192,7 @@ def diff(repo: pygit2.Repository, a: Run, b: Run) -> RunDiff:
         metrics=metrics,
         inputs=_changed(_input_hashes(a), _input_hashes(b)),
         packages=_changed(*requirements),
-        python=(a.record.environment.get("python"), b.record.environment.get("python")),
+        python=(a.details.environment.get("python"), b.details.environment.get("python")),
         files=files,
         patch=changes.patch or "",
     )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from gittrack.store.ids import short_id
 from gittrack.store.liveness import effective_end_time, effective_status
-from gittrack.store.record import RunRecord
+from gittrack.store.record import MetricSummary, RunRecord
 from gittrack.store.timefmt import ms_to_iso
 
 if TYPE_CHECKING:
@@ -51,13 +51,62 @@ class RunData:
 
 
 @dataclass(frozen=True)
+class RunDetails:
+    """What a run recorded beyond ``info`` and ``data``: how it was started, what it used and left
+    (the fields of run.yaml, docs/format.md). ``status`` and ``end_time`` are as written, where
+    ``info`` shows the effective ones (a vanished RUNNING run is KILLED)."""
+
+    status: str
+    end_time: int | None
+    heartbeat: int
+    pid: int
+    source: dict[str, Any]
+    command: dict[str, Any]
+    environment: dict[str, Any]
+    snapshot: dict[str, Any]
+    param_types: dict[str, str]
+    metrics: dict[str, MetricSummary]
+    """Per metric: its latest point, how many points, lowest and highest value (never the history)."""
+    inputs: list[dict[str, Any]]
+    artifacts: list[dict[str, Any]]
+    error: dict[str, str] | None
+    logs: dict[str, Any]
+    _record: RunRecord = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, record: RunRecord) -> RunDetails:
+        """The details of a stored record."""
+        return cls(
+            status=record.status,
+            end_time=record.end_time,
+            heartbeat=record.heartbeat,
+            pid=record.pid,
+            source=record.source,
+            command=record.command,
+            environment=record.environment,
+            snapshot=record.snapshot,
+            param_types=record.param_types,
+            metrics=record.metrics,
+            inputs=record.inputs,
+            artifacts=record.artifacts,
+            error=record.error,
+            logs=record.logs,
+            _record=record,
+        )
+
+    def document(self) -> dict[str, Any]:
+        """The run.yaml document itself, as plain data (a copy)."""
+        return self._record.to_dict()
+
+
+@dataclass(frozen=True)
 class Run:
-    """One run: ``info``, ``data`` and ``record``, a :class:`RunRecord` with run.yaml's fields as
-    attributes (``record.to_dict()``: the run.yaml document itself)."""
+    """One run: ``info`` (identity, status, times), ``data`` (params, latest metrics, tags) and
+    ``details`` (command, environment, inputs, artifacts, metric summaries...)."""
 
     info: RunInfo
     data: RunData
-    record: RunRecord
+    details: RunDetails
 
     @classmethod
     def from_record(cls, record: RunRecord, ref: str, commit: Any, status: str | None = None) -> Run:
@@ -87,7 +136,7 @@ class Run:
             metrics={key: m.value for key, m in record.metrics.items()},
             tags=dict(record.tags),
         )
-        return cls(info, data, record)
+        return cls(info, data, RunDetails.of(record))
 
     @classmethod
     def from_stored(cls, stored: StoredRun) -> Run:
@@ -115,7 +164,7 @@ class Run:
             "tags": self.data.tags,
         }
         if details:
-            record = self.record
+            record = self.details
             out.update(
                 user_email=info.user_email,
                 host=info.host,

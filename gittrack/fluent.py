@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from gittrack._state import STATE
-from gittrack.client import Client, check_end_status
+from gittrack.client import Client
 from gittrack.entities import Run
 from gittrack.errors import GittrackError, UsageError
+from gittrack.services.runs import check_end_status
 from gittrack.store.ids import short_id
 from gittrack.store.naming import validate_experiment
 from gittrack.store.record import FAILED, FINISHED, KILLED
@@ -108,9 +109,9 @@ def shared_client(repo: str | os.PathLike | None = None) -> Client:
 def _client(repo: str | os.PathLike | None) -> Client:
     if repo is None and STATE.fluent.stack:
         return STATE.fluent.stack[-1]._client
-    from gittrack.store.repo import open_repo
+    from gittrack.store.repository import Repository
 
-    key = open_repo(repo).workdir
+    key = Repository.open(repo).workdir
     if key not in STATE.fluent.clients:
         STATE.fluent.clients[key] = Client(key)
     return STATE.fluent.clients[key]
@@ -155,7 +156,7 @@ def start_run(
     if sample and (log_system_metrics or active.owned) and not active.editing:
         from gittrack import system_metrics
 
-        active._system_metrics = system_metrics.start(active.client, active.run_id)
+        active._system_metrics = system_metrics.start(active.client.runs, active.run_id)
     return active
 
 
@@ -221,17 +222,16 @@ def _resume(client: Client, run_id: str, params, tags) -> ActiveRun:
     """Make the RUNNING run ``run_id`` the active run again, or an ended one the active run for
     edits of its tags and name."""
     from gittrack.errors import ImmutableRunError
-    from gittrack.store.repo import identity, open_repo
 
     run = client.get_run(run_id)
-    if run.record.status != "RUNNING":
+    if run.details.status != "RUNNING":
         if params:
             raise ImmutableRunError(
                 f"run {short_id(run.info.run_id)} has ended ({run.info.status}); its params cannot change, "
                 "start a new run"
             )
         return _activate(ActiveRun(client, run.info.run_id, owned=False, editing=True), None, tags)
-    user = identity(open_repo(client.repo_path))[0]
+    user = client.repository.identity()[0]
     if run.info.user != user:
         raise UsageError(
             f"run {short_id(run.info.run_id)} belongs to {run.info.user!r}, not {user!r}; start a run of your own"

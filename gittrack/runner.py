@@ -25,7 +25,7 @@ from gittrack.store.record import FAILED, FINISHED, KILLED
 from gittrack.store.runfiles import MAX_LOG_BYTES
 
 if TYPE_CHECKING:
-    from gittrack.client import Client
+    from gittrack.services.runs import RunService
 
 HEAD_BYTES = MAX_LOG_BYTES // 4
 SIGINT_GRACE_SECONDS = 0.5
@@ -79,7 +79,7 @@ def check_command(command: list[str]) -> None:
 
 
 def run_command(
-    client: Client,
+    runs: RunService,
     command: list[str],
     experiment: str | None = None,
     run_name: str | None = None,
@@ -91,7 +91,7 @@ def run_command(
     cwd: str | os.PathLike | None = None,
     system_metrics: bool | None = None,
 ) -> tuple[Run, int]:
-    """Run ``command`` as a new run of ``client``'s repository (``Client.run_command``); returns
+    """Run ``command`` as a new run of ``runs``' repository (``Client.run_command``); returns
     the ended run and the exit code to exit with.
 
     ``system_metrics``: sample the machine and the command's process tree into ``system/``
@@ -99,9 +99,9 @@ def run_command(
     """
     check_command(command)
     if system_metrics is None:
-        system_metrics = sysmetrics.enabled(client.repo_path)
-    sysmetrics.interval(client.repo_path)  # a bad setting is refused before the run exists
-    run = client.create_run(experiment, run_name, params, tags, command=command, launcher="gittrack run", cwd=cwd)
+        system_metrics = sysmetrics.enabled(runs.repo_path)
+    sysmetrics.interval(runs.repo_path)  # a bad setting is refused before the run exists
+    run = runs.create_run(experiment, run_name, params, tags, command=command, launcher="gittrack run", cwd=cwd)
     run_id = run.info.run_id
     if on_start is not None:
         on_start(run)
@@ -109,7 +109,7 @@ def run_command(
         **os.environ,
         "GITTRACK_RUN_ID": run_id,
         "GITTRACK_EXPERIMENT": run.info.experiment,
-        "GITTRACK_REPO": client.repo_path,
+        "GITTRACK_REPO": runs.repo_path,
         "GITTRACK_RUN_NAMED": "1" if run_name else "",  # whether the script's start_run(run_name=) may rename it
         "GITTRACK_EXPERIMENT_NAMED": "1" if experiment else "",  # whether its start_run(experiment=) may move it
         "PYTHONUNBUFFERED": "1",
@@ -119,7 +119,7 @@ def run_command(
         try:
             proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd)
         except OSError as exc:
-            client.set_terminated(run_id, FAILED, {"type": type(exc).__name__, "message": str(exc)})
+            runs.set_terminated(run_id, FAILED, {"type": type(exc).__name__, "message": str(exc)})
             raise UsageError(f"cannot start {command[0]!r}: {exc.strerror or exc}") from None
         pumps = [
             threading.Thread(target=_pump, args=(proc.stdout, on_stdout, captures["stdout"]), daemon=True),
@@ -128,7 +128,7 @@ def run_command(
         for pump in pumps:
             pump.start()
         forwarder.attach(proc)
-        monitor = sysmetrics.start(client, run_id, pid=proc.pid) if system_metrics else None
+        monitor = sysmetrics.start(runs, run_id, pid=proc.pid) if system_metrics else None
         try:
             proc.wait()
         finally:
@@ -140,15 +140,15 @@ def run_command(
     code = proc.returncode
     for name, capture in captures.items():
         if capture.total:
-            client.set_log(run_id, name, capture.value(), capture.total)
+            runs.set_log(run_id, name, capture.value(), capture.total)
     if code == 0 and not signalled:
         status, error = FINISHED, None
     elif code < 0 or signalled or code == 130:
         status, error = KILLED, {"type": "Signal", "message": f"command ended by signal {signalled or -code}"}
     else:
         status, error = FAILED, {"type": "ExitCode", "message": f"command exited with status {code}"}
-    client.set_terminated(run_id, status, error)
-    return client.get_run(run_id), code if code >= 0 else 128 - code
+    runs.set_terminated(run_id, status, error)
+    return runs.get_run(run_id), code if code >= 0 else 128 - code
 
 
 class _Forwarder:

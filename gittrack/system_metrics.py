@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from gittrack.errors import GittrackError, UsageError
 
 if TYPE_CHECKING:
-    from gittrack.client import Client
+    from gittrack.services.runs import RunService
 
 log = logging.getLogger("gittrack")
 DEFAULT_INTERVAL = 10.0
@@ -273,10 +273,10 @@ class Monitor:
             self.sampler.close()
 
 
-def start(client: Client, run_id: str, pid: int | None = None) -> Monitor:
+def start(runs: RunService, run_id: str, pid: int | None = None) -> Monitor:
     """Start sampling into ``run_id`` at the configured interval."""
 
     def log_metrics(point: dict[str, float], step: int) -> None:
-        client.log_metrics(run_id, point, step=step)
+        runs.log_metrics(run_id, point, step=step)
 
-    return Monitor(log_metrics, interval(client.repo_path), pid, client.repo_path).start()
+    return Monitor(log_metrics, interval(runs.repo_path), pid, runs.repo_path).start()

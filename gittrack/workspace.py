@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pygit2
     from dvc.repo import Repo
 
-    from gittrack.client import Client
+    from gittrack.services.runs import RunService
 
 log = logging.getLogger("gittrack")
 
@@ -209,8 +209,7 @@ class Plan:
 
 
 def reproduce(
-    repo: pygit2.Repository,
-    client: Client,
+    runs: RunService,
     spec: str,
     tolerance: float = 1e-6,
     overrides: dict[str, float] | None = None,
@@ -227,12 +226,17 @@ def reproduce(
     A run whose entry point (the script it ran) is not in its snapshot, because it lay outside
     the repository or git ignored it, is refused unless ``allow_outside``: re-running it would run
     that file as it is today, not the code that ran. ``approve`` sees the command before it runs
-    and may refuse it (``UsageError``). ``client`` is the repository's; the reproduction is
-    recorded by a client of the same kind on the worktree."""
+    and may refuse it (``UsageError``). The reproduction is recorded in the worktree by a
+    ``RunService`` of its own, into the same repository."""
     import pygit2
 
-    original = client.get_run(spec)
-    command = original.record.command
+    from gittrack.runner import run_command
+    from gittrack.services.runs import RunService
+    from gittrack.store.repository import Repository
+
+    repo = runs.repo.git
+    original = runs.get_run(spec)
+    command = original.details.command
     argv = list(command.get("argv") or [])
     if command.get("launcher") != "gittrack run" and not command.get("entry_point"):
         raise UsageError(
@@ -266,8 +270,9 @@ def reproduce(
         data = restore.write(dvc, folder, outputs, progress)
         data.fetched = fetched
         with _shared_dvc_cache(dvc):
-            new, code = type(client)(folder).run_command(
-                argv, experiment=original.info.experiment, tags={"reproduced_from": original.info.run_id},
+            new, code = run_command(
+                RunService(Repository.open(folder)), argv, experiment=original.info.experiment,
+                tags={"reproduced_from": original.info.run_id},
                 cwd=folder / relative_cwd, on_stdout=on_stdout, on_stderr=on_stderr,
                 system_metrics=any(machine_dependent(k) for k in original.data.metrics) or None,
             )  # fmt: skip
@@ -292,8 +297,7 @@ def _foreign(repo: pygit2.Repository, run: Run) -> bool:
     """Whether ``run`` was recorded by another git user or on another host than this clone's."""
     import socket
 
-    email = run.record.user.get("email") if isinstance(run.record.user, dict) else None
-    return email != identity(repo)[1] or run.record.host != socket.gethostname()
+    return run.info.user_email != identity(repo)[1] or run.info.host != socket.gethostname()
 
 
 @contextlib.contextmanager
@@ -320,7 +324,7 @@ def _entry_not_in_snapshot(repo: pygit2.Repository, run: Run) -> str | None:
     """Why the run's recorded entry point is not a file of its snapshot (None: it is, or none is recorded)."""
     import pygit2
 
-    entry = run.record.command.get("entry_point")
+    entry = run.details.command.get("entry_point")
     if not isinstance(entry, str) or not entry or run.info.commit is None:
         return None
     parts = Path(entry).as_posix().split("/")

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 # Isolate git from the machine's config before pygit2 reads it (libgit2 caches the search path).
 _HOME = Path(tempfile.mkdtemp(prefix="gittrack-home-"))
@@ -31,6 +32,10 @@ for _var in (
     os.environ.pop(_var, None)
 
 BIN = Path(sys.executable).parent
+
+# Property tests check behaviour, not speed: on 2 shared cores a first example can take 400 ms.
+hypothesis_settings.register_profile("gittrack", deadline=None)
+hypothesis_settings.load_profile("gittrack")
 
 
 def optional(module: str, reason: str):

@@ -76,7 +76,7 @@ def test_search_without_the_cache_agrees(repo: Path) -> None:
     run_id = ended_run(client)
     client.set_tag(run_id, "reviewed", "yes")
     client.rename_run(run_id, "renamed")
-    repo_ = client._repo
+    repo_ = client.repository.git
     for use_index in (True, False):
         rows = find_rows(repo_, filter_string="tags.reviewed = 'yes'", use_index=use_index).rows
         assert [(r.run_name, r.tags) for r in rows] == [("renamed", {"reviewed": "yes"})]
@@ -101,7 +101,7 @@ def test_a_running_run_is_edited_through_its_writer(repo: Path) -> None:
     client.rename_run(run.info.run_id, "still-live")
     client.flush(run.info.run_id)
     commit = client.get_run(run.info.run_id).info.commit
-    assert annotations.read(client._repo, commit).tags == {}  # no note: the record has them
+    assert annotations.read(client.repository.git, commit).tags == {}  # no note: the record has them
     assert git(repo, "show", f"{commit}:.gittrack/run/run.yaml").count("still-live") == 1
     client.set_terminated(run.info.run_id)
 

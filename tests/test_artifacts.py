@@ -64,7 +64,7 @@ def test_artifact_pointers_work_with_plain_dvc(dvc_repo: Path, tmp_path: Path) -
     assert info == {"md5": dvcstore.hash_path(dvcstore.open_dvc(str(dvc_repo)), model).md5, "size": 4096,
                     "nfiles": None, "kind": "artifact", "path": "model.bin"}  # fmt: skip
     run = gittrack.get_run(active.run_id)
-    assert [a["path"] for a in run.record.artifacts] == ["model.bin", "plots", "checkpoints/final/model.bin"]
+    assert [a["path"] for a in run.details.artifacts] == ["model.bin", "plots", "checkpoints/final/model.bin"]
     git(dvc_repo, "checkout", "-q", "--detach", run.info.ref)
     dvc(dvc_repo, "checkout")
     artifacts = dvc_repo / ".gittrack" / "run" / "artifacts"
@@ -100,7 +100,7 @@ def test_artifacts_come_back_from_the_dvc_remote(dvc_repo: Path, tmp_path: Path)
         gittrack.log_artifacts(folder, "eval")
     run = gittrack.get_run(active.run_id)
     dvc_api = dvcstore.open_dvc(str(dvc_repo))
-    entries = [dvcstore.DataEntry(a["md5"], a["size"], a["nfiles"]) for a in run.record.artifacts]
+    entries = [dvcstore.DataEntry(a["md5"], a["size"], a["nfiles"]) for a in run.details.artifacts]
     assert dvcstore.push(dvc_api, entries).sent == 4  # a file, a .dir listing and its two files
     shutil.rmtree(dvc_repo / ".dvc" / "cache")
     dvcstore.open_dvc.cache_clear()  # as a new process would see it
@@ -128,7 +128,7 @@ def test_a_file_inside_a_logged_folder_comes_back_alone(dvc_repo: Path, tmp_path
     with gittrack.start_run(run_name="plotted") as active:
         gittrack.log_artifacts(plots, "plots")  # one folder artifact
     run_id = active.run_id
-    [logged] = gittrack.get_run(run_id).record.artifacts
+    [logged] = gittrack.get_run(run_id).details.artifacts
     dvc_api = dvcstore.open_dvc(str(dvc_repo))
     dvcstore.push(dvc_api, [dvcstore.DataEntry(logged["md5"], logged["size"], logged["nfiles"])])
     shutil.rmtree(dvc_repo / ".dvc" / "cache")
@@ -174,7 +174,7 @@ def test_inputs_are_recorded_with_dvc_hashes_and_dirty_flags(dvc_repo: Path, tmp
     recorded = (dvc_repo / "data" / "train.csv.dvc").read_text()
     with gittrack.start_run() as clean:
         pass
-    [item] = gittrack.get_run(clean.run_id).record.inputs
+    [item] = gittrack.get_run(clean.run_id).details.inputs
     assert item["path"] == "data/train.csv"
     assert item["md5"] in recorded
     assert item["source"] == "data/train.csv.dvc"
@@ -185,7 +185,7 @@ def test_inputs_are_recorded_with_dvc_hashes_and_dirty_flags(dvc_repo: Path, tmp
     (extra / "f.parquet").write_bytes(b"PAR1")
     with gittrack.start_run() as dirty:
         logged = gittrack.log_input(extra, name="features")
-    inputs = {i["path"]: i for i in gittrack.get_run(dirty.run_id).record.inputs}
+    inputs = {i["path"]: i for i in gittrack.get_run(dirty.run_id).details.inputs}
     assert inputs["data/train.csv"]["dirty"] is True
     assert inputs[str(extra)]["name"] == "features"
     # the same hash DVC itself gives the folder
@@ -213,7 +213,7 @@ def test_a_dataset_is_one_input_per_name_and_digest_with_its_first_context(repo:
         client.log_dataset(run_id, name, described.digest, context, source='{"tags": {}}', source_type="code",
                            schema=described.schema, profile=described.profile)  # fmt: skip
     client.set_terminated(run_id)
-    inputs = client.get_run(run_id).record.inputs
+    inputs = client.get_run(run_id).details.inputs
     assert [(i["name"], i["context"], i["path"]) for i in inputs] == [("dataset", "train", "dataset"),
                                                                        ("valid", "eval", "valid")]  # fmt: skip
     columns = json.loads(inputs[0]["schema"])["mlflow_colspec"]
@@ -240,7 +240,7 @@ def test_models_round_trip_for_each_flavor(dvc_repo: Path, tmp_path: Path) -> No
     assert list(loaded.predict(frame)) == pytest.approx([5.0, 9.0, 13.0])
     assert gittrack.load_model(f"runs:/{active.run_id[:14]}/doubler").predict([1, 2]) == [2, 4]
     assert Path(gittrack.load_model(f"runs:/{active.run_id}/onnx")).read_bytes() == onnx.read_bytes()
-    flavors = {a["path"]: a.get("flavor") for a in gittrack.get_run(active.run_id).record.artifacts}
+    flavors = {a["path"]: a.get("flavor") for a in gittrack.get_run(active.run_id).details.artifacts}
     assert flavors == {"model": "sklearn", "doubler": "python", "onnx": "file", "arr": "python"}
     ref = gittrack.get_run(active.run_id).info.ref
     meta = dvc_repo / "m"
@@ -276,7 +276,7 @@ def test_saved_model_folders_load_back_with_their_code(dvc_repo: Path, tmp_path:
     run_id = client.create_run(experiment="models").info.run_id
     client.log_model(run_id, Doubler(), name="m", entry={"model_type": "doubler"})
     client.set_terminated(run_id)
-    [artifact] = client.get_run(run_id).record.artifacts
+    [artifact] = client.get_run(run_id).details.artifacts
     assert (artifact["model_type"], artifact["flavor"]) == ("doubler", "python")  # kept in the run record
     folder = Path(client.model_folder(f"runs:/{run_id}/m"))
     assert load_folder(folder).predict([1]) == [2]
@@ -294,7 +294,7 @@ def test_pytorch_flavor(dvc_repo: Path) -> None:
 def test_tampered_models_are_not_loaded(dvc_repo: Path) -> None:
     with gittrack.start_run() as active:
         gittrack.log_model(Doubler(), name="doubler")
-    [artifact] = gittrack.get_run(active.run_id).record.artifacts
+    [artifact] = gittrack.get_run(active.run_id).details.artifacts
     dvc_api = dvcstore.open_dvc(str(dvc_repo))
     entry = dvcstore.DataEntry(artifact["md5"], artifact["size"], artifact["nfiles"])
     from dvc_data.hashfile.tree import Tree
@@ -317,7 +317,7 @@ def test_escaping_artifact_paths_are_refused(dvc_repo: Path, tmp_path: Path, bad
     source.write_text("x")
     with gittrack.start_run() as active, pytest.raises(gittrack.InvalidNameError):
         gittrack.log_artifact(source, bad)
-    assert gittrack.get_run(active.run_id).record.artifacts == []
+    assert gittrack.get_run(active.run_id).details.artifacts == []
 
 
 def test_a_failed_checkout_leaves_the_work_tree_as_it_was(dvc_repo: Path, tmp_path: Path) -> None:
@@ -447,7 +447,7 @@ def test_xgboost_and_lightgbm_flavors_round_trip(dvc_repo: Path) -> None:
     with gittrack.start_run() as active:
         for name, model in models.items():
             gittrack.log_model(model, name=name)
-    flavors = {a["path"]: a["flavor"] for a in gittrack.get_run(active.run_id).record.artifacts}
+    flavors = {a["path"]: a["flavor"] for a in gittrack.get_run(active.run_id).details.artifacts}
     assert flavors == {"xgb": "xgboost", "booster": "xgboost", "lgbm": "lightgbm", "lgb-booster": "lightgbm"}
     for name, model in models.items():
         loaded = gittrack.load_model(f"runs:/{active.run_id}/{name}")

@@ -57,10 +57,10 @@ def test_xgboost_train_logs_each_iteration_early_stopping_importance_and_booster
     assert run.data.metrics["best_iteration"] == booster.best_iteration
     assert run.data.metrics["stopped_iteration"] == rounds - 1
     assert "best_score" not in run.data.metrics  # MLflow does not log it
-    datasets = {(i["name"], i["context"]) for i in run.record.inputs}
+    datasets = {(i["name"], i["context"]) for i in run.details.inputs}
     assert datasets == {("dataset", "train"), ("train", "eval"), ("valid", "eval")}
     assert _json_artifact(run_id, "feature_importance_weight.json") == booster.get_score(importance_type="weight")
-    assert "feature_importance_weight.png" in {a["path"] for a in run.record.artifacts}
+    assert "feature_importance_weight.png" in {a["path"] for a in run.details.artifacts}
     loaded = gittrack.load_model(f"runs:/{run_id}/model")
     assert isinstance(loaded, xgb.Booster)
     np.testing.assert_array_equal(loaded.predict(valid), booster.predict(valid))
@@ -83,7 +83,7 @@ def test_xgboost_classifier_logs_params_eval_metrics_and_the_fitted_wrapper(auto
     assert [v for _, v in _history(run_id, "validation_1-logloss")] == pytest.approx(results["validation_1"]["logloss"])
     assert not [k for k in run.data.metrics if k.startswith("training_")]  # as MLflow
     assert "best_iteration" not in run.data.metrics  # no early stopping
-    datasets = {(i["name"], i["context"]) for i in run.record.inputs}
+    datasets = {(i["name"], i["context"]) for i in run.details.inputs}
     assert datasets == {("dataset", "train"), ("validation_0", "eval"), ("validation_1", "eval")}
     assert set(_json_artifact(run_id, "feature_importance_gain.json")) <= {f"f{i}" for i in range(4)}
     loaded = gittrack.load_model(f"runs:/{run_id}/model")
@@ -119,7 +119,7 @@ def test_lightgbm_train_logs_each_iteration_early_stopping_importance_and_booste
     assert run.data.params["keep_training_booster"] == "False"
     split = _json_artifact(run_id, "feature_importance_split.json")
     assert split == dict(zip(booster.feature_name(), booster.feature_importance("split").tolist(), strict=True))
-    assert "feature_importance_gain.json" in {a["path"] for a in run.record.artifacts}
+    assert "feature_importance_gain.json" in {a["path"] for a in run.details.artifacts}
     loaded = gittrack.load_model(f"runs:/{run_id}/model")
     assert isinstance(loaded, lgb.Booster)
     np.testing.assert_allclose(loaded.predict(X_valid), booster.predict(X_valid))

@@ -44,7 +44,7 @@ def test_fit_records_params_metrics_tags_model_and_training_dataset(autologging)
     run = gittrack.get_run(run_id)
     assert run.info.status == "FINISHED"
     assert run.data.params["alpha"] == "0.5"
-    assert run.record.param_types["alpha"] == "float"
+    assert run.details.param_types["alpha"] == "float"
     assert set(run.data.metrics) == {
         "training_mean_squared_error", "training_root_mean_squared_error", "training_mean_absolute_error",
         "training_r2_score", "training_score",
@@ -55,7 +55,7 @@ def test_fit_records_params_metrics_tags_model_and_training_dataset(autologging)
     assert [(p.step, p.value) for p in gittrack.Client().get_metric_history(run_id, "training_r2_score")] == [
         (0, pytest.approx(model.score(X, y)))
     ]
-    [model_artifact] = [a for a in run.record.artifacts if a["path"] == "model"]
+    [model_artifact] = [a for a in run.details.artifacts if a["path"] == "model"]
     assert model_artifact["kind"] == "model"
     loaded = gittrack.load_model(f"runs:/{run_id}/model")
     assert isinstance(loaded, Ridge)
@@ -68,7 +68,7 @@ def test_fit_records_params_metrics_tags_model_and_training_dataset(autologging)
     assert run.data.tags["estimator_class"] == "sklearn.linear_model._ridge.Ridge"
     assert run.data.tags["mlflow.autologging"] == "sklearn"  # a run autologging started
     assert "Ridge(alpha=0.5)" in Path(gittrack.download_artifacts(run_id, "estimator.html")).read_text()
-    [data] = run.record.inputs
+    [data] = run.details.inputs
     assert (data["name"], data["context"], data["source_type"], data["md5"]) == ("dataset", "train", "code", None)
     assert data["digest"] == describe_frame(X).digest  # a DataFrame's target is not part of it
     assert json.loads(data["profile"]) == {"num_rows": 40, "num_elements": 120}
@@ -85,7 +85,7 @@ def test_the_same_data_gives_the_same_dataset_digest(autologging) -> None:
     Ridge().fit(X.to_numpy(), y * 2)
     third = gittrack.autolog.last_run_id()
     gittrack.autolog(disable=True)
-    digests = [[i["digest"] for i in gittrack.get_run(r).record.inputs] for r in (first, second, third)]
+    digests = [[i["digest"] for i in gittrack.get_run(r).details.inputs] for r in (first, second, third)]
     assert digests[0] == digests[1] != digests[2]
     assert [gittrack.get_run(r).info.status for r in (first, second, third)] == ["FINISHED"] * 3
 
@@ -100,7 +100,7 @@ def test_predictions_log_their_data_as_an_eval_dataset_once(autologging) -> None
     run_id = gittrack.autolog.last_run_id()
     gittrack.autolog(disable=True)
     inputs = {
-        (i["context"], json.loads(i["profile"])["features_shape"][0]) for i in gittrack.get_run(run_id).record.inputs
+        (i["context"], json.loads(i["profile"])["features_shape"][0]) for i in gittrack.get_run(run_id).details.inputs
     }
     assert inputs == {("train", 150), ("eval", 50)}
 
@@ -116,8 +116,8 @@ def test_classifier_metrics_use_mlflow_names(autologging) -> None:
         "training_log_loss", "training_roc_auc", "training_score",
     }  # fmt: skip
     assert run.data.metrics["training_accuracy_score"] == run.data.metrics["training_score"]
-    assert {a["path"] for a in run.record.artifacts} == {"estimator.html", "training_confusion_matrix.png"}
-    assert run.record.inputs == []
+    assert {a["path"] for a in run.details.artifacts} == {"estimator.html", "training_confusion_matrix.png"}
+    assert run.details.inputs == []
 
 
 def test_binary_classifiers_get_mlflows_plots_and_pos_label_metrics(autologging) -> None:
@@ -127,11 +127,11 @@ def test_binary_classifiers_get_mlflows_plots_and_pos_label_metrics(autologging)
     model = LogisticRegression(max_iter=300).fit(X, y)
     gittrack.autolog(disable=True)
     run = _only_run()
-    assert {a["path"] for a in run.record.artifacts} == {
+    assert {a["path"] for a in run.details.artifacts} == {
         "model", "estimator.html", "training_confusion_matrix.png", "training_roc_curve.png",
         "training_precision_recall_curve.png",
     }  # fmt: skip
-    assert run.record.inputs == []  # log_datasets=False, the fourth argument
+    assert run.details.inputs == []  # log_datasets=False, the fourth argument
     meta = load_yaml(Path(gittrack.download_artifacts(run.info.run_id, "model"), "model.yaml").read_bytes(), "")
     assert meta["signature"] is None  # log_model_signatures=False, the second argument
     expected = precision_score(y, model.predict(X), pos_label=1, average="binary")
@@ -163,7 +163,7 @@ def test_grid_search_logs_best_params_and_a_child_run_per_candidate(autologging)
     assert parent.data.params["estimator"] == "Ridge()"
     assert "estimator__alpha" not in parent.data.params  # the search's own params, as MLflow
     assert parent.data.metrics["best_cv_score"] == pytest.approx(search.best_score_)
-    assert {a["path"] for a in parent.record.artifacts} == {"model", "best_estimator", "cv_results.csv",
+    assert {a["path"] for a in parent.details.artifacts} == {"model", "best_estimator", "cv_results.csv",
                                                             "estimator.html"}  # fmt: skip
     best = gittrack.load_model(f"runs:/{parent_id}/best_estimator")
     np.testing.assert_array_equal(best.predict(X), search.best_estimator_.predict(X))
@@ -279,7 +279,7 @@ def test_a_failure_inside_logging_is_warned_once_and_fit_returns(autologging, mo
     gittrack.autolog(disable=True)
     run = gittrack.get_run(run_id)
     assert run.data.params["fit_intercept"] == "True"  # the other steps still logged
-    assert "model" in {a["path"] for a in run.record.artifacts}
+    assert "model" in {a["path"] for a in run.details.artifacts}
 
 
 def test_a_failing_fit_ends_its_run_failed_and_raises(autologging) -> None:
@@ -288,7 +288,7 @@ def test_a_failing_fit_ends_its_run_failed_and_raises(autologging) -> None:
         Ridge().fit(np.ones((4, 2)), np.ones(3))
     run = _only_run()
     assert run.info.status == "FAILED"
-    assert run.record.error["type"] == "ValueError"
+    assert run.details.error["type"] == "ValueError"
 
 
 def test_fit_inside_a_run_logs_into_it_and_leaves_it_open(autologging) -> None:
@@ -345,8 +345,8 @@ def test_a_script_with_only_autolog_records_a_complete_run(dvc_project: Path) ->
     assert run.data.params["n_estimators"] == "5"
     assert run.data.params["max_depth"] == "3"
     assert run.data.metrics["training_accuracy_score"] > 0.9
-    assert {"model"} <= {a["path"] for a in run.record.artifacts}
+    assert {"model"} <= {a["path"] for a in run.details.artifacts}
     model = gittrack.load_model(f"runs:/{run.info.run_id}/model")
     X, y = load_iris(return_X_y=True)
     assert (model.predict(X) == y).mean() > 0.9
-    assert [(i["name"], i["context"]) for i in run.record.inputs] == [("dataset", "train")]
+    assert [(i["name"], i["context"]) for i in run.details.inputs] == [("dataset", "train")]

@@ -181,10 +181,10 @@ def test_run_command_through_the_runner(repo: Path, cli) -> None:
     assert result.exit_code == 3
     run = gittrack.get_run("echoer")
     assert run.info.status == "FAILED"
-    assert run.record.error == {"type": "ExitCode", "message": "command exited with status 3"}
+    assert run.details.error == {"type": "ExitCode", "message": "command exited with status 3"}
     assert run.data.params == {"lr": "0.5"}
     assert run.data.tags == {"k": "v"}
-    assert run.record.command["argv"] == ["sh", "-c", "echo hi; exit 3"]
+    assert run.details.command["argv"] == ["sh", "-c", "echo hi; exit 3"]
     assert gittrack.Client().get_log(run.info.run_id, "stdout") == "hi\n"
     assert git(repo, "status", "--porcelain") == ""
 
@@ -206,7 +206,7 @@ def test_run_params_and_the_script_params_compare_by_value(repo: Path, cli) -> N
     run = gittrack.get_run("same")
     assert run.info.status == "FINISHED"
     assert run.data.params == {"alpha": "5", "gpu": "True", "lr": "0.10", "model": "rf"}
-    assert run.record.param_types == {"alpha": "int", "gpu": "bool", "lr": "str", "model": "str"}
+    assert run.details.param_types == {"alpha": "int", "gpu": "bool", "lr": "str", "model": "str"}
     other = cli("run", "-n", "other", "-p", "alpha=5", "--", sys.executable, "train.py", "--alpha", "6")
     assert other.exit_code == 1
     assert "param 'alpha' is already '5' (int) in run" in other.output

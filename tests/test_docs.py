@@ -88,8 +88,8 @@ def autologged_forest(s: Scenario) -> None:
     run = gittrack.get_run(run_id)
     assert run.data.params["n_estimators"] == "100"
     assert "training_accuracy_score" in run.data.metrics
-    assert {"model", "estimator.html", "training_confusion_matrix.png"} <= {a["path"] for a in run.record.artifacts}
-    assert [(i["name"], i["context"]) for i in run.record.inputs if "digest" in i] == [("dataset", "train")]
+    assert {"model", "estimator.html", "training_confusion_matrix.png"} <= {a["path"] for a in run.details.artifacts}
+    assert [(i["name"], i["context"]) for i in run.details.inputs if "digest" in i] == [("dataset", "train")]
 
 
 README = Page(
@@ -276,7 +276,7 @@ def lightning_run(s: Scenario) -> None:
     run = gittrack.get_run(s.ns["trainer"].logger.run_id)
     assert (run.info.experiment, run.info.status) == ("mnist", "FINISHED")
     assert {"train_loss", "val_loss"} <= set(run.data.metrics)
-    assert "model" in [a["path"] for a in run.record.artifacts]
+    assert "model" in [a["path"] for a in run.details.artifacts]
 
 
 def optuna_runs(s: Scenario) -> None:

@@ -53,7 +53,7 @@ def _check_run(run_id: str, model: TinyRegressor) -> gittrack.Run:
     history = gittrack.Client().get_metric_history(run_id, "train_loss")
     assert [p.step for p in history] == list(range(12))  # 4 batches x 3 epochs, step = global step
     assert [p.step for p in gittrack.Client().get_metric_history(run_id, "val_loss")] == [3, 7, 11]
-    paths = {a["path"] for a in run.record.artifacts}
+    paths = {a["path"] for a in run.details.artifacts}
     assert "model" in paths
     assert any(p.startswith("checkpoints/") and p.endswith(".ckpt") for p in paths)
     loaded = gittrack.load_model(f"runs:/{run_id}/model")

@@ -162,3 +162,33 @@ def test_no_module_imports_another_packages_private_module() -> None:
             if importer != owner and not importer.startswith(owner + "."):
                 reaching.append(f"{importer} -> {imported}")
     assert reaching == []
+
+
+def test_the_services_reach_git_only_through_the_repository() -> None:
+    """``gittrack.store.repository.Repository`` is the git seam: the client and the services never
+    import pygit2 or open a repository themselves."""
+    seam = [name for name in MODULES if name == "gittrack.client" or name.startswith("gittrack.services")]
+    reaching = []
+    for name in seam:
+        tree = ast.parse(MODULES[name].read_text())
+        for node in ast.walk(tree):
+            imported = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                imported = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            reaching += [f"{name} -> {m}" for m in imported if m == "pygit2" or m.endswith(".open_repo")]
+    assert seam
+    assert reaching == []
+
+
+def test_client_holds_no_logic() -> None:
+    """Every public method of ``Client`` is one statement: a delegation to one of its services."""
+    tree = ast.parse(MODULES["gittrack.client"].read_text())
+    client = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Client")
+    logic = []
+    for method in client.body:
+        if not isinstance(method, ast.FunctionDef) or method.name == "__init__":
+            continue
+        body = [s for s in method.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        if len(body) != 1 or not isinstance(body[0], ast.Return):
+            logic.append(method.name)
+    assert logic == []

@@ -58,8 +58,8 @@ def test_mlflow_scripts_record_git_native_runs_tags_and_dvc_data(repo: Path) -> 
     assert names == ["churn-data", "churn-training", "churn-tuning"]
     prepare = client.list_runs("churn-data")[0]
     assert prepare.data.params == {"n_samples": "300", "test_size": "0.25"}
-    assert prepare.record.inputs[0]["name"] == "churn-train"
-    assert prepare.record.inputs[0]["context"] == "training"
+    assert prepare.details.inputs[0]["name"] == "churn-train"
+    assert prepare.details.inputs[0]["context"] == "training"
     train = client.list_runs("churn-training")[0]
     assert train.info.status == "FINISHED"
     assert train.data.tags["team"] == "churn"

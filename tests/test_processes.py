@@ -66,9 +66,9 @@ def test_gittrack_run_passes_output_through_and_logs_the_script(repo: Path, gitt
     assert run.info.status == "FINISHED"
     assert run.data.params == {"lr": "0.1", "depth": "3"}
     assert run.data.metrics == {"loss": pytest.approx(0.2)}
-    assert run.record.command["entry_point"] == "train.py"
-    assert run.record.command["launcher"] == "gittrack run"
-    assert run.record.logs["stdout"]["bytes"] == len("epoch done\n")
+    assert run.details.command["entry_point"] == "train.py"
+    assert run.details.command["launcher"] == "gittrack run"
+    assert run.details.logs["stdout"]["bytes"] == len("epoch done\n")
     assert git(repo, "show", f"{run.info.ref}:train.py").startswith("\nimport sys")
 
 
@@ -104,17 +104,17 @@ def test_sigkill_mid_run_keeps_checkpointed_metrics_and_shows_killed(repo: Path)
             if "crash" not in gittrack.Client().experiment_names():  # not written yet
                 return False
             runs = gittrack.list_runs("crash")
-            return bool(runs) and runs[0].record.metrics.get("loss") is not None
+            return bool(runs) and runs[0].details.metrics.get("loss") is not None
 
         _wait_for(checkpointed)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     [run] = gittrack.list_runs("crash")
-    assert run.record.status == "RUNNING"  # as written: the process never got to say otherwise
+    assert run.details.status == "RUNNING"  # as written: the process never got to say otherwise
     assert run.info.status == "KILLED"  # as shown: its process is gone
     history = gittrack.get_metric_history(run.info.run_id, "loss")
-    assert len(history) == run.record.metrics["loss"].count > 0
+    assert len(history) == run.details.metrics["loss"].count > 0
     assert list(history["step"]) == list(range(len(history)))
     assert git(repo, "fsck", "--no-dangling") == ""
 
@@ -138,7 +138,7 @@ def test_a_run_killed_before_its_first_checkpoint_is_seen_killed_once_its_proces
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     [run] = gittrack.list_runs("early")
-    assert (run.record.status, run.info.status, run.info.run_name) == ("RUNNING", "KILLED", "early-death")
+    assert (run.details.status, run.info.status, run.info.run_name) == ("RUNNING", "KILLED", "early-death")
     assert run.data.params == {"lr": "0.1"}
     assert run.info.end_time == run.info.start_time
     assert list((repo / ".git" / "gittrack" / "starts").iterdir()) == []
@@ -166,13 +166,13 @@ def test_a_killed_run_ended_at_its_last_heartbeat_everywhere(repo: Path, gittrac
     proc = subprocess.Popen([sys.executable, "-c", script], env=_env(GITTRACK_CHECKPOINT_INTERVAL="0.2"))
     try:
         _wait_for(lambda: "crash" in gittrack.Client().experiment_names()  # not written yet
-                  and "loss" in gittrack.list_runs("crash")[0].record.metrics)  # fmt: skip
+                  and "loss" in gittrack.list_runs("crash")[0].details.metrics)  # fmt: skip
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     run = gittrack.get_run("crashed")
-    start, heartbeat = run.info.start_time, run.record.heartbeat
-    assert run.record.end_time is None  # the process never wrote its end
+    start, heartbeat = run.info.start_time, run.details.heartbeat
+    assert run.details.end_time is None  # the process never wrote its end
     assert (run.info.status, run.info.end_time) == ("KILLED", heartbeat)
     time.sleep(1.2)  # later, the run has not lasted any longer
     [listed] = gittrack.list_runs("crash")
@@ -213,7 +213,7 @@ def test_signals_end_an_api_run_as_killed_with_a_final_checkpoint(repo: Path, si
     proc.send_signal(signum)
     proc.wait(timeout=120)
     [run] = gittrack.list_runs("sig")
-    assert run.record.status == "KILLED"
+    assert run.details.status == "KILLED"
     assert run.data.metrics == {"m": 1.0}
 
 
@@ -238,7 +238,7 @@ def test_sigint_to_gittrack_run_kills_the_command_and_the_run(repo: Path, gittra
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=120) == 130
     [run] = gittrack.list_runs("int")
-    assert run.record.status == "KILLED"
+    assert run.details.status == "KILLED"
 
 
 def test_eight_processes_recording_concurrently(repo: Path) -> None:
@@ -285,7 +285,7 @@ def test_uncaught_exception_without_with_ends_the_run_as_failed(repo: Path) -> N
     assert proc.returncode == 1
     [run] = gittrack.list_runs("exc")
     assert run.info.status == "FAILED"
-    assert run.record.error["message"] == "boom"
+    assert run.details.error["message"] == "boom"
     assert run.data.metrics == {"a": 1.0}
 
 

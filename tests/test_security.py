@@ -289,7 +289,7 @@ def test_server_hook_refuses_forged_refs_of_packed_and_running_runs(world) -> No
     client = gittrack.Client(attacker)
     running = client.create_run(experiment="exp", params={"lr": 0.1}).info.run_id
     client.log_metric(running, "auc", 0.5)
-    client._writer(running).checkpoint()
+    client.flush(running)
     assert gt(attacker, "push").returncode == 0
     old = run_commit(attacker, running)
     summary = json.loads(git(attacker, "show", f"{old}:.gittrack/run/summary.json"))

@@ -39,7 +39,7 @@ def test_a_forged_checkpoint_of_a_running_run_cannot_rewrite_it(world) -> None:
     run_id = client.create_run(experiment="live", params={"lr": 0.1}, command=["python", "train.py"]).info.run_id
     for step in range(3):
         client.log_metric(run_id, "loss", 1.0 - step / 10, step=step)
-    client._writer(run_id).checkpoint()
+    client.flush(run_id)
     pushed = gt(victim, "push")
     assert pushed.returncode == 0, pushed.stderr
     ref = f"refs/runs/live/{run_id}"
@@ -81,7 +81,7 @@ def test_a_forged_checkpoint_of_a_running_run_cannot_rewrite_it(world) -> None:
         assert gittrack.Client(fresh).get_run(run_id).info.status == "RUNNING"
     # the owner's own later checkpoint (points appended) is still taken
     client.log_metric(run_id, "loss", 0.7, step=3)
-    client._writer(run_id).checkpoint()
+    client.flush(run_id)
     if world["hook"]:
         assert gt(victim, "push").returncode == 0
         assert git(world["remote"], "rev-parse", ref).strip() == git(victim, "rev-parse", ref).strip()

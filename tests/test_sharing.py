@@ -452,7 +452,7 @@ def test_push_fails_for_the_missing_data_of_its_own_runs(bare: Path, tmp_path: P
                    check=True, capture_output=True)  # fmt: skip
     kept = log_data(a, "exp", b"kept")
     gone = log_data(a, "exp", b"gone")
-    md5 = gittrack.Client(a).get_run(gone).record.artifacts[0]["md5"]
+    md5 = gittrack.Client(a).get_run(gone).details.artifacts[0]["md5"]
     cache_file(a, md5).unlink()
     dvcstore.open_dvc.cache_clear()
     report = push(pygit2.Repository(str(a)))

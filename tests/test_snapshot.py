@@ -211,7 +211,7 @@ def test_runs_record_the_snapshot_from_the_caches(repo: Path, caplog: pytest.Log
     runs = {run.info.run_id: run for run in gittrack.list_runs()}
     assert git(repo, "show", f"{runs[first.run_id].info.ref}:notes.txt") == "one\n"
     assert git(repo, "show", f"{runs[second.run_id].info.ref}:notes.txt") == "two\n"
-    assert runs[second.run_id].record.snapshot["excluded"] == [
+    assert runs[second.run_id].details.snapshot["excluded"] == [
         {"path": ".env", "reason": "looks like a secret (credentials or key file)"}
     ]
     assert caplog.text.count("left '.env' out of the run snapshot") == 2

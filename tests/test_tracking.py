@@ -36,7 +36,7 @@ def test_every_recorded_field_round_trips(repo: Path) -> None:
         gittrack.log_metrics({"mae": 0.5, "r2": 0.9}, step=7)
         gittrack.set_tags({"owner": "ada"})
     run = gittrack.get_run(active.run_id)
-    info, record = run.info, run.record
+    info, record = run.info, run.details
     assert (info.run_name, info.experiment, info.status) == ("first", "taxi", FINISHED)
     assert before <= info.start_time <= info.end_time <= time.time() * 1000
     assert info.user == "Ada Tester"
@@ -129,8 +129,8 @@ def test_snapshot_holds_the_workspace_as_it_was(repo: Path, caplog: pytest.LogCa
     assert git(repo, "show", f"{ref}:train.py") == "print('dirty edit')\n"
     assert "100755 blob" in git(repo, "ls-tree", ref, "run.sh")
     assert run.info.dirty is True
-    assert run.record.source["diffstat"]["files"] == 4
-    reasons = {e["path"]: e["reason"] for e in run.record.snapshot["excluded"]}
+    assert run.details.source["diffstat"]["files"] == 4
+    reasons = {e["path"]: e["reason"] for e in run.details.snapshot["excluded"]}
     assert "secret" in reasons[".env"]
     assert "secret" in reasons["id_rsa"]
     assert "dvc add big.bin" in reasons["big.bin"]
@@ -229,7 +229,7 @@ def test_long_history_is_written_in_segments(repo: Path) -> None:
     history = client.get_metric_history(run_id, "loss")
     assert [p.step for p in history] == list(range(10_000))
     assert history[-1].value == pytest.approx(1 / 10_000)
-    assert client.get_run(run_id).record.metrics["loss"].count == 10_000
+    assert client.get_run(run_id).details.metrics["loss"].count == 10_000
     arrays = client.get_metric_arrays(run_id, "loss")  # the same points as numpy columns
     assert arrays.step.tolist() == [p.step for p in history]
     assert arrays.timestamp.tolist() == [p.timestamp for p in history]
@@ -281,9 +281,9 @@ def test_exception_ends_the_run_as_failed(repo: Path) -> None:
     run_id = str(caught.value).rsplit(" ", 1)[-1]
     run = gittrack.get_run(run_id)
     assert run.info.status == FAILED
-    assert run.record.error["type"] == "ValueError"
-    assert run.record.error["message"] == f"loss diverged in {run_id}"
-    assert "Traceback" in run.record.error["traceback"]
+    assert run.details.error["type"] == "ValueError"
+    assert run.details.error["message"] == f"loss diverged in {run_id}"
+    assert "Traceback" in run.details.error["traceback"]
     assert run.data.metrics == {"loss": 1.0}
 
 
@@ -393,7 +393,7 @@ def test_params_compare_by_value_and_type(repo: Path) -> None:
             gittrack.log_param("model", "RF")
     run = gittrack.get_run(active.run_id)
     assert run.data.params == {"alpha": "5", "lr": "0.10", "gpu": "true", "model": "rf"}  # the first ones
-    assert run.record.param_types == {"alpha": "int", "lr": "str", "gpu": "str", "model": "str"}
+    assert run.details.param_types == {"alpha": "int", "lr": "str", "gpu": "str", "model": "str"}
 
 
 def test_invalid_experiment_name_is_refused(repo: Path) -> None:
@@ -494,16 +494,16 @@ def test_heartbeat_checkpoints_an_idle_run(repo: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("GITTRACK_CHECKPOINT_INTERVAL", "0.1")
     with gittrack.start_run() as active:
         gittrack.log_metric("m", 1.0)
-        first = gittrack.Client().get_run(active.run_id).record.heartbeat
+        first = gittrack.Client().get_run(active.run_id).details.heartbeat
         deadline = time.time() + 5
         while time.time() < deadline:
             stored = gittrack.Client().get_run(active.run_id)
-            if stored.record.heartbeat > first and stored.data.metrics:
+            if stored.details.heartbeat > first and stored.data.metrics:
                 break
             time.sleep(0.05)
         assert stored.info.status == RUNNING
         assert stored.data.metrics == {"m": 1.0}
-        assert stored.record.heartbeat > first
+        assert stored.details.heartbeat > first
 
 
 def test_a_short_run_is_written_once_at_its_end_and_this_process_sees_it_before(repo: Path) -> None:
@@ -540,7 +540,7 @@ def test_a_start_record_of_a_run_whose_process_is_gone_is_written_as_killed(repo
     start = (ref.replace(record.id, gone.id), gone, tree, run_tree, parents, author)
     (folder / f"{gone_pid}-0a1b2c3d.json").write_bytes(dump_start_records([start]))
     [run] = [r for r in gittrack.list_runs("crashed") if r.info.run_id == gone.id]
-    assert (run.record.status, run.info.status, run.info.run_name) == (RUNNING, KILLED, "early")
+    assert (run.details.status, run.info.status, run.info.run_name) == (RUNNING, KILLED, "early")
     assert run.info.end_time == run.info.start_time == record.start_time
     assert run.data.params == {"lr": "0.1"}
     assert list(folder.iterdir()) == [mine]  # the file of the process gone is, this process's stays
@@ -551,7 +551,7 @@ def test_stale_or_orphaned_running_runs_show_as_killed(repo: Path) -> None:
 
     client = gittrack.Client()
     run = client.create_run()
-    record = client.get_run(run.info.run_id).record
+    record = client.repository.runs.get(run.info.run_id).record
     assert effective_status(record) == RUNNING
     assert effective_status(record, now=record.heartbeat + 10 * 60_000) == KILLED
     proc = subprocess.run(["true"], check=True)
@@ -685,14 +685,14 @@ def test_run_record_to_dict_is_the_run_yaml_document(repo: Path) -> None:
     with gittrack.start_run(params={"lr": 0.1}, tags={"team": "ml"}) as active:
         gittrack.log_metric("rmse", 0.5, step=3)
     run = gittrack.get_run(active.run_id)
-    doc = run.record.to_dict()
+    doc = run.details.document()
     assert doc == yaml.safe_load(git(repo, "show", f"{run.info.commit}:.gittrack/run/run.yaml"))
     assert doc["params"] == {"lr": "0.1"}
     assert doc["metrics"]["rmse"] == {"value": 0.5, "step": 3, "timestamp": doc["metrics"]["rmse"]["timestamp"],
                                       "count": 1, "min": 0.5, "max": 0.5}  # fmt: skip
     assert doc["start_time"].endswith("Z")
     doc["params"]["lr"] = "changed"
-    assert run.record.params == {"lr": "0.1"}  # a copy: changing it changes nothing
+    assert run.details.document()["params"] == {"lr": "0.1"}  # a copy: changing it changes nothing
 
 
 def test_start_run_resumes_a_running_run_and_takes_a_parent(repo: Path) -> None:
@@ -766,7 +766,7 @@ def test_points_logged_in_a_batch_are_those_logged_one_by_one(repo: Path) -> Non
         history = [
             (m.step, m.timestamp, repr(m.value)) for m in gittrack.Client().get_metric_history(writer.run_id, "m")
         ]
-        histories[batched] = (history, run.record.metrics["m"])
+        histories[batched] = (history, run.details.metrics["m"])
     assert histories[True] == histories[False]
     assert histories[True][0][-1][0] == 5_001  # more than a segment of points, sealed as a call per point seals them
 

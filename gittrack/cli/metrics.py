@@ -20,7 +20,7 @@ def metrics(run: str, keys: tuple[str, ...], as_json: bool, as_csv: bool) -> Non
     client = Client()
     found = client.get_run(run)
     streams = client.metric_histories(found.info.run_id, list(keys) or None)
-    wanted, summaries = list(streams), found.record.metrics
+    wanted, summaries = list(streams), found.details.metrics
     if as_json:
         data = {
             k: [{"step": p.step, "timestamp": p.timestamp, "value": p.value} for seg in v for p in seg]

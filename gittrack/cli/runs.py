@@ -120,7 +120,7 @@ def show(run: str, as_json: bool) -> None:
     """Show everything recorded for RUN (id, id prefix, name or ref)."""
     client = _client()
     found = client.get_run(run)
-    summaries = {key: _history_summary(m) for key, m in found.record.metrics.items()}  # never the histories
+    summaries = {key: _history_summary(m) for key, m in found.details.metrics.items()}  # never the histories
     if as_json:
         data = found.to_dict(details=True)
         data["metric_histories"] = summaries
@@ -135,7 +135,7 @@ def _history_summary(summary) -> dict:
 
 
 def _print_run(run: Run, summaries: dict) -> None:
-    info, record = run.info, run.record
+    info, record = run.info, run.details
     source = record.source
     error = f" ({record.error.get('type')}: {record.error.get('message')})" if record.error else ""
     lines = [

@@ -127,8 +127,8 @@ def reproduce(
         return sink
 
     def approve(plan) -> bool:
-        record = plan.run.record
-        who = f"{record.user.get('name', '?')} on {record.host or '?'}" if isinstance(record.user, dict) else "?"
+        info = plan.run.info
+        who = f"{info.user or '?'} on {info.host or '?'}"
         click.echo(f"reproducing run {plan.run.info.run_name} ({plan.run.info.run_id}), recorded by {who}")
         click.echo(f"command: {shlex.join(plan.argv)}  (in {plan.cwd}, {plan.outputs} DVC output(s) to restore)")
         if not plan.foreign or yes:

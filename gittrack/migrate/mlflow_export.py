@@ -13,12 +13,16 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gittrack.errors import UsageError
 from gittrack.migrate.common import mlflow_client
 from gittrack.migrate.report import MigrationReport
 from gittrack.registry.tags import semver_key
+
+if TYPE_CHECKING:
+    from gittrack.services.registry import RegistryService
+    from gittrack.services.runs import RunService
 
 EXPORTED_RUN_TAG = "gittrack.run_id"
 _BATCH_METRICS, _BATCH_PARAMS, _BATCH_TAGS = 1000, 100, 100
@@ -62,7 +66,7 @@ def _experiment_id(mlflow, name: str, tracking_uri: str) -> str:
     return mlflow.create_experiment(name, artifact_location=location)
 
 
-def _export_run(client, mlflow, run, experiment_id: str, parent: str | None, report: MigrationReport) -> str:
+def _export_run(runs_of, mlflow, run, experiment_id: str, parent: str | None, report: MigrationReport) -> str:
     from mlflow.entities import Metric, Param
 
     info = run.info
@@ -76,7 +80,7 @@ def _export_run(client, mlflow, run, experiment_id: str, parent: str | None, rep
     points = [
         Metric(key, m.value, m.timestamp, m.step)
         for key in run.data.metrics
-        for m in client.get_metric_history(info.run_id, key)
+        for m in runs_of.get_metric_history(info.run_id, key)
     ]
     params = [Param(k, v) for k, v in run.data.params.items()]
     for batch in _chunks(points, _BATCH_METRICS):
@@ -86,11 +90,11 @@ def _export_run(client, mlflow, run, experiment_id: str, parent: str | None, rep
     report.metric_points += len(points)
     report.params += len(params)
     report.tags += len(tags)
-    artifacts = client.list_artifacts(info.run_id)
+    artifacts = runs_of.list_artifacts(info.run_id)
     if artifacts:
         with tempfile.TemporaryDirectory(prefix="gittrack-export-") as tmp:
             for artifact in artifacts:
-                local = Path(client.download_artifacts(info.run_id, artifact["path"], Path(tmp) / artifact["path"]))
+                local = Path(runs_of.download_artifacts(info.run_id, artifact["path"], Path(tmp) / artifact["path"]))
                 folder = artifact["path"].rpartition("/")[0] or None
                 if local.is_dir():
                     mlflow.log_artifacts(run_id, str(local), artifact["path"])
@@ -104,11 +108,11 @@ def _export_run(client, mlflow, run, experiment_id: str, parent: str | None, rep
     return run_id
 
 
-def _export_registry(client, mlflow, mapping: dict[str, str], report: MigrationReport) -> None:
-    models, _problems = client.registry.list()
+def _export_registry(registry: RegistryService, mlflow, mapping: dict[str, str], report: MigrationReport) -> None:
+    models, _problems = registry.list()
     for summary in models:
         name = summary["model"]
-        shown = client.registry.show(name)
+        shown = registry.show(name)
         try:
             mlflow.get_registered_model(name)
         except Exception:  # noqa: BLE001 - MLflow raises its own exception for "not found"
@@ -136,27 +140,28 @@ def _export_registry(client, mlflow, mapping: dict[str, str], report: MigrationR
 
 
 def export_mlflow(
-    client,
+    runs_of: RunService,
+    models: RegistryService,
     tracking_uri: str,
     experiments: Iterable[str] | None = None,
     registry: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> MigrationReport:
-    """Write ``client``'s runs (of ``experiments``, default all) and registry into the MLflow store at
-    ``tracking_uri``; runs exported before are skipped."""
+    """Write the runs of ``runs_of``'s repository (of ``experiments``, default all) and its registry
+    (``models``) into the MLflow store at ``tracking_uri``; runs exported before are skipped."""
     if not tracking_uri:
         raise UsageError("give the MLflow store to export to with --tracking-uri (a folder or sqlite:///mlflow.db)")
     mlflow = mlflow_client(tracking_uri, create=True)
     report = MigrationReport()
-    names = list(experiments) if experiments else client.experiment_names()
-    known = set(client.experiment_names())
+    names = list(experiments) if experiments else runs_of.repo.experiment_names()
+    known = set(runs_of.repo.experiment_names())
     missing = [n for n in names if n not in known]
     if missing:
         raise UsageError(f"no experiment named {', '.join(map(repr, missing))} here; known: {', '.join(sorted(known))}")
     ids = {name: _experiment_id(mlflow, name, tracking_uri) for name in names}
     mapping = _exported(mlflow, list(ids.values()))
     report.runs_present = len(mapping)
-    runs: list[Any] = sorted((r for n in names for r in client.list_runs(n)), key=lambda r: r.info.start_time)
+    runs: list[Any] = sorted((r for n in names for r in runs_of.list_runs(n)), key=lambda r: r.info.start_time)
     todo = [r for r in runs if r.info.run_id not in mapping and r.info.status != "RUNNING"]
     for run in runs:
         if run.info.status == "RUNNING":
@@ -164,11 +169,11 @@ def export_mlflow(
     by_id = {r.info.run_id: r for r in todo}
     for done, run in enumerate(_parents_first(todo, by_id), 1):
         parent = mapping.get(run.info.parent_run_id or "")
-        mapping[run.info.run_id] = _export_run(client, mlflow, run, ids[run.info.experiment], parent, report)
+        mapping[run.info.run_id] = _export_run(runs_of, mlflow, run, ids[run.info.experiment], parent, report)
         if progress is not None:
             progress(done, len(todo))
     if registry:
-        _export_registry(client, mlflow, mapping, report)
+        _export_registry(models, mlflow, mapping, report)
     return report
 
 

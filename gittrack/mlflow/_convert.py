@@ -79,7 +79,7 @@ def run_inputs(run: gittrack.entities.Run) -> RunInputs:
     schema, profile) when it was logged with them, else a local source at its path. A URI source
     reads as MLflow's JSON (``{"uri": "data/train.csv"}``)."""
     found = []
-    for item in run.record.inputs:
+    for item in run.details.inputs:
         if not isinstance(item, dict):
             continue
         name = str(item.get("name") or item.get("path") or "")

@@ -34,7 +34,7 @@ def is_model_id(text: str) -> bool:
 
 def models_of(run: Any) -> list[dict[str, Any]]:
     """The model entries of a gittrack run's record."""
-    return [a for a in run.record.artifacts if a.get("kind") == "model" and isinstance(a.get("path"), str)]
+    return [a for a in run.details.artifacts if a.get("kind") == "model" and isinstance(a.get("path"), str)]
 
 
 def find(client: Any, identifier: str) -> tuple[Any, dict[str, Any]]:

@@ -214,7 +214,7 @@ def run(request: Request) -> Json:
     data = found.to_dict(details=True)
     data["metrics"] = {k: _finite(v) for k, v in data["metrics"].items()}
     summaries = {}
-    for key, m in found.record.metrics.items():
+    for key, m in found.details.metrics.items():
         summaries[key] = {"last": _finite(m.value), "step": m.step, "count": m.count, "min": _finite(m.min),
                           "max": _finite(m.max)}  # fmt: skip
     data["metric_summaries"] = summaries
