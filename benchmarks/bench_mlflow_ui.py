@@ -52,7 +52,7 @@ CHARTS_DRAWN = """() => {
 
 def synthetic_runs(count: int, experiment: str, seed: int):
     """synth.py's runs as MLflow runs: same names, times, params, tags and metric points."""
-    from gittrack.store import metricfile, naming
+    from gittrack._store import metricfile, naming
 
     rng = random.Random(seed)
     for i in range(count):

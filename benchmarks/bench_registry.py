@@ -26,7 +26,7 @@ BIN = Path(sys.executable).parent
 RESOLVE = r"""
 import sys, time
 import pygit2
-from gittrack.registry.service import resolve
+from gittrack._registry.service import resolve
 repo = pygit2.Repository(".")
 best = []
 for _ in range(3):

@@ -47,7 +47,7 @@ SEARCH_WORKER = r"""
 import json, sys, time
 t = time.perf_counter()
 import pygit2
-from gittrack.search.service import find_rows
+from gittrack._search.service import find_rows
 repo = pygit2.Repository(".")
 mode = sys.argv[1]
 if mode == "build":

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DEFAULT_MLFLOW_VENV, best_of, ensure_mlflow, print_table
 from synth import METRICS, POINTS, build_repo, synthetic_run
 
-from gittrack.store.record import dump_summary
+from gittrack._store.record import dump_summary
 
 FILTER = "metrics.rmse < 0.5 and params.model = 'rf'"
 ORDER = ["metrics.rmse ASC"]
@@ -53,7 +53,7 @@ if mode == "small":
         p.unlink()
     # the modules the first call would load (gittrack loads its API lazily): timed on their own, as
     # MLflow's are loaded by 'import mlflow' before its clock starts
-    t = time.perf_counter(); import pygit2, gittrack.fluent, gittrack.search; modules = time.perf_counter() - t
+    t = time.perf_counter(); import pygit2, gittrack._fluent, gittrack._search; modules = time.perf_counter() - t
     t = time.perf_counter(); n = len(gittrack.search_runs()); cold = time.perf_counter() - t
     warm = []
     for _ in range(3):

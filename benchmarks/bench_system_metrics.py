@@ -56,7 +56,7 @@ def timed_run(n: int, system_metrics: bool) -> tuple[float, float]:
 
 def sampler_cost_us(count: int = 100) -> tuple[float, float]:
     """Microseconds per ``read()`` (every second) and per ``totals()`` (once per interval)."""
-    from gittrack.system_metrics import Sampler
+    from gittrack._system_metrics import Sampler
 
     sampler = Sampler()
     start = time.perf_counter()

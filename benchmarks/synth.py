@@ -14,9 +14,9 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from gittrack.store import metricfile, naming, packs
-from gittrack.store.ids import new_run_id
-from gittrack.store.record import FINISHED, MetricSummary, RunRecord, dump_record, dump_summary
+from gittrack._store import metricfile, naming, packs
+from gittrack._store.ids import new_run_id
+from gittrack._store.record import FINISHED, MetricSummary, RunRecord, dump_record, dump_summary
 
 MODELS = ("rf", "gbm", "linear", "mlp", "svm")
 METRICS = ("rmse", "mae", "r2", "train_loss", "val_loss")

@@ -33,11 +33,11 @@ from gittrack.errors import (
 _LAZY = {
     "gittrack.integrations": ["autolog"],
     "gittrack._reset": ["reset_state"],
-    "gittrack.client": ["Client"],
-    "gittrack.initialize": ["init"],
-    "gittrack.hooks": ["install_hooks", "run_hook"],
-    "gittrack.entities": ["Metric", "Run", "RunData", "RunInfo"],
-    "gittrack.fluent": [
+    "gittrack._client": ["Client"],
+    "gittrack._initialize": ["init"],
+    "gittrack._hooks": ["install_hooks", "run_hook"],
+    "gittrack._entities": ["Metric", "Run", "RunData", "RunInfo"],
+    "gittrack._fluent": [
         "ActiveRun",
         "active_run",
         "compare_runs",
@@ -69,10 +69,9 @@ _LAZY = {
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 
 if TYPE_CHECKING:
-    from gittrack._reset import reset_state
-    from gittrack.client import Client
-    from gittrack.entities import Metric, Run, RunData, RunInfo
-    from gittrack.fluent import (
+    from gittrack._client import Client
+    from gittrack._entities import Metric, Run, RunData, RunInfo
+    from gittrack._fluent import (
         ActiveRun,
         active_run,
         compare_runs,
@@ -100,8 +99,9 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
-    from gittrack.hooks import install_hooks, run_hook
-    from gittrack.initialize import init
+    from gittrack._hooks import install_hooks, run_hook
+    from gittrack._initialize import init
+    from gittrack._reset import reset_state
     from gittrack.integrations import autolog
 
 

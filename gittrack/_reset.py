@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from gittrack._state import STATE
+from gittrack._store.ids import short_id
+from gittrack._store.record import KILLED
 from gittrack.errors import GittrackError
-from gittrack.store.ids import short_id
-from gittrack.store.record import KILLED
 
 log = logging.getLogger("gittrack")
 
@@ -27,7 +27,7 @@ def reset_state() -> list[str]:
     For test suites (a fixture calling it after each test) and long-lived processes (notebooks)
     that start over.
     """
-    from gittrack.fluent import close_run, take_active_runs
+    from gittrack._fluent import close_run, take_active_runs
     from gittrack.integrations import turn_off
 
     ended: list[str] = []

@@ -90,8 +90,8 @@ def dvc_project(repo: Path) -> Path:
     """The repo fixture set up for artifacts by ``gittrack init`` (DVC, no remote), as models need."""
     from click.testing import CliRunner
 
+    from gittrack._data import dvcstore
     from gittrack.cli import main
-    from gittrack.data import dvcstore
 
     dvcstore.open_dvc.cache_clear()
     result = CliRunner().invoke(main, ["init", "--commit"])

@@ -214,7 +214,7 @@ class Scenario:
         """Run the block a statement at a time, as a notebook would, filling each statement's
         placeholders just before it runs (a value may name the run the statement before made);
         the value of a last bare expression is kept as ``_``."""
-        from gittrack.data import dvcstore
+        from gittrack._data import dvcstore
 
         dvcstore.open_dvc.cache_clear()  # shell commands may have changed DVC's set-up
         self.chdir(self.cwd)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import gittrack
-from gittrack.store import annotations, notes
+from gittrack._store import annotations, notes
 from tests.conftest import git
 
 
@@ -70,7 +70,7 @@ def test_searches_see_the_edits_and_notice_every_change(repo: Path) -> None:
 
 
 def test_search_without_the_cache_agrees(repo: Path) -> None:
-    from gittrack.search.service import find_rows
+    from gittrack._search.service import find_rows
 
     client = gittrack.Client()
     run_id = ended_run(client)

@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 import gittrack
+from gittrack._data import dvcstore
 from gittrack.cli import main
-from gittrack.data import dvcstore
 from tests.conftest import BIN, git, optional
 
 pytestmark = pytest.mark.slow
@@ -204,7 +204,7 @@ def test_log_input_track_adds_to_dvc(dvc_repo: Path) -> None:
 
 
 def test_a_dataset_is_one_input_per_name_and_digest_with_its_first_context(repo: Path) -> None:
-    from gittrack.data.datasets import describe
+    from gittrack._data.datasets import describe
 
     described = describe(pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]}))
     client = gittrack.Client()
@@ -257,7 +257,7 @@ def test_models_round_trip_for_each_flavor(dvc_repo: Path, tmp_path: Path) -> No
 
 
 def test_saved_model_folders_load_back_with_their_code(dvc_repo: Path, tmp_path: Path) -> None:
-    from gittrack.flavors import load_folder, save_model
+    from gittrack._flavors import load_folder, save_model
 
     def add_code(folder: Path, meta: dict) -> None:  # what the MLflow layer does for code_paths
         (folder / "code").mkdir()

@@ -19,8 +19,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 import gittrack
-from gittrack.data.datasets import describe_frame
-from gittrack.store.yamlio import load_yaml
+from gittrack._data.datasets import describe_frame
+from gittrack._store.yamlio import load_yaml
 from tests.conftest import BIN, git
 
 

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gittrack
+from gittrack._store import notes
+from gittrack._sync import pull, push
 from gittrack.errors import NotFoundError, UsageError
-from gittrack.store import notes
-from gittrack.sync import pull, push
 from tests.conftest import git
 
 

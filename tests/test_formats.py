@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gittrack._search.cache import _load_data, data_json
+from gittrack._store import metricfile
+from gittrack._store.ids import new_run_id
+from gittrack._store.limits import INT64_MAX, INT64_MIN, MAX_TIMESTAMP_MS
+from gittrack._store.record import MetricSummary, RunRecord, dump_record, parse_record
 from gittrack.errors import MalformedRunError
-from gittrack.search.cache import _load_data, data_json
-from gittrack.store import metricfile
-from gittrack.store.ids import new_run_id
-from gittrack.store.limits import INT64_MAX, INT64_MIN, MAX_TIMESTAMP_MS
-from gittrack.store.record import MetricSummary, RunRecord, dump_record, parse_record
 
 keys = st.from_regex(r"[a-z][a-z0-9_./: -]{0,20}[a-z0-9]", fullmatch=True).filter(
     lambda k: not any(p in (".", "..") for p in k.split("/"))
@@ -75,8 +75,8 @@ def test_run_yaml_round_trips(params, tags, metrics, experiment) -> None:
 def test_start_records_round_trip(params, tags, experiment, author) -> None:
     import pygit2
 
-    from gittrack.store.naming import run_ref
-    from gittrack.store.starts import dump_start_records, load_start_records
+    from gittrack._store.naming import run_ref
+    from gittrack._store.starts import dump_start_records, load_start_records
 
     record = _record(params, tags, {}, experiment)
     record.end_time, record.status = None, "RUNNING"
@@ -97,7 +97,7 @@ def test_start_records_round_trip(params, tags, experiment, author) -> None:
      '{"format": "gittrack-start 1", "runs": [{"ref": "refs/heads/main"}]}', "[1]", '{"format": "gittrack-st'],
 )  # fmt: skip
 def test_malformed_start_records_are_refused(text: str) -> None:
-    from gittrack.store.starts import load_start_records
+    from gittrack._store.starts import load_start_records
 
     with pytest.raises(MalformedRunError, match="is not a file of start records"):
         load_start_records(text.encode())

@@ -134,11 +134,11 @@ def test_no_module_takes_another_modules_private_name() -> None:
 
 @pytest.mark.parametrize("module", REGISTRY_ORDER)
 def test_the_registry_package_reads_bottom_up(module: str) -> None:
-    name = f"gittrack.registry.{module}"
+    name = f"gittrack._registry.{module}"
     if name not in TYPED:
         pytest.fail(f"{name} is missing")
     later = set(REGISTRY_ORDER[REGISTRY_ORDER.index(module) + 1 :])
-    above = [b for b in TYPED[name] if b.startswith("gittrack.registry.") and b.rpartition(".")[2] in later]
+    above = [b for b in TYPED[name] if b.startswith("gittrack._registry.") and b.rpartition(".")[2] in later]
     assert above == []
 
 
@@ -165,9 +165,9 @@ def test_no_module_imports_another_packages_private_module() -> None:
 
 
 def test_the_services_reach_git_only_through_the_repository() -> None:
-    """``gittrack.store.repository.Repository`` is the git seam: the client and the services never
+    """``gittrack._store.repository.Repository`` is the git seam: the client and the services never
     import pygit2 or open a repository themselves."""
-    seam = [name for name in MODULES if name == "gittrack.client" or name.startswith("gittrack.services")]
+    seam = [name for name in MODULES if name == "gittrack._client" or name.startswith("gittrack._services")]
     reaching = []
     for name in seam:
         tree = ast.parse(MODULES[name].read_text())
@@ -182,7 +182,7 @@ def test_the_services_reach_git_only_through_the_repository() -> None:
 
 def test_client_holds_no_logic() -> None:
     """Every public method of ``Client`` is one statement: a delegation to one of its services."""
-    tree = ast.parse(MODULES["gittrack.client"].read_text())
+    tree = ast.parse(MODULES["gittrack._client"].read_text())
     client = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Client")
     logic = []
     for method in client.body:

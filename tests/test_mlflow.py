@@ -15,11 +15,11 @@ import pytest
 
 import gittrack
 import gittrack.mlflow as mlflow
-from gittrack.data import dvcstore
+from gittrack._data import dvcstore
+from gittrack._sync import pull, push
 from gittrack.mlflow.entities import ViewType
 from gittrack.mlflow.exceptions import MlflowException
 from gittrack.mlflow.tracking import MlflowClient
-from gittrack.sync import pull, push
 from tests.conftest import git, optional
 
 pytestmark = pytest.mark.slow

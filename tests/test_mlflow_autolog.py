@@ -106,7 +106,7 @@ def test_dataset_descriptions_are_mlflows() -> None:
     import scipy.sparse
     from mlflow.data import from_numpy, from_pandas
 
-    from gittrack.data.datasets import describe
+    from gittrack._data.datasets import describe
 
     rng = np.random.RandomState(0)
     arrays = [

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import gittrack
-from gittrack.data import dvcstore
+from gittrack._data import dvcstore
 from tests.conftest import BIN, git
 
 pytestmark = pytest.mark.slow

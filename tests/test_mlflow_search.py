@@ -11,7 +11,7 @@ import pygit2
 import pytest
 
 import gittrack.mlflow as mlflow
-from gittrack.search.service import find_rows
+from gittrack._search.service import find_rows
 from tests.mlflow_search import spec
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gittrack._store import naming
 from gittrack.errors import InvalidNameError
-from gittrack.store import naming
 
 names = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=60)
 

@@ -16,12 +16,12 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import gittrack
+from gittrack._data import dvcstore
+from gittrack._store import packs
+from gittrack._store.ids import RUN_ID_LENGTH, RUN_ID_PATTERN
+from gittrack._sync import pull, push, remote_runs
 from gittrack.cli import main
-from gittrack.data import dvcstore
 from gittrack.errors import ConflictError
-from gittrack.store import packs
-from gittrack.store.ids import RUN_ID_LENGTH, RUN_ID_PATTERN
-from gittrack.sync import pull, push, remote_runs
 from tests.conftest import BIN, git
 
 

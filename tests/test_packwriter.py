@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gittrack.store.packwriter import PackedWrites
+from gittrack._store.packwriter import PackedWrites
 from tests.conftest import git
 
 
@@ -47,7 +47,7 @@ def test_objects_written_in_a_batch_are_a_pack_git_checks(tmp_path_factory, blob
 
 def test_a_pack_over_two_gigabytes_of_offsets_is_indexed_with_large_offsets(tmp_path: Path, monkeypatch) -> None:
     """Offsets past 2^31 go in the index's table of large offsets (made small here to test it)."""
-    from gittrack.store import packwriter
+    from gittrack._store import packwriter
 
     monkeypatch.setattr(packwriter, "_LARGE", 64)
     pygit2.init_repository(str(tmp_path))

@@ -150,8 +150,8 @@ def test_a_killed_run_ended_at_its_last_heartbeat_everywhere(repo: Path, gittrac
 
     from starlette.testclient import TestClient
 
+    from gittrack._store.timefmt import ms_to_iso
     from gittrack.mlflow.tracking import MlflowClient
-    from gittrack.store.timefmt import ms_to_iso
     from gittrack.ui.app import create_app
 
     script = textwrap.dedent(

@@ -14,10 +14,10 @@ import yaml
 from click.testing import CliRunner
 
 import gittrack
+from gittrack._data import dvcstore
+from gittrack._hooks import pre_receive, script
+from gittrack._registry.desired import parse
 from gittrack.cli import main
-from gittrack.data import dvcstore
-from gittrack.hooks import pre_receive, script
-from gittrack.registry.desired import parse
 from tests.conftest import BIN, git
 
 pytestmark = pytest.mark.slow

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 import gittrack
+from gittrack._data import dvcstore
+from gittrack._sync import pull, push
 from gittrack.cli import main
-from gittrack.data import dvcstore
-from gittrack.sync import pull, push
 from tests.conftest import BIN, git
 
 pytestmark = pytest.mark.slow

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gittrack._registry import tags
+from gittrack._registry.desired import Desired, Policy, parse, parse_no_worse, parse_threshold
 from gittrack.errors import InvalidValueError
-from gittrack.registry import tags
-from gittrack.registry.desired import Desired, Policy, parse, parse_no_worse, parse_threshold
 from tests.conftest import BIN, git
 
 names = st.from_regex(r"[a-zA-Z0-9]([a-zA-Z0-9_-]{0,10}[a-zA-Z0-9])?", fullmatch=True)

@@ -13,17 +13,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gittrack.data import dvcstore
+from gittrack._data import dvcstore
+from gittrack._registry import desired
+from gittrack._registry.state import read_tag
+from gittrack._registry.tags import parse_tag
+from gittrack._search.filter import parse_filter
+from gittrack._search.order import parse_order_by
+from gittrack._store import metricfile, packs, rules
+from gittrack._store.ids import new_run_id
+from gittrack._store.limits import MAX_FUTURE_SECONDS, MAX_TIMESTAMP_MS
+from gittrack._store.record import (
+    FINISHED,
+    RUNNING,
+    MetricSummary,
+    RunRecord,
+    dump_summary,
+    parse_record,
+    parse_summary,
+)
 from gittrack.errors import GittrackError, InvalidValueError, MalformedRunError
-from gittrack.registry import desired
-from gittrack.registry.state import read_tag
-from gittrack.registry.tags import parse_tag
-from gittrack.search.filter import parse_filter
-from gittrack.search.order import parse_order_by
-from gittrack.store import metricfile, packs, rules
-from gittrack.store.ids import new_run_id
-from gittrack.store.limits import MAX_FUTURE_SECONDS, MAX_TIMESTAMP_MS
-from gittrack.store.record import FINISHED, RUNNING, MetricSummary, RunRecord, dump_summary, parse_record, parse_summary
 
 BLOB, LINK = pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_LINK
 WHO = pygit2.Signature("T", "t@example.com", 1_700_000_000, 0)
@@ -35,7 +43,7 @@ def bare(tmp_path: Path) -> pygit2.Repository:
 
 
 def tree_of(repo: pygit2.Repository, files: dict[str, tuple[bytes, int]]) -> pygit2.Oid:
-    from gittrack.store.trees import apply_changes
+    from gittrack._store.trees import apply_changes
 
     return apply_changes(repo, None, {p: (repo.create_blob(d), m) for p, (d, m) in files.items()})
 
@@ -288,7 +296,7 @@ def test_fuzz_tag_objects(tmp_path: Path) -> None:
 
 
 def test_deep_filters_and_many_terms_are_refused() -> None:
-    from gittrack.search.filter import FilterSyntaxError
+    from gittrack._search.filter import FilterSyntaxError
 
     with pytest.raises(FilterSyntaxError, match="nested more than"):
         parse_filter("(" * 400 + "metrics.a > 1" + ")" * 400)

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gittrack
-from gittrack.search.cache import SearchCache
-from gittrack.search.filter import FilterSyntaxError, parse_filter
-from gittrack.search.service import count_runs, find_rows, search_runs
+from gittrack._search.cache import SearchCache
+from gittrack._search.filter import FilterSyntaxError, parse_filter
+from gittrack._search.service import count_runs, find_rows, search_runs
 
 
 @pytest.fixture
@@ -406,7 +406,7 @@ def test_a_first_page_searched_by_halves_is_the_same(runs, repo: Path, monkeypat
 def test_an_index_built_in_batches_answers_as_the_scan_does(runs, repo: Path, monkeypatch) -> None:
     """A large index is written a batch at a time and keeps no rows for its first search; its
     typed columns follow runs added, edited and deleted after they were made."""
-    from gittrack.search import cache
+    from gittrack._search import cache
 
     monkeypatch.setattr(SearchCache, "FRESH_MAX_RUNS", 0)
     monkeypatch.setattr(cache._Batch, "SIZE", 2)

@@ -13,9 +13,9 @@ import pygit2
 import pytest
 
 import gittrack
-from gittrack.data import dvcstore, restore
-from gittrack.data.outputs import Output
-from gittrack.store.trees import apply_changes
+from gittrack._data import dvcstore, restore
+from gittrack._data.outputs import Output
+from gittrack._store.trees import apply_changes
 from tests.conftest import BIN, git
 
 pytestmark = pytest.mark.slow

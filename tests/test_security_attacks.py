@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gittrack
-from gittrack.store.naming import metric_filename
-from gittrack.store.record import dump_record, dump_summary, parse_summary
+from gittrack._store.naming import metric_filename
+from gittrack._store.record import dump_record, dump_summary, parse_summary
 from tests import test_security
 from tests.conftest import git, optional
 from tests.test_security import BLOB, GT, _note, forge, gt, push_raw, run_commit
@@ -265,7 +265,7 @@ FUTURE = 1_999_999_999_999  # 2033
 
 
 def test_notes_cannot_delete_an_experiment_nor_outlive_later_edits_by_a_future_date(world) -> None:
-    from gittrack.store import notes
+    from gittrack._store import notes
 
     attacker, victim = world["attacker"], world["victim"]
     gittrack.Client(attacker).create_experiment("churn", tags={"team": "ml"}, description="ours")
@@ -305,7 +305,7 @@ def test_notes_cannot_delete_an_experiment_nor_outlive_later_edits_by_a_future_d
     other = gittrack.Client(fresh)
     assert other.get_experiment("churn").description == "ours, v2"
     assert other.get_experiment("exp").lifecycle_stage == "active"  # a deletion is local, as runs' are
-    from gittrack.registry.meta import model_metadata
+    from gittrack._registry.meta import model_metadata
 
     assert model_metadata(pygit2.Repository(str(fresh)), "churn").description is None
 
@@ -320,7 +320,7 @@ def _like_reference(pattern: str, text: str, ci: bool) -> bool:
 
 @given(st.text("ab%_", max_size=8), st.text("abAB", max_size=10), st.booleans())
 def test_like_matches_as_sql_does(pattern: str, text: str, ci: bool) -> None:
-    from gittrack.search.rows import like_pattern
+    from gittrack._search.rows import like_pattern
 
     assert like_pattern(pattern, ci).matches(text) == _like_reference(pattern, text, ci)
 

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gittrack
-from gittrack.data import dvcstore
-from gittrack.store.trees import apply_changes
+from gittrack._data import dvcstore
+from gittrack._store.trees import apply_changes
 from tests.conftest import BIN, git
 
 pytestmark = pytest.mark.slow
@@ -150,9 +150,9 @@ PARTS = ["a", "conf", "..", ".", "", "data", ".git", ".dvc", "k"]
 def test_the_guarded_writer_never_follows_a_link_on_disk(project, links, paths) -> None:
     """Even past the resolver (links made on disk after the check, any path), the one writer of
     restored data writes inside the work tree or refuses."""
-    from gittrack.data import restore
-    from gittrack.data.dvcstore import DataEntry
-    from gittrack.data.outputs import Output
+    from gittrack._data import restore
+    from gittrack._data.dvcstore import DataEntry
+    from gittrack._data.outputs import Output
 
     root, canary = project["root"], project["canary"]
     before = _canary_state(canary)

@@ -16,8 +16,8 @@ import pygit2
 import pytest
 
 import gittrack
-from gittrack.store.record import dump_record, dump_summary, parse_summary
-from gittrack.store.trees import apply_changes
+from gittrack._store.record import dump_record, dump_summary, parse_summary
+from gittrack._store.trees import apply_changes
 from tests import test_security
 from tests.conftest import git
 from tests.test_security import BLOB, GT, forge, gt, push_raw, run_commit

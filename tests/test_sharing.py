@@ -20,10 +20,10 @@ import pytest
 from click.testing import CliRunner
 
 import gittrack
+from gittrack._data import dvcstore
+from gittrack._sync import pull, push, setup_remote
+from gittrack._workspace import checkout
 from gittrack.cli import main
-from gittrack.data import dvcstore
-from gittrack.sync import pull, push, setup_remote
-from gittrack.workspace import checkout
 from tests.conftest import BIN, git
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ import pygit2
 import pytest
 
 import gittrack
-from gittrack.store import snapshot
-from gittrack.store.snapshot import RUN_DIR, is_secret, take_snapshot
+from gittrack._store import snapshot
+from gittrack._store.snapshot import RUN_DIR, is_secret, take_snapshot
 from tests.conftest import git
 
 
@@ -40,7 +40,7 @@ def _workdir_blob(repo: pygit2.Repository, root: str, path: str, max_bytes: int)
 
 def reference(repo: pygit2.Repository, max_file_bytes: int = snapshot.DEFAULT_MAX_FILE_BYTES):
     """The snapshot as gittrack took it before it kept caches: libgit2's full status, every file hashed."""
-    from gittrack.store.trees import apply_changes
+    from gittrack._store.trees import apply_changes
 
     head = None if repo.head_is_unborn else repo.head.peel()
     changes = {RUN_DIR: None}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import gittrack
-from gittrack import system_metrics
+from gittrack import _system_metrics as system_metrics
 from tests.conftest import git
 
 BASE = {

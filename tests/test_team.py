@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import gittrack
-from gittrack.data import dvcstore
+from gittrack._data import dvcstore
 from tests.conftest import BIN, git
 
 pytestmark = pytest.mark.slow

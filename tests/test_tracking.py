@@ -16,8 +16,8 @@ import pygit2
 import pytest
 
 import gittrack
-from gittrack.store.ids import short_id
-from gittrack.store.record import FAILED, FINISHED, KILLED, RUNNING
+from gittrack._store.ids import short_id
+from gittrack._store.record import FAILED, FINISHED, KILLED, RUNNING
 from tests.conftest import git
 
 
@@ -438,7 +438,7 @@ def test_malformed_runs_are_skipped_and_reported(repo: Path, caplog: pytest.LogC
     sig = pygit2.Signature("x", "x@example.com")
 
     def commit_with(files: dict[str, bytes]) -> pygit2.Oid:
-        from gittrack.store.trees import apply_changes
+        from gittrack._store.trees import apply_changes
 
         changes = {path: (raw.create_blob(data), pygit2.GIT_FILEMODE_BLOB) for path, data in files.items()}
         tree = apply_changes(raw, None, changes)
@@ -507,7 +507,7 @@ def test_heartbeat_checkpoints_an_idle_run(repo: Path, monkeypatch: pytest.Monke
 
 
 def test_a_short_run_is_written_once_at_its_end_and_this_process_sees_it_before(repo: Path) -> None:
-    from gittrack.store.starts import load_start_records
+    from gittrack._store.starts import load_start_records
 
     with gittrack.start_run(experiment="short", params={"lr": 0.1}) as active:
         assert git(repo, "for-each-ref", "refs/runs/") == ""  # no commit before the first checkpoint...
@@ -527,8 +527,8 @@ def test_a_short_run_is_written_once_at_its_end_and_this_process_sees_it_before(
 
 
 def test_a_start_record_of_a_run_whose_process_is_gone_is_written_as_killed(repo: Path) -> None:
-    from gittrack.store.ids import new_run_id
-    from gittrack.store.starts import dump_start_records, load_start_records
+    from gittrack._store.ids import new_run_id
+    from gittrack._store.starts import dump_start_records, load_start_records
 
     folder = repo / ".git" / "gittrack" / "starts"
     with gittrack.start_run(experiment="crashed", run_name="early", params={"lr": 0.1}):
@@ -547,7 +547,7 @@ def test_a_start_record_of_a_run_whose_process_is_gone_is_written_as_killed(repo
 
 
 def test_stale_or_orphaned_running_runs_show_as_killed(repo: Path) -> None:
-    from gittrack.store.liveness import effective_status
+    from gittrack._store.liveness import effective_status
 
     client = gittrack.Client()
     run = client.create_run()
@@ -601,7 +601,7 @@ def test_a_foreign_update_is_reported_never_clobbered(repo: Path) -> None:
 
 
 def test_oversized_run_files_are_refused_not_read(repo: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from gittrack.store.trees import apply_changes
+    from gittrack._store.trees import apply_changes
 
     with gittrack.start_run() as good:
         pass
@@ -696,7 +696,7 @@ def test_run_record_to_dict_is_the_run_yaml_document(repo: Path) -> None:
 
 
 def test_start_run_resumes_a_running_run_and_takes_a_parent(repo: Path) -> None:
-    client = gittrack.fluent.shared_client()
+    client = gittrack._fluent.shared_client()
     created = client.create_run(experiment="resume")
     with gittrack.start_run(run_id=created.info.run_id) as active:
         gittrack.log_metric("m", 1.0)
@@ -721,7 +721,7 @@ def test_start_run_resumes_a_running_run_and_takes_a_parent(repo: Path) -> None:
 def test_a_recorded_run_is_written_whole_with_its_own_times(repo: Path) -> None:
     """RunWriter.create_recorded (imports): given start/end times, user and snapshot commit; no ref
     exists until the one final checkpoint."""
-    from gittrack.store.writer import RunWriter
+    from gittrack._store.writer import RunWriter
 
     handle = pygit2.Repository(str(repo))
     head = handle.head.target
@@ -742,7 +742,7 @@ def test_a_recorded_run_is_written_whole_with_its_own_times(repo: Path) -> None:
 def test_points_logged_in_a_batch_are_those_logged_one_by_one(repo: Path) -> None:
     """RunWriter.log_metric_points (imports): the same history, summary and later steps as a call
     per point, ties and NaN included; a refused point refuses the batch, nothing of it is kept."""
-    from gittrack.store.writer import RunWriter
+    from gittrack._store.writer import RunWriter
 
     handle = pygit2.Repository(str(repo))
     points = [(0, 1_000, 0.5), (2, 1_000, math.nan), (2, 1_000, -math.inf), (1, 5_000, 3.0), (2, 1_000, 7.0),

@@ -8,7 +8,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gittrack.store.yamlio import dump_yaml
+from gittrack._store.yamlio import dump_yaml
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | text

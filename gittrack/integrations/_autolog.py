@@ -19,7 +19,7 @@ from gittrack.integrations import _hooks, _patch, _runs
 from gittrack.integrations._patch import Settings
 
 if TYPE_CHECKING:
-    from gittrack.fluent import ActiveRun
+    from gittrack._fluent import ActiveRun
 
 # library -> the module of gittrack that patches it
 INTEGRATIONS = {
@@ -125,7 +125,7 @@ class Autolog:
         ``cloudpickle`` (default: joblib); ``registered_model_name``: register every model trained
         as a new version of that model; ``pos_label``: the positive class of binary training
         metrics."""
-        from gittrack.flavors import SERIALIZATIONS
+        from gittrack._flavors import SERIALIZATIONS
 
         if serialization_format is not None and serialization_format not in SERIALIZATIONS:
             _unsupported("sklearn", silent, serialization_format=serialization_format)

@@ -311,7 +311,7 @@ def _log_candidates(session: Session, search: Any, results: Any, X: Any, y: Any)
     estimator's params with the candidate's, the aggregate CV columns as metrics (not the per-split
     ones), the estimator tags, and the training dataset."""
     import gittrack
-    from gittrack.data.datasets import describe
+    from gittrack._data.datasets import describe
 
     config = settings(session.library)
     limit = config.max_tuning_runs if config is not None else 5

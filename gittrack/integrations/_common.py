@@ -15,7 +15,7 @@ from gittrack.integrations._patch import safely, settings, warn_once
 from gittrack.integrations._runs import Session, Target
 
 if TYPE_CHECKING:
-    from gittrack.data.datasets import Description
+    from gittrack._data.datasets import Description
 
 MAX_PARAM_CHARS = 6000  # what the store accepts
 MAX_KEY_CHARS = 250
@@ -101,7 +101,7 @@ def _head(data: Any, rows: int = 5) -> Any:
 
 def signature(model: Any, X: Any) -> dict[str, Any] | None:
     """Inputs (columns and dtypes, or shape and dtype) of ``X``, and outputs of ``model.predict`` on its head."""
-    from gittrack.flavors import infer_signature
+    from gittrack._flavors import infer_signature
 
     example = _head(X)
     if example is None:
@@ -136,7 +136,7 @@ def log_model(session: Session, model: Any, X: Any = None, name: str = "model", 
 
 def code_source(target: Target) -> str:
     """MLflow's source of data handed to a training call in code: the run's user and entry point."""
-    from gittrack.data import datasets
+    from gittrack._data import datasets
 
     cached = target.cache.get("code_source")
     if cached is None:
@@ -152,7 +152,7 @@ def log_dataset(session: Session, features: Any, targets: Any = None, context: s
     does: ``name`` (default ``dataset``), its digest, schema and profile (``described``, when
     already computed), the code as its source, and ``context`` (``train``, ``eval``). Types
     MLflow does not describe are left out."""
-    from gittrack.data.datasets import describe
+    from gittrack._data.datasets import describe
 
     config = settings(session.library)
     target = session.target

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from gittrack._state import STATE
 
 if TYPE_CHECKING:
-    from gittrack.client import Client
-    from gittrack.fluent import ActiveRun
+    from gittrack._client import Client
+    from gittrack._fluent import ActiveRun
 
 log = logging.getLogger("gittrack")
 _lock = threading.RLock()  # guards STATE.autolog.open_runs and sessions_running
@@ -81,7 +81,7 @@ def busy_elsewhere() -> bool:
 
 
 def _finish_open() -> None:
-    from gittrack.fluent import close_run
+    from gittrack._fluent import close_run
 
     with _lock:
         runs, STATE.autolog.open_runs[:] = list(STATE.autolog.open_runs), []
@@ -143,7 +143,7 @@ def release(target: Target, error: BaseException | None) -> None:
     """After the call: a run autologging started leaves the stack, open (or ends FAILED on ``error``)."""
     if not target.created or target.active is None:
         return
-    from gittrack.fluent import release_run
+    from gittrack._fluent import release_run
 
     if error is not None:
         with _lock:

@@ -142,7 +142,7 @@ def _logger_class(base: Any) -> type:
             if self._log_model and self._module is not None and status == "success":
                 safely(self.LIBRARY, "the model", self._log_best_model)
             if self._created:
-                from gittrack.fluent import close_run, release_run
+                from gittrack._fluent import close_run, release_run
 
                 active, self._active = self._active, None
                 release_run(active)

@@ -61,7 +61,7 @@ class GittrackCallback:
             active = gittrack.active_run()
             if active is None:
                 active = gittrack.start_run(self.experiment, run_name=study.study_name, repo=self.repo)
-                from gittrack.fluent import release_run
+                from gittrack._fluent import release_run
 
                 release_run(active)
                 _runs.keep_open(active)

@@ -85,7 +85,7 @@ class GittrackCallback(TrainerCallback):
         if self.log_model and model is not None:
             safely(LIBRARY, "the model", active.client.log_model, active.run_id, model, "model", "transformers")
         if self._created:
-            from gittrack.fluent import close_run, release_run
+            from gittrack._fluent import close_run, release_run
 
             self._active = None
             release_run(active)

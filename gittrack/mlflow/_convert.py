@@ -19,7 +19,7 @@ from gittrack.mlflow.entities import (
 )
 
 if TYPE_CHECKING:
-    import gittrack.entities
+    import gittrack._entities
 
 DEFAULT_EXPERIMENT = "default"
 DEFAULT_ID = "0"  # MLflow's id of the Default experiment
@@ -41,7 +41,7 @@ def experiment_names(experiment_ids: Any) -> list[str] | None:
     return [experiment_name(e) for e in experiment_ids]
 
 
-def system_tags(run: gittrack.entities.Run) -> dict[str, str]:
+def system_tags(run: gittrack._entities.Run) -> dict[str, str]:
     """MLflow's system tags a gittrack run carries."""
     info = run.info
     tags = {"mlflow.runName": info.run_name, "mlflow.user": info.user}
@@ -54,7 +54,7 @@ def system_tags(run: gittrack.entities.Run) -> dict[str, str]:
     return tags
 
 
-def run_info(run: gittrack.entities.Run, repo_path: str | None = None) -> RunInfo:
+def run_info(run: gittrack._entities.Run, repo_path: str | None = None) -> RunInfo:
     """MLflow's ``RunInfo`` of a gittrack run; its ``artifact_uri`` is the run's artifact folder in
     the clone at ``repo_path`` (``runs:/<run id>`` without one)."""
     from gittrack.mlflow._locations import artifact_uri
@@ -74,7 +74,7 @@ def run_info(run: gittrack.entities.Run, repo_path: str | None = None) -> RunInf
     )
 
 
-def run_inputs(run: gittrack.entities.Run) -> RunInputs:
+def run_inputs(run: gittrack._entities.Run) -> RunInputs:
     """The run's inputs as MLflow's dataset inputs: a dataset's own fields (source type, source,
     schema, profile) when it was logged with them, else a local source at its path. A URI source
     reads as MLflow's JSON (``{"uri": "data/train.csv"}``)."""
@@ -96,7 +96,7 @@ def run_inputs(run: gittrack.entities.Run) -> RunInputs:
     return RunInputs(found)
 
 
-def to_mlflow_run(run: gittrack.entities.Run, repo_path: str | None = None) -> Run:
+def to_mlflow_run(run: gittrack._entities.Run, repo_path: str | None = None) -> Run:
     """MLflow's ``Run`` of a gittrack run of the clone at ``repo_path``: its own tags, and over them
     the system tags derived from the record (name, user, source commit and branch, parent), which
     nothing else may set."""

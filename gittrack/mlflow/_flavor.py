@@ -378,9 +378,9 @@ def _gittrack_example(example: Any) -> Any:
 def log_model(flavor: str, model: Any, path: str, opts: Options) -> ModelInfo:
     """Log ``model`` of ``flavor`` in the active run (started if none) as artifact ``path``, and
     register it at once with ``registered_model_name``."""
+    from gittrack._store.timefmt import now_ms
     from gittrack.mlflow._locations import artifact_uri
     from gittrack.mlflow.tracking.fluent import active_run_target
-    from gittrack.store.timefmt import now_ms
 
     if model is None:
         raise MlflowException.invalid_parameter_value(f"mlflow.{_module(flavor)}.log_model needs the model")
@@ -437,7 +437,7 @@ def _flattened(config: dict, prefix: str = "") -> dict[str, Any]:
 def save_model(flavor: str, model: Any, path: str | os.PathLike, opts: Options) -> None:
     """Save ``model`` into the local folder ``path`` (new, or empty), as MLflow's ``save_model``:
     the folder loads with ``mlflow.<flavor>.load_model(path)`` here and with real MLflow."""
-    from gittrack.flavors import save_model as save
+    from gittrack._flavors import save_model as save
 
     if model is None:
         raise MlflowException.invalid_parameter_value(f"mlflow.{_module(flavor)}.save_model needs the model")
@@ -471,7 +471,7 @@ def _module(flavor: str) -> str:
 # -- loading -----------------------------------------------------------------------------------
 def load_native(model_uri: Any, dst_path: str | None = None) -> Any:
     """The model object a URI or model folder names, loaded by gittrack."""
-    from gittrack.flavors import load_folder
+    from gittrack._flavors import load_folder
 
     folder, _ = model_folder(model_uri, dst_path)
     return load_folder(folder)

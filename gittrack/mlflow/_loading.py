@@ -69,7 +69,7 @@ def model_document(folder: Path, logged: tuple[str, str] | None) -> dict[str, An
 
 def locate(model_uri: Any, dst_path: str | None = None) -> tuple[Path, str, tuple[str, str] | None]:
     """:func:`model_folder`, and the (run id, artifact path) of a logged model (None for a folder)."""
-    from gittrack.flavors import read_meta
+    from gittrack._flavors import read_meta
 
     text = os.fspath(model_uri) if isinstance(model_uri, str | os.PathLike) else ""
     local = None if text.startswith(("runs:/", "models:/")) or is_location(text) else _state.local_path(text)

@@ -93,7 +93,7 @@ def load_model(model_uri: str, dst_path: str | None = None, **kwargs: Any) -> An
     its class builds without arguments into that state (no pickle), else unpickled from the saved
     module as MLflow does (runs its code). ``kwargs`` go to ``torch.load``, as in MLflow, which
     then unpickles the saved module."""
-    from gittrack.flavors import load_folder
+    from gittrack._flavors import load_folder
 
     folder, _ = _loading.model_folder(model_uri, dst_path)
     if not kwargs:

@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from gittrack._store.naming import artifact_path
 from gittrack.errors import FilterSyntaxError, GittrackError, InvalidNameError, NotFoundError, UsageError
-from gittrack.store.naming import artifact_path
 from gittrack.ui.downsample import DEFAULT_POINTS, min_max
 
 PAGE_LIMIT = 100

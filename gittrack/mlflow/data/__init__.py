@@ -1,5 +1,5 @@
 """``mlflow.data`` for gittrack: datasets for ``log_input`` (name, digest, source, context), with
-MLflow's digests, schemas and profiles (``gittrack.data.datasets``)."""
+MLflow's digests, schemas and profiles (``gittrack._data.datasets``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import os
 from typing import Any
 
-from gittrack.data import datasets
+from gittrack._data import datasets
 
 
 class DatasetSource:

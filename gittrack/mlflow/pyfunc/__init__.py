@@ -184,7 +184,7 @@ def load_model(
     ``predict`` method; ``model_config`` overrides the logged one for a ``PythonModel``."""
     import logging
 
-    from gittrack.flavors import load_folder, read_meta
+    from gittrack._flavors import load_folder, read_meta
 
     folder, flavor, logged = _loading.locate(model_uri, dst_path)
     metadata = Model.from_dict(_loading.model_document(folder, logged))

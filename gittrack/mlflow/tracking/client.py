@@ -29,7 +29,7 @@ _SYSTEM_RUN_TAGS = ("mlflow.runName", "mlflow.parentRunId", "mlflow.user")
 def gittrack_client(repo: str | None = None):
     """The ``gittrack.Client`` for ``repo`` (default: the selected tracking repository), shared
     with the fluent API."""
-    from gittrack.fluent import shared_client
+    from gittrack._fluent import shared_client
 
     return shared_client(repo if repo is not None else _state.repo())
 
@@ -644,7 +644,7 @@ def refuse_deployment_job(call: str, deployment_job_id: str | None) -> None:
 
 
 def check_active_experiment(client, name: str) -> None:
-    from gittrack.experiments import DELETED
+    from gittrack._experiments import DELETED
 
     try:
         experiment = client.get_experiment(name)
@@ -846,7 +846,7 @@ def matches(filter_string: str | None, fields: dict[str, Any]) -> bool:
     <, <=, >, >= on numbers); numeric fields compare as numbers."""
     if not filter_string or not filter_string.strip():
         return True
-    from gittrack.search.rows import like_pattern
+    from gittrack._search.rows import like_pattern
 
     for clause in re.split(r"\s+AND\s+", filter_string.strip(), flags=re.IGNORECASE):
         match = _CLAUSE.fullmatch(clause)

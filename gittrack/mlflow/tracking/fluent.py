@@ -111,7 +111,7 @@ def get_registry_uri() -> str:
 def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
     """Make an experiment the active one (created when missing, as MLflow does); returns it."""
     import gittrack
-    from gittrack.experiments import DELETED
+    from gittrack._experiments import DELETED
 
     if (experiment_name is None) == (experiment_id is None):
         raise MlflowException.invalid_parameter_value("give exactly one of experiment_name and experiment_id")
@@ -136,9 +136,9 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
 def _active_experiment() -> str:
     """The experiment of runs started without one: set_experiment's, else MLflow's environment
     variables, else gittrack's (``$GITTRACK_EXPERIMENT``, ``default``)."""
-    import gittrack.fluent
+    import gittrack._fluent
 
-    chosen = gittrack.fluent.experiment_name()
+    chosen = gittrack._fluent.experiment_name()
     if STATE.mlflow.experiment_set and chosen:
         return chosen
     if os.environ.get("MLFLOW_EXPERIMENT_NAME"):
@@ -220,7 +220,7 @@ def set_experiment_tags(tags: dict[str, Any]) -> None:
 
 
 def _ensure_experiment() -> str:
-    from gittrack.experiments import ensure_experiment  # noqa: F401 - the Client creates through it
+    from gittrack._experiments import ensure_experiment  # noqa: F401 - the Client creates through it
 
     name = _active_experiment()
     client = gittrack_client()
@@ -326,16 +326,16 @@ def end_run(status: str = "FINISHED") -> None:
 
 def active_run_target(run_id: str | None = None) -> tuple[Any, str]:
     """The gittrack client and run to write to: ``run_id``, else the active run (started if none)."""
-    import gittrack.fluent
+    import gittrack._fluent
 
     if run_id is not None:
         return gittrack_client(), run_id
-    active = gittrack.fluent.active_run()
+    active = gittrack._fluent.active_run()
     if active is None:
         start_run()
-        active = gittrack.fluent.active_run()
+        active = gittrack._fluent.active_run()
         assert active is not None  # start_run made one
-    return gittrack.fluent.shared_client(), active.run_id
+    return gittrack._fluent.shared_client(), active.run_id
 
 
 @translate
@@ -381,7 +381,7 @@ def log_metrics(
     dataset: Any = None,
 ) -> None:
     """Record several metrics at one step and time (``model_id``, ``dataset``: as ``log_metric``)."""
-    from gittrack.store.timefmt import now_ms
+    from gittrack._store.timefmt import now_ms
 
     client, run_id = _metric_target(run_id, model_id, dataset)
     when = now_ms() if timestamp is None else timestamp
@@ -391,12 +391,12 @@ def log_metrics(
 
 def _metric_target(run_id: str | None, model_id: str | None, dataset: Any) -> tuple[Any, str]:
     """Where metrics go: ``run_id``, else the active run, else ``model_id``'s run, else a new run."""
-    import gittrack.fluent
+    import gittrack._fluent
     from gittrack.mlflow import _logged
     from gittrack.mlflow.tracking.client import check_metric_links
 
     check_metric_links(gittrack_client(), model_id, dataset)
-    if run_id is None and model_id is not None and gittrack.fluent.active_run() is None:
+    if run_id is None and model_id is not None and gittrack._fluent.active_run() is None:
         run, _ = _logged.find(gittrack_client(), model_id)
         return gittrack_client(), run.info.run_id
     return active_run_target(run_id)
@@ -517,7 +517,7 @@ def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
 def log_input(dataset: Any, context: str | None = None, tags: dict | None = None, model: Any = None) -> None:
     """Record a dataset (from ``mlflow.data.from_pandas``/``from_numpy``) the run used: MLflow's
     fields, context and tags, and the DVC hash of a source that is a local file or folder."""
-    from gittrack.data.datasets import code_source
+    from gittrack._data.datasets import code_source
 
     if model is not None:
         raise MlflowException.invalid_parameter_value(
@@ -568,11 +568,11 @@ def delete_run(run_id: str) -> None:
 
 def flush_async_logging() -> None:
     """Write what the active run buffered now (gittrack logs synchronously to memory, then commits)."""
-    import gittrack.fluent
+    import gittrack._fluent
 
-    active = gittrack.fluent.active_run()
+    active = gittrack._fluent.active_run()
     if active is not None:
-        gittrack.fluent.shared_client().flush(active.run_id)
+        gittrack._fluent.shared_client().flush(active.run_id)
 
 
 @translate

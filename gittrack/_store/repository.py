@@ -1,0 +1,113 @@
+"""The git seam: one repository as the layers above the store see it.
+
+``Repository`` wraps the pygit2 handle with what the services need from git: the work tree, the
+run store (reading and resolving runs), the writer factory (new and attached runs, with the
+repository's checkpoint settings), edits of ended runs (notes) and packing. The services never
+open pygit2 themselves; the store's modules below this one keep taking the raw handle.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from gittrack._store import settings
+from gittrack._store.repo import open_repo
+
+if TYPE_CHECKING:
+    import pygit2
+
+    from gittrack._store.packing import PackReport, Progress
+    from gittrack._store.runstore import RunStore
+    from gittrack._store.writer import RunWriter
+
+
+class Repository:
+    """One git repository with a work tree, opened once per process (``Repository.open``)."""
+
+    def __init__(self, git: pygit2.Repository) -> None:
+        self.git = git
+        """The pygit2 handle, for the store's functions that take it."""
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None) -> Repository:
+        """The repository containing ``path`` (default: ``$GITTRACK_REPO`` or the current folder)."""
+        return cls(open_repo(path))
+
+    @property
+    def workdir(self) -> str:
+        """The root of the work tree, with a trailing slash (as pygit2 gives it)."""
+        return str(self.git.workdir)
+
+    @property
+    def git_dir(self) -> str:
+        """The repository's ``.git`` folder."""
+        return str(self.git.path)
+
+    def identity(self) -> tuple[str, str]:
+        """The git user (name, email) runs are recorded as here."""
+        from gittrack._store.repo import identity
+
+        return identity(self.git)
+
+    @functools.cached_property
+    def runs(self) -> RunStore:
+        """The read side: listing, resolving, reading, deleting and restoring runs (loaded on first
+        use: recording a run never reads one)."""
+        from gittrack._store.runstore import RunStore
+
+        return RunStore(self.git)
+
+    def checkpoint_interval(self) -> float:
+        """Seconds between a running run's checkpoint commits (environment, then git config)."""
+        return settings.checkpoint_interval(self.git)
+
+    def new_writer(
+        self,
+        experiment: str,
+        run_name: str | None,
+        parent_run: str | None,
+        argv: list[str],
+        launcher: str,
+        cwd: str | os.PathLike[str] | None,
+    ) -> RunWriter:
+        """A writer of a new run: the workspace snapshot taken, nothing written yet."""
+        from gittrack._store.writer import RunWriter
+
+        return RunWriter.create(
+            self.git,
+            experiment,
+            run_name=run_name,
+            parent_run=parent_run,
+            argv=argv,
+            launcher=launcher,
+            interval=self.checkpoint_interval(),
+            max_file_bytes=settings.max_file_bytes(self.git),
+            cwd=cwd,
+        )
+
+    def attach_writer(self, ref: str) -> RunWriter:
+        """A writer of the RUNNING run at ``ref``, started by this or another process."""
+        from gittrack._store.writer import RunWriter
+
+        return RunWriter.attach(self.git, ref, self.checkpoint_interval())
+
+    def annotate(self, commit: Any, tags: dict[str, str | None], name: str | None = None) -> None:
+        """Record edits (tags, a new name) of the ended run whose commit is ``commit`` as a note."""
+        from gittrack._store import annotations
+
+        annotations.write(self.git, commit, tags, name)
+
+    def pack(self, experiments: Iterable[str] | None = None, progress: Progress | None = None) -> PackReport:
+        """Move ended runs from a ref each into their experiment's index ref."""
+        from gittrack._store.packing import pack_runs
+
+        return pack_runs(self.git, None if experiments is None else list(experiments), progress)
+
+    def experiment_names(self) -> list[str]:
+        """The experiments that have runs (active, deleted or packed), sorted, from ref names alone."""
+        from gittrack._store.runstore import experiment_names
+
+        return experiment_names(self.git)
