@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import gittrack
@@ -21,6 +23,58 @@ PNG = bytes.fromhex(
     "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201a0"
     "c1f5c80000000049454e44ae426082"
 )
+
+
+TRACEBACK = """Traceback (most recent call last):
+  File "train.py", line 12, in <module>
+    main()
+  File "train.py", line 9, in main
+    model.fit(features, labels)
+ValueError: Input contains NaN, infinity or a value too large for dtype('float64').
+"""
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A plain PNG of one colour with a darker diagonal, for the image gallery."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    dark = bytes(c // 3 for c in rgb)
+    rows = b"".join(b"\x00" + b"".join(dark if x == y * width // height else bytes(rgb) for x in range(width))
+                    for y in range(height))  # fmt: skip
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def vision(client: gittrack.Client, root: Path, ids: dict[str, str]) -> None:
+    """Experiment ``vision``: four runs over two optimizers (grouping), metrics under prefixes
+    (``system/``, ``training_``) with a first-step spike, images in a folder (the gallery), and a
+    command that failed (its traceback only in the captured stderr)."""
+    plots = root / "out" / "plots"
+    plots.mkdir(parents=True)
+    for name, colour in (("confusion.png", (31, 119, 180)), ("roc.png", (44, 160, 44)), ("samples.png", (255, 127, 14))):
+        (plots / name).write_bytes(png(48, 32, colour))
+    for i, (optimizer, lr) in enumerate((("adam", 0.001), ("adam", 0.01), ("sgd", 0.01), ("sgd", 0.1))):
+        run = client.create_run(experiment="vision", run_name=f"resnet-{i}", params={"optimizer": optimizer, "lr": lr},
+                                tags={"dataset": "cifar10"})  # fmt: skip
+        run_id = run.info.run_id
+        for step in range(30):
+            spike = 40.0 if step == 0 else 0.0
+            client.log_metrics(run_id, {"training_loss": spike + (1.5 - 0.2 * i) / (step + 1),
+                                        "training_accuracy": 0.5 + 0.01 * step + 0.02 * i,
+                                        "val_loss": (1.8 - 0.2 * i) / (step + 1), "system/cpu": 40.0 + step % 7,
+                                        "system/memory": 1000.0 + 10 * step}, step=step)  # fmt: skip
+        if i == 0:
+            client.log_artifacts(run_id, plots, "plots")
+        client.set_terminated(run_id)
+        ids[f"resnet-{i}"] = run_id
+    crashed = client.create_run(experiment="vision", run_name="crashed", params={"optimizer": "sgd", "lr": 1.0})
+    client.log_metric(crashed.info.run_id, "training_loss", 3.0)
+    stderr = ("loading " + "x" * 300 + "\n" + TRACEBACK).encode()
+    client.set_log(crashed.info.run_id, "stderr", stderr, len(stderr))
+    client.set_terminated(crashed.info.run_id, "FAILED", {"type": "ExitCode", "message": "command exited with status 1"})
+    ids["crashed"] = crashed.info.run_id
 
 
 class Doubler:
@@ -90,6 +144,7 @@ def build(root: Path, steps: int = 50) -> dict:
         client.log_metric(long.info.run_id, "loss", 100.0 if step == 1234 else 1.0 / (step + 1), step=step)
     client.set_terminated(long.info.run_id)
     ids["long"] = long.info.run_id
+    vision(client, root, ids)
     client.register_model(f"runs:/{ids['sweep-0']}/model", "taxi-model")
     client.promote_model("taxi-model", "v0.0.1", "staging")
     client.register_model(f"runs:/{ids['churn']}/model", "taxi-model")

@@ -221,7 +221,19 @@ def run(request: Request) -> Json:
     data["start_ms"], data["end_ms"] = found.info.start_time, found.info.end_time
     data["description"] = found.data.tags.get("mlflow.note.content", "")
     data["logs_text"] = {name: client.get_log(found.info.run_id, name) for name in ("stdout", "stderr")}
+    data["registered"] = _registered_from(client, found.info.run_id)
     return Json(data)
+
+
+def _registered_from(client: Any, run_id: str) -> list[dict[str, Any]]:
+    """The model versions registered from run ``run_id``: model, version, stages, when."""
+    found = []
+    for model in client.list_models():
+        for version in client.registry.show(model["model"])["versions"]:
+            if version.get("run_id") == run_id:
+                found.append({"model": model["model"], "version": version["version"], "stages": sorted(version["stages"]),
+                              "registered_at": version["registered_at"]})  # fmt: skip
+    return found
 
 
 def metric(request: Request) -> Json:
