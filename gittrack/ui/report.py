@@ -1,12 +1,19 @@
 """``gittrack report``: one HTML file about some runs, with everything inline (plotly's JS, the
 data, the styles), so it opens from disk, in a CI artifact or on Pages with no request out.
 
+plotly.js (4.8 MB, and the plotly wheel ships no partial bundle) is inlined gzip-compressed and
+base64-encoded (about 2 MB) and unpacked by the browser's ``DecompressionStream``; with
+``plotly_mode="beside"`` the report instead loads ``plotly.min.js`` from its own folder, written
+there once and shared by every report in the folder (a report is then about 30 KB).
+
 Every value from a run goes through Jinja's escaping or into a JSON block whose ``<``, ``>``
-and ``&`` are escaped, and the page's own Content-Security-Policy forbids any load.
+and ``&`` are escaped, and the page's own Content-Security-Policy forbids any load (but the
+shared ``plotly.min.js`` beside it, in that mode).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from pathlib import Path
@@ -18,6 +25,8 @@ HERE = Path(__file__).resolve().parent
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 POINTS = 1000
 MAX_RUNS = 200
+PLOTLY_MODES = ("inline", "beside")
+SHARED_PLOTLY = "plotly.min.js"
 
 
 def _text(value: Any) -> str:
@@ -38,20 +47,39 @@ def _inline_js(text: str) -> str:
     return text.replace("</script", "<\\/script").replace("<!--", "<\\!--")
 
 
-def render_report(client, run_specs: list[str], title: str | None = None, preamble_markdown: str | None = None) -> str:
-    """The report's HTML for runs ``run_specs`` (ids, prefixes, names or refs)."""
+@functools.cache
+def _packed_plotly() -> str:
+    """plotly.min.js gzip-compressed and base64-encoded (once a process: it takes about a second)."""
+    import base64
+    import gzip
+
+    from gittrack.ui.app import plotly_js
+
+    return base64.b64encode(gzip.compress(plotly_js().read_bytes(), compresslevel=9, mtime=0)).decode("ascii")
+
+
+def render_report(
+    client,
+    run_specs: list[str],
+    title: str | None = None,
+    preamble_markdown: str | None = None,
+    plotly_mode: str = "inline",
+) -> str:
+    """The report's HTML for runs ``run_specs`` (ids, prefixes, names or refs); ``plotly_mode``
+    is ``inline`` (compressed inside the file) or ``beside`` (``plotly.min.js`` in its folder)."""
     from datetime import UTC, datetime
 
     import jinja2
     from markupsafe import Markup
 
     from gittrack._version import __version__
-    from gittrack.ui.app import plotly_js
     from gittrack.ui.downsample import min_max
     from gittrack.ui.markdown import to_html
 
     if not run_specs:
         raise UsageError("no runs to report on: name runs, or give -e/-f that match some")
+    if plotly_mode not in PLOTLY_MODES:
+        raise UsageError(f"plotly_mode must be one of {', '.join(PLOTLY_MODES)}, got {plotly_mode!r}")
     if len(run_specs) > MAX_RUNS:
         raise UsageError(f"a report shows at most {MAX_RUNS} runs, got {len(run_specs)}; narrow the filter")
     runs = [client.get_run(spec) for spec in run_specs]
@@ -91,7 +119,9 @@ def render_report(client, run_specs: list[str], title: str | None = None, preamb
         preamble_html=Markup(to_html(preamble_markdown)) if preamble_markdown else None,  # noqa: S704 - html disabled
         css=Markup((HERE / "static" / "style.css").read_text()),  # noqa: S704 - our own file
         data_json=Markup(_script_json({"runs": data_runs})),  # noqa: S704 - escaped above
-        plotly_js=Markup(_inline_js(plotly_js().read_text(encoding="utf-8"))),  # noqa: S704 - plotly's bundle
+        plotly_mode=plotly_mode,
+        shared_plotly=SHARED_PLOTLY,
+        plotly_packed=_packed_plotly() if plotly_mode == "inline" else "",
         charts_js=Markup(_inline_js((HERE / "static" / "charts.js").read_text())),  # noqa: S704 - our own file
         report_js=Markup(_inline_js((HERE / "static" / "report.js").read_text())),  # noqa: S704 - our own file
     )
@@ -106,15 +136,26 @@ def write_report(
     title: str | None = None,
     preamble_markdown: str | None = None,
     repo: str | os.PathLike | None = None,
+    plotly_mode: str = "inline",
 ) -> int:
     """Write the report of ``runs`` (or of the newest ``limit`` runs a search finds) to ``output``;
-    returns how many runs it shows."""
+    returns how many runs it shows. With ``plotly_mode="beside"`` ``plotly.min.js`` is written
+    next to it unless the same file is already there."""
     import gittrack
 
     client = gittrack.Client(repo)
     if not runs:
         found = client.find_rows(experiments, filter_string, None, limit, "active")
         runs = [row.run_id for row in found.rows]
-    html = render_report(client, runs, title, preamble_markdown)
+    html = render_report(client, runs, title, preamble_markdown, plotly_mode)
     Path(output).write_text(html, encoding="utf-8")
+    if plotly_mode == "beside":
+        import shutil
+
+        from gittrack.ui.app import plotly_js
+
+        shared = Path(output).parent / SHARED_PLOTLY
+        source = plotly_js()
+        if not shared.is_file() or shared.stat().st_size != source.stat().st_size or shared.read_bytes() != source.read_bytes():
+            shutil.copyfile(source, shared)
     return len(runs)

@@ -1,7 +1,12 @@
 // gittrack report: draws the overlaid metric curves from the data inlined in this file, with
 // charts.js (inlined before it), as the web UI does.
 "use strict";
-(function () {
+(async function () {
+  if (window.plotlyReady) await window.plotlyReady;
+  if (!window.Plotly) {
+    document.getElementById("charts").textContent = "The charts need plotly.min.js beside this file, or a browser that can unpack it (DecompressionStream).";
+    return;
+  }
   const data = JSON.parse(document.getElementById("report-data").textContent);
   for (const div of document.querySelectorAll("#charts .chart")) {
     const key = div.dataset.key;
