@@ -49,7 +49,7 @@ def test_runs_are_searched_ordered_and_paged(http, built):
     assert [r["run_name"] for r in second["runs"]] == ["sweep-1"]
     assert second["more"] is False
     assert http.get("/api/runs/count", params={"experiment": "taxi"}).json() == {"count": 4}
-    assert http.get("/api/experiments").json() == {"experiments": ["churn", "long", "taxi"]}
+    assert http.get("/api/experiments").json() == {"experiments": ["churn", "long", "taxi", "vision"]}
 
 
 def test_a_filter_syntax_error_names_its_position(http):
@@ -290,6 +290,7 @@ const context = {
     body: { dataset: {} },
   },
 };
+context.window = { Plotly: context.Plotly };
 vm.createContext(context);
 for (const script of input.scripts) vm.runInContext(script, context);
 process.stdout.write(JSON.stringify(input.expression ? vm.runInContext(input.expression, context) : drawn));
@@ -340,3 +341,59 @@ def test_a_metric_with_one_point_is_drawn_as_a_marker(repo: Path) -> None:
         ("auc", "lines+markers", 1),
         ("loss", "lines", 40),
     ]
+
+
+@pytest.mark.skipif(NODE is None and os.environ.get("CI") != "true", reason="the chart scripts are run with node")
+def test_ignoring_outliers_keeps_a_first_step_spike_off_the_y_axis(built) -> None:
+    charts = (Path(gittrack.ui.__file__).parent / "static" / "charts.js").read_text()
+    series = {"step": list(range(30)), "value": [40.0] + [1 / (s + 1) for s in range(1, 30)], "timestamp": [0] * 30}
+    lines = json.dumps([{"name": "a", "series": series, "start": 0}, {"name": "b", "series": series, "start": 0}])
+
+    def layout(**options: Any) -> dict:
+        given = json.dumps({"title": "loss", "axis": "step", "smoothing": 0, "log": False, **options})
+        return _figures([charts], f"lineFigure({lines}, {given}).layout")
+
+    assert layout()["yaxis"]["autorange"] is True
+    low, high = layout(outliers=True)["yaxis"]["range"]
+    assert low < 0.04
+    assert 0.5 < high < 1
+    assert layout(ymin="0", ymax="2")["yaxis"]["range"] == [0, 2]
+    assert layout(outliers=True, ymin="0.1")["yaxis"]["range"][0] == 0.1
+    two = layout()
+    assert two["legend"]["yref"] == "container"
+    assert two["margin"]["b"] > 40
+    assert two["title"]["x"] == 0  # the title left, clear of the modebar
+
+
+def test_report_with_plotly_beside_it_is_small_and_shares_one_file(built, tmp_path):
+    from gittrack.ui import write_report
+
+    root, info = built
+    for name in ("a.html", "b.html"):
+        write_report(tmp_path / name, [info["ids"]["sweep-0"]], repo=root, plotly_mode="beside")
+        assert (tmp_path / name).stat().st_size < 200_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "b.html", "plotly.min.js"]
+    assert '<script src="plotly.min.js"></script>' in (tmp_path / "a.html").read_text()
+    inline = render_report(gittrack.Client(root), [info["ids"]["sweep-0"]])
+    assert len(inline) < 2_500_000  # plotly.js compressed inside: 4.8 MB inlined as is
+    assert 'id="plotly-gz"' in inline
+
+
+def test_a_run_page_lists_the_model_versions_registered_from_it(http, built):
+    data = http.get(f"/api/runs/{ids(built)['sweep-0']}").json()
+    assert [(v["model"], v["version"], v["stages"]) for v in data["registered"]] == [
+        ("taxi-model", "v0.0.1", ["staging"])
+    ]
+    assert http.get(f"/api/runs/{ids(built)['sweep-1']}").json()["registered"] == []
+
+
+def test_promotion_reports_mark_rules_without_emoji(http, built):
+    from gittrack.ui.markdown import to_html
+
+    html = to_html("| rule | ok |\n| --- | --- |\n| auc > 0.5 | \u2705 |\n| <b>x</b> | \u274c |\n")
+    assert "\u2705" not in html
+    assert "\u274c" not in html
+    assert '<span class="mark ok"><svg' in html
+    assert "pass</span>" in html
+    assert "fail</span>" in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html  # the document's own HTML still shown as text

@@ -101,13 +101,19 @@ def test_runs_page_filter_sort_columns_and_select(site, page):
     page.locator("#runs th[data-column='metrics.loss']").click()
     expect(page.locator("#runs tbody tr").first).to_contain_text("sweep-2")
     assert "order=metrics.loss+DESC" in page.url
-    # choose a column
+    # params, tags and the run id are columns by default; choose others
+    for column in ("run_id", "params.depth", "params.lr", "metrics.loss", "tags.team"):
+        expect(page.locator(f"#runs th[data-column='{column}']")).to_be_visible()
     page.click("#columns summary")
-    page.locator("#column-list input[value='params.depth']").check()
-    expect(page.locator("#runs th[data-column='params.depth']")).to_be_visible()
-    assert page.locator("#runs tbody tr").first.locator("td").last.inner_text() == "5"
+    page.locator("#column-list input[value='user']").check()
+    expect(page.locator("#runs th[data-column='user']")).to_be_visible()
+    assert page.locator("#runs tbody tr").first.locator("td").last.inner_text() == "Ada Tester"
     page.locator("#column-list input[value='metrics.acc']").uncheck()
     expect(page.locator("#runs th[data-column='metrics.acc']")).to_have_count(0)
+    assert "col=user" in page.url
+    assert "col=metrics.acc" not in page.url
+    page.keyboard.press("Escape")  # closes the chooser
+    expect(page.locator("#column-list")).to_be_hidden()
     # status badges, selection for compare
     expect(page.locator("#runs tbody .badge.status-finished")).to_have_count(2)
     page.locator("#runs tbody tr input[type=checkbox]").nth(0).check()
@@ -251,7 +257,134 @@ def test_static_report_opened_from_a_file(site, page, tmp_path):
     page.screenshot(path=SHOTS / "report.png", full_page=True)
 
 
-def test_editing_an_ended_run_with_allow_write(browser, tmp_path):
+def test_runs_chart_view_grouping_and_a_saved_view_link(site, page):
+    page.goto(f"{site['url']}/?experiment=vision")
+    expect(page.locator("#runs tbody tr")).to_have_count(5)
+    # group by a param: a row per group with its run count and the mean of each metric
+    page.select_option("#group", "params.optimizer")
+    expect(page.locator("#runs tr.group-row")).to_have_count(2)
+    sgd = page.locator("#runs tr.group-row[data-group='sgd']")
+    expect(sgd).to_contain_text("optimizer = sgd · 3 runs")
+    loss = page.locator("#runs th").all_inner_texts().index("metrics.training_loss")
+    assert float(sgd.locator("td").nth(loss).inner_text()) == pytest.approx((3.0 + 0.03 + 1.1 / 30) / 3, rel=1e-3)
+    page.select_option("#agg", "max")
+    expect(sgd.locator("td").nth(loss)).to_have_text("3")
+    sgd.locator("button.fold").click()  # fold the group
+    expect(page.locator("#runs tbody tr[data-run]")).to_have_count(2)
+    # the chart view: the metric per group as bars, and the histories of the runs ticked
+    page.click("#chart-view")
+    page.select_option("#chart-metric", "val_loss")
+    expect(page.locator("#bar-chart")).to_have_attribute("data-bars", "2")
+    page.select_option("#group", "")
+    expect(page.locator("#bar-chart")).to_have_attribute("data-bars", "4")  # a bar per run with val_loss
+    boxes = page.locator("#runs tbody tr[data-run] input[type=checkbox]")
+    boxes.nth(1).check()
+    boxes.nth(2).check()
+    expect(page.locator("#history-chart")).to_have_attribute("data-traces", "2")
+    expect(page.locator("#history-note")).to_contain_text("2 selected")
+    page.locator(".range-controls .outliers").first.check()
+    assert page.evaluate("document.getElementById('history-chart').layout.yaxis.autorange") is False
+    page.select_option("#group", "params.optimizer")
+    page.click("#columns summary")
+    page.locator("#column-list input[value='metrics.system/cpu']").uncheck()
+    page.locator("h1, .pager").first.click()  # a click elsewhere closes the chooser
+    page.fill("#filter", "params.lr < 0.5")
+    page.press("#filter", "Enter")
+    expect(page.locator("#runs tr.group-row")).to_have_count(2)
+    page.screenshot(path=SHOTS / "runs-chart-view.png", full_page=True)
+    # the whole view is in the link: opened elsewhere, it shows the same
+    link = page.url
+    for part in ("group=params.optimizer", "charts=1", "metric=val_loss", "filter=params.lr", "col=run_name"):
+        assert part in link
+    other = page.context.new_page()
+    other.goto(link)
+    expect(other.locator("#runs tr.group-row")).to_have_count(2)
+    expect(other.locator("#chart-panel")).to_be_visible()
+    expect(other.locator("#chart-metric")).to_have_value("val_loss")
+    expect(other.locator("#filter")).to_have_value("params.lr < 0.5")
+    expect(other.locator("#runs th[data-column='metrics.system/cpu']")).to_have_count(0)
+    assert other.locator("#runs th").all_inner_texts() == page.locator("#runs th").all_inner_texts()
+    other.close()
+
+
+def test_run_page_error_tail_models_gallery_and_tabs_by_hash(site, page):
+    page.goto(f"{site['url']}/runs/{site['ids']['crashed']}")
+    error = page.locator("#tab-overview .error-card")
+    expect(error).to_contain_text("ExitCode: command exited with status 1")
+    expect(error.locator("pre.traceback")).to_contain_text("ValueError: Input contains NaN")  # the tail of stderr
+    expect(page.locator("#tab-overview .tags-card")).to_contain_text("No tags set.")
+    label = page.locator("#tab-overview .run-card td").first
+    assert label.evaluate("e => e.getBoundingClientRect().height") < 30  # "status" on one line
+    page.screenshot(path=SHOTS / "run-failed.png", full_page=True)
+    # the run a model version came from links to it
+    page.goto(f"{site['url']}/runs/{site['ids']['sweep-0']}")
+    expect(page.locator(".models-card a")).to_have_attribute("href", "/models?model=taxi-model")
+    expect(page.locator(".models-card")).to_contain_text("v0.0.1")
+    # a hash-only change switches the tab
+    page.evaluate("location.hash = '#code'")
+    expect(page.locator("#tab-code")).to_be_visible()
+    expect(page.locator("#file-view .hint")).to_contain_text("Select a file")
+    page.evaluate("location.hash = '#artifacts'")
+    expect(page.locator("#tab-artifacts")).to_be_visible()
+    expect(page.locator("#tab-code")).to_be_hidden()
+    # images as a gallery; a folder's arrow turns as it opens and closes
+    page.goto(f"{site['url']}/runs/{site['ids']['resnet-0']}#artifacts")
+    expect(page.locator("#artifact-view .hint")).to_contain_text("Select a file")
+    expect(page.locator("#gallery figure")).to_have_count(3)
+    loaded = "[...document.querySelectorAll('#gallery img')].every(i => i.complete && i.naturalWidth === 48)"
+    for _ in range(100):  # (wait_for_function evaluates a string, which the page's CSP forbids)
+        if page.evaluate(loaded):
+            break
+        page.wait_for_timeout(50)
+    assert page.evaluate(loaded)
+    page.screenshot(path=SHOTS / "run-gallery.png")
+    folder = page.locator("#artifact-list li[data-path='plots']")
+    folder.click()
+    expect(folder).to_have_attribute("data-open", "1")
+    assert "matrix" in folder.evaluate("e => getComputedStyle(e, '::before').transform")
+    expect(page.locator("#artifact-list li[data-parent='plots']")).to_have_count(3)
+    folder.click()
+    expect(page.locator("#artifact-list li[data-parent='plots']").first).to_be_hidden()
+    page.locator("#gallery figure[data-path='plots/roc.png']").click()
+    expect(page.locator("#artifact-view img.preview-image")).to_be_visible()
+    # charts grouped by prefix, with a search
+    page.click("button[data-tab=charts]")
+    expect(page.locator("#charts")).to_have_attribute("data-drawn", "5")
+    assert page.locator("#charts .chart-group").evaluate_all("gs => gs.map(g => g.dataset.prefix)") == [
+        "",
+        "system/",
+        "training_",
+    ]
+    page.fill("#metric-search", "system")
+    expect(page.locator("#charts .chart-box:visible")).to_have_count(2)
+    expect(page.locator("#charts .chart-group[data-prefix='training_']")).to_be_hidden()
+
+
+def test_models_page_shows_how_to_load_a_version(site, page):
+    page.goto(f"{site['url']}/models")
+    expect(page.locator("#models-page")).to_have_attribute("data-ready", "1")
+    usage = page.locator("#usage")
+    expect(usage.locator(".snippet[data-lang='Python'] pre")).to_contain_text(
+        'gittrack.load_model("taxi-model@v0.0.2")'
+    )
+    page.select_option("#usage-version", "staging")
+    expect(usage.locator(".snippet[data-lang='gittrack.mlflow'] pre")).to_contain_text(
+        'load_model("models:/taxi-model/staging")'
+    )
+    expect(usage.locator(".snippet[data-lang='CLI'] pre")).to_contain_text(
+        "gittrack models get taxi-model@staging -o model/"
+    )
+    text = page.locator("#models-page").inner_text()
+    assert "\u2705" not in text
+    assert "\u274c" not in text
+    expect(page.locator("#model-view .mark.ok svg")).to_have_count(2)
+    fits = page.evaluate(
+        "(() => { const c = document.querySelector('.versions-card'); return c.scrollWidth <= c.clientWidth + 1; })()"
+    )
+    assert fits  # the versions table fits its card
+
+
+def test_editing_an_ended_run_with_forms(browser, tmp_path):
     root = tmp_path / "repo"
     root.mkdir()
     subprocess.run(["git", "init", "-q", str(root)], check=True)
@@ -262,26 +395,51 @@ def test_editing_an_ended_run_with_allow_write(browser, tmp_path):
     process = subprocess.Popen([str(BIN / "gittrack"), "ui", "--port", "0", "--allow-write", "--repo", str(root)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     context = browser.new_context(viewport={"width": 1280, "height": 860})
+    dialogs: list[str] = []
     try:
         url = process.stdout.readline().split()[2].rstrip("/")
         page = context.new_page()
-        answers = ["reviewed", "yes", "checked by hand"]  # tag key, its value, the description
-        page.on("dialog", lambda dialog: dialog.accept(answers.pop(0)))
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         page.goto(f"{url}/runs/{run_id}")
         expect(page.locator("#run-name")).to_have_text("done")
+        page.click("#edit summary")
+        # checked before sending, the message beside the form
+        page.click("#tag-form button[type=submit]")
+        expect(page.locator("#tag-form .form-error")).to_have_text("a tag key is needed")
+        expect(page.locator("#edit-tag-key")).to_have_attribute("aria-invalid", "true")
+        page.fill("#edit-tag-key", "bad*key")
+        page.click("#tag-form button[type=submit]")
+        expect(page.locator("#tag-form .form-error")).to_contain_text("only letters, digits")
+        page.fill("#edit-name", "  ")
+        page.click("#rename-form button[type=submit]")
+        expect(page.locator("#rename-form .form-error")).to_have_text("the name cannot be empty")
+        page.fill("#edit-tag-key", "reviewed")
+        page.fill("#edit-tag-value", "yes")
         with page.expect_navigation():
-            page.click("#add-tag")
-        expect(page.locator("#tab-overview")).to_contain_text("reviewed")
+            page.click("#tag-form button[type=submit]")
+        expect(page.locator("#tab-overview .tags-card tr", has_text="reviewed")).to_contain_text("yes")
+        page.click("#edit summary")
+        page.fill("#edit-description", "checked by hand")
         with page.expect_navigation():
-            page.click("#describe")
-        page.reload()
-        overview = page.locator("#tab-overview")
-        expect(overview).to_contain_text("checked by hand")
-        expect(overview.locator("tr", has_text="reviewed")).to_contain_text("yes")
-        assert answers == []
+            page.click("#description-form button[type=submit]")
+        expect(page.locator("#tab-overview")).to_contain_text("checked by hand")
+        page.click("#edit summary")
+        page.fill("#edit-name", "done-v2")
+        with page.expect_navigation():
+            page.click("#rename-form button[type=submit]")
+        expect(page.locator("#run-name")).to_have_text("done-v2")
         page.screenshot(path=SHOTS / "run-edited.png")
+        # deleting asks on the page, then shows the experiment's deleted runs
+        page.click("#delete")
+        expect(page.locator(".confirm")).to_contain_text("It can be restored")
+        with page.expect_navigation():
+            page.click("#confirm-delete")
+        expect(page.locator("#view")).to_have_value("deleted")
+        expect(page.locator("#runs tbody")).to_contain_text("done-v2")
     finally:
         context.close()
         process.terminate()
         process.wait(timeout=10)
+    assert dialogs == []  # no prompt(), confirm() or alert()
+    client.restore_run(run_id)
     assert client.get_run(run_id).info.commit == commit

@@ -53,7 +53,11 @@ def vision(client: gittrack.Client, root: Path, ids: dict[str, str]) -> None:
     command that failed (its traceback only in the captured stderr)."""
     plots = root / "out" / "plots"
     plots.mkdir(parents=True)
-    for name, colour in (("confusion.png", (31, 119, 180)), ("roc.png", (44, 160, 44)), ("samples.png", (255, 127, 14))):
+    for name, colour in (
+        ("confusion.png", (31, 119, 180)),
+        ("roc.png", (44, 160, 44)),
+        ("samples.png", (255, 127, 14)),
+    ):
         (plots / name).write_bytes(png(48, 32, colour))
     for i, (optimizer, lr) in enumerate((("adam", 0.001), ("adam", 0.01), ("sgd", 0.01), ("sgd", 0.1))):
         run = client.create_run(experiment="vision", run_name=f"resnet-{i}", params={"optimizer": optimizer, "lr": lr},
@@ -73,7 +77,9 @@ def vision(client: gittrack.Client, root: Path, ids: dict[str, str]) -> None:
     client.log_metric(crashed.info.run_id, "training_loss", 3.0)
     stderr = ("loading " + "x" * 300 + "\n" + TRACEBACK).encode()
     client.set_log(crashed.info.run_id, "stderr", stderr, len(stderr))
-    client.set_terminated(crashed.info.run_id, "FAILED", {"type": "ExitCode", "message": "command exited with status 1"})
+    client.set_terminated(
+        crashed.info.run_id, "FAILED", {"type": "ExitCode", "message": "command exited with status 1"}
+    )
     ids["crashed"] = crashed.info.run_id
 
 

@@ -79,9 +79,15 @@ def ui(host: str, port: int, repo: str | None, open_browser: bool, allow_write: 
 @click.option("-n", "--limit", type=click.IntRange(1, 200), default=20, show_default=True, help="At most this many.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="report.html", show_default=True)
 @click.option("--title", help="The report's title.")
-@click.option("--plotly-js", "plotly_mode", type=click.Choice(["inline", "beside"]), default="inline", show_default=True,
-              help="inline: plotly.js compressed inside the file (about 2 MB); beside: one plotly.min.js written "
-                   "next to it, shared by the reports of that folder (a report is then tens of KB).")  # fmt: skip
+@click.option(
+    "--plotly-js",
+    "plotly_mode",
+    type=click.Choice(["inline", "beside"]),
+    default="inline",
+    show_default=True,
+    help="inline: plotly.js compressed inside the file (about 2 MB); beside: one plotly.min.js written next to it, "
+    "shared by the reports of that folder (a report is then tens of KB).",
+)
 def report(runs, experiments, filter_string, limit, output, title, plotly_mode) -> None:
     """Write one self-contained HTML file (charts and data inline) about RUNs or the runs a filter finds."""
     _need_ui_extra()

@@ -231,7 +231,8 @@ def _registered_from(client: Any, run_id: str) -> list[dict[str, Any]]:
     for model in client.list_models():
         for version in client.registry.show(model["model"])["versions"]:
             if version.get("run_id") == run_id:
-                found.append({"model": model["model"], "version": version["version"], "stages": sorted(version["stages"]),
+                stages = sorted(version["stages"])
+                found.append({"model": model["model"], "version": version["version"], "stages": stages,
                               "registered_at": version["registered_at"]})  # fmt: skip
     return found
 

@@ -156,6 +156,10 @@ def write_report(
 
         shared = Path(output).parent / SHARED_PLOTLY
         source = plotly_js()
-        if not shared.is_file() or shared.stat().st_size != source.stat().st_size or shared.read_bytes() != source.read_bytes():
+        if (
+            not shared.is_file()
+            or shared.stat().st_size != source.stat().st_size
+            or shared.read_bytes() != source.read_bytes()
+        ):
             shutil.copyfile(source, shared)
     return len(runs)

@@ -553,6 +553,10 @@ function runsPage() {
   document.getElementById("compare").addEventListener("click", () => {
     location.href = `/compare?runs=${[...state.selected].join(",")}`;
   });
+  // the column chooser closes on Escape or a click elsewhere, as a menu does
+  const chooser = document.getElementById("columns");
+  document.addEventListener("click", (e) => { if (chooser.open && !chooser.contains(e.target)) chooser.open = false; });
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && chooser.open) { chooser.open = false; chooser.querySelector("summary").focus(); } });
   document.getElementById("apply").addEventListener("click", () => { state.filter = filterInput.value; state.offset = 0; syncUrl(); load(); });
   filterInput.addEventListener("keydown", (e) => { if (e.key === "Enter") { state.filter = filterInput.value; state.offset = 0; syncUrl(); load(); } });
   experimentSelect.addEventListener("change", () => { state.experiment = experimentSelect.value; state.offset = 0; state.selected.clear(); syncUrl(); load(); });
@@ -946,7 +950,8 @@ function runPage() {
     description.value = run.description || "";
     const confirmBox = el("span", { class: "confirm", hidden: true }, "Delete this run? It can be restored. ",
       el("button", { id: "confirm-delete", class: "danger", text: "Delete", onclick: async () => {
-        try { await post(`/api/runs/${runId}/delete`); location.reload(); } catch (error) { confirmBox.replaceChildren(el("span", { class: "form-error", text: error.message })); }
+        // a deleted run has no page: show it in the experiment's deleted runs
+        try { await post(`/api/runs/${runId}/delete`); location.href = `/?experiment=${encodeURIComponent(run.experiment)}&view=deleted`; } catch (error) { confirmBox.replaceChildren(el("span", { class: "form-error", text: error.message })); }
       } }), " ", el("button", { text: "Cancel", onclick: () => { confirmBox.hidden = true; } }));
     bar.replaceChildren(
       el("details", { class: "edit", id: "edit" }, el("summary", { text: "Edit run" }), el("div", { class: "edit-forms" },
