@@ -12,6 +12,8 @@ each (default 100,000). Prints:
 - the run page with 5 metrics x 100,000 steps: from navigation to the 5 charts drawn, first load
   (the server reads the histories for the first time; the browser has shown run pages before,
   so plotly.js is in its caches) and warm (the server has them cached), best of 3;
+- the runs page's chart view of one experiment grouped by a param (1,000 runs loaded, a bar
+  per group, the histories of the first five runs), warm, best of 3;
 - the first and second run page in a fresh browser, which load and compile plotly.js.
 MLflow's UI on the same data: benchmarks/bench_mlflow_ui.py.
 """
@@ -109,6 +111,16 @@ def pages(url: str, run_id: str, small_run_id: str) -> dict[str, float]:
             times.append(time.perf_counter() - started)
         assert page.locator("#runs tbody tr").count() == 100
         out["runs"] = min(times)
+        # the chart view grouped by a param: 1,000 runs loaded, a bar per group, 5 histories overlaid
+        times = []
+        for _ in range(3):
+            page.goto("about:blank")
+            started = time.perf_counter()
+            page.goto(f"{url}/?experiment=e0&group=params.model&charts=1&metric=rmse")
+            page.wait_for_selector("#bar-chart[data-bars]", timeout=120_000)
+            page.wait_for_selector("#history-chart[data-traces]", timeout=120_000)
+            times.append(time.perf_counter() - started)
+        out["chart_view"] = min(times)
         out["run_first"] = drawn(page, url, run_id, 5)  # the server reads the histories for the first time
         out["run_warm"] = min(drawn(page, url, run_id, 5) for _ in range(3))
         browser.close()
@@ -139,6 +151,11 @@ def main() -> None:
         (f"/api/runs first page (100 rows, filter + order) over {args.runs:,} runs, warm", api, 0.1),
         (f"/api/runs first page, same filter and order, over one experiment of {per:,} runs", api_experiment, None),
         (f"runs page of an experiment of {per:,} runs: first paint in headless Chromium", timed["runs"], 1.0),
+        (
+            f"runs page chart view of {per:,} runs, grouped by a param: 1,000 runs, bars and 5 histories drawn",
+            timed["chart_view"],
+            None,
+        ),
         (f"run page, 5 metrics x {args.steps:,} steps: charts drawn, first load", timed["run_first"], 1.0),
         (f"run page, 5 metrics x {args.steps:,} steps: charts drawn, warm", timed["run_warm"], 1.0),
         (
