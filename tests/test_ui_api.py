@@ -380,11 +380,12 @@ def test_report_with_plotly_beside_it_is_small_and_shares_one_file(built, tmp_pa
 
 
 def test_a_run_page_lists_the_model_versions_registered_from_it(http, built):
-    data = http.get(f"/api/runs/{ids(built)['sweep-0']}").json()
+    data = http.get(f"/api/runs/{ids(built)['sweep-0']}/models").json()
     assert [(v["model"], v["version"], v["stages"]) for v in data["registered"]] == [
         ("taxi-model", "v0.0.1", ["staging"])
     ]
-    assert http.get(f"/api/runs/{ids(built)['sweep-1']}").json()["registered"] == []
+    assert http.get(f"/api/runs/{ids(built)['sweep-1']}/models").json()["registered"] == []
+    assert http.get("/api/runs/nosuchrun/models").status_code == 404
 
 
 def test_promotion_reports_mark_rules_without_emoji(http, built):

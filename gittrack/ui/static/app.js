@@ -292,7 +292,9 @@ function runsPage() {
   function available() {
     const keys = { params: new Map(), metrics: new Map(), tags: new Map() };
     for (const row of state.rows) for (const kind of Object.keys(keys)) Object.keys(row[kind]).forEach((k) => keys[kind].set(k, (keys[kind].get(k) || 0) + 1));
-    const ranked = (map) => [...map.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([k]) => k);
+    // system metrics (system/cpu...) come after the model's own
+    const system = (k) => (k.startsWith("system/") ? 1 : 0);
+    const ranked = (map) => [...map.entries()].sort((a, b) => b[1] - a[1] || system(a[0]) - system(b[0]) || a[0].localeCompare(b[0])).map(([k]) => k);
     return { params: ranked(keys.params), metrics: ranked(keys.metrics), tags: ranked(keys.tags).filter((k) => !k.startsWith("mlflow.")) };
   }
 
@@ -365,7 +367,7 @@ function runsPage() {
     for (const column of cols) {
       const value = cell(row, column);
       if (column === "run_name") tr.append(el("td", {}, el("a", { href: `/runs/${row.run_id}`, text: row.run_name || row.run_id.slice(0, 12) })));
-      else if (column === "run_id") tr.append(el("td", { class: "mono", title: row.run_id, text: row.run_id.slice(0, 8) }));
+      else if (column === "run_id") tr.append(el("td", { class: "mono", title: row.run_id, text: row.run_id }));
       else if (column === "status") tr.append(el("td", {}, badge(row.status)));
       else tr.append(el("td", { class: typeof value === "number" ? "num" : null, text: fmt(value), title: fmt(value) }));
     }
@@ -404,8 +406,11 @@ function runsPage() {
     for (const column of cols) {
       const oc = orderColumn(column);
       const numeric = column.startsWith("metrics.") || state.rows.some((r) => typeof cell(r, column) === "number");
+      // the key, under a small "param", "metric" or "tag" label
+      const [kind, ...rest] = column.split(".");
+      const label = { params: "param", metrics: "metric", tags: "tag" }[kind];
       const th = el("th", { class: "sortable" + (numeric ? " num" : "") + (oc === sortedCol ? ` sorted-${(sortedDir || "ASC").toLowerCase()}` : ""),
-        text: column.replace(/^attributes\./, ""), title: `sort by ${oc}`, dataset: { column } });
+        title: `sort by ${oc}`, dataset: { column } }, label ? [el("span", { class: "kind", text: label }), rest.join(".")] : column);
       th.addEventListener("click", () => {
         const dir = oc === sortedCol && (sortedDir || "ASC").toUpperCase() === "ASC" ? "DESC" : "ASC";
         state.order = `${oc} ${dir}`;
@@ -497,7 +502,10 @@ function runsPage() {
     await whenPlotly();
     const key = state.metric;
     const withValue = state.rows.filter((r) => typeof r.metrics[key] === "number");
-    const label = (r) => `${r.run_name || r.run_id.slice(0, 8)} · ${r.run_id.slice(0, 6)}`;
+    // run names, with the end of the id where two runs share a name (ids start with their time)
+    const names = new Map();
+    state.rows.forEach((r) => names.set(r.run_name, (names.get(r.run_name) || 0) + 1));
+    const label = (r) => (r.run_name && names.get(r.run_name) === 1 ? r.run_name : `${r.run_name || "run"} …${r.run_id.slice(-6)}`);
     let traces;
     if (state.group) {
       const grouped = groups().map(([value, rows]) => [value, rows.map((r) => r.metrics[key]).filter((v) => typeof v === "number" && Number.isFinite(v))]).filter(([, v]) => v.length);
@@ -632,16 +640,13 @@ function runPage() {
     ];
     const env = run.environment || {};
     const command = run.command || {};
-    const models = (run.registered || []).map((v) => [
-      el("a", { href: `/models?model=${encodeURIComponent(v.model)}`, text: v.model }), v.version, v.stages.join(", "),
-      fmtTime(v.registered_at * 1000)]);
     const cards = [
       card("Run", table(["", ""], info, { class: "info", noHead: true }), "run-card"),
       card("Metrics", tableOr("No metrics logged yet.", ["key", "last", "min", "max", "step", "points"], metrics), "metrics-card"),
       card("Params", tableOr("No params logged.", ["key", "value", "type"], params), "params-card"),
       card("Tags", tableOr("No tags set.", ["key", "value"], tags), "tags-card"),
-      card("Registered models", tableOr("No model version was registered from this run.", ["model", "version", "stages", "registered (UTC)"], models), "models-card"),
-      card("Data inputs", tableOr("No data inputs logged.", ["path", "DVC hash (md5)", "size", "files"], inputs)),
+      card("Registered models", el("p", { class: "muted", text: "looking in the registry…" }), "models-card"),
+      card("Data inputs", tableOr("No data inputs logged.", ["path", "DVC hash (md5)", "size", "files"], inputs, { class: "hashes" })),
       card("Command", el("div", {}, el("pre", { text: (command.argv || []).join(" ") || "(none)" }),
         el("p", { class: "small", text: `launcher ${command.launcher || "?"}, entry point ${command.entry_point || "none"}, cwd ${command.cwd || ""}` }))),
       card("Environment", table(["", ""], Object.entries(env).filter(([, v]) => typeof v !== "object").map(([k, v]) => [k, v]), { class: "info", noHead: true })),
@@ -649,6 +654,24 @@ function runPage() {
     if (run.description) cards.unshift(card("Description", el("pre", { text: run.description })));
     if (run.error) cards.unshift(errorCard());
     where.replaceChildren(el("div", { class: "kv" }, cards));
+    registeredModels();
+  }
+
+  // the model versions registered from this run: asked for after the run, as the registry is
+  // checked against every run (slower than the run itself in a large repository)
+  let registered = null;
+  async function registeredModels() {
+    const where = () => document.querySelector("#tab-overview .models-card");
+    try {
+      registered = registered || (await api(`/api/runs/${runId}/models`)).registered;
+    } catch (error) {
+      if (where()) showError(where(), error);
+      return;
+    }
+    const rows = registered.map((v) => [el("a", { href: `/models?model=${encodeURIComponent(v.model)}`, text: v.model }),
+      v.version, v.stages.join(", "), fmtTime(v.registered_at * 1000)]);
+    if (where()) where().replaceChildren(el("h3", { text: "Registered models" }),
+      tableOr("No model version was registered from this run.", ["model", "version", "stages", "registered (UTC)"], rows));
   }
 
   // the error, with its traceback; a command that failed (ExitCode) has none, so the card shows
@@ -722,7 +745,12 @@ function runPage() {
   function filterCharts() {
     const words = chartState.search.toLowerCase().split(/\s+/).filter(Boolean);
     for (const b of document.querySelectorAll("#charts .chart-box")) b.hidden = !words.every((w) => b.dataset.key.toLowerCase().includes(w));
-    for (const g of document.querySelectorAll("#charts .chart-group")) g.hidden = ![...g.querySelectorAll(".chart-box")].some((b) => !b.hidden);
+    for (const g of document.querySelectorAll("#charts .chart-group")) {
+      const boxes = [...g.querySelectorAll(".chart-box")];
+      const shown = boxes.filter((b) => !b.hidden).length;
+      g.hidden = !shown;
+      g.querySelector("summary .small").textContent = shown === boxes.length ? ` ${boxes.length} chart(s)` : ` ${shown} of ${boxes.length} charts`;
+    }
     window.dispatchEvent(new Event("resize"));
   }
 
@@ -912,15 +940,17 @@ function runPage() {
     return "";
   }
 
+  // check() gives the problem with what was typed ("" when none), in the field it names
   function writeForm(id, fields, label, check, send) {
     const message = el("p", { class: "form-error", role: "alert", hidden: true });
     const form = el("form", { id, class: "edit-form", novalidate: true }, fields, el("button", { type: "submit", text: label }), message);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      const problem = check();
+      const [problem, field] = check();
       message.hidden = !problem;
-      message.textContent = problem;
-      form.querySelectorAll("input, textarea").forEach((x) => x.setAttribute("aria-invalid", problem ? "true" : "false"));
+      message.textContent = problem || "";
+      form.querySelectorAll("input, textarea").forEach((x) => x.setAttribute("aria-invalid", problem && x === field ? "true" : "false"));
+      if (problem && field) field.focus();
       if (problem) return;
       form.querySelector("button[type=submit]").disabled = true;
       try {
@@ -956,12 +986,12 @@ function runPage() {
     bar.replaceChildren(
       el("details", { class: "edit", id: "edit" }, el("summary", { text: "Edit run" }), el("div", { class: "edit-forms" },
         writeForm("rename-form", el("label", {}, "name ", name), "Rename",
-          () => (name.value.trim() ? (name.value.length > 250 ? "a run name has at most 250 characters" : "") : "the name cannot be empty"),
+          () => [name.value.trim() ? (name.value.length > 250 ? "a run name has at most 250 characters" : "") : "the name cannot be empty", name],
           () => edit({ name: name.value.trim() })),
         writeForm("tag-form", [el("label", {}, "tag ", tagKey), " = ", tagValue, keys], "Set tag",
-          () => tagKeyProblem(tagKey.value.trim()),
+          () => [tagKeyProblem(tagKey.value.trim()), tagKey],
           () => edit({ tags: { [tagKey.value.trim()]: tagValue.value === "" ? null : tagValue.value } })),
-        writeForm("description-form", el("label", {}, "description ", description), "Save description", () => "",
+        writeForm("description-form", el("label", {}, "description ", description), "Save description", () => ["", null],
           () => edit({ description: description.value })))),
       deleted ? el("button", { id: "restore", text: "Restore run", onclick: async (e) => {
         try { await post(`/api/runs/${runId}/restore`); location.reload(); } catch (error) { e.target.after(el("span", { class: "form-error", text: ` ${error.message}` })); }

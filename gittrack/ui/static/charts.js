@@ -97,7 +97,22 @@ function lineFigure(lines, options) {
   return { data, layout };
 }
 
+// plotly's "responsive" follows the window's size only; a chart whose box changes width without
+// it (a scrollbar appearing, a grid reflowing) is resized when its box is
+function followSize(div) {
+  if (div.dataset.followed || typeof ResizeObserver === "undefined") return;
+  div.dataset.followed = "1";
+  let width = div.clientWidth;
+  new ResizeObserver(() => {
+    if (div.clientWidth !== width && div.clientWidth > 0) {
+      width = div.clientWidth;
+      Plotly.Plots.resize(div);
+    }
+  }).observe(div);
+}
+
 function drawLines(div, lines, options) {
   const figure = lineFigure(lines, options);
+  followSize(div);
   return Plotly.react(div, figure.data, figure.layout, { displaylogo: false, responsive: true });
 }
