@@ -600,6 +600,7 @@ function runPage() {
       ({ charts: loadCharts, artifacts: loadArtifacts, code: loadCode, logs: renderLogs, overview: () => {} })[name]();
     }
     if (name === "charts") window.dispatchEvent(new Event("resize"));
+    if (name === "overview" && run && !registered) registeredModels();
   }
 
   async function load() {
@@ -654,11 +655,12 @@ function runPage() {
     if (run.description) cards.unshift(card("Description", el("pre", { text: run.description })));
     if (run.error) cards.unshift(errorCard());
     where.replaceChildren(el("div", { class: "kv" }, cards));
-    registeredModels();
+    const tab = location.hash.slice(1);
+    if (!TABS.includes(tab) || tab === "overview") registeredModels();
   }
 
-  // the model versions registered from this run: asked for after the run, as the registry is
-  // checked against every run (slower than the run itself in a large repository)
+  // the model versions registered from this run: asked for once the overview shows, as the
+  // registry is checked against every run (slower than the run itself in a large repository)
   let registered = null;
   async function registeredModels() {
     const where = () => document.querySelector("#tab-overview .models-card");
@@ -799,7 +801,7 @@ function runPage() {
       return li;
     }));
     // before anything is chosen: a hint, and every image of the run as a gallery
-    view.replaceChildren(el("p", { class: "muted hint", text: "Select a file on the left to preview it." }), el("div", { id: "gallery" }));
+    view.replaceChildren(el("p", { class: "muted hint", text: "Select a file in the list to preview it." }), el("div", { id: "gallery" }));
     const images = data.artifacts.filter((a) => !(a.nfiles || String(a.md5 || "").endsWith(".dir")) && IMAGE.test(a.path)).map((a) => a.path);
     for (const a of data.artifacts.filter((x) => (x.nfiles || String(x.md5 || "").endsWith(".dir")) && x.kind !== "model").slice(0, 20)) {
       if (images.length >= MAX_GALLERY) break;
@@ -879,7 +881,7 @@ function runPage() {
   }
 
   function codeHint() {
-    document.getElementById("file-view").replaceChildren(el("p", { class: "muted hint", text: "Select a file on the left to show it as it was at the run's commit." }));
+    document.getElementById("file-view").replaceChildren(el("p", { class: "muted hint", text: "Select a file in the list to show it as it was at the run's commit." }));
   }
 
   async function openDir(path, li) {
