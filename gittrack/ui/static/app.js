@@ -288,8 +288,17 @@ function runsPage() {
     return `runs ${state.offset + 1}–${to}` + (count === null ? (state.more ? " of more" : "") : ` of ${count}`);
   }
 
-  // keys of the rows loaded, most used first
+  // keys of the rows loaded, most used first (worked out once per page of rows)
+  let availableFor = null;
+  let availableKeys = null;
   function available() {
+    if (availableFor === state.rows) return availableKeys;
+    availableFor = state.rows;
+    availableKeys = rankKeys();
+    return availableKeys;
+  }
+
+  function rankKeys() {
     const keys = { params: new Map(), metrics: new Map(), tags: new Map() };
     for (const row of state.rows) for (const kind of Object.keys(keys)) Object.keys(row[kind]).forEach((k) => keys[kind].set(k, (keys[kind].get(k) || 0) + 1));
     // system metrics (system/cpu...) come after the model's own

@@ -88,8 +88,9 @@ function lineFigure(lines, options) {
     // the bottom of the figure, below the x axis title, and the bottom margin grows to hold it
     margin: { l: 54, r: 14, t: 34, b: 40 },
     title: { text: options.title, font: { size: 13 }, x: 0, xref: "paper", xanchor: "left", y: 1, yref: "container", yanchor: "top", pad: { t: 8 } },
-    xaxis: { title: { text: options.axis === "step" ? "step" : options.axis === "wall" ? "time (UTC)" : "seconds", standoff: 4 }, automargin: true },
-    yaxis: { type: options.log ? "log" : "linear", automargin: true, range, autorange: range ? false : true },
+    // fixed margins, no automargin: it lays every figure out twice (slower with long histories)
+    xaxis: { title: { text: options.axis === "step" ? "step" : options.axis === "wall" ? "time (UTC)" : "seconds", standoff: 4 } },
+    yaxis: { type: options.log ? "log" : "linear", range, autorange: range ? false : true },
     showlegend: legend,
     legend: { orientation: "h", x: 0, xanchor: "left", y: 0, yref: "container", yanchor: "bottom", font: { size: 11 } },
   };
