@@ -350,6 +350,9 @@ def test_run_page_error_tail_models_gallery_and_tabs_by_hash(site, page):
     # charts grouped by prefix, with a search
     page.click("button[data-tab=charts]")
     expect(page.locator("#charts")).to_have_attribute("data-drawn", "5")
+    # a curve of 30 points marks each one (the count under the chart is written beside plotly's points)
+    assert page.evaluate("document.querySelector('#charts .chart').querySelectorAll('path.point').length") == 30
+    expect(page.locator("#charts .chart-box .meta .points").first).to_have_text("30 points")
     assert page.locator("#charts .chart-group").evaluate_all("gs => gs.map(g => g.dataset.prefix)") == [
         "",
         "system/",

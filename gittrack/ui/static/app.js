@@ -772,8 +772,8 @@ function runPage() {
     drawLines(div, [{ name: key, series, start: run.start_ms }], { ...chartState, title: key });
     div.dataset.points = String(series.value.length);
     div.dataset.total = String(series.total);
-    box.querySelector(".points").textContent = series.downsampled ? `${series.value.length} of ${series.total} points (min/max per bucket)` : `${series.total} points`;
-    box.querySelector(".full").hidden = !series.downsampled;
+    box.querySelector(".meta .points").textContent = series.downsampled ? `${series.value.length} of ${series.total} points (min/max per bucket)` : `${series.total} points`;
+    box.querySelector(".meta .full").hidden = !series.downsampled;
   }
 
   function redrawAll() { Object.keys(chartState.series).forEach(drawChart); }
