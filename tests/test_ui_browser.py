@@ -439,10 +439,12 @@ def test_editing_an_ended_run_with_forms(browser, tmp_path):
             page.click("#confirm-delete")
         expect(page.locator("#view")).to_have_value("deleted")
         expect(page.locator("#runs tbody")).to_contain_text("done-v2")
+        with page.expect_navigation():
+            page.locator("#runs tbody button.restore").click()
+        expect(page.locator("#run-name")).to_have_text("done-v2")
     finally:
         context.close()
         process.terminate()
         process.wait(timeout=10)
     assert dialogs == []  # no prompt(), confirm() or alert()
-    client.restore_run(run_id)
     assert client.get_run(run_id).info.commit == commit

@@ -375,7 +375,13 @@ function runsPage() {
     } })));
     for (const column of cols) {
       const value = cell(row, column);
-      if (column === "run_name") tr.append(el("td", {}, el("a", { href: `/runs/${row.run_id}`, text: row.run_name || row.run_id.slice(0, 12) })));
+      if (column === "run_name" && WRITE && String(row.ref).startsWith("refs/runs-deleted/")) {
+        // a deleted run has no page; with --allow-write it can be restored from its row
+        tr.append(el("td", {}, el("span", { text: row.run_name || row.run_id.slice(0, 12) }), " ", el("button", { class: "restore", text: "Restore", onclick: async (e) => {
+          e.target.disabled = true;
+          try { await post(`/api/runs/${row.run_id}/restore`); location.href = `/runs/${row.run_id}`; } catch (error) { e.target.after(el("span", { class: "form-error", text: ` ${error.message}` })); }
+        } })));
+      } else if (column === "run_name") tr.append(el("td", {}, el("a", { href: `/runs/${row.run_id}`, text: row.run_name || row.run_id.slice(0, 12) })));
       else if (column === "run_id") tr.append(el("td", { class: "mono", title: row.run_id, text: row.run_id }));
       else if (column === "status") tr.append(el("td", {}, badge(row.status)));
       else tr.append(el("td", { class: typeof value === "number" ? "num" : null, text: fmt(value), title: fmt(value) }));
