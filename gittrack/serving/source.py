@@ -1,0 +1,188 @@
+"""Which model a server serves: a spec resolved through the registry, loaded, and followed.
+
+Specs: ``MODEL`` (the latest version), ``MODEL@STAGE``, ``MODEL@vX.Y.Z``, ``MODEL:X.Y.Z``,
+``models:/MODEL@STAGE``, ``models:/MODEL/STAGE|VERSION`` and ``runs:/RUN/PATH``. A stage (or
+``latest``) is *followed*: :class:`Follower` re-reads the registry's tags every few seconds and, when
+another version holds the stage, loads it and swaps it in; requests in flight finish on the model
+they started with. A version or a run is fixed, and ``fixed=True`` pins whatever the stage holds at
+start.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gittrack.errors import GittrackError, UsageError
+from gittrack.serving.schema import InputSchema, from_signature
+
+log = logging.getLogger("gittrack")
+_VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed model spec: a registered ``model`` with a ``selector`` (stage, version or
+    ``latest``), or a ``run`` and artifact ``path``."""
+
+    text: str
+    model: str | None = None
+    selector: str | None = None
+    run: str | None = None
+    path: str | None = None
+
+    @property
+    def follows(self) -> bool:
+        """Whether what it names can change: a stage or ``latest``, not a version or a run."""
+        return self.model is not None and not _VERSION.match(self.selector or "")
+
+
+def parse_spec(text: str) -> Spec:
+    """A :class:`Spec` from the command line's MODEL argument."""
+    if text.startswith("runs:/"):
+        run, _, path = text[len("runs:/") :].lstrip("/").partition("/")
+        if not run or not path:
+            raise UsageError(f"model URI {text!r} is not of the form runs:/<run>/<name>")
+        return Spec(text, run=run, path=path)
+    body = text[len("models:/") :] if text.startswith("models:/") else text
+    if text.startswith("models:/") and "/" in body and "@" not in body:
+        name, _, selector = body.partition("/")
+        selector = _version(selector) if selector[:1].isdigit() or _VERSION.match(selector) else selector.lower()
+    elif "@" in body:
+        name, _, selector = body.partition("@")
+    elif ":" in body:
+        name, _, selector = body.partition(":")
+        selector = _version(selector)
+    else:
+        name, selector = body, "latest"
+    if not name or not selector or "/" in selector:
+        raise UsageError(
+            f"{text!r} is not MODEL, MODEL@STAGE, MODEL@VERSION, MODEL:VERSION, models:/... or runs:/RUN/PATH"
+        )
+    return Spec(text, model=name, selector=selector)
+
+
+def _version(text: str) -> str:
+    if not _VERSION.match(text):
+        raise UsageError(f"{text!r} is not a version like v1.2.0")
+    return text if text.startswith("v") else f"v{text}"
+
+
+@dataclass
+class Loaded:
+    """A loaded model and what the server says about it."""
+
+    model: Any  # has predict(data, params=None)
+    schema: InputSchema | None
+    version: str | None
+    run_id: str
+    folder: Path
+    takes_params: bool
+
+    def headers(self) -> dict[str, str]:
+        """The response headers naming what answered."""
+        out = {"x-gittrack-run-id": self.run_id}
+        if self.version:
+            out["x-gittrack-model-version"] = self.version
+        return out
+
+
+def resolve(client: Any, spec: Spec) -> tuple[str | None, str, str]:
+    """(version, run id, artifact path) that ``spec`` names now."""
+    if spec.model is None:
+        return None, str(spec.run), str(spec.path)
+    found = client.get_model_version(spec.model, spec.selector)
+    if not found.get("run_id"):
+        raise GittrackError(f"{spec.model} {found['version']} has no run here; pull it with 'gittrack pull'")
+    return str(found["version"]), str(found["run_id"]), str(found["artifact"])
+
+
+def load(client: Any, version: str | None, run_id: str, path: str) -> Loaded:
+    """Fetch (if needed), verify and load the model ``path`` of run ``run_id``."""
+    import inspect
+
+    from gittrack.flavors import read_meta
+    from gittrack.mlflow.pyfunc import load_model
+
+    folder = Path(client.model_folder(f"runs:/{run_id}/{path}"))
+    model = load_model(str(folder), suppress_warnings=True)
+    signature = read_meta(folder).get("signature")
+    schema = from_signature(signature)
+    if schema is None and model.metadata.signature is not None:
+        schema = from_signature(model.metadata.signature.to_dict())
+    takes = "params" in inspect.signature(model.predict).parameters
+    full_run = client.get_run(run_id).info.run_id
+    return Loaded(model, schema, version, full_run, folder, takes)
+
+
+class Follower:
+    """The model being served; with a stage spec (and not ``fixed``), :meth:`check` swaps in the
+    version the stage holds when it changes (``start`` runs it every ``interval`` seconds)."""
+
+    def __init__(self, repo: str | None, spec: Spec, fixed: bool = False, interval: float = 2.0) -> None:
+        import gittrack
+
+        self.client = gittrack.Client(repo)
+        self.spec = spec
+        self.following = spec.follows and not fixed
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failed: str | None = None
+        self._old: list[Path] = []
+        self.current = load(self.client, *resolve(self.client, spec))
+
+    def check(self) -> bool:
+        """Reload if the stage now names another version; whether it switched."""
+        try:
+            version, run_id, path = resolve(self.client, self.spec)
+        except GittrackError as exc:
+            log.warning("gittrack: %s; still serving %s", exc, self.current.version)
+            return False
+        if version == self.current.version or version == self._failed:
+            return False
+        try:
+            loaded = load(self.client, version, run_id, path)
+        except (GittrackError, Exception) as exc:  # noqa: BLE001 - a broken version must not stop the server
+            self._failed = version
+            log.error("gittrack: cannot load %s %s (%s); still serving %s", self.spec.model, version, exc,
+                      self.current.version)  # fmt: skip
+            return False
+        previous, self.current = self.current, loaded
+        log.warning("gittrack: %s now serves %s (was %s)", self.spec.text, version, previous.version)
+        self._old.append(previous.folder)
+        while len(self._old) > 1:  # the one before stays: a request may still be using it
+            _remove(self._old.pop(0))
+        return True
+
+    def start(self) -> None:
+        """Poll in a background thread (when following)."""
+        if not self.following or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._poll, name="gittrack-follower", daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.check()
+
+    def stop(self) -> None:
+        """Stop polling and remove the models' temporary folders."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        for folder in [*self._old, self.current.folder]:
+            _remove(folder)
+        self._old = []
+
+
+def _remove(folder: Path) -> None:
+    """The temporary folder a model was materialised in (its parent, made by mkdtemp)."""
+    parent = folder.parent
+    if parent.name.startswith("gittrack-model-"):
+        shutil.rmtree(parent, ignore_errors=True)
