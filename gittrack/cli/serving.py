@@ -60,7 +60,9 @@ def serve(spec, host, port, workers, fixed, poll_interval, max_body_mb, allowed_
     if host in ANY_ADDRESS:
         click.echo(f"warning: listening on {host}: anyone who can reach this machine can query the model", err=True)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say so, and without it a small
+    # response waits ~40 ms for the client's delayed ACK (Nagle)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
