@@ -8,4 +8,16 @@ from __future__ import annotations
 from gittrack.cli import artifacts, commands, metrics, migrate, models, promotions, runs, serving, sync, ui
 from gittrack.cli.app import main
 
-__all__ = ["artifacts", "commands", "main", "metrics", "migrate", "models", "promotions", "runs", "serving", "sync", "ui"]
+__all__ = [
+    "artifacts",
+    "commands",
+    "main",
+    "metrics",
+    "migrate",
+    "models",
+    "promotions",
+    "runs",
+    "serving",
+    "sync",
+    "ui",
+]
