@@ -166,7 +166,7 @@ def main() -> None:
         mlflow_folder(Path(tmp) / "mlflow-model", pipeline, frame)
         servers = {
             "gittrack": ([str(BIN / "gittrack"), "models", "serve", "churn@production", "--port", "0"],
-                         r"(http://[^ /]+)/invocations", None),
+                         r"(http://[^ /]+:\d+)", None),
             "mlflow": None,
         }  # fmt: skip
         port = free_port()

@@ -95,7 +95,7 @@ class Server:
                                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            found = re.search(r"(http://127\.0\.0\.1:\d+)/invocations", self.log.read_text())
+            found = re.search(r"(http://127\.0\.0\.1:\d+)", self.log.read_text())
             if found:
                 self.url = found.group(1)
                 return

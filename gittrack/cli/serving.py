@@ -75,8 +75,8 @@ def serve(spec, host, port, workers, fixed, poll_interval, max_body_mb, allowed_
     current = follower.current
     what = f"{current.version} (run {current.run_id[:12]})" if current.version else f"run {current.run_id[:12]}"
     mode = "following it" if follower.following else "fixed"
-    click.echo(f"gittrack models serve: {spec} -> {what}, {mode}; http://{shown}:{bound}/invocations "
-               f"({workers} worker{'s' if workers > 1 else ''}; Ctrl-C to stop)")  # fmt: skip
+    click.echo(f"gittrack models serve: {spec} -> {what}, {mode}; listening on http://{shown}:{bound} "
+               f"(POST /invocations; {workers} worker{'s' if workers > 1 else ''}; Ctrl-C to stop)")  # fmt: skip
     with contextlib.suppress(KeyboardInterrupt):
         if workers == 1:
             config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, access_log=False)
