@@ -833,7 +833,8 @@ def start_background_server(s: Scenario) -> None:
     s.ns["_server"] = process
     deadline = time.monotonic() + 60
     while not re.search(r"http://127\.0\.0\.1:\d+", log.read_text()):
-        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.1)
     s.ns["_url"] = re.search(r"http://127\.0\.0\.1:\d+", log.read_text())[0]
 
