@@ -848,7 +848,8 @@ def stop_background_server(s: Scenario) -> bool:
 
 SERVE_SYNOPSIS = (
     "gittrack models serve MODEL[@STAGE|:VERSION]|runs:/RUN/PATH [--host 127.0.0.1] [--port 5000] [--workers 1] "
-    "[--fixed] [--poll-interval 2] [--max-body-mb 64] [--allowed-host NAME] [--repo PATH]"
+    "[--fixed] [--poll-interval 2] [--pull [REMOTE]] [--pull-interval 60] [--max-body-mb 64] [--allowed-host NAME] "
+    "[--repo PATH]"
 )
 SERVING = Page(
     "docs/serving.md",

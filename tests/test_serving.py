@@ -67,7 +67,7 @@ def project(tmp_path_factory: pytest.TempPathFactory):
     root.mkdir()
     git(root, "init", "-q")
     git(root, "commit", "-q", "--allow-empty", "-m", "initial")
-    gt(root, "init", "--commit")
+    gt(root, "init", "--dvc-remote", str(root.parent / "dvc-remote"), "--commit")
     model = pipeline(50)
     here = os.getcwd()
     os.chdir(root)
@@ -83,6 +83,17 @@ def project(tmp_path_factory: pytest.TempPathFactory):
     gt(root, "models", "register", "churn", "--run", run.info.run_id)
     request_promotion(root, "v0.0.1")
     return root, model
+
+
+def new_version(root: Path) -> str:
+    """Another pipeline, logged by gittrack's own API (its own signature form) and registered."""
+    import gittrack
+
+    client = gittrack.Client(root)
+    run_id = client.create_run(experiment="churn").info.run_id
+    client.log_model(run_id, pipeline(40), name="model", input_example=frame(5))
+    client.set_terminated(run_id)
+    return re.search(r"churn (v\d+\.\d+\.\d+)", gt(root, "models", "register", "churn", "--run", run_id))[1]
 
 
 class Server:
@@ -185,19 +196,12 @@ def test_bad_requests_get_mlflow_errors(project, server: Server) -> None:
 @pytest.mark.slow
 def test_the_server_follows_the_stage_and_fixed_does_not(project) -> None:
     root, _ = project
-    import gittrack
-
     follower = Server(root, "churn@production", "--poll-interval", "0.2")
     pinned = Server(root, "churn@production", "--fixed")
     try:
         body = json.dumps({"dataframe_records": frame(3).to_dict(orient="records")})
         assert follower.post(body).headers["x-gittrack-model-version"] == "v0.0.1"
-        # v0.0.2: another pipeline, logged by gittrack's own API (its own signature form)
-        client = gittrack.Client(root)
-        run_id = client.create_run(experiment="churn").info.run_id
-        client.log_model(run_id, pipeline(40), name="model", input_example=frame(5))
-        client.set_terminated(run_id)
-        gt(root, "models", "register", "churn", "--run", run_id)
+        assert new_version(root) == "v0.0.2"
         request_promotion(root, "v0.0.2")
         deadline = time.monotonic() + 30
         while follower.post(body).headers["x-gittrack-model-version"] != "v0.0.2":
@@ -210,6 +214,34 @@ def test_the_server_follows_the_stage_and_fixed_does_not(project) -> None:
     finally:
         follower.stop()
         pinned.stop()
+
+
+@pytest.mark.slow
+def test_a_server_in_a_clone_pulls_and_follows_promotions_made_elsewhere(project, tmp_path: Path) -> None:
+    root, _ = project
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(root, "remote", "add", "origin", str(remote))
+    git(root, "push", "-q", "origin", "main")
+    gt(root, "push")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(remote), str(clone))
+    gt(clone, "pull")
+    server = Server(clone, "churn@production", "--pull", "--pull-interval", "1", "--poll-interval", "0.2")
+    try:
+        body = json.dumps({"dataframe_records": frame(2).to_dict(orient="records")})
+        before = server.post(body).headers["x-gittrack-model-version"]
+        version = new_version(root)
+        assert version != before
+        gt(root, "models", "promote", "churn", version, "production")
+        gt(root, "push")
+        deadline = time.monotonic() + 60
+        while server.post(body).headers["x-gittrack-model-version"] != version:
+            assert time.monotonic() < deadline, server.log.read_text()
+            time.sleep(0.3)
+    finally:
+        server.stop()
+        git(root, "remote", "remove", "origin")
 
 
 @pytest.mark.slow

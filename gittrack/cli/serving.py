@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import click
@@ -36,23 +37,28 @@ def _need(*modules: str) -> None:
 @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
               help="Also answer requests naming this host (bound to a local address, only local names "
                    "are answered); repeatable.")  # fmt: skip
+@click.option("--pull", "pull_remote", is_flag=False, flag_value="", default=None, metavar="[REMOTE]",
+              help="Also pull runs and registry tags from REMOTE (default: the upstream, else origin) "
+                   "every --pull-interval seconds, to follow stage moves made elsewhere.")  # fmt: skip
+@click.option("--pull-interval", type=click.FloatRange(1, 86400), default=60.0, show_default=True)
 @click.option("--repo", type=click.Path(file_okay=False), help="The repository (default: the current folder).")
-def serve(spec, host, port, workers, fixed, poll_interval, max_body_mb, allowed_hosts, repo) -> None:
+def serve(spec, host, port, workers, fixed, poll_interval, max_body_mb, allowed_hosts, pull_remote, pull_interval,
+          repo) -> None:  # fmt: skip
     """Serve a model over HTTP with MLflow's scoring protocol: POST /invocations, GET /ping, /health, /version.
 
     A stage (MODEL@production) or MODEL alone (its latest version) is followed: when the stage moves
     (after 'gittrack pull', a promotion or 'promotions apply'), the new version is loaded and served;
     the X-Gittrack-Model-Version response header says which version answered."""
     _need("starlette", "uvicorn", "orjson")
-    import contextlib
     import socket
 
     import uvicorn
 
-    from gittrack.serving import ServeOptions, create_app
+    from gittrack.serving import Puller, ServeOptions, create_app
 
     local = host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
-    names = ["localhost", "127.0.0.1", "[::1]", *allowed_hosts] if local else None
+    bound_name = f"[{host}]" if ":" in host else host
+    names = ["localhost", "127.0.0.1", "[::1]", bound_name, *allowed_hosts] if local else None
     options = ServeOptions(spec, repo or os.environ.get("GITTRACK_REPO"), fixed, poll_interval,
                            int(max_body_mb * 1024 * 1024), names)  # fmt: skip
     app = create_app(options)  # loads the model here: a bad spec is one line, before anything listens
@@ -77,7 +83,10 @@ def serve(spec, host, port, workers, fixed, poll_interval, max_body_mb, allowed_
     mode = "following it" if follower.following else "fixed"
     click.echo(f"gittrack models serve: {spec} -> {what}, {mode}; listening on http://{shown}:{bound} "
                f"(POST /invocations; {workers} worker{'s' if workers > 1 else ''}; Ctrl-C to stop)")  # fmt: skip
-    with contextlib.suppress(KeyboardInterrupt):
+    puller = Puller(options.repo, pull_remote or None, pull_interval) if pull_remote is not None else None
+    if puller is not None:
+        puller.start()  # one puller for all workers: they see its tags at their next poll
+    with contextlib.suppress(KeyboardInterrupt), _stopping(puller):
         if workers == 1:
             config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, access_log=False)
             uvicorn.Server(config).run(sockets=[sock])
@@ -89,6 +98,15 @@ def serve(spec, host, port, workers, fixed, poll_interval, max_body_mb, allowed_
         config = uvicorn.Config("gittrack.serving.app:app_from_environment", factory=True, workers=workers,
                                 log_level="warning", timeout_graceful_shutdown=2, access_log=False)  # fmt: skip
         Multiprocess(config, sockets=[sock]).run()
+
+
+@contextlib.contextmanager
+def _stopping(puller):
+    try:
+        yield
+    finally:
+        if puller is not None:
+            puller.stop()
 
 
 @models.command("predict")

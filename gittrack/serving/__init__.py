@@ -14,6 +14,7 @@ _PUBLIC = {
     "ServeOptions": "gittrack.serving.app",
     "create_app": "gittrack.serving.app",
     "Follower": "gittrack.serving.source",
+    "Puller": "gittrack.serving.source",
     "parse_spec": "gittrack.serving.source",
     "predict_file": "gittrack.serving.batch",
 }

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import orjson
 
-from gittrack.errors import UsageError
+from gittrack.errors import DataError, UsageError
 from gittrack.serving import inputs
 from gittrack.serving.scoring import dumps, jsonable, predict
 from gittrack.serving.source import Loaded, load, parse_spec, resolve
@@ -62,7 +62,7 @@ def predict_file(
                 rows += writer.write(predictions)
             writer.close()
     except inputs.ScoringError as exc:
-        raise UsageError(f"{input_path}: {exc.message}") from None
+        raise DataError(f"{input_path}: {exc.message}") from None
     return loaded.version, rows
 
 

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gittrack.errors import GittrackError, UsageError
+from gittrack.errors import GittrackError, ModelError, UsageError
 from gittrack.serving.schema import InputSchema, from_signature
 
 log = logging.getLogger("gittrack")
+_repo_lock = threading.Lock()  # the follower's reads and the puller's pulls share one repository handle
 _VERSION = re.compile(r"^v?\d+\.\d+\.\d+$")
 
 
@@ -110,7 +111,13 @@ def load(client: Any, version: str | None, run_id: str, path: str) -> Loaded:
     from gittrack.mlflow.pyfunc import load_model
 
     folder = Path(client.model_folder(f"runs:/{run_id}/{path}"))
-    model = load_model(str(folder), suppress_warnings=True)
+    try:
+        model = load_model(str(folder), suppress_warnings=True)
+    except GittrackError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a model whose code or packages are missing here
+        _remove(folder)
+        raise ModelError(f"cannot load the model {path} of run {run_id[:12]}: {type(exc).__name__}: {exc}") from None
     signature = read_meta(folder).get("signature")
     schema = from_signature(signature)
     if schema is None and model.metadata.signature is not None:
@@ -139,6 +146,10 @@ class Follower:
 
     def check(self) -> bool:
         """Reload if the stage now names another version; whether it switched."""
+        with _repo_lock:
+            return self._check()
+
+    def _check(self) -> bool:
         try:
             version, run_id, path = resolve(self.client, self.spec)
         except GittrackError as exc:
@@ -148,7 +159,7 @@ class Follower:
             return False
         try:
             loaded = load(self.client, version, run_id, path)
-        except (GittrackError, Exception) as exc:  # noqa: BLE001 - a broken version must not stop the server
+        except Exception as exc:  # noqa: BLE001 - a broken version must not stop the server
             self._failed = version
             log.error("gittrack: cannot load %s %s (%s); still serving %s", self.spec.model, version, exc,
                       self.current.version)  # fmt: skip
@@ -179,6 +190,39 @@ class Follower:
         for folder in [*self._old, self.current.folder]:
             _remove(folder)
         self._old = []
+
+
+class Puller:
+    """Pulls runs and registry tags from a remote every ``interval`` seconds in a background
+    thread (``gittrack pull``), so that a follower sees stage moves made elsewhere."""
+
+    def __init__(self, repo: str | None, remote: str | None, interval: float = 60.0) -> None:
+        import gittrack
+
+        self.client = gittrack.Client(repo)
+        self.remote, self.interval = remote, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gittrack-puller", daemon=True)
+
+    def pull(self) -> None:
+        """One pull; a failure is logged, and the next one tried at the next interval."""
+        try:
+            with _repo_lock:
+                self.client.remote.pull(self.remote)
+        except GittrackError as exc:
+            log.warning("gittrack: pulling from %s failed: %s", self.remote or "the default remote", exc)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.pull()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
 
 
 def _remove(folder: Path) -> None:
