@@ -62,6 +62,8 @@ def predict_file(
                 rows += writer.write(predictions)
             writer.close()
     except inputs.ScoringError as exc:
+        if output_path != "-":
+            Path(output_path).unlink(missing_ok=True)  # no half-written predictions
         raise DataError(f"{input_path}: {exc.message}") from None
     return loaded.version, rows
 
@@ -149,17 +151,23 @@ class _CsvWriter:
 
 class _JsonWriter:
     def __init__(self, out: IO[bytes]) -> None:
-        self.out, self.count = out, 0
-        out.write(b'{"predictions": [')
+        self.out, self.count, self.opened = out, 0, False
+
+    def _open(self) -> None:
+        if not self.opened:  # on the first chunk scored: an input refused at once leaves nothing behind
+            self.out.write(b'{"predictions": [')
+            self.opened = True
 
     def write(self, predictions: Any) -> int:
         value = jsonable(predictions)
         body = dumps(value if isinstance(value, list) or getattr(value, "ndim", False) else [value])
         count = len(value) if hasattr(value, "__len__") and not isinstance(value, dict) else 1
+        self._open()
         if count:
             self.out.write((b", " if self.count else b"") + body[1:-1])
         self.count += count
         return count
 
     def close(self) -> None:
+        self._open()
         self.out.write(b"]}\n")
