@@ -309,3 +309,33 @@ def test_signatures_are_enforced_as_mlflow_does() -> None:
     assert enforce([[1.0, 2.0]], tensor).shape == (1, 2)
     with pytest.raises(SchemaError, match="does not match expected shape"):
         enforce([[1.0, 2.0, 3.0]], tensor)
+
+
+def test_input_parsing_agrees_with_mlflows_scoring_server() -> None:
+    """The frames built from each request form hold what MLflow's own parser makes of it."""
+    optional("mlflow", "the comparison runs MLflow's scoring server parser")
+    import pandas as pd
+    from mlflow.pyfunc.scoring_server import infer_and_parse_data
+    from mlflow.types import Schema
+
+    from gittrack.serving.inputs import parse_json
+    from gittrack.serving.schema import enforce, from_signature
+
+    columns = [{"type": kind, "name": name, "required": True}
+               for kind, name in (("long", "age"), ("double", "income"), ("string", "plan"))]  # fmt: skip
+    ours_schema = from_signature({"inputs": json.dumps(columns)})
+    assert ours_schema is not None
+    theirs_schema = Schema.from_json(json.dumps(columns))
+    data = frame(4, seed=5)
+    records = data.to_dict(orient="records")
+    for request in (
+        {"dataframe_split": data.to_dict(orient="split", index=False)},
+        {"dataframe_records": records},
+        {"instances": records},
+        {"inputs": data.to_dict(orient="list")},
+        {"dataframe_split": {"columns": ["plan", "age", "income"], "data": [["pro", 3, 1]]}},  # reordered, ints
+    ):
+        ours = enforce(parse_json(json.dumps(request).encode(), ours_schema)[0], ours_schema)
+        theirs = pd.DataFrame(infer_and_parse_data(request, theirs_schema))[["age", "income", "plan"]]
+        assert ours.to_dict(orient="list") == theirs.to_dict(orient="list"), request
+        assert [str(t) for t in ours.dtypes[:2]] == ["int64", "float64"]
