@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 
@@ -24,8 +25,9 @@ from gittrack._version import __version__
 from gittrack.serving import inputs
 from gittrack.serving.inputs import ScoringError
 from gittrack.serving.scoring import error_json, predict, to_json
-from gittrack.serving.source import Follower, parse_spec
+from gittrack.serving.source import Follower, Loaded, parse_spec
 
+log = logging.getLogger("gittrack")
 OPTIONS_VARIABLE = "GITTRACK_SERVE_OPTIONS"  # how worker processes get the options (JSON)
 LOCAL_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
@@ -74,13 +76,16 @@ def create_app(options: ServeOptions, follower: Follower | None = None) -> Starl
                 raise ScoringError("this server answers requests to localhost only", "PERMISSION_DENIED", 403)
             mime = inputs.media_type(request.headers.get("content-type"))
             body = await _read_body(request, limit)
-            data, params = inputs.parse(body, mime, loaded.schema)
-            predictions = await run_in_threadpool(predict, loaded, data, params)
-            return Response(to_json(predictions), 200, headers=headers, media_type="application/json")
+            answer = await run_in_threadpool(_score, loaded, body, mime)  # off the event loop: /ping stays quick
+            return Response(answer, 200, headers=headers, media_type="application/json")
         except ScoringError as exc:
             if exc.status == 415:
                 return Response(exc.message, 415, headers=headers, media_type="text/plain")
             return Response(error_json(exc), exc.status, headers=headers, media_type="application/json")
+        except Exception as exc:  # a bug of ours: one JSON error, the details in the server's log
+            log.exception("gittrack: scoring failed")
+            error = ScoringError(f"the server failed on this request ({type(exc).__name__})", "INTERNAL_ERROR", 500)
+            return Response(error_json(error), 500, headers=headers, media_type="application/json")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -99,6 +104,12 @@ def create_app(options: ServeOptions, follower: Follower | None = None) -> Starl
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.follower = follower
     return app
+
+
+def _score(loaded: Loaded, body: bytes, mime: str) -> bytes:
+    """Parse, predict, serialise: the answer's body."""
+    data, params = inputs.parse(body, mime, loaded.schema)
+    return to_json(predict(loaded, data, params))
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
