@@ -179,11 +179,26 @@ def _enforce_named(data: Any, schema: InputSchema) -> Any:
         extra = [c for c in data.columns if c not in known]
         note = f" Note that there were extra inputs: {extra}." if extra else ""
         raise SchemaError(f"Model is missing inputs {missing}.{note}")
+    if list(data.columns) == [c.name for c in schema.columns] and all(
+        _fits(dtype, c.type) for dtype, c in zip(data.dtypes, schema.columns, strict=True)
+    ):
+        return data  # the common case (input built to the signature): no second frame
     out = {}
     for column in schema.columns:
         if column.name in present:
             out[column.name] = enforce_column(column.name, data[column.name], column.type)
     return pd.DataFrame(out, index=data.index, copy=False)
+
+
+def _fits(dtype: Any, kind: str) -> bool:
+    """Whether a column of ``dtype`` is already what MLflow type ``kind`` asks (nothing to do)."""
+    import pandas as pd
+
+    if kind == "any":
+        return True
+    if kind in ("string", "binary"):
+        return str(dtype) == "object" or isinstance(dtype, pd.StringDtype)
+    return str(dtype) == NUMPY_TYPES[kind]
 
 
 def enforce_column(name: Any, values: Any, kind: str) -> Any:
