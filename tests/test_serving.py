@@ -197,7 +197,7 @@ def test_bad_requests_get_mlflow_errors(project, server: Server) -> None:
 def test_the_server_follows_the_stage_and_fixed_does_not(project) -> None:
     root, _ = project
     follower = Server(root, "churn@production", "--poll-interval", "0.2")
-    pinned = Server(root, "churn@production", "--fixed")
+    pinned = Server(root, "churn@production", "--fixed", "--workers", "2")
     try:
         body = json.dumps({"dataframe_records": frame(3).to_dict(orient="records")})
         assert follower.post(body).headers["x-gittrack-model-version"] == "v0.0.1"
@@ -208,7 +208,7 @@ def test_the_server_follows_the_stage_and_fixed_does_not(project) -> None:
             assert time.monotonic() < deadline, follower.log.read_text()
             time.sleep(0.2)
         assert "now serves v0.0.2 (was v0.0.1)" in follower.log.read_text()
-        assert pinned.post(body).headers["x-gittrack-model-version"] == "v0.0.1"
+        assert {pinned.post(body).headers["x-gittrack-model-version"] for _ in range(6)} == {"v0.0.1"}
         missing = follower.post(json.dumps({"dataframe_records": [{"age": 1, "plan": "pro"}]}))
         assert "Model is missing inputs ['income']" in missing.json()["message"]  # the new version's signature
     finally:

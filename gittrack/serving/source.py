@@ -112,7 +112,7 @@ def load(client: Any, version: str | None, run_id: str, path: str) -> Loaded:
 
     folder = Path(client.model_folder(f"runs:/{run_id}/{path}"))
     try:
-        model = load_model(str(folder), suppress_warnings=True)
+        model = load_model(str(folder))  # environment mismatches are logged as warnings
     except GittrackError:
         raise
     except Exception as exc:  # noqa: BLE001 - a model whose code or packages are missing here
