@@ -260,8 +260,10 @@ def test_batch_predict_streams_a_csv_in_chunks(project, tmp_path: Path) -> None:
     with open(tmp_path / "in.jsonl", "w") as handle:
         for record in data.to_dict(orient="records"):
             handle.write(json.dumps(record) + "\n")
-    out = subprocess.run([GT, "models", "predict", "churn@v0.0.1", "-i", str(tmp_path / "in.jsonl"), "--chunk-size",
-                          "16"], cwd=root, capture_output=True, text=True)  # fmt: skip
+    versions = json.loads(gt(root, "models", "show", "churn", "--json"))["versions"]
+    run_id = next(v["run_id"] for v in versions if v["version"] == "v0.0.1")
+    out = subprocess.run([GT, "models", "predict", f"runs:/{run_id}/model", "-i", str(tmp_path / "in.jsonl"),
+                          "--chunk-size", "16"], cwd=root, capture_output=True, text=True)  # fmt: skip
     assert json.loads(out.stdout) == {"predictions": model.predict(data).tolist()}
     bad = subprocess.run([GT, "models", "predict", "churn@v0.0.1", "-i", str(tmp_path / "in.csv"), "-o", "x.parquet"],
                          cwd=root, capture_output=True, text=True)  # fmt: skip
