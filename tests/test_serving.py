@@ -245,6 +245,35 @@ def test_a_server_in_a_clone_pulls_and_follows_promotions_made_elsewhere(project
 
 
 @pytest.mark.slow
+def test_a_python_model_from_a_run_gets_the_requests_params(project, tmp_path: Path, monkeypatch) -> None:
+    root, _ = project
+    import gittrack.mlflow as mlflow
+
+    code = tmp_path / "scaling.py"
+    code.write_text(
+        "import gittrack.mlflow.pyfunc as pyfunc\n\n\n"
+        "class Scale(pyfunc.PythonModel):\n"
+        "    def predict(self, context, model_input, params=None):\n"
+        "        return [v * (params or {}).get('factor', 1) for v in model_input['x']]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import scaling
+
+    monkeypatch.chdir(root)
+    mlflow.set_experiment("scaling")
+    with mlflow.start_run() as run:
+        mlflow.pyfunc.log_model(name="model", python_model=scaling.Scale(), code_paths=[str(code)])
+    server = Server(root, f"runs:/{run.info.run_id}/model")
+    try:
+        answer = server.post(json.dumps({"dataframe_records": [{"x": 1}, {"x": 2}], "params": {"factor": 3}}))
+        assert answer.json() == {"predictions": [3, 6]}
+        assert answer.headers["x-gittrack-run-id"] == run.info.run_id
+        assert "x-gittrack-model-version" not in answer.headers  # a run's model, not a registered version
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
 def test_batch_predict_streams_a_csv_in_chunks(project, tmp_path: Path) -> None:
     root, model = project
     data = frame(50, seed=7)
