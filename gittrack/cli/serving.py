@@ -40,7 +40,8 @@ def _need(*modules: str) -> None:
 @click.option("--pull", "pull_remote", is_flag=False, flag_value="", default=None, metavar="[REMOTE]",
               help="Also pull runs and registry tags from REMOTE (default: the upstream, else origin) "
                    "every --pull-interval seconds, to follow stage moves made elsewhere.")  # fmt: skip
-@click.option("--pull-interval", type=click.FloatRange(1, 86400), default=60.0, show_default=True)
+@click.option("--pull-interval", type=click.FloatRange(1, 86400), default=60.0, show_default=True,
+              help="Seconds between pulls (with --pull).")  # fmt: skip
 @click.option("--repo", type=click.Path(file_okay=False), help="The repository (default: the current folder).")
 def serve(spec, host, port, workers, fixed, poll_interval, max_body_mb, allowed_hosts, pull_remote, pull_interval,
           repo) -> None:  # fmt: skip
