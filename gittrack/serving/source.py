@@ -107,7 +107,7 @@ def load(client: Any, version: str | None, run_id: str, path: str) -> Loaded:
     """Fetch (if needed), verify and load the model ``path`` of run ``run_id``."""
     import inspect
 
-    from gittrack.flavors import read_meta
+    from gittrack._flavors import read_meta
     from gittrack.mlflow.pyfunc import load_model
 
     folder = Path(client.model_folder(f"runs:/{run_id}/{path}"))
