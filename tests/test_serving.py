@@ -370,3 +370,16 @@ def test_input_parsing_agrees_with_mlflows_scoring_server() -> None:
         theirs = pd.DataFrame(infer_and_parse_data(request, theirs_schema))[["age", "income", "plan"]]
         assert ours.to_dict(orient="list") == theirs.to_dict(orient="list"), request
         assert [str(t) for t in ours.dtypes[:2]] == ["int64", "float64"]
+
+
+def test_a_follower_reads_the_registry_only_when_tags_change(repo: Path) -> None:
+    from gittrack.serving import TagWatch
+
+    watch = TagWatch(str(repo), "churn")
+    assert watch.changed()  # the first look
+    assert not watch.changed()
+    git(repo, "tag", "churn@v0.0.1")
+    assert watch.changed()
+    assert not watch.changed()
+    git(repo, "pack-refs", "--all")  # tags moved into packed-refs
+    assert watch.changed()

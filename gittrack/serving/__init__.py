@@ -15,6 +15,7 @@ _PUBLIC = {
     "create_app": "gittrack.serving.app",
     "Follower": "gittrack.serving.source",
     "Puller": "gittrack.serving.source",
+    "TagWatch": "gittrack.serving.source",
     "parse_spec": "gittrack.serving.source",
     "predict_file": "gittrack.serving.batch",
 }

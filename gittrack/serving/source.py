@@ -142,6 +142,7 @@ class Follower:
         self._thread: threading.Thread | None = None
         self._failed: str | None = None
         self._old: list[Path] = []
+        self.repo = repo
         self.current = load(self.client, *resolve(self.client, spec))
 
     def check(self) -> bool:
@@ -179,8 +180,12 @@ class Follower:
         self._thread.start()
 
     def _poll(self) -> None:
+        watch = TagWatch(self.repo, self.spec.model or "")
+        polls = 0
         while not self._stop.wait(self.interval):
-            self.check()
+            polls += 1
+            if watch.changed() or polls % FULL_CHECK_EVERY == 0:
+                self.check()
 
     def stop(self) -> None:
         """Stop polling and remove the models' temporary folders."""
@@ -190,6 +195,44 @@ class Follower:
         for folder in [*self._old, self.current.folder]:
             _remove(folder)
         self._old = []
+
+
+FULL_CHECK_EVERY = 30  # polls: the registry is read in full at least this often, changes seen or not
+
+
+class TagWatch:
+    """Whether the registry's tags may have changed since the last call, from the modification
+    times of the tag refs' folders and ``packed-refs`` (a few stat calls): reading every tag takes
+    tens of milliseconds in a registry of thousands, which a server should not spend every poll.
+    Where refs are not plain files (reftable), every call says yes."""
+
+    def __init__(self, repo: str | None, model: str) -> None:
+        import subprocess
+
+        root = Path(repo or ".")
+        done = subprocess.run(["git", "rev-parse", "--git-common-dir"], cwd=root, capture_output=True, text=True,
+                              check=False)  # fmt: skip
+        git_dir = root / done.stdout.strip() if done.returncode == 0 else None
+        tags = git_dir / "refs" / "tags" if git_dir is not None else None
+        prefixes = [part for part in model.split("/")[:-1] if part]  # a model named a/b has its tags in refs/tags/a
+        folders = [tags / Path(*prefixes[: i + 1]) for i in range(len(prefixes))] if tags is not None else []
+        self.usable = tags is not None and tags.is_dir()
+        self.paths = [tags, *folders, git_dir / "packed-refs"] if git_dir is not None and tags is not None else []
+        self.last: tuple[int | None, ...] | None = None
+
+    def changed(self) -> bool:
+        if not self.usable:
+            return True
+        stamp = tuple(_mtime(path) for path in self.paths)
+        changed, self.last = stamp != self.last, stamp
+        return changed
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 class Puller:
