@@ -143,8 +143,13 @@ X_train, y_train = x_val[:500], trips["duration_min"][:500] > 30
         "gittrack models register churn --run RUN": ["churn@v0.0.1"],
         "gittrack models promote churn v0.0.1 production": ["churn#production#1"],
         "gittrack ui [--port 5151] [--allow-write]": ["read-only; Ctrl-C to stop", '"taxi"'],
+        "gittrack models serve churn@production [--port 5000]": ["churn@production -> v0.0.1", "following it"],
+        "gittrack models predict churn@production -i data/trips.csv -o predictions.csv": ["scored 2000 rows"],
     },
-    serve={"gittrack ui [--port 5151] [--allow-write]": "/api/experiments"},
+    serve={
+        "gittrack ui [--port 5151] [--allow-write]": "/api/experiments",
+        "gittrack models serve churn@production [--port 5000]": "/ping",
+    },
 )
 
 
@@ -776,6 +781,92 @@ key = "val_loss"
 )
 
 
+# -- docs/serving.md -------------------------------------------------------------------------------
+
+
+def churn_pipeline(s: Scenario) -> None:
+    """churn v0.0.1 in production: a scikit-learn pipeline over age, income and plan (1 when the
+    income is over 50), logged through gittrack.mlflow with MLflow's signature."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    import gittrack
+    import gittrack.mlflow as mlflow
+    from gittrack.mlflow.models import infer_signature
+
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"age": rng.integers(18, 80, 200), "income": rng.normal(50, 10, 200).round(2),
+                         "plan": rng.choice(["basic", "pro"], 200)})  # fmt: skip
+    columns = ColumnTransformer([("num", StandardScaler(), ["age", "income"]),
+                                 ("cat", OneHotEncoder(handle_unknown="ignore"), ["plan"])])  # fmt: skip
+    model = make_pipeline(columns, LogisticRegression()).fit(data, (data["income"] > 50).astype(int))
+    s.chdir(s.cwd)
+    mlflow.set_experiment("churn")
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(model, name="model", signature=infer_signature(data, model.predict(data)))
+    gittrack.reset_state()
+    s.sh(f"gittrack models register churn --run {run.info.run_id} && gittrack models promote churn v0.0.1 production")
+
+
+def serving_setup(s: Scenario) -> None:
+    plain_project(s)
+    s.sh("gittrack init --commit")
+    churn_pipeline(s)
+    (s.cwd / "customers.csv").write_text("age,income,plan\n34,61.5,pro\n58,38.0,basic\n41,70.2,basic\n")
+
+
+def start_background_server(s: Scenario) -> None:
+    """The server the page's requests go to (the synopsis' own server stopped after one request)."""
+    import atexit
+    import re
+    import time
+
+    log = s.tmp / "serve.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(["gittrack", "models", "serve", "churn@production", "--port", "0"], cwd=s.cwd,
+                                   env=s.env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    atexit.register(process.kill)
+    s.ns["_server"] = process
+    deadline = time.monotonic() + 60
+    while not re.search(r"http://127\.0\.0\.1:\d+", log.read_text()):
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    s.ns["_url"] = re.search(r"http://127\.0\.0\.1:\d+", log.read_text())[0]
+
+
+def stop_background_server(s: Scenario) -> bool:
+    process = s.ns["_server"]
+    process.terminate()
+    process.wait(timeout=30)
+    return (s.cwd / "scores.csv").read_text().splitlines() == ["prediction", "1", "0", "1"]
+
+
+SERVE_SYNOPSIS = (
+    "gittrack models serve MODEL[@STAGE|:VERSION]|runs:/RUN/PATH [--host 127.0.0.1] [--port 5000] [--workers 1] "
+    "[--fixed] [--poll-interval 2] [--pull [REMOTE]] [--pull-interval 60] [--max-body-mb 64] [--allowed-host NAME] "
+    "[--repo PATH]"
+)
+SERVING = Page(
+    "docs/serving.md",
+    setup=serving_setup,
+    values={"MODEL": "churn", "INPUT": "customers.csv", "http://127.0.0.1:5000": lambda s: str(s.ns["_url"])},
+    serve={SERVE_SYNOPSIS: "/ping"},
+    expect={SERVE_SYNOPSIS: ["gittrack models serve: churn -> v0.0.1", "following it; listening on http://127.0.0.1:"]},
+    after={
+        SERVE_SYNOPSIS: start_background_server,
+        "import pandas as pd": lambda s: s.ns["_"] == ([1, 0], "v0.0.1"),
+        "gittrack models predict churn@production -i customers.csv -o scores.csv --chunk-size 2": (
+            stop_background_server
+        ),
+    },
+)
+
+
 # -- docs/sharing.md -------------------------------------------------------------------------------
 
 
@@ -917,6 +1008,7 @@ SCENARIOS = {
         PROMOTIONS,
         REGISTRY,
         SEARCH,
+        SERVING,
         SHARING,
         TRACKING,
         UI,

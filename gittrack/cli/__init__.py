@@ -5,7 +5,19 @@ Importing the command modules registers their commands on ``main`` (``gittrack.c
 
 from __future__ import annotations
 
-from gittrack.cli import artifacts, commands, metrics, migrate, models, promotions, runs, sync, ui
+from gittrack.cli import artifacts, commands, metrics, migrate, models, promotions, runs, serving, sync, ui
 from gittrack.cli.app import main
 
-__all__ = ["artifacts", "commands", "main", "metrics", "migrate", "models", "promotions", "runs", "sync", "ui"]
+__all__ = [
+    "artifacts",
+    "commands",
+    "main",
+    "metrics",
+    "migrate",
+    "models",
+    "promotions",
+    "runs",
+    "serving",
+    "sync",
+    "ui",
+]
