@@ -36,6 +36,7 @@ _LAZY = {
     "gittrack._client": ["Client"],
     "gittrack._initialize": ["init"],
     "gittrack._hooks": ["install_hooks", "run_hook"],
+    "gittrack.server": ["server_rules", "serve_http"],
     "gittrack._entities": ["Metric", "Run", "RunData", "RunInfo"],
     "gittrack._fluent": [
         "ActiveRun",
@@ -102,6 +103,7 @@ if TYPE_CHECKING:
     from gittrack._hooks import install_hooks, run_hook
     from gittrack._initialize import init
     from gittrack._reset import reset_state
+    from gittrack.server import server_rules, serve_http
     from gittrack.integrations import autolog
 
 
@@ -167,6 +169,8 @@ __all__ = [
     "run_hook",
     "search_model_versions",
     "search_runs",
+    "serve_http",
+    "server_rules",
     "set_experiment",
     "set_tag",
     "set_tags",

@@ -157,9 +157,11 @@ def pre_receive(lines: Iterable[str], repo: pygit2.Repository | None = None) -> 
         protected = str(current.target) if current is not None else None
     wanted = desired_file.read_at(repo, protected if protected and protected != ZERO else None)
     registry = None
-    refused = []
+    refused = _permission_problems(updates)
     index_tips = {ref: new for _, new, ref in updates if ref.startswith(INDEX_NAMESPACE)}
     for old, new, ref in updates:
+        if any(line.startswith(f"{ref}: ") for line in refused):
+            continue
         if ref.startswith("refs/runs/"):
             reason = _check_run(repo, old, new, ref, index_tips)
         elif ref.startswith(INDEX_NAMESPACE):
@@ -177,6 +179,21 @@ def pre_receive(lines: Iterable[str], repo: pygit2.Repository | None = None) -> 
         if reason:
             refused.append(f"{ref}: {reason}")
     return refused
+
+
+def _permission_problems(updates: list[tuple[str, ...]]) -> list[str]:
+    """With a permissions file (``GITTRACK_PERMISSIONS``), the updates the pushing user may not make:
+    the user is gitolite's (``GL_USER``) or the web server's (``REMOTE_USER``, basic auth)."""
+    from gittrack.server import permissions
+
+    path = os.environ.get("GITTRACK_PERMISSIONS")
+    if not path:
+        return []
+    user = os.environ.get("GL_USER") or os.environ.get("REMOTE_USER")
+    if not user:
+        return [f"{ref}: no authenticated user; this remote needs one (GL_USER or REMOTE_USER)" for *_, ref in updates]
+    perms = permissions.load(path)
+    return [f"{ref}: {reason}" for *_, ref in updates if (reason := permissions.ref_problem(perms, user, ref))]
 
 
 def _server_registry(repo: pygit2.Repository) -> Registry:

@@ -115,7 +115,7 @@ def push(
         refspecs = [f"{prefix}*:{prefix}*"] if refs else []
         indexes = sorted(n for n in packs.tips(repo) if experiment is None or n == packs.index_ref(experiment))
         refs += [ref for ref, _ in visible_packed(store.indexes(experiment), {r.name for r in refs})]
-    report = SyncReport(remote)
+    report = SyncReport(transport.redact(remote))
     if artifacts and dvcstore.has_dvc(root):  # data first: a run never reaches the remote before its data
         _push_data(repo, remote, None if not runs and not experiment else refs, report)
     # runs first, registry tags after: a tag the remote's hook refuses never holds back runs
@@ -388,7 +388,7 @@ def pull(
     source = naming.experiment_prefix(experiment) if experiment else naming.RUNS_NAMESPACE
     target = f"{staging}{source[len('refs/') :]}"
     transport.fetch(root, remote, [f"+{source}*:{target}*"], prune=True)
-    report = SyncReport(remote)
+    report = SyncReport(transport.redact(remote))
     indexes = packs.index_ref(experiment) if experiment else packs.INDEX_NAMESPACE
     incoming = [(ref.name, ref_oid(ref)) for ref in repo.references.iterator() if ref.name.startswith(target)]
     claims: dict[str, tuple[str, ...]] = {}

@@ -68,7 +68,7 @@ def push_request(repo: pygit2.Repository, branch: str, remote: str | None = None
     refused = [f"{r.ref}: {r.why}" for r in results if not r.ok]
     if refused:
         raise RemoteError(f"the remote refused {refused[0]}")
-    return remote
+    return transport.redact(remote)
 
 
 def push_tags(repo: pygit2.Repository, names: list[str], remote: str | None = None) -> list[str]:
@@ -108,7 +108,7 @@ def check(
         try:
             candidate = run_of_version(repo, model, version)
             if shared is not None and shared.get(candidate.info.ref) != candidate.info.commit:
-                reasons.append(f"{model} {version}: run {candidate.info.run_id} is not on {remote}; push it")
+                reasons.append(f"{model} {version}: run {candidate.info.run_id} is not on {transport.redact(str(remote))}; push it")
             artifact = next(a for a in candidate.details.artifacts if a.get("kind") == "model")
             if dvcstore.has_dvc(repo.workdir):
                 entry = dvcstore.DataEntry(artifact["md5"], artifact.get("size"), artifact.get("nfiles"))

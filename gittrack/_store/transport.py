@@ -52,6 +52,28 @@ class PushResult:
 _HOOK_REASON = re.compile(r"^remote: gittrack: refused ([^\s:]+): (.*?)\s*$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 MAX_PUSH_ROUNDS = 4
+# the user info of a URL (``https://alice:secret@host/`` -> ``https://host/``)
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]*@")
+# what a server says when it refuses a push or fetch: git's ``remote:`` lines, gitolite's
+# ``FATAL:``/``ERROR:``/``WARNING:`` lines and its hints, git's own ``error:``/``fatal:`` lines
+_SERVER_LINE = re.compile(r"^(remote:|FATAL:|ERROR:|WARNING:|error:|fatal:|\(or you)")
+MAX_SERVER_LINES = 20
+
+
+def redact(text: str) -> str:
+    """``text`` with the user info (name, password, token) taken out of every URL in it."""
+    return _USERINFO.sub(r"\1", text)
+
+
+def _server_said(stderr: str | None) -> str:
+    """Every line of git's stderr in which the server (or git) explains a failure, joined on one
+    line with credentials removed; git's last line when there is none."""
+    lines = [_ANSI.sub("", line).strip() for line in (stderr or "").replace("\r", "\n").splitlines()]
+    lines = [line for line in lines if line and line != "remote:" and not line.endswith(("done.", "done"))]
+    said = [line for line in lines if _SERVER_LINE.match(line) and "%" not in line]
+    if len(said) > MAX_SERVER_LINES:
+        said = [*said[: MAX_SERVER_LINES - 1], f"... {len(said) - MAX_SERVER_LINES + 1} more line(s)"]
+    return redact("; ".join(said or lines[-1:]) or "see git's message above")
 
 
 def resolve_remote(repo: pygit2.Repository, remote: str | None) -> str:
@@ -156,17 +178,16 @@ def _push_once(
         if len(parts) >= 3 and len(parts[0]) == 1:
             results.append(PushResult(parts[0], parts[1].rpartition(":")[2], parts[2]))
     if result.returncode != 0 and not results:
-        detail = (result.stderr or "").strip().splitlines()[-1:] or ["see git's message above"]
-        raise RemoteError(f"git push to {remote} failed: {detail[0]}")
+        raise RemoteError(f"git push to {redact(remote)} failed: {_server_said(result.stderr)}")
     reasons: dict[str, str] = {}
     said: list[str] = []
     for line in (result.stderr or "").replace("\r", "\n").splitlines():
         line = _ANSI.sub("", line).rstrip()
         found = _HOOK_REASON.match(line)
         if found:
-            reasons.setdefault(found.group(1), found.group(2))
+            reasons.setdefault(found.group(1), redact(found.group(2)))
         elif line.startswith("remote: ") and line[8:].strip() and "%" not in line:
-            said.append(line[8:].strip())
+            said.append(redact(line[8:].strip()))
     return results, reasons, said
 
 
@@ -198,16 +219,14 @@ def fetch(root: str | Path, remote: str, refspecs: list[str], prune: bool = True
         args.append("--prune")
     result = _git(str(root), [*args, remote, *refspecs], progress)
     if result.returncode != 0:
-        detail = (result.stderr or "").strip().splitlines()[-1:] or ["see git's message above"]
-        raise RemoteError(f"git fetch from {remote} failed: {detail[0]}")
+        raise RemoteError(f"git fetch from {redact(remote)} failed: {_server_said(result.stderr)}")
 
 
 def remote_refs(root: str | Path, remote: str, patterns: list[str]) -> dict[str, str]:
     """``git ls-remote``: the remote's refs matching ``patterns`` and their targets."""
     result = _git(str(root), ["ls-remote", remote, *patterns], progress=False)
     if result.returncode != 0:
-        detail = (result.stderr or "").strip().splitlines()[-1:] or ["unknown error"]
-        raise RemoteError(f"cannot list the refs of {remote}: {detail[0]}")
+        raise RemoteError(f"cannot list the refs of {redact(remote)}: {_server_said(result.stderr)}")
     refs = {}
     for line in result.stdout.splitlines():
         target, _, name = line.partition("\t")

@@ -5,7 +5,7 @@ Importing the command modules registers their commands on ``main`` (``gittrack.c
 
 from __future__ import annotations
 
-from gittrack.cli import artifacts, commands, metrics, migrate, models, promotions, runs, serving, sync, ui
+from gittrack.cli import artifacts, commands, metrics, migrate, models, promotions, runs, server, serving, sync, ui
 from gittrack.cli.app import main
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "models",
     "promotions",
     "runs",
+    "server",
     "serving",
     "sync",
     "ui",
