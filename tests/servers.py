@@ -154,7 +154,7 @@ def start_ssh(folder: Path) -> Ssh:
         f"Port {ssh.port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile {folder / 'sshd.pid'}\n"
         f"AuthorizedKeysFile {home / '.ssh' / 'authorized_keys'}\n"
         "StrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
-        f"PermitRootLogin prohibit-password\nAllowUsers {ssh.login}\nLogLevel ERROR\n"
+        f"PermitRootLogin prohibit-password\nAllowUsers {ssh.login}\nLogLevel ERROR\nSubsystem sftp internal-sftp\n"
         # gitolite and the hooks live under this HOME; the hooks import this checkout's gittrack
         f"SetEnv HOME={home} PYTHONPATH={SOURCE}\n"
     )

@@ -83,6 +83,13 @@ def dvc_local(root: Path, **settings: str) -> None:
     (root / ".dvc" / "config.local").write_text(f"['remote \"gittrack\"']\n{lines}")
 
 
+@pytest.fixture(autouse=True)
+def _own_ca(monkeypatch: pytest.MonkeyPatch) -> None:
+    """git trusts the test's certificate through each clone's http.sslCAInfo, which the
+    environment's GIT_SSL_CAINFO (set on some machines) would override."""
+    monkeypatch.delenv("GIT_SSL_CAINFO", raising=False)
+
+
 @pytest.fixture(scope="module")
 def permissions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("perms") / "permissions.yaml"
@@ -190,3 +197,74 @@ def test_a_user_without_bucket_access_gets_one_line(ssh, s3, tmp_path: Path) -> 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "DVC remote" in lines[0], result.stderr
     assert "Traceback" not in result.stderr and "wrong" not in result.stderr
+
+
+PASSWORDS = {user: f"{user}-secret" for user in USERS}
+
+
+@pytest.fixture(scope="module")
+def https(tmp_path_factory: pytest.TempPathFactory, permissions: Path):
+    """nginx + fcgiwrap + git-http-backend over HTTPS with basic auth, serving team.git with
+    gittrack's server hook; the CGI and the hook check the permissions file."""
+    import gittrack
+
+    server = servers.start_https(tmp_path_factory.mktemp("https"), PASSWORDS, gittrack.server_rules(permissions, "http-cgi"))
+    try:
+        bare = server.root / "team.git"
+        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+        git(bare, "config", "http.receivepack", "true")
+        gittrack.install_hooks(bare, server=True)
+        yield server
+    finally:
+        servers.stop(*server.procs)
+
+
+def test_team_over_https_with_ssh_artifacts(https, ssh, tmp_path: Path) -> None:
+    storage = tmp_path / "dvc-storage"
+    storage.mkdir()
+    people = {}
+    for user in ("ci-bot", "alice", "bob", "dave", "rita"):
+        url = https.url("team.git", user, PASSWORDS[user])
+        people[user] = clone(url, tmp_path / user, user, {"http.sslCAInfo": str(https.ca)})
+    ci, alice, bob, dave, rita = people.values()
+
+    (ci / "train.py").write_text(textwrap.dedent(TRAIN))
+    git(ci, "add", "train.py")
+    git(ci, "commit", "-q", "-m", "Add the training script")
+    gt(ci, "init", "--dvc-remote", f"ssh://{ssh.login}@127.0.0.1:{ssh.port}{storage}", "--commit")
+    git(ci, "push", "-q", "origin", "main")
+    for root in people.values():
+        if root != ci:
+            git(root, "pull", "-q", "origin", "main")
+        dvc_local(root, keyfile=str(ssh.keys["storage"]))
+
+    run = train(alice, 2)
+    pushed = gt(alice, "push")
+    assert "1 run(s) sent" in pushed.stdout and "DVC object(s)" in pushed.stdout
+    assert "alice-secret" not in pushed.stdout + pushed.stderr
+    train(dave, 7, experiment="secret")
+    assert "1 run(s) sent" in gt(dave, "push").stdout
+
+    # bob loads alice's model with its data from the SSH host
+    assert "1 run(s) new" in gt(bob, "pull").stdout
+    import gittrack
+
+    assert gittrack.Client(bob).load_model(f"runs:/{run}/model").predict([[1.0]])[0] == pytest.approx(2)
+
+    # the reader sees churn, never the secret experiment; a wrong password is one line without it
+    gt(rita, "pull")
+    assert list(gittrack.Client(rita).search_runs()["run_id"]) == [run]  # every experiment she can see
+    assert "refs/runs/secret" not in git(rita, "ls-remote", "origin")
+    assert "0 run(s) new" in gt(rita, "pull", "-e", "secret").stdout
+    git(rita, "remote", "set-url", "origin", https.url("team.git", "rita", "not-her-password"))
+    denied = gt(rita, "pull", ok=False)
+    assert denied.returncode == 1
+    assert "Authentication failed" in denied.stderr and "not-her-password" not in denied.stderr
+    assert len(denied.stderr.strip().splitlines()) == 1
+
+    # alice may not write into the secret experiment, and the hook says why
+    train(alice, 3, experiment="secret")
+    refused = gt(alice, "push", https.url("team.git", "alice", PASSWORDS["alice"]), ok=False)  # a URL, not a name
+    assert "alice may not write to experiment 'secret' (needs EDIT)" in refused.stderr
+    assert refused.stdout.startswith(f"https://127.0.0.1:{https.port}/team.git: ")  # no user, no password
+    assert "alice-secret" not in refused.stdout + refused.stderr
