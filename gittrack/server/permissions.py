@@ -163,22 +163,22 @@ def load(path: str | os.PathLike[str]) -> Permissions:
 def ref_problem(perms: Permissions, user: str, ref: str) -> str | None:
     """Why ``user`` may not update ``ref`` (create, move or delete it), or None. gittrack's own
     checks (finished runs never change, tags never move...) are the server hook's, not these."""
-    from gittrack.errors import GittrackError
     from gittrack.registry.tags import parse_tag
     from gittrack.store import naming, packs
 
-    if ref.startswith(naming.RUNS_NAMESPACE) or ref.startswith(packs.INDEX_NAMESPACE):
-        try:
-            experiment = (
-                naming.parse_run_ref(ref)[0] if ref.startswith(naming.RUNS_NAMESPACE) else packs.experiment_of(ref)
-            )
-        except GittrackError:
-            return None  # malformed: the format's checks refuse it with their reason
-        if perms.experiment(user, experiment) < EDIT:
-            return f"{user} may not write to experiment {experiment!r} (needs EDIT)"
-        return None
+    for namespace in (naming.RUNS_NAMESPACE, packs.INDEX_NAMESPACE):
+        if ref.startswith(namespace):
+            component = ref[len(namespace) :].partition("/")[0]  # as encoded in ref names
+            named = {naming.encode_component(name): name for name in perms.experiments}
+            experiment = named.get(component, component)
+            if perms.experiment(user, experiment) < EDIT:
+                return f"{user} may not write to experiment {experiment!r} (needs EDIT)"
+            return None
     if ref.startswith("refs/tags/"):
-        parsed = parse_tag(ref[len("refs/tags/") :])
+        name = ref[len("refs/tags/") :]
+        parsed = parse_tag(name)
+        if parsed is None and ("@" in name or "#" in name):  # no registry tag, yet like one: the default
+            return None if perms.default >= EDIT else f"{user} may not push tag {name!r} (needs EDIT)"
         if parsed is None:
             return None if perms.on_code(user) >= EDIT else f"{user} may not push tags (needs EDIT on the code)"
         level = perms.model(user, parsed.model)
