@@ -103,8 +103,8 @@ if TYPE_CHECKING:
     from gittrack._hooks import install_hooks, run_hook
     from gittrack._initialize import init
     from gittrack._reset import reset_state
-    from gittrack.server import server_rules, serve_http
     from gittrack.integrations import autolog
+    from gittrack.server import serve_http, server_rules
 
 
 def __getattr__(name: str) -> Any:

@@ -115,15 +115,16 @@ class Ssh:
         rc_file = home / ".gitolite.rc"
         text = rc_file.read_text()
         if "gittrack" not in text:
-            text = text.replace('        # LOCAL_CODE                =>  "$ENV{HOME}/local",', '        LOCAL_CODE => "$ENV{HOME}/local",')
+            text = text.replace(
+                '        # LOCAL_CODE                =>  "$ENV{HOME}/local",',
+                '        LOCAL_CODE => "$ENV{HOME}/local",',
+            )
             rc_file.write_text(text.replace("\n1;", "\n" + rc + "\n1;"))
         for user in users:
             if user not in self.keys:
                 self.keys[user] = keygen(self.folder / f"id_{user}", user)
             shutil.copy(self.keys[user].with_suffix(".pub"), home / ".gitolite" / "keydir" / f"{user}.pub")
-        (home / ".gitolite" / "conf" / "gitolite.conf").write_text(
-            "repo gitolite-admin\n    RW+ = admin\n\n" + conf
-        )
+        (home / ".gitolite" / "conf" / "gitolite.conf").write_text("repo gitolite-admin\n    RW+ = admin\n\n" + conf)
         hooks = home / "local" / "hooks" / "common"
         hooks.mkdir(parents=True, exist_ok=True)
         (hooks / "pre-receive").write_text(hook)
@@ -170,7 +171,7 @@ def htpasswd(users: dict[str, str]) -> str:
     lines = []
     for user, password in users.items():
         salt = os.urandom(8)
-        digest = hashlib.sha1(password.encode() + salt).digest()  # noqa: S324 - nginx's {SSHA} scheme
+        digest = hashlib.sha1(password.encode() + salt).digest()
         lines.append(f"{user}:{{SSHA}}{base64.b64encode(digest + salt).decode()}")
     return "\n".join(lines) + "\n"
 

@@ -5,9 +5,9 @@ credentials out of every URL gittrack prints, and every line a refusing server s
 from __future__ import annotations
 
 import itertools
-from concurrent.futures import ThreadPoolExecutor
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -91,7 +91,8 @@ def test_a_broken_file_is_one_line(tmp_path: Path, text: str, message: str) -> N
     with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
         gittrack.server_rules(path)
     result = subprocess.run([str(BIN / "gittrack"), "server-rules", str(path)], capture_output=True, text=True)
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_https_hides_what_a_user_may_not_read(team: Path) -> None:
@@ -100,11 +101,13 @@ def test_https_hides_what_a_user_may_not_read(team: Path) -> None:
     hidden = [env[f"GIT_CONFIG_VALUE_{i}"] for i in range(int(env["GIT_CONFIG_COUNT"]))]
     assert hidden == ["refs/runs/secret", "refs/runs-index/secret"]
     env, _ = http.backend_env({"GITTRACK_PERMISSIONS": str(team), "REMOTE_USER": "dave"})
-    assert env is not None and env["GIT_CONFIG_COUNT"] == "0"
+    assert env is not None
+    assert env["GIT_CONFIG_COUNT"] == "0"
     closed = team.with_name("closed.yaml")
     closed.write_text("default: NONE\nexperiments: {churn: {alice: READ}}\n")
     env, reason = http.backend_env({"GITTRACK_PERMISSIONS": str(closed), "REMOTE_USER": "rita"})
-    assert env is None and reason == "gittrack: rita may not read this repository"
+    assert env is None
+    assert reason == "gittrack: rita may not read this repository"
     env, _ = http.backend_env({"GITTRACK_PERMISSIONS": str(closed), "REMOTE_USER": "alice"})
     assert env is not None
     hidden = [env[f"GIT_CONFIG_VALUE_{i}"] for i in range(int(env["GIT_CONFIG_COUNT"]))]
@@ -169,7 +172,8 @@ def test_credentials_never_printed(repo: Path) -> None:
         pass
     result = subprocess.run([str(BIN / "gittrack"), "push", url], cwd=repo, capture_output=True, text=True)
     assert result.returncode == 1
-    assert "alice-secret" not in result.stdout + result.stderr and "alice@" not in result.stderr
+    assert "alice-secret" not in result.stdout + result.stderr
+    assert "alice@" not in result.stderr
     assert f"git push to http://127.0.0.1:{port}/team.git failed" in result.stderr
 
 

@@ -104,7 +104,10 @@ def ssh(tmp_path_factory: pytest.TempPathFactory, permissions: Path):
 
     server = servers.start_ssh(tmp_path_factory.mktemp("ssh"))
     try:
-        rules = {kind: gittrack.server_rules(permissions, kind, "team") for kind in ("gitolite", "gitolite-rc", "gitolite-hook")}
+        rules = {
+            kind: gittrack.server_rules(permissions, kind, "team")
+            for kind in ("gitolite", "gitolite-rc", "gitolite-hook")
+        }
         server.configure(rules["gitolite"], rules["gitolite-rc"], rules["gitolite-hook"], USERS)
         bare = server.gitolite_home / "repositories" / "team.git"
         subprocess.run(["git", "symbolic-ref", "HEAD", "refs/heads/main"], cwd=bare, check=True)
@@ -143,7 +146,8 @@ def test_team_over_ssh_with_s3_artifacts(ssh, s3, tmp_path: Path) -> None:
     # alice trains and pushes (data to S3 first), bob pulls and reproduces from S3
     run = train(alice, 2)
     pushed = gt(alice, "push").stdout
-    assert "1 run(s) sent" in pushed and "DVC object(s)" in pushed
+    assert "1 run(s) sent" in pushed
+    assert "DVC object(s)" in pushed
     assert "1 run(s) new" in gt(bob, "pull").stdout
     assert "reproduced" in gt(bob, "reproduce", run, "--yes").stdout
 
@@ -195,8 +199,10 @@ def test_a_user_without_bucket_access_gets_one_line(ssh, s3, tmp_path: Path) -> 
     result = gt(root, "push", ok=False)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "DVC remote" in lines[0], result.stderr
-    assert "Traceback" not in result.stderr and "wrong" not in result.stderr
+    assert len(lines) == 1, result.stderr
+    assert "DVC remote" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert "wrong" not in result.stderr
 
 
 PASSWORDS = {user: f"{user}-secret" for user in USERS}
@@ -208,7 +214,9 @@ def https(tmp_path_factory: pytest.TempPathFactory, permissions: Path):
     gittrack's server hook; the CGI and the hook check the permissions file."""
     import gittrack
 
-    server = servers.start_https(tmp_path_factory.mktemp("https"), PASSWORDS, gittrack.server_rules(permissions, "http-cgi"))
+    server = servers.start_https(
+        tmp_path_factory.mktemp("https"), PASSWORDS, gittrack.server_rules(permissions, "http-cgi")
+    )
     try:
         bare = server.root / "team.git"
         subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
@@ -240,7 +248,8 @@ def test_team_over_https_with_ssh_artifacts(https, ssh, tmp_path: Path) -> None:
 
     run = train(alice, 2)
     pushed = gt(alice, "push")
-    assert "1 run(s) sent" in pushed.stdout and "DVC object(s)" in pushed.stdout
+    assert "1 run(s) sent" in pushed.stdout
+    assert "DVC object(s)" in pushed.stdout
     assert "alice-secret" not in pushed.stdout + pushed.stderr
     train(dave, 7, experiment="secret")
     assert "1 run(s) sent" in gt(dave, "push").stdout
@@ -259,7 +268,8 @@ def test_team_over_https_with_ssh_artifacts(https, ssh, tmp_path: Path) -> None:
     git(rita, "remote", "set-url", "origin", https.url("team.git", "rita", "not-her-password"))
     denied = gt(rita, "pull", ok=False)
     assert denied.returncode == 1
-    assert "Authentication failed" in denied.stderr and "not-her-password" not in denied.stderr
+    assert "Authentication failed" in denied.stderr
+    assert "not-her-password" not in denied.stderr
     assert len(denied.stderr.strip().splitlines()) == 1
 
     # alice may not write into the secret experiment, and the hook says why

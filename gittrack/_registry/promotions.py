@@ -108,7 +108,9 @@ def check(
         try:
             candidate = run_of_version(repo, model, version)
             if shared is not None and shared.get(candidate.info.ref) != candidate.info.commit:
-                reasons.append(f"{model} {version}: run {candidate.info.run_id} is not on {transport.redact(str(remote))}; push it")
+                reasons.append(
+                    f"{model} {version}: run {candidate.info.run_id} is not on {transport.redact(str(remote))}; push it"
+                )
             artifact = next(a for a in candidate.details.artifacts if a.get("kind") == "model")
             if dvcstore.has_dvc(repo.workdir):
                 entry = dvcstore.DataEntry(artifact["md5"], artifact.get("size"), artifact.get("nfiles"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from functools import partial
 
 from gittrack.server.permissions import EDIT, LEVELS, MANAGE, NOTES_REF, READ, Permissions
 
@@ -19,7 +20,7 @@ RC_SNIPPET = """\
 # gittrack: GTO's registry tags hold '#' and '!' (churn#production#3, churn@v1.0.0!)
 $REF_OR_FILENAME_PATT = qr(^[0-9a-zA-Z][-0-9a-zA-Z._\\@/+ :,#!]*$);
 """
-RC_LOCAL_CODE = "    LOCAL_CODE                  =>  \"$ENV{HOME}/local\",\n"
+RC_LOCAL_CODE = '    LOCAL_CODE                  =>  "$ENV{HOME}/local",\n'
 
 
 def _refex(text: str) -> str:
@@ -73,7 +74,7 @@ def rules(perms: Permissions, repo: str) -> str:
     grant("RW+", "refs/heads/", perms.on_code, EDIT, "other branches: EDIT on the code")
     for name in sorted(perms.experiments):
         for refex in (_refex(naming.experiment_prefix(name)), _refex(packs.index_ref(name)) + "$"):
-            grant("RW+", refex, lambda u, name=name: perms.experiment(u, name), EDIT, f"experiment {name}: EDIT")
+            grant("RW+", refex, partial(perms.experiment, name=name), EDIT, f"experiment {name}: EDIT")
             deny(refex)
     grant("RW+", naming.RUNS_NAMESPACE, lambda u: perms.default, EDIT, "other experiments: the default")
     grant("RW+", packs.INDEX_NAMESPACE, lambda u: perms.default, EDIT, "their run indexes: the default")
@@ -81,10 +82,10 @@ def rules(perms: Permissions, repo: str) -> str:
         tag = "refs/tags/" + _refex(name)
         for stage in perms.guarded_stages:
             guarded = tag + _refex(f"#{stage}") + "(\\x23|\\x21|$)"
-            grant("RW", guarded, lambda u, name=name: perms.model(u, name), MANAGE, f"model {name}, {stage}: MANAGE")
+            grant("RW", guarded, partial(perms.model, name=name), MANAGE, f"model {name}, {stage}: MANAGE")
             deny(guarded)
         refex = tag + "(@|\\x23)"
-        grant("RW", refex, lambda u, name=name: perms.model(u, name), EDIT, f"model {name}: EDIT")
+        grant("RW", refex, partial(perms.model, name=name), EDIT, f"model {name}: EDIT")
         deny(refex)
     for stage in perms.guarded_stages:
         guarded = "refs/tags/[^@]*" + _refex(f"#{stage}") + "(\\x23|\\x21|$)"

@@ -46,7 +46,7 @@ def serve(backend: str = BACKEND) -> int:
         sys.stdout.flush()
         return 0
     sys.stdout.flush()
-    os.execve(backend, [backend], env)
+    os.execve(backend, [backend], env)  # noqa: S606 - the CGI becomes git's backend, as web servers expect
     return 0  # not reached
 
 
