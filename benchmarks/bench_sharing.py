@@ -1,7 +1,7 @@
 """Sharing benchmarks: gittrack push/pull of many runs, the cost of run refs for plain git pushes,
 and DVC experiments for comparison, all in one run on this machine.
 
-    python benchmarks/bench_sharing.py [--runs N] [--dvc-exps N] [--ref-counts 0,10000,50000]
+    python benchmarks/bench_sharing.py [--runs N] [--dvc-exps N] [--ref-counts 0,10000,50000] [--ssh-runs N]
 
 Prints (a timing table, not a timed test):
 - ``gittrack push`` of N runs to an empty bare remote, and ``gittrack pull`` of them into a
@@ -12,7 +12,10 @@ Prints (a timing table, not a timed test):
   (every push receives the advertisement of all the remote's refs), and holding the same runs
   packed into an index ref;
 - ``dvc exp push`` / ``dvc exp pull`` of M experiments made with ``dvc exp save``, next to
-  gittrack pushing and pulling the same number of runs.
+  gittrack pushing and pulling the same number of runs;
+- ``gittrack push`` / ``pull`` of S runs (300) over SSH to gitolite, with gittrack's server hook
+  and a permissions file (sshd and gitolite started on 127.0.0.1 as the team tests do), beside
+  the same to a bare remote on the same disk.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import build_repo
+
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+from tests import servers  # sshd and gitolite on 127.0.0.1, as the team tests start them
 
 BIN = Path(sys.executable).parent
 GITTRACK = str(BIN / "gittrack")
@@ -135,11 +141,44 @@ def dvc_rounds(root: Path, count: int) -> dict[str, float]:
     return figures
 
 
+def ssh_rounds(root: Path, runs: int) -> dict[str, float]:
+    """Push of ``runs`` runs over SSH to gitolite (its hook running gittrack's checks and the
+    permissions file), with a ref per run and packed, and their pull into a fresh clone; the same
+    to and from a local bare remote."""
+    import gittrack
+
+    local = gittrack_rounds(root, runs)
+    perms = root / "permissions.yaml"
+    perms.write_text("groups: {team: [bench]}\ndefault: MANAGE\n")
+    ssh = servers.start_ssh(root / "ssh")
+    figures = {"local_push": local["push"], "local_pull": local["pull"]}
+    try:
+        conf = "".join(gittrack.server_rules(perms, "gitolite", repo) for repo in ("bench", "bench-packed"))
+        rc, hook = (gittrack.server_rules(perms, kind) for kind in ("gitolite-rc", "gitolite-hook"))
+        ssh.configure(conf, rc, hook, ["bench"])
+        for name, pack in (("bench", "--no-pack"), ("bench-packed", "--pack")):
+            sh(["git", "symbolic-ref", "HEAD", "refs/heads/main"], ssh.gitolite_home / "repositories" / f"{name}.git")
+            source = root / f"ssh-source-{name}"
+            build_repo(source, runs)
+            sh(["git", "config", "core.sshCommand", ssh.command("bench")], source)
+            sh(["git", "remote", "add", "origin", ssh.url(name)], source)
+            sh(["git", "push", "-q", "origin", "main"], source)
+            figures[f"{name}_push"] = timed([GITTRACK, "push", pack], source)
+            clone = root / f"ssh-clone-{name}"
+            sh(["git", "-c", f"core.sshCommand={ssh.command('bench')}", "clone", "-q", ssh.url(name), str(clone)], root)
+            sh(["git", "config", "core.sshCommand", ssh.command("bench")], clone)
+            figures[f"{name}_pull"] = timed([GITTRACK, "pull"], clone)
+        return figures
+    finally:
+        servers.stop(ssh.proc)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--dvc-exps", type=int, default=300)
     parser.add_argument("--ref-counts", default="0,10000,50000")
+    parser.add_argument("--ssh-runs", type=int, default=300, help="Runs pushed over SSH to gitolite (0: skip).")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gittrack-bench-sharing-") as tmp:
         root = Path(tmp)
@@ -149,6 +188,7 @@ def main() -> None:
         plain = {n: plain_push(root, n) for n in counts}
         plain_packed = {n: plain_push(root, n, packed=True) for n in counts if n}
         theirs = dvc_rounds(root, args.dvc_exps) if args.dvc_exps else {}
+        remote = ssh_rounds(root, args.ssh_runs) if args.ssh_runs else {}
     print(f"{'measure':62} {'target':>8} {'seconds':>10}")
     rows = [
         (f"gittrack push of {args.runs} runs to an empty bare remote", None, ours["push"]),
@@ -168,6 +208,15 @@ def main() -> None:
             (f"gittrack push of {args.dvc_exps} runs", None, theirs["gt_push"]),
             (f"dvc exp pull of {args.dvc_exps} experiments", None, theirs["dvc_pull"]),
             (f"gittrack pull of {args.dvc_exps} runs", None, theirs["gt_pull"]),
+        ]
+    if remote:
+        rows += [
+            (f"gittrack push of {args.ssh_runs} runs to a local bare remote", None, remote["local_push"]),
+            (f"gittrack push of {args.ssh_runs} runs over SSH to gitolite", None, remote["bench_push"]),
+            (f"[packed] gittrack push --pack of {args.ssh_runs} runs over SSH", None, remote["bench-packed_push"]),
+            (f"gittrack pull of {args.ssh_runs} runs from a local bare remote", None, remote["local_pull"]),
+            (f"gittrack pull of {args.ssh_runs} runs over SSH from gitolite", None, remote["bench_pull"]),
+            (f"[packed] gittrack pull of {args.ssh_runs} packed runs over SSH", None, remote["bench-packed_pull"]),
         ]
     for label, target, seconds in rows:
         shown = f"{target:8.1f}" if target else f"{'-':>8}"
