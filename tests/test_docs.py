@@ -994,6 +994,35 @@ UI = Page(
 
 # -- the tests -------------------------------------------------------------------------------------
 
+# -- docs/team-server.md --------------------------------------------------------------------------
+
+
+def permissions_file(s: Scenario, block: Block) -> None:
+    """The page's permissions file parses, and becomes permissions.yaml for the commands after it."""
+    from gittrack.server import permissions
+
+    perms = permissions.parse(block.code)
+    assert perms.experiment("rita", "fraud") == permissions.NONE
+    (s.cwd / "permissions.yaml").write_text(block.code)
+
+
+TEAM_SERVER = Page(
+    "docs/team-server.md",
+    setup=plain_project,
+    values={"AKIAEXAMPLE": "AKIAEXAMPLE"},  # an example key, not a placeholder
+    checks={"groups:": permissions_file},
+    before={"gittrack init --dvc-remote ssh://dvc@storage.example.com/srv/dvc/team --commit": "rm .dvc/config.local"},
+    expect={
+        "gittrack server-rules permissions.yaml --kind gitolite-rc": ["#!"],
+        "gittrack init --dvc-remote s3://team-artifacts/dvc --commit": ["s3://team-artifacts/dvc"],
+    },
+    after={
+        "gittrack server-rules permissions.yaml --repo team > team.conf": lambda s: (
+            "repo team" in (s.cwd / "team.conf").read_text()
+        )
+    },
+)
+
 WITHOUT_BLOCKS = [Page("docs/ci.md"), Page("docs/security.md")]
 SCENARIOS = {
     page.path: page
@@ -1010,6 +1039,7 @@ SCENARIOS = {
         SEARCH,
         SERVING,
         SHARING,
+        TEAM_SERVER,
         TRACKING,
         UI,
         *WITHOUT_BLOCKS,

@@ -60,6 +60,7 @@ def has_dvc(root: str | os.PathLike[str]) -> bool:
 @functools.lru_cache(maxsize=8)
 def open_dvc(root: str) -> Repo:
     """DVC's repository object for the work tree at ``root`` (cached per process)."""
+    from dvc.config import ConfigError
     from dvc.exceptions import NotDvcRepoError
     from dvc.repo import Repo
 
@@ -67,6 +68,10 @@ def open_dvc(root: str) -> Repo:
         return Repo(root)
     except NotDvcRepoError:
         raise NotFoundError(f"'{root}' is not a DVC repository; run 'gittrack init' (or 'dvc init') first") from None
+    except ConfigError as exc:
+        raise DataError(
+            f"DVC's configuration is invalid: {_first_line(exc)}; see .dvc/config and .dvc/config.local"
+        ) from None
 
 
 SETUP_FILES = [".dvc/.gitignore", ".dvc/config", ".dvcignore"]
@@ -93,11 +98,19 @@ def init_dvc(root: str | os.PathLike[str], remote: str | None = None) -> list[st
         changed += SETUP_FILES
     open_dvc.cache_clear()
     if remote:
+        from dvc.config import ConfigError
+
         dvc = open_dvc(str(root))
         url = str(Path(remote).resolve()) if "://" not in remote and not remote.startswith(("s3:", "gs:")) else remote
-        with dvc.config.edit() as conf:
-            conf["remote"]["gittrack"] = {"url": url}
-            conf["core"]["remote"] = "gittrack"
+        try:
+            with dvc.config.edit() as conf:
+                conf["remote"]["gittrack"] = {"url": url}
+                conf["core"]["remote"] = "gittrack"
+        except ConfigError as exc:  # e.g. .dvc/config.local keeps settings of another kind of remote
+            raise DataError(
+                f"cannot make {url} DVC's remote: {_first_line(exc)}; remove the old remote's settings from "
+                ".dvc/config.local ('dvc remote modify --local gittrack --unset KEY') and try again"
+            ) from None
         changed.append(".dvc/config")
         open_dvc.cache_clear()
     return sorted(set(changed))
