@@ -308,9 +308,20 @@ def push(dvc: Repo, entries: list[DataEntry], remote: str | None = None) -> Push
     return PushOutcome(sent, on_remote, absent)
 
 
+_REFUSED = ("forbidden", "access denied", "accessdenied", "invalidaccesskeyid", "signaturedoesnotmatch",
+            "permission denied", "not authorized", "authentication failed")  # fmt: skip
+
+
 def _first_line(exc: BaseException) -> str:
+    """The error's first line; for a refusal by the remote (S3's 403, SSH's denial), also what to check."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    if isinstance(exc, PermissionError) or any(word in text.lower() for word in _REFUSED):
+        line += (
+            " (the DVC remote refused these credentials: check them in .dvc/config.local or the environment, "
+            "e.g. AWS_ACCESS_KEY_ID, AWS_PROFILE, the SSH key)"
+        )
+    return line
 
 
 @contextlib.contextmanager
