@@ -65,8 +65,15 @@ def init_repository(path: str | os.PathLike = ".", dvc: bool = True, dvc_remote:
         max_file_bytes=settings.max_file_bytes(repo),
         dvc=dvcstore.has_dvc(root),
         dvc_files=dvc_files,
-        dvc_remote=dvcstore.default_remote(root) if dvcstore.has_dvc(root) else None,
+        dvc_remote=_shown(dvcstore.default_remote(root)) if dvcstore.has_dvc(root) else None,
     )
+
+
+def _shown(url: str | None) -> str | None:
+    """A URL as gittrack shows it: without user info (a password in an http remote's URL)."""
+    from gittrack.store.transport import redact
+
+    return None if url is None else redact(url)
 
 
 def _uncommitted(repo, paths: list[str]) -> list[str]:
