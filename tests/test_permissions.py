@@ -196,3 +196,28 @@ def test_every_line_a_refusing_server_sends(repo: Path, tmp_path: Path) -> None:
         "FATAL: W any team bob DENIED by fallthru; (or you mis-spelled the reponame); "
         "fatal: Could not read from remote repository."
     )
+
+
+def test_the_cgi_answers_a_user_who_may_read_nothing(team: Path, tmp_path: Path) -> None:
+    closed = tmp_path / "closed.yaml"
+    closed.write_text("default: NONE\n")
+    env = {**os.environ, "GITTRACK_PERMISSIONS": str(closed), "REMOTE_USER": "rita"}
+    result = subprocess.run([str(BIN / "gittrack"), "http-backend"], env=env, capture_output=True)
+    assert result.stdout == (
+        b"Status: 403 Forbidden\r\nContent-Type: text/plain\r\n\r\ngittrack: rita may not read this repository\n"
+    )
+    closed.write_text("default: SOMETIMES\n")
+    result = subprocess.run([str(BIN / "gittrack"), "http-backend"], env=env, capture_output=True)
+    assert result.stdout.startswith(b"Status: 500 Internal Server Error")
+    assert b"'SOMETIMES' is not a permission" in result.stdout
+
+
+def test_dvc_remote_shown_without_credentials_and_a_misfit_config_is_one_line(repo: Path) -> None:
+    shown = gittrack.init(repo, dvc_remote="https://alice:alice-secret@dvc.example.com/store")
+    assert shown.dvc_remote == "https://dvc.example.com/store"
+    subprocess.run([str(BIN / "dvc"), "remote", "modify", "--local", "gittrack", "auth", "basic"], cwd=repo, check=True)
+    result = subprocess.run([str(BIN / "gittrack"), "init", "--dvc-remote", "s3://bucket/path"], cwd=repo,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot make s3://bucket/path DVC's remote: config file error: extra keys")
+    assert len(result.stderr.strip().splitlines()) == 1

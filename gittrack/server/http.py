@@ -40,9 +40,16 @@ def backend_env(environ: Mapping[str, str]) -> tuple[dict[str, str] | None, str]
 def serve(backend: str = BACKEND) -> int:
     """Run as the CGI: exec git-http-backend with the user's environment, or answer 403 with a
     plain-text reason (git shows it as ``remote:`` lines)."""
-    env, reason = backend_env(os.environ)
+    from gittrack.errors import GittrackError
+
+    try:
+        env, reason = backend_env(os.environ)
+    except GittrackError as exc:  # a broken permissions file: the server's fault, said in one line
+        env, reason, status = None, f"gittrack: {exc}", "500 Internal Server Error"
+    else:
+        status = "403 Forbidden"
     if env is None:
-        sys.stdout.write(f"Status: 403 Forbidden\r\nContent-Type: text/plain\r\n\r\n{reason}\n")
+        sys.stdout.write(f"Status: {status}\r\nContent-Type: text/plain\r\n\r\n{reason}\n")
         sys.stdout.flush()
         return 0
     sys.stdout.flush()
