@@ -1,6 +1,6 @@
 """A team on real servers: git over SSH through gitolite with artifacts in S3 (moto's server), and
 git over HTTPS through nginx and git-http-backend with artifacts on an SSH host; one permissions
-file drives both. Two data scientists (alice, bob), a CI identity (ci-bot), a reader (rita) and
+file drives both (the S3 server is moto's, checking signatures and IAM users). Two data scientists (alice, bob), a CI identity (ci-bot), a reader (rita) and
 another group's member (dave) train, push, pull, reproduce and promote; every forbidden action is
 refused with the server's reason in gittrack's output."""
 
@@ -279,6 +279,20 @@ def test_team_over_https_with_ssh_artifacts(https, ssh, tmp_path: Path) -> None:
     assert "Authentication failed" in denied.stderr
     assert "not-her-password" not in denied.stderr
     assert len(denied.stderr.strip().splitlines()) == 1
+
+    # promotion over HTTPS: requested by alice, merged by the maintainer, applied by CI; bob's own
+    # production tag is refused for his basic-auth user
+    gt(alice, "models", "register", "churn", "--run", run)
+    gt(alice, "models", "promote", "churn", "v0.0.1", "production", "--request", "--push")
+    git(ci, "fetch", "-q", "origin")
+    git(ci, "merge", "-q", "--no-edit", "origin/promote/churn/production/v0.0.1")
+    git(ci, "push", "-q", "origin", "main")
+    gt(ci, "pull")
+    assert "created tag churn#production#" in gt(ci, "promotions", "apply", "--push").stdout
+    gt(bob, "pull")
+    git(bob, "tag", "churn#production#9", git(bob, "rev-parse", "refs/tags/churn@v0.0.1^{commit}").strip())
+    refused = gt(bob, "push", "-e", "churn", ok=False)
+    assert "bob may not change stage 'production' of model 'churn' (needs MANAGE)" in refused.stderr
 
     # alice may not write into the secret experiment, and the hook says why
     train(alice, 3, experiment="secret")
