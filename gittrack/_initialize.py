@@ -10,6 +10,7 @@ from gittrack._data import dvcstore
 from gittrack._store import settings
 from gittrack._store.repo import identity
 from gittrack._store.runstore import RunStore
+from gittrack.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ def init_repository(path: str | os.PathLike = ".", dvc: bool = True, dvc_remote:
         pygit2.init_repository(str(target))
     repo = open_repo(target)
     root = repo.workdir.rstrip("/")
+    if dvc_remote and _shown(dvc_remote) != dvc_remote and ":" in dvc_remote.split("://", 1)[1].split("@", 1)[0]:
+        raise UsageError(
+            f"the DVC remote's URL holds a password, which .dvc/config would share: give {_shown(dvc_remote)} and "
+            "keep the password in .dvc/config.local ('dvc remote modify --local gittrack password ...')"
+        )
     dvc_files = dvcstore.init_dvc(root, dvc_remote) if dvc or dvc_remote else []
     if dvc or dvc_remote:  # what differs from HEAD, with the set-up files an earlier init left uncommitted
         dvc_files = _uncommitted(repo, sorted(set(dvc_files) | set(dvcstore.SETUP_FILES)))
@@ -71,7 +77,7 @@ def init_repository(path: str | os.PathLike = ".", dvc: bool = True, dvc_remote:
 
 def _shown(url: str | None) -> str | None:
     """A URL as gittrack shows it: without user info (a password in an http remote's URL)."""
-    from gittrack.store.transport import redact
+    from gittrack._store.transport import redact
 
     return None if url is None else redact(url)
 

@@ -1,8 +1,8 @@
-"""A team on real servers: git over SSH through gitolite with artifacts in S3 (moto's server), and
-git over HTTPS through nginx and git-http-backend with artifacts on an SSH host; one permissions
-file drives both (the S3 server is moto's, checking signatures and IAM users). Two data scientists (alice, bob), a CI identity (ci-bot), a reader (rita) and
-another group's member (dave) train, push, pull, reproduce and promote; every forbidden action is
-refused with the server's reason in gittrack's output."""
+"""A team on real servers: git over SSH through gitolite with artifacts in S3 (moto's server,
+checking signatures and IAM users), and git over HTTPS through nginx and git-http-backend with
+artifacts on an SSH host; one permissions file drives both. Two data scientists (alice, bob), a CI
+identity (ci-bot), a reader (rita) and another group's member (dave) train, push, pull, reproduce
+and promote; every forbidden action is refused with the server's reason in gittrack's output."""
 
 from __future__ import annotations
 
