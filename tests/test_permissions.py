@@ -213,7 +213,9 @@ def test_the_cgi_answers_a_user_who_may_read_nothing(team: Path, tmp_path: Path)
 
 
 def test_dvc_remote_shown_without_credentials_and_a_misfit_config_is_one_line(repo: Path) -> None:
-    with pytest.raises(UsageError, match=r"holds a password, which \.dvc/config would share: give https://dvc\.example"):
+    with pytest.raises(
+        UsageError, match=r"holds a password, which \.dvc/config would share: give https://dvc\.example"
+    ):
         gittrack.init(repo, dvc_remote="https://alice:alice-secret@dvc.example.com/store")
     assert gittrack.init(repo, dvc_remote="https://alice@dvc.example.com/store").dvc_remote == (
         "https://dvc.example.com/store"  # a user name is no secret, yet gittrack shows no user info
