@@ -154,7 +154,7 @@ def ssh_rounds(root: Path, runs: int) -> dict[str, float]:
     figures = {"local_push": local["push"], "local_pull": local["pull"]}
     try:
         conf = "".join(gittrack.server_rules(perms, "gitolite", repo) for repo in ("bench", "bench-packed"))
-        rc, hook = (gittrack.server_rules(perms, kind) for kind in ("gitolite-rc", "gitolite-hook"))
+        rc, hook = (gittrack.server_rules(perms, kind, "bench") for kind in ("gitolite-rc", "gitolite-hook"))
         ssh.configure(conf, rc, hook, ["bench"])
         for name, pack in (("bench", "--no-pack"), ("bench-packed", "--pack")):
             sh(["git", "symbolic-ref", "HEAD", "refs/heads/main"], ssh.gitolite_home / "repositories" / f"{name}.git")

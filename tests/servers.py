@@ -109,8 +109,9 @@ class Ssh:
         return result.stdout
 
     def configure(self, conf: str, rc: str, hook: str, users: list[str]) -> None:
-        """gitolite as its admin would leave it: the rc lines, the conf, a key per user, the common
-        pre-receive hook; then 'gitolite setup' compiles the rules and writes authorized_keys."""
+        """gitolite set up as docs/team-server.md says: on the server, the rc lines and the common
+        pre-receive hook ('gitolite setup' installs it); then the admin pushes the rules and a key
+        per user through gitolite-admin, which compiles them and creates the repositories."""
         home = self.gitolite_home
         rc_file = home / ".gitolite.rc"
         text = rc_file.read_text()
@@ -120,16 +121,26 @@ class Ssh:
                 '        LOCAL_CODE => "$ENV{HOME}/local",',
             )
             rc_file.write_text(text.replace("\n1;", "\n" + rc + "\n1;"))
-        for user in users:
-            if user not in self.keys:
-                self.keys[user] = keygen(self.folder / f"id_{user}", user)
-            shutil.copy(self.keys[user].with_suffix(".pub"), home / ".gitolite" / "keydir" / f"{user}.pub")
-        (home / ".gitolite" / "conf" / "gitolite.conf").write_text("repo gitolite-admin\n    RW+ = admin\n\n" + conf)
         hooks = home / "local" / "hooks" / "common"
         hooks.mkdir(parents=True, exist_ok=True)
         (hooks / "pre-receive").write_text(hook)
         (hooks / "pre-receive").chmod(0o755)
         self.gitolite("setup")
+        admin = self.folder / "gitolite-admin"
+        env = {**os.environ, "GIT_SSH_COMMAND": self.command("admin")}
+        if not admin.exists():
+            subprocess.run(["git", "clone", "-q", self.url("gitolite-admin"), str(admin)], env=env, check=True,
+                           capture_output=True)  # fmt: skip
+        for user in users:
+            if user not in self.keys:
+                self.keys[user] = keygen(self.folder / f"id_{user}", user)
+            shutil.copy(self.keys[user].with_suffix(".pub"), admin / "keydir" / f"{user}.pub")
+        (admin / "conf" / "gitolite.conf").write_text('repo gitolite-admin\n    RW+ = admin\n\ninclude "team.conf"\n')
+        (admin / "conf" / "team.conf").write_text(conf)
+        for args in (["add", "-A"], ["commit", "-q", "-m", "Team permissions"], ["push", "-q", "origin", "HEAD"]):
+            result = subprocess.run(["git", "-c", "user.name=admin", "-c", "user.email=admin@example.com", *args],
+                                    cwd=admin, env=env, capture_output=True, text=True, check=False)  # fmt: skip
+            assert result.returncode == 0, f"git {args[0]} in gitolite-admin: {result.stderr}"
         storage = self.keys.get("storage") or keygen(self.folder / "id_storage", "storage")
         self.keys["storage"] = storage
         authorized = home / ".ssh" / "authorized_keys"

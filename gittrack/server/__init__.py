@@ -11,7 +11,7 @@ KINDS = ("gitolite", "gitolite-rc", "gitolite-hook", "http-cgi")
 def server_rules(permissions_file: str | os.PathLike[str], kind: str = "gitolite", repo: str = "team") -> str:
     """What a server needs from a permissions file: gitolite's ``repo`` rules (``gitolite``), the
     ``.gitolite.rc`` lines for GTO's tags (``gitolite-rc``), gitolite's common pre-receive hook
-    (``gitolite-hook``) or the CGI script fcgiwrap runs for git over HTTPS (``http-cgi``)."""
+    (``gitolite-hook``: the file applies to ``repo``) or the CGI script fcgiwrap runs for git over HTTPS (``http-cgi``)."""
     from gittrack.errors import UsageError
     from gittrack.server import gitolite, http, permissions
 
@@ -22,7 +22,7 @@ def server_rules(permissions_file: str | os.PathLike[str], kind: str = "gitolite
     if kind == "gitolite-rc":
         return gitolite.RC_SNIPPET
     if kind == "gitolite-hook":
-        return gitolite.hook_script(path)
+        return gitolite.hook_script(path, repo)
     if kind == "http-cgi":
         return http.cgi_script(path)
     raise UsageError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")

@@ -98,11 +98,16 @@ def rules(perms: Permissions, repo: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def hook_script(permissions: str, python: str | None = None) -> str:
+def hook_script(permissions: str, repo: str, python: str | None = None) -> str:
     """The pre-receive hook for gitolite's common hooks (``$LOCAL_CODE/hooks/common/``): gittrack's
-    server checks, with the pushing user (``GL_USER``) checked against the permissions file."""
+    server checks in every repository, with the pushing user (``GL_USER``) checked against the
+    permissions file in ``repo``; gitolite-admin is left to gitolite."""
     runner = f'"{python or sys.executable}" -m gittrack'
     return (
-        "#!/bin/sh\n# gittrack pre-receive hook: the format's checks and the permissions file\n"
-        f"GITTRACK_PERMISSIONS='{permissions}' exec {runner} hooks run pre-receive \"$@\"\n"
+        "#!/bin/sh\n# gittrack pre-receive hook: the format's checks, and the permissions file for one repository\n"
+        'case "$GL_REPO" in\n'
+        "    gitolite-admin) cat >/dev/null; exit 0 ;;\n"
+        f"    {repo}) GITTRACK_PERMISSIONS='{permissions}'; export GITTRACK_PERMISSIONS ;;\n"
+        "esac\n"
+        f'exec {runner} hooks run pre-receive "$@"\n'
     )
