@@ -11,7 +11,8 @@ KINDS = ("gitolite", "gitolite-rc", "gitolite-hook", "http-cgi")
 def server_rules(permissions_file: str | os.PathLike[str], kind: str = "gitolite", repo: str = "team") -> str:
     """What a server needs from a permissions file: gitolite's ``repo`` rules (``gitolite``), the
     ``.gitolite.rc`` lines for GTO's tags (``gitolite-rc``), gitolite's common pre-receive hook
-    (``gitolite-hook``: the file applies to ``repo``) or the CGI script fcgiwrap runs for git over HTTPS (``http-cgi``)."""
+    (``gitolite-hook``: the file applies to ``repo``) or the CGI script fcgiwrap runs for git over
+    HTTPS (``http-cgi``)."""
     from gittrack.errors import UsageError
     from gittrack.server import gitolite, http, permissions
 
