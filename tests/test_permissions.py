@@ -226,3 +226,20 @@ def test_dvc_remote_shown_without_credentials_and_a_misfit_config_is_one_line(re
     assert result.returncode == 1
     assert result.stderr.startswith("error: cannot make s3://bucket/path DVC's remote: config file error: extra keys")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_https_refuses_pushes_to_a_repository_without_the_hook(team: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "team.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    request = {"GITTRACK_PERMISSIONS": str(team), "REMOTE_USER": "alice", "GIT_PROJECT_ROOT": str(tmp_path)}
+    advert = {**request, "PATH_INFO": "/team.git/info/refs", "QUERY_STRING": "service=git-receive-pack"}
+    env, reason = http.backend_env(advert)
+    assert env is None
+    assert reason.startswith("gittrack: this repository has no gittrack pre-receive hook")
+    assert http.backend_env({**request, "PATH_INFO": "/team.git/info/refs", "QUERY_STRING": "service=git-upload-pack"})[
+        0
+    ]
+    gittrack.install_hooks(bare, server=True)
+    assert http.backend_env(advert)[0] is not None
+    assert http.backend_env({**request, "PATH_INFO": "/team.git/git-receive-pack"})[0] is not None
+    assert http.backend_env({**request, "PATH_INFO": "/../team.git/git-receive-pack"})[0] is None

@@ -28,6 +28,10 @@ def backend_env(environ: Mapping[str, str]) -> tuple[dict[str, str] | None, str]
     perms = permissions.load(path)
     if perms.highest(user) < permissions.READ:
         return None, f"gittrack: {user} may not read this repository"
+    if _pushing(env) and not _has_server_hook(env):
+        return None, "gittrack: this repository has no gittrack pre-receive hook, so pushes are refused; " + (
+            "its administrator runs 'gittrack hooks install --server'"
+        )
     count = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
     for ref in permissions.hidden_refs(perms, user):
         env[f"GIT_CONFIG_KEY_{count}"] = "transfer.hideRefs"
@@ -35,6 +39,33 @@ def backend_env(environ: Mapping[str, str]) -> tuple[dict[str, str] | None, str]
         count += 1
     env["GIT_CONFIG_COUNT"] = str(count)
     return env, ""
+
+
+def _pushing(env: Mapping[str, str]) -> bool:
+    """Whether the request is (the start of) a push: git's receive-pack service."""
+    return env.get("PATH_INFO", "").endswith("/git-receive-pack") or "service=git-receive-pack" in env.get(
+        "QUERY_STRING", ""
+    )
+
+
+def _has_server_hook(env: Mapping[str, str]) -> bool:
+    """Whether the repository the request names has gittrack's pre-receive hook (which checks every
+    update against the permissions file): without it, a push would go unchecked."""
+    from pathlib import Path
+
+    root = env.get("GIT_PROJECT_ROOT", "")
+    path = env.get("PATH_INFO", "")
+    for suffix in ("/info/refs", "/git-receive-pack"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    if not root or ".." in path.split("/"):
+        return False
+    hook = Path(root, path.lstrip("/"), "hooks", "pre-receive")
+    try:
+        return "hooks run pre-receive" in hook.read_text(errors="replace")[:4096]
+    except OSError:
+        return False
 
 
 def serve(backend: str = BACKEND) -> int:
