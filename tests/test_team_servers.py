@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests import servers
-from tests.conftest import BIN, git
+from tests.conftest import BIN, git, optional
 
 pytestmark = pytest.mark.slow
 
@@ -118,6 +118,7 @@ def ssh(tmp_path_factory: pytest.TempPathFactory, permissions: Path):
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory):
+    optional("dvc_s3", "DVC's S3 remotes need dvc-s3 (the servers extra)")
     server = servers.start_s3(tmp_path_factory.mktemp("s3"), "team-artifacts", USERS)
     yield server
     servers.stop(server.proc)
@@ -233,6 +234,7 @@ def https(tmp_path_factory: pytest.TempPathFactory, permissions: Path):
 
 
 def test_team_over_https_with_ssh_artifacts(https, ssh, tmp_path: Path) -> None:
+    optional("dvc_ssh", "DVC's SSH remotes need dvc-ssh (the servers extra)")
     storage = tmp_path / "dvc-storage"
     storage.mkdir()
     people = {}
