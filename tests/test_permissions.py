@@ -83,6 +83,7 @@ def test_levels(team: Path) -> None:
         ("experiments: {churn: EDIT}\n", "must map users or groups"),
         ("colour: blue\n", "unknown key(s) colour"),
         ("models: {'bad name': {a: READ}}\n", "model name"),
+        ("groups: [unclosed\n", "permissions.yaml"),
     ],
 )
 def test_a_broken_file_is_one_line(tmp_path: Path, text: str, message: str) -> None:

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gittrack.errors import UsageError
+from gittrack.errors import GittrackError, UsageError
 
 LEVELS = ("NONE", "READ", "EDIT", "MANAGE")
 NONE, READ, EDIT, MANAGE = range(4)
@@ -110,7 +110,10 @@ def parse(text: str, where: str = "the permissions file") -> Permissions:
     from gittrack.store import naming
     from gittrack.store.yamlio import load_yaml
 
-    data = load_yaml(text.encode(), where) or {}
+    try:
+        data = load_yaml(text.encode(), where) or {}
+    except GittrackError as exc:  # not YAML, or unsafe YAML: the file's author must fix it
+        raise UsageError(str(exc)) from None
     if not isinstance(data, dict):
         raise UsageError(f"{where} must be a mapping (groups, default, code, experiments, models)")
     unknown = sorted(set(data) - {"groups", "default", "code", "experiments", "models", "guarded_stages",
