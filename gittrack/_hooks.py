@@ -5,7 +5,9 @@ Client ``post-merge`` (opt-in, ``gittrack.applyOnMerge``): apply merged promotio
 Server ``pre-receive`` (self-hosted bare remotes): refuse stage tags for guarded stages that the
 protected branch's registry.yaml does not ask for, deleting or rewriting finished runs and
 registry tags, malformed refs under ``refs/runs/``, run index updates that drop runs or
-hold runs their commits do not back, and rewrites or deletions of the metadata notes.
+hold runs their commits do not back, and rewrites or deletions of the metadata notes; with a
+permissions file (``GITTRACK_PERMISSIONS``, docs/team-server.md), also what the authenticated
+user (gitolite's ``GL_USER``, the web server's ``REMOTE_USER``) may not write.
 """
 
 from __future__ import annotations
