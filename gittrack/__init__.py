@@ -36,7 +36,7 @@ _LAZY = {
     "gittrack._client": ["Client"],
     "gittrack._initialize": ["init"],
     "gittrack._hooks": ["install_hooks", "run_hook"],
-    "gittrack.server": ["server_rules", "serve_http"],
+    "gittrack._server": ["server_rules", "serve_http"],
     "gittrack._entities": ["Metric", "Run", "RunData", "RunInfo"],
     "gittrack._fluent": [
         "ActiveRun",
@@ -103,8 +103,8 @@ if TYPE_CHECKING:
     from gittrack._hooks import install_hooks, run_hook
     from gittrack._initialize import init
     from gittrack._reset import reset_state
+    from gittrack._server import serve_http, server_rules
     from gittrack.integrations import autolog
-    from gittrack.server import serve_http, server_rules
 
 
 def __getattr__(name: str) -> Any:

@@ -999,7 +999,7 @@ UI = Page(
 
 def permissions_file(s: Scenario, block: Block) -> None:
     """The page's permissions file parses, and becomes permissions.yaml for the commands after it."""
-    from gittrack.server import permissions
+    from gittrack._server import permissions
 
     perms = permissions.parse(block.code)
     assert perms.experiment("rita", "fraud") == permissions.NONE

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import gittrack
+from gittrack._server import http, permissions
+from gittrack._store import transport
 from gittrack.errors import UsageError
-from gittrack.server import http, permissions
-from gittrack.store import transport
 from tests import servers
 from tests.conftest import BIN, git
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from functools import partial
 
-from gittrack.server.permissions import EDIT, LEVELS, MANAGE, NOTES_REF, READ, Permissions
+from gittrack._server.permissions import EDIT, LEVELS, MANAGE, NOTES_REF, READ, Permissions
 
 # gitolite's rc is Perl, read in the package that defines the ref pattern: this widens it by '#'
 # and '!' (GTO's stage and deprecation tags) and adds LOCAL_CODE for the common pre-receive hook.
@@ -46,7 +46,7 @@ ANYONE = "@all"  # gitolite's every user; to the permissions file, a user it doe
 
 def rules(perms: Permissions, repo: str) -> str:
     """The gitolite.conf lines for ``repo`` that grant what the permissions file says."""
-    from gittrack.store import naming, packs
+    from gittrack._store import naming, packs
 
     users = perms.users()
     out = [

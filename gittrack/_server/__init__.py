@@ -13,8 +13,8 @@ def server_rules(permissions_file: str | os.PathLike[str], kind: str = "gitolite
     ``.gitolite.rc`` lines for GTO's tags (``gitolite-rc``), gitolite's common pre-receive hook
     (``gitolite-hook``: the file applies to ``repo``) or the CGI script fcgiwrap runs for git over
     HTTPS (``http-cgi``)."""
+    from gittrack._server import gitolite, http, permissions
     from gittrack.errors import UsageError
-    from gittrack.server import gitolite, http, permissions
 
     path = os.path.abspath(permissions_file)
     perms = permissions.load(path)  # a broken file fails here, not on the server
@@ -31,6 +31,6 @@ def server_rules(permissions_file: str | os.PathLike[str], kind: str = "gitolite
 
 def serve_http() -> int:
     """``gittrack http-backend``: the CGI behind the web server (see http.py)."""
-    from gittrack.server import http
+    from gittrack._server import http
 
     return http.serve()

@@ -106,9 +106,9 @@ def _entry(value: object, where: str, groups: dict[str, list[str]]) -> dict[str,
 
 def parse(text: str, where: str = "the permissions file") -> Permissions:
     """Read a permissions file's text (YAML); a UsageError names what is wrong."""
-    from gittrack.registry.tags import validate_model
-    from gittrack.store import naming
-    from gittrack.store.yamlio import load_yaml
+    from gittrack._registry.tags import validate_model
+    from gittrack._store import naming
+    from gittrack._store.yamlio import load_yaml
 
     try:
         data = load_yaml(text.encode(), where) or {}
@@ -166,8 +166,8 @@ def load(path: str | os.PathLike[str]) -> Permissions:
 def ref_problem(perms: Permissions, user: str, ref: str) -> str | None:
     """Why ``user`` may not update ``ref`` (create, move or delete it), or None. gittrack's own
     checks (finished runs never change, tags never move...) are the server hook's, not these."""
-    from gittrack.registry.tags import parse_tag
-    from gittrack.store import naming, packs
+    from gittrack._registry.tags import parse_tag
+    from gittrack._store import naming, packs
 
     for namespace in (naming.RUNS_NAMESPACE, packs.INDEX_NAMESPACE):
         if ref.startswith(namespace):
@@ -203,7 +203,7 @@ def ref_problem(perms: Permissions, user: str, ref: str) -> str | None:
 def hidden_refs(perms: Permissions, user: str) -> list[str]:
     """The ref hierarchies ``user`` may not read (git's ``transfer.hideRefs``): the runs and run
     index of every experiment named in the file that the user has no READ on."""
-    from gittrack.store import naming, packs
+    from gittrack._store import naming, packs
 
     everything = [naming.RUNS_NAMESPACE.rstrip("/"), packs.INDEX_NAMESPACE.rstrip("/")]
     hidden = everything if perms.default < READ else []  # then only the experiments named may be visible
