@@ -35,6 +35,7 @@ _LAZY = {
     "gittrack._reset": ["reset_state"],
     "gittrack._client": ["Client"],
     "gittrack._initialize": ["init"],
+    "gittrack.sweeps": ["sweep"],
     "gittrack._hooks": ["install_hooks", "run_hook"],
     "gittrack._server": ["server_rules", "serve_http"],
     "gittrack._entities": ["Metric", "Run", "RunData", "RunInfo"],
@@ -65,6 +66,7 @@ _LAZY = {
         "set_tag",
         "set_tags",
         "start_run",
+        "sweep",
     ],
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
@@ -105,6 +107,7 @@ if TYPE_CHECKING:
     from gittrack._reset import reset_state
     from gittrack._server import serve_http, server_rules
     from gittrack.integrations import autolog
+    from gittrack.sweeps import sweep
 
 
 def __getattr__(name: str) -> Any:

@@ -22,6 +22,8 @@ from gittrack._services.workspace import WorkspaceService
 from gittrack._store.repository import Repository
 
 if TYPE_CHECKING:
+    import subprocess
+
     from gittrack._data.restore import Restored
     from gittrack._entities import Metric, Run
     from gittrack._search.service import RunsTable
@@ -318,13 +320,16 @@ class Client:
         on_start: Callable[[Run], None] | None = None,
         cwd: str | os.PathLike | None = None,
         system_metrics: bool | None = None,
+        parent_run_id: str | None = None,
+        on_process: Callable[[subprocess.Popen], None] | None = None,
+        on_exit: Callable[[int], None] | None = None,
     ) -> tuple[Run, int]:
         """Run ``command`` as a new run (``gittrack run``); returns the ended run and its exit code. ``system_metrics``:
         sample CPU, memory, disk, network and GPUs into ``system/`` metrics (None: as ``$GITTRACK_SYSTEM_METRICS`` or
-        git config ``gittrack.systemMetrics`` say)."""
-        return self.workspace.run_command(
-            command, experiment, run_name, params, tags, on_stdout, on_stderr, on_start, cwd, system_metrics
-        )
+        git config ``gittrack.systemMetrics`` say). ``parent_run_id`` nests the run; ``on_process`` gets the command's
+        process once started, ``on_exit`` its exit code before the run ends (a sweep's pruning)."""
+        return self.workspace.run_command(command, experiment, run_name, params, tags, on_stdout, on_stderr, on_start,
+                                          cwd, system_metrics, parent_run_id, on_process, on_exit)  # fmt: skip
 
     # -- experiments (client.experiments) ----------------------------------------------------------
     def create_experiment(self, name: str, tags: Mapping[str, Any] | None = None, description: str | None = None):

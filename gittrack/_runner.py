@@ -90,9 +90,16 @@ def run_command(
     on_start: Callable[[Run], None] | None = None,
     cwd: str | os.PathLike | None = None,
     system_metrics: bool | None = None,
+    parent_run_id: str | None = None,
+    on_process: Callable[[subprocess.Popen], None] | None = None,
+    on_exit: Callable[[int], None] | None = None,
 ) -> tuple[Run, int]:
     """Run ``command`` as a new run of ``runs``' repository (``Client.run_command``); returns
     the ended run and the exit code to exit with.
+
+    ``parent_run_id`` nests the run under that run; ``on_process`` is called with the command's
+    process once it started (a sweep reads the run's metrics meanwhile and may stop it), and
+    ``on_exit`` with its exit code once it ended, while the run is still RUNNING.
 
     ``system_metrics``: sample the machine and the command's process tree into ``system/``
     metrics (None: as ``$GITTRACK_SYSTEM_METRICS`` or ``gittrack.systemMetrics`` say).
@@ -101,7 +108,8 @@ def run_command(
     if system_metrics is None:
         system_metrics = sysmetrics.enabled(runs.repo_path)
     sysmetrics.interval(runs.repo_path)  # a bad setting is refused before the run exists
-    run = runs.create_run(experiment, run_name, params, tags, command=command, launcher="gittrack run", cwd=cwd)
+    run = runs.create_run(experiment, run_name, params, tags, parent_run_id=parent_run_id, command=command,
+                          launcher="gittrack run", cwd=cwd)  # fmt: skip
     run_id = run.info.run_id
     if on_start is not None:
         on_start(run)
@@ -128,6 +136,8 @@ def run_command(
         for pump in pumps:
             pump.start()
         forwarder.attach(proc)
+        if on_process is not None:
+            on_process(proc)
         monitor = sysmetrics.start(runs, run_id, pid=proc.pid) if system_metrics else None
         try:
             proc.wait()
@@ -138,12 +148,14 @@ def run_command(
             pump.join()
     signalled = forwarder.received[0] if forwarder.received else 0
     code = proc.returncode
+    if on_exit is not None:
+        on_exit(code)
     for name, capture in captures.items():
         if capture.total:
             runs.set_log(run_id, name, capture.value(), capture.total)
     if code == 0 and not signalled:
         status, error = FINISHED, None
-    elif code < 0 or signalled or code == 130:
+    elif code < 0 or signalled or code in (130, 143):  # 128 + SIGINT or SIGTERM: how a script exits on them
         status, error = KILLED, {"type": "Signal", "message": f"command ended by signal {signalled or -code}"}
     else:
         status, error = FAILED, {"type": "ExitCode", "message": f"command exited with status {code}"}

@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import subprocess
+
     from gittrack._data.restore import Restored
     from gittrack._entities import Run
     from gittrack._services.runs import RunService
@@ -103,12 +105,16 @@ class WorkspaceService:
         on_start: Callable[[Run], None] | None = None,
         cwd: str | os.PathLike | None = None,
         system_metrics: bool | None = None,
+        parent_run_id: str | None = None,
+        on_process: Callable[[subprocess.Popen], None] | None = None,
+        on_exit: Callable[[int], None] | None = None,
     ) -> tuple[Run, int]:
         """Run ``command`` as a new run (``gittrack run``); returns the ended run and its exit code.
         ``system_metrics``: sample CPU, memory, disk, network and GPUs into ``system/`` metrics
-        (None: as ``$GITTRACK_SYSTEM_METRICS`` or git config ``gittrack.systemMetrics`` say)."""
+        (None: as ``$GITTRACK_SYSTEM_METRICS`` or git config ``gittrack.systemMetrics`` say).
+        ``parent_run_id`` nests the run; ``on_process`` gets the command's process once started,
+        ``on_exit`` its exit code before the run ends (a sweep's pruning)."""
         from gittrack._runner import run_command
 
-        return run_command(
-            self._runs, command, experiment, run_name, params, tags, on_stdout, on_stderr, on_start, cwd, system_metrics
-        )
+        return run_command(self._runs, command, experiment, run_name, params, tags, on_stdout, on_stderr, on_start,
+                           cwd, system_metrics, parent_run_id, on_process, on_exit)  # fmt: skip

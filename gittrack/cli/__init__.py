@@ -5,7 +5,20 @@ Importing the command modules registers their commands on ``main`` (``gittrack.c
 
 from __future__ import annotations
 
-from gittrack.cli import artifacts, commands, metrics, migrate, models, promotions, runs, server, serving, sync, ui
+from gittrack.cli import (
+    artifacts,
+    commands,
+    metrics,
+    migrate,
+    models,
+    promotions,
+    runs,
+    server,
+    serving,
+    sweep,
+    sync,
+    ui,
+)
 from gittrack.cli.app import main
 
 __all__ = [
@@ -19,6 +32,7 @@ __all__ = [
     "runs",
     "server",
     "serving",
+    "sweep",
     "sync",
     "ui",
 ]
