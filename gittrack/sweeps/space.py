@@ -145,6 +145,9 @@ def _param(name: Any, spec: Any, source: str) -> Param:
             raise SpaceError(f"{where}: step must be positive (got {step})")
         if log and (kind == "float" or step != 1):
             raise SpaceError(f"{where}: step and log cannot be used together")
+        count = (high - low) / step
+        if abs(count - round(count)) > 1e-6 or count > 1e12:
+            raise SpaceError(f"{where}: high - low ({high - low:g}) must be a whole number of steps ({step:g})")
     return Param(name, kind, low, high, log, step)
 
 
