@@ -114,12 +114,23 @@ def open_storage(url: str) -> Any:
     if "://" not in url:
         raise UsageError(f"storage {url!r} is not a database URL such as postgresql://user@host/db or sqlite:///f.db")
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        return optuna.storages.RDBStorage(_driver(url), engine_kwargs={"pool_pre_ping": True})
     except ImportError as exc:
         raise UsageError(f"storage {redact(url)}: a driver is missing ({exc}); for PostgreSQL pip install "
                          "psycopg2-binary") from None  # fmt: skip
     except Exception as exc:  # noqa: BLE001  (SQLAlchemy's errors vary by driver)
         raise UsageError(f"cannot open the storage {redact(url)}: {str(exc).splitlines()[0][:200]}") from None
+
+
+def _driver(url: str) -> str:
+    """``postgresql://`` through psycopg2 when it is the driver installed (SQLAlchemy 2.1 picks
+    psycopg 3 for a URL that names none)."""
+    import importlib.util
+
+    if url.startswith(("postgresql://", "postgres://")) and importlib.util.find_spec("psycopg") is None:
+        if importlib.util.find_spec("psycopg2") is not None:
+            return "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return url
 
 
 def redact(url: str) -> str:
