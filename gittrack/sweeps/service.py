@@ -148,7 +148,7 @@ def sweep(
         on_start(result)
     session = len(study.get_trials(deepcopy=False))
     jobs = [Job(repo_path, url, sweep_id, w, session, parent_id, objective, command or settings.command or None,
-                quiet=quiet) for w in range(workers)]  # fmt: skip
+                quiet=quiet, cwd=os.getcwd()) for w in range(workers)]  # fmt: skip
     if jobs[0].objective is None and jobs[0].command is None:
         raise UsageError(f"sweep {sweep_id} runs a Python objective: pass it to gittrack.sweep() to resume or join")
     keeper = _Bookkeeper(client, parent_id, study, settings) if bookkeeping and parent_id else None

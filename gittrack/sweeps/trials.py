@@ -115,7 +115,7 @@ def _optuna_pruned() -> type[BaseException]:
 
 
 def run_command(client: Any, settings: Settings, parent_id: str | None, trial: Any, params: dict[str, Any],
-                command: list[str], poll: float = 0.5, quiet: bool = False) -> Outcome:  # fmt: skip
+                command: list[str], poll: float = 0.5, quiet: bool = False, cwd: str | None = None) -> Outcome:  # fmt: skip
     """Run the command as a run with the sampled values, reporting its metric to Optuna as it goes."""
     filled = fill_command(command, params)
     watcher = _Watcher(client, settings.metric, trial, poll)
@@ -123,7 +123,7 @@ def run_command(client: Any, settings: Settings, parent_id: str | None, trial: A
     run, code = client.run_command(
         filled, settings.experiment, _name(settings, trial), params, _tags(settings, trial),
         on_stdout=sink, on_stderr=sink, on_start=watcher.started, system_metrics=False,
-        parent_run_id=parent_id, on_process=watcher.watch,
+        cwd=cwd, parent_run_id=parent_id, on_process=watcher.watch,
     )  # fmt: skip
     watcher.join()
     watcher.read()  # points logged after the last look still inform later trials' pruning

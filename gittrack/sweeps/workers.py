@@ -33,6 +33,7 @@ class Job:
     command: list[str] | None = None
     poll: float = 0.5
     quiet: bool = False
+    cwd: str | None = None  # where commands run (a Ray task starts elsewhere)
 
 
 class _Stop(Exception):  # noqa: N818
@@ -65,7 +66,7 @@ def work(job: Job, after_trial: Callable[[], None] | None = None) -> int:
             params = suggest(trial, params_spec)
             if job.command is not None:
                 outcome = trials.run_command(client, settings, job.parent_id, trial, params, job.command, job.poll,
-                                             job.quiet)  # fmt: skip
+                                             job.quiet, job.cwd)  # fmt: skip
             else:
                 assert job.objective is not None
                 outcome = trials.run_function(client, settings, job.parent_id, trial, params, job.objective)
@@ -101,7 +102,8 @@ def process_main(job: Job) -> None:
     def stop(signum: int, frame: Any) -> None:
         raise _Stop()
 
-    signal.signal(signal.SIGTERM, stop)
+    with contextlib.suppress(ValueError):  # not the main thread (a Ray task may run in another)
+        signal.signal(signal.SIGTERM, stop)
     os.environ.pop("GITTRACK_RUN_ID", None)  # trials are runs of their own, never the caller's run
     with contextlib.suppress(_Stop, KeyboardInterrupt):
         work(job)
