@@ -7,9 +7,18 @@ objective report intermediate values for pruning.
 
 from __future__ import annotations
 
-from gittrack.sweeps.service import SweepResult, stop_sweep, sweep, sweep_status, trials_of
+from gittrack.sweeps.service import (
+    SweepResult,
+    list_sweeps,
+    param_importances,
+    stop_sweep,
+    sweep,
+    sweep_details,
+    sweep_status,
+    trials_of,
+)
 from gittrack.sweeps.space import SpaceError, load_space, parse_space
 from gittrack.sweeps.trials import TrialPruned, report
 
-__all__ = ["SpaceError", "SweepResult", "TrialPruned", "load_space", "parse_space", "report", "stop_sweep",
-           "sweep", "sweep_status", "trials_of"]  # fmt: skip
+__all__ = ["SpaceError", "SweepResult", "TrialPruned", "list_sweeps", "load_space", "param_importances",
+           "parse_space", "report", "stop_sweep", "sweep", "sweep_details", "sweep_status", "trials_of"]  # fmt: skip

@@ -331,4 +331,80 @@ def trials_of(sweep_id: str, storage: str | None = None, repo: str | os.PathLike
             for t in studies.counted_trials(study)]  # fmt: skip
 
 
-__all__ = ["SweepResult", "stop_sweep", "sweep", "sweep_status", "trials_of"]
+def sweep_details(sweep_id: str, storage: str | None = None, repo: str | os.PathLike | None = None,
+                  studies_cache: dict | None = None) -> dict[str, Any]:  # fmt: skip
+    """Everything the sweep page shows: settings, counts, best trial, every counted trial and the
+    best-so-far curve (in the order trials finished). ``studies_cache`` keeps opened studies
+    (a journal is then read incrementally, not replayed from its start)."""
+    import gittrack
+
+    sid, url = studies.locate(gittrack.Client(repo).repo_path, sweep_id, storage)
+    study, settings = _cached_study(url, sid, studies_cache)
+    result = _result(study, settings, url)
+    counted = studies.counted_trials(study)
+    rows = [{"number": t.number, "state": t.state.name, "value": t.value if t.state.name == "COMPLETE" else None,
+             "params": dict(t.params), "run_id": t.user_attrs.get(studies.RUN_ID),
+             "complete": t.datetime_complete.timestamp() if t.datetime_complete else None}
+            for t in counted]  # fmt: skip
+    sign = 1 if settings.direction == "minimize" else -1
+    curve, best = [], None
+    done = sorted((r for r in rows if r["complete"] is not None), key=lambda r: (r["complete"], r["number"]))
+    for i, row in enumerate(done, start=1):
+        if row["value"] is not None and (best is None or sign * row["value"] < sign * best):
+            best = row["value"]
+        curve.append({"n": i, "trial": row["number"], "value": row["value"], "best": best})
+    return {**result.to_dict(), "sampler": settings.sampler, "pruner": settings.pruner, "seed": settings.seed,
+            "space": settings.space, "command": settings.command, "rows": rows, "curve": curve}  # fmt: skip
+
+
+def param_importances(sweep_id: str, storage: str | None = None, repo: str | os.PathLike | None = None,
+                      studies_cache: dict | None = None) -> dict[str, float]:  # fmt: skip
+    """Optuna's ``get_param_importances`` over the completed trials ({} with fewer than two)."""
+    import gittrack
+    import optuna
+
+    sid, url = studies.locate(gittrack.Client(repo).repo_path, sweep_id, storage)
+    study, settings = _cached_study(url, sid, studies_cache)
+    from optuna.trial import TrialState
+
+    complete = [t for t in studies.counted_trials(study) if t.state == TrialState.COMPLETE]
+    if len(complete) < 2 or len(settings.space) < 1:
+        return {}
+    if len(settings.space) == 1:
+        return {next(iter(settings.space)): 1.0}
+    scratch = optuna.create_study(direction=settings.direction)
+    scratch.add_trials(complete)
+    try:
+        found = optuna.importance.get_param_importances(scratch, evaluator=optuna.importance.PedAnovaImportanceEvaluator())
+    except (ValueError, RuntimeError):  # e.g. every completed trial has the same params
+        return {}
+    return {k: float(v) for k, v in found.items()}
+
+
+def _cached_study(url: str, sweep_id: str, cache: dict | None) -> tuple[Any, studies.Settings]:
+    if cache is None:
+        return studies.load_study(url, sweep_id)
+    found = cache.get((url, sweep_id))
+    if found is None:
+        found = cache[(url, sweep_id)] = studies.load_study(url, sweep_id)
+    return found
+
+
+def list_sweeps(repo: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """The sweeps this repository ran or joined, newest first: id, storage, and where they stand
+    (or the problem reading them)."""
+    import gittrack
+
+    out = []
+    for sid, url in sorted(studies.known_sweeps(gittrack.Client(repo).repo_path).items(), reverse=True):
+        try:
+            study, settings = studies.load_study(url, sid)
+        except GittrackError as exc:
+            out.append({"sweep_id": sid, "storage": studies.redact(url), "problem": str(exc)})
+            continue
+        out.append(_result(study, settings, url).to_dict())
+    return out
+
+
+__all__ = ["SweepResult", "list_sweeps", "param_importances", "stop_sweep", "sweep", "sweep_details", "sweep_status",
+           "trials_of"]  # fmt: skip

@@ -26,7 +26,7 @@ from starlette.templating import Jinja2Templates
 
 from gittrack._version import __version__
 from gittrack.errors import GittrackError, NotFoundError
-from gittrack.ui import api
+from gittrack.ui import api, sweeps
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY = 64 * 1024
@@ -172,6 +172,12 @@ def create_app(
     def models_page(request: Request) -> HTMLResponse:
         return page("models.html", request, model=request.query_params.get("model", ""))
 
+    def sweeps_page(request: Request) -> HTMLResponse:
+        return page("sweeps.html", request)
+
+    def sweep_page(request: Request) -> HTMLResponse:
+        return page("sweep.html", request, sweep_id=request.path_params["sweep_id"])
+
     def plotly(request: Request) -> FileResponse:
         return FileResponse(plotly_js(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
@@ -204,9 +210,12 @@ def create_app(
         Route("/runs/{run_id}", run_page),
         Route("/compare", compare_page),
         Route("/models", models_page),
+        Route("/sweeps", sweeps_page),
+        Route("/sweeps/{sweep_id}", sweep_page),
         Route("/static/plotly.min.js", plotly),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         *api.ROUTES,
+        *sweeps.ROUTES,
         *[write_route(r) for r in api.WRITE_ROUTES],
     ]
 

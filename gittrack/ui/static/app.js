@@ -1271,4 +1271,4 @@ async function modelsPage() {
 }
 
 // -- start ----------------------------------------------------------------------------------------
-({ runs: runsPage, run: runPage, compare: comparePage, models: modelsPage }[document.body.dataset.page] || (() => {}))();
+({ runs: runsPage, run: runPage, compare: comparePage, models: modelsPage, sweeps: sweepsPage, sweep: sweepPage }[document.body.dataset.page] || (() => {}))();
