@@ -67,11 +67,13 @@ def test_a_python_sweep_records_every_trial_as_a_run_under_its_parent(repo: Path
         pruned = run.data.tags.get("gittrack.pruned") == "true"
         assert run.info.status == ("KILLED" if pruned else "FINISHED")
     assert parent.info.status == "FINISHED"
-    assert parent.data.params["sweep.sampler"] == "tpe" and parent.data.params["sweep.seed"] == "7"
+    assert parent.data.params["sweep.sampler"] == "tpe"
+    assert parent.data.params["sweep.seed"] == "7"
     assert json.loads(parent.data.params["sweep.space"])["k"] == {"type": "int", "low": 1, "high": 4}
     assert parent.data.params["sweep.study_name"] == "gittrack-" + result.sweep_id
     best = [m.value for m in gittrack.Client().get_metric_history(result.sweep_id, "best_loss")]
-    assert best == sorted(best, reverse=True) and best[-1] == pytest.approx(result.best_value)
+    assert best == sorted(best, reverse=True)
+    assert best[-1] == pytest.approx(result.best_value)
     finished = [r for r in trials if r.info.status == "FINISHED"]
     assert min(r.data.metrics["loss"] for r in finished) == pytest.approx(result.best_value)
     assert parent.data.tags["gittrack.best_run_id"] == result.best_run_id
@@ -90,9 +92,11 @@ def test_stop_then_resume_finishes_exactly_the_total(repo: Path) -> None:
 
     space = {"m": {"type": "categorical", "choices": ["a", "bb", "ccc"]}}
     first = gittrack.sweep(objective, space, trials=8, sampler="random", seed=1)
-    assert first.stopped and first.finished == 4
+    assert first.stopped
+    assert first.finished == 4
     again = gittrack.sweep(objective, resume=first.sweep_id[:10])
-    assert again.finished == 8 and not again.stopped
+    assert again.finished == 8
+    assert not again.stopped
     assert sweep_status(first.sweep_id).counts == {"COMPLETE": 8, "SKIPPED": 1}
     assert len(sweep_runs(first.sweep_id)) == 9  # 8 trials and the parent
     assert again.best_value == 1.0
@@ -105,9 +109,11 @@ def test_mistakes_are_refused_before_anything_runs(repo: Path, tmp_path: Path) -
     assert bad.stderr.strip() == "error: space.yaml: lr: low (0.1) must not be above high (0.01)"
     (repo / "space.yaml").write_text("lr: {type: float, low: 0.01, high: 0.1}\n")
     bad = cli("sweep", "--space", "space.yaml", "--", sys.executable, "train.py", "{depth}", cwd=repo, check=False)
-    assert bad.returncode == 2 and "refers to {depth}, which is not a param of the space (lr)" in bad.stderr
+    assert bad.returncode == 2
+    assert "refers to {depth}, which is not a param of the space (lr)" in bad.stderr
     missing = cli("sweep", "status", "0123", cwd=repo, check=False)
-    assert missing.returncode == 1 and "no sweep '0123' in this repository" in missing.stderr
+    assert missing.returncode == 1
+    assert "no sweep '0123' in this repository" in missing.stderr
     assert not gittrack.list_runs()
 
 
@@ -118,9 +124,7 @@ def _status(repo: Path, sweep_id: str) -> dict:
 @pytest.mark.slow
 def test_a_killed_command_sweep_resumes_and_every_trial_is_a_run(repo: Path) -> None:
     (repo / "train.py").write_text(TRAIN)
-    (repo / "space.yaml").write_text(
-        "x: {type: float, low: -4, high: 4}\nk: {type: int, low: 1, high: 4}\n"
-    )
+    (repo / "space.yaml").write_text("x: {type: float, low: -4, high: 4}\nk: {type: int, low: 1, high: 4}\n")
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "trainer")
     total = 14
@@ -145,11 +149,13 @@ def test_a_killed_command_sweep_resumes_and_every_trial_is_a_run(repo: Path) -> 
     resumed = cli("sweep", "--resume", sweep_id[:8], "--workers", "2", "-q", cwd=repo, timeout=180)
     assert resumed.stdout.splitlines()[0] == f"sweep: {sweep_id}"
     after = _status(repo, sweep_id)
-    assert after["finished"] == total and "RUNNING" not in after["counts"]
+    assert after["finished"] == total
+    assert "RUNNING" not in after["counts"]
     assert after["counts"].get("PRUNED", 0) >= 1  # the median pruner stopped some trials
 
     trials = json.loads(cli("sweep", "trials", sweep_id, "--json", cwd=repo).stdout)
-    assert len(trials) == total and all(t["run_id"] for t in trials)
+    assert len(trials) == total
+    assert all(t["run_id"] for t in trials)
     listed = json.loads(cli("runs", "list", "--all", "--json", "-f", f"tags.gittrack.sweep = '{sweep_id}'",
                             cwd=repo).stdout)  # fmt: skip
     by_id = {r["run_id"]: r for r in listed}

@@ -104,7 +104,8 @@ def test_two_clones_share_one_sweep_through_postgresql(postgres: str, tmp_path: 
     assert machine_a.returncode == 0, err
 
     status = json.loads(cli("sweep", "status", sweep_id, "--storage", postgres, "--json", cwd=b))
-    assert status["finished"] == total and status["counts"]["COMPLETE"] == total
+    assert status["finished"] == total
+    assert status["counts"]["COMPLETE"] == total
     trials = json.loads(cli("sweep", "trials", sweep_id, "--json", cwd=a))  # a remembers the storage
     ran_in = {"a": 0, "b": 0}
     for name, root in (("a", a), ("b", b)):
@@ -112,7 +113,9 @@ def test_two_clones_share_one_sweep_through_postgresql(postgres: str, tmp_path: 
                                 cwd=root))  # fmt: skip
         ran_in[name] = sum(1 for r in listed if r["run_id"] != sweep_id)
         cli("push", cwd=root)
-    assert ran_in["a"] >= 1 and ran_in["b"] >= 1 and ran_in["a"] + ran_in["b"] == total
+    assert ran_in["a"] >= 1
+    assert ran_in["b"] >= 1
+    assert ran_in["a"] + ran_in["b"] == total
 
     c = clone(remote, tmp_path / "c")
     cli("pull", cwd=c)

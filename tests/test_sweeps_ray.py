@@ -45,12 +45,14 @@ def test_the_tune_callback_and_the_ray_backend(ray_local, repo: Path, tmp_path: 
     )
     tuner.fit()
     parent = gittrack.get_run(callback.parent_run_id)
-    assert parent.info.status == "FINISHED" and parent.data.tags["gittrack.sweep"] == parent.info.run_id
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["gittrack.sweep"] == parent.info.run_id
     children = gittrack.search_runs(["tune"], f"tags.gittrack.sweep = '{parent.info.run_id}'", output_format="list")
     trials = [r for r in children if r.info.run_id != parent.info.run_id]
     assert len(trials) == 3
     for run in trials:
-        assert run.info.status == "FINISHED" and run.info.parent_run_id == parent.info.run_id
+        assert run.info.status == "FINISHED"
+        assert run.info.parent_run_id == parent.info.run_id
         x = float(run.data.params["x"])
         assert run.data.metrics["loss"] == pytest.approx((x - 1) ** 2 + 1 / 3)
         history = gittrack.Client().get_metric_history(run.info.run_id, "loss")
@@ -61,4 +63,5 @@ def test_the_tune_callback_and_the_ray_backend(ray_local, repo: Path, tmp_path: 
                             backend="ray", seed=0, experiment="on-ray")  # fmt: skip
     assert result.counts["COMPLETE"] == 4
     runs = gittrack.search_runs(["on-ray"], f"tags.gittrack.sweep = '{result.sweep_id}'", output_format="list")
-    assert len(runs) == 5 and all(r.info.status == "FINISHED" for r in runs)
+    assert len(runs) == 5
+    assert all(r.info.status == "FINISHED" for r in runs)

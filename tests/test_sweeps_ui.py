@@ -34,20 +34,26 @@ def test_the_sweep_page_and_its_api(repo: Path, http: TestClient) -> None:
     assert listed[0]["finished"] == 15
 
     data = http.get(f"/api/sweeps/{result.sweep_id[:10]}").json()
-    assert data["sweep_id"] == result.sweep_id and data["metric"] == "score" and data["sampler"] == "random"
+    assert data["sweep_id"] == result.sweep_id
+    assert data["metric"] == "score"
+    assert data["sampler"] == "random"
     assert data["space"] == SPACE | {"lr": {"type": "float", "low": 1e-4, "high": 0.1, "log": True}}
-    assert len(data["rows"]) == 15 and all(r["run_id"] for r in data["rows"])
+    assert len(data["rows"]) == 15
+    assert all(r["run_id"] for r in data["rows"])
     assert data["best_value"] == pytest.approx(min(r["value"] for r in data["rows"]))
     best = [c["best"] for c in data["curve"]]
     assert [c["n"] for c in data["curve"]] == list(range(1, 16))
-    assert best == sorted(best, reverse=True) and best[-1] == pytest.approx(data["best_value"])
+    assert best == sorted(best, reverse=True)
+    assert best[-1] == pytest.approx(data["best_value"])
 
     importance = http.get(f"/api/sweeps/{result.sweep_id}/importance").json()["importance"]
     assert set(importance) == {"lr", "depth", "model"}
     assert sum(importance.values()) == pytest.approx(1.0)
 
     page = http.get(f"/sweeps/{result.sweep_id}")
-    assert page.status_code == 200 and f'data-sweep="{result.sweep_id}"' in page.text
+    assert page.status_code == 200
+    assert f'data-sweep="{result.sweep_id}"' in page.text
     assert http.get("/sweeps").status_code == 200
     missing = http.get("/api/sweeps/0000")
-    assert missing.status_code == 404 and "no sweep '0000'" in missing.json()["error"]
+    assert missing.status_code == 404
+    assert "no sweep '0000'" in missing.json()["error"]

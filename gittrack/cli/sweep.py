@@ -36,7 +36,9 @@ storage_option = click.option(
 @click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True, help="Trials in all (the total).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes here.")
 @click.option("--sampler", type=click.Choice(["tpe", "random", "grid", "cmaes"]), default="tpe", show_default=True)
-@click.option("--metric", default="value", show_default=True, help="The metric COMMAND logs; its last value is the objective.")
+@click.option(
+    "--metric", default="value", show_default=True, help="The metric COMMAND logs; its last value is the objective."
+)
 @click.option("--direction", type=click.Choice(["minimize", "maximize"]), default="minimize", show_default=True)
 @click.option("--pruner", type=click.Choice(["median", "hyperband", "none"]), default="median", show_default=True)
 @click.option("--seed", type=int, help="Sampler seed (each worker derives its own from it).")
@@ -102,10 +104,13 @@ def _start(options: dict[str, Any], command: list[str]) -> None:
 
 def _summary(result) -> str:
     counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(result.counts.items()) if state != "SKIPPED")
-    best = (f"best {result.metric}={fmt_value(result.best_value)} (trial {result.best_trial}, run "
-            f"{(result.best_run_id or '')[:12]})" if result.best_value is not None else "no completed trial")  # fmt: skip
+    best = "no completed trial"
+    if result.best_value is not None:
+        run = (result.best_run_id or "not here")[:12]
+        best = f"best {result.metric}={fmt_value(result.best_value)} (trial {result.best_trial}, run {run})"
     stopped = ", stopped" if result.stopped else ""
-    return f"sweep {result.sweep_id[:12]}: {result.finished} of {result.trials} trials finished ({counts}{stopped}); {best}"
+    done = f"{result.finished} of {result.trials} trials finished ({counts}{stopped})"
+    return f"sweep {result.sweep_id[:12]}: {done}; {best}"
 
 
 @sweep.command("status")

@@ -106,7 +106,8 @@ class GittrackCallback(Callback):
             self._client.set_tags(self._parent, {"gittrack.sweep": self._parent, **self.tags})
         return self._parent
 
-    def setup(self, **info: Any) -> None:
+    def setup(self, stop: Any = None, num_samples: int | None = None, total_num_samples: int | None = None,
+              **info: Any) -> None:  # fmt: skip
         with self._lock:
             self._ensure_parent()
 
@@ -114,11 +115,11 @@ class GittrackCallback(Callback):
         with self._lock:
             parent = self._ensure_parent()
             number = self._numbers.setdefault(trial.trial_id, len(self._numbers))
-            run = self._client.create_run(
-                self.experiment, run_name=f"tune-{trial.trial_id}", params=_flatten(trial.config or {}),
-                tags={**self.tags, "gittrack.sweep": parent, "gittrack.trial": str(number), "ray.trial_id": trial.trial_id},
-                parent_run_id=parent,
-            )  # fmt: skip
+            tags = {**self.tags, "gittrack.sweep": parent, "gittrack.trial": str(number),
+                    "ray.trial_id": trial.trial_id}  # fmt: skip
+            params = _flatten(trial.config or {})
+            run = self._client.create_run(self.experiment, run_name=f"tune-{trial.trial_id}", params=params,
+                                          tags=tags, parent_run_id=parent)  # fmt: skip
             self._runs[trial.trial_id] = run.info.run_id
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:

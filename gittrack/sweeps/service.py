@@ -19,7 +19,7 @@ from typing import Any
 from gittrack.errors import GittrackError, UsageError
 from gittrack.sweeps import study as studies
 from gittrack.sweeps.space import Param, dump_space, load_space, parse_space
-from gittrack.sweeps.trials import SWEEP_TAG
+from gittrack.sweeps.trials import SWEEP_TAG, TRIAL_TAG
 from gittrack.sweeps.workers import Job, start_processes, work
 
 BACKENDS = ("process", "ray")
@@ -106,7 +106,7 @@ def sweep(
             _check_command(command, settings.params)
         parent_id: str | None = settings.sweep_id
         if resume:
-            _interrupt(client, study)
+            _interrupt(client, study, sweep_id)
             studies.set_stopped(study, False)
             owned_parent = _reattach(client, settings.sweep_id)
             bookkeeping = owned_parent
@@ -116,7 +116,7 @@ def sweep(
     else:
         if space is None:
             raise UsageError("give the search space (a mapping or a space.yaml file)")
-        params = load_space(space) if isinstance(space, str | os.PathLike) else parse_space(space)
+        params = load_space(os.fspath(space)) if isinstance(space, str | os.PathLike) else parse_space(space)
         if sampler == "grid":
             trials = min(trials, _grid_size(params))
         studies.check_choices(sampler, pruner, direction, trials, params)
@@ -143,7 +143,7 @@ def sweep(
         })  # fmt: skip
         client.set_tags(parent_id, {SWEEP_TAG: sweep_id})
         bookkeeping = True
-    result = _result(study, settings, url)
+    result = _result(study, settings, url, client)
     if on_start is not None:
         on_start(result)
     session = len(study.get_trials(deepcopy=False))
@@ -168,7 +168,7 @@ def sweep(
         if owned_parent and parent_id is not None:
             with contextlib.suppress(GittrackError):
                 client.set_terminated(parent_id, status)
-    return _result(study, settings, url)
+    return _result(study, settings, url, client)
 
 
 def _run_workers(jobs: list[Job], backend: str, keeper: _Bookkeeper | None) -> None:
@@ -233,14 +233,26 @@ def _reattach(client: Any, run_id: str) -> bool:
     return True
 
 
-def _interrupt(client: Any, study: Any) -> None:
+def run_ids(client: Any, sweep_id: str) -> dict[int, str]:
+    """Trial number -> run id of the sweep's trials whose runs this repository has (their tags)."""
+    rows = client.find_rows(None, f"tags.{SWEEP_TAG} = '{sweep_id}'").rows
+    out: dict[int, str] = {}
+    for row in rows:
+        number = row.tags.get(TRIAL_TAG, "")
+        if number.isdigit() and row.run_id != sweep_id:
+            out[int(number)] = row.run_id
+    return out
+
+
+def _interrupt(client: Any, study: Any, sweep_id: str) -> None:
     """Trials that a killed sweep left RUNNING stop counting, and their runs end KILLED."""
     from optuna.trial import TrialState
 
     left = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     studies.interrupt_running(study)
+    ids = run_ids(client, sweep_id) if left else {}
     for trial in left:
-        run_id = trial.user_attrs.get(studies.RUN_ID)
+        run_id = ids.get(trial.number)
         if run_id:
             with contextlib.suppress(GittrackError):
                 client.set_tag(run_id, "gittrack.interrupted", "true")
@@ -267,8 +279,10 @@ class _Bookkeeper:
 
     def _take(self, trial: Any) -> bool:
         self.seen.add(trial.number)
-        if trial.state.name == "COMPLETE" and trial.value is not None and (
-            self.best is None or self.sign * trial.value < self.sign * self.best.value
+        if (
+            trial.state.name == "COMPLETE"
+            and trial.value is not None
+            and (self.best is None or self.sign * trial.value < self.sign * self.best.value)
         ):
             self.best = trial
             return True
@@ -283,19 +297,22 @@ class _Bookkeeper:
         if improved:
             self.client.set_tags(self.parent_id, {
                 "gittrack.best_trial": str(self.best.number),
-                "gittrack.best_run_id": self.best.user_attrs.get(studies.RUN_ID, ""),
+                "gittrack.best_run_id": run_ids(self.client, self.settings.sweep_id).get(self.best.number, ""),
             })  # fmt: skip
 
 
-def _result(study: Any, settings: studies.Settings, url: str) -> SweepResult:
+def _result(study: Any, settings: studies.Settings, url: str, client: Any,
+            ids: dict[int, str] | None = None) -> SweepResult:  # fmt: skip
     best = studies.best_trial(study)
+    if best is not None and ids is None:
+        ids = run_ids(client, settings.sweep_id)
     return SweepResult(
         sweep_id=settings.sweep_id, study_name=settings.study_name, storage=studies.redact(url),
         parent_run_id=settings.sweep_id, experiment=settings.experiment, metric=settings.metric,
         direction=settings.direction, trials=settings.trials, counts=studies.status(study),
         stopped=studies.is_stopped(study),
         best_value=None if best is None else best.value, best_trial=None if best is None else best.number,
-        best_run_id=None if best is None else best.user_attrs.get(studies.RUN_ID),
+        best_run_id=None if best is None else (ids or {}).get(best.number),
         best_params={} if best is None else dict(best.params),
     )  # fmt: skip
 
@@ -304,29 +321,33 @@ def sweep_status(sweep_id: str, storage: str | None = None, repo: str | os.PathL
     """Where a sweep stands: trial counts by state and the best trial."""
     import gittrack
 
-    sid, url = studies.locate(gittrack.Client(repo).repo_path, sweep_id, storage)
+    client = gittrack.Client(repo)
+    sid, url = studies.locate(client.repo_path, sweep_id, storage)
     study, settings = studies.load_study(url, sid)
-    return _result(study, settings, url)
+    return _result(study, settings, url, client)
 
 
 def stop_sweep(sweep_id: str, storage: str | None = None, repo: str | os.PathLike | None = None) -> SweepResult:
     """Stop a sweep: its workers start no new trial (the running ones finish); ``resume`` goes on."""
     import gittrack
 
-    sid, url = studies.locate(gittrack.Client(repo).repo_path, sweep_id, storage)
+    client = gittrack.Client(repo)
+    sid, url = studies.locate(client.repo_path, sweep_id, storage)
     study, settings = studies.load_study(url, sid)
     studies.set_stopped(study, True)
-    return _result(study, settings, url)
+    return _result(study, settings, url, client)
 
 
 def trials_of(sweep_id: str, storage: str | None = None, repo: str | os.PathLike | None = None) -> list[dict]:
     """Every counted trial: number, state, value, params, run id, intermediate values' count."""
     import gittrack
 
-    sid, url = studies.locate(gittrack.Client(repo).repo_path, sweep_id, storage)
+    client = gittrack.Client(repo)
+    sid, url = studies.locate(client.repo_path, sweep_id, storage)
     study, _ = studies.load_study(url, sid)
+    ids = run_ids(client, sid)
     return [{"number": t.number, "state": t.state.name, "value": t.value, "params": dict(t.params),
-             "run_id": t.user_attrs.get(studies.RUN_ID), "steps": len(t.intermediate_values),
+             "run_id": ids.get(t.number), "steps": len(t.intermediate_values),
              "complete": t.datetime_complete.timestamp() if t.datetime_complete else None}
             for t in studies.counted_trials(study)]  # fmt: skip
 
@@ -338,12 +359,14 @@ def sweep_details(sweep_id: str, storage: str | None = None, repo: str | os.Path
     (a journal is then read incrementally, not replayed from its start)."""
     import gittrack
 
-    sid, url = studies.locate(gittrack.Client(repo).repo_path, sweep_id, storage)
+    client = gittrack.Client(repo)
+    sid, url = studies.locate(client.repo_path, sweep_id, storage)
     study, settings = _cached_study(url, sid, studies_cache)
-    result = _result(study, settings, url)
+    ids = run_ids(client, sid)
+    result = _result(study, settings, url, client, ids)
     counted = studies.counted_trials(study)
     rows = [{"number": t.number, "state": t.state.name, "value": t.value if t.state.name == "COMPLETE" else None,
-             "params": dict(t.params), "run_id": t.user_attrs.get(studies.RUN_ID),
+             "params": dict(t.params), "run_id": ids.get(t.number),
              "complete": t.datetime_complete.timestamp() if t.datetime_complete else None}
             for t in counted]  # fmt: skip
     sign = 1 if settings.direction == "minimize" else -1
@@ -360,8 +383,9 @@ def sweep_details(sweep_id: str, storage: str | None = None, repo: str | os.Path
 def param_importances(sweep_id: str, storage: str | None = None, repo: str | os.PathLike | None = None,
                       studies_cache: dict | None = None) -> dict[str, float]:  # fmt: skip
     """Optuna's ``get_param_importances`` over the completed trials ({} with fewer than two)."""
-    import gittrack
     import optuna
+
+    import gittrack
 
     sid, url = studies.locate(gittrack.Client(repo).repo_path, sweep_id, storage)
     study, settings = _cached_study(url, sid, studies_cache)
@@ -372,10 +396,12 @@ def param_importances(sweep_id: str, storage: str | None = None, repo: str | os.
         return {}
     if len(settings.space) == 1:
         return {next(iter(settings.space)): 1.0}
-    scratch = optuna.create_study(direction=settings.direction)
+    scratch = optuna.create_study(direction=studies.direction(settings))
     scratch.add_trials(complete)
     try:
-        found = optuna.importance.get_param_importances(scratch, evaluator=optuna.importance.PedAnovaImportanceEvaluator())
+        found = optuna.importance.get_param_importances(
+            scratch, evaluator=optuna.importance.PedAnovaImportanceEvaluator()
+        )
     except (ValueError, RuntimeError):  # e.g. every completed trial has the same params
         return {}
     return {k: float(v) for k, v in found.items()}
@@ -395,14 +421,15 @@ def list_sweeps(repo: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     (or the problem reading them)."""
     import gittrack
 
+    client = gittrack.Client(repo)
     out = []
-    for sid, url in sorted(studies.known_sweeps(gittrack.Client(repo).repo_path).items(), reverse=True):
+    for sid, url in sorted(studies.known_sweeps(client.repo_path).items(), reverse=True):
         try:
             study, settings = studies.load_study(url, sid)
         except GittrackError as exc:
             out.append({"sweep_id": sid, "storage": studies.redact(url), "problem": str(exc)})
             continue
-        out.append(_result(study, settings, url).to_dict())
+        out.append(_result(study, settings, url, client).to_dict())
     return out
 
 

@@ -68,7 +68,7 @@ class Param:
         if self.step is None and self.kind == "float":
             raise SpaceError(f"{self.name}: a grid search needs 'step' for a float param (or make it categorical)")
         step = self.step or 1
-        count = int(math.floor((self.high - self.low) / step + 1e-9)) + 1  # type: ignore[operator]
+        count = math.floor((self.high - self.low) / step + 1e-9) + 1  # type: ignore[operator]
         if count > MAX_CHOICES:
             raise SpaceError(f"{self.name}: the grid has {count} values; at most {MAX_CHOICES}, give a larger step")
         values = [self.low + i * step for i in range(count)]  # type: ignore[operator]
@@ -78,7 +78,7 @@ class Param:
         """Whether a sampled value lies in this param's range (or is one of its choices)."""
         if self.kind == "categorical":
             return value in self.choices
-        return self.low <= value <= self.high  # type: ignore[operator]
+        return self.low <= value <= self.high
 
 
 def load_space(path: str | Path) -> list[Param]:
@@ -182,7 +182,9 @@ def _choices(value: Any, where: str) -> tuple[Scalar, ...]:
         raise SpaceError(f"{where}: {len(value)} choices; at most {MAX_CHOICES}")
     for choice in value:
         if choice is not None and not isinstance(choice, str | int | float | bool):
-            raise SpaceError(f"{where}: each choice must be a string, number, boolean or null (got {str(choice)[:40]!r})")
+            raise SpaceError(
+                f"{where}: each choice must be a string, number, boolean or null (got {str(choice)[:40]!r})"
+            )
         if isinstance(choice, float) and not math.isfinite(choice):
             raise SpaceError(f"{where}: choice {choice!r} must be finite")
     seen: list[Any] = []

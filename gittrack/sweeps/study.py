@@ -4,7 +4,9 @@ One machine: a journal file ``.git/gittrack/sweeps/<sweep>.journal`` (Optuna's `
 safe for several processes). Many machines: any Optuna RDB URL (``postgresql://...``). The
 study is named ``gittrack-<sweep id>`` and its user attributes hold what every worker needs (the
 parent run, experiment, metric, direction, space, sampler, pruner, seed, total trials, command),
-so a machine that joins needs only the storage and the sweep id.
+so a machine that joins needs only the storage and the sweep id. Which run a trial is, git
+says: each trial's run has the tags ``gittrack.sweep`` and ``gittrack.trial`` (the study holds
+no run ids, which spares every trial a write to the storage).
 
 Counting: ``--trials N`` is the sweep's total. A worker asks Optuna for a trial, then runs it only
 if fewer than N counted trials have lower numbers (trial numbers are handed out in one order by
@@ -28,7 +30,6 @@ PREFIX = "gittrack-"
 SETTINGS = "gittrack.settings"
 STOPPED = "gittrack.stopped"
 SKIPPED = "gittrack.skipped"  # a trial that does not count: "surplus" or "interrupted"
-RUN_ID = "gittrack.run_id"
 SAMPLERS = ("tpe", "random", "grid", "cmaes")
 PRUNERS = ("median", "hyperband", "none")
 DIRECTIONS = ("minimize", "maximize")
@@ -127,9 +128,9 @@ def _driver(url: str) -> str:
     psycopg 3 for a URL that names none)."""
     import importlib.util
 
-    if url.startswith(("postgresql://", "postgres://")) and importlib.util.find_spec("psycopg") is None:
-        if importlib.util.find_spec("psycopg2") is not None:
-            return "postgresql+psycopg2://" + url.split("://", 1)[1]
+    plain = url.startswith(("postgresql://", "postgres://"))
+    if plain and importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url.split("://", 1)[1]
     return url
 
 
@@ -162,14 +163,16 @@ def locate(repo_path: str, sweep: str, storage: str | None = None) -> tuple[str,
 
         names = [n.removeprefix(PREFIX) for n in optuna.study.get_all_study_names(open_storage(storage))
                  if n.startswith(PREFIX + sweep)]  # fmt: skip
-        candidates = {n: storage for n in names}
+        candidates = dict.fromkeys(names, storage)
     else:
         candidates = {k: v for k, v in known_sweeps(repo_path).items() if k.startswith(sweep)}
     if not candidates:
         where = "in that storage" if storage else "in this repository (give --storage URL for one run elsewhere)"
         raise NotFoundError(f"no sweep {sweep!r} {where}")
     if len(candidates) > 1:
-        raise UsageError(f"sweep {sweep!r} is ambiguous: matches {', '.join(sorted(candidates))[:200]}; give more characters")
+        raise UsageError(
+            f"sweep {sweep!r} is ambiguous: matches {', '.join(sorted(candidates))[:200]}; give more characters"
+        )
     return next(iter(candidates.items()))
 
 
@@ -177,9 +180,16 @@ def create_study(url: str, settings: Settings) -> Any:
     import optuna
 
     study = optuna.create_study(storage=open_storage(url), study_name=settings.study_name,
-                                direction=settings.direction)  # fmt: skip
+                                direction=direction(settings))  # fmt: skip
     study.set_user_attr(SETTINGS, settings.to_json())
     return study
+
+
+def direction(settings: Settings) -> Any:
+    """Optuna's direction object for the sweep's direction."""
+    from optuna.study import StudyDirection
+
+    return StudyDirection.MINIMIZE if settings.direction == "minimize" else StudyDirection.MAXIMIZE
 
 
 def load_study(url: str, sweep_id: str, sampler: Any = None, pruner: Any = None) -> tuple[Any, Settings]:

@@ -22,14 +22,14 @@ from typing import Any
 
 from gittrack.errors import GittrackError
 from gittrack.sweeps.space import fill_command
-from gittrack.sweeps.study import RUN_ID, Settings
+from gittrack.sweeps.study import Settings
 
 PRUNED_TAG = "gittrack.pruned"
 SWEEP_TAG = "gittrack.sweep"
 TRIAL_TAG = "gittrack.trial"
 
 
-class TrialPruned(Exception):  # noqa: N818  (Optuna's name for the same thing)
+class TrialPruned(Exception):
     """Raised by :func:`report` when the sweep's pruner stops the trial."""
 
 
@@ -78,7 +78,6 @@ def run_function(client: Any, settings: Settings, parent_id: str | None, trial: 
     active = gittrack.start_run(settings.experiment, run_name=_name(settings, trial), params=params,
                                 tags=_tags(settings, trial), nested=True, repo=client.repo_path,
                                 parent_run_id=parent_id, log_system_metrics=False)  # fmt: skip
-    trial.set_user_attr(RUN_ID, active.run_id)
     _current.trial = (_Trial(trial, []), settings.metric)
     try:
         returned = objective(params)
@@ -115,7 +114,8 @@ def _optuna_pruned() -> type[BaseException]:
 
 
 def run_command(client: Any, settings: Settings, parent_id: str | None, trial: Any, params: dict[str, Any],
-                command: list[str], poll: float = 0.5, quiet: bool = False, cwd: str | None = None) -> Outcome:  # fmt: skip
+                command: list[str], poll: float = 0.5, quiet: bool = False,
+                cwd: str | None = None) -> Outcome:  # fmt: skip
     """Run the command as a run with the sampled values, reporting its metric to Optuna as it goes."""
     filled = fill_command(command, params)
     watcher = _Watcher(client, settings.metric, trial, poll)
@@ -129,7 +129,10 @@ def run_command(client: Any, settings: Settings, parent_id: str | None, trial: A
     watcher.read()  # points logged after the last look still inform later trials' pruning
     run_id = run.info.run_id
     if watcher.pruned:
-        return Outcome("PRUNED", None, run_id)
+        if run.info.status == "KILLED":
+            return Outcome("PRUNED", None, run_id)
+        with contextlib.suppress(GittrackError):  # it ended on its own before the signal arrived
+            client.delete_tag(run_id, PRUNED_TAG)
     if run.info.status == "KILLED":  # a signal reached the worker and went on to the command
         return Outcome("INTERRUPTED", None, run_id)
     if code != 0:
@@ -167,7 +170,6 @@ class _Watcher:
 
     def started(self, run: Any) -> None:
         self.run_id = run.info.run_id
-        self.trial.set_user_attr(RUN_ID, self.run_id)
 
     def watch(self, proc: subprocess.Popen) -> None:
         self._proc = proc

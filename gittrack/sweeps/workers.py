@@ -36,7 +36,7 @@ class Job:
     cwd: str | None = None  # where commands run (a Ray task starts elsewhere)
 
 
-class _Stop(Exception):  # noqa: N818
+class _Stop(Exception):
     """SIGTERM reached a worker: end the trial in progress as interrupted, then exit."""
 
 
