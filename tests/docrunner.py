@@ -297,7 +297,8 @@ def check_options(line: str, block: Block) -> None:
         if not isinstance(command, click.Group) or word not in command.commands:
             break
         command = command.commands[word]
-    assert not isinstance(command, click.Group), f"{block.where}: `{line}` names no gittrack command"
+    runnable = not isinstance(command, click.Group) or command.invoke_without_command  # 'gittrack sweep -- ...'
+    assert runnable, f"{block.where}: `{line}` names no gittrack command"
     known = {name for param in command.params for name in (*param.opts, *param.secondary_opts)} | {"-h", "--help"}
     unknown = [option for option in options if option not in known]
     assert not unknown, f"{block.where}: `{line}`: {' '.join(head)} has no option {', '.join(unknown)}"

@@ -867,6 +867,53 @@ SERVING = Page(
 )
 
 
+# -- docs/sweeps.md --------------------------------------------------------------------------------
+
+
+def write_block(name: str):
+    """A check that writes the block to the project as ``name`` (the page shows the file)."""
+
+    def check(s: Scenario, block) -> None:
+        (s.cwd / name).write_text(block.code)
+        if name.endswith(".yaml"):
+            from gittrack.sweeps import load_space
+
+            assert [p.name for p in load_space(s.cwd / name)] == ["lr", "depth", "model"]
+
+    return check
+
+
+def newest_sweep(s: Scenario) -> str:
+    from gittrack.sweeps import list_sweeps
+
+    return list_sweeps(s.cwd)[0]["sweep_id"]
+
+
+def sweep_runs_listed(s: Scenario) -> bool:
+    """The runs list shows the 12 trials and the parent (a header, a rule, 13 rows)."""
+    return len(s.output.strip().splitlines()) == 15
+
+
+SWEEPS = Page(
+    "docs/sweeps.md",
+    setup=plain_project,
+    values={"SWEEP": newest_sweep},
+    checks={"lr: {type: float": write_block("space.yaml"), "import argparse": write_block("train.py")},
+    expect={
+        "gittrack sweep -e taxi --space space.yaml --trials 12 --workers 2 --metric rmse --seed 42 -q -- python "
+        "train.py --lr {lr} --depth {depth} --model {model}": ["sweep: ", "12 of 12 trials finished"],
+        "gittrack sweep status SWEEP": ["12 of 12 trials finished", "COMPLETE"],
+        "gittrack sweep stop SWEEP": ["stopped after 12 of 12 trials"],
+        "gittrack sweep --resume SWEEP --workers 2 -q": ["12 of 12 trials finished"],
+    },
+    after={
+        "gittrack runs list -f \"tags.gittrack.sweep = 'SWEEP'\" -c tags.gittrack.trial -c params.lr -c "
+        "metrics.rmse -c status": sweep_runs_listed,
+        "import gittrack": lambda s: s.ns["result"].finished == 20 and s.ns["result"].best_run_id is not None,
+    },
+)
+
+
 # -- docs/sharing.md -------------------------------------------------------------------------------
 
 
@@ -1039,6 +1086,7 @@ SCENARIOS = {
         SEARCH,
         SERVING,
         SHARING,
+        SWEEPS,
         TEAM_SERVER,
         TRACKING,
         UI,

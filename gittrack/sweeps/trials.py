@@ -123,16 +123,13 @@ def run_command(client: Any, settings: Settings, parent_id: str | None, trial: A
     run, code = client.run_command(
         filled, settings.experiment, _name(settings, trial), params, _tags(settings, trial),
         on_stdout=sink, on_stderr=sink, on_start=watcher.started, system_metrics=False,
-        cwd=cwd, parent_run_id=parent_id, on_process=watcher.watch,
+        cwd=cwd, parent_run_id=parent_id, on_process=watcher.watch, on_exit=watcher.exited,
     )  # fmt: skip
     watcher.join()
     watcher.read()  # points logged after the last look still inform later trials' pruning
     run_id = run.info.run_id
     if watcher.pruned:
-        if run.info.status == "KILLED":
-            return Outcome("PRUNED", None, run_id)
-        with contextlib.suppress(GittrackError):  # it ended on its own before the signal arrived
-            client.delete_tag(run_id, PRUNED_TAG)
+        return Outcome("PRUNED", None, run_id)
     if run.info.status == "KILLED":  # a signal reached the worker and went on to the command
         return Outcome("INTERRUPTED", None, run_id)
     if code != 0:
@@ -175,6 +172,15 @@ class _Watcher:
         self._proc = proc
         self._thread = threading.Thread(target=self._loop, daemon=True, name="gittrack-sweep-watch")
         self._thread.start()
+
+    def exited(self, code: int) -> None:
+        """The command ended (its run not yet): a command stopped for pruning that had finished
+        before the signal came (exit code 0) is a completed trial after all."""
+        self.join()
+        if self.pruned and code == 0:
+            self.pruned = False
+            with contextlib.suppress(GittrackError):
+                self.client.delete_tag(self.run_id, PRUNED_TAG)
 
     def join(self) -> None:
         if self._thread is not None:
