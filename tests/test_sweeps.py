@@ -39,9 +39,9 @@ def quadratic(params: dict) -> float:
     return value
 
 
-def cli(*args: str, cwd: Path, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+def cli(*args: str, cwd: Path, check: bool = True, timeout: float = 120, env: dict | None = None):
     result = subprocess.run([str(BIN / "gittrack"), *args], cwd=cwd, capture_output=True, text=True,
-                            timeout=timeout, check=False)  # fmt: skip
+                            timeout=timeout, check=False, env=env)  # fmt: skip
     if check and result.returncode != 0:
         raise AssertionError(f"gittrack {' '.join(args)} exited {result.returncode}: {result.stderr}")
     return result
@@ -130,8 +130,9 @@ def test_a_killed_command_sweep_resumes_and_every_trial_is_a_run(repo: Path) -> 
     total = 14
     args = ["sweep", "-e", "cmd", "--space", "space.yaml", "--trials", str(total), "--workers", "2",
             "--metric", "loss", "--seed", "3", "-q", "--", sys.executable, "train.py", "{x}", "{k}"]  # fmt: skip
+    env = {**os.environ, "GITTRACK_CHECKPOINT_INTERVAL": "0.1"}  # the pruner sees every step even on a busy machine
     proc = subprocess.Popen([str(BIN / "gittrack"), *args], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)  # fmt: skip
+                            text=True, start_new_session=True, env=env)  # fmt: skip
     try:
         first = proc.stdout.readline()  # type: ignore[union-attr]
         assert first.startswith("sweep: "), first + proc.stderr.read()  # type: ignore[union-attr]
@@ -146,7 +147,7 @@ def test_a_killed_command_sweep_resumes_and_every_trial_is_a_run(repo: Path) -> 
     assert 4 <= before["finished"] < total
     assert before["counts"].get("RUNNING", 0) >= 1
 
-    resumed = cli("sweep", "--resume", sweep_id[:8], "--workers", "2", "-q", cwd=repo, timeout=180)
+    resumed = cli("sweep", "--resume", sweep_id[:8], "--workers", "2", "-q", cwd=repo, timeout=180, env=env)
     assert resumed.stdout.splitlines()[0] == f"sweep: {sweep_id}"
     after = _status(repo, sweep_id)
     assert after["finished"] == total

@@ -179,7 +179,7 @@ def _run_workers(jobs: list[Job], backend: str, keeper: _Bookkeeper | None) -> N
         run_on_ray(jobs, update, POLL_SECONDS)
         return
     if len(jobs) == 1:
-        work(jobs[0], after_trial=update)
+        work(jobs[0], after_trial=keeper.ran if keeper is not None else None)
         return
     procs = start_processes(jobs)
     try:
@@ -268,6 +268,7 @@ class _Bookkeeper:
         self.seen: set[int] = set()
         self.best: Any = None
         self.sign = 1 if settings.direction == "minimize" else -1
+        self.known: dict[int, str] = {}  # run ids of trials this process ran
         history = client.get_run(parent_id).data.metrics.get(self.key)
         if history is not None:  # a resumed sweep continues its curve
             for trial in self._finished():
@@ -288,6 +289,11 @@ class _Bookkeeper:
             return True
         return False
 
+    def ran(self, number: int, run_id: str) -> None:
+        """A trial this process ran ended (its run id known without a search)."""
+        self.known[number] = run_id
+        self.update()
+
     def update(self) -> None:
         improved = False
         for trial in self._finished():
@@ -297,7 +303,8 @@ class _Bookkeeper:
         if improved:
             self.client.set_tags(self.parent_id, {
                 "gittrack.best_trial": str(self.best.number),
-                "gittrack.best_run_id": run_ids(self.client, self.settings.sweep_id).get(self.best.number, ""),
+                "gittrack.best_run_id": self.known.get(self.best.number)
+                or run_ids(self.client, self.settings.sweep_id).get(self.best.number, ""),
             })  # fmt: skip
 
 

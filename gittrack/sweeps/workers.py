@@ -40,12 +40,14 @@ class _Stop(Exception):
     """SIGTERM reached a worker: end the trial in progress as interrupted, then exit."""
 
 
-def work(job: Job, after_trial: Callable[[], None] | None = None) -> int:
-    """Run trials until the total is reached or the sweep is stopped; how many this worker ran."""
+def work(job: Job, after_trial: Callable[[int, str], None] | None = None) -> int:
+    """Run trials until the total is reached or the sweep is stopped; how many this worker ran.
+    ``after_trial(number, run_id)`` follows each trial (the parent's bookkeeping, in-process)."""
     import gittrack
     from gittrack.sweeps import trials
 
     os.environ.setdefault("GITTRACK_CHECKPOINT_INTERVAL", CHECKPOINT_SECONDS)
+    poll = max(0.05, min(job.poll, float(os.environ["GITTRACK_CHECKPOINT_INTERVAL"])))  # read as often as written
     probe, settings = studies.load_study(job.url, job.sweep_id)
     seed = studies.worker_seed(settings.seed, job.worker, job.session)
     study, _ = studies.load_study(job.url, job.sweep_id, studies.make_sampler(settings, seed),
@@ -65,7 +67,7 @@ def work(job: Job, after_trial: Callable[[], None] | None = None) -> int:
         try:
             params = suggest(trial, params_spec)
             if job.command is not None:
-                outcome = trials.run_command(client, settings, job.parent_id, trial, params, job.command, job.poll,
+                outcome = trials.run_command(client, settings, job.parent_id, trial, params, job.command, poll,
                                              job.quiet, job.cwd)  # fmt: skip
             else:
                 assert job.objective is not None
@@ -84,7 +86,7 @@ def work(job: Job, after_trial: Callable[[], None] | None = None) -> int:
             study.tell(trial, state=TrialState.PRUNED if outcome.state == "PRUNED" else TrialState.FAIL)
         done += 1
         if after_trial is not None:
-            after_trial()
+            after_trial(trial.number, outcome.run_id)
     return done
 
 
@@ -109,11 +111,20 @@ def process_main(job: Job) -> None:
         work(job)
 
 
+PRELOAD = ["gittrack.sweeps.workers", "gittrack.sweeps.trials", "gittrack.client", "gittrack.fluent", "optuna"]
+
+
 def start_processes(jobs: list[Job]) -> list[Any]:
-    """One process per job (spawned: nothing of this process's open runs is copied into them)."""
+    """One process per job, none a copy of this one (whose open runs must not be written twice):
+    forked from a fresh server process that imported gittrack and Optuna once (where the OS has
+    one), so that workers start in milliseconds rather than each importing them; spawned elsewhere."""
     import multiprocessing
 
-    context = multiprocessing.get_context("spawn")
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+    else:
+        context = multiprocessing.get_context("spawn")
     procs = [context.Process(target=process_main, args=(job,), name=f"gittrack-sweep-{job.worker}") for job in jobs]
     for proc in procs:
         proc.start()
