@@ -120,11 +120,10 @@ def start_processes(jobs: list[Job]) -> list[Any]:
     one), so that workers start in milliseconds rather than each importing them; spawned elsewhere."""
     import multiprocessing
 
+    context: Any = multiprocessing.get_context("spawn")
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)
-    else:
-        context = multiprocessing.get_context("spawn")
     procs = [context.Process(target=process_main, args=(job,), name=f"gittrack-sweep-{job.worker}") for job in jobs]
     for proc in procs:
         proc.start()
