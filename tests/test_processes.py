@@ -82,6 +82,11 @@ def test_gittrack_run_exit_code_becomes_the_status(repo: Path, gittrack_cmd: lis
     assert proc.returncode == 4
     [run] = gittrack.list_runs()
     assert run.info.status == "FAILED"
+    # 143 (128 + SIGTERM) is how a script using gittrack exits on SIGTERM: the run was killed
+    stopped = subprocess.run([*gittrack_cmd, "run", "--", sys.executable, "-c", "import sys; sys.exit(143)"],
+                             capture_output=True, env=_env(), check=False)  # fmt: skip
+    assert stopped.returncode == 143
+    assert gittrack.list_runs()[0].info.status == "KILLED"
 
 
 def test_sigkill_mid_run_keeps_checkpointed_metrics_and_shows_killed(repo: Path) -> None:

@@ -51,22 +51,24 @@ def report(value: float, step: int | None = None) -> None:
     :class:`TrialPruned` when the pruner stops the trial (a Python objective only)."""
     import gittrack
 
-    context = getattr(_current, "trial", None)
+    context: _Reporting | None = getattr(_current, "trial", None)
     if context is None:
         raise GittrackError("gittrack.sweeps.report() is for an objective that gittrack.sweep() is running")
-    trial, metric = context
-    step = len(trial.storage_intermediate) if step is None else step
-    trial.storage_intermediate.append(step)
-    gittrack.log_metric(metric, value, step=step)
-    trial.optuna.report(float(value), step)
-    if trial.optuna.should_prune():
-        raise TrialPruned(f"trial {trial.optuna.number} pruned at step {step}")
+    step = context.reports if step is None else step
+    context.reports += 1
+    gittrack.log_metric(context.metric, value, step=step)
+    context.trial.report(float(value), step)
+    if context.trial.should_prune():
+        raise TrialPruned(f"trial {context.trial.number} pruned at step {step}")
 
 
 @dataclass
-class _Trial:
-    optuna: Any
-    storage_intermediate: list[int]
+class _Reporting:
+    """The trial a Python objective is running in this thread, for :func:`report`."""
+
+    trial: Any
+    metric: str
+    reports: int = 0
 
 
 def run_function(client: Any, settings: Settings, parent_id: str | None, trial: Any, params: dict[str, Any],
@@ -78,7 +80,7 @@ def run_function(client: Any, settings: Settings, parent_id: str | None, trial: 
     active = gittrack.start_run(settings.experiment, run_name=_name(settings, trial), params=params,
                                 tags=_tags(settings, trial), nested=True, repo=client.repo_path,
                                 parent_run_id=parent_id, log_system_metrics=False)  # fmt: skip
-    _current.trial = (_Trial(trial, []), settings.metric)
+    _current.trial = _Reporting(trial, settings.metric)
     try:
         returned = objective(params)
     except (TrialPruned, _optuna_pruned()):
