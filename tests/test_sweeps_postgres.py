@@ -106,7 +106,9 @@ def test_two_clones_share_one_sweep_through_postgresql(postgres: str, tmp_path: 
     status = json.loads(cli("sweep", "status", sweep_id, "--storage", postgres, "--json", cwd=b))
     assert status["finished"] == total
     assert status["counts"]["COMPLETE"] == total
-    trials = json.loads(cli("sweep", "trials", sweep_id, "--json", cwd=a))  # a remembers the storage
+    here = json.loads(cli("sweep", "trials", sweep_id, "--json", cwd=a))  # a remembers the storage
+    assert len(here) == total
+    assert 1 <= sum(1 for t in here if t["run_id"]) < total  # b's runs are not here yet
     ran_in = {"a": 0, "b": 0}
     for name, root in (("a", a), ("b", b)):
         listed = json.loads(cli("runs", "list", "--all", "--json", "-f", f"tags.gittrack.sweep = '{sweep_id}'",
@@ -120,6 +122,8 @@ def test_two_clones_share_one_sweep_through_postgresql(postgres: str, tmp_path: 
     c = clone(remote, tmp_path / "c")
     cli("pull", cwd=c)
     listed = json.loads(cli("runs", "list", "--all", "--json", "-f", f"tags.gittrack.sweep = '{sweep_id}'", cwd=c))
+    trials = json.loads(cli("sweep", "trials", sweep_id, "--storage", postgres, "--json", cwd=c))
+    assert all(t["run_id"] for t in trials)  # every trial's run is here now
     by_id = {r["run_id"]: r for r in listed}
     assert len(listed) == total + 1
     assert {t["run_id"] for t in trials} | {sweep_id} == set(by_id)

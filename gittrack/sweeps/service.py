@@ -147,6 +147,8 @@ def sweep(
     if on_start is not None:
         on_start(result)
     session = len(study.get_trials(deepcopy=False))
+    if join:  # machines joining at the same moment must not sample with the same seeds
+        session += os.getpid() << 20
     jobs = [Job(repo_path, url, sweep_id, w, session, parent_id, objective, command or settings.command or None,
                 quiet=quiet, cwd=os.getcwd()) for w in range(workers)]  # fmt: skip
     if jobs[0].objective is None and jobs[0].command is None:

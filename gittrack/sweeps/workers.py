@@ -36,8 +36,8 @@ class Job:
     cwd: str | None = None  # where commands run (a Ray task starts elsewhere)
 
 
-class _Stop(Exception):
-    """SIGTERM reached a worker: end the trial in progress as interrupted, then exit."""
+class _Stop(KeyboardInterrupt):
+    """SIGTERM reached a worker: end the trial in progress as interrupted (its run KILLED), then exit."""
 
 
 def work(job: Job, after_trial: Callable[[int, str], None] | None = None) -> int:
@@ -75,9 +75,9 @@ def work(job: Job, after_trial: Callable[[int, str], None] | None = None) -> int
         except (KeyboardInterrupt, SystemExit, _Stop):
             _interrupted(study, trial)
             raise
-        if outcome.state == "INTERRUPTED":
+        if outcome.state == "INTERRUPTED":  # Ctrl-C or SIGTERM went on to the command
             _interrupted(study, trial)
-            break
+            raise KeyboardInterrupt
         if outcome.message:
             trial.set_user_attr("gittrack.message", outcome.message[:500])
         if outcome.state == "COMPLETE":
