@@ -192,12 +192,12 @@ def direction(settings: Settings) -> Any:
     return StudyDirection.MINIMIZE if settings.direction == "minimize" else StudyDirection.MAXIMIZE
 
 
-def load_study(url: str, sweep_id: str, sampler: Any = None, pruner: Any = None) -> tuple[Any, Settings]:
+def load_study(url: str, sweep_id: str) -> tuple[Any, Settings]:
+    """The sweep's study (Optuna's default sampler and pruner: a worker sets the sweep's) and settings."""
     import optuna
 
     try:
-        study = optuna.load_study(study_name=PREFIX + sweep_id, storage=open_storage(url), sampler=sampler,
-                                  pruner=pruner)  # fmt: skip
+        study = optuna.load_study(study_name=PREFIX + sweep_id, storage=open_storage(url))
     except KeyError:
         raise NotFoundError(f"sweep {sweep_id} has no study in {redact(url)}") from None
     return study, Settings.from_attrs(study.user_attrs)

@@ -48,11 +48,9 @@ def work(job: Job, after_trial: Callable[[int, str], None] | None = None) -> int
 
     os.environ.setdefault("GITTRACK_CHECKPOINT_INTERVAL", CHECKPOINT_SECONDS)
     poll = max(0.05, min(job.poll, float(os.environ["GITTRACK_CHECKPOINT_INTERVAL"])))  # read as often as written
-    probe, settings = studies.load_study(job.url, job.sweep_id)
-    seed = studies.worker_seed(settings.seed, job.worker, job.session)
-    study, _ = studies.load_study(job.url, job.sweep_id, studies.make_sampler(settings, seed),
-                                  studies.make_pruner(settings))  # fmt: skip
-    del probe
+    study, settings = studies.load_study(job.url, job.sweep_id)
+    study.sampler = studies.make_sampler(settings, studies.worker_seed(settings.seed, job.worker, job.session))
+    study.pruner = studies.make_pruner(settings)
     client = gittrack.Client(job.repo)
     params_spec = settings.params
     done = 0
