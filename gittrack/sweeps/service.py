@@ -20,7 +20,7 @@ from gittrack.errors import GittrackError, UsageError
 from gittrack.sweeps import study as studies
 from gittrack.sweeps.space import Param, dump_space, load_space, parse_space
 from gittrack.sweeps.trials import SWEEP_TAG, TRIAL_TAG
-from gittrack.sweeps.workers import Job, start_processes, work
+from gittrack.sweeps.workers import Job, start_processes, warm_up, work
 
 BACKENDS = ("process", "ray")
 POLL_SECONDS = 0.5
@@ -92,6 +92,8 @@ def sweep(
         raise UsageError(f"--workers must be at least 1 (got {workers})")
     if backend not in BACKENDS:
         raise UsageError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    if workers > 1 and backend == "process":
+        warm_up()
     client = gittrack.Client(repo)
     repo_path = client.repo_path
     if command is not None:

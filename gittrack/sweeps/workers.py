@@ -112,16 +112,32 @@ def process_main(job: Job) -> None:
 PRELOAD = ["gittrack.sweeps.workers", "gittrack.sweeps.trials", "gittrack.client", "gittrack.fluent", "optuna"]
 
 
+def _context() -> Any:
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def warm_up() -> None:
+    """Start the fork server now, in the background, while the sweep sets itself up."""
+    import threading
+
+    context = _context()
+    if context.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        threading.Thread(target=forkserver.ensure_running, name="gittrack-sweep-warm-up", daemon=True).start()
+
+
 def start_processes(jobs: list[Job]) -> list[Any]:
     """One process per job, none a copy of this one (whose open runs must not be written twice):
     forked from a fresh server process that imported gittrack and Optuna once (where the OS has
     one), so that workers start in milliseconds rather than each importing them; spawned elsewhere."""
-    import multiprocessing
-
-    context: Any = multiprocessing.get_context("spawn")
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
+    context = _context()
     procs = [context.Process(target=process_main, args=(job,), name=f"gittrack-sweep-{job.worker}") for job in jobs]
     for proc in procs:
         proc.start()
