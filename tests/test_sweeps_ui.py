@@ -57,3 +57,44 @@ def test_the_sweep_page_and_its_api(repo: Path, http: TestClient) -> None:
     missing = http.get("/api/sweeps/0000")
     assert missing.status_code == 404
     assert "no sweep '0000'" in missing.json()["error"]
+
+
+@pytest.mark.slow
+def test_the_sweep_page_in_a_browser(repo: Path) -> None:
+    """The page's charts and table drawn by a real Chromium, with no script error."""
+    import os
+    import shutil
+    import subprocess
+
+    from tests.conftest import BIN
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true and no Chromium (apt-get install chromium)")
+        pytest.skip("needs Chromium: apt-get install chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    result = gittrack.sweep(objective, SPACE, trials=12, seed=3, sampler="random", metric="score")
+    server = subprocess.Popen([str(BIN / "gittrack"), "ui", "--port", "0"], cwd=repo, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        url = server.stdout.readline().split()[2].rstrip("/")  # type: ignore[union-attr]
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, headless=True)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{url}/sweeps")
+            page.click(f"text={result.sweep_id[:12]}")
+            expect(page.locator("#sweep-page")).to_have_attribute("data-ready", "1", timeout=30_000)
+            expect(page.locator("table.grid tbody tr")).to_have_count(12)  # one row per trial
+            expect(page.locator("#summary tbody tr")).to_have_count(7)
+            expect(page.locator("#sweep-parallel")).to_have_attribute("data-axes", "4")
+            expect(page.locator("#importance")).to_have_attribute("data-params", "3")
+            expect(page.locator("#best-curve .scatterlayer .trace")).to_have_count(2)
+            browser.close()
+        assert errors == []
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
