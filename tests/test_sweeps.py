@@ -39,6 +39,12 @@ def quadratic(params: dict) -> float:
     return value
 
 
+def napping(params: dict) -> float:
+    """An objective that takes a while, so that every worker gets trials."""
+    time.sleep(0.3)
+    return (params["x"] - 1) ** 2
+
+
 def cli(*args: str, cwd: Path, check: bool = True, timeout: float = 120, env: dict | None = None):
     result = subprocess.run([str(BIN / "gittrack"), *args], cwd=cwd, capture_output=True, text=True,
                             timeout=timeout, check=False, env=env)  # fmt: skip
@@ -102,6 +108,17 @@ def test_stop_then_resume_finishes_exactly_the_total(repo: Path) -> None:
     assert again.best_value == 1.0
 
 
+@pytest.mark.slow
+def test_python_workers_are_processes_each_committing_its_own_runs(repo: Path) -> None:
+    result = gittrack.sweep(napping, SPACE, trials=6, workers=2, seed=5, metric="loss", pruner="none")
+    assert result.counts["COMPLETE"] == 6
+    trials = [r for r in sweep_runs(result.sweep_id) if r.info.run_id != result.sweep_id]
+    assert len(trials) == 6
+    pids = {r.details.pid for r in trials}
+    assert len(pids) == 2  # two worker processes, neither this one
+    assert os.getpid() not in pids
+
+
 def test_mistakes_are_refused_before_anything_runs(repo: Path, tmp_path: Path) -> None:
     (repo / "space.yaml").write_text("lr: {type: float, low: 0.1, high: 0.01}\n")
     bad = cli("sweep", "--space", "space.yaml", "--", sys.executable, "train.py", "{lr}", cwd=repo, check=False)
@@ -147,11 +164,15 @@ def test_a_killed_command_sweep_resumes_and_every_trial_is_a_run(repo: Path) -> 
     assert 4 <= before["finished"] < total
     assert before["counts"].get("RUNNING", 0) >= 1
 
+    stopped = cli("sweep", "stop", sweep_id, cwd=repo).stdout
+    assert stopped.startswith(f"sweep {sweep_id[:12]} stopped after {before['finished']} of {total} trials")
+    assert _status(repo, sweep_id)["stopped"] is True
     resumed = cli("sweep", "--resume", sweep_id[:8], "--workers", "2", "-q", cwd=repo, timeout=180, env=env)
     assert resumed.stdout.splitlines()[0] == f"sweep: {sweep_id}"
     after = _status(repo, sweep_id)
     assert after["finished"] == total
     assert "RUNNING" not in after["counts"]
+    assert after["stopped"] is False
     assert after["counts"].get("PRUNED", 0) >= 1  # the median pruner stopped some trials
 
     trials = json.loads(cli("sweep", "trials", sweep_id, "--json", cwd=repo).stdout)
