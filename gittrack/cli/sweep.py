@@ -25,7 +25,7 @@ class _SweepGroup(click.Group):
 
 
 storage_option = click.option(
-    "--storage", metavar="URL", help="The Optuna storage of a sweep started elsewhere (postgresql://...)."
+    "--storage", metavar="URL", help="Optuna storage URL, e.g. postgresql://... (default: a journal in .git/gittrack)."
 )
 
 
@@ -102,6 +102,11 @@ def _start(options: dict[str, Any], command: list[str]) -> None:
     click.echo(f"gittrack: {_summary(result)}", err=True)
 
 
+def _storage(ctx: click.Context, storage: str | None) -> str | None:
+    """--storage given after the subcommand, or before it ('gittrack sweep --storage URL status ID')."""
+    return storage or (ctx.obj or {}).get("storage")
+
+
 def _summary(result) -> str:
     counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(result.counts.items()) if state != "SKIPPED")
     best = "no completed trial"
@@ -117,11 +122,12 @@ def _summary(result) -> str:
 @click.argument("sweep_id", metavar="SWEEP")
 @storage_option
 @click.option("--json", "as_json", is_flag=True, help="JSON with stable keys.")
-def status(sweep_id: str, storage: str | None, as_json: bool) -> None:
+@click.pass_context
+def status(ctx: click.Context, sweep_id: str, storage: str | None, as_json: bool) -> None:
     """Trial counts by state (COMPLETE, PRUNED, FAIL, RUNNING)."""
     from gittrack.sweeps import sweep_status
 
-    result = sweep_status(sweep_id, storage)
+    result = sweep_status(sweep_id, _storage(ctx, storage))
     if as_json:
         click.echo(to_json(result.to_dict()))
         return
@@ -134,12 +140,13 @@ def status(sweep_id: str, storage: str | None, as_json: bool) -> None:
 @click.argument("sweep_id", metavar="SWEEP")
 @storage_option
 @click.option("--json", "as_json", is_flag=True, help="JSON with stable keys.")
-def best(sweep_id: str, storage: str | None, as_json: bool) -> None:
+@click.pass_context
+def best(ctx: click.Context, sweep_id: str, storage: str | None, as_json: bool) -> None:
     """The best trial: its run id, value and params."""
     from gittrack.errors import NotFoundError
     from gittrack.sweeps import sweep_status
 
-    result = sweep_status(sweep_id, storage)
+    result = sweep_status(sweep_id, _storage(ctx, storage))
     if result.best_value is None:
         raise NotFoundError(f"sweep {result.sweep_id[:12]} has no completed trial yet")
     out = {"run_id": result.best_run_id, "trial": result.best_trial, "value": result.best_value,
@@ -154,11 +161,12 @@ def best(sweep_id: str, storage: str | None, as_json: bool) -> None:
 @sweep.command("stop")
 @click.argument("sweep_id", metavar="SWEEP")
 @storage_option
-def stop(sweep_id: str, storage: str | None) -> None:
+@click.pass_context
+def stop(ctx: click.Context, sweep_id: str, storage: str | None) -> None:
     """Start no new trial (running ones finish); 'gittrack sweep --resume SWEEP' goes on."""
     from gittrack.sweeps import stop_sweep
 
-    result = stop_sweep(sweep_id, storage)
+    result = stop_sweep(sweep_id, _storage(ctx, storage))
     click.echo(f"sweep {result.sweep_id[:12]} stopped after {result.finished} of {result.trials} trials "
                f"(running ones finish)")  # fmt: skip
 
@@ -167,11 +175,12 @@ def stop(sweep_id: str, storage: str | None) -> None:
 @click.argument("sweep_id", metavar="SWEEP")
 @storage_option
 @click.option("--json", "as_json", is_flag=True, help="JSON with stable keys.")
-def trials(sweep_id: str, storage: str | None, as_json: bool) -> None:
+@click.pass_context
+def trials(ctx: click.Context, sweep_id: str, storage: str | None, as_json: bool) -> None:
     """Every trial: number, state, value, run id and params."""
     from gittrack.sweeps import trials_of
 
-    rows = trials_of(sweep_id, storage)
+    rows = trials_of(sweep_id, _storage(ctx, storage))
     if as_json:
         click.echo(to_json(rows))
         return
