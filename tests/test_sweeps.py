@@ -119,6 +119,14 @@ def test_python_workers_are_processes_each_committing_its_own_runs(repo: Path) -
     assert os.getpid() not in pids
 
 
+@pytest.mark.parametrize("sampler", ["random", "grid", "cmaes"])
+def test_each_sampler(repo: Path, sampler: str) -> None:
+    space = {"x": {"type": "float", "low": 0.0, "high": 2.0, "step": 0.5}, "k": {"type": "int", "low": 1, "high": 2}}
+    result = gittrack.sweep(quadratic, space, trials=12, sampler=sampler, seed=0, metric="loss", pruner="none")
+    assert result.finished == (10 if sampler == "grid" else 12)  # a grid of 5 x 2 points is tried once each
+    assert result.best_params == {"x": 1.0, "k": 1} or sampler != "grid"
+
+
 def test_mistakes_are_refused_before_anything_runs(repo: Path, tmp_path: Path) -> None:
     (repo / "space.yaml").write_text("lr: {type: float, low: 0.1, high: 0.01}\n")
     bad = cli("sweep", "--space", "space.yaml", "--", sys.executable, "train.py", "{lr}", cwd=repo, check=False)

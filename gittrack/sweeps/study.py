@@ -210,7 +210,13 @@ def make_sampler(settings: Settings, worker_seed: int | None) -> Any:
     if name == "random":
         return optuna.samplers.RandomSampler(seed=worker_seed)
     if name == "grid":
-        return optuna.samplers.GridSampler(grid_space(settings.params), seed=worker_seed)
+
+        class Grid(optuna.samplers.GridSampler):
+            def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+                """Nothing: the sweep's total (the grid's size at most) ends it, not ``study.stop()``,
+                which Optuna allows only inside ``optimize``."""
+
+        return Grid(grid_space(settings.params), seed=worker_seed)
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=worker_seed)
     return optuna.samplers.TPESampler(seed=worker_seed)
