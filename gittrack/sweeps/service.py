@@ -357,7 +357,8 @@ def trials_of(sweep_id: str, storage: str | None = None, repo: str | os.PathLike
     sid, url = studies.locate(client.repo_path, sweep_id, storage)
     study, _ = studies.load_study(url, sid)
     ids = run_ids(client, sid)
-    return [{"number": t.number, "state": t.state.name, "value": t.value, "params": dict(t.params),
+    return [{"number": t.number, "state": t.state.name, "value": t.value if t.state.name == "COMPLETE" else None,
+             "params": dict(t.params),
              "run_id": ids.get(t.number), "steps": len(t.intermediate_values),
              "complete": t.datetime_complete.timestamp() if t.datetime_complete else None}
             for t in studies.counted_trials(study)]  # fmt: skip
