@@ -154,7 +154,8 @@ def test_a_killed_command_sweep_resumes_and_every_trial_is_a_run(repo: Path) -> 
     git(repo, "commit", "-q", "-m", "trainer")
     total = 14
     args = ["sweep", "-e", "cmd", "--space", "space.yaml", "--trials", str(total), "--workers", "2",
-            "--metric", "loss", "--seed", "3", "-q", "--", sys.executable, "train.py", "{x}", "{k}"]  # fmt: skip
+            "--metric", "loss", "--seed", "3", "--sampler", "random", "-q",  # random: half the trials prunable
+            "--", sys.executable, "train.py", "{x}", "{k}"]  # fmt: skip
     env = {**os.environ, "GITTRACK_CHECKPOINT_INTERVAL": "0.1"}  # the pruner sees every step even on a busy machine
     proc = subprocess.Popen([str(BIN / "gittrack"), *args], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True, env=env)  # fmt: skip
