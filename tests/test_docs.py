@@ -890,8 +890,8 @@ def newest_sweep(s: Scenario) -> str:
 
 
 def sweep_runs_listed(s: Scenario) -> bool:
-    """The runs list shows the 12 trials and the parent (a header, a rule, 13 rows)."""
-    return len(s.output.strip().splitlines()) == 15
+    """The runs list shows the 8 trials and the parent (a header, a rule, 9 rows)."""
+    return len(s.output.strip().splitlines()) == 11
 
 
 SWEEPS = Page(
@@ -900,11 +900,11 @@ SWEEPS = Page(
     values={"SWEEP": newest_sweep},
     checks={"lr: {type: float": write_block("space.yaml"), "import argparse": write_block("train.py")},
     expect={
-        "gittrack sweep -e taxi --space space.yaml --trials 12 --workers 2 --metric rmse --seed 42 -q -- python "
-        "train.py --lr {lr} --depth {depth} --model {model}": ["sweep: ", "12 of 12 trials finished"],
-        "gittrack sweep status SWEEP": ["12 of 12 trials finished", "COMPLETE"],
-        "gittrack sweep stop SWEEP": ["stopped after 12 of 12 trials"],
-        "gittrack sweep --resume SWEEP --workers 2 -q": ["12 of 12 trials finished"],
+        "gittrack sweep -e taxi --space space.yaml --trials 8 --workers 2 --metric rmse --seed 42 -q -- python "
+        "train.py --lr {lr} --depth {depth} --model {model}": ["sweep: ", "8 of 8 trials finished"],
+        "gittrack sweep status SWEEP": ["8 of 8 trials finished", "COMPLETE"],
+        "gittrack sweep stop SWEEP": ["stopped after 8 of 8 trials"],
+        "gittrack sweep --resume SWEEP --workers 2 -q": ["8 of 8 trials finished"],
     },
     after={
         "gittrack runs list -f \"tags.gittrack.sweep = 'SWEEP'\" -c tags.gittrack.trial -c params.lr -c "

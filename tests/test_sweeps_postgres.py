@@ -89,7 +89,7 @@ def test_two_clones_share_one_sweep_through_postgresql(postgres: str, tmp_path: 
     git(seed, "commit", "-q", "-m", "trainer")
     git(seed, "push", "-q", "origin", "HEAD:main")
     a, b = clone(remote, tmp_path / "a"), clone(remote, tmp_path / "b")
-    total = 10
+    total = 6
     machine_a = subprocess.Popen(
         [str(BIN / "gittrack"), "sweep", "-e", "shared", "--space", "space.yaml", "--trials", str(total),
          "--metric", "loss", "--storage", postgres, "--pruner", "none", "-q", "--", sys.executable, "train.py", "{x}"],
