@@ -85,6 +85,19 @@ def test_a_python_sweep_records_every_trial_as_a_run_under_its_parent(repo: Path
     assert parent.data.tags["gittrack.best_run_id"] == result.best_run_id
 
 
+def test_the_active_run_is_the_parent(repo: Path) -> None:
+    with gittrack.start_run(experiment="outer", run_name="tuning") as outer:
+        result = gittrack.sweep(quadratic, SPACE, trials=3, metric="loss", pruner="none")
+        gittrack.log_metric("after", 1.0)
+    assert result.sweep_id == outer.info.run_id
+    parent = gittrack.get_run(outer.info.run_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["gittrack.sweep"] == result.sweep_id
+    assert set(parent.data.metrics) == {"best_loss", "after"}
+    trials = [r for r in sweep_runs(result.sweep_id) if r.info.run_id != result.sweep_id]
+    assert [r.info.experiment for r in trials] == ["outer"] * 3
+
+
 def test_stop_then_resume_finishes_exactly_the_total(repo: Path) -> None:
     from gittrack.sweeps import stop_sweep, sweep_status
 

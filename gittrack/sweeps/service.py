@@ -124,7 +124,11 @@ def sweep(
         studies.check_choices(sampler, pruner, direction, trials, params)
         if command is not None:
             _check_command(command, params)
-        parent_id, owned_parent = _parent(client, experiment)
+        active = gittrack.active_run()
+        if active is not None:  # the run this process has open is the parent: write it through its client
+            client, parent_id, owned_parent = active.client, active.run_id, False
+        else:
+            parent_id, owned_parent = client.create_run(experiment).info.run_id, True
         sweep_id = parent_id
         url = storage or studies.journal_url(repo_path, sweep_id)
         settings = studies.Settings(sweep_id, _experiment_of(client, parent_id), metric, direction,
@@ -211,17 +215,6 @@ def _grid_size(params: list[Param]) -> int:
     for p in params:
         size *= len(p.grid())
     return size
-
-
-def _parent(client: Any, experiment: str | None) -> tuple[str, bool]:
-    """The active run of this process (not owned), or a new run (owned)."""
-    import gittrack
-
-    active = gittrack.active_run()
-    if active is not None:
-        return active.run_id, False
-    run = client.create_run(experiment, params=None, tags=None)
-    return run.info.run_id, True
 
 
 def _experiment_of(client: Any, run_id: str) -> str:
