@@ -97,9 +97,7 @@ def sweep(
     client = gittrack.Client(repo)
     repo_path = client.repo_path
     if command is not None:
-        from gittrack.runner import check_command
-
-        check_command(command)
+        _check_program(command)
     owned_parent = False
     if resume or join:
         sweep_id, url = studies.locate(repo_path, resume or join or "", storage)
@@ -202,6 +200,16 @@ def _run_workers(jobs: list[Job], backend: str, keeper: _Bookkeeper | None) -> N
                 p.terminate()
         for p in procs:
             p.join()
+
+
+def _check_program(command: list[str]) -> None:
+    """Refuse a command whose program cannot be found, before any run or study exists."""
+    import shutil
+
+    if not command:
+        raise UsageError("give the command to run after '--', e.g. gittrack sweep ... -- python train.py --lr {lr}")
+    if shutil.which(command[0]) is None and not os.path.isfile(command[0]):
+        raise UsageError(f"command not found: {command[0]!r}")
 
 
 def _check_command(command: list[str], params: list[Param]) -> None:

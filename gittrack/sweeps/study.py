@@ -90,11 +90,11 @@ def check_choices(sampler: str, pruner: str, direction: str, trials: int, params
 
 
 def sweeps_dir(repo_path: str) -> Path:
-    """``.git/gittrack/sweeps``: the journals and the storage each local sweep uses."""
-    from gittrack.store.repo import gittrack_dir, open_repo
+    """``.git/gittrack/sweeps``: the journals and the storage each local sweep uses (never shared)."""
+    import pygit2
 
-    path = gittrack_dir(open_repo(repo_path)) / "sweeps"
-    path.mkdir(exist_ok=True)
+    path = Path(pygit2.Repository(repo_path).path) / "gittrack" / "sweeps"
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 
