@@ -66,7 +66,6 @@ _LAZY = {
         "set_tag",
         "set_tags",
         "start_run",
-        "sweep",
     ],
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
@@ -178,4 +177,5 @@ __all__ = [
     "set_tag",
     "set_tags",
     "start_run",
+    "sweep",
 ]
