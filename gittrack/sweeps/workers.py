@@ -109,7 +109,7 @@ def process_main(job: Job) -> None:
         work(job)
 
 
-PRELOAD = ["gittrack.sweeps.workers", "gittrack.sweeps.trials", "gittrack.client", "gittrack.fluent", "optuna"]
+PRELOAD = ["gittrack.sweeps.warm"]
 
 
 def _context() -> Any:
