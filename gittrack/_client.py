@@ -178,6 +178,13 @@ class Client:
             run_id, model, name, flavor, signature, input_example, pip_requirements, serialization, extra, entry
         )
 
+    def log_model_folder(
+        self, run_id: str, local_dir: str | os.PathLike, name: str = "model", entry: Mapping[str, Any] | None = None
+    ) -> dict:
+        """Log a model folder saved elsewhere (MLflow's layout, as an MLflow client uploads it) as the run's model
+        ``name``, with MLflow 3's logged-model fields in ``entry`` (``gittrack server``)."""
+        return self.runs.log_model_folder(run_id, local_dir, name, entry)
+
     def load_model(self, uri: str) -> Any:
         """Load ``runs:/<run>/<name>`` or ``MODEL@<version|stage|latest>``: fetched if needed, verified against the
         run's pointer, then loaded."""

@@ -1039,6 +1039,26 @@ UI = Page(
 )
 
 
+# -- docs/server.md ------------------------------------------------------------------------------
+
+SERVER = Page(
+    "docs/server.md",
+    setup=plain_project,
+    serve={
+        "gittrack server [--host 127.0.0.1] [--port 5000] [--repo PATH] [--workers 1] [--auth FILE] [--ui] "
+        "[--push-to REMOTE] [--push-delay 2] [--pull-interval 60]": "/api/2.0/mlflow/experiments/search"
+    },
+    expect={
+        "gittrack server [--host 127.0.0.1] [--port 5000] [--repo PATH] [--workers 1] [--auth FILE] [--ui] "
+        "[--push-to REMOTE] [--push-delay 2] [--pull-interval 60]": [
+            "gittrack server: http://127.0.0.1:",
+            '"name":"default"',
+        ],
+        "echo 'correct horse battery staple' | gittrack server hash-password": ["$2b$"],
+    },
+)
+
+
 # -- the tests -------------------------------------------------------------------------------------
 
 # -- docs/team-server.md --------------------------------------------------------------------------
@@ -1085,6 +1105,7 @@ SCENARIOS = {
         REGISTRY,
         SEARCH,
         SERVING,
+        SERVER,
         SHARING,
         SWEEPS,
         TEAM_SERVER,

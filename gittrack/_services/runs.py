@@ -306,6 +306,22 @@ class RunService:
         return log_model(writer, model, name, flavor, signature, input_example, pip_requirements, serialization, extra,
                          dict(entry or {}))  # fmt: skip
 
+    def log_model_folder(
+        self, run_id: str, local_dir: str | os.PathLike, name: str = "model", entry: Mapping[str, Any] | None = None
+    ) -> dict:
+        """Log a model folder saved elsewhere (MLflow's layout, written by an MLflow client) as the
+        run's model ``name``: an artifact of kind ``model``, its record entry holding ``entry``
+        (MLflow 3's logged-model fields: ``model_params``, ``model_tags``, ``model_type``,
+        ``model_step``, ``model_time``)."""
+        from pathlib import Path
+
+        from gittrack._artifacts import log_entry
+        from gittrack._store import naming
+
+        folder, _, base = name.rpartition("/")
+        path = naming.artifact_path(folder or None, base)
+        return log_entry(self._writer(run_id), Path(local_dir), path, "model", dict(entry or {}))
+
     def load_model(self, uri: str) -> Any:
         """Load ``runs:/<run>/<name>`` or ``MODEL@<version|stage|latest>``: fetched if needed,
         verified against the run's pointer, then loaded."""

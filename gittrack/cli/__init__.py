@@ -17,6 +17,7 @@ from gittrack.cli import (
     serving,
     sweep,
     sync,
+    tracking_server,
     ui,
 )
 from gittrack.cli.app import main
@@ -34,5 +35,6 @@ __all__ = [
     "serving",
     "sweep",
     "sync",
+    "tracking_server",
     "ui",
 ]
