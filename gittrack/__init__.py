@@ -37,7 +37,7 @@ _LAZY = {
     "gittrack._initialize": ["init"],
     "gittrack.sweeps": ["sweep"],
     "gittrack._hooks": ["install_hooks", "run_hook"],
-    "gittrack._server": ["server_rules", "serve_http"],
+    "gittrack._gitserver": ["server_rules", "serve_http"],
     "gittrack._entities": ["Metric", "Run", "RunData", "RunInfo"],
     "gittrack._fluent": [
         "ActiveRun",
@@ -101,10 +101,10 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
+    from gittrack._gitserver import serve_http, server_rules
     from gittrack._hooks import install_hooks, run_hook
     from gittrack._initialize import init
     from gittrack._reset import reset_state
-    from gittrack._server import serve_http, server_rules
     from gittrack.integrations import autolog
     from gittrack.sweeps import sweep
 

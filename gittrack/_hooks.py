@@ -186,7 +186,7 @@ def pre_receive(lines: Iterable[str], repo: pygit2.Repository | None = None) -> 
 def _permission_problems(updates: list[tuple[str, ...]]) -> list[str]:
     """With a permissions file (``GITTRACK_PERMISSIONS``), the updates the pushing user may not make:
     the user is gitolite's (``GL_USER``) or the web server's (``REMOTE_USER``, basic auth)."""
-    from gittrack._server import permissions
+    from gittrack._gitserver import permissions
 
     path = os.environ.get("GITTRACK_PERMISSIONS")
     if not path:

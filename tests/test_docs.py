@@ -1066,7 +1066,7 @@ SERVER = Page(
 
 def permissions_file(s: Scenario, block: Block) -> None:
     """The page's permissions file parses, and becomes permissions.yaml for the commands after it."""
-    from gittrack._server import permissions
+    from gittrack._gitserver import permissions
 
     perms = permissions.parse(block.code)
     assert perms.experiment("rita", "fraud") == permissions.NONE

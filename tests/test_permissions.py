@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import gittrack
-from gittrack._server import http, permissions
+from gittrack._gitserver import http, permissions
 from gittrack._store import transport
 from gittrack.errors import UsageError
 from tests import servers

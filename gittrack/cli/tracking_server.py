@@ -1,5 +1,5 @@
 """``gittrack server``: MLflow's tracking REST API over this repository (docs/server.md); the team
-git server's rules are ``gittrack server-rules`` (cli/server.py)."""
+git server's rules are ``gittrack server-rules`` (cli/gitserver.py)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ def server_rules(permissions_file: str | os.PathLike[str], kind: str = "gitolite
     ``.gitolite.rc`` lines for GTO's tags (``gitolite-rc``), gitolite's common pre-receive hook
     (``gitolite-hook``: the file applies to ``repo``) or the CGI script fcgiwrap runs for git over
     HTTPS (``http-cgi``)."""
-    from gittrack._server import gitolite, http, permissions
+    from gittrack._gitserver import gitolite, http, permissions
     from gittrack.errors import UsageError
 
     path = os.path.abspath(permissions_file)
@@ -31,6 +31,6 @@ def server_rules(permissions_file: str | os.PathLike[str], kind: str = "gitolite
 
 def serve_http() -> int:
     """``gittrack http-backend``: the CGI behind the web server (see http.py)."""
-    from gittrack._server import http
+    from gittrack._gitserver import http
 
     return http.serve()

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from gittrack._server import permissions
+from gittrack._gitserver import permissions
 
 BACKEND = "/usr/lib/git-core/git-http-backend"
 

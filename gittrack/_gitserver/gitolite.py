@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from functools import partial
 
-from gittrack._server.permissions import EDIT, LEVELS, MANAGE, NOTES_REF, READ, Permissions
+from gittrack._gitserver.permissions import EDIT, LEVELS, MANAGE, NOTES_REF, READ, Permissions
 
 # gitolite's rc is Perl, read in the package that defines the ref pattern: this widens it by '#'
 # and '!' (GTO's stage and deprecation tags) and adds LOCAL_CODE for the common pre-receive hook.
