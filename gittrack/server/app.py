@@ -86,6 +86,10 @@ def create_app(
     pushes and pulls in the background (``gittrack.server.sharing``)."""
     backend = Backend(repo or ".", sharer.wrote if sharer is not None else None)
     routes: list[Any] = [_endpoint_route(backend, auth, e) for e in ENDPOINTS]
+    if auth is not None:
+        from gittrack.server import accounts
+
+        routes += [_endpoint_route(backend, auth, e) for e in accounts.endpoints(auth)]
     routes += artifacts.routes(backend, auth, error_response)
     api_paths = ("/api/", "/ajax-api/")
 

@@ -7,19 +7,23 @@ levels (READ, EDIT, MANAGE, NO_PERMISSIONS), read from a users file the admin ed
       alice: {password_hash: "...", experiments: {churn-exp: EDIT}, models: {churn: MANAGE}}
 
 The file holds bcrypt hashes (``gittrack server hash-password``), never a password. Wrong or
-missing credentials: 401 ``UNAUTHENTICATED``; a missing permission: 403 ``PERMISSION_DENIED``."""
+missing credentials: 401 ``UNAUTHENTICATED``; a missing permission: 403 ``PERMISSION_DENIED``.
+The file is re-read when it changes (``usersfile``): an edit through ``accounts``' endpoints, by
+any worker, or by hand, applies from the next request on."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gittrack.errors import UsageError
+from gittrack.server import usersfile
 from gittrack.server.errors import PERMISSION_DENIED, UNAUTHENTICATED, ServerError
 
 if TYPE_CHECKING:
@@ -30,6 +34,8 @@ if TYPE_CHECKING:
     from gittrack.server.routes import Endpoint
 
 LEVELS = {"NO_PERMISSIONS": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
+MANAGE = LEVELS["MANAGE"]
+log = logging.getLogger("gittrack.server")
 
 
 def hash_password(password: str) -> str:
@@ -57,20 +63,58 @@ def _level(value: Any, where: str) -> int:
     return LEVELS[text]
 
 
-def _experiment_key(name: str) -> str:
+def level_name(level: int) -> str:
+    return next(k for k, v in LEVELS.items() if v == level)
+
+
+def experiment_key(name: str) -> str:
     return "default" if name in ("0", "Default") else name
 
 
 class Auth:
     """Users and their permissions, and the checks of each request."""
 
-    def __init__(self, users: dict[str, User], default: int) -> None:
+    def __init__(self, users: dict[str, User], default: int, path: str | None = None) -> None:
         self.users, self.default = users, default
-        self._verified: dict[tuple[str, str], bool] = {}  # bcrypt costs ~0.2 s: each pair is checked once
+        self.path = path
+        self._stamp = usersfile.stamp(path) if path else None
+        self._verified: dict[tuple[str, str, str], bool] = {}  # bcrypt costs ~0.2 s: each is checked once
         self._lock = threading.Lock()
+
+    # -- the file ---------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-read the users file if it changed since it was read (one ``stat`` per request); a file
+        broken by a hand edit is logged and the users as last read stay."""
+        if self.path is None:
+            return
+        now = usersfile.stamp(self.path)
+        if now is None or now == self._stamp:
+            return
+        with self._lock:
+            if now == self._stamp:
+                return
+            try:
+                self.users, self.default = parse(usersfile.read(self.path), self.path)
+            except UsageError as exc:
+                log.warning("the users file was not re-read: %s", exc)
+            self._stamp = now
+
+    def edit(self, change: Any) -> None:
+        """Change the users file (``change`` edits its YAML mapping) for every worker: atomically,
+        checked before it is written (a ``UsageError`` leaves the file as it was)."""
+        if self.path is None:
+            raise ServerError("this server's users are not kept in a file: they cannot be changed", "INVALID_STATE")
+
+        def checked(data: dict) -> None:
+            change(data)
+            parse(data, self.path or "")
+
+        usersfile.update(self.path, checked)
+        self.refresh()
 
     # -- who --------------------------------------------------------------------------------
     def user_of(self, request: Request) -> str:
+        self.refresh()
         header = request.headers.get("authorization", "")
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic" or not encoded:
@@ -89,7 +133,7 @@ class Auth:
 
         import bcrypt
 
-        key = (user.name, hashlib.sha256(password.encode("utf-8")).hexdigest())
+        key = (user.name, user.password_hash, hashlib.sha256(password.encode("utf-8")).hexdigest())
         with self._lock:
             known = self._verified.get(key)
         if known is None:
@@ -103,11 +147,11 @@ class Auth:
     # -- may they -------------------------------------------------------------------------------
     def experiment_level(self, user: str, experiment: str) -> int:
         found = self.users[user]
-        return 3 if found.admin else found.experiments.get(_experiment_key(experiment), self.default)
+        return MANAGE if found.admin else found.experiments.get(experiment_key(experiment), self.default)
 
     def model_level(self, user: str, model: str) -> int:
         found = self.users[user]
-        return 3 if found.admin else found.models.get(model, self.default)
+        return MANAGE if found.admin else found.models.get(model, self.default)
 
     def check(self, backend: Backend, user: str | None, endpoint: Endpoint, args: Args) -> None:
         """Raise PERMISSION_DENIED unless ``user`` may call ``endpoint`` with ``args``."""
@@ -138,7 +182,7 @@ class Auth:
     @staticmethod
     def _need(have: int, need: int, user: str, what: str) -> None:
         if have < need:
-            wanted = next(k for k, v in LEVELS.items() if v == need)
+            wanted = level_name(need)
             raise ServerError(f"Permission denied: user {user!r} needs {wanted} on {what}", PERMISSION_DENIED)
 
     def filter(self, backend: Backend, user: str | None, endpoint: Endpoint, result: dict) -> dict:
@@ -154,30 +198,32 @@ class Auth:
         return result
 
 
-def load(path: str | os.PathLike) -> Auth:
-    """The users file at ``path``; refused when it has no users (there is no default admin)."""
-    import yaml
-
-    where = os.fspath(path)
-    try:
-        with open(where, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except OSError as exc:
-        raise UsageError(f"cannot read the users file {where}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{where} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{where}: expected a mapping with 'users:'")
+def parse(data: dict, where: str) -> tuple[dict[str, User], int]:
+    """(users, default level) of a users file's mapping; refused when it lists no users."""
     default = _level(data.get("default_permission", "READ"), where)
     users: dict[str, User] = {}
-    for name, entry in (data.get("users") or {}).items():
+    entries = data.get("users") or {}
+    if not isinstance(entries, dict):
+        raise UsageError(f"{where}: 'users:' must be a mapping of user names")
+    for name, entry in entries.items():
         if not isinstance(entry, dict) or not entry.get("password_hash"):
             raise UsageError(f"{where}: user {name!r} needs a password_hash (gittrack server hash-password)")
         users[str(name)] = User(
             str(name), str(entry["password_hash"]), bool(entry.get("admin", False)),
-            {_experiment_key(str(k)): _level(v, where) for k, v in (entry.get("experiments") or {}).items()},
+            {experiment_key(str(k)): _level(v, where) for k, v in (entry.get("experiments") or {}).items()},
             {str(k): _level(v, where) for k, v in (entry.get("models") or {}).items()},
         )  # fmt: skip
     if not users:
         raise UsageError(f"{where} lists no users: add one (there is no default admin password)")
-    return Auth(users, default)
+    return users, default
+
+
+def load(path: str | os.PathLike) -> Auth:
+    """The users file at ``path``, re-read when it changes; refused when it has no users (there is
+    no default admin)."""
+    where = os.path.abspath(os.fspath(path))
+    before = usersfile.stamp(where)  # taken first: a change while reading is seen at the next request
+    users, default = parse(usersfile.read(where), os.fspath(path))
+    auth = Auth(users, default, where)
+    auth._stamp = before
+    return auth
