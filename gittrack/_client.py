@@ -63,9 +63,13 @@ class Client:
         launcher: str = "python",
         cwd: str | os.PathLike | None = None,
         deferred: bool = False,
+        commit: str | None = None,
     ) -> Run:
-        """Start a run: snapshot the workspace, write its first checkpoint, start its heartbeat."""
-        return self.runs.create_run(experiment, run_name, params, tags, parent_run_id, command, launcher, cwd, deferred)
+        """Start a run: snapshot the workspace, write its first checkpoint, start its heartbeat.
+        ``commit`` (a full commit id of this repository): the run ran that commit elsewhere, so its
+        snapshot is the commit's tree instead of the work tree (``NotFoundError`` if unknown)."""
+        return self.runs.create_run(experiment, run_name, params, tags, parent_run_id, command, launcher, cwd, deferred,
+                                    commit)  # fmt: skip
 
     def attach_run(self, run_id: str) -> Run:
         """Log into an existing RUNNING run from this process (as a script under ``gittrack run`` does)."""

@@ -238,6 +238,12 @@ def reproduce(
     original = runs.get_run(spec)
     command = original.details.command
     argv = list(command.get("argv") or [])
+    if command.get("launcher") == "mlflow-client":
+        raise UsageError(
+            f"run {original.info.run_name} was recorded by an MLflow client through gittrack server: its script logs "
+            "with MLflow's own client, which a re-run here would not record; check it out ('gittrack checkout') and "
+            "re-run it with MLFLOW_TRACKING_URI set to the server"
+        )
     if command.get("launcher") != "gittrack run" and not command.get("entry_point"):
         raise UsageError(
             f"run {original.info.run_name} was recorded from Python without a script to re-run "

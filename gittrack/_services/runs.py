@@ -73,6 +73,7 @@ class RunService:
         launcher: str = "python",
         cwd: str | os.PathLike | None = None,
         deferred: bool = False,
+        commit: str | None = None,
     ) -> Run:
         """Start a run: snapshot the workspace, write its first checkpoint, start its heartbeat.
 
@@ -80,7 +81,11 @@ class RunService:
         or to the end of the run, whichever comes first, so that a short run is one commit (the
         fluent API's runs). Until then this process sees the run, other processes do not, and a
         start record in ``.git/gittrack/starts/`` stands for it should the process be killed
-        (docs/format.md)."""
+        (docs/format.md).
+
+        ``commit``: the run's code is that commit of the repository (it ran elsewhere, on a clone
+        at that commit: a client of ``gittrack server``), not the work tree; ``command`` is then
+        looked up in the commit."""
         from gittrack._store.environment import process_argv
 
         writer = self._repo.new_writer(
@@ -90,6 +95,7 @@ class RunService:
             command if command is not None else process_argv(),
             launcher,
             cwd,
+            commit,
         )
         for key, value in (params or {}).items():
             writer.log_param(key, value)

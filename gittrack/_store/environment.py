@@ -179,6 +179,67 @@ def command_summary(
     }
 
 
+def command_in_tree(
+    repo: pygit2.Repository, tree_id: Any, argv: list[str], launcher: str, max_entries: int = 200_000
+) -> dict[str, object]:
+    """The command of a run that ran elsewhere on a commit (an MLflow client's script, reported
+    to ``gittrack server``), its script found in that commit's tree rather than on this disk.
+
+    A relative script path is looked up from the tree's root, else as the end of a longer path
+    (the client ran it from that folder, which becomes the command's folder); an absolute one
+    (another machine's) as the longest end of it the tree holds, which replaces it in ``argv``.
+    No match: no entry point (the script was not in the commit)."""
+    import posixpath
+
+    import pygit2
+
+    tree = repo[tree_id].peel(pygit2.Tree)
+
+    def is_file(path: str) -> bool:
+        try:
+            return isinstance(tree[path], pygit2.Blob)
+        except (KeyError, ValueError):
+            return False
+
+    def ending_with(tail: str) -> list[str]:
+        found: list[str] = []
+        stack = [(tree, "")]
+        seen = 0
+        while stack and seen < max_entries:
+            folder, prefix = stack.pop()
+            for item in folder:
+                seen += 1
+                path = prefix + str(item.name)
+                if isinstance(item, pygit2.Tree):
+                    stack.append((item, path + "/"))
+                elif path.endswith("/" + tail):
+                    found.append(path)
+        return sorted(found, key=lambda p: (p.count("/"), p))
+
+    args = list(argv)
+    entry, cwd = None, "."
+    for index, arg in enumerate(args[1:], start=1):
+        if not arg or arg.startswith("-"):
+            continue
+        clean = posixpath.normpath(arg.replace("\\", "/"))
+        if clean.startswith("/"):
+            parts = clean.strip("/").split("/")
+            tail = next(("/".join(parts[i:]) for i in range(len(parts)) if is_file("/".join(parts[i:]))), None)
+            if tail is not None:
+                entry, args[index] = tail, tail
+                break
+        elif not clean.startswith(".."):
+            if is_file(clean):
+                entry = clean
+                break
+            longer = ending_with(clean)
+            if longer:
+                entry = longer[0]
+                cwd = entry[: -len(clean) - 1]
+                break
+    return {"argv": args, "entry_point": entry, "cwd": cwd, "launcher": launcher}
+
+
 def process_argv() -> list[str]:
     """This Python process's command line as a re-runnable command (``python script.py args``)."""
     if sys.argv and sys.argv[0] and os.path.isfile(sys.argv[0]):

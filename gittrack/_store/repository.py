@@ -72,10 +72,27 @@ class Repository:
         argv: list[str],
         launcher: str,
         cwd: str | os.PathLike[str] | None,
+        commit: str | None = None,
     ) -> RunWriter:
-        """A writer of a new run: the workspace snapshot taken, nothing written yet."""
+        """A writer of a new run: the workspace snapshot taken, nothing written yet. ``commit``: the
+        run ran that commit elsewhere (a client of ``gittrack server``): its snapshot is the
+        commit's tree, its parent and source commit the commit, its script looked up in it
+        (``NotFoundError`` when the repository has no such commit)."""
         from gittrack._store.writer import RunWriter
 
+        if commit is not None:
+            import socket
+
+            from gittrack._store.environment import command_in_tree
+            from gittrack._store.timefmt import now_ms
+
+            oid = self.resolve_commit(commit)
+            return RunWriter.create_recorded(
+                self.git, experiment, start_time=now_ms(), user=self.identity(), commit=oid,
+                run_name=run_name, parent_run=parent_run, host=socket.gethostname(), argv=argv,
+                command=command_in_tree(self.git, oid, argv, launcher), pid=os.getpid(),
+                interval=self.checkpoint_interval(),
+            )  # fmt: skip
         return RunWriter.create(
             self.git,
             experiment,
@@ -87,6 +104,20 @@ class Repository:
             max_file_bytes=settings.max_file_bytes(self.git),
             cwd=cwd,
         )
+
+    def resolve_commit(self, commit: str) -> pygit2.Oid:
+        """The id of the commit named by a full hex id (``NotFoundError`` if there is none here)."""
+        import pygit2
+
+        from gittrack.errors import NotFoundError
+
+        try:
+            found = self.git.get(commit) if len(commit) == 40 else None
+        except (ValueError, TypeError):
+            found = None
+        if not isinstance(found, pygit2.Commit):
+            raise NotFoundError(f"commit {commit!r} is not in this repository")
+        return found.id
 
     def attach_writer(self, ref: str) -> RunWriter:
         """A writer of the RUNNING run at ``ref``, started by this or another process."""

@@ -300,13 +300,19 @@ class RunWriter:
         argv: list[str] | None = None,
         ref: str | None = None,
         publish: Callable[[str, pygit2.Oid], None] | None = None,
+        command: dict[str, object] | None = None,
+        pid: int = 0,
+        interval: float = DEFAULT_CHECKPOINT_INTERVAL,
     ) -> RunWriter:
-        """Prepare a run recorded elsewhere (an import): its snapshot is ``commit``'s tree (no
-        workspace), its start time and user are given; as with ``create``, nothing is written
-        before the first checkpoint, so writing it all and calling ``finish`` once is atomic.
-        ``ref`` may name where it goes (e.g. under ``refs/runs-deleted/``). ``publish``: the
-        checkpoint hands it the ref and the commit instead of creating the ref (an import creates
-        its refs once their objects are in a pack); such a writer writes once."""
+        """Prepare a run recorded elsewhere (an import, a client of ``gittrack server``): its
+        snapshot is ``commit``'s tree (no workspace), its start time and user are given; as with
+        ``create``, nothing is written before the first checkpoint, so writing it all and calling
+        ``finish`` once is atomic. ``ref`` may name where it goes (e.g. under
+        ``refs/runs-deleted/``). ``publish``: the checkpoint hands it the ref and the commit
+        instead of creating the ref (an import creates its refs once their objects are in a
+        pack); such a writer writes once. ``command``: its command as found in the commit
+        (default: ``argv`` read here); ``pid``: the process keeping it alive (0: none, an
+        ended run); ``interval``: its checkpoint interval."""
         import pygit2
 
         naming.validate_experiment(experiment)
@@ -321,10 +327,10 @@ class RunWriter:
             experiment=experiment,
             start_time=start_time,
             heartbeat=start_time,
-            checkpoint_interval=DEFAULT_CHECKPOINT_INTERVAL,
+            checkpoint_interval=interval,
             user={"name": name, "email": email},
             host=host,
-            pid=0,
+            pid=pid,
             parent_run=parent_run,
             source={
                 "commit": str(commit) if commit is not None else None,
@@ -332,7 +338,7 @@ class RunWriter:
                 "dirty": False,
                 "diffstat": {"files": 0, "insertions": 0, "deletions": 0},
             },
-            command=command_summary(argv or [], workdir(repo), "python", None),
+            command=command or command_summary(argv or [], workdir(repo), "python", None),
             environment=environment_summary(repo),
             snapshot={"excluded": []},
         )
@@ -344,7 +350,7 @@ class RunWriter:
             author=signature(name, email, start_time),
             record=record,
         )
-        return cls(repo, ref or naming.run_ref(experiment, run_id), state, DEFAULT_CHECKPOINT_INTERVAL, publish)
+        return cls(repo, ref or naming.run_ref(experiment, run_id), state, interval, publish)
 
     @classmethod
     def unwritten(

@@ -15,6 +15,7 @@ from gittrack.server.errors import ServerError
 from gittrack.server.request import Args
 
 SYSTEM_TAGS = ("mlflow.user", "mlflow.runName", "mlflow.parentRunId")
+LAUNCHER = "mlflow-client"  # the launcher of runs an MLflow client created through the server
 MAX_HISTORY_PAGE = 25_000  # MLflow's server pages metric histories the same way
 
 
@@ -103,17 +104,31 @@ def create_run(b: Backend, a: Args) -> dict:
     b.mlflow.get_experiment(experiment)  # unknown: RESOURCE_DOES_NOT_EXIST, as MLflow
     user = a.user or a.get("user_id") or tags.get("mlflow.user")
     source = tags.get("mlflow.source.name")
+    where = {"experiment": "default" if experiment in ("0", "Default") else experiment,
+             "run_name": name or None, "parent_run_id": parent or None, "launcher": LAUNCHER}  # fmt: skip
     with b.author(user):
-        created = b.client.create_run(
-            experiment="default" if experiment in ("0", "Default") else experiment,
-            run_name=name or None, parent_run_id=parent or None,
-            command=[source] if source else ["mlflow-client"], launcher="mlflow-client",
-        )  # fmt: skip
+        created = _on_client_commit(b, tags.get("mlflow.source.git.commit"), source, where)
+        if created is None:  # no commit reported, or one this repository does not have: the work tree
+            created = b.client.create_run(command=[source] if source else ["mlflow-client"], **where)
     run_id = created.info.run_id
     if plain:
         b.client.set_tags(run_id, plain)
     b.written(run_id)
     return {"run": run_json(b, run_id)}
+
+
+def _on_client_commit(b: Backend, commit: str | None, source: str | None, where: dict) -> Any:
+    """The run on the commit the client reports (``mlflow.source.git.commit``) when this repository
+    has it (the team pushed it): its snapshot is the code that ran, its command the client's script
+    found in that commit (``mlflow.source.name``). None when there is no such commit here."""
+    from gittrack.errors import NotFoundError
+
+    if not commit:
+        return None
+    try:
+        return b.client.create_run(command=["python", source or ""], commit=commit.strip().lower(), **where)
+    except NotFoundError:
+        return None
 
 
 def run_json(b: Backend, run_id: str) -> dict:

@@ -1,0 +1,77 @@
+"""Runs an MLflow client records through ``gittrack server`` carry the client's code: when the
+commit the client reports (``mlflow.source.git.commit``) is in the server's repository, the run's
+snapshot is that commit's tree, so checking out the run gives the code that ran."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import gittrack
+from tests.conftest import BIN, git, optional
+from tests.server_helpers import client_env, running_server
+
+SCRIPT = """\
+import mlflow
+
+mlflow.set_experiment("src-exp")
+with mlflow.start_run(run_name="{name}") as run:
+    mlflow.log_metric("acc", 0.75)
+print(run.info.run_id)
+"""
+
+
+def run_client(folder: Path, argv: list[str], url: str) -> str:
+    done = subprocess.run([sys.executable, *argv], cwd=folder, env=client_env(url), capture_output=True, text=True,
+                          check=False, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_a_run_on_a_pushed_commit_is_that_commits_code(repo: Path, tmp_path: Path) -> None:
+    optional("mlflow", "MLflow's client reports the script's git commit")
+    client = tmp_path / "client"
+    git(tmp_path, "clone", "-q", str(repo), str(client))
+    (client / "sub").mkdir()
+    (client / "sub" / "fit.py").write_text(SCRIPT.format(name="pushed"))
+    git(client, "add", ".")
+    git(client, "commit", "-q", "-m", "the script")
+    git(client, "push", "-q", "origin", "HEAD:refs/heads/feature")  # the team pushed it
+    pushed = git(client, "rev-parse", "HEAD").strip()
+
+    with running_server(repo) as url:
+        on_commit = run_client(client / "sub", ["fit.py"], url)
+        (client / "sub" / "fit.py").write_text(SCRIPT.format(name="unpushed"))
+        git(client, "commit", "-q", "-am", "not pushed")
+        unpushed = git(client, "rev-parse", "HEAD").strip()
+        elsewhere = run_client(client / "sub", ["fit.py"], url)
+
+    runs = gittrack.Client(repo)
+    run = runs.get_run(on_commit)
+    ref = f"refs/runs/src-exp/{on_commit}"
+    assert git(repo, "show", f"{ref}:sub/fit.py") == SCRIPT.format(name="pushed")
+    assert git(repo, "rev-parse", f"{ref}~1").strip() == pushed  # its first commit's parent: the client's commit
+    assert run.details.source["commit"] == pushed
+    assert run.details.command["entry_point"] == "sub/fit.py"
+    assert run.details.command["cwd"] == "sub"  # where the client ran it
+    assert run.data.metrics == {"acc": 0.75}
+    assert run.info.status == "FINISHED"
+
+    # a commit the server does not have: the server's work tree, the reported commit kept as a tag
+    other = runs.get_run(elsewhere)
+    assert other.details.source["commit"] != unpushed
+    assert git(repo, "show", f"refs/runs/src-exp/{elsewhere}:train.py") == "print('training')\n"
+    assert other.data.tags["mlflow.source.git.commit"] == unpushed
+
+    # reproduce says in one line why it does not re-run an MLflow client's script
+    done = subprocess.run([str(BIN / "gittrack"), "reproduce", on_commit, "--yes"], cwd=repo, capture_output=True,
+                          text=True, check=False, timeout=120)  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "recorded by an MLflow client through gittrack server" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert run.details.command["argv"] == ["python", "fit.py"]
