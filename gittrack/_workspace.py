@@ -238,11 +238,10 @@ def reproduce(
     original = runs.get_run(spec)
     command = original.details.command
     argv = list(command.get("argv") or [])
-    if command.get("launcher") == "mlflow-client":
+    if command.get("launcher") == "mlflow-client" and argv[:1] != ["python"]:
         raise UsageError(
-            f"run {original.info.run_name} was recorded by an MLflow client through gittrack server: its script logs "
-            "with MLflow's own client, which a re-run here would not record; check it out ('gittrack checkout') and "
-            "re-run it with MLFLOW_TRACKING_URI set to the server"
+            f"run {original.info.run_name} was recorded by an MLflow client through gittrack server on a commit the "
+            "server did not have, so its snapshot is not the code that ran: push that commit before running the script"
         )
     if command.get("launcher") != "gittrack run" and not command.get("entry_point"):
         raise UsageError(
@@ -272,14 +271,19 @@ def reproduce(
     folder = Path(tempfile.mkdtemp(prefix="gittrack-reproduce-")) / "worktree"
     branch = repo.branches.local.create(name, repo[source].peel(pygit2.Commit))
     worktree = repo.add_worktree(name, str(folder), branch)
+    from gittrack import _mlflow_rerun
+
+    through_mlflow = command.get("launcher") == _mlflow_rerun.LAUNCHER  # an MLflow client's script: see there
     try:
         data = restore.write(dvc, folder, outputs, progress)
         data.fetched = fetched
-        with _shared_dvc_cache(dvc):
+        server = _mlflow_rerun.local_server(root) if through_mlflow else contextlib.nullcontext(None)
+        with _shared_dvc_cache(dvc), server as url, _mlflow_rerun.pointed_at(url) as mlflow_env:
             new, code = run_command(
                 RunService(Repository.open(folder)), argv, experiment=original.info.experiment,
                 tags={"reproduced_from": original.info.run_id},
                 cwd=folder / relative_cwd, on_stdout=on_stdout, on_stderr=on_stderr,
+                on_start=(lambda run: mlflow_env.__setitem__("MLFLOW_RUN_ID", run.info.run_id)) if url else None,
                 system_metrics=any(machine_dependent(k) for k in original.data.metrics) or None,
             )  # fmt: skip
     except GittrackError as exc:

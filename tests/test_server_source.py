@@ -67,11 +67,20 @@ def test_a_run_on_a_pushed_commit_is_that_commits_code(repo: Path, tmp_path: Pat
     assert git(repo, "show", f"refs/runs/src-exp/{elsewhere}:train.py") == "print('training')\n"
     assert other.data.tags["mlflow.source.git.commit"] == unpushed
 
-    # reproduce says in one line why it does not re-run an MLflow client's script
+    # reproduce re-runs the client's script at that commit, its MLflow calls recorded in the reproduction
     done = subprocess.run([str(BIN / "gittrack"), "reproduce", on_commit, "--yes"], cwd=repo, capture_output=True,
-                          text=True, check=False, timeout=120)  # fmt: skip
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert "recorded by an MLflow client through gittrack server" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+                          text=True, check=False, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "reproduced"
+    line = next(x for x in done.stdout.splitlines() if x.startswith("original "))
+    again = runs.get_run(line.split()[-1])  # "original <id>, reproduction <id>"
+    assert again.data.tags["reproduced_from"] == on_commit
+    assert again.data.metrics == {"acc": 0.75}  # what the script logged through MLflow's client
+    assert again.info.status == "FINISHED"
+    assert len(runs.search_runs("src-exp")) == 3  # the script resumed gittrack run's run: no other run
     assert run.details.command["argv"] == ["python", "fit.py"]
+    refused = subprocess.run([str(BIN / "gittrack"), "reproduce", elsewhere, "--yes"], cwd=repo, capture_output=True,
+                             text=True, check=False, timeout=120)  # fmt: skip
+    assert refused.returncode == 2
+    assert "on a commit the server did not have" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1

@@ -152,12 +152,18 @@ def update_run(b: Backend, a: Args) -> dict:
     run_id = a.run_id()
     status = a.get("status")
     b.mlflow.update_run(run_id, status=None, name=a.get("run_name") or None)
-    if status and status != "RUNNING":
+    if status and status != "RUNNING" and not _ended_by_its_launcher(b, run_id):
         current = b.mlflow.get_run(run_id).info.status
         if current == "RUNNING":
             b.mlflow.set_terminated(run_id, status)
     b.written()
     return {"run_info": protocol.run_info(b.mlflow.get_run(run_id).info)}
+
+
+def _ended_by_its_launcher(b: Backend, run_id: str) -> bool:
+    """A run ``gittrack run`` started (``reproduce``'s re-run, whose MLflow script resumed it through
+    ``MLFLOW_RUN_ID``) is ended by ``gittrack run`` with the command's exit code, not by the script."""
+    return b.client.get_run(run_id).details.command.get("launcher") == "gittrack run"
 
 
 def delete_run(b: Backend, a: Args) -> dict:
