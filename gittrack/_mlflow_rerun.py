@@ -13,9 +13,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from gittrack.errors import UsageError
+
+if TYPE_CHECKING:
+    from gittrack._entities import Run
 
 LAUNCHER = "mlflow-client"  # the launcher gittrack server records for its clients' runs
 START_SECONDS = 60.0
@@ -63,23 +67,21 @@ def local_server(repo: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def pointed_at(url: str | None) -> Iterator[dict[str, str]]:
+def pointed_at(url: str | None) -> Iterator[Callable[[Run], None]]:
     """While the block runs, the environment a re-run command inherits points MLflow at ``url``;
-    the caller puts the reproduction's run id in the yielded dict's ``MLFLOW_RUN_ID`` once it
-    exists (before the command starts). Nothing changes when ``url`` is None."""
+    the yielded function, given the reproduction's run once it exists (``run_command``'s
+    ``on_start``, before the command starts), makes it the run MLflow resumes. Nothing changes
+    when ``url`` is None."""
     saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID")}
-    values: dict[str, str] = {}
 
-    class Setter(dict):
-        def __setitem__(self, key: str, value: str) -> None:
-            super().__setitem__(key, value)
-            os.environ[key] = value
+    def resume(run: Run) -> None:
+        if url is not None:
+            os.environ["MLFLOW_RUN_ID"] = run.info.run_id
 
-    setter: dict[str, str] = Setter(values)
     try:
         if url is not None:
-            setter["MLFLOW_TRACKING_URI"] = url
-        yield setter
+            os.environ["MLFLOW_TRACKING_URI"] = url
+        yield resume
     finally:
         for key, value in saved.items():
             if value is None:

@@ -278,12 +278,12 @@ def reproduce(
         data = restore.write(dvc, folder, outputs, progress)
         data.fetched = fetched
         server = _mlflow_rerun.local_server(root) if through_mlflow else contextlib.nullcontext(None)
-        with _shared_dvc_cache(dvc), server as url, _mlflow_rerun.pointed_at(url) as mlflow_env:
+        with _shared_dvc_cache(dvc), server as url, _mlflow_rerun.pointed_at(url) as resume:
             new, code = run_command(
                 RunService(Repository.open(folder)), argv, experiment=original.info.experiment,
                 tags={"reproduced_from": original.info.run_id},
                 cwd=folder / relative_cwd, on_stdout=on_stdout, on_stderr=on_stderr,
-                on_start=(lambda run: mlflow_env.__setitem__("MLFLOW_RUN_ID", run.info.run_id)) if url else None,
+                on_start=resume,
                 system_metrics=any(machine_dependent(k) for k in original.data.metrics) or None,
             )  # fmt: skip
     except GittrackError as exc:

@@ -112,7 +112,7 @@ class Repository:
         from gittrack.errors import NotFoundError
 
         try:
-            found = self.git.get(commit) if len(commit) == 40 else None
+            found = self.git.get(commit) if len(commit) in (40, 64) else None  # SHA-1, SHA-256
         except (ValueError, TypeError):
             found = None
         if not isinstance(found, pygit2.Commit):
