@@ -134,3 +134,21 @@ def test_manage_changes_permissions_and_admins_manage_users(
     assert saved["users"]["alice"]["experiments"] == {"churn-exp": "MANAGE"}
     assert saved["users"]["carol"]["password_hash"].startswith("$2")
     assert not list(users.parent.glob(".users-*"))  # no temporary file left behind
+
+
+def test_a_hand_edit_applies_at_the_next_request_and_a_broken_one_is_ignored(tmp_path: Path) -> None:
+    import gittrack.server
+
+    path = tmp_path / "users.yaml"
+    secret = hash_password("pw")
+    path.write_text(f"users:\n  ann: {{password_hash: '{secret}', experiments: {{e: READ}}}}\n")
+    auth = gittrack.server.load_auth(str(path))
+    assert auth.experiment_level("ann", "e") == 1
+    ann = f"ann: {{password_hash: '{secret}', experiments: {{e: EDIT}}}}"
+    path.write_text(f"users:\n  {ann}\n  ben: {{password_hash: x}}\n")
+    auth.refresh()
+    assert auth.experiment_level("ann", "e") == 2
+    assert set(auth.users) == {"ann", "ben"}
+    path.write_text("users: [not, a, mapping\n")  # a half-saved edit: the users as last read stay
+    auth.refresh()
+    assert set(auth.users) == {"ann", "ben"}
