@@ -49,6 +49,8 @@ def test_a_run_on_a_pushed_commit_is_that_commits_code(repo: Path, tmp_path: Pat
         git(client, "commit", "-q", "-am", "not pushed")
         unpushed = git(client, "rev-parse", "HEAD").strip()
         elsewhere = run_client(client / "sub", ["fit.py"], url)
+        (repo / "local.py").write_text(SCRIPT.format(name="local"))  # in the server's own work tree, not committed
+        local = run_client(repo, ["local.py"], url)
 
     runs = gittrack.Client(repo)
     run = runs.get_run(on_commit)
@@ -67,6 +69,10 @@ def test_a_run_on_a_pushed_commit_is_that_commits_code(repo: Path, tmp_path: Pat
     assert git(repo, "show", f"refs/runs/src-exp/{elsewhere}:train.py") == "print('training')\n"
     assert other.data.tags["mlflow.source.git.commit"] == unpushed
 
+    # the client's commit is the server's HEAD but the work tree has edits, which may be what ran: the work tree
+    assert git(repo, "show", f"refs/runs/src-exp/{local}:local.py") == SCRIPT.format(name="local")
+    assert runs.get_run(local).details.source["dirty"] is True
+
     # reproduce re-runs the client's script at that commit, its MLflow calls recorded in the reproduction
     done = subprocess.run([str(BIN / "gittrack"), "reproduce", on_commit, "--yes"], cwd=repo, capture_output=True,
                           text=True, check=False, timeout=300)  # fmt: skip
@@ -77,7 +83,7 @@ def test_a_run_on_a_pushed_commit_is_that_commits_code(repo: Path, tmp_path: Pat
     assert again.data.tags["reproduced_from"] == on_commit
     assert again.data.metrics == {"acc": 0.75}  # what the script logged through MLflow's client
     assert again.info.status == "FINISHED"
-    assert len(runs.search_runs("src-exp")) == 3  # the script resumed gittrack run's run: no other run
+    assert len(runs.search_runs("src-exp")) == 4  # the script resumed gittrack run's run: no other run
     assert run.details.command["argv"] == ["python", "fit.py"]
     refused = subprocess.run([str(BIN / "gittrack"), "reproduce", elsewhere, "--yes"], cwd=repo, capture_output=True,
                              text=True, check=False, timeout=120)  # fmt: skip

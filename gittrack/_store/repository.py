@@ -77,7 +77,9 @@ class Repository:
         """A writer of a new run: the workspace snapshot taken, nothing written yet. ``commit``: the
         run ran that commit elsewhere (a client of ``gittrack server``): its snapshot is the
         commit's tree, its parent and source commit the commit, its script looked up in it
-        (``NotFoundError`` when the repository has no such commit)."""
+        (``NotFoundError`` when the repository has no such commit); unless the commit is this
+        work tree's HEAD and the work tree has changes, which may be what ran (the work tree's
+        snapshot, as without ``commit``)."""
         from gittrack._store.writer import RunWriter
 
         if commit is not None:
@@ -87,12 +89,13 @@ class Repository:
             from gittrack._store.timefmt import now_ms
 
             oid = self.resolve_commit(commit)
-            return RunWriter.create_recorded(
-                self.git, experiment, start_time=now_ms(), user=self.identity(), commit=oid,
-                run_name=run_name, parent_run=parent_run, host=socket.gethostname(), argv=argv,
-                command=command_in_tree(self.git, oid, argv, launcher), pid=os.getpid(),
-                interval=self.checkpoint_interval(),
-            )  # fmt: skip
+            if not self._edited_head(oid):
+                return RunWriter.create_recorded(
+                    self.git, experiment, start_time=now_ms(), user=self.identity(), commit=oid,
+                    run_name=run_name, parent_run=parent_run, host=socket.gethostname(), argv=argv,
+                    command=command_in_tree(self.git, oid, argv, launcher), pid=os.getpid(),
+                    interval=self.checkpoint_interval(),
+                )  # fmt: skip
         return RunWriter.create(
             self.git,
             experiment,
@@ -104,6 +107,13 @@ class Repository:
             max_file_bytes=settings.max_file_bytes(self.git),
             cwd=cwd,
         )
+
+    def _edited_head(self, oid: pygit2.Oid) -> bool:
+        """Whether ``oid`` is this work tree's HEAD and the work tree has changes: the run may have
+        run here, edits and all, so the work tree's snapshot is the truer one."""
+        if self.git.head_is_unborn or self.git.head.target != oid:
+            return False
+        return bool(self.git.status(untracked_files="normal", ignored=False))
 
     def resolve_commit(self, commit: str) -> pygit2.Oid:
         """The id of the commit named by a full hex id (``NotFoundError`` if there is none here)."""
