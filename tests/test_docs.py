@@ -144,11 +144,13 @@ X_train, y_train = x_val[:500], trips["duration_min"][:500] > 30
         "gittrack models promote churn v0.0.1 production": ["churn#production#1"],
         "gittrack ui [--port 5151] [--allow-write]": ["read-only; Ctrl-C to stop", '"taxi"'],
         "gittrack models serve churn@production [--port 5000]": ["churn@production -> v0.0.1", "following it"],
+        "gittrack server [--port 5000]": ["MLFLOW_TRACKING_URI=http://127.0.0.1:"],
         "gittrack models predict churn@production -i data/trips.csv -o predictions.csv": ["scored 2000 rows"],
     },
     serve={
         "gittrack ui [--port 5151] [--allow-write]": "/api/experiments",
         "gittrack models serve churn@production [--port 5000]": "/ping",
+        "gittrack server [--port 5000]": "/api/2.0/mlflow/experiments/search?max_results=5",
     },
 )
 
