@@ -25,7 +25,7 @@ test: $(STAMP)
 	$(BIN)/ruff check gittrack tests benchmarks examples
 	$(BIN)/ruff format --check gittrack tests benchmarks examples
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 -q --durations=15
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"

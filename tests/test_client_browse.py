@@ -56,4 +56,4 @@ def test_a_runs_code_and_its_uncommitted_edits(built):
 
 def test_experiments_come_from_the_ref_names(built):
     root, _ = built
-    assert gittrack.Client(root).experiment_names() == ["churn", "long", "taxi"]
+    assert gittrack.Client(root).experiment_names() == ["churn", "long", "taxi", "vision"]
