@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,19 @@ def optional(module: str, reason: str):
     if os.environ.get("CI") == "true":
         return importlib.import_module(module)
     return pytest.importorskip(module, reason=reason)
+
+
+def optional_programs(*programs: str, install: str, module_level: bool = False) -> list[str]:
+    """The paths of system programs (names on PATH, or paths), or skip the test when one is missing,
+    saying how to ``install`` it. Under ``CI=true``, where .ci/run installs every one, a missing
+    program fails instead of skipping."""
+    found = [p if os.path.exists(p) else shutil.which(p) for p in programs]
+    missing = [p for p, path in zip(programs, found, strict=True) if path is None]
+    if missing and os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and no {', '.join(missing)}: .ci/run installs it ({install})", pytrace=False)
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)}: {install}", allow_module_level=module_level)
+    return [str(path) for path in found]
 
 
 def git(cwd: Path, *args: str, check: bool = True) -> str:

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
+from tests.conftest import optional, optional_programs
 
 SSHD = "/usr/sbin/sshd"
 GITOLITE = shutil.which("gitolite") or "/usr/bin/gitolite"
@@ -33,11 +33,7 @@ SOURCE = str(Path(__file__).resolve().parents[1])
 
 def need(*programs: str) -> None:
     """Skip (fail under CI, where .ci/run installs them) when a server program is missing."""
-    missing = [p for p in programs if not (os.path.exists(p) or shutil.which(p))]
-    if missing and os.environ.get("CI") == "true":
-        raise AssertionError(f"missing {', '.join(missing)}: .ci/run installs them")
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)} (Debian: gitolite3 openssh-server nginx fcgiwrap)")
+    optional_programs(*programs, install="apt-get install gitolite3 openssh-server nginx fcgiwrap")
 
 
 def free_port() -> int:
@@ -291,7 +287,7 @@ class S3:
 def start_s3(folder: Path, bucket: str, users: list[str]) -> S3:
     """moto_server with authentication on: the first calls (the bucket, the users, their keys and
     policies) go unchecked, every later one needs a valid key."""
-    boto3 = pytest.importorskip("boto3") if os.environ.get("CI") != "true" else __import__("boto3")
+    boto3 = optional("boto3", "moto's S3 server is set up through boto3: pip install 'moto[s3]'")
     server = Path(sys.executable).parent / "moto_server"
     need(str(server))
     folder.mkdir(parents=True, exist_ok=True)

@@ -81,7 +81,7 @@ def test_the_course_tuning_and_registry_scripts_run_unmodified(repo: Path, tmp_p
     _prepared_data(laptop)
     with running_server(repo) as url:
         env = client_env(url)
-        out = run_script(SCRIPTS / "tune.py", laptop, env)
+        out = run_script(COURSE / "tune.py", laptop, env)
         assert "\nsearch " in out
         # train.py (which sets its own file: URI, so it is not run here) registered version 1 first
         from mlflow.tracking import MlflowClient

@@ -62,17 +62,11 @@ def test_the_sweep_page_and_its_api(repo: Path, http: TestClient) -> None:
 @pytest.mark.slow
 def test_the_sweep_page_in_a_browser(repo: Path) -> None:
     """The page's charts and table drawn by a real Chromium, with no script error."""
-    import os
-    import shutil
     import subprocess
 
-    from tests.conftest import BIN
+    from tests.conftest import BIN, optional_programs
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true and no Chromium (apt-get install chromium)")
-        pytest.skip("needs Chromium: apt-get install chromium")
+    chromium = optional_programs("chromium", install="apt-get install chromium")[0]
     from playwright.sync_api import expect, sync_playwright
 
     result = gittrack.sweep(objective, SPACE, trials=12, seed=3, sampler="random", metric="score")

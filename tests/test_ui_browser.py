@@ -7,8 +7,6 @@ one line, except under ``CI=true``, where a missing browser fails.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -16,17 +14,12 @@ from pathlib import Path
 import pytest
 
 import gittrack
-from tests.conftest import BIN
+from tests.conftest import BIN, optional_programs
 from tests.ui_repo import LONG_STEPS, XSS, build
 
 SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "ui"
-CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
-                 if p and Path(p).exists()), None)  # fmt: skip
-NEED = "browser tests need Chromium: apt-get install chromium (nothing is downloaded by Playwright)"
-if CHROMIUM is None:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(f"CI=true and no Chromium: {NEED}")
-    pytest.skip(NEED, allow_module_level=True)
+CHROMIUM = optional_programs("chromium", install="apt-get install chromium (Playwright downloads nothing)",
+                             module_level=True)[0]  # fmt: skip
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 

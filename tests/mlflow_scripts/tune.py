@@ -35,4 +35,5 @@ with mlflow.start_run(run_name="optuna-search") as parent:
     mlflow.log_params({f"best_{k}": v for k, v in study.best_params.items()})
     mlflow.log_metric("best_accuracy", study.best_value)
 
-print("search", parent.info.run_id, parent.data.metrics["best_accuracy"])
+# MLflow does not refresh the ActiveRun a with-block returned: read the ended run back
+print("search", parent.info.run_id, mlflow.get_run(parent.info.run_id).data.metrics["best_accuracy"])
