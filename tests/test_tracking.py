@@ -798,3 +798,30 @@ def test_a_run_found_once_follows_its_ref(repo: Path) -> None:
     client.delete_runs([run_id])  # a packed run: deleted by a ref under refs/runs-deleted/
     with pytest.raises(gittrack.NotFoundError, match="deleted"):
         client.get_run(run_id)
+
+
+def test_the_clients_services_are_reached_by_name(repo: Path) -> None:
+    """docs/tracking.md's table of services: each part of the client by name gives what the flat,
+    MLflow-named methods give."""
+    client = gittrack.Client(repo)
+    run = client.runs.create_run(experiment="taxi", params={"lr": 0.1})
+    client.runs.log_metric(run.info.run_id, "rmse", 0.8, step=0)
+    client.runs.set_terminated(run.info.run_id)
+    other = client.create_run(experiment="taxi", params={"lr": 0.2})
+    client.log_metric(other.info.run_id, "rmse", 1.2, step=0)
+    client.set_terminated(other.info.run_id)
+
+    assert client.runs.get_run(run.info.run_id) == client.get_run(run.info.run_id)
+    assert client.experiments.names() == client.experiment_names() == ["taxi"]
+    assert [e.name for e in client.experiments.list("all")] == ["taxi"]
+    assert client.search.count(filter_string="metrics.rmse < 1") == 1
+    assert [r.info.run_id for r in client.search.runs(filter_string="params.lr = '0.2'", output_format="list")] == [
+        other.info.run_id
+    ]
+    assert client.workspace.compare_runs([run.info.run_id, other.info.run_id]) == client.compare_runs(
+        [run.info.run_id, other.info.run_id]
+    )
+    assert client.repository.workdir == client.repo_path
+    assert client.migrate.pack_runs().packed == {"taxi": 2}
+    assert client.registry.list_models() == client.list_models() == []
+    assert client.promotions.status() == []
